@@ -1,0 +1,40 @@
+# The README's two commands: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+	$(PIP) install -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(PIP) install -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime-installed
+
+## Analyze the two bundled versions of the example chart and print the report.
+## Exit code 1 means the verdict is "fail", which is what this example is meant to show.
+demo: $(VENV)/.runtime-installed
+	$(BIN)/python -m chartimpact_bot diff examples/charts/base/storefront \
+	    examples/charts/head/storefront --format text || test $$? -eq 1
+
+## Lint, type-check and run the whole test suite.
+test: $(VENV)/.dev-installed lint
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## Benchmarks (figures printed, nothing asserted).
+bench: $(VENV)/.dev-installed
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache benchmarks/.work

@@ -1,0 +1,92 @@
+"""What a repository's `.chartimpact.yml` means to the analysis, as plain values.
+
+Loading and validation live in `chartimpact_bot.repo_config`; this module only holds the result
+and its defaults, so the library can run without any file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any, Literal
+
+from .model import Category, Importance
+from .normalize import NormalizeOptions
+
+Action = Literal["fail", "warn", "ignore"]
+CommentMode = Literal["always", "changes", "never"]
+
+DEFAULT_THRESHOLDS: dict[Category, dict[Importance, Action]] = {
+    "availability": {"high": "fail", "medium": "warn", "low": "ignore"},
+    "security": {"high": "fail", "medium": "warn", "low": "ignore"},
+    "upgrade": {"high": "fail", "medium": "fail", "low": "warn"},
+    "other": {"high": "warn", "medium": "ignore", "low": "ignore"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    name: str = "default"
+    charts: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
+    set_values: tuple[str, ...] = ()
+    release_name: str = "release"
+    namespace: str = "default"
+    kube_version: str | None = None
+    api_versions: tuple[str, ...] = ()
+
+    def applies_to(self, chart_path: str) -> bool:
+        return not self.charts or any(fnmatchcase(chart_path, glob) for glob in self.charts)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceFilter:
+    kind: str = "*"
+    namespace: str = "*"
+    name: str = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreRules:
+    signals: tuple[str, ...] = ()
+    resources: tuple[ResourceFilter, ...] = ()
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CustomRule:
+    type: str
+    category: Category
+    importance: Importance
+    description: str
+    path: str
+    kinds: tuple[str, ...] = ()
+    matches: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisConfig:
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    environments: tuple[Environment, ...] = ()
+    thresholds: dict[Category, dict[Importance, Action]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_THRESHOLDS.items()}
+    )
+    importance: dict[str, Importance] = field(default_factory=dict)
+    ignore: IgnoreRules = field(default_factory=IgnoreRules)
+    normalize: NormalizeOptions = field(default_factory=NormalizeOptions)
+    comment_mode: CommentMode = "changes"
+    comment_max_signals: int = 30
+    rules: tuple[CustomRule, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def selects(self, chart_path: str) -> bool:
+        """Whether the chart is analyzed at all (`charts.include` / `charts.exclude`)."""
+        if self.include and not any(fnmatchcase(chart_path, g) for g in self.include):
+            return False
+        return not any(fnmatchcase(chart_path, g) for g in self.exclude)
+
+    def environments_for(self, chart_path: str) -> tuple[Environment, ...]:
+        """The environments a chart is rendered in; the default one when none names it."""
+        matching = tuple(env for env in self.environments if env.applies_to(chart_path))
+        return matching or (Environment(),)

@@ -1,0 +1,33 @@
+"""One small exception hierarchy for the analysis library.
+
+Every message is one sentence meant for a user: it names the file, template or option at fault.
+"""
+
+
+class AnalysisError(Exception):
+    """Base class of every error the analysis library raises on purpose."""
+
+
+class SourceError(AnalysisError):
+    """A chart source cannot be read (missing directory, unknown git ref, unreadable file)."""
+
+
+class ChartError(AnalysisError):
+    """A chart is unusable before rendering (no Chart.yaml, bad Chart.yaml, unsafe archive)."""
+
+
+class ArchiveError(ChartError):
+    """A chart archive is unsafe or corrupt (path traversal, links, too large)."""
+
+
+class RenderError(AnalysisError):
+    """Helm could not render a chart, or its output is not valid Kubernetes YAML."""
+
+
+class ConfigError(AnalysisError):
+    """A configuration file or option is invalid."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.file = file
+        self.line = line

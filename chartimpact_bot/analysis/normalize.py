@@ -1,0 +1,302 @@
+"""Normalization: what the diff should not see, and what no output may show.
+
+- Nondeterminism: each side is rendered twice from the same input; fields (and resource names)
+  that differ between the two renders come from `randAlphaNum`, `genCA`, `uuidv4`, `now` and are
+  masked, so they never show as changes.
+- Noise: chart-version labels (`helm.sh/chart`, `chart`, `app.kubernetes.io/version`) change on
+  every release bump; they are dropped by default. `checksum/*` annotations are kept by default
+  because they tell which pods restart.
+- Secrets: Secret `data`/`stringData` and values under credential-looking keys are replaced by a
+  fingerprint before anything else sees them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import copy
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .manifests import ManifestSet, ParsedResource
+from .model import NormalizationRule, PathToken, Resource, ResourceId
+
+GENERATED = "(generated: differs between renders)"
+CHART_LABELS = ("helm.sh/chart", "chart", "app.kubernetes.io/version")
+SENSITIVE_PREFIX = "(sensitive value changed, sha256:"
+
+_SENSITIVE_WORDS = re.compile(
+    r"(pass(word|wd|phrase)?|pwd|secret|token|api[-_.]?key|private[-_.]?key|access[-_.]?key|"
+    r"credentials?|auth[-_.]?key|client[-_.]?secret|signing[-_.]?key|encryption[-_.]?key|dsn)",
+    re.IGNORECASE,
+)
+# Keys that name or point at a secret rather than hold one.
+_REFERENCE_SUFFIX = re.compile(
+    r"(name|names|ref|path|file|dir|mount|key[-_.]?ref|secret[-_.]?ref|url|uri|id|type|enabled)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizeOptions:
+    drop_chart_labels: bool = True
+    drop_checksum_annotations: bool = False
+
+
+def is_sensitive_key(key: str) -> bool:
+    """Whether a key (env var name, ConfigMap key) looks like it holds a credential."""
+    return bool(_SENSITIVE_WORDS.search(key)) and not _REFERENCE_SUFFIX.search(key)
+
+
+def fingerprint(value: bytes) -> str:
+    digest = hashlib.sha256(value).hexdigest()[:12]
+    return f"{SENSITIVE_PREFIX}{digest})"
+
+
+def is_masked(value: Any) -> bool:
+    return isinstance(value, str) and (value.startswith(SENSITIVE_PREFIX) or value == GENERATED)
+
+
+def normalize_side(
+    first: ManifestSet, second: ManifestSet, options: NormalizeOptions
+) -> tuple[list[Resource], list[NormalizationRule]]:
+    """Resources of one side from its two renders, masked and stripped of noise."""
+    rules: list[NormalizationRule] = []
+    resources = _mask_nondeterminism(first, second, rules)
+    out: list[Resource] = []
+    for item in resources:
+        body = item.body
+        if options.drop_chart_labels:
+            _drop_label_noise(body)
+        if options.drop_checksum_annotations:
+            _drop_checksum_annotations(body)
+        mask_secrets(item.id, body)
+        out.append(
+            Resource(
+                id=item.id,
+                api_version=item.api_version,
+                body=body,
+                source=item.source,
+                document=item.document,
+                hook=item.hook,
+                install_only=item.install_only,
+            )
+        )
+    return out, rules
+
+
+def standing_rules(options: NormalizeOptions) -> list[NormalizationRule]:
+    """The rules that apply to every chart, whatever it renders."""
+    rules = [
+        NormalizationRule(
+            "mask-secrets",
+            "Secret data, stringData; credential-looking keys",
+            "values replaced by a sha256 fingerprint",
+        ),
+        NormalizationRule("skip-test-hooks", "helm.sh/hook: test", "test hooks are not applied"),
+    ]
+    if options.drop_chart_labels:
+        rules.append(
+            NormalizationRule("ignore-chart-labels", "metadata.labels", ", ".join(CHART_LABELS))
+        )
+    if options.drop_checksum_annotations:
+        rules.append(
+            NormalizationRule("ignore-checksum-annotations", "metadata.annotations", "checksum/*")
+        )
+    return rules
+
+
+# --- nondeterminism -------------------------------------------------------------------------
+
+
+def _mask_nondeterminism(
+    first: ManifestSet, second: ManifestSet, rules: list[NormalizationRule]
+) -> list[ParsedResource]:
+    """The first render with every field that the second render disagrees on masked."""
+    partners = _pair_resources(first, second)
+    out: list[ParsedResource] = []
+    for rid, item in first.resources.items():
+        other = partners.get(rid)
+        if other is None:
+            rules.append(
+                NormalizationRule("nondeterministic", str(rid), "rendered only sometimes; left out")
+            )
+            continue
+        if other.body == item.body and other.id == rid:
+            out.append(item)
+            continue
+        body = copy.deepcopy(item.body)
+        for path in _differing_paths(item.body, other.body, ()):
+            _set_path(body, path, GENERATED)
+            rules.append(NormalizationRule("nondeterministic", str(rid), _pointer(path)))
+        item.body = body
+        if other.id.name != rid.name:
+            item.id = ResourceId(
+                rid.group, rid.kind, rid.namespace, _name_pattern(rid.name, other.id.name)
+            )
+            rules.append(NormalizationRule("nondeterministic-name", str(item.id), rid.name))
+        out.append(item)
+    return out
+
+
+def _pair_resources(first: ManifestSet, second: ManifestSet) -> dict[ResourceId, ParsedResource]:
+    """Each resource of the first render with its twin in the second: by identity, else (for
+    random names) by kind, namespace and position in the same template."""
+    pairs: dict[ResourceId, ParsedResource] = {}
+    unmatched: dict[tuple[str, str, str, str, int], ParsedResource] = {}
+    for rid, item in second.resources.items():
+        if rid in first.resources:
+            pairs[rid] = item
+        else:
+            unmatched[_position(item)] = item
+    for rid, item in first.resources.items():
+        if rid not in pairs:
+            twin = unmatched.get(_position(item))
+            if twin is not None:
+                pairs[rid] = twin
+    return pairs
+
+
+def _position(item: ParsedResource) -> tuple[str, str, str, str, int]:
+    return (item.id.group, item.id.kind, item.id.namespace, item.source, item.document)
+
+
+def _name_pattern(one: str, other: str) -> str:
+    prefix = 0
+    while prefix < min(len(one), len(other)) and one[prefix] == other[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(one), len(other)) - prefix and one[-1 - suffix] == other[-1 - suffix]:
+        suffix += 1
+    return f"{one[:prefix]}*{one[len(one) - suffix :] if suffix else ''}"
+
+
+def _differing_paths(
+    a: Any, b: Any, path: tuple[PathToken, ...]
+) -> Iterator[tuple[PathToken, ...]]:
+    if a == b:
+        return
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in a:
+            if key in b:
+                yield from _differing_paths(a[key], b[key], (*path, key))
+            else:
+                yield (*path, key)
+        return
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
+            yield from _differing_paths(x, y, (*path, index))
+        return
+    yield path
+
+
+def _set_path(body: Any, path: tuple[PathToken, ...], value: Any) -> None:
+    target = body
+    for token in path[:-1]:
+        target = target[token]
+    target[path[-1]] = value
+
+
+def _pointer(path: tuple[PathToken, ...]) -> str:
+    return "".join("/" + str(t).replace("~", "~0").replace("/", "~1") for t in path)
+
+
+# --- noise ----------------------------------------------------------------------------------
+
+
+def _metadata_blocks(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The object's metadata and that of the pod and claim templates it carries."""
+    if isinstance(body.get("metadata"), dict):
+        yield body["metadata"]
+    spec = body.get("spec")
+    if not isinstance(spec, dict):
+        return
+    templates: list[Any] = [spec.get("template")]
+    job_template = spec.get("jobTemplate")
+    if isinstance(job_template, dict):
+        templates.append(job_template)
+        job_spec = job_template.get("spec")
+        if isinstance(job_spec, dict):
+            templates.append(job_spec.get("template"))
+    claims = spec.get("volumeClaimTemplates")
+    if isinstance(claims, list):
+        templates.extend(claims)
+    for template in templates:
+        if isinstance(template, dict) and isinstance(template.get("metadata"), dict):
+            yield template["metadata"]
+
+
+def _drop_label_noise(body: dict[str, Any]) -> None:
+    for metadata in _metadata_blocks(body):
+        labels = metadata.get("labels")
+        if isinstance(labels, dict):
+            for key in CHART_LABELS:
+                labels.pop(key, None)
+
+
+def _drop_checksum_annotations(body: dict[str, Any]) -> None:
+    for metadata in _metadata_blocks(body):
+        annotations = metadata.get("annotations")
+        if isinstance(annotations, dict):
+            for key in [k for k in annotations if str(k).startswith("checksum/")]:
+                del annotations[key]
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+
+def mask_secrets(rid: ResourceId, body: dict[str, Any]) -> None:
+    """Replace secret material in place by fingerprints (contract §2)."""
+    if rid.kind == "Secret" and rid.group == "":
+        for field_name in ("data", "stringData"):
+            values = body.get(field_name)
+            if isinstance(values, dict):
+                for key, value in values.items():
+                    values[key] = _masked(value, base64_encoded=field_name == "data")
+            elif values is not None:
+                body[field_name] = _masked(values, base64_encoded=False)
+    elif rid.kind == "ConfigMap" and rid.group == "":
+        for field_name in ("data", "binaryData"):
+            values = body.get(field_name)
+            if isinstance(values, dict):
+                for key, value in values.items():
+                    if is_sensitive_key(str(key)):
+                        values[key] = _masked(value, base64_encoded=field_name == "binaryData")
+    _mask_env(body)
+
+
+def _mask_env(node: Any) -> None:
+    """Literal env values under credential-looking names, wherever containers appear."""
+    if isinstance(node, dict):
+        env = node.get("env")
+        if isinstance(env, list):
+            for item in env:
+                if (
+                    isinstance(item, dict)
+                    and isinstance(item.get("name"), str)
+                    and "value" in item
+                    and is_sensitive_key(item["name"])
+                ):
+                    item["value"] = _masked(item["value"], base64_encoded=False)
+        for key, value in node.items():
+            if key != "env" and isinstance(value, dict | list):
+                _mask_env(value)
+    elif isinstance(node, list):
+        for value in node:
+            if isinstance(value, dict | list):
+                _mask_env(value)
+
+
+def _masked(value: Any, *, base64_encoded: bool) -> Any:
+    if value is None or is_masked(value):
+        return value
+    raw = value if isinstance(value, str) else repr(value)
+    data = raw.encode()
+    if base64_encoded:
+        with contextlib.suppress(binascii.Error, ValueError):
+            data = base64.b64decode(raw, validate=True)
+    return fingerprint(data)

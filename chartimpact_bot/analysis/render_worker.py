@@ -1,0 +1,172 @@
+"""The child process that renders one chart: `python render_worker.py < request.json`.
+
+It is run by file path with nothing but the standard library and the Helm engine, so it starts
+fast and never loads the rest of the package. It limits its own address space before the Go
+runtime inside `helm_python` starts, renders the chart `repeat` times from the same input (so the
+parent can mask nondeterministic fields), and prints one JSON object:
+`{"ok": true, "renders": [{"templates": {...}, "crds": {...}}, ...]}` or
+`{"ok": false, "error": "one sentence"}`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+
+class RenderFailure(Exception):
+    """A failure to report as one sentence."""
+
+
+def one_line(text: str) -> str:
+    """Helm errors span lines; a report wants one sentence."""
+    return " ".join(text.split())
+
+
+def merge_values(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Helm's merge of `-f` files and `--set`: maps merge recursively, anything else replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        current = merged.get(key)
+        if isinstance(current, dict) and isinstance(value, dict):
+            merged[key] = merge_values(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def render_with_sdk(request: dict[str, Any]) -> list[dict[str, dict[str, str]]]:
+    import helm_python  # noqa: PLC0415 - loaded only after the address-space limit is set
+    from helm_python import _native  # noqa: PLC0415
+
+    values: dict[str, Any] = {}
+    for values_file in request["values_files"]:
+        try:
+            parsed = helm_python.values_from_yaml(values_file["text"])
+        except helm_python.HelmError as exc:
+            raise RenderFailure(
+                f"values file {values_file['name']} is not valid: {one_line(str(exc))}"
+            ) from exc
+        values = merge_values(values, parsed or {})
+    for expression in request["set_values"]:
+        try:
+            values = merge_values(values, helm_python.parse_set_string(expression))
+        except helm_python.HelmError as exc:
+            raise RenderFailure(f"--set '{expression}' is not valid: {one_line(str(exc))}") from exc
+
+    options: dict[str, Any] = {
+        "name": request["release_name"],
+        "namespace": request["namespace"],
+        "is_install": True,
+    }
+    if request.get("kube_version"):
+        options["kube_version"] = request["kube_version"]
+    if request.get("api_versions"):
+        options["api_versions"] = list(request["api_versions"])
+
+    try:
+        chart = helm_python.Chart.load(request["chart_dir"])
+    except helm_python.HelmError as exc:
+        raise RenderFailure(f"Helm cannot load the chart: {one_line(str(exc))}") from exc
+    renders = []
+    with chart:
+        crds = {crd["filename"]: crd["data"] for crd in chart.crds}
+        for _ in range(request["repeat"]):
+            try:
+                # Chart.render() does not pass kube_version/api_versions through; the native
+                # call takes the same options object with those keys.
+                raw = _native.call_string(
+                    "helm_render", chart._raw(), json.dumps(values), json.dumps(options)
+                )
+            except helm_python.HelmError as exc:
+                raise RenderFailure(one_line(str(exc))) from exc
+            renders.append({"templates": json.loads(raw), "crds": crds})
+    return renders
+
+
+_SOURCE_LINE = re.compile(r"^# Source: (.+)$")
+
+
+def split_cli_output(stream: str) -> dict[str, dict[str, str]]:
+    """`helm template` output → the SDK's shape: documents grouped by their `# Source:`."""
+    templates: dict[str, list[str]] = {}
+    crds: dict[str, list[str]] = {}
+    for document in re.split(r"(?m)^---\s*$", stream):
+        lines = document.strip("\n").splitlines()
+        if not lines:
+            continue
+        match = _SOURCE_LINE.match(lines[0])
+        if match is None:
+            continue
+        source = match.group(1).strip()
+        body = "\n".join(lines[1:]) + "\n"
+        target = crds if "/crds/" in source else templates
+        target.setdefault(source, []).append(body)
+    return {
+        "templates": {k: "---\n".join(v) for k, v in templates.items()},
+        "crds": {k: "---\n".join(v) for k, v in crds.items()},
+    }
+
+
+def render_with_cli(request: dict[str, Any]) -> list[dict[str, dict[str, str]]]:
+    command = [
+        request["helm_binary"],
+        "template",
+        request["release_name"],
+        request["chart_dir"],
+        "--namespace",
+        request["namespace"],
+        "--include-crds",
+    ]
+    with tempfile.TemporaryDirectory(prefix="chartimpact-values-") as workdir:
+        for index, values_file in enumerate(request["values_files"]):
+            path = os.path.join(workdir, f"values-{index}.yaml")
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(values_file["text"])
+            command += ["--values", path]
+        for expression in request["set_values"]:
+            command += ["--set", expression]
+        if request.get("kube_version"):
+            command += ["--kube-version", request["kube_version"]]
+        for api_version in request.get("api_versions") or []:
+            command += ["--api-versions", api_version]
+        renders = []
+        for _ in range(request["repeat"]):
+            try:
+                done = subprocess.run(command, capture_output=True, text=True, check=False)
+            except OSError as exc:
+                raise RenderFailure(f"cannot run {request['helm_binary']}: {exc}") from exc
+            if done.returncode != 0:
+                message = done.stderr.strip().removeprefix("Error: ")
+                raise RenderFailure(one_line(message) or f"helm exited with {done.returncode}")
+            renders.append(split_cli_output(done.stdout))
+    return renders
+
+
+def main() -> int:
+    request = json.load(sys.stdin)
+    limit = int(request["memory_mb"]) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        if request.get("helm_binary"):
+            renders = render_with_cli(request)
+        else:
+            renders = render_with_sdk(request)
+        result: dict[str, Any] = {"ok": True, "renders": renders}
+    except RenderFailure as exc:
+        result = {"ok": False, "error": str(exc)}
+    except MemoryError:
+        result = {"ok": False, "error": "rendering ran out of memory"}
+    sys.stdout.write(json.dumps(result))
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

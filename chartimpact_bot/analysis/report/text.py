@@ -1,0 +1,107 @@
+"""The terminal report: one line per change, coloured when the output is a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..model import Change, ChartReport, Report, ResourceDiff
+from .values import chart_counts, compact
+
+_COLOURS = {
+    "bold": "\033[1m",
+    "dim": "\033[2m",
+    "red": "\033[31m",
+    "green": "\033[32m",
+    "yellow": "\033[33m",
+    "cyan": "\033[36m",
+    "reset": "\033[0m",
+}
+_OP_MARK = {"add": ("+", "green"), "remove": ("-", "red"), "replace": ("~", "yellow")}
+_RESOURCE_MARK = {"added": ("+", "green"), "removed": ("-", "red"), "modified": ("~", "yellow")}
+_VERDICT_COLOUR = {"pass": "green", "warn": "yellow", "fail": "red"}
+
+
+class _Style:
+    def __init__(self, colour: bool) -> None:
+        self.colour = colour
+
+    def __call__(self, text: str, *styles: str) -> str:
+        if not self.colour or not styles:
+            return text
+        return "".join(_COLOURS[s] for s in styles) + text + _COLOURS["reset"]
+
+
+def render_text(report: Report, *, colour: bool = False) -> str:
+    style = _Style(colour)
+    return "\n".join(_lines(report, style)) + "\n"
+
+
+def _revision(ref: str | None, sha: str | None) -> str:
+    if ref and sha:
+        return f"{ref} ({sha[:7]})"
+    return ref or (sha[:7] if sha else "?")
+
+
+def _lines(report: Report, style: _Style) -> Iterator[str]:
+    yield style("ChartImpact", "bold") + (
+        f"  {_revision(report.base.ref, report.base.sha)} → "
+        f"{_revision(report.head.ref, report.head.sha)}"
+    )
+    signals = sum(len(c.signals) for c in report.charts)
+    verdict = style(report.verdict.upper(), "bold", _VERDICT_COLOUR[report.verdict])
+    yield f"Verdict: {verdict}   charts: {len(report.charts)}   signals: {signals}"
+    for chart in report.charts:
+        yield ""
+        yield from _chart_lines(chart, style)
+
+
+def _chart_lines(chart: ChartReport, style: _Style) -> Iterator[str]:
+    env = "" if chart.environment == "default" else f" [{chart.environment}]"
+    yield (
+        style(f"■ {chart.path}{env}", "bold")
+        + f"  chart {chart.name}, {chart.status.replace('_', ' ')}"
+    )
+    if chart.error:
+        yield "  " + style(f"error: {chart.error}", "red")
+    for warning in chart.warnings:
+        yield "  " + style(f"warning: {warning}", "yellow")
+    if chart.diff is None:
+        return
+    added, removed, modified, changes = chart_counts(chart)
+    if not chart.diff.resources:
+        yield "  No changes to rendered resources."
+        return
+    yield (
+        f"  Resources: {added} added, {removed} removed, {modified} modified; "
+        f"{changes} field changes"
+    )
+    for resource_diff in chart.diff.resources:
+        yield from _resource_lines(resource_diff, style)
+
+
+def _resource_lines(diff: ResourceDiff, style: _Style) -> Iterator[str]:
+    mark, colour = _RESOURCE_MARK[diff.change_type]
+    resource = diff.resource
+    extra = []
+    if resource.hook:
+        extra.append(f"hook: {resource.hook}")
+    if resource.install_only:
+        extra.append("crds/: never upgraded by Helm")
+    tail = style(f"  ({resource.source}{'; ' + '; '.join(extra) if extra else ''})", "dim")
+    yield f"  {style(mark, colour)} {style(str(resource.id), 'bold')} {diff.change_type}{tail}"
+    if diff.change_type != "modified":
+        return
+    for change in diff.changes:
+        yield "      " + _change_line(change, style)
+
+
+def _change_line(change: Change, style: _Style) -> str:
+    mark, colour = _OP_MARK[change.op]
+    if change.op == "add":
+        value = compact(change.after)
+    elif change.op == "remove":
+        value = compact(change.before)
+    else:
+        value = f"{compact(change.before, 60)} → {compact(change.after, 60)}"
+    tag = style(f"[{change.importance}, {change.semantic_type}]", "dim")
+    return f"{style(mark, colour)} {style(change.display_path, 'cyan')}: {value}  {tag}"

@@ -1,0 +1,270 @@
+"""The command line (CONTRACT §1): `diff`, `analyze`, `serve`.
+
+Exit codes: 0 the verdict is pass or warn; 1 it is fail; 2 usage error, unreadable input or a
+render error. Errors are one sentence on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from . import __version__
+from .analysis.charts import load_chart_info
+from .analysis.config import AnalysisConfig, Environment
+from .analysis.errors import AnalysisError, ConfigError
+from .analysis.model import Report, Revision
+from .analysis.pipeline import (
+    ChartTarget,
+    PipelineOptions,
+    RenderOverrides,
+    analyze_repository,
+    analyze_targets,
+    build_report,
+)
+from .analysis.render import IsolatedHelmRenderer, ValuesFile
+from .analysis.report.json import dumps as render_json
+from .analysis.report.markdown import render_markdown
+from .analysis.report.text import render_text
+from .analysis.sources import ChartSource, DirectorySource, GitRefSource
+from .envvars import render_limits
+from .repo_config import CONFIG_FILE, load_config
+
+PROG = "chartimpact"
+
+
+class UsageError(Exception):
+    """A command-line mistake: exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Render Helm charts at two revisions, diff the Kubernetes resources they "
+        "produce, and report what matters.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    diff = commands.add_parser("diff", help="compare two chart directories")
+    diff.add_argument("base", metavar="BASE_CHART_DIR")
+    diff.add_argument("head", metavar="HEAD_CHART_DIR")
+    _common_options(diff)
+
+    analyze = commands.add_parser(
+        "analyze", help="compare every chart of a git repository between two refs"
+    )
+    analyze.add_argument("--repo", required=True, help="path of a local git repository")
+    analyze.add_argument("--base", required=True, help="base ref (branch, tag or commit)")
+    analyze.add_argument("--head", required=True, help="head ref (branch, tag or commit)")
+    analyze.add_argument(
+        "--chart",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="analyze only this chart directory (repeatable)",
+    )
+    _common_options(analyze)
+
+    commands.add_parser("serve", help="run the GitHub App web server")
+    return parser
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=("json", "markdown", "text"),
+        help="report format (default: text on a terminal, json otherwise)",
+    )
+    parser.add_argument(
+        "--values",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a values file, as for helm -f (repeatable)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="set_values",
+        metavar="KEY=VALUE",
+        help="a value, as for helm --set (repeatable)",
+    )
+    parser.add_argument("--release-name", help="release name (default: release)")
+    parser.add_argument("--namespace", help="release namespace (default: default)")
+    parser.add_argument("--kube-version", help="Kubernetes version for .Capabilities, e.g. 1.30.0")
+    parser.add_argument(
+        "--api-versions", help="extra API versions for .Capabilities, comma-separated"
+    )
+    parser.add_argument("--config", metavar="FILE", help=f"a {CONFIG_FILE} to apply")
+    parser.add_argument("--no-color", action="store_true", help="never colour the text report")
+    parser.add_argument(
+        "--output", metavar="FILE", help="write the report to FILE instead of stdout"
+    )
+    parser.add_argument("--include-tests", action="store_true", help="also compare test hooks")
+
+
+def main(
+    argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "serve":
+            raise UsageError(
+                "the web server is not part of this version yet; run 'diff' or 'analyze'"
+            )
+        report = _run(args)
+        _emit(report, args, out)
+    except (UsageError, AnalysisError) as exc:
+        print(f"{PROG}: {exc}", file=err)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=err)
+        return 2
+    if any(chart.status == "render_error" for chart in report.charts):
+        return 2
+    return 1 if report.verdict == "fail" else 0
+
+
+def _run(args: argparse.Namespace) -> Report:
+    limits = render_limits(os.environ)
+    options = PipelineOptions(
+        renderer=IsolatedHelmRenderer(limits, helm_binary=os.environ.get("HELM_BINARY") or None),
+        extra_set=tuple(args.set_values),
+        overrides=RenderOverrides(
+            release_name=args.release_name,
+            namespace=args.namespace,
+            kube_version=args.kube_version,
+            api_versions=_api_versions(args.api_versions),
+        ),
+        include_tests=args.include_tests,
+        max_workers=max(2, os.cpu_count() or 2),
+    )
+    if args.command == "diff":
+        return _diff(args, options)
+    return _analyze(args, options)
+
+
+def _diff(args: argparse.Namespace, options: PipelineOptions) -> Report:
+    config = _config_file(args.config) if args.config else AnalysisConfig()
+    sides: list[tuple[ChartSource, str]] = []
+    for given in (args.base, args.head):
+        directory = Path(given)
+        if not directory.is_dir():
+            raise UsageError(f"'{given}' is not a directory")
+        root = _source_root(directory.resolve())
+        source = DirectorySource(root, Revision(ref=given))
+        chart_path = directory.resolve().relative_to(root).as_posix()
+        load_chart_info(source, "" if chart_path == "." else chart_path)
+        sides.append((source, "" if chart_path == "." else chart_path))
+    options = _with_values(options, [_read_values_file(v) for v in args.values])
+    target = ChartTarget(
+        display_path=args.head, base=sides[0], head=sides[1], environment=Environment()
+    )
+    outcomes = analyze_targets([target], options, config)
+    return build_report(outcomes, Revision(ref=args.base), Revision(ref=args.head))
+
+
+def _analyze(args: argparse.Namespace, options: PipelineOptions) -> Report:
+    base = GitRefSource(args.repo, args.base)
+    head = GitRefSource(args.repo, args.head)
+    if args.config:
+        config = _config_file(args.config)
+    else:
+        listing = base.list_files(CONFIG_FILE)
+        text = base.read_many([CONFIG_FILE])[CONFIG_FILE] if CONFIG_FILE in listing else None
+        config = load_config(text, f"{CONFIG_FILE} at {args.base}")
+    in_repo = [
+        v
+        for v in args.values
+        if _repo_path(v) in head.list_files() or _repo_path(v) in base.list_files()
+    ]
+    on_disk = [_read_values_file(v) for v in args.values if v not in in_repo]
+    if in_repo:
+        config = _with_environment_values(config, tuple(_repo_path(v) for v in in_repo))
+    options = _with_values(options, on_disk)
+    only = [c.strip("/") or "" for c in args.chart] or None
+    return analyze_repository(base, head, config, options, only=only)
+
+
+def _emit(report: Report, args: argparse.Namespace, out: TextIO) -> None:
+    to_terminal = not args.output and out.isatty()
+    fmt = args.format or ("text" if to_terminal else "json")
+    if fmt == "json":
+        text = render_json(report)
+    elif fmt == "markdown":
+        text = render_markdown(report)
+    else:
+        colour = to_terminal and not args.no_color and not os.environ.get("NO_COLOR")
+        text = render_text(report, colour=colour)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write '{args.output}': {exc.strerror}") from exc
+    else:
+        out.write(text)
+        out.flush()
+
+
+def _source_root(chart_dir: Path) -> Path:
+    """Where a chart's `file://` dependencies may reach: its git work tree, else its parent."""
+    for candidate in (chart_dir, *chart_dir.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return chart_dir.parent
+
+
+def _read_values_file(path: str) -> ValuesFile:
+    try:
+        return ValuesFile(name=path, text=Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"values file '{path}' cannot be read: {exc.strerror}") from exc
+    except UnicodeDecodeError:
+        raise UsageError(f"values file '{path}' is not UTF-8 text") from None
+
+
+def _config_file(path: str) -> AnalysisConfig:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"configuration file '{path}' cannot be read: {exc.strerror}") from exc
+    return load_config(text, path)
+
+
+def _api_versions(raw: str | None) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    return tuple(v.strip() for v in raw.split(",") if v.strip())
+
+
+def _repo_path(path: str) -> str:
+    return Path(path).as_posix().removeprefix("./")
+
+
+def _with_values(options: PipelineOptions, values: list[ValuesFile]) -> PipelineOptions:
+    if not values:
+        return options
+    return replace(options, extra_values=(*options.extra_values, *values))
+
+
+def _with_environment_values(config: AnalysisConfig, values: tuple[str, ...]) -> AnalysisConfig:
+    """Repository values files given on the command line apply to every environment."""
+    environments = config.environments or (Environment(),)
+    return replace(
+        config,
+        environments=tuple(replace(env, values=(*env.values, *values)) for env in environments),
+    )

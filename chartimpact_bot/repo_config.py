@@ -1,0 +1,232 @@
+"""`.chartimpact.yml`: load, validate against the JSON Schema, apply defaults.
+
+Every problem is reported with its line, and unknown keys get a "did you mean" suggestion,
+because a typo must never silently disable policy.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, cast
+
+import jsonschema
+import yaml
+
+from .analysis.config import (
+    DEFAULT_THRESHOLDS,
+    AnalysisConfig,
+    CustomRule,
+    Environment,
+    IgnoreRules,
+    ResourceFilter,
+)
+from .analysis.errors import ConfigError
+from .analysis.model import Category, Importance
+from .analysis.normalize import NormalizeOptions
+from .analysis.yamlio import KubeLoader
+
+CONFIG_FILE = ".chartimpact.yml"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    line: int
+    message: str
+
+
+class InvalidConfig(ConfigError):
+    """The file is invalid; `problems` lists each error with its line."""
+
+    def __init__(self, file: str, problems: list[Problem]) -> None:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(
+            f"{file} line {first.line}: {first.message}{more}", file=file, line=first.line
+        )
+        self.problems = problems
+
+
+@cache
+def schema() -> dict[str, Any]:
+    text = resources.files("chartimpact_bot").joinpath("schema/chartimpact.schema.json").read_text()
+    return cast(dict[str, Any], json.loads(text))
+
+
+def load_config(text: str | bytes | None, file: str = CONFIG_FILE) -> AnalysisConfig:
+    """The configuration in `text` (None or empty means defaults); InvalidConfig on errors."""
+    if text is None:
+        return AnalysisConfig()
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    try:
+        root = yaml.compose(text, Loader=KubeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise InvalidConfig(file, [Problem(line, f"not valid YAML: {problem}")]) from exc
+    if root is None:
+        return AnalysisConfig()
+    data = yaml.load(text, Loader=KubeLoader)
+    problems = validate(data, root)
+    if problems:
+        raise InvalidConfig(file, problems)
+    return _to_config(data)
+
+
+def validate(data: Any, root: yaml.Node) -> list[Problem]:
+    validator = jsonschema.Draft202012Validator(schema())
+    problems: list[Problem] = []
+    for error in validator.iter_errors(data):
+        problems.extend(_describe(error, root))
+    unique = {(p.line, p.message): p for p in problems}
+    return sorted(unique.values(), key=lambda p: (p.line, p.message))
+
+
+def _describe(error: jsonschema.ValidationError, root: yaml.Node) -> list[Problem]:
+    path = list(error.absolute_path)
+    dotted = _dotted(path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(cast(dict[str, Any], error.schema).get("properties", {}))
+        out = []
+        for key in sorted(set(error.instance) - set(allowed)):
+            suggestion = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" (did you mean '{suggestion[0]}'?)" if suggestion else ""
+            where = _dotted([*path, key])
+            out.append(Problem(_key_line(root, [*path, key]), f"unknown key '{where}'{hint}"))
+        return out
+    line = _value_line(root, path)
+    if error.validator == "enum":
+        options = ", ".join(str(o) for o in cast(list[Any], error.validator_value))
+        return [Problem(line, f"'{dotted}' must be one of {options} (got {error.instance!r})")]
+    if error.validator == "type":
+        return [
+            Problem(
+                line, f"'{dotted}' must be of type {error.validator_value} (got {error.instance!r})"
+            )
+        ]
+    if error.validator == "required":
+        return [Problem(line, f"'{dotted or 'the file'}': {error.message}")]
+    if error.validator == "const":
+        return [
+            Problem(line, f"'{dotted}' must be {error.validator_value!r} (got {error.instance!r})")
+        ]
+    where = f"'{dotted}'" if dotted else "the file"
+    return [Problem(line, f"{where}: {error.message}")]
+
+
+def _dotted(path: list[Any]) -> str:
+    out = ""
+    for token in path:
+        out += f"[{token}]" if isinstance(token, int) else (f".{token}" if out else str(token))
+    return out
+
+
+def _node_at(root: yaml.Node, path: list[Any]) -> tuple[yaml.Node, yaml.Node | None]:
+    """The deepest node on `path`, and the key node that leads to it (for mappings)."""
+    node: yaml.Node = root
+    key_node: yaml.Node | None = None
+    for token in path:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == str(token):
+                    key_node, node = k, v
+                    break
+            else:
+                return node, key_node
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(token, int)
+            and token < len(node.value)
+        ):
+            node, key_node = node.value[token], None
+        else:
+            break
+    return node, key_node
+
+
+def _value_line(root: yaml.Node, path: list[Any]) -> int:
+    node, _ = _node_at(root, path)
+    return int(node.start_mark.line) + 1
+
+
+def _key_line(root: yaml.Node, path: list[Any]) -> int:
+    node, key_node = _node_at(root, path)
+    target = key_node if key_node is not None else node
+    return int(target.start_mark.line) + 1
+
+
+def _to_config(data: dict[str, Any]) -> AnalysisConfig:
+    charts = data.get("charts") or {}
+    thresholds = {k: dict(v) for k, v in DEFAULT_THRESHOLDS.items()}
+    for category, levels in (data.get("thresholds") or {}).items():
+        thresholds[cast(Category, category)].update(levels)
+    ignore = data.get("ignore") or {}
+    normalize = data.get("normalize") or {}
+    comment = data.get("comment") or {}
+    return AnalysisConfig(
+        include=tuple(charts.get("include") or ()),
+        exclude=tuple(charts.get("exclude") or ()),
+        environments=tuple(_environment(e) for e in data.get("environments") or ()),
+        thresholds=thresholds,
+        importance={str(k): cast(Importance, v) for k, v in (data.get("importance") or {}).items()},
+        ignore=IgnoreRules(
+            signals=tuple(ignore.get("signals") or ()),
+            resources=tuple(
+                ResourceFilter(
+                    kind=r.get("kind", "*"),
+                    namespace=r.get("namespace", "*"),
+                    name=r.get("name", "*"),
+                )
+                for r in ignore.get("resources") or ()
+            ),
+            paths=tuple(ignore.get("paths") or ()),
+        ),
+        normalize=NormalizeOptions(
+            drop_chart_labels=bool(normalize.get("chartLabels", True)),
+            drop_checksum_annotations=bool(normalize.get("checksumAnnotations", False)),
+        ),
+        comment_mode=comment.get("mode", "changes"),
+        comment_max_signals=int(comment.get("maxSignals", 30)),
+        rules=tuple(_rule(r) for r in data.get("rules") or ()),
+        raw=data,
+    )
+
+
+def _environment(raw: dict[str, Any]) -> Environment:
+    return Environment(
+        name=raw["name"],
+        charts=tuple(raw.get("charts") or ()),
+        values=tuple(raw.get("values") or ()),
+        set_values=tuple(f"{k}={_set_literal(v)}" for k, v in (raw.get("set") or {}).items()),
+        release_name=raw.get("releaseName", "release"),
+        namespace=raw.get("namespace", "default"),
+        kube_version=raw.get("kubeVersion"),
+        api_versions=tuple(raw.get("apiVersions") or ()),
+    )
+
+
+def _set_literal(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    # --set syntax treats commas as separators; escape them in literal values.
+    return re.sub(r"([,\\])", r"\\\1", str(value))
+
+
+def _rule(raw: dict[str, Any]) -> CustomRule:
+    return CustomRule(
+        type=raw["type"],
+        category=raw.get("category", "other"),
+        importance=raw.get("importance", "medium"),
+        description=raw.get("description", raw["type"]),
+        path=raw["path"],
+        kinds=tuple(raw.get("kinds") or ()),
+        matches=raw.get("matches"),
+    )

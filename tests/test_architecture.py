@@ -1,0 +1,54 @@
+"""The analysis library knows nothing of GitHub or of the web server (ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ANALYSIS = Path(__file__).resolve().parent.parent / "chartimpact_bot" / "analysis"
+FORBIDDEN = (
+    "gidgethub",
+    "aiohttp",
+    "chartimpact_bot.github",
+    "chartimpact_bot.web",
+    "chartimpact_bot.jobs",
+)
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+        elif isinstance(node, ast.ImportFrom) and node.level >= 2:
+            names.add("chartimpact_bot." + (node.module or ""))
+    return names
+
+
+def test_analysis_imports_no_github_or_web_code() -> None:
+    offenders = {
+        f"{path.relative_to(ANALYSIS)}: {name}"
+        for path in ANALYSIS.rglob("*.py")
+        for name in _imports(path)
+        if name.startswith(FORBIDDEN) or name.split(".")[0] in ("gidgethub", "aiohttp")
+    }
+    assert offenders == set()
+
+
+def test_render_worker_needs_only_the_standard_library_and_helm() -> None:
+    allowed_roots = {
+        "json",
+        "os",
+        "re",
+        "resource",
+        "subprocess",
+        "sys",
+        "tempfile",
+        "typing",
+        "__future__",
+        "helm_python",
+    }
+    roots = {name.split(".")[0] for name in _imports(ANALYSIS / "render_worker.py")}
+    assert roots <= allowed_roots

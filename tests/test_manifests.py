@@ -1,0 +1,171 @@
+"""Splitting and parsing rendered output the way Helm does."""
+
+from __future__ import annotations
+
+import pytest
+
+from chartimpact_bot.analysis.errors import RenderError
+from chartimpact_bot.analysis.manifests import parse_rendered, split_documents
+from chartimpact_bot.analysis.model import ResourceId
+from chartimpact_bot.analysis.render import RenderedChart
+
+
+def _parse(templates: dict[str, str], namespace: str = "default", **kwargs: bool):
+    return parse_rendered(RenderedChart(templates=templates), namespace=namespace, **kwargs)
+
+
+def test_separator_followed_by_a_comment_splits_documents() -> None:
+    # cert-manager's rbac.yaml has `---# Permission to approve…`: Helm treats it as a separator.
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---# Permission\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"
+    parsed = _parse({"c/templates/rbac.yaml": text})
+    assert sorted(r.name for r in parsed.resources) == ["a", "b"]
+
+
+def test_document_line_numbers() -> None:
+    chunks = list(split_documents("a: 1\n---\n\nb: 2\n--- \nc: 3\n"))
+    assert [line for line, _ in chunks] == [1, 4, 6]
+
+
+def test_empty_documents_notes_and_partials_are_skipped() -> None:
+    parsed = _parse(
+        {
+            "c/templates/NOTES.txt": "Thanks for installing\n",
+            "c/templates/_helpers.tpl": "anything",
+            "c/templates/empty.yaml": "\n\n",
+            "c/templates/comments.yaml": "# only a comment\n---\n---\n",
+            "c/templates/cm.yaml": "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n",
+        }
+    )
+    assert list(parsed.resources) == [ResourceId("", "ConfigMap", "default", "a")]
+
+
+def test_list_kinds_are_flattened() -> None:
+    text = """\
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: one}
+  - apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: two}
+"""
+    parsed = _parse({"c/templates/list.yaml": text})
+    assert sorted(r.name for r in parsed.resources) == ["one", "two"]
+
+
+def test_identity_uses_group_and_defaults_namespace_for_namespaced_kinds() -> None:
+    text = """\
+apiVersion: apps/v1beta2
+kind: Deployment
+metadata: {name: api}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: reader, namespace: ignored}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: explicit}
+"""
+    parsed = _parse({"c/templates/x.yaml": text}, namespace="shop")
+    assert set(parsed.resources) == {
+        ResourceId("apps", "Deployment", "shop", "api"),
+        ResourceId("rbac.authorization.k8s.io", "ClusterRole", "", "reader"),
+        ResourceId("", "Service", "explicit", "api"),
+    }
+
+
+def test_custom_kinds_declared_cluster_scoped_by_a_crd_get_no_namespace() -> None:
+    text = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: clusterthings.example.com}
+spec:
+  group: example.com
+  scope: Cluster
+  names: {kind: ClusterThing, plural: clusterthings}
+---
+apiVersion: example.com/v1
+kind: ClusterThing
+metadata: {name: one}
+---
+apiVersion: example.com/v1
+kind: Thing
+metadata: {name: two}
+"""
+    parsed = _parse({"c/templates/x.yaml": text})
+    assert ResourceId("example.com", "ClusterThing", "", "one") in parsed.resources
+    assert ResourceId("example.com", "Thing", "default", "two") in parsed.resources
+
+
+def test_duplicate_identities_are_reported() -> None:
+    doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: same}\n"
+    parsed = _parse({"c/templates/a.yaml": doc, "c/templates/b.yaml": doc})
+    assert len(parsed.resources) == 1
+    assert parsed.warnings == [
+        "ConfigMap default/same is rendered twice (c/templates/a.yaml and c/templates/b.yaml); "
+        "only the first is compared"
+    ]
+
+
+def test_source_and_document_index_are_kept() -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"
+    parsed = _parse({"web/templates/cms.yaml": text})
+    b = parsed.resources[ResourceId("", "ConfigMap", "default", "b")]
+    assert (b.source, b.document) == ("web/templates/cms.yaml", 1)
+
+
+def test_invalid_yaml_output_names_template_document_and_line() -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n   bad: indent\n"
+    with pytest.raises(RenderError) as caught:
+        _parse({"web/templates/broken.yaml": text})
+    assert str(caught.value).startswith(
+        "web/templates/broken.yaml renders invalid YAML (document 2, line 9)"
+    )
+
+
+def test_non_object_document_is_an_error() -> None:
+    with pytest.raises(RenderError, match="not a Kubernetes object"):
+        _parse({"web/templates/list.yaml": "- a\n- b\n"})
+
+
+def test_objects_without_kind_or_name_are_skipped_with_a_warning() -> None:
+    parsed = _parse(
+        {"c/templates/x.yaml": "foo: bar\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"}
+    )
+    assert not parsed.resources
+    assert len(parsed.warnings) == 2
+
+
+def test_test_hooks_are_left_out_and_other_hooks_flagged() -> None:
+    text = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: test-connection
+  annotations: {"helm.sh/hook": test}
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations: {"helm.sh/hook": "pre-upgrade,pre-install"}
+"""
+    parsed = _parse({"c/templates/hooks.yaml": text})
+    assert [(r.name, item.hook) for r, item in parsed.resources.items()] == [
+        ("migrate", "pre-upgrade,pre-install")
+    ]
+    with_tests = _parse({"c/templates/hooks.yaml": text}, include_tests=True)
+    assert len(with_tests.resources) == 2
+
+
+def test_dates_stay_strings() -> None:
+    parsed = _parse(
+        {
+            "c/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  since: 2024-01-01\n"
+        }
+    )
+    (item,) = parsed.resources.values()
+    assert item.body["data"]["since"] == "2024-01-01"
