@@ -75,3 +75,12 @@ def test_sensitive_key_heuristic() -> None:
         "existingSecret" + "Name",
     ):
         assert not is_sensitive_key(key), key
+
+
+def test_name_patterns_cut_back_to_a_separator() -> None:
+    from chartimpact_bot.analysis.normalize import _name_pattern  # noqa: PLC0415
+
+    assert _name_pattern("release-test-ab12c", "release-test-x9z8q") == "release-test-*"
+    # random parts that share characters by chance do not leak into the pattern
+    assert _name_pattern("release-test-ab12c", "release-test-ax9zc") == "release-test-*"
+    assert _name_pattern("job-k2x9a-migrate", "job-p0q1r-migrate") == "job-*-migrate"

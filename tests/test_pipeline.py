@@ -361,3 +361,13 @@ def test_same_inputs_give_byte_identical_json(options: PipelineOptions) -> None:
     assert json.loads(first)["generatedAt"]
     assert _without_generated_at(first) == _without_generated_at(second)
     assert json.loads(first)["charts"][0]["diff"]["metadata"]["compareId"]
+
+
+def test_random_names_and_values_give_byte_identical_json(
+    tmp_path: Path, options: PipelineOptions
+) -> None:
+    base, head = _pair(tmp_path, "", "", RANDOM_TEMPLATES)
+    runs = {_without_generated_at(dumps(diff_dirs(base, head, options))) for _ in range(3)}
+    assert len(runs) == 1
+    (text,) = runs
+    assert "release-probe-*" in text

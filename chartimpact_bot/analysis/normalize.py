@@ -116,29 +116,37 @@ def standing_rules(options: NormalizeOptions) -> list[NormalizationRule]:
 def _mask_nondeterminism(
     first: ManifestSet, second: ManifestSet, rules: list[NormalizationRule]
 ) -> list[ParsedResource]:
-    """The first render with every field that the second render disagrees on masked."""
+    """The first render with every field that the second render disagrees on masked.
+
+    Rules name resources by their masked identity and never quote a generated value, so the
+    report stays byte-identical from run to run.
+    """
     partners = _pair_resources(first, second)
     out: list[ParsedResource] = []
     for rid, item in first.resources.items():
         other = partners.get(rid)
         if other is None:
+            scope = f"{rid.kind} from {item.source}"
             rules.append(
-                NormalizationRule("nondeterministic", str(rid), "rendered only sometimes; left out")
+                NormalizationRule("nondeterministic", scope, "rendered only sometimes; left out")
             )
             continue
         if other.body == item.body and other.id == rid:
             out.append(item)
             continue
+        if other.id.name != rid.name:
+            pattern = _name_pattern(rid.name, other.id.name)
+            item.id = ResourceId(rid.group, rid.kind, rid.namespace, pattern)
+            rules.append(
+                NormalizationRule(
+                    "nondeterministic-name", str(item.id), "name differs between renders"
+                )
+            )
         body = copy.deepcopy(item.body)
         for path in _differing_paths(item.body, other.body, ()):
             _set_path(body, path, GENERATED)
-            rules.append(NormalizationRule("nondeterministic", str(rid), _pointer(path)))
+            rules.append(NormalizationRule("nondeterministic", str(item.id), _pointer(path)))
         item.body = body
-        if other.id.name != rid.name:
-            item.id = ResourceId(
-                rid.group, rid.kind, rid.namespace, _name_pattern(rid.name, other.id.name)
-            )
-            rules.append(NormalizationRule("nondeterministic-name", str(item.id), rid.name))
         out.append(item)
     return out
 
@@ -166,26 +174,34 @@ def _position(item: ParsedResource) -> tuple[str, str, str, str, int]:
 
 
 def _name_pattern(one: str, other: str) -> str:
+    """`release-test-*` from `release-test-ab12c` and `release-test-x9z8q`.
+
+    The shared prefix and suffix are cut back to a separator so that random characters that
+    happen to match in this pair of renders never leak into the pattern.
+    """
+    limit = min(len(one), len(other))
     prefix = 0
-    while prefix < min(len(one), len(other)) and one[prefix] == other[prefix]:
+    while prefix < limit and one[prefix] == other[prefix]:
         prefix += 1
+    while prefix > 0 and one[prefix - 1].isalnum():
+        prefix -= 1
     suffix = 0
-    while suffix < min(len(one), len(other)) - prefix and one[-1 - suffix] == other[-1 - suffix]:
+    while suffix < limit - prefix and one[-1 - suffix] == other[-1 - suffix]:
         suffix += 1
-    return f"{one[:prefix]}*{one[len(one) - suffix :] if suffix else ''}"
+    while suffix > 0 and one[len(one) - suffix].isalnum():
+        suffix -= 1
+    return one[:prefix] + "*" + (one[len(one) - suffix :] if suffix else "")
 
 
 def _differing_paths(
     a: Any, b: Any, path: tuple[PathToken, ...]
 ) -> Iterator[tuple[PathToken, ...]]:
+    """The smallest subtrees where two renders differ; a mapping whose keys differ is one."""
     if a == b:
         return
-    if isinstance(a, dict) and isinstance(b, dict):
+    if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
         for key in a:
-            if key in b:
-                yield from _differing_paths(a[key], b[key], (*path, key))
-            else:
-                yield (*path, key)
+            yield from _differing_paths(a[key], b[key], (*path, key))
         return
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for index, (x, y) in enumerate(zip(a, b, strict=True)):
@@ -195,6 +211,8 @@ def _differing_paths(
 
 
 def _set_path(body: Any, path: tuple[PathToken, ...], value: Any) -> None:
+    if not path:
+        return  # the two renders share nothing; the resource is compared as rendered
     target = body
     for token in path[:-1]:
         target = target[token]
