@@ -27,6 +27,7 @@ from .analysis.pipeline import (
     analyze_targets,
     build_report,
 )
+from .analysis.remote import HttpRepositoryFetcher
 from .analysis.render import IsolatedHelmRenderer, ValuesFile
 from .analysis.report.json import dumps as render_json
 from .analysis.report.markdown import render_markdown
@@ -113,6 +114,16 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         "--output", metavar="FILE", help="write the report to FILE instead of stdout"
     )
     parser.add_argument("--include-tests", action="store_true", help="also compare test hooks")
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="do not download remote chart dependencies (they are left out, with a warning)",
+    )
+    parser.add_argument(
+        "--allow-private-repositories",
+        action="store_true",
+        help="let dependencies come from repositories on private or loopback addresses",
+    )
 
 
 def main(
@@ -152,6 +163,11 @@ def _run(args: argparse.Namespace) -> Report:
         ),
         include_tests=args.include_tests,
         max_workers=max(2, os.cpu_count() or 2),
+        fetcher=None
+        if args.offline
+        else HttpRepositoryFetcher(
+            cache_dir=_cache_dir(), allow_private_networks=args.allow_private_repositories
+        ),
     )
     if args.command == "diff":
         return _diff(args, options)
@@ -226,6 +242,15 @@ def _source_root(chart_dir: Path) -> Path:
         if (candidate / ".git").exists():
             return candidate
     return chart_dir.parent
+
+
+def _cache_dir() -> Path:
+    """Downloaded dependency archives: CHARTIMPACT_CACHE_DIR, else the XDG cache directory."""
+    explicit = os.environ.get("CHARTIMPACT_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "chartimpact" / "charts"
 
 
 def _read_values_file(path: str) -> ValuesFile:

@@ -169,3 +169,9 @@ def test_dates_stay_strings() -> None:
     )
     (item,) = parsed.resources.values()
     assert item.body["data"]["since"] == "2024-01-01"
+
+
+def test_plain_scalars_resolve_as_kubernetes_go_yaml_does() -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nvalues: [=, 1:30, 0x1F, 1_000, 0755, 1.5, .inf, yes, ~]\n"
+    (item,) = _parse({"c/templates/cm.yaml": text}).resources.values()
+    assert item.body["values"] == ["=", "1:30", 31, 1000, 493, 1.5, ".inf", True, None]

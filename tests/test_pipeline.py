@@ -235,8 +235,8 @@ def test_remote_dependency_is_a_warning_not_a_failure(
     chart = only_chart(diff_dirs(base, head, options))
     assert chart.status == "analyzed", chart.error
     assert chart.warnings == (
-        "dependency 'redis' (https://charts.example.com) of chart 'app' could not be fetched; "
-        "rendered without it",
+        "dependency 'redis' of chart 'app' (https://charts.example.com) could not be fetched: "
+        "fetching is turned off; rendered without it",
     )
     assert [c.display_path for c in resource(chart, "ConfigMap", "x").changes] == ["data.a"]
 

@@ -19,6 +19,7 @@ import yaml
 
 from .archive import read_chart_archive
 from .errors import ChartError
+from .remote import DependencyFetcher, FetchError
 from .sources import ChartSource, FileEntry, clean_path
 from .yamlio import load_yaml
 
@@ -47,6 +48,7 @@ class ChartInfo:
     name: str
     version: str
     dependencies: tuple[Dependency, ...]
+    locked: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +142,28 @@ def parse_chart_info(
         name=name,
         version=str(meta.get("version", "")),
         dependencies=_parse_dependencies(raw_deps, chart_file),
+        locked=_locked_versions(path, source, listing),
     )
+
+
+def _locked_versions(
+    path: str, source: ChartSource, listing: Mapping[str, FileEntry]
+) -> dict[str, str]:
+    """Versions pinned by Chart.lock (requirements.lock for Helm v2 charts)."""
+    for name in ("Chart.lock", "requirements.lock"):
+        lock_file = _join(path, name)
+        if lock_file in listing:
+            try:
+                data = load_yaml(source.read_many([lock_file])[lock_file])
+            except yaml.YAMLError:
+                return {}
+            deps = data.get("dependencies") if isinstance(data, dict) else None
+            return {
+                str(d["name"]): str(d["version"])
+                for d in deps or []
+                if isinstance(d, dict) and d.get("name") and d.get("version")
+            }
+    return {}
 
 
 def dependency_dirs(source: ChartSource, chart: ChartInfo) -> list[str]:
@@ -165,20 +188,17 @@ def dependency_dirs(source: ChartSource, chart: ChartInfo) -> list[str]:
 
 
 def materialize(
-    source: ChartSource, chart: ChartInfo, into: Path, *, max_bytes: int = MAX_CHART_BYTES
+    source: ChartSource,
+    chart: ChartInfo,
+    into: Path,
+    *,
+    fetcher: DependencyFetcher | None = None,
+    max_bytes: int = MAX_CHART_BYTES,
 ) -> MaterializedChart:
     """Write the chart and its dependencies under `into` as a directory Helm can load."""
     out = MaterializedChart(directory=into / "chart", info=chart)
-    budget = _Budget(max_bytes, chart.path or ".")
-    _write_chart(
-        source,
-        chart,
-        out.directory,
-        helm_prefix=f"{chart.name}/",
-        out=out,
-        budget=budget,
-        visiting={chart.path},
-    )
+    writer = _Materializer(source, out, _Budget(max_bytes, chart.path or "."), fetcher)
+    writer.write_chart(chart, out.directory, helm_prefix=f"{chart.name}/", visiting={chart.path})
     return out
 
 
@@ -193,119 +213,130 @@ class _Budget:
             raise ChartError(f"chart '{self.label}' with its dependencies is larger than the limit")
 
 
-def _write_chart(
-    source: ChartSource,
-    chart: ChartInfo,
-    directory: Path,
-    *,
-    helm_prefix: str,
-    out: MaterializedChart,
-    budget: _Budget,
-    visiting: set[str],
-) -> None:
-    listing = source.list_files(chart.path)
-    for entry in listing.values():
-        budget.spend(entry.size)
-    contents = source.read_many(sorted(listing))
-    out.origins.append(Origin(helm_prefix=helm_prefix, source_path=chart.path))
-    prefix_len = len(chart.path) + 1 if chart.path else 0
-    vendored: set[str] = set()
-    for path, content in sorted(contents.items()):
-        relative = path[prefix_len:]
-        out.files[posixpath.join(helm_prefix, relative)] = content
-        parts = relative.split("/")
-        if len(parts) == 2 and parts[0] == "charts" and parts[1].endswith((".tgz", ".tar.gz")):
-            vendored.add(
-                _unpack_archive(
-                    path,
-                    content,
-                    chart_dir=directory,
-                    helm_prefix=helm_prefix,
-                    out=out,
-                    budget=budget,
-                )
-            )
-            continue
-        if len(parts) == 3 and parts[0] == "charts" and parts[2] == CHART_FILE:
-            sub_name = _chart_name(content, path)
-            vendored.add(sub_name)
-            out.origins.append(
-                Origin(
-                    helm_prefix=f"{helm_prefix}charts/{sub_name}/",
-                    source_path=posixpath.dirname(path),
-                )
-            )
-        _write(directory / relative, content)
+@dataclass(slots=True)
+class _Materializer:
+    source: ChartSource
+    out: MaterializedChart
+    budget: _Budget
+    fetcher: DependencyFetcher | None
 
-    missing: list[Dependency] = []
-    for dep in chart.dependencies:
-        if dep.name in vendored:
-            continue
-        target = _local_dependency_path(chart.path, dep)
-        if dep.local_path is None:
-            where = dep.repository or "no repository"
-            out.warnings.append(
-                f"dependency '{dep.name}' ({where}) of chart '{chart.name}' could not be "
-                "fetched; rendered without it"
-            )
-            missing.append(dep)
-        elif target is None:
-            out.warnings.append(
-                f"dependency '{dep.name}' of chart '{chart.name}' points outside the "
-                f"repository ({dep.repository}); rendered without it"
-            )
-            missing.append(dep)
-        elif target in visiting:
-            out.warnings.append(
-                f"dependency '{dep.name}' of chart '{chart.name}' forms a cycle; "
-                "rendered without it"
-            )
-            missing.append(dep)
-        else:
-            try:
-                dep_info = load_chart_info(source, target)
-            except ChartError:
-                out.warnings.append(
-                    f"dependency '{dep.name}' of chart '{chart.name}' is not a chart at "
-                    f"'{target}'; rendered without it"
-                )
-                missing.append(dep)
+    def write_chart(
+        self, chart: ChartInfo, directory: Path, *, helm_prefix: str, visiting: set[str]
+    ) -> None:
+        vendored = self._copy_files(chart, directory, helm_prefix)
+        missing: list[str] = []
+        for dep in chart.dependencies:
+            if dep.name in vendored:
                 continue
-            _write_chart(
-                source,
-                dep_info,
-                directory / "charts" / dep.name,
-                helm_prefix=f"{helm_prefix}charts/{dep_info.name}/",
-                out=out,
-                budget=budget,
-                visiting=visiting | {target},
+            if dep.local_path is not None:
+                problem = self._local(chart, dep, directory, helm_prefix, visiting)
+            else:
+                problem = self._remote(chart, dep, directory, helm_prefix)
+            if problem is not None:
+                self.out.warnings.append(
+                    f"dependency '{dep.name}' of chart '{chart.name}' {problem}; "
+                    "rendered without it"
+                )
+                missing.append(dep.name)
+        if missing:
+            _drop_dependencies(directory / CHART_FILE, set(missing))
+
+    def _copy_files(self, chart: ChartInfo, directory: Path, helm_prefix: str) -> set[str]:
+        """Copy the chart's own files; unpack archives in charts/. Names of vendored subcharts."""
+        listing = self.source.list_files(chart.path)
+        for entry in listing.values():
+            self.budget.spend(entry.size)
+        contents = self.source.read_many(sorted(listing))
+        self.out.origins.append(Origin(helm_prefix=helm_prefix, source_path=chart.path))
+        prefix_len = len(chart.path) + 1 if chart.path else 0
+        vendored: set[str] = set()
+        for path, content in sorted(contents.items()):
+            relative = path[prefix_len:]
+            self.out.files[posixpath.join(helm_prefix, relative)] = content
+            parts = relative.split("/")
+            if len(parts) == 2 and parts[0] == "charts" and parts[1].endswith((".tgz", ".tar.gz")):
+                top, files = read_chart_archive(content, label=f"archive '{path}'")
+                vendored.add(self._unpack(top, files, directory, helm_prefix, origin=path))
+                continue
+            if len(parts) == 3 and parts[0] == "charts" and parts[2] == CHART_FILE:
+                sub_name = _chart_name(content, path)
+                vendored.add(sub_name)
+                self.out.origins.append(
+                    Origin(
+                        helm_prefix=f"{helm_prefix}charts/{sub_name}/",
+                        source_path=posixpath.dirname(path),
+                    )
+                )
+            _write(directory / relative, content)
+        return vendored
+
+    def _local(
+        self,
+        chart: ChartInfo,
+        dep: Dependency,
+        directory: Path,
+        helm_prefix: str,
+        visiting: set[str],
+    ) -> str | None:
+        target = _local_dependency_path(chart.path, dep)
+        if target is None:
+            return f"points outside the repository ({dep.repository})"
+        if target in visiting:
+            return "forms a cycle"
+        try:
+            dep_info = load_chart_info(self.source, target)
+        except ChartError:
+            return f"is not a chart at '{target}'"
+        self.write_chart(
+            dep_info,
+            directory / "charts" / dep.name,
+            helm_prefix=f"{helm_prefix}charts/{dep_info.name}/",
+            visiting=visiting | {target},
+        )
+        return None
+
+    def _remote(
+        self, chart: ChartInfo, dep: Dependency, directory: Path, helm_prefix: str
+    ) -> str | None:
+        repository = dep.repository or ""
+        if not repository.startswith(("https://", "http://")):
+            kind = (
+                "OCI registries are not fetched yet"
+                if repository.startswith("oci://")
+                else (
+                    "a repository alias cannot be resolved here" if repository else "no repository"
+                )
             )
-    if missing:
-        _drop_dependencies(directory / CHART_FILE, {d.name for d in missing})
+            return f"({repository or 'none'}) could not be fetched: {kind}"
+        if self.fetcher is None:
+            return f"({repository}) could not be fetched: fetching is turned off"
+        version = chart.locked.get(dep.name) or dep.version
+        try:
+            fetched = self.fetcher.fetch(repository, dep.name, version)
+            top, files = read_chart_archive(
+                fetched.archive, label=f"'{dep.name}' {fetched.version}"
+            )
+        except (FetchError, ChartError) as exc:
+            return f"({repository}) could not be fetched: {exc}"
+        chart_file = _chart_file(chart.path)
+        self._unpack(top, files, directory, helm_prefix, origin=chart_file)
+        return None
 
-
-def _unpack_archive(
-    path: str,
-    content: bytes,
-    *,
-    chart_dir: Path,
-    helm_prefix: str,
-    out: MaterializedChart,
-    budget: _Budget,
-) -> str:
-    top, files = read_chart_archive(content, label=f"archive '{path}'")
-    for data in files.values():
-        budget.spend(len(data))
-    if CHART_FILE not in files:
-        raise ChartError(f"archive '{path}' holds no {CHART_FILE}")
-    name = _chart_name(files[CHART_FILE], path)
-    target = chart_dir / "charts" / _safe_component(top)
-    for relative, data in files.items():
-        _write(target / relative, data)
-    out.origins.append(
-        Origin(helm_prefix=f"{helm_prefix}charts/{name}/", source_path=path, archive=True)
-    )
-    return name
+    def _unpack(
+        self, top: str, files: dict[str, bytes], chart_dir: Path, helm_prefix: str, *, origin: str
+    ) -> str:
+        for data in files.values():
+            self.budget.spend(len(data))
+        if CHART_FILE not in files:
+            raise ChartError(f"archive for '{origin}' holds no {CHART_FILE}")
+        name = _chart_name(files[CHART_FILE], origin)
+        target = chart_dir / "charts" / _safe_component(top)
+        for relative, data in files.items():
+            _write(target / relative, data)
+        self.out.origins.append(
+            Origin(helm_prefix=f"{helm_prefix}charts/{name}/", source_path=origin, archive=True)
+        )
+        return name
 
 
 def _safe_component(name: str) -> str:

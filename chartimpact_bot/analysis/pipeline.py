@@ -41,6 +41,7 @@ from .model import (
     Verdict,
 )
 from .normalize import normalize_side, standing_rules
+from .remote import DependencyFetcher
 from .render import IsolatedHelmRenderer, Renderer, RenderRequest, ValuesFile
 from .sources import ChartSource, FileEntry
 
@@ -63,6 +64,7 @@ class PipelineOptions:
     overrides: RenderOverrides = field(default_factory=RenderOverrides)
     include_tests: bool = False
     max_workers: int = 2
+    fetcher: DependencyFetcher | None = None
 
 
 @dataclass(slots=True)
@@ -236,7 +238,7 @@ def _render_side(
     values, warnings = _environment_values(source, environment)
     values += options.extra_values
     with tempfile.TemporaryDirectory(prefix="chartimpact-") as workdir:
-        materialized = materialize(source, chart, Path(workdir))
+        materialized = materialize(source, chart, Path(workdir), fetcher=options.fetcher)
         request = RenderRequest(
             chart_dir=materialized.directory,
             release_name=overrides.release_name or environment.release_name,
