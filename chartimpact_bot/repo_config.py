@@ -12,9 +12,8 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import jsonschema
 import yaml
 
 from .analysis.config import (
@@ -29,6 +28,9 @@ from .analysis.errors import ConfigError
 from .analysis.model import Category, Importance
 from .analysis.normalize import NormalizeOptions
 from .analysis.yamlio import KubeLoader
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 CONFIG_FILE = ".chartimpact.yml"
 
@@ -80,6 +82,8 @@ def load_config(text: str | bytes | None, file: str = CONFIG_FILE) -> AnalysisCo
 
 
 def validate(data: Any, root: yaml.Node) -> list[Problem]:
+    import jsonschema  # noqa: PLC0415 - 65 ms to import; only needed when a file exists
+
     validator = jsonschema.Draft202012Validator(schema())
     problems: list[Problem] = []
     for error in validator.iter_errors(data):
@@ -88,7 +92,7 @@ def validate(data: Any, root: yaml.Node) -> list[Problem]:
     return sorted(unique.values(), key=lambda p: (p.line, p.message))
 
 
-def _describe(error: jsonschema.ValidationError, root: yaml.Node) -> list[Problem]:
+def _describe(error: ValidationError, root: yaml.Node) -> list[Problem]:
     path = list(error.absolute_path)
     dotted = _dotted(path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):

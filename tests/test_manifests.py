@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import pytest
 
+from chartimpact_bot.analysis.documents import is_emitted, parse_template, split_documents
 from chartimpact_bot.analysis.errors import RenderError
-from chartimpact_bot.analysis.manifests import parse_rendered, split_documents
+from chartimpact_bot.analysis.manifests import parse_rendered
 from chartimpact_bot.analysis.model import ResourceId
 from chartimpact_bot.analysis.render import RenderedChart
 
 
 def _parse(templates: dict[str, str], namespace: str = "default", **kwargs: bool):
-    return parse_rendered(RenderedChart(templates=templates), namespace=namespace, **kwargs)
+    """What the render process does with Helm's output, then identities."""
+    parsed = {
+        path: parse_template(path, text)
+        for path, text in templates.items()
+        if is_emitted(path, text)
+    }
+    return parse_rendered(RenderedChart(templates=parsed), namespace=namespace, **kwargs)
 
 
 def test_separator_followed_by_a_comment_splits_documents() -> None:

@@ -10,7 +10,7 @@ import pytest
 from chartimpact_bot.analysis.errors import RenderError
 from chartimpact_bot.analysis.manifests import parse_rendered
 from chartimpact_bot.analysis.render import (
-    WORKER,
+    WORKER_MODULE,
     IsolatedHelmRenderer,
     RenderLimits,
     RenderRequest,
@@ -30,7 +30,7 @@ def _worker_processes(marker: str) -> list[int]:
             status = (entry / "status").read_text()
         except OSError:
             continue
-        if str(WORKER).encode() in cmdline and "State:\tZ" not in status:
+        if WORKER_MODULE.encode() in cmdline and "State:\tZ" not in status:
             cwd_marker = marker.encode()
             try:
                 environ = (entry / "environ").read_bytes()
@@ -59,9 +59,12 @@ def test_helpers_and_include_render(tmp_path: Path, renderer: IsolatedHelmRender
         values="greeting: hello\n",
     )
     (render,) = renderer.render(RenderRequest(chart_dir=chart, release_name="shop"))
-    assert "name: shop-web" in render.templates["web/templates/cm.yaml"]
-    assert 'greeting: "hello"' in render.templates["web/templates/cm.yaml"]
+    ((index, line, obj),) = render.templates["web/templates/cm.yaml"]
+    assert (index, line) == (0, 1)
+    assert obj["metadata"]["name"] == "shop-web"
+    assert obj["data"] == {"greeting": "hello"}
     # partials and NOTES never become documents
+    assert list(render.templates) == ["web/templates/cm.yaml"]
     parsed = parse_rendered(render, namespace="default")
     assert [str(rid) for rid in parsed.resources] == ["ConfigMap default/shop-web"]
 
@@ -101,13 +104,15 @@ def test_values_set_namespace_and_capabilities(
         api_versions=("monitoring.coreos.com/v1",),
     )
     (render,) = renderer.render(request)
-    text = render.templates["caps/templates/cm.yaml"]
-    assert "namespace: shop" in text
-    assert 'kube: "v1.29.3"' in text
-    assert 'monitoring: "true"' in text
-    assert 'a: "from-set"' in text
-    assert 'b: "from-file"' in text
-    assert 'c: "from-second-file"' in text
+    ((_, _, obj),) = render.templates["caps/templates/cm.yaml"]
+    assert obj["metadata"]["namespace"] == "shop"
+    assert obj["data"] == {
+        "kube": "v1.29.3",
+        "monitoring": "true",
+        "a": "from-set",
+        "b": "from-file",
+        "c": "from-second-file",
+    }
 
 
 def test_repeat_renders_the_same_input_independently(
@@ -122,6 +127,29 @@ def test_repeat_renders_the_same_input_independently(
     )
     first, second = renderer.render(RenderRequest(chart_dir=chart), repeat=2)
     assert first.templates != second.templates
+    assert first.templates["rand/templates/s.yaml"][0][2]["metadata"] == {"name": "s"}
+
+
+def test_unchanged_templates_of_the_second_render_reuse_the_first_parse(
+    tmp_path: Path, renderer: IsolatedHelmRenderer
+) -> None:
+    chart = make_chart(
+        tmp_path, "same", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"}
+    )
+    first, second = renderer.render(RenderRequest(chart_dir=chart), repeat=2)
+    assert second.templates["same/templates/cm.yaml"] is first.templates["same/templates/cm.yaml"]
+
+
+def test_yaml_alias_loop_in_the_output_is_a_render_error(
+    tmp_path: Path, renderer: IsolatedHelmRenderer
+) -> None:
+    chart = make_chart(
+        tmp_path,
+        "loop",
+        {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: &a {self: *a}\n"},
+    )
+    with pytest.raises(RenderError, match=r"refers to itself"):
+        renderer.render(RenderRequest(chart_dir=chart))
 
 
 def test_crds_directory_is_returned_apart(tmp_path: Path, renderer: IsolatedHelmRenderer) -> None:

@@ -190,22 +190,43 @@ def display_item(key: ItemKey) -> str:
     return "[" + ",".join(parts) + "]"
 
 
-def join_display(segments: Iterable[str]) -> str:
-    return "".join(segments).lstrip(".")
+class _Keyed(tuple[KeyPart, ...]):
+    """A keyed list item on the display stack, formatted only if a change is emitted."""
+
+    __slots__ = ()
+
+
+class _Index(int):
+    """A list index on the display stack."""
+
+    __slots__ = ()
+
+
+def _segment(segment: Any) -> str:
+    if isinstance(segment, _Keyed):
+        return display_item(segment)
+    if isinstance(segment, _Index):
+        return f"[{int(segment)}]"
+    return display_key(segment)
+
+
+def join_display(segments: Iterable[Any]) -> str:
+    return "".join(map(_segment, segments)).lstrip(".")
 
 
 class _Differ:
     def __init__(self) -> None:
         self.changes: list[FieldChange] = []
         self._path: list[PathToken] = []
-        self._display: list[str] = []
+        # Segments are pushed raw (keys, _Keyed, _Index) and formatted only on emit.
+        self._display: list[Any] = []
 
     def emit(self, op: ChangeOp, before: Any, after: Any) -> None:
         self.changes.append(
             FieldChange(op, tuple(self._path), join_display(self._display), before, after)
         )
 
-    def enter(self, token: PathToken, display: str) -> None:
+    def enter(self, token: PathToken, display: Any) -> None:
         self._path.append(token)
         self._display.append(display)
 
@@ -225,7 +246,7 @@ class _Differ:
 
     def mapping(self, a: dict[Any, Any], b: dict[Any, Any], field: str | None) -> None:
         for key, before in a.items():
-            self.enter(key, display_key(key))
+            self.enter(key, key)
             if key in b:
                 self.value(before, b[key], str(key), field)
             else:
@@ -233,7 +254,7 @@ class _Differ:
             self.leave()
         for key, after in b.items():
             if key not in a:
-                self.enter(key, display_key(key))
+                self.enter(key, key)
                 self.emit("add", None, after)
                 self.leave()
 
@@ -261,7 +282,7 @@ class _Differ:
         a_index = {k: i for i, k in enumerate(a_keys)}
         b_set = set(b_keys)
         for j, key in enumerate(b_keys):
-            self.enter(j, display_item(key))
+            self.enter(j, _Keyed(key))
             i = a_index.get(key)
             if i is None:
                 self.emit("add", None, b[j])
@@ -270,7 +291,7 @@ class _Differ:
             self.leave()
         for i, key in enumerate(a_keys):
             if key not in b_set:
-                self.enter(i, display_item(key))
+                self.enter(i, _Keyed(key))
                 self.emit("remove", a[i], None)
                 self.leave()
         return True
@@ -280,12 +301,12 @@ class _Differ:
         b_set = set(map(_hash_token, b))
         for i, item in enumerate(a):
             if _hash_token(item) not in b_set:
-                self.enter(i, f"[{i}]")
+                self.enter(i, _Index(i))
                 self.emit("remove", item, None)
                 self.leave()
         for j, item in enumerate(b):
             if _hash_token(item) not in a_set:
-                self.enter(j, f"[{j}]")
+                self.enter(j, _Index(j))
                 self.emit("add", None, item)
                 self.leave()
 
@@ -298,15 +319,15 @@ class _Differ:
                 continue
             paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
             for offset in range(paired):
-                self.enter(j1 + offset, f"[{j1 + offset}]")
+                self.enter(j1 + offset, _Index(j1 + offset))
                 self.value(a[i1 + offset], b[j1 + offset], None, field)
                 self.leave()
             for i in range(i1 + paired, i2):
-                self.enter(i, f"[{i}]")
+                self.enter(i, _Index(i))
                 self.emit("remove", a[i], None)
                 self.leave()
             for j in range(j1 + paired, j2):
-                self.enter(j, f"[{j}]")
+                self.enter(j, _Index(j))
                 self.emit("add", None, b[j])
                 self.leave()
 

@@ -1,27 +1,19 @@
-"""Rendered templates → Kubernetes objects with identities.
+"""Rendered documents → Kubernetes objects with identities.
 
-Documents are split the way Helm splits them (a line starting with `---` separates documents
-even when text follows it), then each is parsed with libyaml. What `helm template` would not
-emit is dropped: NOTES.txt, `_` partials, empty output, and test hooks.
+The render process has already split and parsed the output (`documents.py`); here each object
+gets its identity (namespace defaulted for namespaced kinds), `List` kinds are flattened, test
+hooks left out and duplicates reported.
 """
 
 from __future__ import annotations
 
-import posixpath
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from .errors import RenderError
 from .model import ResourceId
 from .render import RenderedChart
-from .yamlio import load_yaml
 
-# Helm's splitter for chart API v1/v2 (pkg/releaseutil): Go's \s is [\t\n\f\r ].
-_SEPARATOR = re.compile(r"(?:^|[\t\n\f\r ]*\n)---[\t\n\f\r ]*")
 _TEST_HOOKS = frozenset({"test", "test-success", "test-failure"})
 
 CLUSTER_SCOPED_KINDS = frozenset(
@@ -77,35 +69,15 @@ def api_group(api_version: str) -> str:
     return api_version.rpartition("/")[0]
 
 
-def split_documents(text: str) -> Iterator[tuple[int, str]]:
-    """(first line number, text) of each document, as Helm's splitter cuts them."""
-    position = 0
-    line = 1
-    for match in _SEPARATOR.finditer(text):
-        yield line, text[position : match.start()]
-        line += text.count("\n", position, match.end())
-        position = match.end()
-    yield line, text[position:]
-
-
-def is_emitted(template_path: str, text: str) -> bool:
-    """Whether `helm template` emits this template's output."""
-    name = posixpath.basename(template_path)
-    return not (name.endswith("NOTES.txt") or name.startswith("_") or not text.strip())
-
-
 def parse_rendered(
     rendered: RenderedChart, *, namespace: str, include_tests: bool = False
 ) -> ManifestSet:
-    """Every object of one render, keyed by identity; RenderError for output that is not YAML."""
+    """Every object of one render, keyed by identity."""
     parsed: list[ParsedResource] = []
     out = ManifestSet()
     for install_only, outputs in ((True, rendered.crds), (False, rendered.templates)):
         for source in sorted(outputs):
-            text = outputs[source]
-            if not is_emitted(source, text):
-                continue
-            for document, obj in _documents(source, text, out.warnings):
+            for document, _, obj in outputs[source]:
                 parsed.extend(_objects(source, document, obj, install_only, out.warnings))
     cluster_scoped = _cluster_scoped_kinds(parsed)
     for item in parsed:
@@ -122,31 +94,6 @@ def parse_rendered(
             continue
         out.resources[item.id] = item
     return out
-
-
-def _documents(source: str, text: str, warnings: list[str]) -> Iterator[tuple[int, Any]]:
-    for index, (first_line, chunk) in enumerate(split_documents(text)):
-        if not chunk.strip():
-            continue
-        try:
-            obj = load_yaml(chunk)
-        except yaml.YAMLError as exc:
-            raise RenderError(_yaml_problem(source, index, first_line, exc)) from exc
-        if obj is None:
-            continue
-        if not isinstance(obj, dict):
-            raise RenderError(
-                f"{source} renders a document that is not a Kubernetes object "
-                f"(document {index + 1}, line {first_line})"
-            )
-        yield index, obj
-
-
-def _yaml_problem(source: str, index: int, first_line: int, exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or "invalid YAML"
-    where = f"line {first_line + mark.line}" if mark is not None else f"line {first_line}"
-    return f"{source} renders invalid YAML (document {index + 1}, {where}): {problem}"
 
 
 def _objects(

@@ -16,11 +16,15 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from .documents import ParsedDocument
 from .errors import RenderError
 
-WORKER = Path(__file__).with_name("render_worker.py")
+WORKER_MODULE = "chartimpact_bot.analysis.render_worker"
+# The directory holding the `chartimpact_bot` package, so the child can import it wherever the
+# package is installed (a checkout, site-packages).
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 MIN_MEMORY_MB = 1024  # below this the Go runtime cannot reserve its heap and aborts at start-up
 
 
@@ -49,10 +53,12 @@ class RenderRequest:
 
 @dataclass(frozen=True, slots=True)
 class RenderedChart:
-    """Helm's output: template path → rendered text, and the chart's `crds/` files."""
+    """Helm's output, parsed: template path → its documents; and the chart's `crds/` files."""
 
-    templates: dict[str, str] = field(default_factory=dict)
-    crds: dict[str, str] = field(default_factory=dict)
+    templates: dict[str, list[ParsedDocument]] = field(default_factory=dict)
+    crds: dict[str, list[ParsedDocument]] = field(default_factory=dict)
+    # Seconds the render process spent rendering and parsing all renders (for benchmarks).
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class Renderer(Protocol):
@@ -98,8 +104,11 @@ class IsolatedHelmRenderer:
         # RLIMIT_AS that randomly starves the Go heap (measured: 2 failures in 60 renders at
         # 1024 MB by default, none in 400 with two arenas).
         env.setdefault("MALLOC_ARENA_MAX", "2")
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(PACKAGE_PARENT), env.get("PYTHONPATH", "")) if p
+        )
         with subprocess.Popen(
-            [sys.executable, str(WORKER)],
+            [sys.executable, "-m", WORKER_MODULE],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -126,10 +135,17 @@ class IsolatedHelmRenderer:
             raise RenderError("the render process returned unreadable output") from exc
         if not result.get("ok"):
             raise RenderError(str(result.get("error") or "rendering failed"))
-        return [
-            RenderedChart(templates=dict(r.get("templates") or {}), crds=dict(r.get("crds") or {}))
-            for r in result["renders"]
-        ]
+        renders: list[RenderedChart] = []
+        for raw in result["renders"]:
+            first = renders[0] if renders else RenderedChart()
+            renders.append(
+                RenderedChart(
+                    templates=_documents(raw.get("templates"), first.templates),
+                    crds=_documents(raw.get("crds"), first.crds),
+                    timings=dict(result.get("timings") or {}),
+                )
+            )
+        return renders
 
     def _crash_message(self, stderr: bytes, returncode: int) -> str:
         text = stderr.decode(errors="replace")
@@ -144,6 +160,19 @@ class IsolatedHelmRenderer:
         last = [line for line in text.strip().splitlines() if line.strip()]
         detail = last[-1].strip() if last else f"exit code {returncode}"
         return f"the render process failed: {detail}"
+
+
+def _documents(
+    raw: dict[str, Any] | None, first: dict[str, list[ParsedDocument]]
+) -> dict[str, list[ParsedDocument]]:
+    """Documents by template; `null` means unchanged since the first render, whose objects are
+    shared (nothing mutates them before the two renders are compared)."""
+    return {
+        source: first[source]
+        if docs is None
+        else [(int(i), int(line), obj) for i, line, obj in docs]
+        for source, docs in (raw or {}).items()
+    }
 
 
 def _kill_group(child: subprocess.Popen[bytes]) -> None:

@@ -1,11 +1,16 @@
-"""The child process that renders one chart: `python render_worker.py < request.json`.
+"""The child process that renders one chart: `python -m chartimpact_bot.analysis.render_worker`.
 
-It is run by file path with nothing but the standard library and the Helm engine, so it starts
-fast and never loads the rest of the package. It limits its own address space before the Go
-runtime inside `helm_python` starts, renders the chart `repeat` times from the same input (so the
-parent can mask nondeterministic fields), and prints one JSON object:
-`{"ok": true, "renders": [{"templates": {...}, "crds": {...}}, ...]}` or
-`{"ok": false, "error": "one sentence"}`.
+It reads a JSON request on stdin, limits its own address space before the Go runtime inside
+`helm_python` starts, renders the chart `repeat` times from the same input (so the parent can
+mask nondeterministic fields), splits and parses the output the way Helm does, and prints one
+JSON object:
+`{"ok": true, "renders": [{"templates": {path: [[index, line, object], ...]}, "crds": {...}}]}`
+or `{"ok": false, "error": "one sentence"}`. In renders after the first, a template whose text
+is unchanged is `null`: the parent reuses the first render's objects.
+
+Parsing here, not in the parent, keeps a hostile template's output (an alias bomb, gigabytes of
+YAML) under this process's limits, and lets the two sides of a diff parse on two cores.
+It imports only the standard library, PyYAML and `documents.py`, so it starts fast.
 """
 
 from __future__ import annotations
@@ -17,7 +22,11 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 from typing import Any
+
+from chartimpact_bot.analysis.documents import is_emitted, parse_template
+from chartimpact_bot.analysis.errors import RenderError
 
 
 class RenderFailure(Exception):
@@ -149,21 +158,48 @@ def render_with_cli(request: dict[str, Any]) -> list[dict[str, dict[str, str]]]:
     return renders
 
 
+def parse_renders(renders: list[dict[str, dict[str, str]]]) -> list[dict[str, Any]]:
+    """Parse each render's emitted templates; later renders reuse unchanged templates."""
+    first = renders[0]
+    parsed = []
+    for number, render in enumerate(renders):
+        out: dict[str, Any] = {}
+        for group in ("templates", "crds"):
+            outputs: dict[str, Any] = {}
+            for source, text in render[group].items():
+                if not is_emitted(source, text):
+                    continue
+                if number > 0 and first[group].get(source) == text:
+                    outputs[source] = None
+                else:
+                    outputs[source] = parse_template(source, text)
+            out[group] = outputs
+        parsed.append(out)
+    return parsed
+
+
 def main() -> int:
     request = json.load(sys.stdin)
     limit = int(request["memory_mb"]) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
+        started = time.perf_counter()
         if request.get("helm_binary"):
             renders = render_with_cli(request)
         else:
             renders = render_with_sdk(request)
-        result: dict[str, Any] = {"ok": True, "renders": renders}
-    except RenderFailure as exc:
-        result = {"ok": False, "error": str(exc)}
+        rendered = time.perf_counter()
+        parsed = parse_renders(renders)
+        timings = {"render": rendered - started, "parse": time.perf_counter() - rendered}
+        text = json.dumps({"ok": True, "renders": parsed, "timings": timings})
+    except (RenderFailure, RenderError) as exc:
+        text = json.dumps({"ok": False, "error": str(exc)})
     except MemoryError:
-        result = {"ok": False, "error": "rendering ran out of memory"}
-    sys.stdout.write(json.dumps(result))
+        text = json.dumps({"ok": False, "error": "rendering ran out of memory"})
+    except (ValueError, RecursionError):
+        # json refuses objects that contain themselves: YAML aliases that loop.
+        text = json.dumps({"ok": False, "error": "the rendered YAML refers to itself (alias loop)"})
+    sys.stdout.write(text)
     sys.stdout.flush()
     return 0
 

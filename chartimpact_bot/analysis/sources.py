@@ -117,6 +117,8 @@ class DirectorySource:
             raise SourceError(f"'{root}' is not a directory")
         self._revision = revision or Revision()
         self._listings: dict[str, dict[str, FileEntry]] = {}
+        # Regular files found by a walk: known to be inside the root, read without re-checking.
+        self._regular: set[str] = set()
 
     @property
     def root(self) -> Path:
@@ -136,7 +138,7 @@ class DirectorySource:
     def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
         out: dict[str, bytes] = {}
         for path in paths:
-            real = self._inside(path)
+            real = self._root / path if path in self._regular else self._inside(path)
             if real is None or not real.is_file():
                 raise SourceError(f"file '{path}' is not in '{self._root.name}'")
             try:
@@ -162,17 +164,24 @@ class DirectorySource:
         if start.is_file():
             return {prefix: FileEntry(size=start.stat().st_size)}
         found: dict[str, FileEntry] = {}
-        base = self._root / prefix if prefix else self._root
-        for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-            dirnames[:] = sorted(d for d in dirnames if d != ".git")
-            for name in filenames:
-                full = Path(dirpath) / name
-                relative = full.relative_to(self._root).as_posix()
-                real = self._inside(relative)
-                if real is None or not real.is_file():
-                    continue
-                found[relative] = FileEntry(size=real.stat().st_size)
-        return found
+        pending = [prefix]
+        while pending:
+            directory = pending.pop()
+            with os.scandir(self._root / directory if directory else self._root) as entries:
+                for entry in entries:
+                    relative = f"{directory}/{entry.name}" if directory else entry.name
+                    if entry.is_symlink():
+                        # Followed only when the target is a file inside the root.
+                        real = self._inside(relative)
+                        if real is not None and real.is_file():
+                            found[relative] = FileEntry(size=real.stat().st_size)
+                    elif entry.is_dir(follow_symlinks=False):
+                        if entry.name != ".git":
+                            pending.append(relative)
+                    elif entry.is_file(follow_symlinks=False):
+                        found[relative] = FileEntry(size=entry.stat(follow_symlinks=False).st_size)
+                        self._regular.add(relative)
+        return dict(sorted(found.items()))
 
 
 class GitRefSource:

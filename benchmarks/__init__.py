@@ -1,0 +1,1 @@
+"""Reproducible performance measurements: `make bench` or `python -m benchmarks.run`."""

@@ -1,0 +1,284 @@
+"""A large, reproducible chart pair for benchmarks (seeded; nothing here is committed output).
+
+~300 resources: Deployments, StatefulSets, Services, ConfigMaps, Secrets, RBAC, Ingresses, HPAs,
+and a few CustomResourceDefinitions of several hundred KB each. The head chart changes about
+5% of the leaf fields, reorders some lists (containers, env, ports, RBAC verbs), and adds and
+removes a few resources.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SEED = 20261126
+
+
+def _words(rng: random.Random, n: int) -> str:
+    return "-".join(
+        rng.choice(["alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma"]) for _ in range(n)
+    )
+
+
+def _version(rng: random.Random) -> str:
+    return f"{rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}"
+
+
+def _deployment(rng: random.Random, i: int, kind: str = "Deployment") -> dict[str, Any]:
+    containers = []
+    for c in range(rng.randint(1, 3)):
+        containers.append(
+            {
+                "name": f"c{c}-{_words(rng, 1)}",
+                "image": f"registry.example.com/team{i % 7}/app{i}:{_version(rng)}",
+                "args": [f"--flag{k}={rng.randint(0, 100)}" for k in range(rng.randint(2, 6))],
+                "env": [
+                    {"name": f"VAR_{k}", "value": _words(rng, 2)} for k in range(rng.randint(5, 25))
+                ],
+                "ports": [
+                    {"name": f"p{k}", "containerPort": 8000 + k} for k in range(rng.randint(1, 3))
+                ],
+                "resources": {
+                    "requests": {
+                        "cpu": f"{rng.randint(1, 9) * 100}m",
+                        "memory": f"{rng.randint(1, 8) * 128}Mi",
+                    },
+                    "limits": {"cpu": str(rng.randint(1, 4)), "memory": f"{rng.randint(1, 8)}Gi"},
+                },
+                "readinessProbe": {
+                    "httpGet": {"path": "/ready", "port": 8000},
+                    "periodSeconds": rng.randint(5, 30),
+                },
+                "volumeMounts": [
+                    {"name": f"v{k}", "mountPath": f"/data/{k}"} for k in range(rng.randint(1, 4))
+                ],
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "readOnlyRootFilesystem": rng.random() < 0.5,
+                },
+            }
+        )
+    spec: dict[str, Any] = {
+        "replicas": rng.randint(1, 5),
+        "selector": {"matchLabels": {"app": f"app{i}"}},
+        "template": {
+            "metadata": {
+                "labels": {"app": f"app{i}"},
+                "annotations": {"checksum/config": f"{rng.getrandbits(128):032x}"},
+            },
+            "spec": {
+                "containers": containers,
+                "volumes": [{"name": f"v{k}", "emptyDir": {}} for k in range(4)],
+                "tolerations": [
+                    {"key": f"k{k}", "operator": "Exists", "effect": "NoSchedule"}
+                    for k in range(rng.randint(0, 3))
+                ],
+            },
+        },
+    }
+    if kind == "StatefulSet":
+        spec["serviceName"] = f"app{i}"
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": f"app{i}", "labels": {"app": f"app{i}"}},
+        "spec": spec,
+    }
+
+
+def _schema(rng: random.Random, depth: int) -> dict[str, Any]:
+    """An OpenAPI schema shaped like real CRDs: nested properties, enums, anyOf, list keys."""
+    if depth == 0:
+        leaf: dict[str, Any] = {
+            "type": rng.choice(["string", "integer", "boolean"]),
+            "description": _words(rng, 8),
+        }
+        if leaf["type"] == "string" and rng.random() < 0.3:
+            leaf["enum"] = [_words(rng, 1) + str(k) for k in range(rng.randint(2, 6))]
+        elif leaf["type"] == "integer" and rng.random() < 0.3:
+            leaf["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+            leaf["x-kubernetes-int-or-string"] = True
+        return leaf
+    if rng.random() < 0.15:
+        return {
+            "type": "array",
+            "description": _words(rng, 6),
+            "items": _schema(rng, depth - 1),
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+        }
+    return {
+        "type": "object",
+        "description": _words(rng, 6),
+        "properties": {
+            f"field{k}_{_words(rng, 1)}": _schema(rng, depth - 1) for k in range(rng.randint(3, 5))
+        },
+        "required": [f"field{k}" for k in range(2)],
+    }
+
+
+def _crd(rng: random.Random, i: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets{i}.bench.example.com"},
+        "spec": {
+            "group": "bench.example.com",
+            "scope": "Namespaced",
+            "names": {"kind": f"Widget{i}", "plural": f"widgets{i}"},
+            "versions": [
+                {
+                    "name": v,
+                    "served": True,
+                    "storage": v == "v1",
+                    "schema": {"openAPIV3Schema": _schema(rng, 5)},
+                }
+                for v in ("v1alpha1", "v1")
+            ],
+        },
+    }
+
+
+def base_resources(rng: random.Random) -> list[dict[str, Any]]:
+    resources: list[dict[str, Any]] = []
+    for i in range(60):
+        resources.append(_deployment(rng, i, "StatefulSet" if i % 10 == 0 else "Deployment"))
+        resources.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": f"app{i}"},
+                "spec": {
+                    "selector": {"app": f"app{i}"},
+                    "ports": [{"name": "http", "port": 80, "targetPort": 8000}],
+                },
+            }
+        )
+        resources.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"app{i}-config"},
+                "data": {f"key{k}": _words(rng, 5) for k in range(rng.randint(5, 30))},
+            }
+        )
+    for i in range(40):
+        resources.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": {"name": f"role{i}"},
+                "rules": [
+                    {
+                        "apiGroups": [""],
+                        "resources": ["pods", "configmaps"],
+                        "verbs": ["get", "list", "watch"],
+                    }
+                ],
+            }
+        )
+        resources.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": f"secret{i}"},
+                "data": {"password": f"{rng.getrandbits(96):024x}"},
+            }
+        )
+    for i in range(25):
+        resources.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {"name": f"ing{i}"},
+                "spec": {
+                    "rules": [
+                        {
+                            "host": f"h{i}.example.com",
+                            "http": {
+                                "paths": [
+                                    {
+                                        "path": "/",
+                                        "pathType": "Prefix",
+                                        "backend": {
+                                            "service": {"name": f"app{i}", "port": {"number": 80}}
+                                        },
+                                    }
+                                ]
+                            },
+                        }
+                    ]
+                },
+            }
+        )
+    for i in range(4):
+        resources.append(_crd(rng, i))
+    return resources
+
+
+def _leaf_paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _leaf_paths(v, (*path, k))]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _leaf_paths(v, (*path, i))]
+    return [path]
+
+
+def head_resources(rng: random.Random, base: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    head = copy.deepcopy(base)
+    for obj in head:
+        leaves = [
+            p
+            for p in _leaf_paths(obj)
+            if p[:2] != ("metadata", "name") and p[0] not in ("apiVersion", "kind")
+        ]
+        for path in rng.sample(leaves, max(1, len(leaves) // 20)):
+            target = obj
+            for step in path[:-1]:
+                target = target[step]
+            value = target[path[-1]]
+            if isinstance(value, bool):
+                target[path[-1]] = not value
+            elif isinstance(value, int):
+                target[path[-1]] = value + rng.randint(1, 3)
+            else:
+                target[path[-1]] = f"{value}-changed"
+        pod = obj.get("spec", {}).get("template", {}).get("spec")
+        if pod and rng.random() < 0.3:
+            rng.shuffle(pod["containers"])
+            for container in pod["containers"]:
+                rng.shuffle(container["env"])
+                rng.shuffle(container["ports"])
+        if obj["kind"] == "Role" and rng.random() < 0.5:
+            rng.shuffle(obj["rules"][0]["verbs"])
+    removed = {id(obj) for obj in head if obj["kind"] == "ConfigMap" and rng.random() < 0.05}
+    head = [obj for obj in head if id(obj) not in removed]
+    for i in range(5):
+        head.append(_deployment(rng, 1000 + i))
+    return head
+
+
+def write_chart(directory: Path, name: str, resources: list[dict[str, Any]]) -> Path:
+    """Each resource as a YAML template (nothing in it looks like a template action)."""
+    shutil.rmtree(directory, ignore_errors=True)
+    (directory / "templates").mkdir(parents=True)
+    (directory / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: 1.0.0\n")
+    for index, obj in enumerate(resources):
+        kind = obj["kind"].lower()
+        text = yaml.dump(obj, Dumper=yaml.CSafeDumper, sort_keys=False, width=4096)
+        (directory / "templates" / f"{index:04d}-{kind}.yaml").write_text(text)
+    return directory
+
+
+def generate(work: Path) -> tuple[Path, Path, list[dict[str, Any]], list[dict[str, Any]]]:
+    rng = random.Random(SEED)
+    base = base_resources(rng)
+    head = head_resources(rng, base)
+    base_dir = write_chart(work / "base" / "bench", "bench", base)
+    head_dir = write_chart(work / "head" / "bench", "bench", head)
+    return base_dir, head_dir, base, head

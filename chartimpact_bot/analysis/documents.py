@@ -1,0 +1,68 @@
+"""Helm's rendered output → YAML documents, as `helm template` splits and emits them.
+
+Run inside the render process (see `render_worker.py`), so that a hostile template's output
+(an alias bomb, gigabytes of YAML) is parsed under that process's memory limit and timeout.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+from .errors import RenderError
+from .yamlio import load_yaml
+
+# Helm's splitter for chart API v1/v2 (pkg/releaseutil): Go's \s is [\t\n\f\r ].
+_SEPARATOR = re.compile(r"(?:^|[\t\n\f\r ]*\n)---[\t\n\f\r ]*")
+
+# (index of the document in the template's output, its first line, the parsed object)
+ParsedDocument = tuple[int, int, dict[str, Any]]
+
+
+def split_documents(text: str) -> Iterator[tuple[int, str]]:
+    """(first line number, text) of each document, as Helm's splitter cuts them."""
+    position = 0
+    line = 1
+    for match in _SEPARATOR.finditer(text):
+        yield line, text[position : match.start()]
+        line += text.count("\n", position, match.end())
+        position = match.end()
+    yield line, text[position:]
+
+
+def is_emitted(template_path: str, text: str) -> bool:
+    """Whether `helm template` emits this template's output."""
+    name = posixpath.basename(template_path)
+    return not (name.endswith("NOTES.txt") or name.startswith("_") or not text.strip())
+
+
+def parse_template(source: str, text: str) -> list[ParsedDocument]:
+    """The objects in one template's output; RenderError when it is not YAML objects."""
+    documents: list[ParsedDocument] = []
+    for index, (first_line, chunk) in enumerate(split_documents(text)):
+        if not chunk.strip():
+            continue
+        try:
+            obj = load_yaml(chunk)
+        except yaml.YAMLError as exc:
+            raise RenderError(_yaml_problem(source, index, first_line, exc)) from exc
+        if obj is None:
+            continue
+        if not isinstance(obj, dict):
+            raise RenderError(
+                f"{source} renders a document that is not a Kubernetes object "
+                f"(document {index + 1}, line {first_line})"
+            )
+        documents.append((index, first_line, obj))
+    return documents
+
+
+def _yaml_problem(source: str, index: int, first_line: int, exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "invalid YAML"
+    where = f"line {first_line + mark.line}" if mark is not None else f"line {first_line}"
+    return f"{source} renders invalid YAML (document {index + 1}, {where}): {problem}"
