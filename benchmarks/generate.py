@@ -20,9 +20,7 @@ SEED = 20261126
 
 
 def _words(rng: random.Random, n: int) -> str:
-    return "-".join(
-        rng.choice(["alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma"]) for _ in range(n)
-    )
+    return "-".join(rng.choice(["alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma"]) for _ in range(n))
 
 
 def _version(rng: random.Random) -> str:
@@ -37,12 +35,8 @@ def _deployment(rng: random.Random, i: int, kind: str = "Deployment") -> dict[st
                 "name": f"c{c}-{_words(rng, 1)}",
                 "image": f"registry.example.com/team{i % 7}/app{i}:{_version(rng)}",
                 "args": [f"--flag{k}={rng.randint(0, 100)}" for k in range(rng.randint(2, 6))],
-                "env": [
-                    {"name": f"VAR_{k}", "value": _words(rng, 2)} for k in range(rng.randint(5, 25))
-                ],
-                "ports": [
-                    {"name": f"p{k}", "containerPort": 8000 + k} for k in range(rng.randint(1, 3))
-                ],
+                "env": [{"name": f"VAR_{k}", "value": _words(rng, 2)} for k in range(rng.randint(5, 25))],
+                "ports": [{"name": f"p{k}", "containerPort": 8000 + k} for k in range(rng.randint(1, 3))],
                 "resources": {
                     "requests": {
                         "cpu": f"{rng.randint(1, 9) * 100}m",
@@ -54,9 +48,7 @@ def _deployment(rng: random.Random, i: int, kind: str = "Deployment") -> dict[st
                     "httpGet": {"path": "/ready", "port": 8000},
                     "periodSeconds": rng.randint(5, 30),
                 },
-                "volumeMounts": [
-                    {"name": f"v{k}", "mountPath": f"/data/{k}"} for k in range(rng.randint(1, 4))
-                ],
+                "volumeMounts": [{"name": f"v{k}", "mountPath": f"/data/{k}"} for k in range(rng.randint(1, 4))],
                 "securityContext": {
                     "runAsNonRoot": True,
                     "readOnlyRootFilesystem": rng.random() < 0.5,
@@ -75,8 +67,7 @@ def _deployment(rng: random.Random, i: int, kind: str = "Deployment") -> dict[st
                 "containers": containers,
                 "volumes": [{"name": f"v{k}", "emptyDir": {}} for k in range(4)],
                 "tolerations": [
-                    {"key": f"k{k}", "operator": "Exists", "effect": "NoSchedule"}
-                    for k in range(rng.randint(0, 3))
+                    {"key": f"k{k}", "operator": "Exists", "effect": "NoSchedule"} for k in range(rng.randint(0, 3))
                 ],
             },
         },
@@ -115,9 +106,7 @@ def _schema(rng: random.Random, depth: int) -> dict[str, Any]:
     return {
         "type": "object",
         "description": _words(rng, 6),
-        "properties": {
-            f"field{k}_{_words(rng, 1)}": _schema(rng, depth - 1) for k in range(rng.randint(3, 5))
-        },
+        "properties": {f"field{k}_{_words(rng, 1)}": _schema(rng, depth - 1) for k in range(rng.randint(3, 5))},
         "required": [f"field{k}" for k in range(2)],
     }
 
@@ -205,9 +194,7 @@ def base_resources(rng: random.Random) -> list[dict[str, Any]]:
                                     {
                                         "path": "/",
                                         "pathType": "Prefix",
-                                        "backend": {
-                                            "service": {"name": f"app{i}", "port": {"number": 80}}
-                                        },
+                                        "backend": {"service": {"name": f"app{i}", "port": {"number": 80}}},
                                     }
                                 ]
                             },
@@ -232,11 +219,7 @@ def _leaf_paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 def head_resources(rng: random.Random, base: list[dict[str, Any]]) -> list[dict[str, Any]]:
     head = copy.deepcopy(base)
     for obj in head:
-        leaves = [
-            p
-            for p in _leaf_paths(obj)
-            if p[:2] != ("metadata", "name") and p[0] not in ("apiVersion", "kind")
-        ]
+        leaves = [p for p in _leaf_paths(obj) if p[:2] != ("metadata", "name") and p[0] not in ("apiVersion", "kind")]
         for path in rng.sample(leaves, max(1, len(leaves) // 20)):
             target = obj
             for step in path[:-1]:

@@ -105,9 +105,7 @@ def bench_diff(base_dir: Path, head_dir: Path) -> float:
     return float(peer_time)
 
 
-def _side(
-    chart_dir: Path, renderer: IsolatedHelmRenderer
-) -> tuple[list[Resource], dict[str, float]]:
+def _side(chart_dir: Path, renderer: IsolatedHelmRenderer) -> tuple[list[Resource], dict[str, float]]:
     """One side as the pipeline runs it, with the time of each stage."""
     source = DirectorySource(chart_dir.parent)
     times: dict[str, float] = {}
@@ -142,9 +140,7 @@ def bench_pipeline(base_dir: Path, head_dir: Path, deepdiff_seconds: float) -> N
 
     def report() -> str:
         outcome = ChartOutcome(
-            ChartReport(
-                path="bench", name="bench", status="analyzed", diff=StructuredDiff("x", (), diffs)
-            )
+            ChartReport(path="bench", name="bench", status="analyzed", diff=StructuredDiff("x", (), diffs))
         )
         return dumps(build_report([outcome], Revision("base"), Revision("head")))
 
@@ -165,9 +161,7 @@ def bench_pipeline(base_dir: Path, head_dir: Path, deepdiff_seconds: float) -> N
     total, _ = timed(lambda: subprocess.run(command, cwd=ROOT, check=False), repeat=3)
     print()
     report_mb = len(text) / 2**20
-    print(
-        f"Whole `diff` command, end to end: {total:.2f} s (median of 3; report {report_mb:.1f} MB)"
-    )
+    print(f"Whole `diff` command, end to end: {total:.2f} s (median of 3; report {report_mb:.1f} MB)")
     print(f"  both sides in parallel: {sides_wall:.2f} s wall; per side (base / head):")
     for name in base_times:
         print(f"    {name:28s} {base_times[name]:6.3f} s / {head_times[name]:6.3f} s")

@@ -62,9 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("head", metavar="HEAD_CHART_DIR")
     _common_options(diff)
 
-    analyze = commands.add_parser(
-        "analyze", help="compare every chart of a git repository between two refs"
-    )
+    analyze = commands.add_parser("analyze", help="compare every chart of a git repository between two refs")
     analyze.add_argument("--repo", required=True, help="path of a local git repository")
     analyze.add_argument("--base", required=True, help="base ref (branch, tag or commit)")
     analyze.add_argument("--head", required=True, help="head ref (branch, tag or commit)")
@@ -105,14 +103,10 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--release-name", help="release name (default: release)")
     parser.add_argument("--namespace", help="release namespace (default: default)")
     parser.add_argument("--kube-version", help="Kubernetes version for .Capabilities, e.g. 1.30.0")
-    parser.add_argument(
-        "--api-versions", help="extra API versions for .Capabilities, comma-separated"
-    )
+    parser.add_argument("--api-versions", help="extra API versions for .Capabilities, comma-separated")
     parser.add_argument("--config", metavar="FILE", help=f"a {CONFIG_FILE} to apply")
     parser.add_argument("--no-color", action="store_true", help="never colour the text report")
-    parser.add_argument(
-        "--output", metavar="FILE", help="write the report to FILE instead of stdout"
-    )
+    parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
     parser.add_argument("--include-tests", action="store_true", help="also compare test hooks")
     parser.add_argument(
         "--offline",
@@ -126,17 +120,13 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def main(
-    argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
-) -> int:
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     try:
         args = build_parser().parse_args(argv)
         if args.command == "serve":
-            raise UsageError(
-                "the web server is not part of this version yet; run 'diff' or 'analyze'"
-            )
+            raise UsageError("the web server is not part of this version yet; run 'diff' or 'analyze'")
         report = _run(args)
         _emit(report, args, out)
     except (UsageError, AnalysisError) as exc:
@@ -165,9 +155,7 @@ def _run(args: argparse.Namespace) -> Report:
         max_workers=max(2, os.cpu_count() or 2),
         fetcher=None
         if args.offline
-        else HttpRepositoryFetcher(
-            cache_dir=_cache_dir(), allow_private_networks=args.allow_private_repositories
-        ),
+        else HttpRepositoryFetcher(cache_dir=_cache_dir(), allow_private_networks=args.allow_private_repositories),
     )
     if args.command == "diff":
         return _diff(args, options)
@@ -187,9 +175,7 @@ def _diff(args: argparse.Namespace, options: PipelineOptions) -> Report:
         load_chart_info(source, "" if chart_path == "." else chart_path)
         sides.append((source, "" if chart_path == "." else chart_path))
     options = _with_values(options, [_read_values_file(v) for v in args.values])
-    target = ChartTarget(
-        display_path=args.head, base=sides[0], head=sides[1], environment=Environment()
-    )
+    target = ChartTarget(display_path=args.head, base=sides[0], head=sides[1], environment=Environment())
     outcomes = analyze_targets([target], options, config)
     return build_report(outcomes, Revision(ref=args.base), Revision(ref=args.head))
 
@@ -203,11 +189,7 @@ def _analyze(args: argparse.Namespace, options: PipelineOptions) -> Report:
         listing = base.list_files(CONFIG_FILE)
         text = base.read_many([CONFIG_FILE])[CONFIG_FILE] if CONFIG_FILE in listing else None
         config = load_config(text, f"{CONFIG_FILE} at {args.base}")
-    in_repo = [
-        v
-        for v in args.values
-        if _repo_path(v) in head.list_files() or _repo_path(v) in base.list_files()
-    ]
+    in_repo = [v for v in args.values if _repo_path(v) in head.list_files() or _repo_path(v) in base.list_files()]
     on_disk = [_read_values_file(v) for v in args.values if v not in in_repo]
     if in_repo:
         config = _with_environment_values(config, tuple(_repo_path(v) for v in in_repo))

@@ -47,9 +47,7 @@ class InvalidConfig(ConfigError):
     def __init__(self, file: str, problems: list[Problem]) -> None:
         first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(
-            f"{file} line {first.line}: {first.message}{more}", file=file, line=first.line
-        )
+        super().__init__(f"{file} line {first.line}: {first.message}{more}", file=file, line=first.line)
         self.problems = problems
 
 
@@ -109,17 +107,11 @@ def _describe(error: ValidationError, root: yaml.Node) -> list[Problem]:
         options = ", ".join(str(o) for o in cast(list[Any], error.validator_value))
         return [Problem(line, f"'{dotted}' must be one of {options} (got {error.instance!r})")]
     if error.validator == "type":
-        return [
-            Problem(
-                line, f"'{dotted}' must be of type {error.validator_value} (got {error.instance!r})"
-            )
-        ]
+        return [Problem(line, f"'{dotted}' must be of type {error.validator_value} (got {error.instance!r})")]
     if error.validator == "required":
         return [Problem(line, f"'{dotted or 'the file'}': {error.message}")]
     if error.validator == "const":
-        return [
-            Problem(line, f"'{dotted}' must be {error.validator_value!r} (got {error.instance!r})")
-        ]
+        return [Problem(line, f"'{dotted}' must be {error.validator_value!r} (got {error.instance!r})")]
     where = f"'{dotted}'" if dotted else "the file"
     return [Problem(line, f"{where}: {error.message}")]
 
@@ -143,11 +135,7 @@ def _node_at(root: yaml.Node, path: list[Any]) -> tuple[yaml.Node, yaml.Node | N
                     break
             else:
                 return node, key_node
-        elif (
-            isinstance(node, yaml.SequenceNode)
-            and isinstance(token, int)
-            and token < len(node.value)
-        ):
+        elif isinstance(node, yaml.SequenceNode) and isinstance(token, int) and token < len(node.value):
             node, key_node = node.value[token], None
         else:
             break

@@ -108,9 +108,7 @@ def test_materialize_copies_file_dependencies_and_maps_sources(tmp_path: Path) -
     )
     chart = load_chart_info(source, "charts/web")
     out = materialize(source, chart, tmp_path)
-    assert (
-        out.directory / "charts" / "common" / "templates" / "cm.yaml"
-    ).read_text() == "kind: ConfigMap\n"
+    assert (out.directory / "charts" / "common" / "templates" / "cm.yaml").read_text() == "kind: ConfigMap\n"
     assert out.source_file("web/templates/svc.yaml") == "charts/web/templates/svc.yaml"
     assert out.source_file("web/charts/common/templates/cm.yaml") == "lib/common/templates/cm.yaml"
     assert out.warnings == []
@@ -125,25 +123,20 @@ def test_dependency_outside_the_source_or_in_a_cycle_is_a_warning(tmp_path: Path
                 "  - {name: b, repository: 'file://../b'}\n"
                 "  - {name: outside, repository: 'file://../../../etc'}\n",
             ),
-            "b/Chart.yaml": _chart_yaml(
-                "b", "dependencies:\n  - {name: a, repository: 'file://../a'}\n"
-            ),
+            "b/Chart.yaml": _chart_yaml("b", "dependencies:\n  - {name: a, repository: 'file://../a'}\n"),
         }
     )
     out = materialize(source, load_chart_info(source, "a"), tmp_path)
     assert sorted(out.warnings) == [
         "dependency 'a' of chart 'b' forms a cycle; rendered without it",
-        "dependency 'outside' of chart 'a' points outside the repository (file://../../../etc); "
-        "rendered without it",
+        "dependency 'outside' of chart 'a' points outside the repository (file://../../../etc); rendered without it",
     ]
     assert "outside" not in (out.directory / "Chart.yaml").read_text()
 
 
 def test_archive_in_charts_is_unpacked_and_mapped_to_the_archive(tmp_path: Path) -> None:
     archive = chart_archive("redis", {"templates/svc.yaml": "kind: Service\n"})
-    source = MemorySource(
-        {"app/Chart.yaml": _chart_yaml("app"), "app/charts/redis-17.0.0.tgz": archive}
-    )
+    source = MemorySource({"app/Chart.yaml": _chart_yaml("app"), "app/charts/redis-17.0.0.tgz": archive})
     out = materialize(source, load_chart_info(source, "app"), tmp_path)
     assert (out.directory / "charts" / "redis" / "templates" / "svc.yaml").exists()
     assert not (out.directory / "charts" / "redis-17.0.0.tgz").exists()

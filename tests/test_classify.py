@@ -15,19 +15,10 @@ def _classify(kind: str, path: tuple[PathToken, ...], op: str = "replace", hook:
 
 
 def test_generic_paths_fold_every_pod_spec() -> None:
-    assert (
-        generic_path("Deployment", ("spec", "template", "spec", "containers", 0, "image"))
-        == "@pod.containers.image"
-    )
-    assert (
-        generic_path("CronJob", ("spec", "jobTemplate", "spec", "template", "spec", "volumes", 1))
-        == "@pod.volumes"
-    )
+    assert generic_path("Deployment", ("spec", "template", "spec", "containers", 0, "image")) == "@pod.containers.image"
+    assert generic_path("CronJob", ("spec", "jobTemplate", "spec", "template", "spec", "volumes", 1)) == "@pod.volumes"
     assert generic_path("Pod", ("spec", "hostNetwork")) == "@pod.hostNetwork"
-    assert (
-        generic_path("StatefulSet", ("spec", "template", "metadata", "labels", "a"))
-        == "@podmeta.labels.a"
-    )
+    assert generic_path("StatefulSet", ("spec", "template", "metadata", "labels", "a")) == "@podmeta.labels.a"
     assert generic_path("Service", ("spec", "ports", 0, "port")) == "spec.ports.port"
 
 

@@ -65,14 +65,9 @@ def test_json_report_shape() -> None:
     ]
     assert chart["status"] == "analyzed"
     resources = chart["diff"]["resources"]
-    keys = [
-        (r["identity"]["kind"], r["identity"]["namespace"], r["identity"]["name"])
-        for r in resources
-    ]
+    keys = [(r["identity"]["kind"], r["identity"]["namespace"], r["identity"]["name"]) for r in resources]
     assert keys == sorted(keys)
-    change = next(
-        c for r in resources for c in r["changes"] if c["displayPath"].endswith("].image")
-    )
+    change = next(c for r in resources for c in r["changes"] if c["displayPath"].endswith("].image"))
     assert list(change) == [
         "op",
         "path",
@@ -141,9 +136,7 @@ def test_missing_directory_is_one_sentence_and_exit_2(tmp_path: Path) -> None:
 def test_directory_without_chart_yaml_exits_2(tmp_path: Path) -> None:
     code, _, err = run("diff", str(tmp_path), HEAD)
     assert code == 2
-    assert err.startswith("chartimpact: '") and err.endswith(
-        "' is not a Helm chart: it has no Chart.yaml\n"
-    )
+    assert err.startswith("chartimpact: '") and err.endswith("' is not a Helm chart: it has no Chart.yaml\n")
 
 
 def test_usage_errors_are_one_line_with_exit_2() -> None:
@@ -157,10 +150,7 @@ def test_usage_errors_are_one_line_with_exit_2() -> None:
 def test_unreadable_values_file_exits_2(tmp_path: Path) -> None:
     code, _, err = run("diff", BASE, HEAD, "--values", str(tmp_path / "missing.yaml"))
     assert code == 2
-    assert (
-        err
-        == f"chartimpact: values file '{tmp_path / 'missing.yaml'}' cannot be read: No such file or directory\n"
-    )
+    assert err == f"chartimpact: values file '{tmp_path / 'missing.yaml'}' cannot be read: No such file or directory\n"
 
 
 def test_render_error_prints_the_report_and_exits_2(tmp_path: Path) -> None:
@@ -187,9 +177,7 @@ def test_invalid_config_file_is_reported_with_its_line(tmp_path: Path) -> None:
     config.write_text("version: 1\nthresholds:\n  security:\n    hgh: fail\n")
     code, _, err = run("diff", BASE, HEAD, "--config", str(config))
     assert code == 2
-    assert err == (
-        f"chartimpact: {config} line 4: unknown key 'thresholds.security.hgh' (did you mean 'high'?)\n"
-    )
+    assert err == (f"chartimpact: {config} line 4: unknown key 'thresholds.security.hgh' (did you mean 'high'?)\n")
 
 
 def _two_chart_repo(root: Path) -> tuple[Path, str, str]:
@@ -217,9 +205,7 @@ def _two_chart_repo(root: Path) -> tuple[Path, str, str]:
 def test_analyze_repo_reports_changed_chart_and_marks_the_other_unchanged(tmp_path: Path) -> None:
     repo, first, second = _two_chart_repo(tmp_path)
     (repo / "charts/worker/values.yaml").write_text("level: work-tree-only\n")  # never read
-    code, out, err = run(
-        "analyze", "--repo", str(repo), "--base", first, "--head", "main", "--format", "json"
-    )
+    code, out, err = run("analyze", "--repo", str(repo), "--base", first, "--head", "main", "--format", "json")
     assert code == 0, err
     report = json.loads(out)
     assert report["base"] == {"ref": first, "sha": first}
@@ -230,9 +216,7 @@ def test_analyze_repo_reports_changed_chart_and_marks_the_other_unchanged(tmp_pa
     api = charts["charts/api"]
     assert api["status"] == "analyzed"
     (cm,) = api["diff"]["resources"]
-    assert [(c["displayPath"], c["before"], c["after"]) for c in cm["changes"]] == [
-        ("data.level", "info", "debug")
-    ]
+    assert [(c["displayPath"], c["before"], c["after"]) for c in cm["changes"]] == [("data.level", "info", "debug")]
 
 
 def test_analyze_reads_config_from_the_base_ref(tmp_path: Path) -> None:
@@ -240,13 +224,9 @@ def test_analyze_reads_config_from_the_base_ref(tmp_path: Path) -> None:
     (repo / ".chartimpact.yml").write_text("charts:\n  exclude: ['charts/api']\n")
     commit_all(repo, "exclude api")
     # The config is read from --base: at `first` there is none, so api is analyzed.
-    _, out, _ = run(
-        "analyze", "--repo", str(repo), "--base", first, "--head", "main", "--format", "json"
-    )
+    _, out, _ = run("analyze", "--repo", str(repo), "--base", first, "--head", "main", "--format", "json")
     assert {c["path"]: c["status"] for c in json.loads(out)["charts"]}["charts/api"] == "analyzed"
-    _, out, _ = run(
-        "analyze", "--repo", str(repo), "--base", "main", "--head", "main", "--format", "json"
-    )
+    _, out, _ = run("analyze", "--repo", str(repo), "--base", "main", "--head", "main", "--format", "json")
     assert {c["path"]: c["status"] for c in json.loads(out)["charts"]} == {
         "charts/api": "skipped",
         "charts/worker": "unchanged",

@@ -73,20 +73,14 @@ def test_field_change_inside_keyed_item_uses_head_index_and_key() -> None:
 def test_rbac_verbs_are_a_set() -> None:
     base = {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]}
     reordered = {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "get"]}]}
-    widened = {
-        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "delete", "get"]}]
-    }
+    widened = {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "delete", "get"]}]}
     assert diff_values(base, reordered) == []
     assert _changes(base, widened) == [("add", "rules[0].verbs[1]", None, "delete")]
 
 
 def test_capabilities_are_sets_only_under_capabilities() -> None:
-    base = {
-        "securityContext": {"capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE", "CHOWN"]}}
-    }
-    head = {
-        "securityContext": {"capabilities": {"drop": ["ALL"], "add": ["CHOWN", "NET_BIND_SERVICE"]}}
-    }
+    base = {"securityContext": {"capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE", "CHOWN"]}}}
+    head = {"securityContext": {"capabilities": {"drop": ["ALL"], "add": ["CHOWN", "NET_BIND_SERVICE"]}}}
     assert diff_values(base, head) == []
 
 
@@ -107,12 +101,8 @@ def test_ports_keyed_by_name_then_by_port_and_protocol() -> None:
     reordered = {"ports": list(reversed(named["ports"]))}
     assert diff_values(named, reordered) == []
     unnamed = {"ports": [{"containerPort": 53, "protocol": "UDP"}, {"containerPort": 53}]}
-    changed = {
-        "ports": [{"containerPort": 53}, {"containerPort": 53, "protocol": "UDP", "hostPort": 53}]
-    }
-    assert _changes(unnamed, changed) == [
-        ("add", "ports[containerPort=53,protocol=UDP].hostPort", None, 53)
-    ]
+    changed = {"ports": [{"containerPort": 53}, {"containerPort": 53, "protocol": "UDP", "hostPort": 53}]}
+    assert _changes(unnamed, changed) == [("add", "ports[containerPort=53,protocol=UDP].hostPort", None, 53)]
 
 
 def test_volume_mounts_keyed_by_mount_path() -> None:

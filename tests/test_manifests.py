@@ -13,11 +13,7 @@ from chartimpact_bot.analysis.render import RenderedChart
 
 def _parse(templates: dict[str, str], namespace: str = "default", **kwargs: bool):
     """What the render process does with Helm's output, then identities."""
-    parsed = {
-        path: parse_template(path, text)
-        for path, text in templates.items()
-        if is_emitted(path, text)
-    }
+    parsed = {path: parse_template(path, text) for path, text in templates.items() if is_emitted(path, text)}
     return parse_rendered(RenderedChart(templates=parsed), namespace=namespace, **kwargs)
 
 
@@ -128,9 +124,7 @@ def test_invalid_yaml_output_names_template_document_and_line() -> None:
     text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n   bad: indent\n"
     with pytest.raises(RenderError) as caught:
         _parse({"web/templates/broken.yaml": text})
-    assert str(caught.value).startswith(
-        "web/templates/broken.yaml renders invalid YAML (document 2, line 9)"
-    )
+    assert str(caught.value).startswith("web/templates/broken.yaml renders invalid YAML (document 2, line 9)")
 
 
 def test_non_object_document_is_an_error() -> None:
@@ -139,9 +133,7 @@ def test_non_object_document_is_an_error() -> None:
 
 
 def test_objects_without_kind_or_name_are_skipped_with_a_warning() -> None:
-    parsed = _parse(
-        {"c/templates/x.yaml": "foo: bar\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"}
-    )
+    parsed = _parse({"c/templates/x.yaml": "foo: bar\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"})
     assert not parsed.resources
     assert len(parsed.warnings) == 2
 
@@ -161,18 +153,14 @@ metadata:
   annotations: {"helm.sh/hook": "pre-upgrade,pre-install"}
 """
     parsed = _parse({"c/templates/hooks.yaml": text})
-    assert [(r.name, item.hook) for r, item in parsed.resources.items()] == [
-        ("migrate", "pre-upgrade,pre-install")
-    ]
+    assert [(r.name, item.hook) for r, item in parsed.resources.items()] == [("migrate", "pre-upgrade,pre-install")]
     with_tests = _parse({"c/templates/hooks.yaml": text}, include_tests=True)
     assert len(with_tests.resources) == 2
 
 
 def test_dates_stay_strings() -> None:
     parsed = _parse(
-        {
-            "c/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  since: 2024-01-01\n"
-        }
+        {"c/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  since: 2024-01-01\n"}
     )
     (item,) = parsed.resources.values()
     assert item.body["data"]["since"] == "2024-01-01"

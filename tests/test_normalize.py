@@ -16,9 +16,7 @@ def test_secret_data_and_string_data_are_fingerprinted_alike() -> None:
         "stringData": {"token": "hunter2"},
     }
     mask_secrets(ResourceId("", "Secret", "default", "s"), body)
-    expected = (
-        "(sensitive value changed, sha256:" + hashlib.sha256(b"hunter2").hexdigest()[:12] + ")"
-    )
+    expected = "(sensitive value changed, sha256:" + hashlib.sha256(b"hunter2").hexdigest()[:12] + ")"
     assert body == {"data": {"password": expected}, "stringData": {"token": expected}}
     assert fingerprint(b"hunter2") == expected
 

@@ -28,14 +28,10 @@ SIDECAR = """\
 
 
 def _values(containers: str, replicas: int = 2) -> str:
-    return f"replicas: {replicas}\ncontainers:\n" + "\n".join(
-        "  " + line for line in containers.splitlines()
-    )
+    return f"replicas: {replicas}\ncontainers:\n" + "\n".join("  " + line for line in containers.splitlines())
 
 
-def _pair(
-    tmp_path: Path, base_values: str, head_values: str, templates: dict[str, str] | None = None
-):
+def _pair(tmp_path: Path, base_values: str, head_values: str, templates: dict[str, str] | None = None):
     templates = templates or {"deployment.yaml": DEPLOYMENT}
     base = make_chart(tmp_path / "base", "app", templates, base_values)
     head = make_chart(tmp_path / "head", "app", templates, head_values)
@@ -49,12 +45,8 @@ def test_reordered_containers_change_nothing(tmp_path: Path, options: PipelineOp
     assert chart.diff is not None and chart.diff.resources == ()
 
 
-def test_env_var_inserted_in_the_middle_is_exactly_one_add(
-    tmp_path: Path, options: PipelineOptions
-) -> None:
-    inserted = API.replace(
-        '    - {name: B, value: "2"}', '    - {name: NEW, value: "x"}\n    - {name: B, value: "2"}'
-    )
+def test_env_var_inserted_in_the_middle_is_exactly_one_add(tmp_path: Path, options: PipelineOptions) -> None:
+    inserted = API.replace('    - {name: B, value: "2"}', '    - {name: NEW, value: "x"}\n    - {name: B, value: "2"}')
     base, head = _pair(tmp_path, _values(API), _values(inserted))
     chart = only_chart(diff_dirs(base, head, options))
     deployment = resource(chart, "Deployment", "release-api")
@@ -71,12 +63,8 @@ def test_env_var_inserted_in_the_middle_is_exactly_one_add(
     assert "rollout-trigger" in change.flags
 
 
-def test_renamed_container_is_removed_and_added_and_nothing_else(
-    tmp_path: Path, options: PipelineOptions
-) -> None:
-    base, head = _pair(
-        tmp_path, _values(API + SIDECAR), _values(API + SIDECAR.replace("proxy", "gateway"))
-    )
+def test_renamed_container_is_removed_and_added_and_nothing_else(tmp_path: Path, options: PipelineOptions) -> None:
+    base, head = _pair(tmp_path, _values(API + SIDECAR), _values(API + SIDECAR.replace("proxy", "gateway")))
     chart = only_chart(diff_dirs(base, head, options))
     deployment = resource(chart, "Deployment", "release-api")
     assert [(c.op, c.display_path) for c in deployment.changes] == [
@@ -94,9 +82,7 @@ def test_chart_version_label_bump_changes_nothing(tmp_path: Path, options: Pipel
     assert chart.diff is not None and chart.diff.resources == ()
     rules = {r.rule for r in chart.diff.normalization_rules}
     assert "ignore-chart-labels" in rules
-    kept = diff_dirs(
-        base, head, options, AnalysisConfig(normalize=NormalizeOptions(drop_chart_labels=False))
-    )
+    kept = diff_dirs(base, head, options, AnalysisConfig(normalize=NormalizeOptions(drop_chart_labels=False)))
     changes = resource(only_chart(kept), "Deployment", "release-api").changes
     assert [(c.display_path, c.before, c.after) for c in changes] == [
         ('metadata.labels["helm.sh/chart"]', "app-0.1.0", "app-0.2.0")
@@ -138,17 +124,13 @@ RANDOM_TEMPLATES = {
 }
 
 
-def test_nondeterministic_templates_yield_zero_changes(
-    tmp_path: Path, options: PipelineOptions
-) -> None:
+def test_nondeterministic_templates_yield_zero_changes(tmp_path: Path, options: PipelineOptions) -> None:
     base, head = _pair(tmp_path, "", "", RANDOM_TEMPLATES)
     chart = only_chart(diff_dirs(base, head, options))
     assert chart.status == "analyzed", chart.error
     assert chart.diff is not None and chart.diff.resources == ()
     masked = {
-        (r.rule, r.scope, r.detail)
-        for r in chart.diff.normalization_rules
-        if r.rule.startswith("nondeterministic")
+        (r.rule, r.scope, r.detail) for r in chart.diff.normalization_rules if r.rule.startswith("nondeterministic")
     }
     assert ("nondeterministic", "Secret default/release-generated", "/data/password") in masked
     assert (
@@ -158,14 +140,11 @@ def test_nondeterministic_templates_yield_zero_changes(
     ) in masked
     assert ("nondeterministic", "Secret default/release-tls", "/data/tls.key") in masked
     assert any(
-        rule == "nondeterministic-name" and scope.startswith("Pod default/release-probe-*")
-        for rule, scope, _ in masked
+        rule == "nondeterministic-name" and scope.startswith("Pod default/release-probe-*") for rule, scope, _ in masked
     )
 
 
-def test_a_real_change_next_to_random_values_still_shows(
-    tmp_path: Path, options: PipelineOptions
-) -> None:
+def test_a_real_change_next_to_random_values_still_shows(tmp_path: Path, options: PipelineOptions) -> None:
     templates = dict(RANDOM_TEMPLATES)
     base = make_chart(tmp_path / "base", "app", templates)
     templates["secret.yaml"] = templates["secret.yaml"].replace('"unchanged"', '"changed"')
@@ -191,9 +170,7 @@ def _umbrella(root: Path, common_level: str) -> Path:
     return make_chart(
         root,
         "web",
-        {
-            "svc.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n"
-        },
+        {"svc.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n"},
         chart_extra="""\
             dependencies:
               - name: common
@@ -203,33 +180,25 @@ def _umbrella(root: Path, common_level: str) -> Path:
     )
 
 
-def test_file_dependency_is_rendered_and_its_changes_show(
-    tmp_path: Path, options: PipelineOptions
-) -> None:
+def test_file_dependency_is_rendered_and_its_changes_show(tmp_path: Path, options: PipelineOptions) -> None:
     base = _umbrella(tmp_path / "base", "info")
     head = _umbrella(tmp_path / "head", "debug")
     chart = only_chart(diff_dirs(base, head, options))
     assert chart.status == "analyzed", chart.error
     cm = resource(chart, "ConfigMap", "release-common")
     assert cm.resource.source == "web/charts/common/templates/cm.yaml"
-    assert [(c.display_path, c.before, c.after) for c in cm.changes] == [
-        ("data.level", "info", "debug")
-    ]
+    assert [(c.display_path, c.before, c.after) for c in cm.changes] == [("data.level", "info", "debug")]
     assert chart.warnings == ()
 
 
-def test_remote_dependency_is_a_warning_not_a_failure(
-    tmp_path: Path, options: PipelineOptions
-) -> None:
+def test_remote_dependency_is_a_warning_not_a_failure(tmp_path: Path, options: PipelineOptions) -> None:
     extra = """\
         dependencies:
           - name: redis
             version: 17.0.0
             repository: https://charts.example.com
         """
-    templates = {
-        "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: '{{ .Values.a }}'}\n"
-    }
+    templates = {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: '{{ .Values.a }}'}\n"}
     base = make_chart(tmp_path / "base", "app", templates, "a: 1\n", chart_extra=extra)
     head = make_chart(tmp_path / "head", "app", templates, "a: 2\n", chart_extra=extra)
     chart = only_chart(diff_dirs(base, head, options))
@@ -268,9 +237,7 @@ def test_vendored_subchart_directory_and_archive_are_honoured(
     }
 
 
-def test_malicious_archive_dependency_fails_that_chart_only(
-    tmp_path: Path, options: PipelineOptions
-) -> None:
+def test_malicious_archive_dependency_fails_that_chart_only(tmp_path: Path, options: PipelineOptions) -> None:
     from tests.test_charts import raw_archive  # noqa: PLC0415
 
     evil = raw_archive(
@@ -292,26 +259,18 @@ def test_malicious_archive_dependency_fails_that_chart_only(
     assert not Path("/tmp/escaped.txt").exists()
 
 
-def test_invalid_yaml_output_is_a_render_error_naming_the_template(
-    tmp_path: Path, options: PipelineOptions
-) -> None:
+def test_invalid_yaml_output_is_a_render_error_naming_the_template(tmp_path: Path, options: PipelineOptions) -> None:
     good = {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"}
-    bad = {
-        "cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels: {{ toYaml .Values.labels }}\n"
-    }
+    bad = {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels: {{ toYaml .Values.labels }}\n"}
     base = make_chart(tmp_path / "base", "app", good)
     head = make_chart(tmp_path / "head", "app", bad, values="labels: {a: b}\n")
     chart = only_chart(diff_dirs(base, head, options))
     assert chart.status == "render_error"
     assert chart.error is not None
-    assert chart.error.startswith(
-        "head: app/templates/cm.yaml renders invalid YAML (document 1, line 5)"
-    )
+    assert chart.error.startswith("head: app/templates/cm.yaml renders invalid YAML (document 1, line 5)")
 
 
-def test_directory_without_chart_yaml_is_a_clear_error(
-    tmp_path: Path, options: PipelineOptions
-) -> None:
+def test_directory_without_chart_yaml_is_a_clear_error(tmp_path: Path, options: PipelineOptions) -> None:
     base = make_chart(
         tmp_path / "base",
         "app",
@@ -330,9 +289,7 @@ def test_added_and_removed_charts(tmp_path: Path, options: PipelineOptions) -> N
     from chartimpact_bot.analysis.pipeline import ChartTarget, analyze_targets  # noqa: PLC0415
     from chartimpact_bot.analysis.sources import DirectorySource  # noqa: PLC0415
 
-    chart = make_chart(
-        tmp_path, "app", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"}
-    )
+    chart = make_chart(tmp_path, "app", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"})
     source = DirectorySource(tmp_path)
     added, removed = analyze_targets(
         [
@@ -363,9 +320,7 @@ def test_same_inputs_give_byte_identical_json(options: PipelineOptions) -> None:
     assert json.loads(first)["charts"][0]["diff"]["metadata"]["compareId"]
 
 
-def test_random_names_and_values_give_byte_identical_json(
-    tmp_path: Path, options: PipelineOptions
-) -> None:
+def test_random_names_and_values_give_byte_identical_json(tmp_path: Path, options: PipelineOptions) -> None:
     base, head = _pair(tmp_path, "", "", RANDOM_TEMPLATES)
     runs = {_without_generated_at(dumps(diff_dirs(base, head, options))) for _ in range(3)}
     assert len(runs) == 1

@@ -45,9 +45,7 @@ def repository(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                 "digest": digest,
             }
         )
-    (root / "index.yaml").write_text(
-        yaml.safe_dump({"apiVersion": "v1", "entries": {"redis": entries}})
-    )
+    (root / "index.yaml").write_text(yaml.safe_dump({"apiVersion": "v1", "entries": {"redis": entries}}))
     handler = functools.partial(_Quiet, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -60,9 +58,7 @@ def repository(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def _app(root: Path, repo_url: str, version: str, lock: str | None = None) -> Path:
-    extra = (
-        f"dependencies:\n  - name: redis\n    version: '{version}'\n    repository: {repo_url}\n"
-    )
+    extra = f"dependencies:\n  - name: redis\n    version: '{version}'\n    repository: {repo_url}\n"
     files = {"Chart.lock": lock} if lock else None
     return make_chart(
         root,
@@ -90,14 +86,10 @@ def test_remote_dependency_is_fetched_at_the_highest_matching_version(
     assert chart.warnings == ()
     cm = resource(chart, "ConfigMap", "from-remote")
     assert cm.resource.source == "app/charts/redis/templates/cm.yaml"
-    assert [(c.display_path, c.before, c.after) for c in cm.changes] == [
-        ("data.version", "0.1.0", "0.1.5")
-    ]
+    assert [(c.display_path, c.before, c.after) for c in cm.changes] == [("data.version", "0.1.0", "0.1.5")]
 
 
-def test_chart_lock_pins_the_version(
-    tmp_path: Path, options: PipelineOptions, repository: tuple[str, Path]
-) -> None:
+def test_chart_lock_pins_the_version(tmp_path: Path, options: PipelineOptions, repository: tuple[str, Path]) -> None:
     url, _ = repository
     lock = f"dependencies:\n- name: redis\n  repository: {url}\n  version: 0.1.0\n"
     base = _app(tmp_path / "base", url, "0.1.*", lock=lock)
@@ -165,8 +157,6 @@ def test_downloads_are_cached_on_disk(tmp_path: Path, repository: tuple[str, Pat
     first = fetcher.fetch(url, "redis", "0.1.5")
     (root / "redis-0.1.5.tgz").unlink()
     assert (
-        HttpRepositoryFetcher(cache_dir=tmp_path / "cache", allow_private_networks=True).fetch(
-            url, "redis", "0.1.5"
-        )
+        HttpRepositoryFetcher(cache_dir=tmp_path / "cache", allow_private_networks=True).fetch(url, "redis", "0.1.5")
         == first
     )

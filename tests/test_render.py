@@ -69,9 +69,7 @@ def test_helpers_and_include_render(tmp_path: Path, renderer: IsolatedHelmRender
     assert [str(rid) for rid in parsed.resources] == ["ConfigMap default/shop-web"]
 
 
-def test_values_set_namespace_and_capabilities(
-    tmp_path: Path, renderer: IsolatedHelmRenderer
-) -> None:
+def test_values_set_namespace_and_capabilities(tmp_path: Path, renderer: IsolatedHelmRenderer) -> None:
     chart = make_chart(
         tmp_path,
         "caps",
@@ -115,15 +113,11 @@ def test_values_set_namespace_and_capabilities(
     }
 
 
-def test_repeat_renders_the_same_input_independently(
-    tmp_path: Path, renderer: IsolatedHelmRenderer
-) -> None:
+def test_repeat_renders_the_same_input_independently(tmp_path: Path, renderer: IsolatedHelmRenderer) -> None:
     chart = make_chart(
         tmp_path,
         "rand",
-        {
-            "s.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  k: {{ randAlphaNum 24 }}\n"
-        },
+        {"s.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  k: {{ randAlphaNum 24 }}\n"},
     )
     first, second = renderer.render(RenderRequest(chart_dir=chart), repeat=2)
     assert first.templates != second.templates
@@ -133,16 +127,12 @@ def test_repeat_renders_the_same_input_independently(
 def test_unchanged_templates_of_the_second_render_reuse_the_first_parse(
     tmp_path: Path, renderer: IsolatedHelmRenderer
 ) -> None:
-    chart = make_chart(
-        tmp_path, "same", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"}
-    )
+    chart = make_chart(tmp_path, "same", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"})
     first, second = renderer.render(RenderRequest(chart_dir=chart), repeat=2)
     assert second.templates["same/templates/cm.yaml"] is first.templates["same/templates/cm.yaml"]
 
 
-def test_yaml_alias_loop_in_the_output_is_a_render_error(
-    tmp_path: Path, renderer: IsolatedHelmRenderer
-) -> None:
+def test_yaml_alias_loop_in_the_output_is_a_render_error(tmp_path: Path, renderer: IsolatedHelmRenderer) -> None:
     chart = make_chart(
         tmp_path,
         "loop",
@@ -177,12 +167,8 @@ def test_crds_directory_is_returned_apart(tmp_path: Path, renderer: IsolatedHelm
     assert crd.id.namespace == ""
 
 
-def test_template_error_names_template_and_line(
-    tmp_path: Path, renderer: IsolatedHelmRenderer
-) -> None:
-    chart = make_chart(
-        tmp_path, "broken", {"bad.yaml": '\n{{ fail "the database host is required" }}\n'}
-    )
+def test_template_error_names_template_and_line(tmp_path: Path, renderer: IsolatedHelmRenderer) -> None:
+    chart = make_chart(tmp_path, "broken", {"bad.yaml": '\n{{ fail "the database host is required" }}\n'})
     with pytest.raises(RenderError) as caught:
         renderer.render(RenderRequest(chart_dir=chart))
     message = str(caught.value)
@@ -192,23 +178,15 @@ def test_template_error_names_template_and_line(
 
 
 def test_invalid_values_file_is_named(tmp_path: Path, renderer: IsolatedHelmRenderer) -> None:
-    chart = make_chart(
-        tmp_path, "v", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"}
-    )
-    request = RenderRequest(
-        chart_dir=chart, values_files=(ValuesFile("prod.yaml", "a: [unclosed\n"),)
-    )
+    chart = make_chart(tmp_path, "v", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"})
+    request = RenderRequest(chart_dir=chart, values_files=(ValuesFile("prod.yaml", "a: [unclosed\n"),))
     with pytest.raises(RenderError, match=r"values file prod\.yaml is not valid"):
         renderer.render(request)
 
 
 def test_invalid_set_expression_is_named(tmp_path: Path, renderer: IsolatedHelmRenderer) -> None:
-    chart = make_chart(
-        tmp_path, "v", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"}
-    )
-    with pytest.raises(
-        RenderError, match=r"--set 'noequals' is not valid: key \"noequals\" has no value"
-    ):
+    chart = make_chart(tmp_path, "v", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"})
+    with pytest.raises(RenderError, match=r"--set 'noequals' is not valid: key \"noequals\" has no value"):
         renderer.render(RenderRequest(chart_dir=chart, set_values=("noequals",)))
 
 
@@ -220,8 +198,7 @@ def test_template_that_never_ends_is_killed(tmp_path: Path) -> None:
         {
             # 8e9 iterations over small lists: CPU-bound, never near the memory limit.
             "loop.yaml": (
-                "{{ range until 2000 }}{{ range until 2000 }}{{ range until 2000 }}"
-                "{{ end }}{{ end }}{{ end }}\n"
+                "{{ range until 2000 }}{{ range until 2000 }}{{ range until 2000 }}{{ end }}{{ end }}{{ end }}\n"
             )
         },
     )
@@ -235,9 +212,7 @@ def test_template_that_never_ends_is_killed(tmp_path: Path) -> None:
         assert _worker_processes(marker) == []
     finally:
         del os.environ["CHARTIMPACT_TEST_MARKER"]
-    ok = make_chart(
-        tmp_path, "fine", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"}
-    )
+    ok = make_chart(tmp_path, "fine", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"})
     assert renderer.render(RenderRequest(chart_dir=ok))
 
 
@@ -246,17 +221,13 @@ def test_template_that_eats_memory_is_stopped(tmp_path: Path) -> None:
     chart = make_chart(
         tmp_path,
         "bomb",
-        {
-            "bomb.yaml": "{{ range until 100000000 }}{{ range until 100000000 }}x{{ end }}{{ end }}\n"
-        },
+        {"bomb.yaml": "{{ range until 100000000 }}{{ range until 100000000 }}x{{ end }}{{ end }}\n"},
     )
     renderer = IsolatedHelmRenderer(RenderLimits(timeout_seconds=30, memory_mb=1024))
     with pytest.raises(RenderError, match=r"ran out of memory \(limit 1024 MB"):
         renderer.render(RenderRequest(chart_dir=chart))
 
 
-def test_missing_chart_directory_is_a_render_error(
-    tmp_path: Path, renderer: IsolatedHelmRenderer
-) -> None:
+def test_missing_chart_directory_is_a_render_error(tmp_path: Path, renderer: IsolatedHelmRenderer) -> None:
     with pytest.raises(RenderError, match="Helm cannot load the chart"):
         renderer.render(RenderRequest(chart_dir=tmp_path / "absent"))

@@ -100,14 +100,9 @@ def test_backend_passes_every_render_option_and_parses_the_output(tmp_path: Path
     assert args[args.index("--kube-version") + 1] == "1.30.0"
     assert args[args.index("--api-versions") + 1] == "monitoring.coreos.com/v1"
     assert recorded["values"] == ["replicas: 3\n"]
-    assert [
-        doc[2]["metadata"]["name"] for doc in first.templates["web/templates/configmaps.yaml"]
-    ] == ["one", "two"]
+    assert [doc[2]["metadata"]["name"] for doc in first.templates["web/templates/configmaps.yaml"]] == ["one", "two"]
     assert list(first.crds) == ["web/crds/widgets.yaml"]
-    assert (
-        second.templates["web/templates/configmaps.yaml"]
-        is first.templates["web/templates/configmaps.yaml"]
-    )
+    assert second.templates["web/templates/configmaps.yaml"] is first.templates["web/templates/configmaps.yaml"]
 
 
 def test_backend_reports_helm_errors_as_one_sentence(tmp_path: Path) -> None:

@@ -24,9 +24,7 @@ def _report() -> Report:
     base = Resource(rid, "v1", {"data": {"k": "plain"}}, "c/templates/cm.yaml", 0)
     head = Resource(rid, "v1", {"data": {"k": HOSTILE, HOSTILE: "x"}}, "c/templates/cm.yaml", 0)
     diff = StructuredDiff("id", (), diff_resources([base], [head], classify))
-    chart = ChartReport(
-        path="charts/" + HOSTILE, name="c", status="analyzed", diff=diff, warnings=(HOSTILE,)
-    )
+    chart = ChartReport(path="charts/" + HOSTILE, name="c", status="analyzed", diff=diff, warnings=(HOSTILE,))
     return Report(Revision("main"), Revision(HOSTILE), (chart,), "2026-01-01T00:00:00Z")
 
 

@@ -56,10 +56,7 @@ def test_constraints(constraint: str, allowed: list[str], refused: list[str]) ->
 
 
 def test_best_picks_the_highest_match() -> None:
-    assert (
-        Constraint.parse("0.12.*").best(["0.11.9", "0.12.1", "0.12.10", "0.13.0", "bad"])
-        == "0.12.10"
-    )
+    assert Constraint.parse("0.12.*").best(["0.11.9", "0.12.1", "0.12.10", "0.13.0", "bad"]) == "0.12.10"
     assert Constraint.parse("^2").best(["1.0.0"]) is None
 
 

@@ -76,10 +76,7 @@ def test_git_ref_source_reads_commits_not_the_work_tree(tmp_path: Path) -> None:
         "charts/web/values.yaml": b"a: 2\n",
     }
     assert listing["charts/web/values.yaml"].digest == git_blob_id(b"a: 2\n")
-    assert (
-        git(repo, "rev-parse", "HEAD:charts/web/values.yaml")
-        == listing["charts/web/values.yaml"].digest
-    )
+    assert git(repo, "rev-parse", "HEAD:charts/web/values.yaml") == listing["charts/web/values.yaml"].digest
 
 
 def test_unknown_git_ref_is_a_clear_error(tmp_path: Path) -> None:

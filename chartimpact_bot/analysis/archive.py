@@ -49,9 +49,7 @@ def read_chart_archive(
                     raise ArchiveError(f"{label} entry '{member.name}' is not a regular file")
                 total += member.size
                 if total > max_bytes:
-                    raise ArchiveError(
-                        f"{label} expands to more than {max_bytes // (1024 * 1024)} MB"
-                    )
+                    raise ArchiveError(f"{label} expands to more than {max_bytes // (1024 * 1024)} MB")
                 top, _, rest = path.partition("/")
                 if not rest:
                     continue  # Helm ignores files beside the chart directory

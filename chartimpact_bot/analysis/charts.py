@@ -86,9 +86,7 @@ class MaterializedChart:
 
 def chart_dirs(listing: Iterable[str]) -> list[str]:
     """Directories holding a Chart.yaml, without subcharts vendored in another chart's charts/."""
-    candidates = sorted(
-        posixpath.dirname(path) for path in listing if posixpath.basename(path) == CHART_FILE
-    )
+    candidates = sorted(posixpath.dirname(path) for path in listing if posixpath.basename(path) == CHART_FILE)
     found = set(candidates)
     return [path for path in candidates if not _vendored(path, found)]
 
@@ -122,9 +120,7 @@ def load_chart_info(source: ChartSource, path: str) -> ChartInfo:
     return parse_chart_info(path, content, source, listing)
 
 
-def parse_chart_info(
-    path: str, content: bytes, source: ChartSource, listing: Mapping[str, FileEntry]
-) -> ChartInfo:
+def parse_chart_info(path: str, content: bytes, source: ChartSource, listing: Mapping[str, FileEntry]) -> ChartInfo:
     chart_file = _chart_file(path)
     meta = _yaml_mapping(content, chart_file)
     name = meta.get("name")
@@ -134,9 +130,7 @@ def parse_chart_info(
     requirements = _join(path, "requirements.yaml")
     if raw_deps is None and meta.get("apiVersion") == "v1" and requirements in listing:
         # Helm v2 charts declare dependencies in requirements.yaml.
-        raw_deps = _yaml_mapping(source.read_many([requirements])[requirements], requirements).get(
-            "dependencies"
-        )
+        raw_deps = _yaml_mapping(source.read_many([requirements])[requirements], requirements).get("dependencies")
     return ChartInfo(
         path=path,
         name=name,
@@ -146,9 +140,7 @@ def parse_chart_info(
     )
 
 
-def _locked_versions(
-    path: str, source: ChartSource, listing: Mapping[str, FileEntry]
-) -> dict[str, str]:
+def _locked_versions(path: str, source: ChartSource, listing: Mapping[str, FileEntry]) -> dict[str, str]:
     """Versions pinned by Chart.lock (requirements.lock for Helm v2 charts)."""
     for name in ("Chart.lock", "requirements.lock"):
         lock_file = _join(path, name)
@@ -220,9 +212,7 @@ class _Materializer:
     budget: _Budget
     fetcher: DependencyFetcher | None
 
-    def write_chart(
-        self, chart: ChartInfo, directory: Path, *, helm_prefix: str, visiting: set[str]
-    ) -> None:
+    def write_chart(self, chart: ChartInfo, directory: Path, *, helm_prefix: str, visiting: set[str]) -> None:
         vendored = self._copy_files(chart, directory, helm_prefix)
         missing: list[str] = []
         for dep in chart.dependencies:
@@ -234,8 +224,7 @@ class _Materializer:
                 problem = self._remote(chart, dep, directory, helm_prefix)
             if problem is not None:
                 self.out.warnings.append(
-                    f"dependency '{dep.name}' of chart '{chart.name}' {problem}; "
-                    "rendered without it"
+                    f"dependency '{dep.name}' of chart '{chart.name}' {problem}; rendered without it"
                 )
                 missing.append(dep.name)
         if missing:
@@ -295,17 +284,13 @@ class _Materializer:
         )
         return None
 
-    def _remote(
-        self, chart: ChartInfo, dep: Dependency, directory: Path, helm_prefix: str
-    ) -> str | None:
+    def _remote(self, chart: ChartInfo, dep: Dependency, directory: Path, helm_prefix: str) -> str | None:
         repository = dep.repository or ""
         if not repository.startswith(("https://", "http://")):
             kind = (
                 "OCI registries are not fetched yet"
                 if repository.startswith("oci://")
-                else (
-                    "a repository alias cannot be resolved here" if repository else "no repository"
-                )
+                else ("a repository alias cannot be resolved here" if repository else "no repository")
             )
             return f"({repository or 'none'}) could not be fetched: {kind}"
         if self.fetcher is None:
@@ -313,18 +298,14 @@ class _Materializer:
         version = chart.locked.get(dep.name) or dep.version
         try:
             fetched = self.fetcher.fetch(repository, dep.name, version)
-            top, files = read_chart_archive(
-                fetched.archive, label=f"'{dep.name}' {fetched.version}"
-            )
+            top, files = read_chart_archive(fetched.archive, label=f"'{dep.name}' {fetched.version}")
         except (FetchError, ChartError) as exc:
             return f"({repository}) could not be fetched: {exc}"
         chart_file = _chart_file(chart.path)
         self._unpack(top, files, directory, helm_prefix, origin=chart_file)
         return None
 
-    def _unpack(
-        self, top: str, files: dict[str, bytes], chart_dir: Path, helm_prefix: str, *, origin: str
-    ) -> str:
+    def _unpack(self, top: str, files: dict[str, bytes], chart_dir: Path, helm_prefix: str, *, origin: str) -> str:
         for data in files.values():
             self.budget.spend(len(data))
         if CHART_FILE not in files:
@@ -333,9 +314,7 @@ class _Materializer:
         target = chart_dir / "charts" / _safe_component(top)
         for relative, data in files.items():
             _write(target / relative, data)
-        self.out.origins.append(
-            Origin(helm_prefix=f"{helm_prefix}charts/{name}/", source_path=origin, archive=True)
-        )
+        self.out.origins.append(Origin(helm_prefix=f"{helm_prefix}charts/{name}/", source_path=origin, archive=True))
         return name
 
 
@@ -355,9 +334,7 @@ def _drop_dependencies(chart_file: Path, names: set[str]) -> None:
     """Remove unresolvable dependencies so every Helm backend renders without them alike."""
     meta = yaml.safe_load(chart_file.read_text(encoding="utf-8"))
     if isinstance(meta, dict) and isinstance(meta.get("dependencies"), list):
-        meta["dependencies"] = [
-            d for d in meta["dependencies"] if not (isinstance(d, dict) and d.get("name") in names)
-        ]
+        meta["dependencies"] = [d for d in meta["dependencies"] if not (isinstance(d, dict) and d.get("name") in names)]
         chart_file.write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
     requirements = chart_file.with_name("requirements.yaml")
     if requirements.exists():

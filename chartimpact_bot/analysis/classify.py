@@ -50,9 +50,7 @@ def _r(
     *flags: str,
     kinds: set[str] | None = None,
 ) -> Rule:
-    return Rule(
-        pattern, semantic_type, category, importance, flags, frozenset(kinds) if kinds else None
-    )
+    return Rule(pattern, semantic_type, category, importance, flags, frozenset(kinds) if kinds else None)
 
 
 _CONTAINERS = "@pod.{containers,initContainers,ephemeralContainers}"
@@ -70,9 +68,7 @@ def _expand(pattern: str) -> list[str]:
 RULES: tuple[Rule, ...] = (
     # containers
     _r("@pod.initContainers", "initContainer", "workload", "medium", "runtime-impact"),
-    _r(
-        "@pod.{containers,ephemeralContainers}", "container", "workload", "medium", "runtime-impact"
-    ),
+    _r("@pod.{containers,ephemeralContainers}", "container", "workload", "medium", "runtime-impact"),
     _r(f"{_CONTAINERS}.image", "container.image", "workload", "medium", "runtime-impact"),
     _r(f"{_CONTAINERS}.imagePullPolicy", "container.imagePullPolicy", "workload", "low"),
     _r(
@@ -342,9 +338,7 @@ RULES: tuple[Rule, ...] = (
 )
 
 _EXPANDED: tuple[tuple[re.Pattern[str], Rule], ...] = tuple(
-    (re.compile(fnmatch.translate(pattern)), rule)
-    for rule in RULES
-    for pattern in _expand(rule.pattern)
+    (re.compile(fnmatch.translate(pattern)), rule) for rule in RULES for pattern in _expand(rule.pattern)
 )
 
 KIND_CATEGORY: dict[str, str] = {
@@ -377,9 +371,7 @@ def generic_path(kind: str, path: tuple[PathToken, ...]) -> str:
         if tuple(names[: len(pod)]) == pod:
             names = ["@pod", *names[len(pod) :]]
         elif (
-            len(pod) > 1
-            and tuple(names[: len(pod) - 1]) == pod[:-1]
-            and names[len(pod) - 1 : len(pod)] == ["metadata"]
+            len(pod) > 1 and tuple(names[: len(pod) - 1]) == pod[:-1] and names[len(pod) - 1 : len(pod)] == ["metadata"]
         ):
             names = ["@podmeta", *names[len(pod) :]]
     return ".".join(names)
@@ -422,9 +414,7 @@ def _match(kind: str, path: str) -> Rule | None:
     return None
 
 
-def _change(
-    change: FieldChange, semantic: str, category: str, importance: Importance, flags: set[str]
-) -> Change:
+def _change(change: FieldChange, semantic: str, category: str, importance: Importance, flags: set[str]) -> Change:
     return Change(
         op=change.op,
         path_tokens=change.path,

@@ -222,9 +222,7 @@ class _Differ:
         self._display: list[Any] = []
 
     def emit(self, op: ChangeOp, before: Any, after: Any) -> None:
-        self.changes.append(
-            FieldChange(op, tuple(self._path), join_display(self._display), before, after)
-        )
+        self.changes.append(FieldChange(op, tuple(self._path), join_display(self._display), before, after))
 
     def enter(self, token: PathToken, display: Any) -> None:
         self._path.append(token)
@@ -390,9 +388,7 @@ def diff_resources(
             if not changes:
                 continue
             changes.sort(key=lambda c: path_sort_key(c.path))
-            diffs.append(
-                ResourceDiff(old, new, "modified", tuple(classify(new, c) for c in changes))
-            )
+            diffs.append(ResourceDiff(old, new, "modified", tuple(classify(new, c) for c in changes)))
     return tuple(diffs)
 
 

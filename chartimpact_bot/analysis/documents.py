@@ -54,8 +54,7 @@ def parse_template(source: str, text: str) -> list[ParsedDocument]:
             continue
         if not isinstance(obj, dict):
             raise RenderError(
-                f"{source} renders a document that is not a Kubernetes object "
-                f"(document {index + 1}, line {first_line})"
+                f"{source} renders a document that is not a Kubernetes object (document {index + 1}, line {first_line})"
             )
         documents.append((index, first_line, obj))
     return documents

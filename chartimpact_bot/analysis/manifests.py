@@ -69,9 +69,7 @@ def api_group(api_version: str) -> str:
     return api_version.rpartition("/")[0]
 
 
-def parse_rendered(
-    rendered: RenderedChart, *, namespace: str, include_tests: bool = False
-) -> ManifestSet:
+def parse_rendered(rendered: RenderedChart, *, namespace: str, include_tests: bool = False) -> ManifestSet:
     """Every object of one render, keyed by identity."""
     parsed: list[ParsedResource] = []
     out = ManifestSet()
@@ -88,8 +86,7 @@ def parse_rendered(
         first = out.resources.get(item.id)
         if first is not None:
             out.warnings.append(
-                f"{item.id} is rendered twice ({first.source} and {item.source}); "
-                "only the first is compared"
+                f"{item.id} is rendered twice ({first.source} and {item.source}); only the first is compared"
             )
             continue
         out.resources[item.id] = item
@@ -123,9 +120,7 @@ def _objects(
     annotations = metadata.get("annotations")
     hook = annotations.get("helm.sh/hook") if isinstance(annotations, dict) else None
     yield ParsedResource(
-        id=ResourceId(
-            api_group(api_version), kind, str(metadata.get("namespace") or ""), str(name)
-        ),
+        id=ResourceId(api_group(api_version), kind, str(metadata.get("namespace") or ""), str(name)),
         api_version=api_version,
         body=obj,
         source=source,
@@ -153,9 +148,7 @@ def _cluster_scoped_kinds(parsed: list[ParsedResource]) -> set[tuple[str, str]]:
     return scoped
 
 
-def _identity(
-    item: ParsedResource, namespace: str, cluster_scoped: set[tuple[str, str]]
-) -> ResourceId:
+def _identity(item: ParsedResource, namespace: str, cluster_scoped: set[tuple[str, str]]) -> ResourceId:
     rid = item.id
     if rid.kind in CLUSTER_SCOPED_KINDS or (rid.group, rid.kind) in cluster_scoped:
         return ResourceId(rid.group, rid.kind, "", rid.name)

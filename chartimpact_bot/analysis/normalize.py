@@ -100,13 +100,9 @@ def standing_rules(options: NormalizeOptions) -> list[NormalizationRule]:
         NormalizationRule("skip-test-hooks", "helm.sh/hook: test", "test hooks are not applied"),
     ]
     if options.drop_chart_labels:
-        rules.append(
-            NormalizationRule("ignore-chart-labels", "metadata.labels", ", ".join(CHART_LABELS))
-        )
+        rules.append(NormalizationRule("ignore-chart-labels", "metadata.labels", ", ".join(CHART_LABELS)))
     if options.drop_checksum_annotations:
-        rules.append(
-            NormalizationRule("ignore-checksum-annotations", "metadata.annotations", "checksum/*")
-        )
+        rules.append(NormalizationRule("ignore-checksum-annotations", "metadata.annotations", "checksum/*"))
     return rules
 
 
@@ -127,9 +123,7 @@ def _mask_nondeterminism(
         other = partners.get(rid)
         if other is None:
             scope = f"{rid.kind} from {item.source}"
-            rules.append(
-                NormalizationRule("nondeterministic", scope, "rendered only sometimes; left out")
-            )
+            rules.append(NormalizationRule("nondeterministic", scope, "rendered only sometimes; left out"))
             continue
         if other.body == item.body and other.id == rid:
             out.append(item)
@@ -137,11 +131,7 @@ def _mask_nondeterminism(
         if other.id.name != rid.name:
             pattern = _name_pattern(rid.name, other.id.name)
             item.id = ResourceId(rid.group, rid.kind, rid.namespace, pattern)
-            rules.append(
-                NormalizationRule(
-                    "nondeterministic-name", str(item.id), "name differs between renders"
-                )
-            )
+            rules.append(NormalizationRule("nondeterministic-name", str(item.id), "name differs between renders"))
         body = copy.deepcopy(item.body)
         for path in _differing_paths(item.body, other.body, ()):
             _set_path(body, path, GENERATED)
@@ -193,9 +183,7 @@ def _name_pattern(one: str, other: str) -> str:
     return one[:prefix] + "*" + (one[len(one) - suffix :] if suffix else "")
 
 
-def _differing_paths(
-    a: Any, b: Any, path: tuple[PathToken, ...]
-) -> Iterator[tuple[PathToken, ...]]:
+def _differing_paths(a: Any, b: Any, path: tuple[PathToken, ...]) -> Iterator[tuple[PathToken, ...]]:
     """The smallest subtrees where two renders differ; a mapping whose keys differ is one."""
     if a == b:
         return

@@ -36,13 +36,21 @@ from .model import (
     NormalizationRule,
     Report,
     Resource,
+    ResourceDiff,
     Revision,
+    Signal,
     StructuredDiff,
     Verdict,
 )
 from .normalize import normalize_side, standing_rules
+from .policy import apply_policy
 from .remote import DependencyFetcher
 from .render import IsolatedHelmRenderer, Renderer, RenderRequest, ValuesFile
+from .semver import Version
+from .signals.context import ChartSide, SignalContext
+from .signals.engine import detect_signals
+from .signals.engine import sort_key as signal_sort_key
+from .sourcemap import SideFiles, SourceLocator, ValuesSource
 from .sources import ChartSource, FileEntry
 
 
@@ -65,15 +73,20 @@ class PipelineOptions:
     include_tests: bool = False
     max_workers: int = 2
     fetcher: DependencyFetcher | None = None
+    signals_enabled: bool = True
 
 
 @dataclass(slots=True)
 class SideResult:
-    resources: list[Resource]
-    rules: list[NormalizationRule]
-    warnings: list[str]
-    fingerprint: str
-    chart: MaterializedChart
+    """One side of one chart: what it rendered, or the sentence saying why it did not."""
+
+    resources: list[Resource] = field(default_factory=list)
+    rules: list[NormalizationRule] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+    chart: MaterializedChart | None = None
+    values: tuple[ValuesFile, ...] = ()
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +126,7 @@ def analyze_targets(
             )
             for target in ordered
         ]
-        return [
-            _outcome(target, base.result(), head.result(), config) for target, base, head in futures
-        ]
+        return [_outcome(target, base.result(), head.result(), config, options) for target, base, head in futures]
 
 
 def build_report(
@@ -124,9 +135,7 @@ def build_report(
     head: Revision,
     extra_reports: Iterable[ChartReport] = (),
 ) -> Report:
-    charts = sorted(
-        [*(o.report for o in outcomes), *extra_reports], key=lambda c: (c.path, c.environment)
-    )
+    charts = sorted([*(o.report for o in outcomes), *extra_reports], key=lambda c: (c.path, c.environment))
     return Report(
         base=base,
         head=head,
@@ -160,14 +169,8 @@ def analyze_repository(
             skipped.append(ChartReport(path=display, name=name, status="skipped"))
             continue
         for environment in config.environments_for(display):
-            if not is_affected(
-                base_source, head_source, base_charts.get(path), head_charts.get(path), environment
-            ):
-                skipped.append(
-                    ChartReport(
-                        path=display, name=name, status="unchanged", environment=environment.name
-                    )
-                )
+            if not is_affected(base_source, head_source, base_charts.get(path), head_charts.get(path), environment):
+                skipped.append(ChartReport(path=display, name=name, status="unchanged", environment=environment.name))
                 continue
             targets.append(
                 ChartTarget(
@@ -198,9 +201,7 @@ def is_affected(
         if _digests(base_source.list_files(prefix)) != _digests(head_source.list_files(prefix)):
             return True
     for values_path in environment.values:
-        if _digests(base_source.list_files(values_path)) != _digests(
-            head_source.list_files(values_path)
-        ):
+        if _digests(base_source.list_files(values_path)) != _digests(head_source.list_files(values_path)):
             return True
     return False
 
@@ -216,29 +217,23 @@ def _side(
     environment: Environment,
     options: PipelineOptions,
     config: AnalysisConfig,
-) -> SideResult | AnalysisError | None:
+) -> SideResult | None:
     if where is None:
         return None
     source, chart_path = where
     try:
-        return _render_side(source, chart_path, environment, options, config)
+        chart = load_chart_info(source, chart_path)
     except AnalysisError as exc:
-        return exc
-
-
-def _render_side(
-    source: ChartSource,
-    chart_path: str,
-    environment: Environment,
-    options: PipelineOptions,
-    config: AnalysisConfig,
-) -> SideResult:
-    chart = load_chart_info(source, chart_path)
-    overrides = options.overrides
-    values, warnings = _environment_values(source, environment)
+        return SideResult(error=str(exc))
+    values, warnings = _environment_values(source, chart, environment)
     values += options.extra_values
+    overrides = options.overrides
     with tempfile.TemporaryDirectory(prefix="chartimpact-") as workdir:
-        materialized = materialize(source, chart, Path(workdir), fetcher=options.fetcher)
+        try:
+            materialized = materialize(source, chart, Path(workdir), fetcher=options.fetcher)
+        except AnalysisError as exc:
+            return SideResult(error=str(exc), values=values)
+        result = SideResult(chart=materialized, values=values, warnings=[*materialized.warnings, *warnings])
         request = RenderRequest(
             chart_dir=materialized.directory,
             release_name=overrides.release_name or environment.release_name,
@@ -246,41 +241,53 @@ def _render_side(
             values_files=values,
             set_values=(*environment.set_values, *options.extra_set),
             kube_version=overrides.kube_version or environment.kube_version,
-            api_versions=overrides.api_versions
-            if overrides.api_versions is not None
-            else environment.api_versions,
+            api_versions=overrides.api_versions if overrides.api_versions is not None else environment.api_versions,
         )
-        first, second = options.renderer.render(request, repeat=2)
-    first_set = parse_rendered(
-        first, namespace=request.namespace, include_tests=options.include_tests
-    )
-    second_set = parse_rendered(
-        second, namespace=request.namespace, include_tests=options.include_tests
-    )
-    resources, rules = normalize_side(first_set, second_set, config.normalize)
-    return SideResult(
-        resources=resources,
-        rules=rules,
-        warnings=[*materialized.warnings, *warnings, *first_set.warnings],
-        fingerprint=_fingerprint(materialized, request),
-        chart=materialized,
-    )
+        try:
+            first, second = options.renderer.render(request, repeat=2)
+        except AnalysisError as exc:
+            result.error = str(exc)
+            return result
+    sets = [
+        parse_rendered(r, namespace=request.namespace, include_tests=options.include_tests) for r in (first, second)
+    ]
+    result.resources, result.rules = normalize_side(sets[0], sets[1], config.normalize)
+    result.warnings.extend(sets[0].warnings)
+    result.fingerprint = _fingerprint(materialized, request)
+    return result
 
 
 def _environment_values(
-    source: ChartSource, environment: Environment
+    source: ChartSource, chart: ChartInfo, environment: Environment
 ) -> tuple[tuple[ValuesFile, ...], list[str]]:
+    """The environment's values files, read from the source, by repository path.
+
+    The chart's own values.yaml is not passed to Helm (Helm reads it from the chart) but is
+    carried along so that signals can point at the values line a change touched.
+    """
     files: list[ValuesFile] = []
     warnings: list[str] = []
     for path in environment.values:
         if path not in source.list_files(path):
-            warnings.append(
-                f"values file '{path}' of environment '{environment.name}' does not exist"
-            )
+            warnings.append(f"values file '{path}' of environment '{environment.name}' does not exist")
             continue
         content = source.read_many([path])[path]
         files.append(ValuesFile(name=path, text=content.decode("utf-8", "replace")))
     return tuple(files), warnings
+
+
+def _values_sources(side: SideResult) -> tuple[ValuesSource, ...]:
+    """What the side was rendered with, for signals: the chart's own values.yaml (Helm reads it
+    from the chart) keyed by its Helm path, then the values files passed to Helm."""
+    out = [ValuesSource(key=v.name, path=v.name, text=v.text) for v in side.values]
+    chart = side.chart
+    if chart is not None:
+        helm_path = f"{chart.info.name}/values.yaml"
+        content = chart.files.get(helm_path)
+        if content is not None:
+            text = content.decode("utf-8", "replace")
+            out.insert(0, ValuesSource(key=helm_path, path=chart.source_file(helm_path), text=text))
+    return tuple(out)
 
 
 def _fingerprint(chart: MaterializedChart, request: RenderRequest) -> str:
@@ -290,9 +297,7 @@ def _fingerprint(chart: MaterializedChart, request: RenderRequest) -> str:
     inputs = {
         "release": request.release_name,
         "namespace": request.namespace,
-        "values": [
-            [v.name, hashlib.sha256(v.text.encode()).hexdigest()] for v in request.values_files
-        ],
+        "values": [[v.name, hashlib.sha256(v.text.encode()).hexdigest()] for v in request.values_files],
         "set": list(request.set_values),
         "kube": request.kube_version,
         "apis": list(request.api_versions),
@@ -303,69 +308,107 @@ def _fingerprint(chart: MaterializedChart, request: RenderRequest) -> str:
 
 def _outcome(
     target: ChartTarget,
-    base: SideResult | AnalysisError | None,
-    head: SideResult | AnalysisError | None,
+    base: SideResult | None,
+    head: SideResult | None,
     config: AnalysisConfig,
+    options: PipelineOptions,
 ) -> ChartOutcome:
     name = _chart_name(base, head, target)
     path, environment = target.display_path, target.environment.name
     errors = [
-        f"{label}: {result}"
-        for label, result in (("base", base), ("head", head))
-        if isinstance(result, AnalysisError)
+        f"{label}: {side.error}"
+        for label, side in (("base", base), ("head", head))
+        if side is not None and side.error is not None
     ]
-    warnings = sorted(
-        {w for side in (base, head) if isinstance(side, SideResult) for w in side.warnings}
-    )
+    warnings = {w for side in (base, head) if side is not None for w in side.warnings}
     if errors:
+        signals, failures = _signals(
+            target, name, base, head, diffs=(), config=config, options=options, only={"chart.render"}
+        )
+        warnings.update(failures)
+        policy = apply_policy(signals, config)
         report = ChartReport(
             path=path,
             name=name,
             environment=environment,
             status="render_error",
             error="; ".join(errors),
-            warnings=tuple(warnings),
+            warnings=tuple(sorted(warnings)),
+            signals=tuple(sorted(policy.signals, key=signal_sort_key)),
+            ignored_signals=policy.ignored,
+            verdict=policy.verdict,
         )
         return ChartOutcome(report)
-    base_side = base if isinstance(base, SideResult) else None
-    head_side = head if isinstance(head, SideResult) else None
     status: ChartStatus = "analyzed"
-    if base_side is None:
+    if base is None:
         status = "added"
-    elif head_side is None:
+    elif head is None:
         status = "removed"
-    resource_diffs = diff_resources(
-        base_side.resources if base_side else (),
-        head_side.resources if head_side else (),
-        classify,
-    )
+    resource_diffs = diff_resources(base.resources if base else (), head.resources if head else (), classify)
     rules = standing_rules(config.normalize)
-    for side in (base_side, head_side):
+    for side in (base, head):
         if side is not None:
             rules.extend(side.rules)
     structured = StructuredDiff(
-        compare_id=_compare_id(base_side, head_side),
+        compare_id=_compare_id(base, head),
         normalization_rules=tuple(sorted(set(rules), key=lambda r: (r.rule, r.scope, r.detail))),
         resources=resource_diffs,
     )
+    signals, failures = _signals(target, name, base, head, diffs=resource_diffs, config=config, options=options)
+    warnings.update(failures)
+    policy = apply_policy(signals, config)
     report = ChartReport(
         path=path,
         name=name,
         environment=environment,
         status=status,
-        warnings=tuple(warnings),
+        warnings=tuple(sorted(warnings)),
         diff=structured,
+        signals=tuple(sorted(policy.signals, key=signal_sort_key)),
+        ignored_signals=policy.ignored,
+        verdict=policy.verdict,
     )
-    return ChartOutcome(report, base_side, head_side)
+    return ChartOutcome(report, base, head)
 
 
-def _chart_name(
-    base: SideResult | AnalysisError | None,
-    head: SideResult | AnalysisError | None,
+def _signals(
     target: ChartTarget,
-) -> str:
+    name: str,
+    base: SideResult | None,
+    head: SideResult | None,
+    *,
+    diffs: tuple[ResourceDiff, ...],
+    config: AnalysisConfig,
+    options: PipelineOptions,
+    only: set[str] | None = None,
+) -> tuple[list[Signal], list[str]]:
+    if not options.signals_enabled:
+        return [], []
+    sides = []
+    for side in (base, head):
+        if side is None:
+            sides.append(ChartSide())
+            continue
+        sides.append(ChartSide({r.id: r for r in side.resources}, side.chart, _values_sources(side), side.error))
+    kube = options.overrides.kube_version or target.environment.kube_version
+    ctx = SignalContext(
+        chart_name=name,
+        chart_path=target.display_path,
+        base=sides[0],
+        head=sides[1],
+        diffs=diffs,
+        kube_version=Version.parse(kube) if kube else None,
+    )
+    locator = SourceLocator(
+        SideFiles(sides[0].resources, sides[0].chart, sides[0].values),
+        SideFiles(sides[1].resources, sides[1].chart, sides[1].values),
+    )
+    return detect_signals(ctx, locator, only=only)
+
+
+def _chart_name(base: SideResult | None, head: SideResult | None, target: ChartTarget) -> str:
     for side in (head, base):
-        if isinstance(side, SideResult):
+        if side is not None and side.chart is not None:
             return side.chart.info.name
     return target.display_path.rsplit("/", 1)[-1]
 

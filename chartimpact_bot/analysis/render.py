@@ -104,9 +104,7 @@ class IsolatedHelmRenderer:
         # RLIMIT_AS that randomly starves the Go heap (measured: 2 failures in 60 renders at
         # 1024 MB by default, none in 400 with two arenas).
         env.setdefault("MALLOC_ARENA_MAX", "2")
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(PACKAGE_PARENT), env.get("PYTHONPATH", "")) if p
-        )
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_PARENT), env.get("PYTHONPATH", "")) if p)
         with subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE],
             stdin=subprocess.PIPE,
@@ -150,9 +148,7 @@ class IsolatedHelmRenderer:
     def _crash_message(self, stderr: bytes, returncode: int) -> str:
         text = stderr.decode(errors="replace")
         if returncode == -signal.SIGABRT or "out of memory" in text:
-            return (
-                f"rendering ran out of memory (limit {self.limits.memory_mb} MB, RENDER_MEMORY_MB)"
-            )
+            return f"rendering ran out of memory (limit {self.limits.memory_mb} MB, RENDER_MEMORY_MB)"
         if returncode == -signal.SIGKILL:
             return "the render process was killed, most likely for using too much memory"
         if returncode < 0:
@@ -162,15 +158,11 @@ class IsolatedHelmRenderer:
         return f"the render process failed: {detail}"
 
 
-def _documents(
-    raw: dict[str, Any] | None, first: dict[str, list[ParsedDocument]]
-) -> dict[str, list[ParsedDocument]]:
+def _documents(raw: dict[str, Any] | None, first: dict[str, list[ParsedDocument]]) -> dict[str, list[ParsedDocument]]:
     """Documents by template; `null` means unchanged since the first render, whose objects are
     shared (nothing mutates them before the two renders are compared)."""
     return {
-        source: first[source]
-        if docs is None
-        else [(int(i), int(line), obj) for i, line, obj in docs]
+        source: first[source] if docs is None else [(int(i), int(line), obj) for i, line, obj in docs]
         for source, docs in (raw or {}).items()
     }
 

@@ -59,9 +59,7 @@ def render_with_sdk(request: dict[str, Any]) -> list[dict[str, dict[str, str]]]:
         try:
             parsed = helm_python.values_from_yaml(values_file["text"])
         except helm_python.HelmError as exc:
-            raise RenderFailure(
-                f"values file {values_file['name']} is not valid: {one_line(str(exc))}"
-            ) from exc
+            raise RenderFailure(f"values file {values_file['name']} is not valid: {one_line(str(exc))}") from exc
         values = merge_values(values, parsed or {})
     for expression in request["set_values"]:
         try:
@@ -90,9 +88,7 @@ def render_with_sdk(request: dict[str, Any]) -> list[dict[str, dict[str, str]]]:
             try:
                 # Chart.render() does not pass kube_version/api_versions through; the native
                 # call takes the same options object with those keys.
-                raw = _native.call_string(
-                    "helm_render", chart._raw(), json.dumps(values), json.dumps(options)
-                )
+                raw = _native.call_string("helm_render", chart._raw(), json.dumps(values), json.dumps(options))
             except helm_python.HelmError as exc:
                 raise RenderFailure(one_line(str(exc))) from exc
             renders.append({"templates": json.loads(raw), "crds": crds})
@@ -184,10 +180,7 @@ def main() -> int:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         started = time.perf_counter()
-        if request.get("helm_binary"):
-            renders = render_with_cli(request)
-        else:
-            renders = render_with_sdk(request)
+        renders = render_with_cli(request) if request.get("helm_binary") else render_with_sdk(request)
         rendered = time.perf_counter()
         parsed = parse_renders(renders)
         timings = {"render": rendered - started, "parse": time.perf_counter() - rendered}

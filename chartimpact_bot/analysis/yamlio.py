@@ -21,20 +21,14 @@ class KubeLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     """libyaml's safe loader with Go's idea of which plain scalars are not strings."""
 
 
-_GO_INT = re.compile(
-    r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"
-)
+_GO_INT = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$")
 _GO_FLOAT = re.compile(
     r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
 )
 _REPLACED = {"tag:yaml.org,2002:int": _GO_INT, "tag:yaml.org,2002:float": _GO_FLOAT}
 KubeLoader.yaml_implicit_resolvers = {
-    first: [
-        (tag, _REPLACED.get(tag, regexp))
-        for tag, regexp in resolvers
-        if tag != "tag:yaml.org,2002:value"
-    ]
+    first: [(tag, _REPLACED.get(tag, regexp)) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:value"]
     for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
 }
 

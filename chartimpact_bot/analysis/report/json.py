@@ -78,8 +78,7 @@ def diff_to_dict(diff: StructuredDiff, engine_version: str) -> dict[str, Any]:
             "engineVersion": engine_version,
             "compareId": diff.compare_id,
             "normalizationRules": [
-                {"rule": r.rule, "scope": r.scope, "detail": r.detail}
-                for r in diff.normalization_rules
+                {"rule": r.rule, "scope": r.scope, "detail": r.detail} for r in diff.normalization_rules
             ],
         },
         "resources": [resource_diff_to_dict(r) for r in diff.resources],
@@ -156,9 +155,7 @@ def signal_to_dict(signal: Signal) -> dict[str, Any]:
         "affectedPath": signal.affected_path,
         "before": signal.before,
         "after": signal.after,
-        "source": (
-            {"file": signal.source.file, "line": signal.source.line} if signal.source else None
-        ),
+        "source": ({"file": signal.source.file, "line": signal.source.line} if signal.source else None),
         "rawChanges": [{"op": op, "path": path} for op, path in signal.raw_changes],
         "related": list(signal.related),
     }

@@ -44,8 +44,7 @@ def _revision(ref: str | None, sha: str | None) -> str:
 
 def _lines(report: Report, style: _Style) -> Iterator[str]:
     yield style("ChartImpact", "bold") + (
-        f"  {_revision(report.base.ref, report.base.sha)} → "
-        f"{_revision(report.head.ref, report.head.sha)}"
+        f"  {_revision(report.base.ref, report.base.sha)} → {_revision(report.head.ref, report.head.sha)}"
     )
     signals = sum(len(c.signals) for c in report.charts)
     verdict = style(report.verdict.upper(), "bold", _VERDICT_COLOUR[report.verdict])
@@ -57,10 +56,7 @@ def _lines(report: Report, style: _Style) -> Iterator[str]:
 
 def _chart_lines(chart: ChartReport, style: _Style) -> Iterator[str]:
     env = "" if chart.environment == "default" else f" [{chart.environment}]"
-    yield (
-        style(f"■ {chart.path}{env}", "bold")
-        + f"  chart {chart.name}, {chart.status.replace('_', ' ')}"
-    )
+    yield (style(f"■ {chart.path}{env}", "bold") + f"  chart {chart.name}, {chart.status.replace('_', ' ')}")
     if chart.error:
         yield "  " + style(f"error: {chart.error}", "red")
     for warning in chart.warnings:
@@ -71,10 +67,7 @@ def _chart_lines(chart: ChartReport, style: _Style) -> Iterator[str]:
     if not chart.diff.resources:
         yield "  No changes to rendered resources."
         return
-    yield (
-        f"  Resources: {added} added, {removed} removed, {modified} modified; "
-        f"{changes} field changes"
-    )
+    yield (f"  Resources: {added} added, {removed} removed, {modified} modified; {changes} field changes")
     for resource_diff in chart.diff.resources:
         yield from _resource_lines(resource_diff, style)
 

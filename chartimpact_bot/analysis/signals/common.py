@@ -1,0 +1,33 @@
+"""Small helpers that keep detectors short: names and values for descriptions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..model import Resource, ResourceDiff
+
+
+def what(resource: Resource) -> str:
+    """`Deployment 'web'` for descriptions."""
+    return f"{resource.id.kind} '{resource.id.name}'"
+
+
+def show(value: Any) -> str:
+    """A value inside a sentence: bare scalars, compact JSON otherwise, `unset` for None."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def is_added(diff: ResourceDiff) -> bool:
+    return diff.change_type == "added"
+
+
+def sides(diff: ResourceDiff) -> tuple[Resource | None, Resource | None]:
+    return diff.base, diff.head

@@ -1,0 +1,96 @@
+"""What detectors see: both renders of a chart, the structured diff, and cross-resource lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..charts import ChartInfo, MaterializedChart
+from ..model import Resource as Res
+from ..model import ResourceDiff, ResourceId
+from ..semver import Version
+from ..sourcemap import ValuesSource
+from .kube import as_dict, get, labels_match, pod_template
+
+Side = Literal["base", "head"]
+
+
+@dataclass(slots=True)
+class ChartSide:
+    """One side of a chart: its resources, its files, and the values it was rendered with."""
+
+    resources: dict[ResourceId, Res] = field(default_factory=dict)
+    chart: MaterializedChart | None = None
+    values: tuple[ValuesSource, ...] = ()
+    error: str | None = None
+
+    @property
+    def info(self) -> ChartInfo | None:
+        return self.chart.info if self.chart is not None else None
+
+
+@dataclass(slots=True)
+class SignalContext:
+    chart_name: str
+    chart_path: str
+    base: ChartSide
+    head: ChartSide
+    diffs: tuple[ResourceDiff, ...]
+    kube_version: Version | None = None
+    diff_by_id: dict[ResourceId, ResourceDiff] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.diff_by_id = {d.id: d for d in self.diffs}
+
+    def side(self, which: Side) -> ChartSide:
+        return self.base if which == "base" else self.head
+
+    def workloads(self, which: Side) -> Iterator[Res]:
+        for resource in self.side(which).resources.values():
+            if pod_template(resource) is not None:
+                yield resource
+
+    def selected_workloads(self, selector: Any, namespace: str, which: Side) -> list[Res]:
+        """Workloads in `namespace` whose pod template labels the selector selects."""
+        found = []
+        for workload in self.workloads(which):
+            pod = pod_template(workload)
+            if (
+                pod is not None
+                and workload.id.namespace == namespace
+                and labels_match(selector, pod.metadata.get("labels"))
+            ):
+                found.append(workload)
+        return found
+
+    def hpas_targeting(self, workload: Res, which: Side) -> list[Res]:
+        return [
+            hpa
+            for hpa in self.side(which).resources.values()
+            if hpa.id.kind == "HorizontalPodAutoscaler"
+            and hpa.id.namespace == workload.id.namespace
+            and get(hpa.body, "spec", "scaleTargetRef", "kind") == workload.id.kind
+            and get(hpa.body, "spec", "scaleTargetRef", "name") == workload.id.name
+        ]
+
+    def pdbs_covering(self, workload: Res, which: Side) -> list[Res]:
+        pod = pod_template(workload)
+        labels = as_dict(pod.metadata.get("labels")) if pod is not None else {}
+        return [
+            pdb
+            for pdb in self.side(which).resources.values()
+            if pdb.id.kind == "PodDisruptionBudget"
+            and pdb.id.namespace == workload.id.namespace
+            and labels_match(get(pdb.body, "spec", "selector"), labels)
+        ]
+
+    def resource(self, which: Side, kind: str, namespace: str, name: str) -> Res | None:
+        for rid, resource in self.side(which).resources.items():
+            if rid.kind == kind and rid.name == name and rid.namespace in (namespace, ""):
+                return resource
+        return None
+
+    def chart_id(self) -> ResourceId:
+        """The pseudo-resource chart-level signals are about."""
+        return ResourceId("", "Chart", "", self.chart_name)

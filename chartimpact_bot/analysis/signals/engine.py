@@ -1,0 +1,183 @@
+"""Run the detectors over a chart and turn their findings into signals.
+
+- A detector that raises is logged and skipped; the chart report names it.
+- One signal per (type, resource, affected path): duplicates merge their raw changes.
+- A signal absorbs the signals its detector declares (`absorbs`) on the same resource.
+- Pattern detectors run last, over the signals found.
+- Order and ids are deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from typing import Protocol
+
+from ..model import CATEGORIES, IMPORTANCES, Change, ChangeOp, ResourceDiff, ResourceId, Signal, SignalSource
+
+# Importing the families registers their detectors.
+from . import availability, chart, patterns, pss, security, upgrade, workload  # noqa: F401
+from .context import SignalContext
+from .registry import REGISTRY, Detector, Finding
+
+log = logging.getLogger(__name__)
+
+
+class Locator(Protocol):
+    def locate(self, signal_resource: ResourceId, finding: Finding) -> SignalSource | None: ...
+
+
+def signal_id(type_: str, resource: ResourceId, affected_path: str) -> str:
+    key = f"{type_}\0{resource.group}/{resource.kind}/{resource.namespace}/{resource.name}\0{affected_path}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def detectors() -> list[Detector]:
+    return sorted(REGISTRY, key=lambda d: d.type)
+
+
+def detect_signals(
+    ctx: SignalContext, locator: Locator | None = None, *, only: set[str] | None = None
+) -> tuple[list[Signal], list[str]]:
+    """Signals of one chart, sorted, and one sentence per detector that failed.
+
+    `only` restricts the run to those detector types (a chart that failed to render gets
+    nothing but `chart.render`)."""
+    failures: list[str] = []
+    found: list[tuple[Detector, Finding, ResourceDiff | None]] = []
+    for det in detectors():
+        if det.scope == "pattern" or (only is not None and det.type not in only):
+            continue
+        try:
+            found.extend(_run(det, ctx))
+        except Exception as exc:  # a detector bug must not cost the whole report
+            log.warning("signal detector %s failed: %r", det.type, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            failures.append(f"signal detector {det.type} failed and was skipped ({type(exc).__name__}: {exc})")
+    signals = _absorb(_merge(found, locator))
+    for det in detectors():
+        if det.scope != "pattern" or (only is not None and det.type not in only):
+            continue
+        try:
+            members = list(signals.values())
+            pattern_findings = [(det, f, None) for f in det.function(ctx, members)]
+        except Exception as exc:
+            log.warning("pattern detector %s failed: %r", det.type, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            failures.append(f"signal detector {det.type} failed and was skipped ({type(exc).__name__}: {exc})")
+            continue
+        signals.update({sid: built[0] for sid, built in _merge(pattern_findings, locator).items()})
+    return sorted(signals.values(), key=sort_key), failures
+
+
+def sort_key(signal: Signal) -> tuple[int, int, str, tuple[str, str, str, str], str]:
+    return (
+        IMPORTANCES.index(signal.importance),
+        CATEGORIES.index(signal.category),
+        signal.type,
+        signal.resource.sort_key(),
+        signal.affected_path,
+    )
+
+
+def _run(det: Detector, ctx: SignalContext) -> list[tuple[Detector, Finding, ResourceDiff | None]]:
+    if det.scope == "chart":
+        return [(det, finding, None) for finding in det.function(ctx)]
+    out: list[tuple[Detector, Finding, ResourceDiff | None]] = []
+    for diff in ctx.diffs:
+        if det.applies_to(diff.id.kind):
+            out.extend((det, finding, diff) for finding in det.function(ctx, diff))
+    return out
+
+
+# A signal and the type prefixes it absorbs on its resource.
+_Built = tuple[Signal, tuple[str, ...]]
+
+
+def _merge(
+    found: Iterable[tuple[Detector, Finding, ResourceDiff | None]], locator: Locator | None
+) -> dict[str, _Built]:
+    signals: dict[str, _Built] = {}
+    for det, finding, diff in found:
+        resource = finding.resource or (diff.id if diff is not None else None)
+        if resource is None:
+            continue
+        api_version = finding.api_version or (diff.resource.api_version if diff is not None else "")
+        type_ = finding.type or det.type
+        sid = signal_id(type_, resource, finding.affected_path)
+        raw = _raw_changes(diff, finding) if diff is not None else ()
+        existing = signals.get(sid)
+        if existing is not None:
+            merged_raw = tuple(dict.fromkeys((*existing[0].raw_changes, *raw)))
+            signals[sid] = (_replace(existing[0], raw_changes=merged_raw), existing[1])
+            continue
+        signal = Signal(
+            id=sid,
+            type=type_,
+            category=det.category,
+            importance=finding.importance or det.importance,
+            resource=resource,
+            api_version=api_version,
+            change_type=finding.change_type,
+            description=finding.description,
+            explanation=finding.explanation or det.explanation,
+            affected_path=finding.affected_path,
+            before=finding.before,
+            after=finding.after,
+            source=locator.locate(resource, finding) if locator is not None else None,
+            raw_changes=raw,
+            related=tuple(sorted(finding.related)),
+        )
+        signals[sid] = (signal, det.absorbs)
+    return signals
+
+
+def _absorb(built: dict[str, _Built]) -> dict[str, Signal]:
+    """Drop signals a resource-level twin absorbs, listing them in its `related`."""
+    signals = {sid: signal for sid, (signal, _) in built.items()}
+    rules = {sid: absorbs for sid, (_, absorbs) in built.items()}
+    absorbed: dict[str, list[str]] = {}
+    removed: set[str] = set()
+    for sid, signal in sorted(signals.items()):
+        prefixes = rules[sid]
+        if not prefixes:
+            continue
+        for other_id, other in sorted(signals.items()):
+            if (
+                other_id != sid
+                and other.resource == signal.resource
+                and other.type.startswith(prefixes)
+                and not rules[other_id]
+            ):
+                removed.add(other_id)
+                absorbed.setdefault(sid, []).append(other_id)
+    out = {}
+    for sid, signal in signals.items():
+        if sid in removed:
+            continue
+        if sid in absorbed:
+            signal = _replace(signal, related=tuple(sorted({*signal.related, *absorbed[sid]})))
+        out[sid] = signal
+    return out
+
+
+def _raw_changes(diff: ResourceDiff, finding: Finding) -> tuple[tuple[ChangeOp, str], ...]:
+    """The diff's changes at, above or below the finding's path (by display path)."""
+    target = finding.affected_path
+    related = [c for c in diff.changes if _related(c, target)]
+    if not related and not target:
+        related = list(diff.changes)
+    return tuple((c.op, c.path) for c in related)
+
+
+def _related(change: Change, target: str) -> bool:
+    a, b = change.display_path, target
+    if not a or not b:
+        return not a  # the whole-resource change relates to everything in it
+    shorter, longer = (a, b) if len(a) <= len(b) else (b, a)
+    return longer.startswith(shorter) and (len(longer) == len(shorter) or longer[len(shorter)] in ".[")
+
+
+def _replace(signal: Signal, **changes: object) -> Signal:
+    from dataclasses import replace  # noqa: PLC0415
+
+    return replace(signal, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,146 @@
+"""Other workload changes worth a reviewer's eye: images, pull policy, namespaces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..model import ResourceDiff
+from .common import what
+from .context import SignalContext
+from .kube import WORKLOAD_KINDS, container_pairs, parse_image
+from .registry import Finding, detector
+
+
+@detector(
+    "workload.image",
+    category="other",
+    importance="medium",
+    kinds=WORKLOAD_KINDS,
+    explanation="A new image is new code in production; a lower version is a rollback.",
+)
+def image(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """A container's image changes (tag or digest); high when the tag goes down a semantic
+    version of the same repository (a rollback)."""
+    for old, new in container_pairs(diff.base, diff.head):
+        if old is None or new is None or old.body.get("image") == new.body.get("image"):
+            continue
+        before, after = parse_image(old.body.get("image")), parse_image(new.body.get("image"))
+        rollback = (
+            before is not None
+            and after is not None
+            and before.repository == after.repository
+            and before.version is not None
+            and after.version is not None
+            and after.version < before.version
+        )
+        yield Finding(
+            f"Image of {new.kind_word} '{new.name}' in {what(diff.resource)} "
+            f"{'rolled back' if rollback else 'changed'} from {old.body.get('image')} to {new.body.get('image')}",
+            new.display("image"),
+            old.body.get("image"),
+            new.body.get("image"),
+            "modified",
+            (*new.path, "image"),
+            importance="high" if rollback else "medium",
+        )
+
+
+def _mutable(reference: object) -> bool:
+    parsed = parse_image(reference)
+    return parsed is not None and parsed.digest is None and parsed.tag in (None, "latest")
+
+
+@detector(
+    "workload.image.mutableTag",
+    category="other",
+    importance="medium",
+    kinds=WORKLOAD_KINDS,
+    explanation="A mutable tag (latest, no tag, or a tag instead of a digest) can point at "
+    "different code on every pull, so what runs is no longer what was reviewed.",
+)
+def mutable_tag(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """A container's image becomes `latest` or untagged, or goes from a digest to a tag."""
+    for old, new in container_pairs(diff.base, diff.head):
+        if new is None:
+            continue
+        after = new.body.get("image")
+        before = old.body.get("image") if old is not None else None
+        parsed_before, parsed_after = parse_image(before), parse_image(after)
+        if _mutable(after) and not _mutable(before):
+            yield Finding(
+                f"{new.kind_word.capitalize()} '{new.name}' of {what(diff.resource)} uses the mutable image {after}",
+                new.display("image"),
+                before,
+                after,
+                "added" if old is None else "modified",
+                (*new.path, "image"),
+            )
+        elif (
+            parsed_before is not None and parsed_after is not None and parsed_before.digest and not parsed_after.digest
+        ):
+            yield Finding(
+                f"Image of {new.kind_word} '{new.name}' in {what(diff.resource)} is no longer pinned by digest",
+                new.display("image"),
+                before,
+                after,
+                "modified",
+                (*new.path, "image"),
+            )
+
+
+@detector(
+    "workload.image.pullPolicy",
+    category="other",
+    importance="low",
+    kinds=WORKLOAD_KINDS,
+    explanation="The pull policy decides whether nodes fetch the image again or reuse a cached copy that may be stale.",
+)
+def pull_policy(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """A container's imagePullPolicy changes."""
+    for old, new in container_pairs(diff.base, diff.head):
+        if old is None or new is None:
+            continue
+        before, after = old.body.get("imagePullPolicy"), new.body.get("imagePullPolicy")
+        if before != after:
+            yield Finding(
+                f"imagePullPolicy of {new.kind_word} '{new.name}' in {what(diff.resource)} "
+                f"changed from {before} to {after}",
+                new.display("imagePullPolicy"),
+                before,
+                after,
+                "modified",
+                (*new.path, "imagePullPolicy"),
+            )
+
+
+@detector(
+    "workload.namespace",
+    category="other",
+    importance="low",
+    kinds=None,
+    scope="chart",
+    explanation="The default namespace is shared by everything that names no namespace, and "
+    "kube-system holds the cluster's own components: workloads rarely belong in either.",
+)
+def namespace(ctx: SignalContext) -> Iterator[Finding]:
+    """A workload moves into the `default` or `kube-system` namespace."""
+    removed = {(d.id.kind, d.id.name): d for d in ctx.diffs if d.change_type == "removed"}
+    for diff in ctx.diffs:
+        if diff.change_type != "added" or diff.id.kind not in WORKLOAD_KINDS:
+            continue
+        old = removed.get((diff.id.kind, diff.id.name))
+        if (
+            old is not None
+            and diff.id.namespace in ("default", "kube-system")
+            and old.id.namespace != diff.id.namespace
+        ):
+            yield Finding(
+                f"{what(diff.resource)} moves into the {diff.id.namespace} namespace",
+                "metadata.namespace",
+                old.id.namespace,
+                diff.id.namespace,
+                "modified",
+                ("metadata", "namespace"),
+                resource=diff.id,
+                api_version=diff.resource.api_version,
+            )
