@@ -132,6 +132,8 @@ class Signal:
     source: SignalSource | None
     raw_changes: tuple[tuple[ChangeOp, str], ...] = ()
     related: tuple[str, ...] = ()
+    # What the thresholds make of it: "fail", "warn" or "ignore" (not counted in the verdict).
+    action: str = "ignore"
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,7 @@ def action(signal: Signal, config: AnalysisConfig) -> Action:
     return config.thresholds.get(signal.category, {}).get(signal.importance, "ignore")
 
 
-def verdict_of(actions: Iterable[Action]) -> Verdict:
+def verdict_of(actions: Iterable[str]) -> Verdict:
     seen = set(actions)
     if "fail" in seen:
         return "fail"
@@ -61,8 +61,8 @@ def apply_policy(signals: Iterable[Signal], config: AnalysisConfig) -> PolicyRes
         if is_ignored(signal, config):
             ignored += 1
             continue
-        kept.append(signal)
-    return PolicyResult(tuple(kept), ignored, verdict_of(action(s, config) for s in kept))
+        kept.append(replace(signal, action=action(signal, config)))
+    return PolicyResult(tuple(kept), ignored, verdict_of(s.action for s in kept))
 
 
 def _type_matches(type_: str, prefix: str) -> bool:

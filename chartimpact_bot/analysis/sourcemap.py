@@ -60,6 +60,7 @@ class SourceLocator:
     def __init__(self, base: SideFiles, head: SideFiles) -> None:
         self.base = base
         self.head = head
+        self._changed: dict[str, set[int]] = {}
 
     def locate(self, resource_id: ResourceId, finding: Finding) -> SignalSource | None:
         if finding.source is not None:
@@ -85,13 +86,21 @@ class SourceLocator:
             return SignalSource(template_file, 1)
         line = field_line(text, resource.document, finding.affected_path)
         template_changed_here = (
-            head_text is not None and base_text is not None and line in _changed_lines(base_text, head_text)
+            head_text is not None
+            and base_text is not None
+            and line in self._changed_lines_of(resource.source, base_text, head_text)
         )
         if not template_changed_here:
             cause = self._values_cause(finding, text)
             if cause is not None:
                 return cause
         return SignalSource(template_file, line)
+
+    def _changed_lines_of(self, helm_path: str, base_text: str, head_text: str) -> set[int]:
+        """Changed lines of a template, computed once per template (signals share templates)."""
+        if helm_path not in self._changed:
+            self._changed[helm_path] = _changed_lines(base_text, head_text)
+        return self._changed[helm_path]
 
     def _chart_of(self, resource: Resource) -> MaterializedChart | None:
         if self.head.chart is not None and resource.id in self.head.resources:
@@ -205,7 +214,8 @@ def _reads_values(template_text: str, path: tuple[str, ...]) -> bool:
 def _changed_lines(old: str, new: str) -> set[int]:
     """1-based lines of `new` that differ from `old`."""
     changed: set[int] = set()
-    matcher = difflib.SequenceMatcher(None, old.splitlines(), new.splitlines(), autojunk=False)
+    # autojunk keeps templates of many near-identical documents from going quadratic.
+    matcher = difflib.SequenceMatcher(None, old.splitlines(), new.splitlines())
     for tag, _, _, j1, j2 in matcher.get_opcodes():
         if tag in ("replace", "insert"):
             changed.update(range(j1 + 1, j2 + 1))

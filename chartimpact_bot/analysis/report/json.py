@@ -158,6 +158,7 @@ def signal_to_dict(signal: Signal) -> dict[str, Any]:
         "source": ({"file": signal.source.file, "line": signal.source.line} if signal.source else None),
         "rawChanges": [{"op": op, "path": path} for op, path in signal.raw_changes],
         "related": list(signal.related),
+        "action": signal.action,
     }
 
 

@@ -1,4 +1,8 @@
-"""The Markdown report (the PR comment reuses it): a table per run, details folded away.
+"""The Markdown report (the PR comment reuses it): signals first, details folded away.
+
+Readable at 1 and at 200 signals: high and medium signals in a table per chart, low ones and the
+diff inside `<details>`. With a size budget, content is dropped least important first (the
+diff, then low signals, then rows beyond a shrinking limit), and what was left out is counted.
 
 Every name and value comes from chart content a PR author controls, so all of it goes through
 `md_text` / `md_code`: nothing can break a table, close a `<details>` or inject HTML.
@@ -6,71 +10,152 @@ Every name and value comes from chart content a PR author controls, so all of it
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from ..model import Change, ChartReport, Report, ResourceDiff
+from ..model import IMPORTANCES, Change, ChartReport, Report, ResourceDiff, Signal
 from .values import chart_counts, compact, md_code, md_text
 
 _VERDICT_ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
+_ACTION_ICON = {"fail": "❌", "warn": "⚠️", "ignore": "ℹ️"}
 _OP_WORD = {"add": "added", "remove": "removed", "replace": "changed"}
 MAX_CHANGES_PER_RESOURCE = 50
 
 
-def render_markdown(report: Report) -> str:
-    return "\n".join(_lines(report)).rstrip() + "\n"
+@dataclass(frozen=True, slots=True)
+class _Budget:
+    """How much to show: `None` means everything."""
+
+    max_signals: int | None = None
+    low_signals: bool = True
+    diff: bool = True
+
+
+def render_markdown(
+    report: Report,
+    *,
+    max_signals: int | None = None,
+    max_chars: int | None = None,
+    more_url: str | None = None,
+) -> str:
+    """The report as Markdown, within `max_chars` when given; `more_url` is where the rest is."""
+    budgets = [_Budget(max_signals, True, True), _Budget(max_signals, True, False), _Budget(max_signals, False, False)]
+    limit = max_signals if max_signals is not None else sum(len(c.signals) for c in report.charts)
+    while limit > 0:
+        limit //= 2
+        budgets.append(_Budget(limit, False, False))
+    text = ""
+    for budget in budgets:
+        text = "\n".join(_lines(report, budget, more_url)).rstrip() + "\n"
+        if max_chars is None or len(text) <= max_chars:
+            return text
+    return text
 
 
 def _revision(ref: str | None, sha: str | None) -> str:
     text = ref or "?"
-    if sha:
+    if sha and sha != ref:
         text += f" ({sha[:7]})"
     return md_code(text)
 
 
-def _lines(report: Report) -> Iterator[str]:
-    signals = sum(len(c.signals) for c in report.charts)
+def importance_summary(signals: list[Signal] | tuple[Signal, ...]) -> str:
+    counts = Counter(s.importance for s in signals)
+    return " · ".join(f"{counts[i]} {i}" for i in IMPORTANCES if counts[i]) or "none"
+
+
+def _lines(report: Report, budget: _Budget, more_url: str | None) -> Iterator[str]:
+    signals = [s for c in report.charts for s in c.signals]
     yield f"### ChartImpact {_VERDICT_ICON[report.verdict]} {report.verdict}"
     yield ""
     yield (
-        f"{_revision(report.base.ref, report.base.sha)} → "
-        f"{_revision(report.head.ref, report.head.sha)}"
-        f" · {len(report.charts)} chart{'s' if len(report.charts) != 1 else ''} · {signals} signals"
+        f"{_revision(report.base.ref, report.base.sha)} → {_revision(report.head.ref, report.head.sha)} · "
+        f"{len(report.charts)} chart{'s' if len(report.charts) != 1 else ''} · "
+        f"{len(signals)} signal{'s' if len(signals) != 1 else ''}"
+        + (f": {importance_summary(signals)}" if signals else "")
     )
     yield ""
-    yield "| Chart | Environment | Status | Added | Removed | Modified | Field changes |"
-    yield "|---|---|---|---:|---:|---:|---:|"
+    yield "| Chart | Environment | Status | Verdict | Signals | Resources changed |"
+    yield "|---|---|---|---|---|---|"
     for chart in report.charts:
-        added, removed, modified, changes = chart_counts(chart)
+        added, removed, modified, _ = chart_counts(chart)
         yield (
-            f"| {md_code(chart.path)} | {md_text(chart.environment)} "
-            f"| {chart.status.replace('_', ' ')} "
-            f"| {added} | {removed} | {modified} | {changes} |"
+            f"| {md_code(chart.path)} | {md_text(chart.environment)} | {chart.status.replace('_', ' ')} "
+            f"| {_VERDICT_ICON[chart.verdict]} {chart.verdict} | {importance_summary(chart.signals)} "
+            f"| {added + removed + modified} |"
         )
+    shown = 0
     for chart in report.charts:
-        yield from _chart_details(chart)
+        lines, count = _chart(chart, budget, shown)
+        shown += count
+        yield from lines
+    hidden = len(signals) - shown
+    if hidden > 0:
+        yield ""
+        where = f"[the Check Run]({more_url})" if more_url else "the full report"
+        yield f"_{hidden} more signal{'s' if hidden != 1 else ''} not shown here: see {where}._"
 
 
-def _chart_details(chart: ChartReport) -> Iterator[str]:
+def _chart(chart: ChartReport, budget: _Budget, already: int) -> tuple[list[str], int]:
+    out: list[str] = []
+    interesting = chart.signals or chart.error or chart.warnings or (chart.diff and chart.diff.resources)
+    if not interesting:
+        return out, 0
+    out += ["", f"#### {md_code(chart.path)} · {_VERDICT_ICON[chart.verdict]} {chart.verdict}"]
     if chart.error:
-        yield ""
-        yield f"**{md_text(chart.path)}** failed: {md_text(chart.error)}"
+        out += ["", f"**Failed:** {md_text(chart.error)}"]
     if chart.warnings:
-        yield ""
-        for warning in chart.warnings:
-            yield f"- ⚠️ {md_text(warning)}"
-    if chart.diff is None or not chart.diff.resources:
-        return
+        out.append("")
+        out += [f"- ⚠️ {md_text(w)}" for w in chart.warnings]
+    room = None if budget.max_signals is None else max(budget.max_signals - already, 0)
+    main = [s for s in chart.signals if s.importance != "low"]
+    low = [s for s in chart.signals if s.importance == "low"] if budget.low_signals else []
+    main_shown = main if room is None else main[:room]
+    room = None if room is None else room - len(main_shown)
+    low_shown = low if room is None else low[:room]
+    if main_shown:
+        out += ["", *_signal_table(main_shown)]
+    if low_shown:
+        out += [
+            "",
+            "<details>",
+            f"<summary>{len(low_shown)} low-importance signal{'s' if len(low_shown) != 1 else ''}</summary>",
+            "",
+        ]
+        out += [*_signal_table(low_shown), "", "</details>"]
+    if chart.ignored_signals:
+        plural = "s" if chart.ignored_signals != 1 else ""
+        out += ["", f"_{chart.ignored_signals} signal{plural} ignored by `.chartimpact.yml`._"]
+    if budget.diff and chart.diff is not None and chart.diff.resources:
+        out += _diff_details(chart)
+    return out, len(main_shown) + len(low_shown)
+
+
+def _signal_table(signals: list[Signal]) -> list[str]:
+    rows = ["| | Importance | Category | Signal | Where |", "|---|---|---|---|---|"]
+    for signal in signals:
+        where = md_code(f"{signal.source.file}:{signal.source.line}") if signal.source else ""
+        rows.append(
+            f"| {_ACTION_ICON.get(signal.action, '')} | {signal.importance} | {signal.category} "
+            f"| {md_text(signal.description)} {md_code(signal.type)} | {where} |"
+        )
+    return rows
+
+
+def _diff_details(chart: ChartReport) -> list[str]:
+    assert chart.diff is not None
     _, _, _, changes = chart_counts(chart)
-    yield ""
-    yield "<details>"
-    yield (
-        f"<summary>Diff of {md_code(chart.path)}: {len(chart.diff.resources)} resources, "
-        f"{changes} field changes</summary>"
-    )
-    yield ""
+    out = [
+        "",
+        "<details>",
+        f"<summary>Diff: {len(chart.diff.resources)} resources, {changes} field changes</summary>",
+        "",
+    ]
     for resource_diff in chart.diff.resources:
-        yield from _resource(resource_diff)
-    yield "</details>"
+        out += list(_resource(resource_diff))
+    out.append("</details>")
+    return out
 
 
 def _resource(diff: ResourceDiff) -> Iterator[str]:

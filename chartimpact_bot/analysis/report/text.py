@@ -1,10 +1,12 @@
-"""The terminal report: one line per change, coloured when the output is a terminal."""
+"""The terminal report: signals first (by importance, then category), then the diff; coloured
+when the output is a terminal."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
-from ..model import Change, ChartReport, Report, ResourceDiff
+from ..model import CATEGORIES, IMPORTANCES, Change, ChartReport, Report, ResourceDiff, Signal
 from .values import chart_counts, compact
 
 _COLOURS = {
@@ -19,6 +21,7 @@ _COLOURS = {
 _OP_MARK = {"add": ("+", "green"), "remove": ("-", "red"), "replace": ("~", "yellow")}
 _RESOURCE_MARK = {"added": ("+", "green"), "removed": ("-", "red"), "modified": ("~", "yellow")}
 _VERDICT_COLOUR = {"pass": "green", "warn": "yellow", "fail": "red"}
+_ACTION_MARK = {"fail": ("✗", "red"), "warn": ("!", "yellow"), "ignore": ("·", "dim")}
 
 
 class _Style:
@@ -36,6 +39,11 @@ def render_text(report: Report, *, colour: bool = False) -> str:
     return "\n".join(_lines(report, style)) + "\n"
 
 
+def importance_counts(signals: tuple[Signal, ...] | list[Signal]) -> str:
+    counts = Counter(s.importance for s in signals)
+    return ", ".join(f"{counts[i]} {i}" for i in IMPORTANCES if counts[i]) or "none"
+
+
 def _revision(ref: str | None, sha: str | None) -> str:
     if ref and sha:
         return f"{ref} ({sha[:7]})"
@@ -46,9 +54,9 @@ def _lines(report: Report, style: _Style) -> Iterator[str]:
     yield style("ChartImpact", "bold") + (
         f"  {_revision(report.base.ref, report.base.sha)} → {_revision(report.head.ref, report.head.sha)}"
     )
-    signals = sum(len(c.signals) for c in report.charts)
+    signals = [s for c in report.charts for s in c.signals]
     verdict = style(report.verdict.upper(), "bold", _VERDICT_COLOUR[report.verdict])
-    yield f"Verdict: {verdict}   charts: {len(report.charts)}   signals: {signals}"
+    yield f"Verdict: {verdict}   charts: {len(report.charts)}   signals: {len(signals)} ({importance_counts(signals)})"
     for chart in report.charts:
         yield ""
         yield from _chart_lines(chart, style)
@@ -56,20 +64,43 @@ def _lines(report: Report, style: _Style) -> Iterator[str]:
 
 def _chart_lines(chart: ChartReport, style: _Style) -> Iterator[str]:
     env = "" if chart.environment == "default" else f" [{chart.environment}]"
-    yield (style(f"■ {chart.path}{env}", "bold") + f"  chart {chart.name}, {chart.status.replace('_', ' ')}")
+    verdict = style(chart.verdict, _VERDICT_COLOUR[chart.verdict])
+    yield style(f"■ {chart.path}{env}", "bold") + f"  chart {chart.name}, {chart.status.replace('_', ' ')}, {verdict}"
     if chart.error:
         yield "  " + style(f"error: {chart.error}", "red")
     for warning in chart.warnings:
         yield "  " + style(f"warning: {warning}", "yellow")
+    if chart.signals:
+        ignored = f"; {chart.ignored_signals} ignored by configuration" if chart.ignored_signals else ""
+        yield f"  Signals: {len(chart.signals)} ({importance_counts(chart.signals)}{ignored})"
+        yield from _signal_lines(chart.signals, style)
+    elif chart.ignored_signals:
+        yield f"  Signals: none ({chart.ignored_signals} ignored by configuration)"
     if chart.diff is None:
         return
     added, removed, modified, changes = chart_counts(chart)
     if not chart.diff.resources:
         yield "  No changes to rendered resources."
         return
-    yield (f"  Resources: {added} added, {removed} removed, {modified} modified; {changes} field changes")
+    yield f"  Diff: {added} added, {removed} removed, {modified} modified resources; {changes} field changes"
     for resource_diff in chart.diff.resources:
         yield from _resource_lines(resource_diff, style)
+
+
+def _signal_lines(signals: tuple[Signal, ...], style: _Style) -> Iterator[str]:
+    for importance in IMPORTANCES:
+        group = [s for s in signals if s.importance == importance]
+        if not group:
+            continue
+        yield "    " + style(importance.upper(), "bold")
+        for category in CATEGORIES:
+            for signal in (s for s in group if s.category == category):
+                mark, colour = _ACTION_MARK.get(signal.action, ("·", "dim"))
+                where = f"  {signal.source.file}:{signal.source.line}" if signal.source else ""
+                yield (
+                    f"      {style(mark, colour)} {category:<12} {signal.description}"
+                    + style(f"  [{signal.type}]{where}", "dim")
+                )
 
 
 def _resource_lines(diff: ResourceDiff, style: _Style) -> Iterator[str]:

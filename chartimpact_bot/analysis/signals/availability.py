@@ -335,7 +335,7 @@ def max_surge(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         raw_after,
         "modified",
         ("spec", "strategy", "rollingUpdate", "maxSurge"),
-        importance="high" if stuck else "medium",
+        importance="medium",
     )
 
 
@@ -1027,8 +1027,9 @@ def rollout_restart(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]
     prefix = ".".join(pod.spec_path[:-1])
     touched = sorted({_area(c.display_path, prefix) for c in diff.changes if c.display_path.startswith(prefix + ".")})
     if touched:
+        listed = ", ".join(touched[:4]) + (f" and {len(touched) - 4} more" if len(touched) > 4 else "")
         yield Finding(
-            f"Pods of {_what(diff)} will be restarted: pod template changed ({', '.join(touched)})",
+            f"Pods of {_what(diff)} will be restarted: pod template changed ({listed})",
             prefix,
             None,
             touched,

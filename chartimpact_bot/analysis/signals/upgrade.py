@@ -522,7 +522,7 @@ def renamed(ctx: SignalContext) -> Iterator[Finding]:
     """A resource removed and one of the same kind and namespace, with a near-identical spec,
     added (delete + create)."""
     for old, new in _pairs(ctx):
-        if old.id.kind not in RENAME_KINDS or old.id.namespace != new.id.namespace:
+        if old.id.kind not in RENAME_KINDS or old.id.namespace != new.id.namespace or old.id.name == new.id.name:
             continue
         if _similarity(old, new) >= 0.8:
             yield Finding(

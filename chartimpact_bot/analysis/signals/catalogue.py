@@ -1,0 +1,50 @@
+"""docs/signals.md, generated from the detector registry: `python -m chartimpact_bot.analysis.signals.catalogue`.
+
+A test compares the committed file with this output, so the documentation cannot drift from
+what is implemented.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ..model import CATEGORIES
+from .engine import detectors
+
+_TITLES = {"availability": "Availability", "security": "Security", "upgrade": "Upgrade safety", "other": "Other"}
+
+
+def render_catalogue() -> str:
+    lines = [
+        "# Signals",
+        "",
+        "Generated from the detector registry (`python -m chartimpact_bot.analysis.signals.catalogue`);",
+        "do not edit by hand. Importance is the default; `.chartimpact.yml` can override it per type.",
+        "",
+    ]
+    registered = detectors()
+    for category in CATEGORIES:
+        group = [d for d in registered if d.category == category and d.scope != "pattern"]
+        lines += _table(_TITLES[category], group)
+    lines += _table("Cross-resource patterns", [d for d in registered if d.scope == "pattern"])
+    lines.append(f"{len(registered)} signal types.")
+    return "\n".join(lines) + "\n"
+
+
+def _table(title: str, group: list) -> list[str]:  # type: ignore[type-arg]
+    lines = [
+        f"## {title}",
+        "",
+        "| type | importance | applies to | fires when | why it matters |",
+        "|---|---|---|---|---|",
+    ]
+    for det in group:
+        kinds = ", ".join(sorted(det.kinds)) if det.kinds else ("the chart" if det.scope != "resource" else "any kind")
+        doc = " ".join(det.doc.split()).replace("|", "\\|")
+        why = " ".join(det.explanation.split()).replace("|", "\\|")
+        lines.append(f"| `{det.type}` | {det.importance} | {kinds} | {doc} | {why} |")
+    return [*lines, ""]
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render_catalogue())

@@ -1,0 +1,291 @@
+"""Signals beyond the golden cases: what must not fire, verdicts, policy, determinism, crashes,
+source lines and the Markdown at 1 and at 200 signals."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from chartimpact_bot.analysis.model import Report
+from chartimpact_bot.analysis.pipeline import PipelineOptions
+from chartimpact_bot.analysis.report.markdown import render_markdown
+from chartimpact_bot.analysis.signals import registry
+from chartimpact_bot.analysis.signals.catalogue import render_catalogue
+from chartimpact_bot.cli import main
+from chartimpact_bot.repo_config import load_config
+from tests.conftest import EXAMPLES, REPO_ROOT, chart_yaml, diff_dirs, only_chart, write_files
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  containers:
+    - name: app
+      image: {image}
+{extra}"""
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {{app: web, helm.sh/chart: '{{{{ .Chart.Name }}}}-{{{{ .Chart.Version }}}}'}}
+spec:
+  replicas: 3
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata:
+      labels: {{app: web}}
+{annotations}    spec:
+      containers:
+{containers}"""
+
+WEB = "        - {name: web, image: 'nginx:1.25', readinessProbe: {httpGet: {path: /, port: 80}}}\n"
+PROXY = "        - {name: proxy, image: 'envoy:1.30'}\n"
+
+
+def _pair(tmp_path: Path, base: str, head: str, *, head_version: str = "0.1.0") -> tuple[Path, Path]:
+    files = lambda text, version: {  # noqa: E731
+        "Chart.yaml": chart_yaml("app", version=version),
+        "templates/manifest.yaml": text,
+    }
+    return (
+        write_files(tmp_path / "base" / "app", files(base, "0.1.0")),
+        write_files(tmp_path / "head" / "app", files(head, head_version)),
+    )
+
+
+def _types(report: Report) -> list[str]:
+    return [s.type for s in only_chart(report).signals]
+
+
+def test_an_unchanged_risky_property_does_not_fire(tmp_path: Path, options: PipelineOptions) -> None:
+    privileged = "      securityContext: {privileged: true}\n"
+    base, head = _pair(
+        tmp_path,
+        POD.format(name="app", image="nginx:1.25", extra=privileged),
+        POD.format(name="app", image="nginx:1.26", extra=privileged),
+    )
+    assert _types(diff_dirs(base, head, options)) == ["workload.image"]
+
+
+def test_reordering_containers_fires_nothing(tmp_path: Path, options: PipelineOptions) -> None:
+    base, head = _pair(
+        tmp_path,
+        DEPLOYMENT.format(annotations="", containers=WEB + PROXY),
+        DEPLOYMENT.format(annotations="", containers=PROXY + WEB),
+    )
+    assert _types(diff_dirs(base, head, options)) == []
+
+
+def test_a_chart_version_label_bump_fires_nothing(tmp_path: Path, options: PipelineOptions) -> None:
+    text = DEPLOYMENT.format(annotations="", containers=WEB)
+    base, head = _pair(tmp_path, text, text, head_version="0.2.0")
+    report = diff_dirs(base, head, options)
+    assert only_chart(report).diff.resources == ()  # type: ignore[union-attr]
+    assert _types(report) == []
+
+
+def test_a_pod_template_annotation_fires_only_the_restart(tmp_path: Path, options: PipelineOptions) -> None:
+    base, head = _pair(
+        tmp_path,
+        DEPLOYMENT.format(annotations="", containers=WEB),
+        DEPLOYMENT.format(annotations="      annotations: {restartedAt: monday}\n", containers=WEB),
+    )
+    assert _types(diff_dirs(base, head, options)) == ["availability.rollout.restart"]
+
+
+@pytest.mark.parametrize(
+    ("base", "head", "expected"),
+    [
+        (
+            POD.format(name="app", image="nginx:1.25", extra=""),
+            POD.format(name="app", image="nginx:1.25", extra="      securityContext: {privileged: true}\n"),
+            "security.context.privileged",
+        ),
+        (
+            DEPLOYMENT.format(annotations="", containers=WEB),
+            DEPLOYMENT.format(annotations="", containers="        - {name: web, image: 'nginx:1.25'}\n"),
+            "availability.probe.readiness",
+        ),
+        (
+            DEPLOYMENT.format(annotations="", containers=WEB),
+            DEPLOYMENT.format(annotations="", containers=WEB)
+            .replace("matchLabels: {app: web}", "matchLabels: {app: web, tier: front}")
+            .replace("labels: {app: web}\n", "labels: {app: web, tier: front}\n"),
+            "upgrade.immutable.selector",
+        ),
+    ],
+    ids=["privileged", "readiness removed", "selector changed"],
+)
+def test_default_thresholds_fail_and_the_cli_exits_1(tmp_path: Path, base: str, head: str, expected: str) -> None:
+    base_dir, head_dir = _pair(tmp_path, base, head)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["diff", str(base_dir), str(head_dir), "--format", "json"], stdout=out, stderr=err)
+    report = json.loads(out.getvalue())
+    assert code == 1, err.getvalue()
+    assert report["verdict"] == "fail"
+    failing = [s["type"] for s in report["charts"][0]["signals"] if s["action"] == "fail"]
+    assert expected in failing
+
+
+def test_the_demo_shows_all_four_categories(options: PipelineOptions) -> None:
+    report = diff_dirs(EXAMPLES / "base" / "storefront", EXAMPLES / "head" / "storefront", options)
+    assert {s.category for s in only_chart(report).signals} == {"availability", "security", "upgrade", "other"}
+
+
+def test_signal_ids_and_order_are_deterministic(options: PipelineOptions) -> None:
+    runs = [diff_dirs(EXAMPLES / "base" / "storefront", EXAMPLES / "head" / "storefront", options) for _ in range(2)]
+    first, second = ([(s.id, s.type, s.affected_path) for s in only_chart(r).signals] for r in runs)
+    assert first == second
+    signal = only_chart(runs[0]).signals[0]
+    rid = signal.resource
+    key = f"{signal.type}\0{rid.group}/{rid.kind}/{rid.namespace}/{rid.name}\0{signal.affected_path}"
+    assert signal.id == hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def test_signals_point_at_the_values_line_or_the_template_line(options: PipelineOptions) -> None:
+    report = diff_dirs(EXAMPLES / "base" / "storefront", EXAMPLES / "head" / "storefront", options)
+    where = {s.type: (s.source.file, s.source.line) for s in only_chart(report).signals if s.source}
+    values = "storefront/values.yaml"
+    assert where["availability.probe.readiness"] == (values, 35)  # probes.readiness: false
+    assert where["security.exposure.type"] == (values, 17)  # service.type: LoadBalancer
+    assert where["workload.image"] == (values, 5)  # image.tag
+    assert where["availability.resources.limits"] == (values, 32)  # limits.memory
+    # caused by _helpers.tpl, not by a values line: the template line where the selector is written
+    assert where["upgrade.immutable.selector"] == ("storefront/templates/deployment.yaml", 11)
+    lines = (EXAMPLES / "head" / "storefront" / "values.yaml").read_text().splitlines()
+    assert lines[34].strip() == "readiness: false"
+    assert lines[16].strip() == "type: LoadBalancer"
+
+
+def test_policy_overrides_ignores_and_thresholds(tmp_path: Path, options: PipelineOptions) -> None:
+    base, head = _pair(
+        tmp_path,
+        POD.format(name="app", image="nginx:1.25", extra=""),
+        POD.format(name="app", image="nginx:latest", extra="      securityContext: {privileged: true}\n"),
+    )
+    plain = only_chart(diff_dirs(base, head, options))
+    assert {s.type for s in plain.signals} == {
+        "security.context.privileged",
+        "security.pss",
+        "workload.image",
+        "workload.image.mutableTag",
+    }
+    assert plain.verdict == "fail"
+    config = load_config(
+        "importance: {workload.image: high}\n"
+        "ignore: {signals: [security.pss], paths: ['*.privileged']}\n"
+        "thresholds: {other: {high: warn}}\n"
+    )
+    tuned = only_chart(diff_dirs(base, head, options, config))
+    assert [(s.type, s.importance, s.action) for s in tuned.signals] == [
+        ("workload.image", "high", "warn"),
+        ("workload.image.mutableTag", "high", "warn"),
+    ]
+    assert tuned.ignored_signals == 2
+    assert tuned.verdict == "warn"
+    ignored_resource = load_config("ignore: {resources: [{kind: Pod, name: 'a*'}]}\n")
+    assert only_chart(diff_dirs(base, head, options, ignored_resource)).signals == ()
+
+
+def test_signals_can_be_turned_off(tmp_path: Path, options: PipelineOptions) -> None:
+    base, head = _pair(
+        tmp_path,
+        POD.format(name="app", image="nginx:1.25", extra=""),
+        POD.format(name="app", image="nginx:1.25", extra="      securityContext: {privileged: true}\n"),
+    )
+    chart = only_chart(diff_dirs(base, head, replace(options, signals_enabled=False)))
+    assert chart.signals == ()
+    assert chart.verdict == "pass"
+    assert chart.diff is not None and chart.diff.resources
+
+
+def test_a_crashing_detector_is_skipped_and_named(
+    tmp_path: Path, options: PipelineOptions, request: pytest.FixtureRequest
+) -> None:
+    def broken(ctx: object, diff: object) -> list[registry.Finding]:
+        raise ZeroDivisionError("bug in a detector")
+
+    index = next(i for i, d in enumerate(registry.REGISTRY) if d.type == "workload.image")
+    original = registry.REGISTRY[index]
+    registry.REGISTRY[index] = replace(original, function=broken)
+    request.addfinalizer(lambda: registry.REGISTRY.__setitem__(index, original))
+    base, head = _pair(
+        tmp_path,
+        POD.format(name="app", image="nginx:1.25", extra=""),
+        POD.format(name="app", image="nginx:1.26", extra="      securityContext: {privileged: true}\n"),
+    )
+    chart = only_chart(diff_dirs(base, head, options))
+    assert "workload.image" not in {s.type for s in chart.signals}
+    assert "security.context.privileged" in {s.type for s in chart.signals}
+    assert chart.warnings == (
+        "signal detector workload.image failed and was skipped (ZeroDivisionError: bug in a detector)",
+    )
+
+
+def test_a_resource_level_signal_absorbs_its_twin(tmp_path: Path, options: PipelineOptions) -> None:
+    crd = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets}
+  versions:
+"""
+    v1alpha1 = "    - {name: v1alpha1, served: true, storage: false, schema: {openAPIV3Schema: {type: object}}}\n"
+    v1 = "    - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}\n"
+    base = write_files(
+        tmp_path / "base" / "app", {"Chart.yaml": chart_yaml("app"), "templates/crd.yaml": crd + v1alpha1 + v1}
+    )
+    head = write_files(tmp_path / "head" / "app", {"Chart.yaml": chart_yaml("app"), "crds/crd.yaml": crd + v1})
+    chart = only_chart(diff_dirs(base, head, options))
+    (moved,) = chart.signals
+    assert (moved.type, moved.before, moved.after) == ("upgrade.crd.removed", "templates/", "crds/")
+    assert len(moved.related) == 1  # the version removal it absorbed
+
+
+def test_markdown_reads_well_with_one_signal(tmp_path: Path, options: PipelineOptions) -> None:
+    base, head = _pair(
+        tmp_path,
+        POD.format(name="app", image="nginx:1.25", extra="      securityContext: {readOnlyRootFilesystem: true}\n"),
+        POD.format(name="app", image="nginx:1.25", extra="      securityContext: {readOnlyRootFilesystem: false}\n"),
+    )
+    markdown = render_markdown(diff_dirs(base, head, options))
+    assert markdown.count("| ⚠️ | medium | security |") == 1
+    assert "more signals not shown" not in markdown
+
+
+def test_markdown_stays_readable_and_bounded_at_200_signals(tmp_path: Path, options: PipelineOptions) -> None:
+    pods = "---\n".join(POD.format(name=f"app{i}", image="nginx:1.25", extra="") for i in range(100))
+    risky = "---\n".join(
+        POD.format(name=f"app{i}", image="nginx:1.25", extra="      securityContext: {privileged: true}\n")
+        for i in range(100)
+    )
+    base, head = _pair(tmp_path, pods, risky)
+    report = diff_dirs(base, head, options)
+    assert len(only_chart(report).signals) == 200
+    full = render_markdown(report)
+    assert full.count("| ❌ | high | security |") == 200
+    bounded = render_markdown(report, max_chars=20_000, more_url="https://github.example/checks/1")
+    assert len(bounded) <= 20_000
+    assert "<details>" not in bounded  # the diff went first
+    assert "more signals not shown here: see [the Check Run](https://github.example/checks/1)" in bounded
+    capped = render_markdown(report, max_signals=30)
+    assert capped.count("| ❌ | high | security |") == 30
+    assert "_170 more signals not shown here: see the full report._" in capped
+
+
+def test_docs_list_every_registered_signal() -> None:
+    committed = (REPO_ROOT / "docs" / "signals.md").read_text()
+    assert committed == render_catalogue(), (
+        "regenerate: python -m chartimpact_bot.analysis.signals.catalogue > docs/signals.md"
+    )

@@ -1,0 +1,102 @@
+"""Golden tests: for every signal type, a minimal base/head chart pair rendered by the real Helm
+engine, and the exact signals expected.
+
+Cases live in tests/golden/signals/<family>.yaml:
+
+    - name: what the case shows
+      base: |            # templates/manifest.yaml of the base chart (plain manifests or Helm)
+      head: |
+      values: {base: "...", head: "..."}        # optional values.yaml texts
+      chart: {base: "...", head: "..."}         # optional extra Chart.yaml lines
+      config: |                                 # optional .chartimpact.yml
+      expect:                                   # every signal, in report order
+        - {type: ..., resource: Kind ns/name, importance: ..., changeType: ..., before: ..., after: ...}
+
+An expectation may also pin `affectedPath`, `source` (file:line) or `action`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from chartimpact_bot.analysis.model import Signal
+from chartimpact_bot.analysis.pipeline import PipelineOptions
+from chartimpact_bot.analysis.signals.engine import detectors
+from chartimpact_bot.repo_config import load_config
+from tests.conftest import chart_yaml, diff_dirs, only_chart, write_files
+
+GOLDEN = Path(__file__).parent / "golden" / "signals"
+CATALOGUE = Path(__file__).resolve().parents[2] / "shared" / "design" / "SIGNALS.md"
+REQUIRED = ("type", "resource", "importance", "changeType", "before", "after")
+
+
+def _cases() -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for path in sorted(GOLDEN.glob("*.yaml")):
+        for case in yaml.safe_load(path.read_text()):
+            cases.append((f"{path.stem}: {case['name']}", case))
+    return cases
+
+
+CASES = _cases()
+
+
+def summarize(signal: Signal) -> dict[str, Any]:
+    rid = signal.resource
+    return {
+        "type": signal.type,
+        "resource": f"{rid.kind} {rid.namespace + '/' if rid.namespace else ''}{rid.name}",
+        "importance": signal.importance,
+        "changeType": signal.change_type,
+        "before": signal.before,
+        "after": signal.after,
+        "affectedPath": signal.affected_path,
+        "source": f"{signal.source.file}:{signal.source.line}" if signal.source else None,
+        "action": signal.action,
+    }
+
+
+def _chart(root: Path, case: dict[str, Any], side: str) -> Path:
+    extra = (case.get("chart") or {}).get(side, "")
+    files: dict[str, str | bytes] = {
+        "Chart.yaml": chart_yaml("golden", extra=extra),
+        "values.yaml": (case.get("values") or {}).get(side, ""),
+    }
+    if case.get(side):
+        files["templates/manifest.yaml"] = case[side]
+    return write_files(root / side / "golden", files)
+
+
+@pytest.mark.parametrize("case", [c for _, c in CASES], ids=[name for name, _ in CASES])
+def test_golden_signals(case: dict[str, Any], tmp_path: Path, options: PipelineOptions) -> None:
+    for item in case["expect"]:
+        missing = [k for k in REQUIRED if k not in item]
+        assert not missing, f"expectation {item} lacks {missing}"
+    config = load_config(case["config"]) if case.get("config") else None
+    report = diff_dirs(_chart(tmp_path, case, "base"), _chart(tmp_path, case, "head"), options, config)
+    chart = only_chart(report)
+    actual = [summarize(s) for s in chart.signals]
+    projected = [{k: a[k] for k in e} for a, e in zip(actual, case["expect"], strict=False)]
+    assert (projected, len(actual)) == (case["expect"], len(case["expect"])), yaml.safe_dump(actual, sort_keys=False)
+
+
+def test_every_registered_type_has_a_golden_case() -> None:
+    covered = {item["type"] for _, case in CASES for item in case["expect"]}
+    missing = [d.type for d in detectors() if not any(t == d.type or t.startswith(d.type + ".") for t in covered)]
+    assert missing == []
+
+
+@pytest.mark.skipif(not CATALOGUE.exists(), reason="../shared/design/SIGNALS.md is not beside the checkout")
+def test_every_catalogue_type_is_implemented() -> None:
+    catalogue = set(re.findall(r"^\| `([a-z]+(?:\.[A-Za-z]+)+)`", CATALOGUE.read_text(), re.MULTILINE))
+    catalogue |= {
+        t for pair in re.findall(r"^\| `([^`]+)` · `([^`]+)`", CATALOGUE.read_text(), re.MULTILINE) for t in pair
+    }
+    registered = {d.type for d in detectors()}
+    assert sorted(catalogue - registered) == []
+    assert sorted(registered - catalogue) == []
