@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.generate import generate
-from chartimpact_bot.analysis.charts import load_chart_info, materialize
+from chartimpact_bot.analysis.charts import MaterializedChart, load_chart_info, materialize
 from chartimpact_bot.analysis.classify import classify
 from chartimpact_bot.analysis.diff import diff_resources
 from chartimpact_bot.analysis.documents import is_emitted, parse_template
@@ -32,7 +32,12 @@ from chartimpact_bot.analysis.normalize import NormalizeOptions, normalize_side
 from chartimpact_bot.analysis.pipeline import ChartOutcome, build_report
 from chartimpact_bot.analysis.render import IsolatedHelmRenderer, RenderedChart, RenderRequest
 from chartimpact_bot.analysis.report.json import dumps
+from chartimpact_bot.analysis.signals.context import ChartSide, SignalContext
+from chartimpact_bot.analysis.signals.engine import detect_signals, detectors
+from chartimpact_bot.analysis.sourcemap import SideFiles, SourceLocator
 from chartimpact_bot.analysis.sources import DirectorySource
+
+DETECTORS = detectors()
 
 WORK = Path(__file__).resolve().parent / ".work"
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +110,9 @@ def bench_diff(base_dir: Path, head_dir: Path) -> float:
     return float(peer_time)
 
 
-def _side(chart_dir: Path, renderer: IsolatedHelmRenderer) -> tuple[list[Resource], dict[str, float]]:
+def _side(
+    chart_dir: Path, renderer: IsolatedHelmRenderer
+) -> tuple[list[Resource], dict[str, float], MaterializedChart]:
     """One side as the pipeline runs it, with the time of each stage."""
     source = DirectorySource(chart_dir.parent)
     times: dict[str, float] = {}
@@ -125,7 +132,7 @@ def _side(chart_dir: Path, renderer: IsolatedHelmRenderer) -> tuple[list[Resourc
     start = time.perf_counter()
     resources, _ = normalize_side(sets[0], sets[1], NormalizeOptions())
     times["normalize (parent)"] = time.perf_counter() - start
-    return resources, times
+    return resources, times, materialized
 
 
 def bench_pipeline(base_dir: Path, head_dir: Path, deepdiff_seconds: float) -> None:
@@ -134,9 +141,22 @@ def bench_pipeline(base_dir: Path, head_dir: Path, deepdiff_seconds: float) -> N
     with ThreadPoolExecutor(max_workers=2) as pool:
         base_future = pool.submit(_side, base_dir, renderer)
         head_future = pool.submit(_side, head_dir, renderer)
-        (base, base_times), (head, head_times) = base_future.result(), head_future.result()
+        (base, base_times, base_chart), (head, head_times, head_chart) = base_future.result(), head_future.result()
     sides_wall = time.perf_counter() - start
     diff_time, diffs = timed(lambda: diff_resources(base, head, classify))
+
+    def signals() -> int:
+        sides = [
+            ChartSide({r.id: r for r in resources}, chart, ())
+            for resources, chart in ((base, base_chart), (head, head_chart))
+        ]
+        ctx = SignalContext("bench", "bench", sides[0], sides[1], diffs)
+        locator = SourceLocator(SideFiles(sides[0].resources, base_chart), SideFiles(sides[1].resources, head_chart))
+        found, failures = detect_signals(ctx, locator)
+        assert not failures, failures
+        return len(found)
+
+    signals_time, signal_count = timed(signals, repeat=3)
 
     def report() -> str:
         outcome = ChartOutcome(
@@ -166,11 +186,16 @@ def bench_pipeline(base_dir: Path, head_dir: Path, deepdiff_seconds: float) -> N
     for name in base_times:
         print(f"    {name:28s} {base_times[name]:6.3f} s / {head_times[name]:6.3f} s")
     print(f"  diff + classify             {diff_time:6.3f} s")
+    print(
+        f"  signals ({len(DETECTORS)} detectors)       {signals_time:6.3f} s: {signal_count} signals, "
+        f"{signals_time / max(len(head), 1) * 1000:.2f} ms per resource over {len(head)} resources"
+    )
     print(f"  report (JSON)               {report_time:6.3f} s")
     print(
         f"  → {total / deepdiff_seconds:.2f} of deepdiff's time on the diff alone "
         f"({deepdiff_seconds:.2f} s; target ≤ 0.33)"
     )
+    print(f"  → whole pipeline with signals on {len(head)} resources: {total:.2f} s (target < 2 s)")
 
 
 def main() -> None:

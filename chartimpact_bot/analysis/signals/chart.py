@@ -160,10 +160,12 @@ def values_unused(ctx: SignalContext) -> Iterator[Finding]:
         if any(keys[: len(r)] == r or r[: len(keys)] == keys for r in reads):
             continue
         dotted = ".".join(leaf.path)
+        before = old.get((keys_of[path], leaf.path))
+        verb = "added to" if before is None else "changed in"
         yield Finding(
-            f"Value '{dotted}' changed in {path} but no template of the chart reads it",
+            f"Value '{dotted}' {verb} {path} but no template of the chart reads it",
             f"values.{dotted}",
-            old.get((keys_of[path], leaf.path)),
+            before,
             leaf.value,
             "modified",
             resource=ctx.chart_id(),

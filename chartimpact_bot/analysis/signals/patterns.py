@@ -96,13 +96,15 @@ def exposure_multiple(ctx: SignalContext, signals: list[Signal]) -> Iterator[Fin
     "widened for a specific account in one step; review both together.",
 )
 def rbac_coordinated(ctx: SignalContext, signals: list[Signal]) -> Iterator[Finding]:
-    """A Role or ClusterRole widens and a binding to it changes in the same change (including a
-    new service account bound to it)."""
+    """An existing Role or ClusterRole widens and a binding to it changes in the same change
+    (including a new service account bound to it)."""
     widened = defaultdict(list)
     for signal in signals:
-        if signal.type.startswith("security.rbac.") and signal.resource.kind in (
-            "Role",
-            "ClusterRole",
+        # A role that is new in this change is new RBAC, which the role's own signals report.
+        if (
+            signal.type.startswith("security.rbac.")
+            and signal.resource.kind in ("Role", "ClusterRole")
+            and signal.resource in ctx.base.resources
         ):
             widened[signal.resource].append(signal)
     for role, role_signals in sorted(widened.items(), key=lambda item: item[0].sort_key()):
