@@ -289,3 +289,24 @@ def test_docs_list_every_registered_signal() -> None:
     assert committed == render_catalogue(), (
         "regenerate: python -m chartimpact_bot.analysis.signals.catalogue > docs/signals.md"
     )
+
+
+def test_a_new_helm_lint_error_fires_chart_render(tmp_path: Path, options: PipelineOptions) -> None:
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\n"
+    base = write_files(tmp_path / "base" / "app", {"Chart.yaml": chart_yaml("app"), "templates/cm.yaml": manifest})
+    head = write_files(
+        tmp_path / "head" / "app",
+        {
+            "Chart.yaml": chart_yaml("app"),
+            "templates/cm.yaml": manifest,
+            "charts/sub/Chart.yaml": chart_yaml("sub"),
+            "charts/sub/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: sub}\n",
+        },
+    )
+    chart = only_chart(diff_dirs(base, head, options))
+    assert chart.status == "analyzed"
+    lint = [s for s in chart.signals if s.type == "chart.render"]
+    assert [(s.importance, s.after, s.source.file if s.source else None) for s in lint] == [
+        ("high", "Chart.yaml: chart metadata is missing these dependencies: sub", "app/Chart.yaml")
+    ]
+    assert str(tmp_path) not in lint[0].description

@@ -87,6 +87,7 @@ class SideResult:
     chart: MaterializedChart | None = None
     values: tuple[ValuesFile, ...] = ()
     error: str | None = None
+    lint_errors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +253,7 @@ def _side(
         parse_rendered(r, namespace=request.namespace, include_tests=options.include_tests) for r in (first, second)
     ]
     result.resources, result.rules = normalize_side(sets[0], sets[1], config.normalize)
+    result.lint_errors = first.lint_errors
     result.warnings.extend(sets[0].warnings)
     result.fingerprint = _fingerprint(materialized, request)
     return result
@@ -389,7 +391,11 @@ def _signals(
         if side is None:
             sides.append(ChartSide())
             continue
-        sides.append(ChartSide({r.id: r for r in side.resources}, side.chart, _values_sources(side), side.error))
+        sides.append(
+            ChartSide(
+                {r.id: r for r in side.resources}, side.chart, _values_sources(side), side.error, side.lint_errors
+            )
+        )
     kube = options.overrides.kube_version or target.environment.kube_version
     ctx = SignalContext(
         chart_name=name,

@@ -59,6 +59,8 @@ class RenderedChart:
     crds: dict[str, list[ParsedDocument]] = field(default_factory=dict)
     # Seconds the render process spent rendering and parsing all renders (for benchmarks).
     timings: dict[str, float] = field(default_factory=dict)
+    # `helm lint` errors for the same input (the embedded engine only).
+    lint_errors: tuple[str, ...] = ()
 
 
 class Renderer(Protocol):
@@ -141,6 +143,7 @@ class IsolatedHelmRenderer:
                     templates=_documents(raw.get("templates"), first.templates),
                     crds=_documents(raw.get("crds"), first.crds),
                     timings=dict(result.get("timings") or {}),
+                    lint_errors=tuple(raw.get("lint") or ()),
                 )
             )
         return renders

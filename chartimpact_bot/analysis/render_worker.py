@@ -50,7 +50,7 @@ def merge_values(base: dict[str, Any], override: dict[str, Any]) -> dict[str, An
     return merged
 
 
-def render_with_sdk(request: dict[str, Any]) -> list[dict[str, dict[str, str]]]:
+def render_with_sdk(request: dict[str, Any]) -> list[dict[str, Any]]:
     import helm_python  # noqa: PLC0415 - loaded only after the address-space limit is set
     from helm_python import _native  # noqa: PLC0415
 
@@ -81,7 +81,7 @@ def render_with_sdk(request: dict[str, Any]) -> list[dict[str, dict[str, str]]]:
         chart = helm_python.Chart.load(request["chart_dir"])
     except helm_python.HelmError as exc:
         raise RenderFailure(f"Helm cannot load the chart: {one_line(str(exc))}") from exc
-    renders = []
+    renders: list[dict[str, Any]] = []
     with chart:
         crds = {crd["filename"]: crd["data"] for crd in chart.crds}
         for _ in range(request["repeat"]):
@@ -92,7 +92,32 @@ def render_with_sdk(request: dict[str, Any]) -> list[dict[str, dict[str, str]]]:
             except helm_python.HelmError as exc:
                 raise RenderFailure(one_line(str(exc))) from exc
             renders.append({"templates": json.loads(raw), "crds": crds})
+    renders[0]["lint"] = lint_errors(helm_python, request, values)
     return renders
+
+
+def lint_errors(helm_python: Any, request: dict[str, Any], values: dict[str, Any]) -> list[str]:
+    """`helm lint` errors (not warnings) for the same chart and values, paths relative to the chart."""
+    chart_dir = request["chart_dir"]
+
+    def relative(path: object) -> str:
+        # Lint names files under the temporary chart directory: never show that path.
+        text = str(path or "")
+        if text.startswith(chart_dir):
+            text = text[len(chart_dir) :].lstrip("/")
+        return text or "Chart.yaml"
+
+    try:
+        report = helm_python.lint(
+            chart_dir, values, namespace=request["namespace"], kube_version=request.get("kube_version")
+        )
+    except helm_python.HelmError as exc:
+        return [one_line(str(exc)).replace(chart_dir, "chart")]
+    messages = report.get("messages") or []
+    found = {f"{relative(m.get('path'))}: {one_line(str(m.get('error')))}" for m in messages if m.get("severity") == 3}
+    if not found:
+        found = {one_line(str(e)).replace(chart_dir, "chart") for e in report.get("errors") or []}
+    return sorted(found)
 
 
 _SOURCE_LINE = re.compile(r"^# Source: (.+)$")
@@ -119,7 +144,7 @@ def split_cli_output(stream: str) -> dict[str, dict[str, str]]:
     }
 
 
-def render_with_cli(request: dict[str, Any]) -> list[dict[str, dict[str, str]]]:
+def render_with_cli(request: dict[str, Any]) -> list[dict[str, Any]]:
     command = [
         request["helm_binary"],
         "template",
@@ -154,7 +179,7 @@ def render_with_cli(request: dict[str, Any]) -> list[dict[str, dict[str, str]]]:
     return renders
 
 
-def parse_renders(renders: list[dict[str, dict[str, str]]]) -> list[dict[str, Any]]:
+def parse_renders(renders: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Parse each render's emitted templates; later renders reuse unchanged templates."""
     first = renders[0]
     parsed = []
@@ -170,6 +195,8 @@ def parse_renders(renders: list[dict[str, dict[str, str]]]) -> list[dict[str, An
                 else:
                     outputs[source] = parse_template(source, text)
             out[group] = outputs
+        if "lint" in render:
+            out["lint"] = render["lint"]
         parsed.append(out)
     return parsed
 

@@ -89,6 +89,15 @@ def error_location(ctx: SignalContext, error: str) -> tuple[str, int]:
     return chart.source_file(helm_path), line
 
 
+def _lint_location(ctx: SignalContext, error: str) -> tuple[str, int]:
+    """Lint names files relative to the chart: `templates/x.yaml: …`."""
+    chart = ctx.head.chart
+    relative = error.split(":", 1)[0]
+    if chart is not None and f"{chart.info.name}/{relative}" in chart.files:
+        return chart.source_file(f"{chart.info.name}/{relative}"), 1
+    return _chart_file(chart, "Chart.yaml")[0], 1
+
+
 @detector(
     "chart.render",
     category="other",
@@ -99,8 +108,23 @@ def error_location(ctx: SignalContext, error: str) -> tuple[str, int]:
     "and nothing else in this report can be checked.",
 )
 def render(ctx: SignalContext) -> Iterator[Finding]:
-    """The head no longer renders (the error is the description)."""
-    if ctx.head.error is None or ctx.base.error is not None:
+    """The head no longer renders (the error is the description), or `helm lint` reports errors
+    the base did not have."""
+    if ctx.head.error is None:
+        if ctx.base.error is None and ctx.head.chart is not None:
+            for error in sorted(set(ctx.head.lint_errors) - set(ctx.base.lint_errors)):
+                yield Finding(
+                    f"helm lint reports a new error in chart '{ctx.chart_name}': {error}",
+                    "lint",
+                    None,
+                    error,
+                    "added",
+                    resource=ctx.chart_id(),
+                    api_version="v2",
+                    source=_lint_location(ctx, error),
+                )
+        return
+    if ctx.base.error is not None:
         return
     yield Finding(
         f"Chart '{ctx.chart_name}' no longer renders: {ctx.head.error}",

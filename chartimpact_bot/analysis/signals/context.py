@@ -24,6 +24,7 @@ class ChartSide:
     chart: MaterializedChart | None = None
     values: tuple[ValuesSource, ...] = ()
     error: str | None = None
+    lint_errors: tuple[str, ...] = ()
 
     @property
     def info(self) -> ChartInfo | None:
