@@ -1,10 +1,6 @@
-"""Entry point of the GitHub App server (Procfile: `web: python app.py`).
+"""Entry point of the GitHub App server (Procfile: `web: python app.py`)."""
 
-The server itself is built by the GitHub App work (issue #4); until then this reports that
-clearly instead of pretending to serve.
-"""
-
-from chartimpact_bot.cli import main
+from chartimpact_bot.web.serve import serve
 
 if __name__ == "__main__":
-    raise SystemExit(main(["serve"]))
+    raise SystemExit(serve())

@@ -126,7 +126,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     try:
         args = build_parser().parse_args(argv)
         if args.command == "serve":
-            raise UsageError("the web server is not part of this version yet; run 'diff' or 'analyze'")
+            from .web.serve import serve  # noqa: PLC0415 - the server's imports are not needed for diff and analyze
+
+            return serve()
         report = _run(args)
         _emit(report, args, out)
     except (UsageError, AnalysisError) as exc:

@@ -38,9 +38,12 @@ def render_markdown(
     max_signals: int | None = None,
     max_chars: int | None = None,
     more_url: str | None = None,
+    include_diff: bool = True,
 ) -> str:
     """The report as Markdown, within `max_chars` when given; `more_url` is where the rest is."""
     budgets = [_Budget(max_signals, True, True), _Budget(max_signals, True, False), _Budget(max_signals, False, False)]
+    if not include_diff:
+        budgets = budgets[1:]
     limit = max_signals if max_signals is not None else sum(len(c.signals) for c in report.charts)
     while limit > 0:
         limit //= 2
@@ -51,6 +54,24 @@ def render_markdown(
         if max_chars is None or len(text) <= max_chars:
             return text
     return text
+
+
+def render_diff_markdown(report: Report, *, max_chars: int | None = None) -> str:
+    """Only the diff of every chart (the Check Run's `text`), cut to `max_chars` at a resource."""
+    out: list[str] = []
+    for chart in report.charts:
+        if chart.diff is None or not chart.diff.resources:
+            continue
+        out += ["", f"#### {md_code(chart.path)}", ""]
+        for resource_diff in chart.diff.resources:
+            out += list(_resource(resource_diff))
+    text = "\n".join(out).strip() + "\n"
+    if max_chars is None or len(text) <= max_chars:
+        return text
+    note = "\n_The diff is longer than GitHub allows here; run `chartimpact analyze` for all of it._\n"
+    kept = text[: max_chars - len(note)]
+    cut = kept.rfind("\n**")  # the start of the last whole resource that fits
+    return (kept[:cut] if cut > 0 else kept) + note
 
 
 def _revision(ref: str | None, sha: str | None) -> str:

@@ -1,0 +1,1 @@
+"""A thin adapter over gidgethub: authentication, requests, reading charts, publishing results."""

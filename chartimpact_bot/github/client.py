@@ -1,0 +1,228 @@
+"""Requests to GitHub as an installation, with the care GitHub asks for.
+
+- Primary rate limit (403/429, `x-ratelimit-remaining: 0`): wait until `x-ratelimit-reset`.
+- Secondary rate limit (403/429 with `retry-after`, or without it): honour it, else wait 60 s
+  and back off exponentially. gidgethub reports these as BadRequest and ignores `retry-after`,
+  so the headers are kept from the response.
+- 5xx and connection errors: exponential backoff with jitter; a circuit breaker stops calling a
+  GitHub that keeps failing; the job is retried later (TransientError), never lost.
+- 401: the installation token is refreshed once.
+Waits longer than `max_wait` become a TransientError instead of blocking a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import gidgethub
+import gidgethub.aiohttp
+
+from ..jobs.model import TransientError
+from .auth import AppAuth
+
+USER_AGENT = "chartimpact-bot"
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class CircuitBreaker:
+    """Open after `threshold` consecutive failures; closed again `cooldown` seconds later."""
+
+    threshold: int = 5
+    cooldown: float = 60.0
+    failures: int = 0
+    opened_at: float | None = None
+    clock: Callable[[], float] = field(default=time.monotonic)
+
+    def check(self) -> None:
+        if self.opened_at is not None:
+            if self.clock() - self.opened_at < self.cooldown:
+                raise TransientError("GitHub keeps failing; calls are paused for a minute")
+            self.opened_at, self.failures = None, 0
+
+    def success(self) -> None:
+        self.failures = 0
+
+    def failure(self) -> None:
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self.opened_at = self.clock()
+
+
+class _API(gidgethub.aiohttp.GitHubAPI):
+    """gidgethub's client, keeping response headers and retrying what GitHub asks to retry."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        breaker: CircuitBreaker,
+        sleep: Sleep,
+        max_wait: float,
+        max_attempts: int,
+    ) -> None:
+        super().__init__(session, USER_AGENT, base_url=base_url)
+        self.last_headers: Mapping[str, str] = {}
+        self._breaker = breaker
+        self._sleep = sleep
+        self._max_wait = max_wait
+        self._max_attempts = max_attempts
+
+    async def _request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        for attempt in range(1, self._max_attempts + 1):
+            self._breaker.check()
+            try:
+                status, response_headers, data = await super()._request(method, url, headers, body)
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                self._breaker.failure()
+                if attempt == self._max_attempts:
+                    raise TransientError(f"GitHub is unreachable ({type(exc).__name__})") from exc
+                await self._sleep(_backoff(attempt))
+                continue
+            self.last_headers = response_headers
+            if status >= 500:
+                self._breaker.failure()
+            else:
+                self._breaker.success()
+            return status, response_headers, data
+        raise TransientError("GitHub is unreachable")  # pragma: no cover - the loop always returns or raises
+
+    async def handle_rate_limit_error(
+        self, method: str, url: str, exception: gidgethub.HTTPException, attempt: int
+    ) -> bool:
+        status = exception.status_code
+        headers = self.last_headers
+        wait: float | None = None
+        if isinstance(exception, gidgethub.RateLimitExceeded) or (
+            status in (403, 429) and headers.get("x-ratelimit-remaining") == "0"
+        ):
+            reset = float(headers.get("x-ratelimit-reset", "0") or 0)
+            wait = max(reset - time.time(), 1.0)
+        elif status in (403, 429) and ("retry-after" in headers or status == 429 or _secondary(exception)):
+            retry_after = headers.get("retry-after")
+            wait = float(retry_after) if retry_after and retry_after.isdigit() else 60.0 * 2 ** (attempt - 1)
+        elif status >= 500:
+            if attempt >= self._max_attempts:
+                raise TransientError(f"GitHub answered {int(status)} to {method} {_path(url)}") from exception
+            await self._sleep(_backoff(attempt))
+            return True
+        if wait is None:
+            return False
+        if wait > self._max_wait or attempt >= self._max_attempts:
+            raise TransientError(f"GitHub rate limit: retry after {int(wait)} s") from exception
+        await self._sleep(wait)
+        return True
+
+
+def _secondary(exception: gidgethub.HTTPException) -> bool:
+    return "secondary rate limit" in str(exception).lower()
+
+
+def _backoff(attempt: int) -> float:
+    return min(2.0**attempt, 30.0) * random.uniform(0.5, 1.0)
+
+
+def _path(url: str) -> str:
+    return "/" + url.split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
+
+
+class GitHubClient:
+    """Calls made as one installation."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        auth: AppAuth,
+        installation_id: int,
+        *,
+        base_url: str,
+        breaker: CircuitBreaker,
+        sleep: Sleep = asyncio.sleep,
+        max_wait: float = 120.0,
+        max_attempts: int = 4,
+    ) -> None:
+        self._api = _API(
+            session, base_url=base_url, breaker=breaker, sleep=sleep, max_wait=max_wait, max_attempts=max_attempts
+        )
+        self._auth = auth
+        self.installation_id = installation_id
+
+    async def getitem(self, url: str, url_vars: Mapping[str, Any] | None = None) -> Any:
+        return await self._call("GET", url, url_vars)
+
+    async def post(self, url: str, url_vars: Mapping[str, Any] | None = None, *, data: Any) -> Any:
+        return await self._call("POST", url, url_vars, data)
+
+    async def patch(self, url: str, url_vars: Mapping[str, Any] | None = None, *, data: Any) -> Any:
+        return await self._call("PATCH", url, url_vars, data)
+
+    async def delete(self, url: str, url_vars: Mapping[str, Any] | None = None) -> Any:
+        return await self._call("DELETE", url, url_vars)
+
+    async def getall(
+        self, url: str, url_vars: Mapping[str, Any] | None = None, *, iterable_key: str | None = None
+    ) -> list[Any]:
+        """Every item of a paginated list."""
+        items: list[Any] = []
+        next_url: str | None = url
+        while next_url:
+            data, next_url = await self._page(next_url, url_vars)
+            if iterable_key is not None and isinstance(data, dict):
+                data = data.get(iterable_key, [])
+            items.extend(data)
+        return items
+
+    async def _page(self, url: str, url_vars: Mapping[str, Any] | None) -> tuple[Any, str | None]:
+        for refresh in (False, True):
+            token = await self._auth.installation_token(self.installation_id, refresh=refresh)
+            try:
+                data, more, _ = await self._api._make_request(
+                    "GET", url, url_vars or {}, b"", gidgethub.sansio.accept_format(), oauth_token=token
+                )
+            except gidgethub.BadRequest as exc:
+                if exc.status_code == 401 and not refresh:
+                    continue
+                raise
+            return data, more
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _call(self, method: str, url: str, url_vars: Mapping[str, Any] | None, data: Any = b"") -> Any:
+        for refresh in (False, True):
+            token = await self._auth.installation_token(self.installation_id, refresh=refresh)
+            try:
+                body, _, _ = await self._api._make_request(
+                    method, url, url_vars or {}, data, gidgethub.sansio.accept_format(), oauth_token=token
+                )
+            except gidgethub.BadRequest as exc:
+                if exc.status_code == 401 and not refresh:
+                    continue
+                raise
+            return body
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def token_fetcher(
+    session: aiohttp.ClientSession, base_url: str, breaker: CircuitBreaker, sleep: Sleep = asyncio.sleep
+) -> Callable[[int, str], Awaitable[dict[str, str]]]:
+    """A token fetcher for AppAuth: `POST /app/installations/{id}/access_tokens` with the App JWT."""
+    api = _API(session, base_url=base_url, breaker=breaker, sleep=sleep, max_wait=120.0, max_attempts=4)
+
+    async def fetch(installation_id: int, app_jwt: str) -> dict[str, str]:
+        answer: dict[str, str] = await api.post(
+            "/app/installations/{installation_id}/access_tokens",
+            {"installation_id": installation_id},
+            data={},
+            jwt=app_jwt,
+        )
+        return answer
+
+    return fetch

@@ -1,0 +1,59 @@
+"""The pull request comment: one comment carrying the marker, edited in place on every run,
+re-created when someone deleted it, never duplicated (work on one pull request is serialized),
+never longer than 65,536 characters."""
+
+from __future__ import annotations
+
+import gidgethub
+
+from ..analysis.model import Report
+from ..analysis.report.markdown import render_markdown
+from .client import GitHubClient
+
+MARKER = "<!-- chartimpact:analysis:v1 -->"
+MAX_COMMENT_CHARS = 65_536
+
+
+def comment_body(report: Report, *, check_run_url: str | None, max_signals: int | None) -> str:
+    budget = MAX_COMMENT_CHARS - len(MARKER) - 1
+    return (
+        MARKER
+        + "\n"
+        + render_markdown(report, max_chars=budget, max_signals=max_signals, more_url=check_run_url or None)
+    )
+
+
+async def find_comment(client: GitHubClient, owner: str, repo: str, number: int) -> int | None:
+    comments = await client.getall(
+        "/repos/{owner}/{repo}/issues/{number}/comments?per_page=100", {"owner": owner, "repo": repo, "number": number}
+    )
+    for comment in comments:
+        if MARKER in str(comment.get("body") or ""):
+            return int(comment["id"])
+    return None
+
+
+async def upsert_comment(
+    client: GitHubClient, owner: str, repo: str, number: int, body: str, *, create: bool = True
+) -> int | None:
+    """Edit our comment, or create it (when `create`); the comment id, or None when none exists."""
+    existing = await find_comment(client, owner, repo, number)
+    if existing is not None:
+        try:
+            await client.patch(
+                "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+                {"owner": owner, "repo": repo, "comment_id": existing},
+                data={"body": body},
+            )
+            return existing
+        except gidgethub.BadRequest as exc:
+            if exc.status_code != 404:  # deleted between listing and editing: create it again
+                raise
+    if not create:
+        return None
+    answer = await client.post(
+        "/repos/{owner}/{repo}/issues/{number}/comments",
+        {"owner": owner, "repo": repo, "number": number},
+        data={"body": body},
+    )
+    return int(answer["id"])

@@ -1,0 +1,288 @@
+"""One job's work on GitHub: the analysis of base vs head, published as a Check Run, a PR
+comment and (optionally) a commit status.
+
+The analysis is the library's `analyze_repository` over two GitHubSources, run in a worker
+thread; everything else is I/O on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import gidgethub
+import structlog
+
+from ..analysis.config import AnalysisConfig
+from ..analysis.errors import ConfigError
+from ..analysis.model import Report, Revision
+from ..analysis.pipeline import PipelineOptions, analyze_repository
+from ..analysis.remote import HttpRepositoryFetcher
+from ..analysis.render import IsolatedHelmRenderer
+from ..jobs.model import Job, TransientError
+from ..repo_config import CONFIG_FILE, InvalidConfig, load_config
+from ..settings import Settings
+from .auth import AppAuth
+from .checks import ConfigProblem, build_output, complete_check_run, create_check_run, fail_check_run
+from .client import CircuitBreaker, GitHubClient, Sleep
+from .comments import comment_body, upsert_comment
+from .source import BlobCache, GitHubSource, TreeCache, fetch_tree
+from .statuses import STATES, set_status
+
+log = structlog.get_logger(__name__)
+CHART_METADATA = ("Chart.yaml", "Chart.lock", "requirements.yaml", "requirements.lock")
+
+
+@dataclass(slots=True)
+class GitHubContext:
+    """What every job shares: the HTTP session, authentication and caches."""
+
+    settings: Settings
+    session: Any
+    auth: AppAuth
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    blobs: BlobCache = field(default_factory=BlobCache)
+    trees: TreeCache = field(default_factory=TreeCache)
+    sleep: Sleep = asyncio.sleep
+    tree_calls: int = 0
+
+    def client(self, installation_id: int) -> GitHubClient:
+        return GitHubClient(
+            self.session,
+            self.auth,
+            installation_id,
+            base_url=self.settings.api_url,
+            breaker=self.breaker,
+            sleep=self.sleep,
+        )
+
+
+class AnalysisRunner:
+    def __init__(self, context: GitHubContext) -> None:
+        self.ctx = context
+        settings = context.settings
+        self.options = PipelineOptions(
+            renderer=IsolatedHelmRenderer(settings.render),
+            fetcher=HttpRepositoryFetcher(),
+            signals_enabled=settings.signals_enabled,
+        )
+
+    async def __call__(self, job: Job) -> None:
+        with structlog.contextvars.bound_contextvars(
+            delivery_id=job.delivery_id,
+            github_event=job.event,
+            repository=job.repository,
+            installation=job.installation_id,
+            job_id=job.id,
+        ):
+            await self._run(job)
+
+    async def _run(self, job: Job) -> None:
+        client = self.ctx.client(job.installation_id)
+        settings = self.ctx.settings
+        run_id: int | None = job.params.get("check_run_id")
+        run_url: str = job.params.get("check_run_url", "")
+        try:
+            if job.kind == "release":
+                await self._resolve_release(client, job)
+                if job.params.get("base_sha") is None:
+                    job.state = "succeeded"
+                    job.error = "no earlier release to compare with"
+                    log.info("first release: nothing to compare")
+                    return
+            head_sha = job.params["head_sha"]
+            if settings.checks_enabled and run_id is None:
+                run_id, run_url = await create_check_run(client, job.owner, job.repo, head_sha, self._external_id(job))
+                job.params["check_run_id"], job.params["check_run_url"] = run_id, run_url
+                job.result["checkRunIds"] = [run_id]
+            if settings.status_enabled and job.attempts == 1:
+                await set_status(
+                    client,
+                    job.owner,
+                    job.repo,
+                    head_sha,
+                    state="pending",
+                    description="ChartImpact is analyzing the charts",
+                    target_url=run_url or None,
+                )
+            log.info("analysis started", base=job.params["base_sha"], head=head_sha)
+            report, problems, head_paths = await self._analyze(client, job)
+            await self._publish(
+                client, job, report=report, problems=problems, head_paths=head_paths, run_id=run_id, run_url=run_url
+            )
+            log.info("analysis published", verdict=job.result["verdict"])
+        except TransientError:
+            if job.attempts >= 3 and run_id is not None:
+                await self._give_up(client, job, run_id, "GitHub kept failing; the analysis was retried three times")
+            raise
+        except Exception as exc:  # any other failure still completes the Check Run, saying what failed
+            job.state, job.error = "failed", _sentence(exc)
+            log.warning("analysis failed", error=job.error)
+            if run_id is not None:
+                await self._give_up(client, job, run_id, job.error)
+
+    async def _give_up(self, client: GitHubClient, job: Job, run_id: int, reason: str) -> None:
+        try:
+            await fail_check_run(client, job.owner, job.repo, run_id, reason)
+        except (gidgethub.GitHubException, TransientError):
+            log.warning("could not complete the check run", check_run_id=run_id)
+
+    def _external_id(self, job: Job) -> str:
+        """Enough to run the same analysis again when someone asks for a re-run."""
+        return json.dumps({"kind": job.kind, "base": job.params.get("base_sha")}, separators=(",", ":"))
+
+    async def _resolve_release(self, client: GitHubClient, job: Job) -> None:
+        """This release's commit, and the commit of the release published before it."""
+        vars_ = {"owner": job.owner, "repo": job.repo}
+        releases = await client.getall("/repos/{owner}/{repo}/releases?per_page=100", vars_)
+        this = next((r for r in releases if r.get("id") == job.params["release_id"]), None)
+        published_at = _when((this or {}).get("published_at")) or datetime.max.replace(tzinfo=None)
+        earlier = [
+            r
+            for r in releases
+            if r.get("id") != job.params["release_id"]
+            and not r.get("draft")
+            and r.get("published_at")
+            and _when(r["published_at"]) < published_at  # type: ignore[operator]
+        ]
+        earlier.sort(key=lambda r: _when(r["published_at"]))  # type: ignore[arg-type,return-value]
+        job.params["head_sha"] = await self._commit(client, job, job.params["tag"])
+        job.params["head_ref"] = job.params["tag"]
+        if earlier:
+            previous = earlier[-1]["tag_name"]
+            job.params["base_sha"] = await self._commit(client, job, previous)
+            job.params["base_ref"] = previous
+        else:
+            job.params["base_sha"] = None
+
+    async def _commit(self, client: GitHubClient, job: Job, ref: str) -> str:
+        answer = await client.getitem(
+            "/repos/{owner}/{repo}/commits/{ref}", {"owner": job.owner, "repo": job.repo, "ref": ref}
+        )
+        return str(answer["sha"])
+
+    async def _listing(self, client: GitHubClient, job: Job, sha: str) -> dict[str, Any]:
+        key = f"{job.repository}@{sha}"
+        cached = self.ctx.trees.get(key)
+        if cached is None:
+            self.ctx.tree_calls += 1
+            cached = await fetch_tree(client, job.owner, job.repo, sha)
+            self.ctx.trees.put(key, cached)
+        return cached
+
+    async def _analyze(self, client: GitHubClient, job: Job) -> tuple[Report, list[ConfigProblem], set[str]]:
+        params = job.params
+        loop = asyncio.get_running_loop()
+        base_listing, head_listing = await asyncio.gather(
+            self._listing(client, job, params["base_sha"]), self._listing(client, job, params["head_sha"])
+        )
+        base = GitHubSource(
+            client,
+            job.owner,
+            job.repo,
+            revision=Revision(params.get("base_ref") or None, params["base_sha"]),
+            listing=base_listing,
+            blobs=self.ctx.blobs,
+            loop=loop,
+        )
+        head = GitHubSource(
+            client,
+            job.owner,
+            job.repo,
+            revision=Revision(params.get("head_ref") or None, params["head_sha"]),
+            listing=head_listing,
+            blobs=self.ctx.blobs,
+            loop=loop,
+        )
+        metadata = [
+            p for p in {**base_listing, **head_listing} if p.rsplit("/", 1)[-1] in (*CHART_METADATA, CONFIG_FILE)
+        ]
+        await asyncio.gather(base.prefetch(metadata), head.prefetch(metadata))
+        config, problems = await self._config(base, head, job)
+        report = await loop.run_in_executor(None, analyze_repository, base, head, config, self.options)
+        return report, problems, set(head_listing)
+
+    async def _config(
+        self, base: GitHubSource, head: GitHubSource, job: Job
+    ) -> tuple[AnalysisConfig, list[ConfigProblem]]:
+        """The base branch's configuration (the change cannot weaken its own policy), and the
+        problems of either version. An invalid base file falls back to the defaults."""
+        problems: list[ConfigProblem] = []
+        config = AnalysisConfig()
+        base_entry, head_entry = (
+            base.list_files(CONFIG_FILE).get(CONFIG_FILE),
+            head.list_files(CONFIG_FILE).get(CONFIG_FILE),
+        )
+        if base_entry is not None:
+            text = (await asyncio.to_thread(base.read_many, [CONFIG_FILE]))[CONFIG_FILE]
+            try:
+                config = load_config(text, CONFIG_FILE)
+            except InvalidConfig as exc:
+                problems += [ConfigProblem(p.line, p.message, "base branch") for p in exc.problems]
+        if head_entry is not None and (base_entry is None or head_entry.digest != base_entry.digest):
+            text = (await asyncio.to_thread(head.read_many, [CONFIG_FILE]))[CONFIG_FILE]
+            try:
+                load_config(text, CONFIG_FILE)
+            except InvalidConfig as exc:
+                problems += [ConfigProblem(p.line, p.message, "this change") for p in exc.problems]
+            except ConfigError as exc:
+                problems.append(ConfigProblem(1, str(exc), "this change"))
+        job.params["comment_mode"] = config.comment_mode
+        job.params["comment_max_signals"] = config.comment_max_signals
+        return config, problems
+
+    async def _publish(
+        self,
+        client: GitHubClient,
+        job: Job,
+        *,
+        report: Report,
+        problems: list[ConfigProblem],
+        head_paths: set[str],
+        run_id: int | None,
+        run_url: str,
+    ) -> None:
+        settings = self.ctx.settings
+        output = build_output(report, head_paths=head_paths, problems=problems)
+        verdict = "fail" if problems else report.verdict
+        job.result["verdict"] = verdict
+        if run_id is not None:
+            await complete_check_run(client, job.owner, job.repo, run_id, output)
+        if job.kind == "pull_request" and settings.commenting_enabled:
+            mode = job.params.get("comment_mode", "changes")
+            if mode != "never":
+                body = comment_body(report, check_run_url=run_url, max_signals=job.params.get("comment_max_signals"))
+                changed = _has_changes(report) or bool(problems)
+                job.result["commentId"] = await upsert_comment(
+                    client, job.owner, job.repo, job.params["number"], body, create=mode == "always" or changed
+                )
+        if settings.status_enabled:
+            await set_status(
+                client,
+                job.owner,
+                job.repo,
+                job.params["head_sha"],
+                state=STATES[verdict],
+                description=output.title,
+                target_url=run_url or None,
+            )
+
+
+def _has_changes(report: Report) -> bool:
+    return any(c.signals or c.error or (c.diff is not None and c.diff.resources) for c in report.charts)
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+def _sentence(exc: Exception) -> str:
+    if isinstance(exc, gidgethub.BadRequest):
+        return f"GitHub refused a request ({exc.status_code}): {exc}"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 500 else text[:499] + "…"

@@ -1,0 +1,196 @@
+"""GitHubSource: a commit of a repository as a ChartSource, read through the REST API.
+
+One recursive tree call lists every path and blob SHA of a commit (walking sub-trees when
+GitHub truncates a large tree). Contents come from `git/blobs/{sha}` through a size-bounded cache
+keyed by SHA and shared by all jobs: a file unchanged between base and head, or between two
+pushes, is fetched once.
+
+The analysis library is synchronous and runs in a worker thread; blobs it asks for that are not
+cached yet are fetched on the event loop, all of one request at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import posixpath
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cachetools import LRUCache
+
+from ..analysis.errors import SourceError
+from ..analysis.model import Revision
+from ..analysis.sources import FileEntry, clean_path, under
+from .client import GitHubClient
+
+FETCH_CONCURRENCY = 8
+FETCH_TIMEOUT_SECONDS = 300
+
+
+class BlobCache:
+    """Blob contents by SHA, bounded by total bytes (least recently used go first)."""
+
+    def __init__(self, max_bytes: int = 256 * 1024 * 1024) -> None:
+        self._blobs: LRUCache[str, bytes] = LRUCache(maxsize=max_bytes, getsizeof=len)
+        self._lock = threading.Lock()
+        # Fetches under way (on the event loop): a second asker awaits the first fetch.
+        self.in_flight: dict[str, asyncio.Future[bytes]] = {}
+        self.fetches = 0
+
+    def get(self, sha: str) -> bytes | None:
+        with self._lock:
+            return self._blobs.get(sha)
+
+    def put(self, sha: str, content: bytes) -> None:
+        with self._lock:
+            if len(content) <= self._blobs.maxsize:
+                self._blobs[sha] = content
+
+
+class TreeCache:
+    """Listings by commit SHA: a commit never changes, so its tree is fetched once."""
+
+    def __init__(self, max_trees: int = 64) -> None:
+        self._trees: LRUCache[str, dict[str, FileEntry]] = LRUCache(maxsize=max_trees)
+
+    def get(self, key: str) -> dict[str, FileEntry] | None:
+        return self._trees.get(key)
+
+    def put(self, key: str, listing: dict[str, FileEntry]) -> None:
+        self._trees[key] = listing
+
+
+async def fetch_tree(client: GitHubClient, owner: str, repo: str, sha: str) -> dict[str, FileEntry]:
+    """Every blob of a commit by path; symbolic links that stay inside the commit read as their target."""
+    tree = await client.getitem(
+        "/repos/{owner}/{repo}/git/trees/{sha}?recursive=1", {"owner": owner, "repo": repo, "sha": sha}
+    )
+    entries: list[dict[str, Any]] = list(tree.get("tree", []))
+    if tree.get("truncated"):
+        entries = await _walk(client, owner, repo, sha, "")
+    files: dict[str, FileEntry] = {}
+    links: dict[str, str] = {}
+    for entry in entries:
+        if entry.get("type") != "blob":
+            continue
+        path = str(entry["path"])
+        if entry.get("mode") == "120000":
+            links[path] = str(entry["sha"])
+            continue
+        files[path] = FileEntry(size=int(entry.get("size") or 0), digest=str(entry["sha"]))
+    if links:
+        targets = await asyncio.gather(*(_blob(client, owner, repo, blob) for blob in links.values()))
+        for (path, _), target in zip(links.items(), targets, strict=True):
+            resolved = clean_path(posixpath.join(posixpath.dirname(path), target.decode("utf-8", "replace")))
+            if resolved and resolved in files:
+                files[path] = files[resolved]
+    return files
+
+
+async def _walk(client: GitHubClient, owner: str, repo: str, sha: str, prefix: str) -> list[dict[str, Any]]:
+    """A truncated tree, one directory at a time (GitHub truncates beyond 100,000 entries / 7 MB)."""
+    tree = await client.getitem("/repos/{owner}/{repo}/git/trees/{sha}", {"owner": owner, "repo": repo, "sha": sha})
+    out: list[dict[str, Any]] = []
+    subtrees = []
+    for entry in tree.get("tree", []):
+        path = f"{prefix}{entry['path']}"
+        if entry.get("type") == "tree":
+            subtrees.append((str(entry["sha"]), f"{path}/"))
+        else:
+            out.append({**entry, "path": path})
+    for result in await asyncio.gather(*(_walk(client, owner, repo, s, p) for s, p in subtrees)):
+        out.extend(result)
+    return out
+
+
+async def _blob(client: GitHubClient, owner: str, repo: str, sha: str) -> bytes:
+    answer = await client.getitem("/repos/{owner}/{repo}/git/blobs/{sha}", {"owner": owner, "repo": repo, "sha": sha})
+    if answer.get("encoding") == "base64":
+        return base64.b64decode(answer.get("content", ""))
+    return str(answer.get("content", "")).encode()
+
+
+class GitHubSource:
+    """One commit, for the synchronous analysis library (see the module documentation)."""
+
+    def __init__(
+        self,
+        client: GitHubClient,
+        owner: str,
+        repo: str,
+        *,
+        revision: Revision,
+        listing: dict[str, FileEntry],
+        blobs: BlobCache,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._client = client
+        self._owner, self._repo = owner, repo
+        self._revision = revision
+        self._listing = listing
+        self._blobs = blobs
+        self._loop = loop
+        self._semaphore = asyncio.Semaphore(FETCH_CONCURRENCY)
+
+    @property
+    def revision(self) -> Revision:
+        return self._revision
+
+    def list_files(self, prefix: str = "") -> Mapping[str, FileEntry]:
+        if not prefix:
+            return self._listing
+        return {path: entry for path, entry in self._listing.items() if under(path, prefix)}
+
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
+        wanted = list(dict.fromkeys(paths))
+        for path in wanted:
+            if path not in self._listing:
+                raise SourceError(f"file '{path}' is not in {self._revision.ref or self._revision.sha}")
+        missing = sorted(
+            {str(self._listing[p].digest) for p in wanted if self._blobs.get(str(self._listing[p].digest)) is None}
+        )
+        if missing:
+            future = asyncio.run_coroutine_threadsafe(self.prefetch_blobs(missing), self._loop)
+            future.result(timeout=FETCH_TIMEOUT_SECONDS)
+        out = {}
+        for path in wanted:
+            content = self._blobs.get(str(self._listing[path].digest))
+            if content is None:  # evicted between fetch and read: the cache is smaller than one request
+                content = asyncio.run_coroutine_threadsafe(
+                    self._fetch(str(self._listing[path].digest)), self._loop
+                ).result(timeout=FETCH_TIMEOUT_SECONDS)
+            out[path] = content
+        return out
+
+    async def prefetch(self, paths: Iterable[str]) -> None:
+        """Fetch the blobs of these paths (those in the listing) that are not cached yet."""
+        shas = {str(self._listing[p].digest) for p in paths if p in self._listing}
+        await self.prefetch_blobs(sorted(s for s in shas if self._blobs.get(s) is None))
+
+    async def prefetch_blobs(self, shas: list[str]) -> None:
+        await asyncio.gather(*(self._fetch(sha) for sha in shas))
+
+    async def _fetch(self, sha: str) -> bytes:
+        cached = self._blobs.get(sha)
+        if cached is not None:
+            return cached
+        pending = self._blobs.in_flight.get(sha)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._blobs.in_flight[sha] = future
+        try:
+            async with self._semaphore:
+                self._blobs.fetches += 1
+                content = await _blob(self._client, self._owner, self._repo, sha)
+            self._blobs.put(sha, content)
+            future.set_result(content)
+            return content
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here, so an unawaited future does not warn
+            raise
+        finally:
+            del self._blobs.in_flight[sha]

@@ -1,0 +1,1 @@
+"""Analysis jobs: what a delivery asks for, and the queue that runs them."""

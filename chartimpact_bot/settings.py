@@ -1,0 +1,190 @@
+"""The server's configuration (CONTRACT §3): environment → frozen Settings.
+
+Every problem is one sentence naming the variable; all of them are reported at once, so an
+operator fixes a deployment in one pass. With no App credentials at all the server starts in
+setup mode (the manifest flow registers the App).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+from urllib.parse import urlsplit
+
+from .analysis.errors import ConfigError
+from .analysis.render import RenderLimits
+from .envvars import env_bool, env_int, render_limits
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+DEFAULT_API_URL = "https://api.github.com"
+
+
+class SettingsError(ConfigError):
+    """One or more environment variables are missing or malformed."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    app_id: str | None
+    private_key: str | None = None
+    webhook_secret: str | None = None
+    api_url: str = DEFAULT_API_URL
+    host: str = "0.0.0.0"
+    port: int = 8080
+    queue_url: str = "sqlite:///./data/chartimpact.sqlite3"
+    worker_concurrency: int = 2
+    render: RenderLimits = field(default_factory=RenderLimits)
+    max_webhook_bytes: int = 26_214_400
+    api_token: str | None = None
+    log_level: str = "info"
+    log_format: str = "json"
+    webhook_enabled: bool = True
+    signals_enabled: bool = True
+    checks_enabled: bool = True
+    commenting_enabled: bool = True
+    status_enabled: bool = False
+    async_processing: bool = True
+    credentials_file: str = "./data/github-app.env"
+
+    @property
+    def setup_mode(self) -> bool:
+        """No App credentials: serve the manifest flow instead of webhooks."""
+        return self.app_id is None and self.private_key is None and self.webhook_secret is None
+
+    def __repr__(self) -> str:
+        # Secrets never reach logs, even through a repr.
+        return f"Settings(app_id={self.app_id!r}, api_url={self.api_url!r}, port={self.port})"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment; SettingsError lists every problem."""
+    env = dict(os.environ if env is None else env)
+    credentials_file = env.get("CHARTIMPACT_CREDENTIALS_FILE", "./data/github-app.env")
+    if not any(
+        env.get(k) for k in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "GITHUB_PRIVATE_KEY_PATH", "GITHUB_WEBHOOK_SECRET")
+    ):
+        # Credentials stored by setup mode, read when the environment has none of its own.
+        env.update(_stored_credentials(Path(credentials_file)))
+    collector = _Problems()
+    problems, attempt = collector.problems, collector.attempt
+
+    app_id = env.get("GITHUB_APP_ID", "").strip() or None
+    private_key = attempt(_private_key, env)
+    secret = env.get("GITHUB_WEBHOOK_SECRET") or None
+    key_given = bool(env.get("GITHUB_PRIVATE_KEY", "").strip() or env.get("GITHUB_PRIVATE_KEY_PATH", "").strip())
+    if any((app_id, key_given, secret)) and not all((app_id, key_given, secret)):
+        for name, value in (
+            ("GITHUB_APP_ID", app_id),
+            ("GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH", key_given),
+            ("GITHUB_WEBHOOK_SECRET", secret),
+        ):
+            if not value:
+                problems.append(f"{name} is required once any GitHub App credential is set")
+    api_url = attempt(_api_url, env.get("GITHUB_API_URL", DEFAULT_API_URL))
+    log_level = env.get("LOG_LEVEL", "info").strip().lower() or "info"
+    if log_level not in ("debug", "info", "warning", "error"):
+        problems.append(f"LOG_LEVEL must be debug, info, warning or error, not '{log_level}'")
+    log_format = env.get("LOG_FORMAT", "json").strip().lower() or "json"
+    if log_format not in ("json", "console"):
+        problems.append(f"LOG_FORMAT must be json or console, not '{log_format}'")
+    queue_url = env.get("CHARTIMPACT_QUEUE_URL", "sqlite:///./data/chartimpact.sqlite3").strip()
+    if not queue_url.startswith(("sqlite://", "redis://", "rediss://", "memory://")):
+        problems.append(f"CHARTIMPACT_QUEUE_URL must be a sqlite://, redis:// or memory:// URL, not '{queue_url}'")
+    settings = Settings(
+        app_id=app_id,
+        private_key=private_key,
+        webhook_secret=secret,
+        api_url=api_url or DEFAULT_API_URL,
+        host=env.get("HOST", "0.0.0.0").strip() or "0.0.0.0",
+        port=attempt(env_int, env, "PORT", 8080, minimum=0) or 8080,
+        queue_url=queue_url,
+        worker_concurrency=attempt(env_int, env, "WORKER_CONCURRENCY", 2, minimum=1) or 2,
+        render=attempt(render_limits, env) or RenderLimits(),
+        max_webhook_bytes=attempt(env_int, env, "MAX_WEBHOOK_BYTES", 26_214_400, minimum=1024) or 26_214_400,
+        api_token=env.get("CHARTIMPACT_API_TOKEN") or None,
+        log_level=log_level,
+        log_format=log_format,
+        webhook_enabled=_flag(attempt, env, "WEBHOOK_ENABLED", True),
+        signals_enabled=_flag(attempt, env, "SIGNALS_ENABLED", True),
+        checks_enabled=_flag(attempt, env, "GITHUB_CHECKS_ENABLED", True),
+        commenting_enabled=_flag(attempt, env, "GITHUB_COMMENTING_ENABLED", True),
+        status_enabled=_flag(attempt, env, "GITHUB_STATUS_ENABLED", False),
+        async_processing=_flag(attempt, env, "ASYNC_PROCESSING_ENABLED", True),
+        credentials_file=credentials_file,
+    )
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+class _Problems:
+    """Collects one sentence per bad variable instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def attempt(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T | None:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            self.problems.append(str(exc))
+            return None
+
+
+def _flag(attempt: Callable[..., bool | None], env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = attempt(env_bool, env, name, default)
+    return default if value is None else bool(value)
+
+
+def _stored_credentials(path: Path) -> dict[str, str]:
+    """KEY="json string" lines written by setup mode; {} when there is no such file."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    stored = {}
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if sep:
+            try:
+                stored[key.strip()] = str(json.loads(value))
+            except ValueError:
+                continue
+    return stored
+
+
+def _private_key(env: Mapping[str, str]) -> str | None:
+    inline = env.get("GITHUB_PRIVATE_KEY", "").strip()
+    path = env.get("GITHUB_PRIVATE_KEY_PATH", "").strip()
+    if inline and path:
+        raise ConfigError("set GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH, not both")
+    if path:
+        try:
+            inline = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"GITHUB_PRIVATE_KEY_PATH '{path}' cannot be read: {exc.strerror}") from exc
+    if not inline:
+        return None
+    key = inline.replace("\\n", "\n").strip()
+    if "-----BEGIN" not in key or "PRIVATE KEY-----" not in key:
+        source = "GITHUB_PRIVATE_KEY_PATH" if path else "GITHUB_PRIVATE_KEY"
+        raise ConfigError(f"{source} is not a PEM private key (it should start with -----BEGIN RSA PRIVATE KEY-----)")
+    return key + "\n"
+
+
+def _api_url(raw: str) -> str:
+    url = raw.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"GITHUB_API_URL must be an http(s) URL such as https://ghe.example.com/api/v3, not '{raw}'")
+    return url

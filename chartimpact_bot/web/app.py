@@ -1,0 +1,86 @@
+"""The application factory: everything the server needs comes from Settings (and, for tests,
+the GitHub session and sleep function)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from ..github.auth import AppAuth
+from ..github.client import CircuitBreaker, Sleep, token_fetcher
+from ..github.runner import AnalysisRunner, GitHubContext
+from ..jobs.queue import InMemoryJobQueue
+from ..logs import configure_logging
+from ..settings import Settings
+from . import webhooks
+from .keys import GITHUB, QUEUE, SETTINGS
+from .setup import add_setup_routes
+
+SessionFactory = Callable[[], aiohttp.ClientSession]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    session_factory: SessionFactory | None = None,
+    sleep: Sleep = asyncio.sleep,
+    configure_logs: bool = True,
+) -> web.Application:
+    if configure_logs:
+        configure_logging(settings.log_level, settings.log_format)
+    app = web.Application(client_max_size=settings.max_webhook_bytes + 1024)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_github_and_queue(session_factory, sleep))
+    app.router.add_post("/api/webhooks/github", webhooks.receive)
+    app.router.add_get("/api/webhooks/status/{job_id}", webhooks.status)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    if settings.setup_mode:
+        add_setup_routes(app, settings, Path(settings.credentials_file))
+    return app
+
+
+def _github_and_queue(
+    session_factory: SessionFactory | None, sleep: Sleep
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        session = (
+            session_factory() if session_factory else aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        )
+        breaker = CircuitBreaker()
+        auth = AppAuth(
+            settings.app_id or "", settings.private_key or "", token_fetcher(session, settings.api_url, breaker, sleep)
+        )
+        github = GitHubContext(settings, session, auth, breaker=breaker, sleep=sleep)
+        app[GITHUB] = github
+        queue = InMemoryJobQueue(AnalysisRunner(github), concurrency=settings.worker_concurrency)
+        app[QUEUE] = queue
+        await queue.start()
+        try:
+            yield
+        finally:
+            await queue.stop()
+            await session.close()
+
+    return context
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    problems = []
+    if settings.setup_mode or not settings.private_key:
+        problems.append("GitHub App credentials are not loaded")
+    if not request.app[QUEUE].healthy():
+        problems.append("the job queue is not running")
+    if problems:
+        return web.json_response({"status": "unavailable", "problems": problems}, status=503)
+    return web.json_response({"status": "ready"})

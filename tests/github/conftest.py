@@ -1,0 +1,240 @@
+"""Fixtures for driving whole deliveries through the App against one fake GitHub."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from chartimpact_bot.jobs.queue import InMemoryJobQueue
+from chartimpact_bot.settings import Settings
+from chartimpact_bot.web.app import create_app
+from chartimpact_bot.web.keys import QUEUE
+from tests.conftest import chart_yaml, commit_all, git, init_repo, write_files
+
+from .fake_github import FakeGitHub
+from .material import rest_description, webhook_examples
+from .openapi import RestDescription
+
+APP_ID = "12345"
+SECRET = "It's a Secret to Everybody"
+REPOSITORY = "acme/charts"
+INSTALLATION = 4242
+
+
+@pytest.fixture(scope="session")
+def rest() -> RestDescription:
+    return RestDescription(rest_description())
+
+
+@pytest.fixture(scope="session")
+def app_keys() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+@pytest.fixture
+def fake(rest: RestDescription, app_keys: tuple[str, str]) -> FakeGitHub:
+    return FakeGitHub(rest, app_id=APP_ID, public_key=app_keys[1])
+
+
+async def _noop_sleep(seconds: float) -> None:
+    SLEEPS.append(seconds)
+
+
+SLEEPS: list[float] = []
+
+
+@dataclass
+class AppUnderTest:
+    client: TestClient[Any, Any]
+    fake: FakeGitHub
+    settings: Settings
+
+    @property
+    def queue(self) -> InMemoryJobQueue:
+        queue = self.client.app[QUEUE]
+        assert isinstance(queue, InMemoryJobQueue)
+        return queue
+
+    async def deliver(
+        self, event: str, payload: dict[str, Any], *, delivery_id: str | None = None, secret: str = SECRET
+    ) -> tuple[int, dict[str, Any]]:
+        body = json.dumps(payload).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": delivery_id or str(uuid.uuid4()),
+            "X-Hub-Signature-256": sign(body, secret),
+        }
+        response = await self.client.post("/api/webhooks/github", data=body, headers=headers)
+        return response.status, await response.json()
+
+    async def settle(self) -> None:
+        await self.queue.drain()
+        assert self.fake.violations == []
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+MakeApp = Callable[..., Awaitable[AppUnderTest]]
+
+
+@pytest.fixture
+def make_app(aiohttp_client: Any, aiohttp_server: Any, fake: FakeGitHub, app_keys: tuple[str, str]) -> MakeApp:
+    async def make(base_path: str = "", **overrides: Any) -> AppUnderTest:
+        fake.base_path = base_path
+        server: TestServer = await aiohttp_server(fake.app())
+        settings = Settings(
+            app_id=APP_ID,
+            private_key=app_keys[0],
+            webhook_secret=SECRET,
+            api_url=str(server.make_url(base_path or "/")).rstrip("/"),
+            log_format="console",
+            **overrides,
+        )
+        app: web.Application = create_app(settings, sleep=_noop_sleep, configure_logs=False)
+        client = await aiohttp_client(app)
+        return AppUnderTest(client, fake, settings)
+
+    return make
+
+
+# --- repositories ---------------------------------------------------------------------------
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-{{ .Chart.Name }}
+spec:
+  replicas: {{ .Values.replicas }}
+  selector: {matchLabels: {app: '{{ .Chart.Name }}'}}
+  template:
+    metadata: {labels: {app: '{{ .Chart.Name }}'}}
+    spec:
+      containers:
+        - name: app
+          image: "nginx:{{ .Values.tag }}"
+          {{- if .Values.readiness }}
+          readinessProbe: {httpGet: {path: /ready, port: 80}}
+          {{- end }}
+"""
+
+
+def chart_files(name: str, *, replicas: int = 3, tag: str = "1.25", readiness: bool = True) -> dict[str, str]:
+    return {
+        f"charts/{name}/Chart.yaml": chart_yaml(name),
+        f"charts/{name}/values.yaml": f"replicas: {replicas}\ntag: '{tag}'\nreadiness: {str(readiness).lower()}\n",
+        f"charts/{name}/templates/deployment.yaml": DEPLOYMENT,
+    }
+
+
+@dataclass
+class Repo:
+    path: Path
+
+    def commit(self, files: dict[str, str], message: str = "change", delete: tuple[str, ...] = ()) -> str:
+        write_files(self.path, files)
+        for name in delete:
+            (self.path / name).unlink()
+        return commit_all(self.path, message)
+
+    def tag(self, name: str) -> None:
+        git(self.path, "tag", name)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, fake: FakeGitHub) -> Repo:
+    """acme/charts with three charts (api, web, worker), one commit on main."""
+    path = init_repo(tmp_path / "charts-repo")
+    repository = Repo(path)
+    repository.commit(
+        {**chart_files("api"), **chart_files("web"), **chart_files("worker"), "README.md": "charts\n"}, "three charts"
+    )
+    fake.add_repo(REPOSITORY, path)
+    return repository
+
+
+# --- payloads (real examples, pointed at the test repository) --------------------------------
+
+
+def example(event: str, action: str | None = None) -> dict[str, Any]:
+    for payload in webhook_examples()[event]:
+        if action is None or payload.get("action") == action:
+            return copy.deepcopy(payload)
+    raise LookupError(f"no {event} {action} example")
+
+
+def point_at_repository(payload: dict[str, Any]) -> dict[str, Any]:
+    owner, name = REPOSITORY.split("/")
+    repository = payload["repository"]
+    repository.update({"full_name": REPOSITORY, "name": name, "default_branch": "main"})
+    repository["owner"]["login"] = owner
+    payload["installation"] = {"id": INSTALLATION, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI="}
+    return payload
+
+
+def pull_request(action: str, *, number: int, base_sha: str, head_sha: str) -> dict[str, Any]:
+    payload = example("pull_request", "opened" if action in ("synchronize", "edited") else action)
+    payload["action"] = action
+    payload["number"] = number
+    pull = payload["pull_request"]
+    pull.update({"number": number, "state": "open"})
+    pull["base"].update({"sha": base_sha, "ref": "main"})
+    pull["head"].update({"sha": head_sha, "ref": "feature"})
+    return point_at_repository(payload)
+
+
+def push(*, before: str, after: str, ref: str = "refs/heads/main") -> dict[str, Any]:
+    payload = example("push")
+    payload.update({"ref": ref, "before": before, "after": after, "created": False, "deleted": False})
+    return point_at_repository(payload)
+
+
+def release_published(*, tag: str, release_id: int) -> dict[str, Any]:
+    payload = example("release", "published")
+    payload["release"].update({"tag_name": tag, "id": release_id})
+    return point_at_repository(payload)
+
+
+def check_run_rerequested(run: dict[str, Any], *, number: int, base_sha: str) -> dict[str, Any]:
+    payload = example("check_run", "rerequested")
+    payload["check_run"].update(
+        {
+            "id": run["id"],
+            "name": run["name"],
+            "head_sha": run["head_sha"],
+            "external_id": run["external_id"],
+            "pull_requests": [
+                {
+                    "number": number,
+                    "base": {"ref": "main", "sha": base_sha},
+                    "head": {"ref": "feature", "sha": run["head_sha"]},
+                }
+            ],
+        }
+    )
+    return point_at_repository(payload)

@@ -1,0 +1,350 @@
+"""A fake GitHub REST API over HTTP, strict where the real one is.
+
+- Every request must be an operation of GitHub's REST description (@octokit/openapi) and its
+  JSON body must validate against that operation's schema; anything else is answered 400/422
+  and recorded in `violations` (tests assert there are none).
+- App endpoints require a valid App JWT (RS256, iss = the App id, lifetime ≤ 10 minutes);
+  repository endpoints require an installation token the fake issued.
+- Trees, blobs and commits come from real git repositories built by the tests.
+- GitHub's size limits are enforced: check run summary/text ≤ 65,535 characters, ≤ 50
+  annotations per request, annotation title ≤ 255, comment body ≤ 65,536, status description
+  ≤ 140.
+- Every call is recorded; `latency` delays each answer (benchmarks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+import secrets
+import subprocess
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import jwt
+from aiohttp import web
+
+from .openapi import RestDescription
+
+
+@dataclass(slots=True)
+class Call:
+    method: str
+    path: str
+    operation: str | None
+    body: Any
+    query: dict[str, str]
+
+
+@dataclass(slots=True)
+class FakeRepo:
+    path: Path
+    default_branch: str = "main"
+    releases: list[dict[str, Any]] = field(default_factory=list)
+
+    def git(self, *args: str, binary: bool = False) -> Any:
+        done = subprocess.run(["git", "-C", str(self.path), *args], capture_output=True, check=False)
+        if done.returncode != 0:
+            return None
+        return done.stdout if binary else done.stdout.decode().strip()
+
+
+class FakeGitHub:
+    def __init__(self, rest: RestDescription, *, app_id: str, public_key: str, base_path: str = "") -> None:
+        self.rest = rest
+        self.app_id = app_id
+        self.public_key = public_key
+        self.base_path = base_path.rstrip("/")
+        self.repos: dict[str, FakeRepo] = {}
+        self.calls: list[Call] = []
+        self.violations: list[str] = []
+        self.tokens: set[str] = set()
+        self.check_runs: dict[int, dict[str, Any]] = {}
+        self.comments: dict[int, dict[str, Any]] = {}
+        self.statuses: list[dict[str, Any]] = []
+        self.latency = 0.0
+        self.truncate_trees = False
+        # Answers to give instead of the real one, in order: (operation id, status, headers, body)
+        self.injected: list[tuple[str, int, dict[str, str], Any]] = []
+        self._ids = itertools.count(1000)
+        self.manifest_code = "one-time-code"
+        self.manifest_pem = ""
+
+    # --- test helpers -------------------------------------------------------------------------
+
+    def add_repo(self, full_name: str, path: Path, **kwargs: Any) -> FakeRepo:
+        repo = FakeRepo(path, **kwargs)
+        self.repos[full_name] = repo
+        return repo
+
+    def operations(self, operation: str | None = None) -> list[Call]:
+        return [c for c in self.calls if operation is None or c.operation == operation]
+
+    def runs_for(self, head_sha: str) -> list[dict[str, Any]]:
+        return [r for r in self.check_runs.values() if r["head_sha"] == head_sha]
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        return app
+
+    # --- request handling -----------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        path = request.path
+        if self.base_path:
+            if not path.startswith(self.base_path + "/"):
+                return self._violation(404, f"{request.method} {path} is outside the API base {self.base_path}")
+            path = path[len(self.base_path) :]
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            return self._violation(400, f"{request.method} {path}: the body is not JSON")
+        operation = self.rest.find(request.method, path)
+        query = {k: v[-1] for k, v in parse_qs(request.query_string).items()}
+        self.calls.append(Call(request.method, path, operation.id if operation else None, body, query))
+        if operation is None:
+            return self._violation(404, f"{request.method} {path} is not an operation of GitHub's REST description")
+        errors = self.rest.body_errors(
+            operation, body if body is not None else (None if not operation.has_body else {})
+        )
+        if errors:
+            return self._violation(422, "; ".join(errors))
+        auth = self._authenticate(request, operation.id)
+        if auth is not None:
+            return auth
+        for index, (op_id, status, headers, answer) in enumerate(self.injected):
+            if op_id == operation.id:
+                del self.injected[index]
+                return web.json_response(answer, status=status, headers=headers)
+        handler = getattr(self, "_op_" + operation.id.replace("/", "_").replace("-", "_"), None)
+        if handler is None:
+            return self._violation(501, f"the fake does not implement {operation.id}")
+        params = dict(zip(_names(operation.template), path.strip("/").split("/"), strict=False))
+        params = {k: v for k, v in params.items() if k}
+        response: web.StreamResponse = await handler(params, body, query)
+        response.headers.update(self._rate_headers())
+        return response
+
+    def _violation(self, status: int, message: str) -> web.Response:
+        self.violations.append(message)
+        return web.json_response(
+            {"message": message, "documentation_url": "https://docs.github.com/rest"}, status=status
+        )
+
+    def _authenticate(self, request: web.Request, operation: str) -> web.Response | None:
+        header = request.headers.get("Authorization", "")
+        scheme, _, credential = header.partition(" ")
+        if operation == "apps/create-from-manifest":  # the one-time code is the credential
+            return None
+        if operation.startswith("apps/"):
+            if scheme.lower() != "bearer":
+                return self._violation(401, f"{operation} needs the App JWT")
+            try:
+                claims = jwt.decode(
+                    credential, self.public_key, algorithms=["RS256"], options={"require": ["iat", "exp", "iss"]}
+                )
+            except jwt.PyJWTError as exc:
+                return self._violation(401, f"invalid App JWT: {exc}")
+            if str(claims["iss"]) != self.app_id or claims["exp"] - claims["iat"] > 660 or claims["iat"] > time.time():
+                return self._violation(401, f"App JWT claims are wrong: {claims}")
+            return None
+        if credential not in self.tokens:
+            return web.json_response({"message": "Bad credentials"}, status=401)
+        return None
+
+    def _rate_headers(self) -> dict[str, str]:
+        return {
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-remaining": "4999",
+            "x-ratelimit-used": "1",
+            "x-ratelimit-reset": str(int(time.time()) + 3600),
+            "x-ratelimit-resource": "core",
+        }
+
+    def _repo(self, params: dict[str, str]) -> FakeRepo:
+        repo = self.repos.get(f"{params['owner']}/{params['repo']}")
+        if repo is None:
+            raise web.HTTPNotFound(text=json.dumps({"message": "Not Found"}), content_type="application/json")
+        return repo
+
+    # --- operations -----------------------------------------------------------------------------
+
+    async def _op_apps_create_installation_access_token(
+        self, params: dict[str, str], body: Any, query: dict[str, str]
+    ) -> web.Response:
+        token = "ghs_" + secrets.token_urlsafe(30)
+        self.tokens.add(token)
+        expires = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return web.json_response({"token": token, "expires_at": expires, "permissions": {}}, status=201)
+
+    async def _op_apps_create_from_manifest(
+        self, params: dict[str, str], body: Any, query: dict[str, str]
+    ) -> web.Response:
+        if params["code"] != self.manifest_code:
+            return web.json_response({"message": "Not Found"}, status=404)
+        return web.json_response(
+            {
+                "id": 777,
+                "slug": "chartimpact",
+                "name": "ChartImpact",
+                "html_url": "https://github.example/apps/chartimpact",
+                "pem": self.manifest_pem,
+                "webhook_secret": "secret-from-github",
+                "client_id": "Iv1.abc",
+                "client_secret": "client-secret",
+            },
+            status=201,
+        )
+
+    async def _op_git_get_tree(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
+        repo = self._repo(params)
+        sha = params["tree_sha"]
+        recursive = query.get("recursive") not in (None, "", "0", "false")
+        args = ["ls-tree", "-l", "-t", "-r" if recursive else "--", sha] if recursive else ["ls-tree", "-l", sha]
+        listing = repo.git(*[a for a in args if a != "--"])
+        if listing is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        entries = []
+        for line in listing.splitlines():
+            meta, _, name = line.partition("\t")
+            mode, kind, object_sha, size = meta.split()
+            entry: dict[str, Any] = {"path": name, "mode": mode, "type": kind, "sha": object_sha}
+            if kind == "blob":
+                entry["size"] = int(size)
+            entries.append(entry)
+        truncated = self.truncate_trees and recursive
+        if truncated:
+            entries = entries[: max(1, len(entries) // 3)]
+        return web.json_response({"sha": sha, "url": "", "tree": entries, "truncated": truncated})
+
+    async def _op_git_get_blob(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
+        content = self._repo(params).git("cat-file", "blob", params["file_sha"], binary=True)
+        if content is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        encoded = base64.b64encode(content).decode()
+        return web.json_response(
+            {
+                "sha": params["file_sha"],
+                "size": len(content),
+                "content": encoded,
+                "encoding": "base64",
+                "url": "",
+                "node_id": "",
+            }
+        )
+
+    async def _op_repos_get_commit(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
+        sha = self._repo(params).git("rev-parse", "--verify", "--quiet", f"{params['ref']}^{{commit}}")
+        if not sha:
+            return web.json_response({"message": "No commit found"}, status=422)
+        return web.json_response({"sha": sha})
+
+    async def _op_repos_list_releases(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
+        return web.json_response(self._repo(params).releases)
+
+    async def _op_checks_create(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
+        problem = self._check_limits(body)
+        if problem:
+            return self._violation(422, problem)
+        run_id = next(self._ids)
+        run = {
+            "id": run_id,
+            "html_url": f"https://github.example/{params['owner']}/{params['repo']}/runs/{run_id}",
+            "annotations": [],
+            "updates": 0,
+            **body,
+        }
+        run["annotations"] = list((body.get("output") or {}).get("annotations") or [])
+        self.check_runs[run_id] = run
+        return web.json_response({k: v for k, v in run.items() if k != "annotations"}, status=201)
+
+    async def _op_checks_update(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
+        run = self.check_runs.get(int(params["check_run_id"]))
+        if run is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        problem = self._check_limits(body)
+        if problem:
+            return self._violation(422, problem)
+        output = body.get("output") or {}
+        run["annotations"].extend(output.get("annotations") or [])
+        run["updates"] += 1
+        run.update({k: v for k, v in body.items() if k != "output"})
+        if output:
+            run["output"] = {k: v for k, v in output.items() if k != "annotations"}
+        return web.json_response({k: v for k, v in run.items() if k != "annotations"})
+
+    def _check_limits(self, body: dict[str, Any]) -> str | None:
+        output = body.get("output") or {}
+        for key in ("summary", "text"):
+            if len(output.get(key) or "") > 65_535:
+                return f"output.{key} is longer than 65535 characters"
+        annotations = output.get("annotations") or []
+        if len(annotations) > 50:
+            return f"{len(annotations)} annotations in one request (at most 50)"
+        for annotation in annotations:
+            if len(annotation.get("title") or "") > 255:
+                return "an annotation title is longer than 255 characters"
+            if len((annotation.get("message") or "").encode()) > 64 * 1024:
+                return "an annotation message is larger than 64 KB"
+        return None
+
+    async def _op_issues_list_comments(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
+        key = (f"{params['owner']}/{params['repo']}", int(params["issue_number"]))
+        comments = [c for c in self.comments.values() if (c["repository"], c["issue"]) == key]
+        per_page = int(query.get("per_page", "30"))
+        page = int(query.get("page", "1"))
+        chunk = comments[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(comments):
+            url = f"http://fake{self.base_path}/repos/{key[0]}/issues/{key[1]}/comments?per_page={per_page}&page={page + 1}"
+            headers["Link"] = f'<{url}>; rel="next"'
+        return web.json_response([_public(c) for c in chunk], headers=headers)
+
+    async def _op_issues_create_comment(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
+        if len(body["body"]) > 65_536:
+            return self._violation(422, "the comment body is longer than 65536 characters")
+        comment_id = next(self._ids)
+        self.comments[comment_id] = {
+            "id": comment_id,
+            "repository": f"{params['owner']}/{params['repo']}",
+            "issue": int(params["issue_number"]),
+            "body": body["body"],
+            "edits": 0,
+        }
+        return web.json_response(_public(self.comments[comment_id]), status=201)
+
+    async def _op_issues_update_comment(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
+        comment = self.comments.get(int(params["comment_id"]))
+        if comment is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        if len(body["body"]) > 65_536:
+            return self._violation(422, "the comment body is longer than 65536 characters")
+        comment["body"] = body["body"]
+        comment["edits"] += 1
+        return web.json_response(_public(comment))
+
+    async def _op_repos_create_commit_status(
+        self, params: dict[str, str], body: Any, query: dict[str, str]
+    ) -> web.Response:
+        if len(body.get("description") or "") > 140:
+            return self._violation(422, "the status description is longer than 140 characters")
+        self.statuses.append({"sha": params["sha"], **body})
+        return web.json_response({"id": next(self._ids), **body}, status=201)
+
+
+def _names(template: str) -> list[str]:
+    return [segment[1:-1] if segment.startswith("{") else "" for segment in template.strip("/").split("/")]
+
+
+def _public(comment: dict[str, Any]) -> dict[str, Any]:
+    return {"id": comment["id"], "body": comment["body"], "user": {"login": "chartimpact[bot]", "type": "Bot"}}

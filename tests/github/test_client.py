@@ -1,0 +1,150 @@
+"""Authentication, rate limits, retries and the circuit breaker."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+import pytest
+
+from chartimpact_bot.github.auth import AppAuth
+from chartimpact_bot.github.client import CircuitBreaker
+from chartimpact_bot.jobs.model import TransientError
+from tests.conftest import git
+from tests.github import conftest
+from tests.github.conftest import APP_ID, MakeApp, Repo, chart_files, pull_request
+
+
+def _head(repo: Repo) -> str:
+    return git(repo.path, "rev-parse", "HEAD")
+
+
+def test_the_app_jwt(app_keys: tuple[str, str]) -> None:
+    auth = AppAuth(APP_ID, app_keys[0], fetch_token=None)  # type: ignore[arg-type]
+    claims = jwt.decode(auth.app_jwt(), app_keys[1], algorithms=["RS256"])
+    now = time.time()
+    assert claims["iss"] == APP_ID
+    assert now - 62 <= claims["iat"] <= now - 58  # 60 s in the past, against clock skew
+    assert claims["exp"] - claims["iat"] <= 600
+
+
+async def test_installation_tokens_are_cached_until_five_minutes_before_expiry(app_keys: tuple[str, str]) -> None:
+    issued: list[tuple[int, str]] = []
+    lifetime = {"seconds": 3600}
+
+    async def fetch(installation_id: int, app_jwt: str) -> dict[str, str]:
+        issued.append((installation_id, app_jwt))
+        expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + lifetime["seconds"]))
+        return {"token": f"ghs_token{len(issued)}", "expires_at": expires}
+
+    auth = AppAuth(APP_ID, app_keys[0], fetch)
+    assert await auth.installation_token(1) == "ghs_token1"
+    assert await auth.installation_token(1) == "ghs_token1"
+    assert await auth.installation_token(2) == "ghs_token2"
+    assert await auth.installation_token(1, refresh=True) == "ghs_token3"
+    lifetime["seconds"] = 240  # expires within the 5-minute margin: never served from the cache
+    assert await auth.installation_token(3) == "ghs_token4"
+    assert await auth.installation_token(3) == "ghs_token5"
+    assert [i for i, _ in issued] == [1, 2, 1, 3, 3]
+    assert "ghs_" not in repr(auth._tokens)
+
+
+async def test_a_revoked_token_is_refreshed_once(make_app: MakeApp, repo: Repo) -> None:
+    app = await make_app()
+    base = _head(repo)
+    first = repo.commit(chart_files("web", tag="1.26"))
+    await app.deliver("pull_request", pull_request("opened", number=1, base_sha=base, head_sha=first))
+    await app.settle()
+    app.fake.tokens.clear()  # GitHub revoked the cached token
+    second = repo.commit(chart_files("web", tag="1.27"))
+    await app.deliver("pull_request", pull_request("synchronize", number=1, base_sha=base, head_sha=second))
+    await app.settle()
+    assert app.fake.runs_for(second)[0]["status"] == "completed"
+    assert len(app.fake.operations("apps/create-installation-access-token")) == 2
+
+
+@pytest.mark.parametrize(
+    ("operation", "status", "headers", "slept"),
+    [
+        ("checks/create", 403, {"retry-after": "7"}, 7.0),
+        ("checks/create", 429, {"retry-after": "3"}, 3.0),
+        ("git/get-blob", 502, {}, None),
+    ],
+    ids=["secondary limit with retry-after", "429 with retry-after", "5xx"],
+)
+async def test_rate_limits_and_server_errors_are_retried(
+    make_app: MakeApp, repo: Repo, operation: str, status: int, headers: dict[str, str], slept: float | None
+) -> None:
+    app = await make_app()
+    conftest.SLEEPS.clear()
+    app.fake.injected.append(
+        (
+            operation,
+            status,
+            headers,
+            {"message": "You have exceeded a secondary rate limit" if status == 403 else "Bad Gateway"},
+        )
+    )
+    base = _head(repo)
+    head = repo.commit(chart_files("web", tag="1.26"))
+    await app.deliver("pull_request", pull_request("opened", number=1, base_sha=base, head_sha=head))
+    await app.settle()
+    assert app.fake.runs_for(head)[0]["status"] == "completed"
+    assert len(conftest.SLEEPS) == 1
+    if slept is not None:
+        assert [slept] == conftest.SLEEPS
+
+
+async def test_the_primary_rate_limit_waits_for_the_reset(make_app: MakeApp, repo: Repo) -> None:
+    app = await make_app()
+    conftest.SLEEPS.clear()
+    reset = int(time.time()) + 20
+    app.fake.injected.append(
+        (
+            "git/get-tree",
+            403,
+            {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset), "x-ratelimit-limit": "5000"},
+            {"message": "API rate limit exceeded"},
+        )
+    )
+    base = _head(repo)
+    head = repo.commit(chart_files("web", tag="1.26"))
+    await app.deliver("pull_request", pull_request("opened", number=1, base_sha=base, head_sha=head))
+    await app.settle()
+    assert app.fake.runs_for(head)[0]["status"] == "completed"
+    (waited,) = conftest.SLEEPS
+    assert 17 <= waited <= 21
+
+
+async def test_a_long_wait_requeues_the_job_instead_of_blocking(make_app: MakeApp, repo: Repo) -> None:
+    app = await make_app()
+    app.fake.injected.append(
+        ("git/get-tree", 403, {"retry-after": "3600"}, {"message": "You have exceeded a secondary rate limit"})
+    )
+    base = _head(repo)
+    head = repo.commit(chart_files("web", tag="1.26"))
+    _, answer = await app.deliver("pull_request", pull_request("opened", number=1, base_sha=base, head_sha=head))
+    job: Any = None
+    for _ in range(200):
+        job = await (await app.client.get(answer["statusUrl"])).json()
+        if job["attempts"] == 1 and job["state"] == "queued":
+            break
+        await __import__("asyncio").sleep(0.02)
+    assert (job["state"], job["attempts"]) == ("queued", 1)
+    assert job["error"] == "GitHub rate limit: retry after 3600 s"
+    assert app.fake.runs_for(head)[0]["status"] == "in_progress"  # reused by the retry
+
+
+def test_the_circuit_breaker_opens_and_closes() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(threshold=3, cooldown=60, clock=lambda: now[0])
+    for _ in range(3):
+        breaker.check()
+        breaker.failure()
+    with pytest.raises(TransientError, match="paused"):
+        breaker.check()
+    now[0] = 61.0
+    breaker.check()
+    breaker.success()
+    assert breaker.failures == 0

@@ -1,0 +1,76 @@
+"""Server settings from the environment (CONTRACT §3): one sentence per bad variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chartimpact_bot.settings import SettingsError, load_settings
+
+KEY = "-----BEGIN RSA PRIVATE KEY-----\\nMIIB\\n-----END RSA PRIVATE KEY-----"
+
+
+def test_defaults_without_credentials_mean_setup_mode() -> None:
+    settings = load_settings({})
+    assert settings.setup_mode
+    assert (settings.api_url, settings.port, settings.worker_concurrency) == ("https://api.github.com", 8080, 2)
+    assert (settings.render.timeout_seconds, settings.render.memory_mb) == (60.0, 1024)
+    assert (settings.checks_enabled, settings.commenting_enabled, settings.status_enabled) == (True, True, False)
+
+
+def test_full_configuration(tmp_path: Path) -> None:
+    key = tmp_path / "app.pem"
+    key.write_text(KEY.replace("\\n", "\n"))
+    settings = load_settings(
+        {
+            "GITHUB_APP_ID": "123",
+            "GITHUB_PRIVATE_KEY_PATH": str(key),
+            "GITHUB_WEBHOOK_SECRET": "s3cret",
+            "GITHUB_API_URL": "https://ghe.example.com/api/v3/",
+            "PORT": "9000",
+            "WORKER_CONCURRENCY": "4",
+            "RENDER_TIMEOUT_SECONDS": "30",
+            "GITHUB_STATUS_ENABLED": "true",
+            "ASYNC_PROCESSING_ENABLED": "false",
+            "LOG_FORMAT": "console",
+        }
+    )
+    assert not settings.setup_mode
+    assert settings.private_key is not None and settings.private_key.startswith(
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n"
+    )
+    assert (settings.api_url, settings.port, settings.worker_concurrency) == ("https://ghe.example.com/api/v3", 9000, 4)
+    assert settings.status_enabled and not settings.async_processing
+    assert "s3cret" not in repr(settings) and "PRIVATE" not in repr(settings)
+
+
+def test_every_problem_is_one_sentence_naming_the_variable() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            {
+                "GITHUB_APP_ID": "123",
+                "GITHUB_PRIVATE_KEY": "not a key",
+                "PORT": "eighty",
+                "GITHUB_API_URL": "ghe.example.com",
+                "WEBHOOK_ENABLED": "maybe",
+                "RENDER_MEMORY_MB": "512",
+                "LOG_LEVEL": "loud",
+            }
+        )
+    assert caught.value.problems == [
+        "GITHUB_PRIVATE_KEY is not a PEM private key (it should start with -----BEGIN RSA PRIVATE KEY-----)",
+        "GITHUB_WEBHOOK_SECRET is required once any GitHub App credential is set",
+        "GITHUB_API_URL must be an http(s) URL such as https://ghe.example.com/api/v3, not 'ghe.example.com'",
+        "LOG_LEVEL must be debug, info, warning or error, not 'loud'",
+        "PORT must be a whole number, not 'eighty'",
+        "RENDER_MEMORY_MB must be at least 1024, not 512",
+        "WEBHOOK_ENABLED must be true or false, not 'maybe'",
+    ]
+
+
+def test_an_unreadable_key_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(
+        SettingsError, match=r"GITHUB_PRIVATE_KEY_PATH '.*missing.pem' cannot be read: No such file or directory"
+    ):
+        load_settings({"GITHUB_PRIVATE_KEY_PATH": str(tmp_path / "missing.pem")})
