@@ -128,9 +128,11 @@ async def check_run_rerequested(event: Event, plan: Plan) -> None:
 @checks.register("check_suite", action="rerequested")
 async def check_suite_rerequested(event: Event, plan: Plan) -> None:
     suite = event.data["check_suite"]
+    pulls = suite.get("pull_requests") or []
     before = suite.get("before")
-    external = json.dumps({"kind": "push", "base": before}) if before and before != ZERO_SHA else None
-    _rerun(event, plan, str(suite["head_sha"]), external, suite.get("pull_requests") or [])
+    # A suite of a pull request re-runs that pull request; otherwise the push it came from.
+    external = json.dumps({"kind": "push", "base": before}) if not pulls and before and before != ZERO_SHA else None
+    _rerun(event, plan, str(suite["head_sha"]), external, pulls)
 
 
 def _rerun(event: Event, plan: Plan, head_sha: str, external_id: Any, pulls: list[dict[str, Any]]) -> None:

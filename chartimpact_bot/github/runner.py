@@ -119,10 +119,11 @@ class AnalysisRunner:
                 await self._give_up(client, job, run_id, "GitHub kept failing; the analysis was retried three times")
             raise
         except Exception as exc:  # any other failure still completes the Check Run, saying what failed
-            job.state, job.error = "failed", _sentence(exc)
-            log.warning("analysis failed", error=job.error)
+            error = _sentence(exc)
+            log.warning("analysis failed", error=error)
             if run_id is not None:
-                await self._give_up(client, job, run_id, job.error)
+                await self._give_up(client, job, run_id, error)
+            job.state, job.error = "failed", error
 
     async def _give_up(self, client: GitHubClient, job: Job, run_id: int, reason: str) -> None:
         try:

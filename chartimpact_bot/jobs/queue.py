@@ -62,6 +62,7 @@ class InMemoryJobQueue:
         self._locks: dict[str, asyncio.Lock] = {}
         self._workers: list[asyncio.Task[None]] = []
         self._timers: set[asyncio.Task[None]] = set()
+        self._active = 0  # jobs inside the runner, whatever state they already report
 
     async def submit(self, job: Job) -> Job:
         seen = self.for_delivery(job.delivery_id)
@@ -105,7 +106,9 @@ class InMemoryJobQueue:
 
     async def drain(self) -> None:
         """Wait until every queued job has run (tests, shutdown)."""
-        while self._pending.qsize() or any(j.state in ("queued", "running") for j in self._jobs.values()):
+        while (
+            self._pending.qsize() or self._active or any(j.state in ("queued", "running") for j in self._jobs.values())
+        ):
             await asyncio.sleep(0.01)
 
     def _remember(self, job: Job) -> None:
@@ -122,6 +125,13 @@ class InMemoryJobQueue:
 
     async def _execute(self, job: Job) -> None:
         lock = self._locks.setdefault(job.key, asyncio.Lock())
+        self._active += 1
+        try:
+            await self._execute_locked(job, lock)
+        finally:
+            self._active -= 1
+
+    async def _execute_locked(self, job: Job, lock: asyncio.Lock) -> None:
         async with lock:
             if job.state == "superseded":
                 return

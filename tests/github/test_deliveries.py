@@ -323,3 +323,53 @@ async def test_deliveries_are_answered_before_the_work(make_app: MakeApp, repo: 
     assert state["state"] in ("queued", "running")
     assert answered < 0.3  # GitHub's answers take 0.3 s each: none was awaited before the 202
     await app.settle()
+
+
+async def test_truncated_trees_are_walked(make_app: MakeApp, repo: Repo) -> None:
+    app = await make_app()
+    app.fake.truncate_trees = True
+    base = _head(repo)
+    head = repo.commit(chart_files("web", readiness=False), "web loses its readiness probe")
+    await app.deliver("pull_request", pull_request("opened", number=7, base_sha=base, head_sha=head))
+    await app.settle()
+    (run,) = app.fake.runs_for(head)
+    assert run["conclusion"] == "failure"
+    assert "Readiness probe removed" in run["output"]["summary"]
+    assert any(c.operation == "git/get-tree" and "recursive" not in c.query for c in app.fake.calls)
+
+
+async def test_synchronous_processing_answers_after_the_work(make_app: MakeApp, repo: Repo) -> None:
+    app = await make_app(async_processing=False)
+    base = _head(repo)
+    head = repo.commit(chart_files("web", tag="1.26"), "web image")
+    status, answer = await app.deliver("pull_request", pull_request("opened", number=1, base_sha=base, head_sha=head))
+    assert status == 202
+    (run,) = app.fake.runs_for(head)
+    assert run["status"] == "completed"  # before the answer came back
+    state: Any = await (await app.client.get(answer["statusUrl"])).json()
+    assert state["state"] == "succeeded"
+
+
+async def test_check_suite_rerequested_runs_the_pull_request_analysis_again(make_app: MakeApp, repo: Repo) -> None:
+    from tests.github.conftest import example, point_at_repository  # noqa: PLC0415
+
+    app = await make_app()
+    base = _head(repo)
+    head = repo.commit(chart_files("web", tag="1.26"), "web image")
+    payload = point_at_repository(example("check_suite", "rerequested"))
+    payload["check_suite"].update(
+        {
+            "head_sha": head,
+            "before": base,
+            "pull_requests": [
+                {"number": 11, "base": {"ref": "main", "sha": base}, "head": {"ref": "feature", "sha": head}}
+            ],
+        }
+    )
+    status, _ = await app.deliver("check_suite", payload)
+    assert status == 202
+    await app.settle()
+    (run,) = app.fake.runs_for(head)
+    assert run["status"] == "completed"
+    (comment,) = app.fake.comments.values()
+    assert comment["issue"] == 11
