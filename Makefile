@@ -35,6 +35,7 @@ lint: $(VENV)/.dev-installed
 ## Benchmarks (figures printed, nothing asserted).
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.github
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache benchmarks/.work

@@ -221,7 +221,7 @@ async def _delivery_to_check_run(keys: tuple[str, str], repo: Path, base: str, h
         api_url=str(fake_server.make_url("/")).rstrip("/"),
         log_level="warning",
     )
-    client = TestClient(TestServer(create_app(settings, configure_logs=False)))
+    client = TestClient(TestServer(create_app(settings)))
     await client.start_server()
     try:
         body = json.dumps(pull_request("opened", number=1, base_sha=base, head_sha=head)).encode()

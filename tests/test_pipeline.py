@@ -306,6 +306,18 @@ def test_added_and_removed_charts(tmp_path: Path, options: PipelineOptions) -> N
     assert chart.exists()
 
 
+def test_directories_without_digests_are_analyzed_not_called_unchanged(options: PipelineOptions) -> None:
+    from chartimpact_bot.analysis.pipeline import analyze_repository  # noqa: PLC0415
+    from chartimpact_bot.analysis.sources import DirectorySource  # noqa: PLC0415
+
+    report = analyze_repository(
+        DirectorySource(EXAMPLES / "base"), DirectorySource(EXAMPLES / "head"), AnalysisConfig(), options
+    )
+
+    assert [(c.path, c.status) for c in report.charts] == [("storefront", "analyzed")]
+    assert report.charts[0].signals
+
+
 def _without_generated_at(text: str) -> str:
     return re.sub(r'"generatedAt": "[^"]+"', '"generatedAt": ""', text)
 

@@ -147,15 +147,25 @@ def build_report(
     )
 
 
-def analyze_repository(
+@dataclass(frozen=True, slots=True)
+class AnalysisPlan:
+    """What `analyze_repository` will do: the targets to render, and the charts it reports
+    without rendering (skipped by configuration, or unchanged)."""
+
+    targets: tuple[ChartTarget, ...]
+    skipped: tuple[ChartReport, ...]
+    base: Revision
+    head: Revision
+
+
+def plan_repository(
     base_source: ChartSource,
     head_source: ChartSource,
     config: AnalysisConfig,
-    options: PipelineOptions,
     *,
     only: Iterable[str] | None = None,
-) -> Report:
-    """Every chart of either side; charts whose inputs did not change are reported unchanged."""
+) -> AnalysisPlan:
+    """Every chart of either side: a target when its inputs changed, else an unchanged report."""
     base_charts = discover_charts(base_source)
     head_charts = discover_charts(head_source)
     wanted = set(only) if only is not None else None
@@ -181,8 +191,24 @@ def analyze_repository(
                     environment=environment,
                 )
             )
-    outcomes = analyze_targets(targets, options, config)
-    return build_report(outcomes, base_source.revision, head_source.revision, skipped)
+    return AnalysisPlan(tuple(targets), tuple(skipped), base_source.revision, head_source.revision)
+
+
+def run_plan(plan: AnalysisPlan, config: AnalysisConfig, options: PipelineOptions) -> Report:
+    outcomes = analyze_targets(plan.targets, options, config)
+    return build_report(outcomes, plan.base, plan.head, plan.skipped)
+
+
+def analyze_repository(
+    base_source: ChartSource,
+    head_source: ChartSource,
+    config: AnalysisConfig,
+    options: PipelineOptions,
+    *,
+    only: Iterable[str] | None = None,
+) -> Report:
+    """Every chart of either side; charts whose inputs did not change are reported unchanged."""
+    return run_plan(plan_repository(base_source, head_source, config, only=only), config, options)
 
 
 def is_affected(
@@ -199,18 +225,20 @@ def is_affected(
     for source, chart in ((base_source, base_chart), (head_source, head_chart)):
         prefixes.update(dependency_dirs(source, chart))
     for prefix in sorted(prefixes):
-        if _digests(base_source.list_files(prefix)) != _digests(head_source.list_files(prefix)):
+        if not _same_files(base_source.list_files(prefix), head_source.list_files(prefix)):
             return True
     for values_path in environment.values:
-        if _digests(base_source.list_files(values_path)) != _digests(head_source.list_files(values_path)):
+        if not _same_files(base_source.list_files(values_path), head_source.list_files(values_path)):
             return True
     return False
 
 
-def _digests(listing: Mapping[str, FileEntry]) -> dict[str, str | None] | None:
-    """Path → digest, or None when some digest is unknown (so the chart counts as changed)."""
-    digests = {path: entry.digest for path, entry in listing.items()}
-    return None if any(d is None for d in digests.values()) else digests
+def _same_files(base: Mapping[str, FileEntry], head: Mapping[str, FileEntry]) -> bool:
+    """Whether both listings hold the same paths with the same digests. A source that does not
+    know its digests (a plain directory) never proves sameness: its charts count as changed."""
+    if base.keys() != head.keys():
+        return False
+    return all(entry.digest is not None and entry.digest == head[path].digest for path, entry in base.items())
 
 
 def _side(

@@ -287,3 +287,38 @@ class GitRefSource:
             detail = reason[-1] if reason else f"exit code {done.returncode}"
             raise SourceError(f"git {args[0]} failed in '{self._repo}': {detail}")
         return done.stdout
+
+
+class SnapshotSource:
+    """Part of another source, carried whole: a listing and the contents of the files in it.
+
+    Picklable, so an analysis planned where the files were fetched (the App's event loop) runs
+    in another process without reaching back for them.
+    """
+
+    def __init__(self, revision: Revision, listing: Mapping[str, FileEntry], contents: Mapping[str, bytes]) -> None:
+        self._revision = revision
+        self._listing = dict(listing)
+        self._contents = dict(contents)
+
+    @property
+    def revision(self) -> Revision:
+        return self._revision
+
+    def list_files(self, prefix: str = "") -> Mapping[str, FileEntry]:
+        return {path: entry for path, entry in self._listing.items() if under(path, prefix)}
+
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        for path in paths:
+            content = self._contents.get(path)
+            if content is None:
+                raise SourceError(f"file '{path}' is not in the files fetched for this analysis")
+            out[path] = content
+        return out
+
+    def __getstate__(self) -> tuple[Revision, dict[str, FileEntry], dict[str, bytes]]:
+        return self._revision, self._listing, self._contents
+
+    def __setstate__(self, state: tuple[Revision, dict[str, FileEntry], dict[str, bytes]]) -> None:
+        self._revision, self._listing, self._contents = state

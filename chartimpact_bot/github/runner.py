@@ -1,8 +1,9 @@
 """One job's work on GitHub: the analysis of base vs head, published as a Check Run, a PR
 comment and (optionally) a commit status.
 
-The analysis is the library's `analyze_repository` over two GitHubSources, run in a worker
-thread; everything else is I/O on the event loop.
+The event loop plans the analysis over two GitHubSources (listings and chart metadata), fetches
+every file the plan reads concurrently, and hands the detached plan to a worker process: the
+rendering, diffing and signal detection never hold the server's interpreter lock.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import structlog
 from ..analysis.config import AnalysisConfig
 from ..analysis.errors import ConfigError
 from ..analysis.model import Report, Revision
-from ..analysis.pipeline import PipelineOptions, analyze_repository
-from ..analysis.remote import HttpRepositoryFetcher
-from ..analysis.render import IsolatedHelmRenderer
+from ..analysis.pipeline import plan_repository
+from ..analysis.snapshot import detach, plan_inputs
+from ..jobs.analysis_process import AnalysisPool, WorkerOptions
 from ..jobs.model import Job, TransientError
 from ..repo_config import CONFIG_FILE, InvalidConfig, load_config
 from ..settings import Settings
@@ -61,14 +62,10 @@ class GitHubContext:
 
 
 class AnalysisRunner:
-    def __init__(self, context: GitHubContext) -> None:
+    def __init__(self, context: GitHubContext, pool: AnalysisPool) -> None:
         self.ctx = context
-        settings = context.settings
-        self.options = PipelineOptions(
-            renderer=IsolatedHelmRenderer(settings.render),
-            fetcher=HttpRepositoryFetcher(),
-            signals_enabled=settings.signals_enabled,
-        )
+        self.pool = pool
+        self.options = WorkerOptions(render=context.settings.render, signals_enabled=context.settings.signals_enabled)
 
     async def __call__(self, job: Job) -> None:
         with structlog.contextvars.bound_contextvars(
@@ -203,7 +200,13 @@ class AnalysisRunner:
         ]
         await asyncio.gather(base.prefetch(metadata), head.prefetch(metadata))
         config, problems = await self._config(base, head, job)
-        report = await loop.run_in_executor(None, analyze_repository, base, head, config, self.options)
+        plan = await asyncio.to_thread(plan_repository, base, head, config)
+        base_paths, head_paths = await asyncio.to_thread(plan_inputs, plan)
+        await asyncio.gather(base.prefetch(base_paths), head.prefetch(head_paths))
+        base_contents, head_contents = await asyncio.gather(
+            asyncio.to_thread(base.read_many, sorted(base_paths)), asyncio.to_thread(head.read_many, sorted(head_paths))
+        )
+        report = await self.pool.analyze(detach(plan, base_contents, head_contents), config, self.options)
         return report, problems, set(head_listing)
 
     async def _config(

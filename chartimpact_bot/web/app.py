@@ -13,6 +13,7 @@ from aiohttp import web
 from ..github.auth import AppAuth
 from ..github.client import CircuitBreaker, Sleep, token_fetcher
 from ..github.runner import AnalysisRunner, GitHubContext
+from ..jobs.analysis_process import AnalysisPool
 from ..jobs.queue import InMemoryJobQueue
 from ..logs import configure_logging
 from ..settings import Settings
@@ -29,12 +30,15 @@ def create_app(
     session_factory: SessionFactory | None = None,
     sleep: Sleep = asyncio.sleep,
     configure_logs: bool = True,
+    analysis_pool: AnalysisPool | None = None,
 ) -> web.Application:
+    """`analysis_pool`: worker processes to share (tests start one for the whole session); by
+    default the application starts its own and stops it on shutdown."""
     if configure_logs:
         configure_logging(settings.log_level, settings.log_format)
     app = web.Application(client_max_size=settings.max_webhook_bytes + 1024)
     app[SETTINGS] = settings
-    app.cleanup_ctx.append(_github_and_queue(session_factory, sleep))
+    app.cleanup_ctx.append(_github_and_queue(session_factory, sleep, analysis_pool))
     app.router.add_post("/api/webhooks/github", webhooks.receive)
     app.router.add_get("/api/webhooks/status/{job_id}", webhooks.status)
     app.router.add_get("/healthz", healthz)
@@ -45,7 +49,7 @@ def create_app(
 
 
 def _github_and_queue(
-    session_factory: SessionFactory | None, sleep: Sleep
+    session_factory: SessionFactory | None, sleep: Sleep, shared_pool: AnalysisPool | None
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def context(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
@@ -58,14 +62,20 @@ def _github_and_queue(
         )
         github = GitHubContext(settings, session, auth, breaker=breaker, sleep=sleep)
         app[GITHUB] = github
-        queue = InMemoryJobQueue(AnalysisRunner(github), concurrency=settings.worker_concurrency)
+        pool = shared_pool or AnalysisPool(settings.worker_concurrency)
+        queue = InMemoryJobQueue(AnalysisRunner(github, pool), concurrency=settings.worker_concurrency)
         app[QUEUE] = queue
         await queue.start()
+        warming = None if settings.setup_mode else asyncio.create_task(pool.warm_up())
         try:
             yield
         finally:
+            if warming is not None:
+                warming.cancel()
             await queue.stop()
             await session.close()
+            if shared_pool is None:
+                await asyncio.to_thread(pool.close)
 
     return context
 

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from chartimpact_bot.jobs.analysis_process import AnalysisPool
 from chartimpact_bot.jobs.queue import InMemoryJobQueue
 from chartimpact_bot.settings import Settings
 from chartimpact_bot.web.app import create_app
@@ -102,8 +103,22 @@ def sign(body: bytes, secret: str = SECRET) -> str:
 MakeApp = Callable[..., Awaitable[AppUnderTest]]
 
 
+@pytest.fixture(scope="session")
+def analysis_pool() -> Iterator[AnalysisPool]:
+    """Real worker processes, started once: each test's application shares them."""
+    pool = AnalysisPool(2)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def make_app(aiohttp_client: Any, aiohttp_server: Any, fake: FakeGitHub, app_keys: tuple[str, str]) -> MakeApp:
+def make_app(
+    aiohttp_client: Any,
+    aiohttp_server: Any,
+    fake: FakeGitHub,
+    app_keys: tuple[str, str],
+    analysis_pool: AnalysisPool,
+) -> MakeApp:
     async def make(base_path: str = "", **overrides: Any) -> AppUnderTest:
         fake.base_path = base_path
         server: TestServer = await aiohttp_server(fake.app())
@@ -115,7 +130,9 @@ def make_app(aiohttp_client: Any, aiohttp_server: Any, fake: FakeGitHub, app_key
             log_format="console",
             **overrides,
         )
-        app: web.Application = create_app(settings, sleep=_noop_sleep, configure_logs=False)
+        app: web.Application = create_app(
+            settings, sleep=_noop_sleep, configure_logs=False, analysis_pool=analysis_pool
+        )
         client = await aiohttp_client(app)
         return AppUnderTest(client, fake, settings)
 

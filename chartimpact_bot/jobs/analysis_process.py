@@ -1,0 +1,106 @@
+"""Analyses in worker processes: the server's event loop only plans, fetches and publishes.
+
+Workers are started with `spawn` (the Go runtime inside Helm is not fork-safe, and a forked
+aiohttp server is no better) and replaced after a number of jobs, which bounds what a leak in
+any library can cost. They run at a lower CPU priority than the server (their render children
+inherit it): answering GitHub's deliveries within its ten seconds matters more than finishing
+an analysis a few milliseconds sooner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+
+import structlog
+
+from ..analysis.config import AnalysisConfig
+from ..analysis.model import Report
+from ..analysis.pipeline import AnalysisPlan, PipelineOptions, run_plan
+from ..analysis.remote import HttpRepositoryFetcher
+from ..analysis.render import IsolatedHelmRenderer, RenderLimits
+from .model import TransientError
+
+log = structlog.get_logger(__name__)
+JOBS_PER_WORKER = 50
+WORKER_NICENESS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """What a worker needs to build its PipelineOptions (which hold unpicklable parts)."""
+
+    render: RenderLimits = field(default_factory=RenderLimits)
+    signals_enabled: bool = True
+
+
+# One per worker process, so chart repository indexes stay cached across the jobs it runs.
+_fetcher: HttpRepositoryFetcher | None = None
+
+
+def analyze_detached(plan: AnalysisPlan, config: AnalysisConfig, options: WorkerOptions) -> Report:
+    """Runs in a worker process; the plan's sources must be snapshots (see analysis.snapshot)."""
+    global _fetcher  # noqa: PLW0603 - a per-process cache
+    if _fetcher is None:
+        _fetcher = HttpRepositoryFetcher()
+    pipeline = PipelineOptions(
+        renderer=IsolatedHelmRenderer(options.render), fetcher=_fetcher, signals_enabled=options.signals_enabled
+    )
+    return run_plan(plan, config, pipeline)
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError):  # not permitted everywhere; the analysis runs regardless
+        os.nice(WORKER_NICENESS)
+
+
+def warm_up() -> None:
+    """Nothing: running it starts a worker and imports the analysis (about half a second),
+    so the first delivery does not wait for that."""
+
+
+class AnalysisPool:
+    """A process pool that replaces itself when a worker dies."""
+
+    def __init__(self, workers: int) -> None:
+        self._workers = max(1, workers)
+        self._executor: ProcessPoolExecutor | None = None
+
+    async def analyze(self, plan: AnalysisPlan, config: AnalysisConfig, options: WorkerOptions) -> Report:
+        executor = self._executor or self._start()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, analyze_detached, plan, config, options)
+        except BrokenProcessPool as exc:
+            log.warning("an analysis process died; starting new ones")
+            if self._executor is executor:
+                self._executor = None
+                executor.shutdown(wait=False, cancel_futures=True)
+            raise TransientError("the analysis process stopped unexpectedly") from exc
+
+    async def warm_up(self) -> None:
+        executor = self._executor or self._start()
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, warm_up)
+        except BrokenProcessPool:
+            log.warning("could not start an analysis process; the first job will try again")
+            if self._executor is executor:
+                self._executor = None
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def _start(self) -> ProcessPoolExecutor:
+        self._executor = ProcessPoolExecutor(
+            max_workers=self._workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            max_tasks_per_child=JOBS_PER_WORKER,
+            initializer=_lower_priority,
+        )
+        return self._executor
