@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint bench clean
+.PHONY: install demo test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ $(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
 $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(PIP) install -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
+
+## Install the runtime requirements into .venv (then: .venv/bin/python app.py).
+install: $(VENV)/.runtime-installed
 
 ## Analyze the two bundled versions of the example chart and print the report.
 ## Exit code 1 means the verdict is "fail", which is what this example is meant to show.

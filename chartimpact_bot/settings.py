@@ -55,6 +55,7 @@ class Settings:
     status_enabled: bool = False
     async_processing: bool = True
     credentials_file: str = "./data/github-app.env"
+    helm_binary: str | None = None
 
     @property
     def setup_mode(self) -> bool:
@@ -121,6 +122,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         status_enabled=_flag(attempt, env, "GITHUB_STATUS_ENABLED", False),
         async_processing=_flag(attempt, env, "ASYNC_PROCESSING_ENABLED", True),
         credentials_file=credentials_file,
+        helm_binary=env.get("HELM_BINARY", "").strip() or None,
     )
     if problems:
         raise SettingsError(problems)

@@ -17,6 +17,7 @@ def test_defaults_without_credentials_mean_setup_mode() -> None:
     assert (settings.api_url, settings.port, settings.worker_concurrency) == ("https://api.github.com", 8080, 2)
     assert (settings.render.timeout_seconds, settings.render.memory_mb) == (60.0, 1024)
     assert (settings.checks_enabled, settings.commenting_enabled, settings.status_enabled) == (True, True, False)
+    assert settings.helm_binary is None
 
 
 def test_full_configuration(tmp_path: Path) -> None:
@@ -34,9 +35,11 @@ def test_full_configuration(tmp_path: Path) -> None:
             "GITHUB_STATUS_ENABLED": "true",
             "ASYNC_PROCESSING_ENABLED": "false",
             "LOG_FORMAT": "console",
+            "HELM_BINARY": "/usr/local/bin/helm",
         }
     )
     assert not settings.setup_mode
+    assert settings.helm_binary == "/usr/local/bin/helm"
     assert settings.private_key is not None and settings.private_key.startswith(
         "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n"
     )

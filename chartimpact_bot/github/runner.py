@@ -65,7 +65,10 @@ class AnalysisRunner:
     def __init__(self, context: GitHubContext, pool: AnalysisPool) -> None:
         self.ctx = context
         self.pool = pool
-        self.options = WorkerOptions(render=context.settings.render, signals_enabled=context.settings.signals_enabled)
+        settings = context.settings
+        self.options = WorkerOptions(
+            render=settings.render, signals_enabled=settings.signals_enabled, helm_binary=settings.helm_binary
+        )
 
     async def __call__(self, job: Job) -> None:
         with structlog.contextvars.bound_contextvars(

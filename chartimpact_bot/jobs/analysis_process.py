@@ -37,6 +37,7 @@ class WorkerOptions:
 
     render: RenderLimits = field(default_factory=RenderLimits)
     signals_enabled: bool = True
+    helm_binary: str | None = None
 
 
 # One per worker process, so chart repository indexes stay cached across the jobs it runs.
@@ -49,7 +50,9 @@ def analyze_detached(plan: AnalysisPlan, config: AnalysisConfig, options: Worker
     if _fetcher is None:
         _fetcher = HttpRepositoryFetcher()
     pipeline = PipelineOptions(
-        renderer=IsolatedHelmRenderer(options.render), fetcher=_fetcher, signals_enabled=options.signals_enabled
+        renderer=IsolatedHelmRenderer(options.render, helm_binary=options.helm_binary),
+        fetcher=_fetcher,
+        signals_enabled=options.signals_enabled,
     )
     return run_plan(plan, config, pipeline)
 

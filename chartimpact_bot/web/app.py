@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
+import structlog
 from aiohttp import web
 
 from ..github.auth import AppAuth
@@ -21,6 +22,7 @@ from . import webhooks
 from .keys import GITHUB, QUEUE, SETTINGS
 from .setup import add_setup_routes
 
+log = structlog.get_logger(__name__)
 SessionFactory = Callable[[], aiohttp.ClientSession]
 
 
@@ -62,6 +64,9 @@ def _github_and_queue(
         )
         github = GitHubContext(settings, session, auth, breaker=breaker, sleep=sleep)
         app[GITHUB] = github
+        if not settings.queue_url.startswith("memory://"):
+            # Parsed and validated already so deployments can set it; the durable stores come later.
+            log.warning("durable job stores are not implemented yet: jobs are kept in memory", queue_url="set")
         pool = shared_pool or AnalysisPool(settings.worker_concurrency)
         queue = InMemoryJobQueue(AnalysisRunner(github, pool), concurrency=settings.worker_concurrency)
         app[QUEUE] = queue
