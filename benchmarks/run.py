@@ -123,7 +123,7 @@ def _side(
         start = time.perf_counter()
         first, second = renderer.render(RenderRequest(materialized.directory), repeat=2)
         child = time.perf_counter() - start
-    times["render (child, 2 renders)"] = first.timings["render"]
+    times["render ×2 + helm lint (child)"] = first.timings["render"]
     times["parse (child)"] = first.timings["parse"]
     times["process start + transfer"] = child - first.timings["render"] - first.timings["parse"]
     start = time.perf_counter()
