@@ -28,8 +28,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "benchmark-secret"
@@ -39,16 +37,9 @@ SECONDS = 30
 
 
 def _keys() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    from tests.github.conftest import generate_app_keys  # noqa: PLC0415
+
+    return generate_app_keys()
 
 
 def _example_repo(root: Path) -> tuple[Path, str, str]:

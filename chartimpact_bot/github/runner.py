@@ -174,30 +174,22 @@ class AnalysisRunner:
             self.ctx.trees.put(key, cached)
         return cached
 
+    async def _source(self, client: GitHubClient, job: Job, side: str) -> GitHubSource:
+        """The job's base or head commit: its listing fetched (or cached), its blobs on demand."""
+        sha = job.params[f"{side}_sha"]
+        return GitHubSource(
+            client,
+            job.owner,
+            job.repo,
+            revision=Revision(job.params.get(f"{side}_ref") or None, sha),
+            listing=await self._listing(client, job, sha),
+            blobs=self.ctx.blobs,
+            loop=asyncio.get_running_loop(),
+        )
+
     async def _analyze(self, client: GitHubClient, job: Job) -> tuple[Report, list[ConfigProblem], set[str]]:
-        params = job.params
-        loop = asyncio.get_running_loop()
-        base_listing, head_listing = await asyncio.gather(
-            self._listing(client, job, params["base_sha"]), self._listing(client, job, params["head_sha"])
-        )
-        base = GitHubSource(
-            client,
-            job.owner,
-            job.repo,
-            revision=Revision(params.get("base_ref") or None, params["base_sha"]),
-            listing=base_listing,
-            blobs=self.ctx.blobs,
-            loop=loop,
-        )
-        head = GitHubSource(
-            client,
-            job.owner,
-            job.repo,
-            revision=Revision(params.get("head_ref") or None, params["head_sha"]),
-            listing=head_listing,
-            blobs=self.ctx.blobs,
-            loop=loop,
-        )
+        base, head = await asyncio.gather(self._source(client, job, "base"), self._source(client, job, "head"))
+        base_listing, head_listing = base.list_files(), head.list_files()
         metadata = [
             p for p in {**base_listing, **head_listing} if p.rsplit("/", 1)[-1] in (*CHART_METADATA, CONFIG_FILE)
         ]

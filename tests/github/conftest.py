@@ -42,6 +42,11 @@ def rest() -> RestDescription:
 
 @pytest.fixture(scope="session")
 def app_keys() -> tuple[str, str]:
+    return generate_app_keys()
+
+
+def generate_app_keys() -> tuple[str, str]:
+    """A fresh App key pair: (private PEM for the App, public PEM for the fake GitHub)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()

@@ -396,6 +396,23 @@ def _resource_findings(diff: ResourceDiff, section: str) -> Iterator[tuple[Conta
                 )
 
 
+def _resource_signals(diff: ResourceDiff, section: str, noun: str, *, risky: str) -> Iterator[Finding]:
+    """Findings for cpu/memory of `section` that moved in the `risky` direction or were removed."""
+    for container, name, before, after, how in _resource_findings(diff, section):
+        if how not in (risky, "removed"):
+            continue
+        label = "Memory" if name == "memory" else "CPU"
+        text = f"{risky} from {before} to {after}" if how == risky else f"removed (was {before})"
+        yield Finding(
+            f"{label} {noun} of {container.kind_word} '{container.name}' {text}",
+            container.display("resources", section, name),
+            before,
+            after,
+            "removed" if how == "removed" else "modified",
+            (*container.path, "resources", section, name),
+        )
+
+
 @detector(
     "availability.resources.limits",
     category="availability",
@@ -406,19 +423,7 @@ def _resource_findings(diff: ResourceDiff, section: str) -> Iterator[tuple[Conta
 )
 def resource_limits(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """A container's memory or CPU limit lowered or removed."""
-    for container, name, before, after, how in _resource_findings(diff, "limits"):
-        if how not in ("lowered", "removed"):
-            continue
-        label = "Memory" if name == "memory" else "CPU"
-        text = f"lowered from {before} to {after}" if how == "lowered" else f"removed (was {before})"
-        yield Finding(
-            f"{label} limit of {container.kind_word} '{container.name}' {text}",
-            container.display("resources", "limits", name),
-            before,
-            after,
-            "removed" if how == "removed" else "modified",
-            (*container.path, "resources", "limits", name),
-        )
+    return _resource_signals(diff, "limits", "limit", risky="lowered")
 
 
 @detector(
@@ -431,19 +436,7 @@ def resource_limits(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]
 )
 def resource_requests(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """A container's memory or CPU request raised or removed."""
-    for container, name, before, after, how in _resource_findings(diff, "requests"):
-        if how not in ("raised", "removed"):
-            continue
-        label = "Memory" if name == "memory" else "CPU"
-        text = f"raised from {before} to {after}" if how == "raised" else f"removed (was {before})"
-        yield Finding(
-            f"{label} request of {container.kind_word} '{container.name}' {text}",
-            container.display("resources", "requests", name),
-            before,
-            after,
-            "removed" if how == "removed" else "modified",
-            (*container.path, "resources", "requests", name),
-        )
+    return _resource_signals(diff, "requests", "request", risky="raised")
 
 
 @detector(
