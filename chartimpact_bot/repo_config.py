@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import reprlib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -24,10 +25,10 @@ from .analysis.config import (
     IgnoreRules,
     ResourceFilter,
 )
-from .analysis.errors import ConfigError
+from .analysis.errors import ConfigError, brief
 from .analysis.model import Category, Importance
 from .analysis.normalize import NormalizeOptions
-from .analysis.yamlio import KubeLoader
+from .analysis.yamlio import METADATA_LIMITS, YamlLimitError, compose_untrusted, load_yaml
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -64,15 +65,17 @@ def load_config(text: str | bytes | None, file: str = CONFIG_FILE) -> AnalysisCo
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     try:
-        root = yaml.compose(text, Loader=KubeLoader)
+        root = compose_untrusted(text, METADATA_LIMITS)
+    except YamlLimitError as exc:
+        raise InvalidConfig(file, [Problem(exc.line or 1, f"refused: {exc.problem}")]) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise InvalidConfig(file, [Problem(line, f"not valid YAML: {problem}")]) from exc
+        raise InvalidConfig(file, [Problem(line, f"not valid YAML: {brief(problem)}")]) from exc
     if root is None:
         return AnalysisConfig()
-    data = yaml.load(text, Loader=KubeLoader)
+    data = load_yaml(text)
     problems = validate(data, root)
     if problems:
         raise InvalidConfig(file, problems)
@@ -103,17 +106,39 @@ def _describe(error: ValidationError, root: yaml.Node) -> list[Problem]:
             out.append(Problem(_key_line(root, [*path, key]), f"unknown key '{where}'{hint}"))
         return out
     line = _value_line(root, path)
+    # Messages are built here rather than taken from jsonschema, whose messages repr the whole
+    # offending value: an alias bomb expands to gigabytes of text.
+    got = _shown(error.instance)
     if error.validator == "enum":
         options = ", ".join(str(o) for o in cast(list[Any], error.validator_value))
-        return [Problem(line, f"'{dotted}' must be one of {options} (got {error.instance!r})")]
+        return [Problem(line, f"'{dotted}' must be one of {options} (got {got})")]
     if error.validator == "type":
-        return [Problem(line, f"'{dotted}' must be of type {error.validator_value} (got {error.instance!r})")]
+        return [Problem(line, f"'{dotted}' must be of type {error.validator_value} (got {got})")]
     if error.validator == "required":
-        return [Problem(line, f"'{dotted or 'the file'}': {error.message}")]
+        missing = [k for k in cast(list[str], error.validator_value) if k not in cast(dict[str, Any], error.instance)]
+        return [Problem(line, f"'{dotted or 'the file'}': '{missing[0] if missing else '?'}' is a required property")]
     if error.validator == "const":
-        return [Problem(line, f"'{dotted}' must be {error.validator_value!r} (got {error.instance!r})")]
+        return [Problem(line, f"'{dotted}' must be {error.validator_value!r} (got {got})")]
     where = f"'{dotted}'" if dotted else "the file"
-    return [Problem(line, f"{where}: {error.message}")]
+    return [Problem(line, f"{where}: {got} does not satisfy the schema ({_rule_text(error)})")]
+
+
+def _short_repr() -> reprlib.Repr:
+    short = reprlib.Repr()
+    short.maxlevel, short.maxdict, short.maxlist, short.maxstring, short.maxother = 2, 4, 4, 60, 60
+    return short
+
+
+_SHORT = _short_repr()
+
+
+def _shown(value: Any) -> str:
+    """A value from the file as a short, single-line quotation."""
+    return brief(_SHORT.repr(value), 100)
+
+
+def _rule_text(error: ValidationError) -> str:
+    return brief(f"{error.validator}: {_SHORT.repr(error.validator_value)}", 120)
 
 
 def _dotted(path: list[Any]) -> str:

@@ -58,6 +58,7 @@ def test_render_worker_loads_only_light_modules() -> None:
         "posixpath",
         "collections",
         "math",
+        "dataclasses",
         "chartimpact_bot.analysis.documents",
         "chartimpact_bot.analysis.errors",
         "chartimpact_bot.analysis.yamlio",

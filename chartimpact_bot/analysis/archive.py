@@ -2,7 +2,9 @@
 
 Nothing is extracted to disk here: members are read into memory after checks, so a hostile
 archive cannot write outside the chart (no `..`, no absolute paths, no links, no devices) or
-exhaust memory (bounded entry count and decompressed size).
+exhaust memory. The whole stream is decompressed first under a byte bound, so the bound covers
+tar headers too: a GNU long-name or PAX header may claim hundreds of megabytes, and `tarfile`
+reads such a header whole before it yields the member.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import io
 import tarfile
 import zlib
 
-from .errors import ArchiveError
+from .errors import ArchiveError, brief
 from .sources import clean_path
 
 MAX_ARCHIVE_BYTES = 64 * 1024 * 1024
@@ -33,8 +35,9 @@ def read_chart_archive(
     files: dict[str, bytes] = {}
     top_dirs: set[str] = set()
     total = 0
+    tar = _decompressed(data, label=label, max_bytes=max_bytes)
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+        with tarfile.open(fileobj=io.BytesIO(tar), mode="r:") as archive:
             for count, member in enumerate(archive, start=1):
                 if count > max_entries:
                     raise ArchiveError(f"{label} has more than {max_entries} entries")
@@ -59,9 +62,41 @@ def read_chart_archive(
                     raise ArchiveError(f"{label} entry '{member.name}' cannot be read")
                 files[rest] = stream.read(member.size + 1)[: member.size]
     except (tarfile.TarError, zlib.error, EOFError, OSError) as exc:
-        raise ArchiveError(f"{label} is not a readable chart archive ({exc})") from exc
+        raise ArchiveError(f"{label} is not a readable chart archive ({brief(exc, 120)})") from exc
     if not files:
         raise ArchiveError(f"{label} holds no chart")
     if len(top_dirs) != 1:
         raise ArchiveError(f"{label} holds {len(top_dirs)} top-level directories, not one chart")
     return top_dirs.pop(), files
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1024 * 1024
+
+
+def _decompressed(data: bytes, *, label: str, max_bytes: int) -> bytes:
+    """The tar stream inside a gzip file (or a plain tar), refused past `max_bytes`."""
+    if not data.startswith(_GZIP_MAGIC):
+        if len(data) > max_bytes:
+            raise ArchiveError(f"{label} is larger than {max_bytes // (1024 * 1024)} MB")
+        return data
+    out = bytearray()
+    pending = data
+    try:
+        while pending.startswith(_GZIP_MAGIC):  # a gzip file may hold several members
+            stream = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            tail = pending
+            while not stream.eof:
+                chunk = stream.decompress(tail, _CHUNK)
+                out += chunk
+                if len(out) > max_bytes:
+                    raise ArchiveError(f"{label} expands to more than {max_bytes // (1024 * 1024)} MB")
+                tail = stream.unconsumed_tail
+                if not chunk and not tail:
+                    break
+            if not stream.eof:
+                raise ArchiveError(f"{label} is a truncated gzip file")
+            pending = stream.unused_data
+    except zlib.error as exc:
+        raise ArchiveError(f"{label} is not a readable chart archive ({brief(exc, 120)})") from exc
+    return bytes(out)

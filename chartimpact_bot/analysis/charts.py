@@ -18,10 +18,10 @@ from typing import Any
 import yaml
 
 from .archive import read_chart_archive
-from .errors import ChartError
+from .errors import ChartError, brief
 from .remote import DependencyFetcher, FetchError
-from .sources import ChartSource, FileEntry, clean_path
-from .yamlio import load_yaml
+from .sources import ChartSource, FileEntry, clean_path, under
+from .yamlio import METADATA_LIMITS, load_untrusted
 
 MAX_CHART_BYTES = 128 * 1024 * 1024
 CHART_FILE = "Chart.yaml"
@@ -146,7 +146,7 @@ def _locked_versions(path: str, source: ChartSource, listing: Mapping[str, FileE
         lock_file = _join(path, name)
         if lock_file in listing:
             try:
-                data = load_yaml(source.read_many([lock_file])[lock_file])
+                data = load_untrusted(source.read_many([lock_file])[lock_file], METADATA_LIMITS)
             except yaml.YAMLError:
                 return {}
             deps = data.get("dependencies") if isinstance(data, dict) else None
@@ -189,7 +189,7 @@ def materialize(
 ) -> MaterializedChart:
     """Write the chart and its dependencies under `into` as a directory Helm can load."""
     out = MaterializedChart(directory=into / "chart", info=chart)
-    writer = _Materializer(source, out, _Budget(max_bytes, chart.path or "."), fetcher)
+    writer = _Materializer(source, out, _Budget(max_bytes, chart.path or "."), fetcher, into.resolve())
     writer.write_chart(chart, out.directory, helm_prefix=f"{chart.name}/", visiting={chart.path})
     return out
 
@@ -211,6 +211,8 @@ class _Materializer:
     out: MaterializedChart
     budget: _Budget
     fetcher: DependencyFetcher | None
+    # Every file is written below this directory, whatever a path from the source says.
+    root: Path
 
     def write_chart(self, chart: ChartInfo, directory: Path, *, helm_prefix: str, visiting: set[str]) -> None:
         vendored = self._copy_files(chart, directory, helm_prefix)
@@ -232,7 +234,14 @@ class _Materializer:
 
     def _copy_files(self, chart: ChartInfo, directory: Path, helm_prefix: str) -> set[str]:
         """Copy the chart's own files; unpack archives in charts/. Names of vendored subcharts."""
-        listing = self.source.list_files(chart.path)
+        listing = dict(self.source.list_files(chart.path))
+        for path, entry in sorted(listing.items()):
+            if entry.link is not None and not under(entry.link, chart.path):
+                # A link to `../../.git/config` would hand the repository's secrets to `.Files`.
+                self.out.warnings.append(
+                    f"symbolic link '{path}' points outside chart '{chart.name}' (to '{entry.link}'); left out"
+                )
+                del listing[path]
         for entry in listing.values():
             self.budget.spend(entry.size)
         contents = self.source.read_many(sorted(listing))
@@ -256,7 +265,7 @@ class _Materializer:
                         source_path=posixpath.dirname(path),
                     )
                 )
-            _write(directory / relative, content)
+            self._write(directory, relative, content)
         return vendored
 
     def _local(
@@ -276,9 +285,13 @@ class _Materializer:
             dep_info = load_chart_info(self.source, target)
         except ChartError:
             return f"is not a chart at '{target}'"
+        try:
+            dep_directory = directory / "charts" / _safe_component(dep.name)
+        except ChartError:
+            return "has a name that is not a plain directory name"
         self.write_chart(
             dep_info,
-            directory / "charts" / dep.name,
+            dep_directory,
             helm_prefix=f"{helm_prefix}charts/{dep_info.name}/",
             visiting=visiting | {target},
         )
@@ -313,9 +326,17 @@ class _Materializer:
         name = _chart_name(files[CHART_FILE], origin)
         target = chart_dir / "charts" / _safe_component(top)
         for relative, data in files.items():
-            _write(target / relative, data)
+            self._write(target, relative, data)
         self.out.origins.append(Origin(helm_prefix=f"{helm_prefix}charts/{name}/", source_path=origin, archive=True))
         return name
+
+    def _write(self, directory: Path, relative: str, content: bytes) -> None:
+        """Write `relative` below `directory`, refusing any path that would leave the root."""
+        target = (directory / relative).resolve()
+        if not target.is_relative_to(self.root) or target == self.root:
+            raise ChartError(f"file '{relative}' of chart '{self.out.info.name}' would be written outside the chart")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
 
 
 def _safe_component(name: str) -> str:
@@ -325,14 +346,9 @@ def _safe_component(name: str) -> str:
     return cleaned
 
 
-def _write(target: Path, content: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(content)
-
-
 def _drop_dependencies(chart_file: Path, names: set[str]) -> None:
     """Remove unresolvable dependencies so every Helm backend renders without them alike."""
-    meta = yaml.safe_load(chart_file.read_text(encoding="utf-8"))
+    meta = load_untrusted(chart_file.read_bytes(), METADATA_LIMITS)
     if isinstance(meta, dict) and isinstance(meta.get("dependencies"), list):
         meta["dependencies"] = [d for d in meta["dependencies"] if not (isinstance(d, dict) and d.get("name") in names)]
         chart_file.write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
@@ -365,9 +381,9 @@ def _chart_name(content: bytes, label: str) -> str:
 
 def _yaml_mapping(content: bytes, label: str) -> dict[str, Any]:
     try:
-        data = load_yaml(content)
+        data = load_untrusted(content, METADATA_LIMITS)
     except yaml.YAMLError as exc:
-        raise ChartError(f"{label} is not valid YAML: {_first_line(exc)}") from exc
+        raise ChartError(f"{label} is not valid YAML: {brief(exc)}") from exc
     if not isinstance(data, dict):
         raise ChartError(f"{label} is not a YAML mapping")
     return data
@@ -395,7 +411,3 @@ def _parse_dependencies(raw: Any, label: str) -> tuple[Dependency, ...]:
 
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _first_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())

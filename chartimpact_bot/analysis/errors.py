@@ -31,3 +31,10 @@ class ConfigError(AnalysisError):
         super().__init__(message)
         self.file = file
         self.line = line
+
+
+def brief(problem: BaseException | str, limit: int = 300) -> str:
+    """A library's error text as one bounded line: parsers quote the input that failed, and that
+    input was written by whoever opened the pull request."""
+    text = " ".join(str(problem).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

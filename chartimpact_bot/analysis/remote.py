@@ -28,10 +28,13 @@ from typing import Any, Protocol
 
 import yaml
 
+from .errors import brief
 from .semver import Constraint, ConstraintError
-from .yamlio import KubeLoader
+from .yamlio import YamlLimits, load_untrusted
 
 MAX_INDEX_BYTES = 64 * 1024 * 1024
+# Bitnami's index, among the largest, holds about two million nodes; an alias bomb holds billions.
+INDEX_LIMITS = YamlLimits(max_bytes=MAX_INDEX_BYTES, max_depth=64, max_nodes=20_000_000)
 MAX_CHART_ARCHIVE_BYTES = 16 * 1024 * 1024
 INDEX_TTL_SECONDS = 600.0
 
@@ -118,9 +121,9 @@ class HttpRepositoryFetcher:
                 return cached[1]
         raw = self._get(base + "index.yaml", MAX_INDEX_BYTES)
         try:
-            index = yaml.load(raw, Loader=KubeLoader)
+            index = load_untrusted(raw, INDEX_LIMITS)
         except yaml.YAMLError as exc:
-            raise FetchError("the repository index is not valid YAML") from exc
+            raise FetchError(f"the repository index is not valid YAML: {brief(exc)}") from exc
         if not isinstance(index, dict):
             raise FetchError("the repository index is not a YAML mapping")
         with self._lock:

@@ -24,7 +24,7 @@ import yaml
 from .charts import MaterializedChart
 from .model import Resource, ResourceId, SignalSource
 from .signals.registry import Finding
-from .yamlio import KubeLoader
+from .yamlio import VALUES_LIMITS, compose_untrusted
 
 _SEGMENT = re.compile(r'\.([^.\[\]]+)|\["((?:[^"\\]|\\.)*)"\]|\[([^\]]*)\]')
 _DOCUMENT_START = re.compile(r"^---", re.MULTILINE)
@@ -238,7 +238,7 @@ def changed_values(base: tuple[ValuesSource, ...], head: tuple[ValuesSource, ...
 def values_leaves(text: str) -> list[ValuesLeaf]:
     """Every scalar of a values file with its dotted path and line; [] for invalid YAML."""
     try:
-        root = yaml.compose(text, Loader=KubeLoader)
+        root = compose_untrusted(text, VALUES_LIMITS)
     except yaml.YAMLError:
         return []
     out: list[ValuesLeaf] = []

@@ -6,6 +6,7 @@ that point outside are left out, and `..` never resolves above the root.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import posixpath
@@ -32,6 +33,9 @@ class FileEntry:
 
     size: int
     digest: str | None = None
+    # For a symbolic link: the source path it resolves to. Whether a chart may use it depends
+    # on where the chart is, so the materializer decides (see charts.py).
+    link: str | None = None
 
 
 class ChartSource(Protocol):
@@ -59,6 +63,15 @@ def clean_path(path: str) -> str | None:
     if normalized == ".." or normalized.startswith("../"):
         return None
     return normalized
+
+
+def is_plain_path(path: str) -> bool:
+    """Whether a path from a listing someone else wrote (a git tree, GitHub's tree API) names a
+    file below the root as it stands: no `.`, `..` or empty components, nothing absolute. Git
+    itself never records such paths; a crafted tree object can."""
+    if not path or path.startswith("/") or "\\" in path or "\0" in path:
+        return False
+    return all(part not in ("", ".", "..") for part in path.split("/"))
 
 
 def under(path: str, prefix: str) -> bool:
@@ -150,11 +163,13 @@ class DirectorySource:
     def _inside(self, path: str) -> Path | None:
         """The real location of `path`, or None when it (or a link on the way) leaves the root."""
         relative = clean_path(path)
-        if relative is None:
+        if relative is None or ".git" in relative.split("/"):
             return None
         real = (self._root / relative).resolve()
         if real != self._root and self._root not in real.parents:
             return None
+        if ".git" in real.relative_to(self._root).parts:
+            return None  # a repository's own files (its config holds tokens) are never chart content
         return real
 
     def _walk(self, prefix: str) -> dict[str, FileEntry]:
@@ -174,7 +189,8 @@ class DirectorySource:
                         # Followed only when the target is a file inside the root.
                         real = self._inside(relative)
                         if real is not None and real.is_file():
-                            found[relative] = FileEntry(size=real.stat().st_size)
+                            target = real.relative_to(self._root).as_posix()
+                            found[relative] = FileEntry(size=real.stat().st_size, link=target)
                     elif entry.is_dir(follow_symlinks=False):
                         if entry.name != ".git":
                             pending.append(relative)
@@ -232,7 +248,7 @@ class GitRefSource:
             meta, _, path_bytes = record.partition(b"\t")
             mode, kind, blob, size = meta.split()
             path = path_bytes.decode("utf-8", "surrogateescape")
-            if kind != b"blob":
+            if kind != b"blob" or not is_plain_path(path):
                 continue  # submodules carry no chart content we can read
             if mode == b"120000":
                 links[path] = blob.decode()
@@ -251,7 +267,7 @@ class GitRefSource:
             target = targets[blob].decode("utf-8", "surrogateescape")
             resolved = clean_path(posixpath.join(posixpath.dirname(path), target))
             if resolved and resolved in files:
-                files[path] = files[resolved]
+                files[path] = dataclasses.replace(files[resolved], link=resolved)
 
     def _cat_blobs(self, blob_ids: list[str]) -> dict[str, bytes]:
         if not blob_ids:

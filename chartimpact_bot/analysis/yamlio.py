@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -51,3 +52,110 @@ KubeLoader.add_constructor("tag:yaml.org,2002:binary", _as_text)
 def load_yaml(text: str | bytes) -> Any:
     """One YAML document; raises yaml.YAMLError on invalid input."""
     return yaml.load(text, Loader=KubeLoader)
+
+
+# --- YAML written by a pull request author -------------------------------------------------
+#
+# libyaml's composer recurses once per nesting level in C: 50,000 nested `[` overflow its stack
+# and kill the process (no exception to catch). Its scanner is quadratic in the nesting depth,
+# and aliases let 400 bytes stand for a billion nodes, which anything that walks the result
+# (a schema validator, `repr`, a JSON encoder) then expands. So an untrusted document is first
+# streamed as events, which libyaml produces without recursion, and refused as soon as it is
+# too large, too deep or expands to too many nodes; only then is it composed or loaded.
+
+
+@dataclass(frozen=True, slots=True)
+class YamlLimits:
+    """Bounds on one untrusted YAML document."""
+
+    max_bytes: int = 4 * 1024 * 1024
+    max_depth: int = 128
+    # Nodes counted as if every alias were expanded where it is used.
+    max_nodes: int = 1_000_000
+
+
+# Chart.yaml, Chart.lock, requirements, `.chartimpact.yml`: small files written by people.
+METADATA_LIMITS = YamlLimits(max_bytes=1024 * 1024, max_depth=64, max_nodes=200_000)
+# A values file: real ones reach a few hundred kB (kube-prometheus-stack: 200 kB).
+VALUES_LIMITS = YamlLimits(max_bytes=8 * 1024 * 1024, max_depth=128, max_nodes=1_000_000)
+
+
+class YamlLimitError(yaml.YAMLError):
+    """An untrusted document exceeds its YamlLimits; the message says which bound and where."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.problem = message
+        self.line = line
+
+    def __str__(self) -> str:
+        return str(self.problem) if self.line is None else f"{self.problem} (line {self.line})"
+
+
+_OPENERS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSERS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+_EventParser: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def check_untrusted(text: str | bytes, limits: YamlLimits = YamlLimits()) -> None:
+    """Raise YamlLimitError (a yaml.YAMLError) unless `text` is within `limits`; raise the
+    parser's own YAMLError when it is not YAML at all."""
+    size = len(text.encode("utf-8", "surrogatepass")) if isinstance(text, str) else len(text)
+    if size > limits.max_bytes:
+        raise YamlLimitError(f"the file is larger than {limits.max_bytes // 1024} kB")
+    parser = _EventParser(text)
+    # One frame per open collection: [expanded node count so far, anchor name or None].
+    stack: list[list[Any]] = []
+    anchors: dict[str, int] = {}
+    total = 0
+    try:
+        while True:
+            event = parser.get_event()
+            if event is None or isinstance(event, yaml.StreamEndEvent):
+                return
+            if isinstance(event, yaml.AliasEvent):
+                weight = anchors.get(str(event.anchor), 1)
+            elif isinstance(event, _OPENERS):
+                if len(stack) >= limits.max_depth:
+                    raise YamlLimitError(f"the document nests deeper than {limits.max_depth} levels", _line(event))
+                stack.append([1, event.anchor])
+                continue
+            elif isinstance(event, _CLOSERS):
+                weight, anchor = stack.pop()
+                if anchor is not None:
+                    anchors[str(anchor)] = weight
+            elif isinstance(event, yaml.ScalarEvent):
+                weight = 1
+                if event.anchor is not None:
+                    anchors[str(event.anchor)] = 1
+            else:
+                continue
+            total += weight
+            if total > limits.max_nodes:
+                raise YamlLimitError(
+                    f"the document expands to more than {limits.max_nodes:,} nodes (aliases counted where used)",
+                    _line(event),
+                )
+            if stack:
+                stack[-1][0] += weight
+    finally:
+        dispose = getattr(parser, "dispose", None)
+        if dispose is not None:
+            dispose()
+
+
+def _line(event: yaml.Event) -> int | None:
+    mark = event.start_mark
+    return None if mark is None else int(mark.line) + 1
+
+
+def load_untrusted(text: str | bytes, limits: YamlLimits = YamlLimits()) -> Any:
+    """One YAML document written by someone we do not trust, loaded like `load_yaml`."""
+    check_untrusted(text, limits)
+    return load_yaml(text)
+
+
+def compose_untrusted(text: str | bytes, limits: YamlLimits = YamlLimits()) -> yaml.Node | None:
+    """The node graph of an untrusted document (for line numbers), within `limits`."""
+    check_untrusted(text, limits)
+    return yaml.compose(text, Loader=KubeLoader)

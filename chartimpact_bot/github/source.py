@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import posixpath
 import threading
 from collections.abc import Iterable, Mapping
@@ -22,7 +23,7 @@ from cachetools import LRUCache
 
 from ..analysis.errors import SourceError
 from ..analysis.model import Revision
-from ..analysis.sources import FileEntry, clean_path, under
+from ..analysis.sources import FileEntry, clean_path, is_plain_path, under
 from .client import GitHubClient
 
 FETCH_CONCURRENCY = 8
@@ -76,6 +77,8 @@ async def fetch_tree(client: GitHubClient, owner: str, repo: str, sha: str) -> d
         if entry.get("type") != "blob":
             continue
         path = str(entry["path"])
+        if not is_plain_path(path):
+            continue  # `..` or an absolute path: a crafted tree, never a file of the commit
         if entry.get("mode") == "120000":
             links[path] = str(entry["sha"])
             continue
@@ -85,7 +88,7 @@ async def fetch_tree(client: GitHubClient, owner: str, repo: str, sha: str) -> d
         for (path, _), target in zip(links.items(), targets, strict=True):
             resolved = clean_path(posixpath.join(posixpath.dirname(path), target.decode("utf-8", "replace")))
             if resolved and resolved in files:
-                files[path] = files[resolved]
+                files[path] = dataclasses.replace(files[resolved], link=resolved)
     return files
 
 
