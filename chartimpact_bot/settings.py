@@ -16,8 +16,8 @@ from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from .analysis.errors import ConfigError
-from .analysis.render import RenderLimits
-from .envvars import env_bool, env_int, render_limits
+from .analysis.render import MIN_MEMORY_MB, RenderLimits
+from .envvars import env_bool, env_float, env_int, render_limits
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -56,6 +56,8 @@ class Settings:
     async_processing: bool = True
     credentials_file: str = "./data/github-app.env"
     helm_binary: str | None = None
+    worker_memory_mb: int = 4096
+    job_time_budget_seconds: float = 900.0
 
     @property
     def setup_mode(self) -> bool:
@@ -123,7 +125,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         async_processing=_flag(attempt, env, "ASYNC_PROCESSING_ENABLED", True),
         credentials_file=credentials_file,
         helm_binary=env.get("HELM_BINARY", "").strip() or None,
+        worker_memory_mb=attempt(env_int, env, "WORKER_MEMORY_MB", 4096, minimum=MIN_MEMORY_MB) or 4096,
+        job_time_budget_seconds=attempt(env_float, env, "JOB_TIME_BUDGET_SECONDS", 900.0, minimum=1.0) or 900.0,
     )
+    if settings.worker_memory_mb < settings.render.memory_mb:
+        problems.append(
+            f"WORKER_MEMORY_MB ({settings.worker_memory_mb}) must be at least RENDER_MEMORY_MB "
+            f"({settings.render.memory_mb}): render processes cannot have more memory than their worker"
+        )
     if problems:
         raise SettingsError(problems)
     return settings

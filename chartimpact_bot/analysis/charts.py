@@ -103,10 +103,26 @@ def _vendored(path: str, charts: set[str]) -> bool:
 
 def discover_charts(source: ChartSource) -> dict[str, ChartInfo]:
     """Every chart of the source by its directory; a broken Chart.yaml raises ChartError."""
+    found = survey_charts(source)
+    for info in found.values():
+        if isinstance(info, ChartError):
+            raise info
+    return {path: info for path, info in found.items() if isinstance(info, ChartInfo)}
+
+
+def survey_charts(source: ChartSource) -> dict[str, ChartInfo | ChartError]:
+    """Every chart of the source by its directory, with the error of each that cannot be read:
+    one broken chart in a repository must not keep the others from being analyzed."""
     listing = source.list_files("")
     dirs = chart_dirs(listing)
     contents = source.read_many(_chart_file(d) for d in dirs)
-    return {d: parse_chart_info(d, contents[_chart_file(d)], source, listing) for d in dirs}
+    found: dict[str, ChartInfo | ChartError] = {}
+    for d in dirs:
+        try:
+            found[d] = parse_chart_info(d, contents[_chart_file(d)], source, listing)
+        except ChartError as exc:
+            found[d] = exc
+    return found
 
 
 def load_chart_info(source: ChartSource, path: str) -> ChartInfo:

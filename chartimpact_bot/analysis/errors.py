@@ -24,6 +24,10 @@ class RenderError(AnalysisError):
     """Helm could not render a chart, or its output is not valid Kubernetes YAML."""
 
 
+class BudgetExhausted(RenderError):
+    """The analysis ran out of its total time before (or while) this chart was rendered."""
+
+
 class ConfigError(AnalysisError):
     """A configuration file or option is invalid."""
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,14 +23,14 @@ from .charts import (
     ChartInfo,
     MaterializedChart,
     dependency_dirs,
-    discover_charts,
     load_chart_info,
     materialize,
+    survey_charts,
 )
 from .classify import classify
 from .config import AnalysisConfig, Environment
 from .diff import diff_resources
-from .errors import AnalysisError
+from .errors import AnalysisError, BudgetExhausted, ChartError
 from .manifests import parse_rendered
 from .model import (
     ChartReport,
@@ -74,6 +76,10 @@ class PipelineOptions:
     max_workers: int = 2
     fetcher: DependencyFetcher | None = None
     signals_enabled: bool = True
+    # Seconds the whole analysis may take (the App's JOB_TIME_BUDGET_SECONDS): many slow charts
+    # in one pull request must not hold a worker for hours. Charts not rendered by then are
+    # reported `skipped`, saying so. None: no limit.
+    time_budget_seconds: float | None = None
 
 
 @dataclass(slots=True)
@@ -88,6 +94,7 @@ class SideResult:
     values: tuple[ValuesFile, ...] = ()
     error: str | None = None
     lint_errors: tuple[str, ...] = ()
+    out_of_time: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +125,14 @@ def analyze_targets(
 ) -> list[ChartOutcome]:
     """Analyze every target, sides in parallel; outcomes in (path, environment) order."""
     ordered = sorted(targets, key=lambda t: (t.display_path, t.environment.name))
+    budget = options.time_budget_seconds
+    deadline = None if budget is None else time.monotonic() + budget
     with ThreadPoolExecutor(max_workers=max(1, options.max_workers)) as pool:
         futures = [
             (
                 target,
-                pool.submit(_side, target.base, target.environment, options, config),
-                pool.submit(_side, target.head, target.environment, options, config),
+                pool.submit(_side, target.base, target.environment, options, config, deadline),
+                pool.submit(_side, target.head, target.environment, options, config, deadline),
             )
             for target in ordered
         ]
@@ -166,21 +175,28 @@ def plan_repository(
     only: Iterable[str] | None = None,
 ) -> AnalysisPlan:
     """Every chart of either side: a target when its inputs changed, else an unchanged report."""
-    base_charts = discover_charts(base_source)
-    head_charts = discover_charts(head_source)
+    base_charts = survey_charts(base_source)
+    head_charts = survey_charts(head_source)
     wanted = set(only) if only is not None else None
     targets: list[ChartTarget] = []
     skipped: list[ChartReport] = []
     for path in sorted(base_charts.keys() | head_charts.keys()):
         if wanted is not None and path not in wanted:
             continue
-        name = (head_charts.get(path) or base_charts[path]).name
+        known = [c for c in (head_charts.get(path), base_charts.get(path)) if isinstance(c, ChartInfo)]
         display = path or "."
+        name = known[0].name if known else posixpath.basename(display)
         if not config.selects(display):
             skipped.append(ChartReport(path=display, name=name, status="skipped"))
             continue
         for environment in config.environments_for(display):
-            if not is_affected(base_source, head_source, base_charts.get(path), head_charts.get(path), environment):
+            base_info, head_info = _readable(base_charts.get(path)), _readable(head_charts.get(path))
+            broken_both = base_info is None and head_info is None and path in base_charts and path in head_charts
+            if (
+                _same_files(base_source.list_files(path), head_source.list_files(path))
+                if broken_both
+                else not is_affected(base_source, head_source, base_info, head_info, environment)
+            ):
                 skipped.append(ChartReport(path=display, name=name, status="unchanged", environment=environment.name))
                 continue
             targets.append(
@@ -192,6 +208,11 @@ def plan_repository(
                 )
             )
     return AnalysisPlan(tuple(targets), tuple(skipped), base_source.revision, head_source.revision)
+
+
+def _readable(chart: ChartInfo | ChartError | None) -> ChartInfo | None:
+    """A chart whose Chart.yaml cannot be read counts as changed: rendering it reports why."""
+    return chart if isinstance(chart, ChartInfo) else None
 
 
 def run_plan(plan: AnalysisPlan, config: AnalysisConfig, options: PipelineOptions) -> Report:
@@ -246,9 +267,12 @@ def _side(
     environment: Environment,
     options: PipelineOptions,
     config: AnalysisConfig,
+    deadline: float | None = None,
 ) -> SideResult | None:
     if where is None:
         return None
+    if deadline is not None and time.monotonic() >= deadline:
+        return SideResult(out_of_time=True)
     source, chart_path = where
     try:
         chart = load_chart_info(source, chart_path)
@@ -271,9 +295,12 @@ def _side(
             set_values=(*environment.set_values, *options.extra_set),
             kube_version=overrides.kube_version or environment.kube_version,
             api_versions=overrides.api_versions if overrides.api_versions is not None else environment.api_versions,
+            deadline=deadline,
         )
         try:
             first, second = options.renderer.render(request, repeat=2)
+        except BudgetExhausted:
+            return SideResult(out_of_time=True)
         except AnalysisError as exc:
             result.error = str(exc)
             return result
@@ -345,6 +372,17 @@ def _outcome(
 ) -> ChartOutcome:
     name = _chart_name(base, head, target)
     path, environment = target.display_path, target.environment.name
+    if any(side is not None and side.out_of_time for side in (base, head)):
+        budget = f"{options.time_budget_seconds:g} s" if options.time_budget_seconds else "its time"
+        return ChartOutcome(
+            ChartReport(
+                path=path,
+                name=name,
+                environment=environment,
+                status="skipped",
+                warnings=(f"not analyzed: the analysis used up its time budget ({budget}) before this chart",),
+            )
+        )
     errors = [
         f"{label}: {side.error}"
         for label, side in (("base", base), ("head", head))

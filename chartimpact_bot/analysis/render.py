@@ -14,12 +14,15 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from .documents import ParsedDocument
-from .errors import RenderError
+from .errors import BudgetExhausted, RenderError
 
 WORKER_MODULE = "chartimpact_bot.analysis.render_worker"
 # The directory holding the `chartimpact_bot` package, so the child can import it wherever the
@@ -49,6 +52,8 @@ class RenderRequest:
     set_values: tuple[str, ...] = ()
     kube_version: str | None = None
     api_versions: tuple[str, ...] = ()
+    # time.monotonic() by which the whole analysis must end; the render is cut short at it.
+    deadline: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +100,18 @@ class IsolatedHelmRenderer:
                 "helm_binary": self.helm_binary,
             }
         ).encode()
-        stdout, stderr, returncode = self._run_worker(payload)
+        stdout, stderr, returncode = self._run_worker(payload, request.deadline)
         return self._read_result(stdout, stderr, returncode)
 
-    def _run_worker(self, payload: bytes) -> tuple[bytes, bytes, int]:
-        env = dict(os.environ)
+    def _run_worker(self, payload: bytes, deadline: float | None) -> tuple[bytes, bytes, int]:
+        timeout = self.limits.timeout_seconds
+        budget_left = None if deadline is None else deadline - time.monotonic()
+        if budget_left is not None and budget_left <= 0:
+            raise BudgetExhausted("the analysis ran out of time before this chart was rendered")
+        cut_by_budget = budget_left is not None and budget_left < timeout
+        if budget_left is not None:
+            timeout = min(timeout, budget_left)
+        env = render_environment(os.environ)
         # The Go runtime would otherwise size its threads to the host, not to one render.
         env.setdefault("GOMAXPROCS", "2")
         # glibc reserves 64 MB of address space per malloc arena, one per busy thread: under
@@ -116,10 +128,12 @@ class IsolatedHelmRenderer:
             env=env,
         ) as child:
             try:
-                stdout, stderr = child.communicate(payload, timeout=self.limits.timeout_seconds)
+                stdout, stderr = child.communicate(payload, timeout=timeout)
             except subprocess.TimeoutExpired:
                 _kill_group(child)
                 child.communicate()
+                if cut_by_budget:
+                    raise BudgetExhausted("the analysis ran out of time while this chart was rendering") from None
                 raise RenderError(
                     f"rendering timed out after {self.limits.timeout_seconds:g} s "
                     "(RENDER_TIMEOUT_SECONDS); the chart may loop forever"
@@ -159,6 +173,32 @@ class IsolatedHelmRenderer:
         last = [line for line in text.strip().splitlines() if line.strip()]
         detail = last[-1].strip() if last else f"exit code {returncode}"
         return f"the render process failed: {detail}"
+
+
+# What a render process may see of its parent's environment. Templates cannot read it (`env`
+# and `expandenv` are not available to charts), but a render process runs code and parsers fed
+# by a pull request, so nothing in it should be worth stealing: no App key, no webhook secret,
+# no token. Everything not listed here is dropped.
+_PASSED_VARIABLES = frozenset(
+    {"PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "PYTHONHOME", "SYSTEMROOT"}
+    | {"GOMAXPROCS", "GOGC", "GOMEMLIMIT", "GODEBUG", "MALLOC_ARENA_MAX"}
+)
+_PASSED_PREFIXES = ("LC_",)
+# HELM_* configures the helm CLI backend (cache and data directories); these name credentials.
+_HELM_CREDENTIALS = frozenset({"HELM_REGISTRY_CONFIG", "HELM_REPOSITORY_CONFIG", "HELM_KUBETOKEN", "HELM_KUBECONFIG"})
+
+
+def render_environment(parent: Mapping[str, str]) -> dict[str, str]:
+    """The scrubbed environment of a render process."""
+    env = {
+        name: value
+        for name, value in parent.items()
+        if name in _PASSED_VARIABLES
+        or name.startswith(_PASSED_PREFIXES)
+        or (name.startswith("HELM_") and name not in _HELM_CREDENTIALS)
+    }
+    env["HOME"] = tempfile.gettempdir()  # nothing of the user's configuration or keys
+    return env
 
 
 def _documents(raw: dict[str, Any] | None, first: dict[str, list[ParsedDocument]]) -> dict[str, list[ParsedDocument]]:

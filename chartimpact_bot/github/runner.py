@@ -1,9 +1,11 @@
 """One job's work on GitHub: the analysis of base vs head, published as a Check Run, a PR
 comment and (optionally) a commit status.
 
-The event loop plans the analysis over two GitHubSources (listings and chart metadata), fetches
-every file the plan reads concurrently, and hands the detached plan to a worker process: the
-rendering, diffing and signal detection never hold the server's interpreter lock.
+The event loop only talks to GitHub: it lists both commits, fetches their chart metadata and
+`.chartimpact.yml`, and hands them to a worker process, which parses them (they are written by
+the pull request's author, see SECURITY.md) and answers which files the analysis reads; the loop
+fetches those concurrently and a worker renders, diffs and detects signals. Nothing from the pull
+request is parsed in the server process, and nothing CPU-heavy holds its interpreter lock.
 """
 
 from __future__ import annotations
@@ -17,14 +19,11 @@ from typing import Any
 import gidgethub
 import structlog
 
-from ..analysis.config import AnalysisConfig
-from ..analysis.errors import ConfigError
 from ..analysis.model import Report, Revision
-from ..analysis.pipeline import plan_repository
-from ..analysis.snapshot import detach, plan_inputs
+from ..analysis.sources import SnapshotSource
 from ..jobs.analysis_process import AnalysisPool, WorkerOptions
 from ..jobs.model import Job, TransientError
-from ..repo_config import CONFIG_FILE, InvalidConfig, load_config
+from ..repo_config import CONFIG_FILE
 from ..settings import Settings
 from .auth import AppAuth
 from .checks import ConfigProblem, build_output, complete_check_run, create_check_run, fail_check_run
@@ -67,7 +66,10 @@ class AnalysisRunner:
         self.pool = pool
         settings = context.settings
         self.options = WorkerOptions(
-            render=settings.render, signals_enabled=settings.signals_enabled, helm_binary=settings.helm_binary
+            render=settings.render,
+            signals_enabled=settings.signals_enabled,
+            helm_binary=settings.helm_binary,
+            time_budget_seconds=settings.job_time_budget_seconds,
         )
 
     async def __call__(self, job: Job) -> None:
@@ -188,50 +190,29 @@ class AnalysisRunner:
         )
 
     async def _analyze(self, client: GitHubClient, job: Job) -> tuple[Report, list[ConfigProblem], set[str]]:
+        """Fetch on the event loop, parse and analyze in a worker process.
+
+        The event loop never parses what the pull request wrote: it fetches the chart metadata
+        and `.chartimpact.yml`, a worker reads them and answers which files the analysis needs,
+        the loop fetches those, and a worker analyzes them.
+        """
         base, head = await asyncio.gather(self._source(client, job, "base"), self._source(client, job, "head"))
         base_listing, head_listing = base.list_files(), head.list_files()
-        metadata = [
+        metadata = {
             p for p in {**base_listing, **head_listing} if p.rsplit("/", 1)[-1] in (*CHART_METADATA, CONFIG_FILE)
-        ]
-        await asyncio.gather(base.prefetch(metadata), head.prefetch(metadata))
-        config, problems = await self._config(base, head, job)
-        plan = await asyncio.to_thread(plan_repository, base, head, config)
-        base_paths, head_paths = await asyncio.to_thread(plan_inputs, plan)
-        await asyncio.gather(base.prefetch(base_paths), head.prefetch(head_paths))
-        base_contents, head_contents = await asyncio.gather(
-            asyncio.to_thread(base.read_many, sorted(base_paths)), asyncio.to_thread(head.read_many, sorted(head_paths))
+        }
+        preparation = await self.pool.prepare(
+            *await asyncio.gather(_snapshot(base, metadata), _snapshot(head, metadata))
         )
-        report = await self.pool.analyze(detach(plan, base_contents, head_contents), config, self.options)
-        return report, problems, set(head_listing)
-
-    async def _config(
-        self, base: GitHubSource, head: GitHubSource, job: Job
-    ) -> tuple[AnalysisConfig, list[ConfigProblem]]:
-        """The base branch's configuration (the change cannot weaken its own policy), and the
-        problems of either version. An invalid base file falls back to the defaults."""
-        problems: list[ConfigProblem] = []
-        config = AnalysisConfig()
-        base_entry, head_entry = (
-            base.list_files(CONFIG_FILE).get(CONFIG_FILE),
-            head.list_files(CONFIG_FILE).get(CONFIG_FILE),
-        )
-        if base_entry is not None:
-            text = (await asyncio.to_thread(base.read_many, [CONFIG_FILE]))[CONFIG_FILE]
-            try:
-                config = load_config(text, CONFIG_FILE)
-            except InvalidConfig as exc:
-                problems += [ConfigProblem(p.line, p.message, "base branch") for p in exc.problems]
-        if head_entry is not None and (base_entry is None or head_entry.digest != base_entry.digest):
-            text = (await asyncio.to_thread(head.read_many, [CONFIG_FILE]))[CONFIG_FILE]
-            try:
-                load_config(text, CONFIG_FILE)
-            except InvalidConfig as exc:
-                problems += [ConfigProblem(p.line, p.message, "this change") for p in exc.problems]
-            except ConfigError as exc:
-                problems.append(ConfigProblem(1, str(exc), "this change"))
+        config = preparation.config
         job.params["comment_mode"] = config.comment_mode
         job.params["comment_max_signals"] = config.comment_max_signals
-        return config, problems
+        problems = [ConfigProblem(p.line, p.message, where) for where, p in preparation.problems]
+        base_snapshot, head_snapshot = await asyncio.gather(
+            _snapshot(base, metadata | preparation.base_paths), _snapshot(head, metadata | preparation.head_paths)
+        )
+        report = await self.pool.analyze_snapshots(base_snapshot, head_snapshot, config, self.options)
+        return report, problems, set(head_listing)
 
     async def _publish(
         self,
@@ -268,6 +249,15 @@ class AnalysisRunner:
                 description=output.title,
                 target_url=run_url or None,
             )
+
+
+async def _snapshot(source: GitHubSource, paths: set[str]) -> SnapshotSource:
+    """The whole listing of a commit, with the contents of those of `paths` it holds."""
+    listing = source.list_files()
+    wanted = sorted(p for p in paths if p in listing)
+    await source.prefetch(wanted)
+    contents = await asyncio.to_thread(source.read_many, wanted)
+    return SnapshotSource(source.revision, listing, contents)
 
 
 def _has_changes(report: Report) -> bool:

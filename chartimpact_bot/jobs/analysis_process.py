@@ -4,7 +4,9 @@ Workers are started with `spawn` (the Go runtime inside Helm is not fork-safe, a
 aiohttp server is no better) and replaced after a number of jobs, which bounds what a leak in
 any library can cost. They run at a lower CPU priority than the server (their render children
 inherit it): answering GitHub's deliveries within its ten seconds matters more than finishing
-an analysis a few milliseconds sooner.
+an analysis a few milliseconds sooner. A worker handles data from pull requests, so it also runs
+under an address-space limit (WORKER_MEMORY_MB; its render children set their own), and each
+analysis under a total time budget (JOB_TIME_BUDGET_SECONDS).
 """
 
 from __future__ import annotations
@@ -13,18 +15,26 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import resource
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import structlog
 
 from ..analysis.config import AnalysisConfig
 from ..analysis.model import Report
-from ..analysis.pipeline import AnalysisPlan, PipelineOptions, run_plan
+from ..analysis.pipeline import AnalysisPlan, PipelineOptions, plan_repository, run_plan
 from ..analysis.remote import HttpRepositoryFetcher
 from ..analysis.render import IsolatedHelmRenderer, RenderLimits
+from ..analysis.snapshot import plan_inputs
+from ..analysis.sources import SnapshotSource
+from ..repo_config import Problem, repository_config
 from .model import TransientError
+
+T = TypeVar("T")
 
 log = structlog.get_logger(__name__)
 JOBS_PER_WORKER = 50
@@ -38,10 +48,41 @@ class WorkerOptions:
     render: RenderLimits = field(default_factory=RenderLimits)
     signals_enabled: bool = True
     helm_binary: str | None = None
+    time_budget_seconds: float | None = None
 
 
 # One per worker process, so chart repository indexes stay cached across the jobs it runs.
 _fetcher: HttpRepositoryFetcher | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Preparation:
+    """What a worker read from a pull request's metadata: the configuration to apply, the
+    configuration problems (with the version each is in), and the files the analysis needs."""
+
+    config: AnalysisConfig
+    problems: list[tuple[str, Problem]]
+    base_paths: set[str]
+    head_paths: set[str]
+
+
+def prepare_snapshots(base: SnapshotSource, head: SnapshotSource) -> Preparation:
+    """Runs in a worker: parse `.chartimpact.yml` and every chart's metadata, and plan.
+
+    This is the untrusted-input boundary of the App: Chart.yaml, Chart.lock and the
+    configuration are written by the pull request's author, so the server only fetches them
+    and never parses them itself.
+    """
+    config, problems = repository_config(base, head)
+    base_paths, head_paths = plan_inputs(plan_repository(base, head, config))
+    return Preparation(config, problems, base_paths, head_paths)
+
+
+def analyze_snapshots(
+    base: SnapshotSource, head: SnapshotSource, config: AnalysisConfig, options: WorkerOptions
+) -> Report:
+    """Runs in a worker: plan again over the complete snapshots, then analyze."""
+    return analyze_detached(plan_repository(base, head, config), config, options)
 
 
 def analyze_detached(plan: AnalysisPlan, config: AnalysisConfig, options: WorkerOptions) -> Report:
@@ -53,13 +94,18 @@ def analyze_detached(plan: AnalysisPlan, config: AnalysisConfig, options: Worker
         renderer=IsolatedHelmRenderer(options.render, helm_binary=options.helm_binary),
         fetcher=_fetcher,
         signals_enabled=options.signals_enabled,
+        time_budget_seconds=options.time_budget_seconds,
     )
     return run_plan(plan, config, pipeline)
 
 
-def _lower_priority() -> None:
+def _start_worker(memory_mb: int | None) -> None:
     with contextlib.suppress(OSError):  # not permitted everywhere; the analysis runs regardless
         os.nice(WORKER_NICENESS)
+    if memory_mb is not None:
+        limit = memory_mb * 1024 * 1024
+        # Soft and hard alike: nothing in the worker may lift it. Render children lower their own.
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def warm_up() -> None:
@@ -70,14 +116,26 @@ def warm_up() -> None:
 class AnalysisPool:
     """A process pool that replaces itself when a worker dies."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, *, memory_mb: int | None = None) -> None:
         self._workers = max(1, workers)
+        self._memory_mb = memory_mb
         self._executor: ProcessPoolExecutor | None = None
 
     async def analyze(self, plan: AnalysisPlan, config: AnalysisConfig, options: WorkerOptions) -> Report:
+        return await self._call(analyze_detached, plan, config, options)
+
+    async def prepare(self, base: SnapshotSource, head: SnapshotSource) -> Preparation:
+        return await self._call(prepare_snapshots, base, head)
+
+    async def analyze_snapshots(
+        self, base: SnapshotSource, head: SnapshotSource, config: AnalysisConfig, options: WorkerOptions
+    ) -> Report:
+        return await self._call(analyze_snapshots, base, head, config, options)
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         executor = self._executor or self._start()
         try:
-            return await asyncio.get_running_loop().run_in_executor(executor, analyze_detached, plan, config, options)
+            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
         except BrokenProcessPool as exc:
             log.warning("an analysis process died; starting new ones")
             if self._executor is executor:
@@ -104,6 +162,7 @@ class AnalysisPool:
             max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
             max_tasks_per_child=JOBS_PER_WORKER,
-            initializer=_lower_priority,
+            initializer=_start_worker,
+            initargs=(self._memory_mb,),
         )
         return self._executor

@@ -67,7 +67,7 @@ def _github_and_queue(
         if not settings.queue_url.startswith("memory://"):
             # Parsed and validated already so deployments can set it; the durable stores come later.
             log.warning("durable job stores are not implemented yet: jobs are kept in memory", queue_url="set")
-        pool = shared_pool or AnalysisPool(settings.worker_concurrency)
+        pool = shared_pool or AnalysisPool(settings.worker_concurrency, memory_mb=settings.worker_memory_mb)
         queue = InMemoryJobQueue(AnalysisRunner(github, pool), concurrency=settings.worker_concurrency)
         app[QUEUE] = queue
         await queue.start()

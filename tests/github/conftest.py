@@ -111,7 +111,7 @@ MakeApp = Callable[..., Awaitable[AppUnderTest]]
 @pytest.fixture(scope="session")
 def analysis_pool() -> Iterator[AnalysisPool]:
     """Real worker processes, started once: each test's application shares them."""
-    pool = AnalysisPool(2)
+    pool = AnalysisPool(2, memory_mb=4096)
     yield pool
     pool.close()
 
