@@ -258,6 +258,8 @@ class _Materializer:
                     f"symbolic link '{path}' points outside chart '{chart.name}' (to '{entry.link}'); left out"
                 )
                 del listing[path]
+        for path, why in sorted(self.source.left_out(chart.path).items()):
+            self.out.warnings.append(f"symbolic link '{path}' of chart '{chart.name}' is left out: {why}")
         for entry in listing.values():
             self.budget.spend(entry.size)
         contents = self.source.read_many(sorted(listing))

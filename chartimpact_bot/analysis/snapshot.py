@@ -62,4 +62,4 @@ def _snapshot(sides: list[tuple[ChartSource, str] | None], contents: Mapping[str
         return None
     listing = source.list_files("")
     kept = {path: listing[path] for path in contents if path in listing}
-    return SnapshotSource(source.revision, kept, {path: contents[path] for path in kept})
+    return SnapshotSource(source.revision, kept, {path: contents[path] for path in kept}, source.left_out())

@@ -52,6 +52,11 @@ class ChartSource(Protocol):
         """Contents of the given listed files; raises SourceError for a path that is not listed."""
         ...
 
+    def left_out(self, prefix: str = "") -> Mapping[str, str]:
+        """Symbolic links at or below `prefix` that are not listed, each with the reason: they
+        leave the source, point into a repository's `.git`, at a directory or at nothing."""
+        ...
+
 
 def clean_path(path: str) -> str | None:
     """Normalize a relative POSIX path; None when it is absolute or climbs above the root."""
@@ -120,6 +125,9 @@ class MemorySource:
             out[path] = self._files[path]
         return out
 
+    def left_out(self, prefix: str = "") -> Mapping[str, str]:
+        return {}
+
 
 class DirectorySource:
     """A directory on disk. Symbolic links are followed only when they stay inside the root."""
@@ -132,6 +140,7 @@ class DirectorySource:
         self._listings: dict[str, dict[str, FileEntry]] = {}
         # Regular files found by a walk: known to be inside the root, read without re-checking.
         self._regular: set[str] = set()
+        self._left_out: dict[str, str] = {}
 
     @property
     def root(self) -> Path:
@@ -159,6 +168,10 @@ class DirectorySource:
             except OSError as exc:
                 raise SourceError(f"cannot read '{path}': {exc.strerror}") from exc
         return out
+
+    def left_out(self, prefix: str = "") -> Mapping[str, str]:
+        self.list_files(prefix)
+        return {path: why for path, why in self._left_out.items() if under(path, prefix)}
 
     def _inside(self, path: str) -> Path | None:
         """The real location of `path`, or None when it (or a link on the way) leaves the root."""
@@ -191,6 +204,8 @@ class DirectorySource:
                         if real is not None and real.is_file():
                             target = real.relative_to(self._root).as_posix()
                             found[relative] = FileEntry(size=real.stat().st_size, link=target)
+                        else:
+                            self._left_out[relative] = _link_problem(os.readlink(self._root / relative), real)
                     elif entry.is_dir(follow_symlinks=False):
                         if entry.name != ".git":
                             pending.append(relative)
@@ -198,6 +213,12 @@ class DirectorySource:
                         found[relative] = FileEntry(size=entry.stat(follow_symlinks=False).st_size)
                         self._regular.add(relative)
         return dict(sorted(found.items()))
+
+
+def _link_problem(target: str, real: Path | None) -> str:
+    if real is None:
+        return f"it points outside the source or into .git ('{target}')"
+    return f"it points at a directory ('{target}')" if real.is_dir() else f"it points at nothing ('{target}')"
 
 
 class GitRefSource:
@@ -215,6 +236,7 @@ class GitRefSource:
             raise SourceError(f"git ref '{ref}' does not name a commit in '{repo}'")
         self._sha = sha.strip().decode()
         self._listing: dict[str, FileEntry] | None = None
+        self._left_out: dict[str, str] = {}
 
     @property
     def revision(self) -> Revision:
@@ -235,6 +257,10 @@ class GitRefSource:
         blob_ids = [listing[path].digest for path in wanted]
         contents = self._cat_blobs([b for b in blob_ids if b is not None])
         return {path: contents[str(blob)] for path, blob in zip(wanted, blob_ids, strict=True)}
+
+    def left_out(self, prefix: str = "") -> Mapping[str, str]:
+        self._full_listing()
+        return {path: why for path, why in self._left_out.items() if under(path, prefix)}
 
     def _full_listing(self) -> dict[str, FileEntry]:
         if self._listing is not None:
@@ -268,6 +294,8 @@ class GitRefSource:
             resolved = clean_path(posixpath.join(posixpath.dirname(path), target))
             if resolved and resolved in files:
                 files[path] = dataclasses.replace(files[resolved], link=resolved)
+            else:
+                self._left_out[path] = f"it does not point at a file of the commit ('{target}')"
 
     def _cat_blobs(self, blob_ids: list[str]) -> dict[str, bytes]:
         if not blob_ids:
@@ -312,10 +340,17 @@ class SnapshotSource:
     in another process without reaching back for them.
     """
 
-    def __init__(self, revision: Revision, listing: Mapping[str, FileEntry], contents: Mapping[str, bytes]) -> None:
+    def __init__(
+        self,
+        revision: Revision,
+        listing: Mapping[str, FileEntry],
+        contents: Mapping[str, bytes],
+        left_out: Mapping[str, str] | None = None,
+    ) -> None:
         self._revision = revision
         self._listing = dict(listing)
         self._contents = dict(contents)
+        self._left_out = dict(left_out or {})
 
     @property
     def revision(self) -> Revision:
@@ -333,8 +368,11 @@ class SnapshotSource:
             out[path] = content
         return out
 
-    def __getstate__(self) -> tuple[Revision, dict[str, FileEntry], dict[str, bytes]]:
-        return self._revision, self._listing, self._contents
+    def left_out(self, prefix: str = "") -> Mapping[str, str]:
+        return {path: why for path, why in self._left_out.items() if under(path, prefix)}
 
-    def __setstate__(self, state: tuple[Revision, dict[str, FileEntry], dict[str, bytes]]) -> None:
-        self._revision, self._listing, self._contents = state
+    def __getstate__(self) -> tuple[Revision, dict[str, FileEntry], dict[str, bytes], dict[str, str]]:
+        return self._revision, self._listing, self._contents, self._left_out
+
+    def __setstate__(self, state: tuple[Revision, dict[str, FileEntry], dict[str, bytes], dict[str, str]]) -> None:
+        self._revision, self._listing, self._contents, self._left_out = state

@@ -29,7 +29,7 @@ from .auth import AppAuth
 from .checks import ConfigProblem, build_output, complete_check_run, create_check_run, fail_check_run
 from .client import CircuitBreaker, GitHubClient, Sleep
 from .comments import comment_body, upsert_comment
-from .source import BlobCache, GitHubSource, TreeCache, fetch_tree
+from .source import BlobCache, GitHubSource, Tree, TreeCache, fetch_tree
 from .statuses import STATES, set_status
 
 log = structlog.get_logger(__name__)
@@ -167,7 +167,7 @@ class AnalysisRunner:
         )
         return str(answer["sha"])
 
-    async def _listing(self, client: GitHubClient, job: Job, sha: str) -> dict[str, Any]:
+    async def _tree(self, client: GitHubClient, job: Job, sha: str) -> Tree:
         key = f"{job.repository}@{sha}"
         cached = self.ctx.trees.get(key)
         if cached is None:
@@ -184,7 +184,7 @@ class AnalysisRunner:
             job.owner,
             job.repo,
             revision=Revision(job.params.get(f"{side}_ref") or None, sha),
-            listing=await self._listing(client, job, sha),
+            tree=await self._tree(client, job, sha),
             blobs=self.ctx.blobs,
             loop=asyncio.get_running_loop(),
         )
@@ -257,7 +257,7 @@ async def _snapshot(source: GitHubSource, paths: set[str]) -> SnapshotSource:
     wanted = sorted(p for p in paths if p in listing)
     await source.prefetch(wanted)
     contents = await asyncio.to_thread(source.read_many, wanted)
-    return SnapshotSource(source.revision, listing, contents)
+    return SnapshotSource(source.revision, listing, contents, source.left_out())
 
 
 def _has_changes(report: Report) -> bool:

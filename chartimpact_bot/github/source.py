@@ -17,6 +17,7 @@ import dataclasses
 import posixpath
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cachetools import LRUCache
@@ -50,20 +51,28 @@ class BlobCache:
                 self._blobs[sha] = content
 
 
+@dataclass(frozen=True, slots=True)
+class Tree:
+    """A commit's files by path, and the symbolic links left out of them (with the reason)."""
+
+    files: dict[str, FileEntry]
+    left_out: dict[str, str]
+
+
 class TreeCache:
     """Listings by commit SHA: a commit never changes, so its tree is fetched once."""
 
     def __init__(self, max_trees: int = 64) -> None:
-        self._trees: LRUCache[str, dict[str, FileEntry]] = LRUCache(maxsize=max_trees)
+        self._trees: LRUCache[str, Tree] = LRUCache(maxsize=max_trees)
 
-    def get(self, key: str) -> dict[str, FileEntry] | None:
+    def get(self, key: str) -> Tree | None:
         return self._trees.get(key)
 
-    def put(self, key: str, listing: dict[str, FileEntry]) -> None:
-        self._trees[key] = listing
+    def put(self, key: str, tree: Tree) -> None:
+        self._trees[key] = tree
 
 
-async def fetch_tree(client: GitHubClient, owner: str, repo: str, sha: str) -> dict[str, FileEntry]:
+async def fetch_tree(client: GitHubClient, owner: str, repo: str, sha: str) -> Tree:
     """Every blob of a commit by path; symbolic links that stay inside the commit read as their target."""
     tree = await client.getitem(
         "/repos/{owner}/{repo}/git/trees/{sha}?recursive=1", {"owner": owner, "repo": repo, "sha": sha}
@@ -73,6 +82,7 @@ async def fetch_tree(client: GitHubClient, owner: str, repo: str, sha: str) -> d
         entries = await _walk(client, owner, repo, sha, "")
     files: dict[str, FileEntry] = {}
     links: dict[str, str] = {}
+    left_out: dict[str, str] = {}
     for entry in entries:
         if entry.get("type") != "blob":
             continue
@@ -86,10 +96,13 @@ async def fetch_tree(client: GitHubClient, owner: str, repo: str, sha: str) -> d
     if links:
         targets = await asyncio.gather(*(_blob(client, owner, repo, blob) for blob in links.values()))
         for (path, _), target in zip(links.items(), targets, strict=True):
-            resolved = clean_path(posixpath.join(posixpath.dirname(path), target.decode("utf-8", "replace")))
+            text = target.decode("utf-8", "replace")
+            resolved = clean_path(posixpath.join(posixpath.dirname(path), text))
             if resolved and resolved in files:
                 files[path] = dataclasses.replace(files[resolved], link=resolved)
-    return files
+            else:
+                left_out[path] = f"it does not point at a file of the commit ('{text[:200]}')"
+    return Tree(files, left_out)
 
 
 async def _walk(client: GitHubClient, owner: str, repo: str, sha: str, prefix: str) -> list[dict[str, Any]]:
@@ -125,14 +138,15 @@ class GitHubSource:
         repo: str,
         *,
         revision: Revision,
-        listing: dict[str, FileEntry],
+        tree: Tree,
         blobs: BlobCache,
         loop: asyncio.AbstractEventLoop,
     ) -> None:
         self._client = client
         self._owner, self._repo = owner, repo
         self._revision = revision
-        self._listing = listing
+        self._listing = tree.files
+        self._left_out = tree.left_out
         self._blobs = blobs
         self._loop = loop
         self._semaphore = asyncio.Semaphore(FETCH_CONCURRENCY)
@@ -145,6 +159,9 @@ class GitHubSource:
         if not prefix:
             return self._listing
         return {path: entry for path, entry in self._listing.items() if under(path, prefix)}
+
+    def left_out(self, prefix: str = "") -> Mapping[str, str]:
+        return {path: why for path, why in self._left_out.items() if under(path, prefix)}
 
     def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
         wanted = list(dict.fromkeys(paths))
