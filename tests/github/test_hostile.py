@@ -1,0 +1,108 @@
+"""Hostile pull requests through the running App against the fake GitHub (SECURITY.md).
+
+The App must stay up and responsive while it analyzes them, complete every check run it
+opened, name the file it could not read, and never touch anything outside the chart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from tests.conftest import chart_yaml, git
+from tests.github.conftest import MakeApp, Repo, chart_files, pull_request
+
+ALIAS_BOMB = "".join(
+    f"{name}: &{name} [{', '.join([f'*{prev}'] * 9) if prev else ', '.join(['lol'] * 9)}]\n"
+    for prev, name in zip(["", *"abcdefgh"], "abcdefghi", strict=True)
+)
+# A template that keeps the render busy for a few seconds, so the job is still running while
+# the test asks the server for its health.
+SLOW = "{{- range $i := until 3000000 }}{{- end }}\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: slow}\n"
+
+
+async def test_the_server_stays_responsive_and_names_what_it_could_not_read(make_app: MakeApp, repo: Repo) -> None:
+    app = await make_app()
+    base = git(repo.path, "rev-parse", "HEAD")
+    head = repo.commit(
+        {
+            **chart_files("web", replicas=2),
+            "charts/evil/Chart.yaml": "[" * 50_000,
+            "charts/slow/Chart.yaml": chart_yaml("slow"),
+            "charts/slow/templates/cm.yaml": SLOW,
+            ".chartimpact.yml": ALIAS_BOMB,
+        },
+        "hostile",
+    )
+    status, _ = await app.deliver("pull_request", pull_request("opened", number=9, base_sha=base, head_sha=head))
+    assert status == 202
+    latencies = []
+    while not app.fake.runs_for(head) or app.fake.runs_for(head)[0]["status"] != "completed":
+        started = time.monotonic()
+        answer = await app.client.get("/healthz")
+        latencies.append(time.monotonic() - started)
+        assert answer.status == 200
+        await asyncio.sleep(0.05)
+        assert len(latencies) < 1200, "the job did not finish within a minute"
+    await app.settle()
+    assert len(latencies) > 3  # the health checks ran while the job did
+    assert max(latencies) < 1.0
+
+    (run,) = app.fake.runs_for(head)
+    assert (run["status"], run["conclusion"]) == ("completed", "failure")
+    text = run["output"]["summary"] + run["output"].get("text", "")
+    assert "charts/evil/Chart.yaml" in text
+    assert "nests deeper than" in text
+    config_notes = [a for a in run["annotations"] if a["path"] == ".chartimpact.yml"]
+    assert config_notes
+    assert "expands to more than" in config_notes[0]["message"]
+    assert "lol" not in text
+
+
+def _mktree(repo: Path, lines: list[str]) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "mktree"], input="".join(lines), capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def _blob(repo: Path, content: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "hash-object", "-w", "--stdin"], input=content, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+async def test_a_github_tree_with_dotdot_paths_writes_nothing_outside_the_job(make_app: MakeApp, repo: Repo) -> None:
+    app = await make_app()
+    base = git(repo.path, "rev-parse", "HEAD")
+    name = f"pwned-{uuid.uuid4().hex}.txt"
+    # charts/web/../../../../../../<name>: from the render's chart directory that climbs to /.
+    inner = _mktree(repo.path, [f"100644 blob {_blob(repo.path, 'pwned')}\t{name}\n"])
+    for _ in range(5):
+        inner = _mktree(repo.path, [f"040000 tree {inner}\t..\n"])
+    web_files = chart_files("web", replicas=1)
+    templates = _mktree(
+        repo.path, [f"100644 blob {_blob(repo.path, web_files['charts/web/templates/deployment.yaml'])}\tdeployment.yaml\n"]
+    )
+    web = _mktree(
+        repo.path,
+        [
+            f"040000 tree {inner}\t..\n",
+            f"100644 blob {_blob(repo.path, web_files['charts/web/Chart.yaml'])}\tChart.yaml\n",
+            f"040000 tree {templates}\ttemplates\n",
+            f"100644 blob {_blob(repo.path, web_files['charts/web/values.yaml'])}\tvalues.yaml\n",
+        ],
+    )
+    charts = _mktree(repo.path, [f"040000 tree {web}\tweb\n"])
+    root = _mktree(repo.path, [f"040000 tree {charts}\tcharts\n"])
+    head = git(repo.path, "commit-tree", root, "-p", base, "-m", "crafted tree")
+    status, _ = await app.deliver("pull_request", pull_request("opened", number=4, base_sha=base, head_sha=head))
+    assert status == 202
+    await app.settle()
+    (run,) = app.fake.runs_for(head)
+    assert run["status"] == "completed"
+    assert "Replicas of Deployment" in run["output"]["summary"] + run["output"].get("text", "")
+    assert not (Path("/") / name).exists()
+    assert not list(Path("/tmp").glob(f"**/{name}"))
