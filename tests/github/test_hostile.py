@@ -21,7 +21,7 @@ ALIAS_BOMB = "".join(
 )
 # A template that keeps the render busy for a few seconds, so the job is still running while
 # the test asks the server for its health.
-SLOW = "{{- range $i := until 3000000 }}{{- end }}\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: slow}\n"
+SLOW = "{{- range $i := until 3000 }}{{- range $j := until 3000 }}{{- end }}{{- end }}\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: slow}\n"
 
 
 async def test_the_server_stays_responsive_and_names_what_it_could_not_read(make_app: MakeApp, repo: Repo) -> None:
@@ -70,7 +70,11 @@ def _mktree(repo: Path, lines: list[str]) -> str:
 
 def _blob(repo: Path, content: str) -> str:
     return subprocess.run(
-        ["git", "-C", str(repo), "hash-object", "-w", "--stdin"], input=content, capture_output=True, text=True, check=True
+        ["git", "-C", str(repo), "hash-object", "-w", "--stdin"],
+        input=content,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
 
 
@@ -84,7 +88,8 @@ async def test_a_github_tree_with_dotdot_paths_writes_nothing_outside_the_job(ma
         inner = _mktree(repo.path, [f"040000 tree {inner}\t..\n"])
     web_files = chart_files("web", replicas=1)
     templates = _mktree(
-        repo.path, [f"100644 blob {_blob(repo.path, web_files['charts/web/templates/deployment.yaml'])}\tdeployment.yaml\n"]
+        repo.path,
+        [f"100644 blob {_blob(repo.path, web_files['charts/web/templates/deployment.yaml'])}\tdeployment.yaml\n"],
     )
     web = _mktree(
         repo.path,
