@@ -95,9 +95,12 @@ class FakeGitHub:
     def operations(self, operation: str | None = None) -> list[Call]:
         return [c for c in self.calls if operation is None or c.operation == operation]
 
-    def add_comment(self, repository: str, issue: int, body: str, *, login: str = "octocat") -> int:
-        """A comment written by a human (`login`) on an issue or pull request."""
-        return self._store_comment(repository, issue, body, author=login)
+    def add_comment(self, repository: str, issue: int, body: str, *, login: str = "octocat", bot: bool = False) -> int:
+        """A comment written by someone else than this App on an issue or pull request: a human
+        (`login`), or another App's bot user (`bot`)."""
+        comment_id = self._store_comment(repository, issue, body, author=login)
+        self.comments[comment_id]["author_type"] = "Bot" if bot else "User"
+        return comment_id
 
     def app_description(self) -> dict[str, Any]:
         """The App as `GET /app` (and `performed_via_github_app`) describes it."""
@@ -115,10 +118,10 @@ class FakeGitHub:
         )
         return app
 
-    def _user(self, author: str | None) -> dict[str, Any]:
-        """GitHub's simple-user of a comment's author: a human's login, or (None) the App's bot."""
+    def _user(self, author: str | None, kind: str = "User") -> dict[str, Any]:
+        """GitHub's simple-user of a comment's author: someone's login, or (None) the App's bot."""
         user: dict[str, Any] = self.rest.example("issue-comment")["user"]
-        login, kind = (author, "User") if author is not None else (f"{self.app_slug}[bot]", "Bot")
+        login, kind = (author, kind) if author is not None else (f"{self.app_slug}[bot]", "Bot")
         user.update(
             {
                 "login": login,
@@ -408,7 +411,7 @@ class FakeGitHub:
                 "html_url": f"https://github.example/{comment['repository']}/pull/{comment['issue']}#issuecomment-{comment['id']}",
                 "issue_url": f"{api}/issues/{comment['issue']}",
                 "body": comment["body"],
-                "user": self._user(comment["author"]),
+                "user": self._user(comment["author"], comment.get("author_type", "User")),
                 "author_association": "CONTRIBUTOR" if comment["author"] is not None else "NONE",
                 "performed_via_github_app": self.app_description() if comment["author"] is None else None,
             }

@@ -27,6 +27,7 @@ ZERO_WIDTH_SPACE = "\u200b"
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _MULTILINE_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]")
 _ONE_LINE_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]")
+_JSON_UNSAFE = re.compile(f"[\x7f-\x9f\u2028\u2029{_BIDI}]")  # json.dumps escapes C0 itself
 _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 # What GitHub turns into notifications or links: mentions (also e-mail addresses), issue and
@@ -77,7 +78,7 @@ def one_line(text: str) -> str:
 def json_safe(text: str) -> str:
     """Serialized JSON without raw C1, bidi or line-separator characters: each becomes a `\\uXXXX`
     escape, so the values decode unchanged (json.dumps already escapes C0)."""
-    return _ONE_LINE_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def terminal(text: str, *, keep: tuple[str, ...] = ()) -> str:
