@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from chartimpact_bot.analysis.model import ChartReport, Report, Revision, StructuredDiff
+from chartimpact_bot.analysis.report.markdown import render_markdown
 from chartimpact_bot.analysis.report.safe_text import ZERO_WIDTH_SPACE, cut_markdown, md_code, md_text, one_line
 from chartimpact_bot.analysis.report.text import render_text
 from tests.conftest import REPO_ROOT, make_chart
@@ -164,3 +165,14 @@ def test_cutting_markdown_closes_what_it_cut_open_and_says_so() -> None:
     fenced = cut_markdown("```\n" + "line\n" * 500 + "```\n", 300, note="cut")
     assert len(fenced) <= 300 and fenced.count("```") == 2 and fenced.endswith("cut\n")
     assert cut_markdown(text, len(text)) == text
+
+
+def test_a_cut_report_keeps_our_own_link_live_and_stays_within_the_size() -> None:
+    report = _hostile_report()
+    big = ChartReport(path="c", name="c", status="render_error", error=HOSTILE * 5_000, warnings=(HOSTILE * 5_000,))
+    report = Report(report.base, report.head, (*report.charts, big) * 20, report.generated_at)
+    markdown = render_markdown(report, max_chars=3_000, more_url="https://github.example/acme/charts/runs/1")
+    assert len(markdown) <= 3_000
+    assert "[the Check Run](https://github.example/acme/charts/runs/1)" in markdown
+    assert _live_references(markdown.replace("https://github.example/acme/charts/runs/1", "")) == []
+    assert _unsafe(markdown) == []

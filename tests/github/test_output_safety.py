@@ -9,6 +9,7 @@ import re
 import unicodedata
 from typing import Any
 
+from chartimpact_bot.github.auth import AppIdentity
 from tests.conftest import git
 from tests.github.conftest import REPOSITORY, MakeApp, Repo, chart_files, pull_request
 
@@ -121,3 +122,18 @@ async def test_hostile_names_reach_github_escaped_and_without_mentions(make_app:
     for text in _everything_written(run, [comment]) + [s["description"] for s in app.fake.statuses]:
         assert _unsafe(text) == []
         assert _live_references(text) == []
+
+
+def test_only_this_apps_bot_or_app_counts_as_the_author() -> None:
+    def comment(login: str, kind: str, app: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"user": {"login": login, "type": kind}, "performed_via_github_app": app}
+
+    by_slug = AppIdentity(id=12345, client_id="Iv1.abc", slug="chartimpact")
+    assert by_slug.wrote(comment("chartimpact[bot]", "Bot"))
+    assert not by_slug.wrote(comment("chartimpact", "User"))  # a human who took the name
+    assert not by_slug.wrote(comment("other[bot]", "Bot", {"id": 99, "slug": "other"}))
+    assert not by_slug.wrote(comment("octocat", "User", {"id": 12345, "slug": "chartimpact"}))  # a human's
+    numeric, client = AppIdentity.from_setting("12345"), AppIdentity.from_setting("Iv1.abc")
+    assert numeric.wrote(comment("renamed[bot]", "Bot", {"id": 12345}))
+    assert client.wrote(comment("renamed[bot]", "Bot", {"id": 1, "client_id": "Iv1.abc"}))
+    assert not client.wrote(comment("renamed[bot]", "Bot", {"id": 12345}))
