@@ -1,7 +1,9 @@
 """The Check Run: created `in_progress` when work starts, completed with the verdict.
 
 Limits (GITHUB.md): summary and text ≤ 65,535 characters; ≤ 50 annotations per request (the
-rest in further PATCHes, which accumulate); annotation title ≤ 255 characters, message ≤ 64 KB.
+rest in further PATCHes, which accumulate); annotation title ≤ 255 characters, message and
+raw_details ≤ 64 KB. Every field is cut to its limit here, where it is built, whatever chart
+content it holds; chart text in annotations is plain text without controls or mentions.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from typing import Any
 
 from ..analysis.model import IMPORTANCES, Report
 from ..analysis.report.markdown import render_diff_markdown, render_markdown
-from ..analysis.report.values import md_text
+from ..analysis.report.safe_text import cut_bytes, cut_markdown, cut_plain, md_text, plain
 from .client import GitHubClient
 
 CHECK_NAME = "ChartImpact"
 MAX_OUTPUT_CHARS = 65_535
 MAX_TITLE_CHARS = 255
 MAX_MESSAGE_BYTES = 64 * 1024
+MAX_PROBLEM_CHARS = 1_000
 ANNOTATIONS_PER_REQUEST = 50
 CONCLUSIONS = {"fail": "failure", "warn": "neutral", "pass": "success"}
 LEVELS = {"fail": "failure", "warn": "warning", "ignore": "notice"}
@@ -42,13 +45,22 @@ class CheckOutput:
     annotations: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _cut_bytes(text: str, limit: int) -> str:
-    data = text.encode()
-    return text if len(data) <= limit else data[: limit - 3].decode("utf-8", "ignore") + "…"
+def annotation(
+    path: str, line: int, level: str, title: str, message: str, *, raw_details: str | None = None
+) -> dict[str, Any]:
+    """One annotation within GitHub's limits; `title`, `message` and `raw_details` may hold chart
+    text (they are escaped here), `path` is a repository path GitHub matches to a file."""
+    out: dict[str, Any] = {
+        "path": path,
+        "start_line": line,
+        "end_line": line,
+        "annotation_level": level,
+        "title": cut_plain(plain(title, multiline=False), MAX_TITLE_CHARS),
+        "message": cut_bytes(plain(message), MAX_MESSAGE_BYTES),
+    }
+    if raw_details:
+        out["raw_details"] = cut_bytes(plain(raw_details), MAX_MESSAGE_BYTES)
+    return out
 
 
 def build_output(
@@ -67,8 +79,10 @@ def build_output(
     head = ""
     if problems:
         lines = [f"**{config_file} is invalid** (the analysis used the defaults where the base version failed):", ""]
-        lines += [f"- {md_text(p.where)} line {p.line}: {md_text(p.message)}" for p in problems]
-        head = "\n".join(lines) + "\n\n"
+        lines += [
+            f"- {md_text(p.where)} line {p.line}: {md_text(p.message, limit=MAX_PROBLEM_CHARS)}" for p in problems
+        ]
+        head = cut_markdown("\n".join(lines), MAX_OUTPUT_CHARS // 4) + "\n\n"
     summary = head + render_markdown(report, include_diff=False, max_chars=MAX_OUTPUT_CHARS - len(head))
     text = (
         render_diff_markdown(report, max_chars=MAX_OUTPUT_CHARS)
@@ -76,14 +90,7 @@ def build_output(
         else ""
     )
     annotations = [
-        {
-            "path": config_file,
-            "start_line": p.line,
-            "end_line": p.line,
-            "annotation_level": "failure",
-            "title": f"Invalid {config_file}",
-            "message": _cut_bytes(p.message, MAX_MESSAGE_BYTES),
-        }
+        annotation(config_file, p.line, "failure", f"Invalid {config_file}", p.message)
         for p in problems
         if config_file in head_paths
     ]
@@ -92,20 +99,19 @@ def build_output(
             continue
         rid = signal.resource
         annotations.append(
-            {
-                "path": signal.source.file,
-                "start_line": signal.source.line,
-                "end_line": signal.source.line,
-                "annotation_level": LEVELS.get(signal.action, "notice"),
-                "title": _cut(f"{signal.type} · {rid.kind} {rid.name}", MAX_TITLE_CHARS),
-                "message": _cut_bytes(f"{signal.description}\n\n{signal.explanation}", MAX_MESSAGE_BYTES),
-            }
+            annotation(
+                signal.source.file,
+                signal.source.line,
+                LEVELS.get(signal.action, "notice"),
+                f"{signal.type} · {rid.kind} {rid.name}",
+                f"{signal.description}\n\n{signal.explanation}",
+            )
         )
     return CheckOutput(
         CONCLUSIONS[verdict],
-        _cut(title, MAX_TITLE_CHARS),
-        _cut(summary, MAX_OUTPUT_CHARS),
-        _cut(text, MAX_OUTPUT_CHARS),
+        cut_plain(title, MAX_TITLE_CHARS),
+        cut_markdown(summary, MAX_OUTPUT_CHARS),
+        cut_markdown(text, MAX_OUTPUT_CHARS),
         annotations,
     )
 
@@ -153,7 +159,9 @@ async def fail_check_run(client: GitHubClient, owner: str, repo: str, run_id: in
             "conclusion": "failure",
             "output": {
                 "title": "ChartImpact could not finish",
-                "summary": _cut(f"The analysis failed: {md_text(reason)}", MAX_OUTPUT_CHARS),
+                "summary": cut_markdown(
+                    f"The analysis failed: {md_text(reason, limit=MAX_PROBLEM_CHARS)}", MAX_OUTPUT_CHARS
+                ),
             },
         },
     )

@@ -24,7 +24,7 @@ import gidgethub
 import gidgethub.aiohttp
 
 from ..jobs.model import TransientError
-from .auth import AppAuth
+from .auth import AppAuth, AppIdentity
 
 USER_AGENT = "chartimpact-bot"
 Sleep = Callable[[float], Awaitable[None]]
@@ -168,6 +168,10 @@ class GitHubClient:
     async def delete(self, url: str, url_vars: Mapping[str, Any] | None = None) -> Any:
         return await self._call("DELETE", url, url_vars)
 
+    async def app_identity(self) -> AppIdentity:
+        """Who this App is (read once per process)."""
+        return await self._auth.identity()
+
     async def getall(
         self, url: str, url_vars: Mapping[str, Any] | None = None, *, iterable_key: str | None = None
     ) -> list[Any]:
@@ -223,6 +227,19 @@ def token_fetcher(
             data={},
             jwt=app_jwt,
         )
+        return answer
+
+    return fetch
+
+
+def app_fetcher(
+    session: aiohttp.ClientSession, base_url: str, breaker: CircuitBreaker, sleep: Sleep = asyncio.sleep
+) -> Callable[[str], Awaitable[dict[str, Any]]]:
+    """The App's own description for AppAuth: `GET /app` with the App JWT."""
+    api = _API(session, base_url=base_url, breaker=breaker, sleep=sleep, max_wait=120.0, max_attempts=4)
+
+    async def fetch(app_jwt: str) -> dict[str, Any]:
+        answer: dict[str, Any] = await api.getitem("/app", jwt=app_jwt)
         return answer
 
     return fetch

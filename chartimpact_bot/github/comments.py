@@ -1,6 +1,9 @@
 """The pull request comment: one comment carrying the marker, edited in place on every run,
 re-created when someone deleted it, never duplicated (work on one pull request is serialized),
-never longer than 65,536 characters."""
+never longer than 65,536 characters.
+
+Ours is the comment that carries the marker and was written by this App (its bot user, or
+performed via it): anyone can paste the marker, and a human's comment is never edited."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import gidgethub
 
 from ..analysis.model import Report
 from ..analysis.report.markdown import render_markdown
+from ..analysis.report.safe_text import cut_markdown
 from .client import GitHubClient
 
 MARKER = "<!-- chartimpact:analysis:v1 -->"
@@ -16,19 +20,25 @@ MAX_COMMENT_CHARS = 65_536
 
 def comment_body(report: Report, *, check_run_url: str | None, max_signals: int | None) -> str:
     budget = MAX_COMMENT_CHARS - len(MARKER) - 1
-    return (
+    body = (
         MARKER
         + "\n"
         + render_markdown(report, max_chars=budget, max_signals=max_signals, more_url=check_run_url or None)
     )
+    return cut_markdown(body, MAX_COMMENT_CHARS)
 
 
 async def find_comment(client: GitHubClient, owner: str, repo: str, number: int) -> int | None:
+    """Our comment on the pull request: the marker, written by this App."""
     comments = await client.getall(
         "/repos/{owner}/{repo}/issues/{number}/comments?per_page=100", {"owner": owner, "repo": repo, "number": number}
     )
-    for comment in comments:
-        if MARKER in str(comment.get("body") or ""):
+    marked = [c for c in comments if MARKER in str(c.get("body") or "")]
+    if not marked:
+        return None
+    identity = await client.app_identity()  # only asked for when a comment carries the marker
+    for comment in marked:
+        if identity.wrote(comment):
             return int(comment["id"])
     return None
 

@@ -12,7 +12,7 @@ import structlog
 from aiohttp import web
 
 from ..github.auth import AppAuth
-from ..github.client import CircuitBreaker, Sleep, token_fetcher
+from ..github.client import CircuitBreaker, Sleep, app_fetcher, token_fetcher
 from ..github.runner import AnalysisRunner, GitHubContext
 from ..jobs.analysis_process import AnalysisPool
 from ..jobs.queue import InMemoryJobQueue
@@ -60,7 +60,10 @@ def _github_and_queue(
         )
         breaker = CircuitBreaker()
         auth = AppAuth(
-            settings.app_id or "", settings.private_key or "", token_fetcher(session, settings.api_url, breaker, sleep)
+            settings.app_id or "",
+            settings.private_key or "",
+            token_fetcher(session, settings.api_url, breaker, sleep),
+            fetch_app=app_fetcher(session, settings.api_url, breaker, sleep),
         )
         github = GitHubContext(settings, session, auth, breaker=breaker, sleep=sleep)
         app[GITHUB] = github

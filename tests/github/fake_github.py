@@ -6,9 +6,13 @@
 - App endpoints require a valid App JWT (RS256, iss = the App id, lifetime ≤ 10 minutes);
   repository endpoints require an installation token the fake issued.
 - Trees, blobs and commits come from real git repositories built by the tests.
-- GitHub's size limits are enforced: check run summary/text ≤ 65,535 characters, ≤ 50
-  annotations per request, annotation title ≤ 255, comment body ≤ 65,536, status description
-  ≤ 140.
+- GitHub's size limits are enforced (422 like GitHub): check run summary/text ≤ 65,535
+  characters, ≤ 50 annotations per request, annotation title ≤ 255, message and raw_details
+  ≤ 64 KB, comment body ≤ 65,536, status description ≤ 140.
+- Comments are attributed as GitHub does: one posted with an installation token is written by
+  the App's bot user (`<slug>[bot]`, type Bot) and `performed_via_github_app` is the App;
+  `add_comment` seeds a human's. The App editing a human's comment is a violation. Comment and
+  `GET /app` answers are validated against the description's response schemas.
 - Every call is recorded; `latency` delays each answer (benchmarks).
 """
 
@@ -56,9 +60,14 @@ class FakeRepo:
 
 
 class FakeGitHub:
-    def __init__(self, rest: RestDescription, *, app_id: str, public_key: str, base_path: str = "") -> None:
+    def __init__(
+        self, rest: RestDescription, *, app_id: str, public_key: str, base_path: str = "", app_slug: str = "chartimpact"
+    ) -> None:
         self.rest = rest
-        self.app_id = app_id
+        self.app_id = app_id  # what the JWT's `iss` must be: the numeric id or the client id
+        self.app_slug = app_slug
+        self.app_numeric_id = int(app_id) if app_id.isdigit() else 777
+        self.app_client_id = app_id if not app_id.isdigit() else "Iv1.0123456789abcdef"
         self.public_key = public_key
         self.base_path = base_path.rstrip("/")
         self.repos: dict[str, FakeRepo] = {}
@@ -85,6 +94,46 @@ class FakeGitHub:
 
     def operations(self, operation: str | None = None) -> list[Call]:
         return [c for c in self.calls if operation is None or c.operation == operation]
+
+    def add_comment(self, repository: str, issue: int, body: str, *, login: str = "octocat", bot: bool = False) -> int:
+        """A comment written by someone else than this App on an issue or pull request: a human
+        (`login`), or another App's bot user (`bot`)."""
+        comment_id = self._store_comment(repository, issue, body, author=login)
+        self.comments[comment_id]["author_type"] = "Bot" if bot else "User"
+        return comment_id
+
+    def app_description(self) -> dict[str, Any]:
+        """The App as `GET /app` (and `performed_via_github_app`) describes it."""
+        app: dict[str, Any] = self.rest.example("integration")
+        app.update(
+            {
+                "id": self.app_numeric_id,
+                "slug": self.app_slug,
+                "client_id": self.app_client_id,
+                "name": "ChartImpact",
+                "html_url": f"https://github.example/apps/{self.app_slug}",
+                "permissions": {"checks": "write", "contents": "read", "issues": "write", "pull_requests": "write"},
+                "events": ["pull_request", "push", "release", "check_run", "check_suite", "issue_comment"],
+            }
+        )
+        return app
+
+    def _user(self, author: str | None, kind: str = "User") -> dict[str, Any]:
+        """GitHub's simple-user of a comment's author: someone's login, or (None) the App's bot."""
+        user: dict[str, Any] = self.rest.example("issue-comment")["user"]
+        login, kind = (author, kind) if author is not None else (f"{self.app_slug}[bot]", "Bot")
+        user.update(
+            {
+                "login": login,
+                "id": 1 if author is not None else 41898282,
+                "type": kind,
+                "url": f"https://api.github.example/users/{login}",
+                "html_url": f"https://github.example/{login}"
+                if author is not None
+                else f"https://github.example/apps/{self.app_slug}",
+            }
+        )
+        return user
 
     def runs_for(self, head_sha: str) -> list[dict[str, Any]]:
         return [r for r in self.check_runs.values() if r["head_sha"] == head_sha]
@@ -296,6 +345,8 @@ class FakeGitHub:
                 return "an annotation title is longer than 255 characters"
             if len((annotation.get("message") or "").encode()) > 64 * 1024:
                 return "an annotation message is larger than 64 KB"
+            if len((annotation.get("raw_details") or "").encode()) > 64 * 1024:
+                return "an annotation's raw_details are larger than 64 KB"
         return None
 
     async def _op_issues_list_comments(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
@@ -308,30 +359,71 @@ class FakeGitHub:
         if page * per_page < len(comments):
             url = f"http://fake{self.base_path}/repos/{key[0]}/issues/{key[1]}/comments?per_page={per_page}&page={page + 1}"
             headers["Link"] = f'<{url}>; rel="next"'
-        return web.json_response([_public(c) for c in chunk], headers=headers)
+        return self._answer("issues/list-comments", 200, [self._public(c) for c in chunk], headers=headers)
 
     async def _op_issues_create_comment(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
         if len(body["body"]) > 65_536:
             return self._violation(422, "the comment body is longer than 65536 characters")
-        comment_id = next(self._ids)
-        self.comments[comment_id] = {
-            "id": comment_id,
-            "repository": f"{params['owner']}/{params['repo']}",
-            "issue": int(params["issue_number"]),
-            "body": body["body"],
-            "edits": 0,
-        }
-        return web.json_response(_public(self.comments[comment_id]), status=201)
+        comment_id = self._store_comment(
+            f"{params['owner']}/{params['repo']}", int(params["issue_number"]), body["body"]
+        )
+        return self._answer("issues/create-comment", 201, self._public(self.comments[comment_id]))
 
     async def _op_issues_update_comment(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
         comment = self.comments.get(int(params["comment_id"]))
         if comment is None:
             return web.json_response({"message": "Not Found"}, status=404)
+        if comment["author"] is not None:
+            return self._violation(403, f"the App edited a comment written by {comment['author']}")
         if len(body["body"]) > 65_536:
             return self._violation(422, "the comment body is longer than 65536 characters")
         comment["body"] = body["body"]
         comment["edits"] += 1
-        return web.json_response(_public(comment))
+        return self._answer("issues/update-comment", 200, self._public(comment))
+
+    async def _op_apps_get_authenticated(
+        self, params: dict[str, str], body: Any, query: dict[str, str]
+    ) -> web.Response:
+        return self._answer("apps/get-authenticated", 200, self.app_description())
+
+    def _store_comment(self, repository: str, issue: int, body: str, *, author: str | None = None) -> int:
+        """`author` None: written with an installation token, so by the App's bot user."""
+        comment_id = next(self._ids)
+        self.comments[comment_id] = {
+            "id": comment_id,
+            "repository": repository,
+            "issue": issue,
+            "body": body,
+            "edits": 0,
+            "author": author,
+        }
+        return comment_id
+
+    def _public(self, comment: dict[str, Any]) -> dict[str, Any]:
+        """The comment as GitHub's REST API shows it (an issue-comment)."""
+        out: dict[str, Any] = self.rest.example("issue-comment")
+        api = f"https://api.github.example/repos/{comment['repository']}"
+        out.update(
+            {
+                "id": comment["id"],
+                "node_id": f"IC_{comment['id']}",
+                "url": f"{api}/issues/comments/{comment['id']}",
+                "html_url": f"https://github.example/{comment['repository']}/pull/{comment['issue']}#issuecomment-{comment['id']}",
+                "issue_url": f"{api}/issues/{comment['issue']}",
+                "body": comment["body"],
+                "user": self._user(comment["author"], comment.get("author_type", "User")),
+                "author_association": "CONTRIBUTOR" if comment["author"] is not None else "NONE",
+                "performed_via_github_app": self.app_description() if comment["author"] is None else None,
+            }
+        )
+        return out
+
+    def _answer(self, operation: str, status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+        """An answer checked against the operation's response schema, like requests are."""
+        errors = self.rest.response_errors(self.rest.operation(operation), status, body)
+        if errors:
+            self.violations.extend(errors)
+        return web.json_response(body, status=status, headers=headers)
 
     async def _op_repos_create_commit_status(
         self, params: dict[str, str], body: Any, query: dict[str, str]
@@ -344,7 +436,3 @@ class FakeGitHub:
 
 def _names(template: str) -> list[str]:
     return [segment[1:-1] if segment.startswith("{") else "" for segment in template.strip("/").split("/")]
-
-
-def _public(comment: dict[str, Any]) -> dict[str, Any]:
-    return {"id": comment["id"], "body": comment["body"], "user": {"login": "chartimpact[bot]", "type": "Bot"}}

@@ -74,6 +74,9 @@ class RestDescription:
                 return operation
         return None
 
+    def operation(self, operation_id: str) -> Operation:
+        return next(op for _, _, _, op in self._routes if op.id == operation_id)
+
     def body_errors(self, operation: Operation, body: Any) -> list[str]:
         if not operation.has_body:
             return [] if body in (None, b"", {}) else [f"{operation.id} takes no request body"]
@@ -81,5 +84,23 @@ class RestDescription:
         validator = jsonschema.Draft7Validator({"$ref": f"{BASE}#{schema_pointer}"}, registry=self._registry)
         return [
             f"{operation.id}: {'/'.join(map(str, e.absolute_path)) or 'body'}: {e.message}"
+            for e in validator.iter_errors(body)
+        ]
+
+    def example(self, name: str) -> Any:
+        """A copy of one of the description's own examples (`components/examples/<name>`)."""
+        return copy.deepcopy(self.document["components"]["examples"][name]["value"])
+
+    def response_errors(self, operation: Operation, status: int, body: Any) -> list[str]:
+        """What is wrong with an answer the fake gives, against the operation's response schema."""
+        response = self.document
+        for token in [*operation.pointer.strip("/").split("/"), "responses", str(status)]:
+            response = response[token.replace("~1", "/").replace("~0", "~")]
+        if "application/json" not in response.get("content", {}):
+            return [f"{operation.id} answers {status} without a JSON body"]
+        schema_pointer = f"{operation.pointer}/responses/{status}/content/application~1json/schema"
+        validator = jsonschema.Draft7Validator({"$ref": f"{BASE}#{schema_pointer}"}, registry=self._registry)
+        return [
+            f"{operation.id} answer {status}: {'/'.join(map(str, e.absolute_path)) or 'body'}: {e.message}"
             for e in validator.iter_errors(body)
         ]

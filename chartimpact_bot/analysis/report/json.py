@@ -17,12 +17,14 @@ from ..model import (
     Signal,
     StructuredDiff,
 )
+from .safe_text import json_safe
 
 SCHEMA_VERSION = "1.0.0"
 
 
 def dumps(report: Report) -> str:
-    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n"
+    """The report as JSON text; no raw control or bidi character in it (values are unchanged)."""
+    return json_safe(json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)) + "\n"
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:

@@ -2,10 +2,13 @@
 
 Readable at 1 and at 200 signals: high and medium signals in a table per chart, low ones and the
 diff inside `<details>`. With a size budget, content is dropped least important first (the
-diff, then low signals, then rows beyond a shrinking limit), and what was left out is counted.
+diff, then low signals, then rows beyond a shrinking limit; long errors, warnings and names are
+clipped), and what was left out is counted. Whatever is left over the size is cut by
+`cut_markdown`, which closes what it cuts open and says so: the size always holds.
 
 Every name and value comes from chart content a PR author controls, so all of it goes through
-`md_text` / `md_code`: nothing can break a table, close a `<details>` or inject HTML.
+`safe_text.md_text` / `md_code`: nothing can break a table, close a `<details>`, inject HTML,
+mention someone, reference an issue or carry a control character.
 """
 
 from __future__ import annotations
@@ -15,12 +18,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..model import IMPORTANCES, Change, ChartReport, Report, ResourceDiff, Signal
-from .values import chart_counts, compact, md_code, md_text
+from .safe_text import cut_markdown, md_code, md_text, visible
+from .values import chart_counts, compact
 
 _VERDICT_ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
 _ACTION_ICON = {"fail": "❌", "warn": "⚠️", "ignore": "ℹ️"}
 _OP_WORD = {"add": "added", "remove": "removed", "replace": "changed"}
 MAX_CHANGES_PER_RESOURCE = 50
+# With a size to keep to, at most this many characters of one error, warning or description
+# (then fewer), and of one name or path.
+TEXT_LIMITS = (4_000, 1_000, 300)
+NAME_LIMIT = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,14 @@ class _Budget:
     max_signals: int | None = None
     low_signals: bool = True
     diff: bool = True
+    text_limit: int | None = None
+    name_limit: int | None = None
+
+    def text(self, value: str) -> str:
+        return md_text(value, limit=self.text_limit)
+
+    def name(self, value: str) -> str:
+        return md_code(value, limit=self.name_limit)
 
 
 def render_markdown(
@@ -41,44 +57,58 @@ def render_markdown(
     include_diff: bool = True,
 ) -> str:
     """The report as Markdown, within `max_chars` when given; `more_url` is where the rest is."""
-    budgets = [_Budget(max_signals, True, True), _Budget(max_signals, True, False), _Budget(max_signals, False, False)]
-    if not include_diff:
-        budgets = budgets[1:]
-    limit = max_signals if max_signals is not None else sum(len(c.signals) for c in report.charts)
-    while limit > 0:
-        limit //= 2
-        budgets.append(_Budget(limit, False, False))
+    if max_chars is None:
+        budgets = [_Budget(max_signals, True, include_diff)]
+    else:
+        first, *smaller = TEXT_LIMITS
+        budgets = [
+            _Budget(max_signals, True, True, first, NAME_LIMIT),
+            _Budget(max_signals, True, False, first, NAME_LIMIT),
+            _Budget(max_signals, False, False, first, NAME_LIMIT),
+        ][0 if include_diff else 1 :]
+        budgets += [_Budget(max_signals, False, False, limit, NAME_LIMIT) for limit in smaller]
+        limit = max_signals if max_signals is not None else sum(len(c.signals) for c in report.charts)
+        while limit > 0:
+            limit //= 2
+            budgets.append(_Budget(limit, False, False, TEXT_LIMITS[-1], NAME_LIMIT))
     text = ""
     for budget in budgets:
-        text = "\n".join(_lines(report, budget, more_url)).rstrip() + "\n"
+        text = visible("\n".join(_lines(report, budget, more_url)).rstrip() + "\n")
         if max_chars is None or len(text) <= max_chars:
             return text
-    return text
+    where = f"[the Check Run]({more_url})" if more_url else "the full report"
+    assert max_chars is not None
+    return cut_markdown(
+        text, max_chars, note=f"_The report is cut here (GitHub allows {max_chars:,} characters): see {where}._"
+    )
 
 
 def render_diff_markdown(report: Report, *, max_chars: int | None = None) -> str:
     """Only the diff of every chart (the Check Run's `text`), cut to `max_chars` at a resource."""
+    budget = _Budget() if max_chars is None else _Budget(text_limit=TEXT_LIMITS[0], name_limit=NAME_LIMIT)
     out: list[str] = []
     for chart in report.charts:
         if chart.diff is None or not chart.diff.resources:
             continue
-        out += ["", f"#### {md_code(chart.path)}", ""]
+        out += ["", f"#### {budget.name(chart.path)}", ""]
         for resource_diff in chart.diff.resources:
-            out += list(_resource(resource_diff))
-    text = "\n".join(out).strip() + "\n"
+            out += list(_resource(resource_diff, budget))
+    text = visible("\n".join(out).strip() + "\n")
     if max_chars is None or len(text) <= max_chars:
         return text
-    note = "\n_The diff is longer than GitHub allows here; run `chartimpact analyze` for all of it._\n"
-    kept = text[: max_chars - len(note)]
+    note = "_The diff is longer than GitHub allows here; run `chartimpact analyze` for all of it._"
+    kept = text[: max_chars - len(note) - 4]
     cut = kept.rfind("\n**")  # the start of the last whole resource that fits
-    return (kept[:cut] if cut > 0 else kept) + note
+    if cut > 0:
+        return kept[:cut].rstrip() + "\n\n" + note + "\n"
+    return cut_markdown(text, max_chars, note=note)
 
 
 def _revision(ref: str | None, sha: str | None) -> str:
     text = ref or "?"
     if sha and sha != ref:
         text += f" ({sha[:7]})"
-    return md_code(text)
+    return md_code(text, limit=NAME_LIMIT)
 
 
 def importance_summary(signals: list[Signal] | tuple[Signal, ...]) -> str:
@@ -102,7 +132,8 @@ def _lines(report: Report, budget: _Budget, more_url: str | None) -> Iterator[st
     for chart in report.charts:
         added, removed, modified, _ = chart_counts(chart)
         yield (
-            f"| {md_code(chart.path)} | {md_text(chart.environment)} | {chart.status.replace('_', ' ')} "
+            f"| {budget.name(chart.path)} | {md_text(chart.environment, limit=budget.name_limit)} "
+            f"| {chart.status.replace('_', ' ')} "
             f"| {_VERDICT_ICON[chart.verdict]} {chart.verdict} | {importance_summary(chart.signals)} "
             f"| {added + removed + modified} |"
         )
@@ -123,12 +154,12 @@ def _chart(chart: ChartReport, budget: _Budget, already: int) -> tuple[list[str]
     interesting = chart.signals or chart.error or chart.warnings or (chart.diff and chart.diff.resources)
     if not interesting:
         return out, 0
-    out += ["", f"#### {md_code(chart.path)} · {_VERDICT_ICON[chart.verdict]} {chart.verdict}"]
+    out += ["", f"#### {budget.name(chart.path)} · {_VERDICT_ICON[chart.verdict]} {chart.verdict}"]
     if chart.error:
-        out += ["", f"**Failed:** {md_text(chart.error)}"]
+        out += ["", f"**Failed:** {budget.text(chart.error)}"]
     if chart.warnings:
         out.append("")
-        out += [f"- ⚠️ {md_text(w)}" for w in chart.warnings]
+        out += [f"- ⚠️ {budget.text(w)}" for w in chart.warnings]
     room = None if budget.max_signals is None else max(budget.max_signals - already, 0)
     main = [s for s in chart.signals if s.importance != "low"]
     low = [s for s in chart.signals if s.importance == "low"] if budget.low_signals else []
@@ -136,7 +167,7 @@ def _chart(chart: ChartReport, budget: _Budget, already: int) -> tuple[list[str]
     room = None if room is None else room - len(main_shown)
     low_shown = low if room is None else low[:room]
     if main_shown:
-        out += ["", *_signal_table(main_shown)]
+        out += ["", *_signal_table(main_shown, budget)]
     if low_shown:
         out += [
             "",
@@ -144,27 +175,27 @@ def _chart(chart: ChartReport, budget: _Budget, already: int) -> tuple[list[str]
             f"<summary>{len(low_shown)} low-importance signal{'s' if len(low_shown) != 1 else ''}</summary>",
             "",
         ]
-        out += [*_signal_table(low_shown), "", "</details>"]
+        out += [*_signal_table(low_shown, budget), "", "</details>"]
     if chart.ignored_signals:
         plural = "s" if chart.ignored_signals != 1 else ""
         out += ["", f"_{chart.ignored_signals} signal{plural} ignored by `.chartimpact.yml`._"]
     if budget.diff and chart.diff is not None and chart.diff.resources:
-        out += _diff_details(chart)
+        out += _diff_details(chart, budget)
     return out, len(main_shown) + len(low_shown)
 
 
-def _signal_table(signals: list[Signal]) -> list[str]:
+def _signal_table(signals: list[Signal], budget: _Budget) -> list[str]:
     rows = ["| | Importance | Category | Signal | Where |", "|---|---|---|---|---|"]
     for signal in signals:
-        where = md_code(f"{signal.source.file}:{signal.source.line}") if signal.source else ""
+        where = budget.name(f"{signal.source.file}:{signal.source.line}") if signal.source else ""
         rows.append(
             f"| {_ACTION_ICON.get(signal.action, '')} | {signal.importance} | {signal.category} "
-            f"| {md_text(signal.description)} {md_code(signal.type)} | {where} |"
+            f"| {budget.text(signal.description)} {md_code(signal.type)} | {where} |"
         )
     return rows
 
 
-def _diff_details(chart: ChartReport) -> list[str]:
+def _diff_details(chart: ChartReport, budget: _Budget) -> list[str]:
     assert chart.diff is not None
     _, _, _, changes = chart_counts(chart)
     out = [
@@ -174,28 +205,30 @@ def _diff_details(chart: ChartReport) -> list[str]:
         "",
     ]
     for resource_diff in chart.diff.resources:
-        out += list(_resource(resource_diff))
+        out += list(_resource(resource_diff, budget))
     out.append("</details>")
     return out
 
 
-def _resource(diff: ResourceDiff) -> Iterator[str]:
+def _resource(diff: ResourceDiff, budget: _Budget) -> Iterator[str]:
     resource = diff.resource
-    yield f"**{md_text(str(resource.id))}** {diff.change_type} · {md_code(resource.source)}"
+    yield (
+        f"**{md_text(str(resource.id), limit=budget.name_limit)}** {diff.change_type} · {budget.name(resource.source)}"
+    )
     yield ""
     if diff.change_type != "modified":
         return
     yield "| | Path | Before | After |"
     yield "|---|---|---|---|"
     for change in diff.changes[:MAX_CHANGES_PER_RESOURCE]:
-        yield _change_row(change)
+        yield _change_row(change, budget)
     hidden = len(diff.changes) - MAX_CHANGES_PER_RESOURCE
     if hidden > 0:
         yield f"| | … {hidden} more changes | | |"
     yield ""
 
 
-def _change_row(change: Change) -> str:
+def _change_row(change: Change, budget: _Budget) -> str:
     before = md_code(compact(change.before, 80)) if change.op != "add" else ""
     after = md_code(compact(change.after, 80)) if change.op != "remove" else ""
-    return f"| {_OP_WORD[change.op]} | {md_code(change.display_path)} | {before} | {after} |"
+    return f"| {_OP_WORD[change.op]} | {budget.name(change.display_path)} | {before} | {after} |"

@@ -1,5 +1,8 @@
 """The terminal report: signals first (by importance, then category), then the diff; coloured
-when the output is a terminal."""
+when the output is a terminal.
+
+Chart content goes through `safe_text` (names with `one_line`, errors with `visible`), and the
+whole report once more, so no escape sequence but our own colours reaches the terminal."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from ..model import CATEGORIES, IMPORTANCES, Change, ChartReport, Report, ResourceDiff, Signal
+from .safe_text import one_line, terminal, visible
 from .values import chart_counts, compact
 
 _COLOURS = {
@@ -36,7 +40,8 @@ class _Style:
 
 def render_text(report: Report, *, colour: bool = False) -> str:
     style = _Style(colour)
-    return "\n".join(_lines(report, style)) + "\n"
+    text = "\n".join(_lines(report, style)) + "\n"
+    return terminal(text, keep=tuple(_COLOURS.values()) if colour else ())
 
 
 def importance_counts(signals: tuple[Signal, ...] | list[Signal]) -> str:
@@ -46,8 +51,8 @@ def importance_counts(signals: tuple[Signal, ...] | list[Signal]) -> str:
 
 def _revision(ref: str | None, sha: str | None) -> str:
     if ref and sha:
-        return f"{ref} ({sha[:7]})"
-    return ref or (sha[:7] if sha else "?")
+        return f"{one_line(ref)} ({one_line(sha[:7])})"
+    return one_line(ref or (sha[:7] if sha else "?"))
 
 
 def _lines(report: Report, style: _Style) -> Iterator[str]:
@@ -63,13 +68,16 @@ def _lines(report: Report, style: _Style) -> Iterator[str]:
 
 
 def _chart_lines(chart: ChartReport, style: _Style) -> Iterator[str]:
-    env = "" if chart.environment == "default" else f" [{chart.environment}]"
+    env = "" if chart.environment == "default" else f" [{one_line(chart.environment)}]"
     verdict = style(chart.verdict, _VERDICT_COLOUR[chart.verdict])
-    yield style(f"■ {chart.path}{env}", "bold") + f"  chart {chart.name}, {chart.status.replace('_', ' ')}, {verdict}"
+    yield (
+        style(f"■ {one_line(chart.path)}{env}", "bold")
+        + f"  chart {one_line(chart.name)}, {chart.status.replace('_', ' ')}, {verdict}"
+    )
     if chart.error:
-        yield "  " + style(f"error: {chart.error}", "red")
+        yield "  " + style(f"error: {visible(chart.error)}", "red")
     for warning in chart.warnings:
-        yield "  " + style(f"warning: {warning}", "yellow")
+        yield "  " + style(f"warning: {visible(warning)}", "yellow")
     if chart.signals:
         ignored = f"; {chart.ignored_signals} ignored by configuration" if chart.ignored_signals else ""
         yield f"  Signals: {len(chart.signals)} ({importance_counts(chart.signals)}{ignored})"
@@ -96,9 +104,9 @@ def _signal_lines(signals: tuple[Signal, ...], style: _Style) -> Iterator[str]:
         for category in CATEGORIES:
             for signal in (s for s in group if s.category == category):
                 mark, colour = _ACTION_MARK.get(signal.action, ("·", "dim"))
-                where = f"  {signal.source.file}:{signal.source.line}" if signal.source else ""
+                where = f"  {one_line(signal.source.file)}:{signal.source.line}" if signal.source else ""
                 yield (
-                    f"      {style(mark, colour)} {category:<12} {signal.description}"
+                    f"      {style(mark, colour)} {category:<12} {one_line(signal.description)}"
                     + style(f"  [{signal.type}]{where}", "dim")
                 )
 
@@ -108,11 +116,11 @@ def _resource_lines(diff: ResourceDiff, style: _Style) -> Iterator[str]:
     resource = diff.resource
     extra = []
     if resource.hook:
-        extra.append(f"hook: {resource.hook}")
+        extra.append(f"hook: {one_line(resource.hook)}")
     if resource.install_only:
         extra.append("crds/: never upgraded by Helm")
-    tail = style(f"  ({resource.source}{'; ' + '; '.join(extra) if extra else ''})", "dim")
-    yield f"  {style(mark, colour)} {style(str(resource.id), 'bold')} {diff.change_type}{tail}"
+    tail = style(f"  ({one_line(resource.source)}{'; ' + '; '.join(extra) if extra else ''})", "dim")
+    yield f"  {style(mark, colour)} {style(one_line(str(resource.id)), 'bold')} {diff.change_type}{tail}"
     if diff.change_type != "modified":
         return
     for change in diff.changes:
@@ -128,4 +136,4 @@ def _change_line(change: Change, style: _Style) -> str:
     else:
         value = f"{compact(change.before, 60)} → {compact(change.after, 60)}"
     tag = style(f"[{change.importance}, {change.semantic_type}]", "dim")
-    return f"{style(mark, colour)} {style(change.display_path, 'cyan')}: {value}  {tag}"
+    return f"{style(mark, colour)} {style(one_line(change.display_path), 'cyan')}: {value}  {tag}"

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import html
 import json
 from typing import Any
 
 from ..model import ChartReport
+from .safe_text import json_safe, md_code, md_text
+
+__all__ = ["chart_counts", "compact", "md_code", "md_text"]
 
 
 def compact(value: Any, limit: int = 120) -> str:
-    """A value on one line: JSON, cut at `limit` characters."""
+    """A value on one line: JSON (control and bidi characters escaped), cut at `limit` characters."""
     if value is None:
         return "null"
-    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+    text = json_safe(json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str))
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def md_text(text: str) -> str:
-    """Plain text from chart content inside Markdown: no markup, no HTML, no table breaks."""
-    escaped = html.escape(text, quote=False)
-    for char in "\\`*_{}[]()#+!|~>":
-        escaped = escaped.replace(char, "\\" + char)
-    return escaped.replace("\n", " ").replace("\r", " ")
-
-
-def md_code(value: str) -> str:
-    """Inline code from chart content: an HTML <code> element that nothing can close early."""
-    escaped = html.escape(value, quote=True).replace("|", "&#124;").replace("`", "&#96;")
-    return "<code>" + escaped.replace("\n", " ").replace("\r", " ") + "</code>"
 
 
 def chart_counts(chart: ChartReport) -> tuple[int, int, int, int]:

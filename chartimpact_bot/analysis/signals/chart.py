@@ -12,6 +12,7 @@ from .registry import Finding, detector
 
 # `(web/templates/x.yaml:12:3)` and `web/templates/x.yaml:12:3` in Helm's errors.
 _HELM_LOCATION = re.compile(r"([\w./@-]+\.(?:yaml|yml|tpl|txt|json)):(\d+)(?::\d+)?")
+_LOCATION_SCAN = 2_000
 _OWN_LOCATION = re.compile(r"([\w./@-]+\.(?:yaml|yml|tpl|txt|json)) renders")
 _VALUES_REFERENCE = re.compile(r"\.Values((?:\.[A-Za-z0-9_-]+)+)")
 _INDEX_REFERENCE = re.compile(r"index\s+\$?\.Values((?:\s+\"[^\"]+\")+)")
@@ -81,8 +82,11 @@ def error_location(ctx: SignalContext, error: str) -> tuple[str, int]:
     """The repository file (and line) a Helm render error names, else the chart's Chart.yaml."""
     chart_file, _ = _chart_file(ctx.head.chart, "Chart.yaml")
     chart = ctx.head.chart
-    match = _HELM_LOCATION.search(error)
-    own = _OWN_LOCATION.search(error)
+    # Helm names the location first; a render error can be megabytes of a template's own text,
+    # which these patterns would scan in quadratic time.
+    head = error[:_LOCATION_SCAN]
+    match = _HELM_LOCATION.search(head)
+    own = _OWN_LOCATION.search(head)
     helm_path, line = (match.group(1), int(match.group(2))) if match else ((own.group(1), 1) if own else (None, 1))
     if helm_path is None or chart is None or helm_path not in chart.files:
         return (chart_file if chart is not None else f"{ctx.chart_path}/Chart.yaml"), 1
