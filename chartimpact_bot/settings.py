@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from urllib.parse import urlsplit
 from .analysis.errors import ConfigError
 from .analysis.render import RenderLimits
 from .envvars import env_bool, env_int, render_limits
+from .fingerprint_key import ENV_VAR as FINGERPRINT_ENV_VAR
+from .fingerprint_key import derive_app_key
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -56,6 +59,17 @@ class Settings:
     async_processing: bool = True
     credentials_file: str = "./data/github-app.env"
     helm_binary: str | None = None
+    fingerprint_secret: str | None = None  # CHARTIMPACT_FINGERPRINT_KEY
+
+    def fingerprint_key(self) -> bytes:
+        """The key of secret fingerprints (fingerprint_key.py): CHARTIMPACT_FINGERPRINT_KEY, else
+        derived from the App's private key or webhook secret, so it is stable per deployment and
+        a re-run shows the same fingerprints. Setup mode analyzes nothing: a random key."""
+        if self.fingerprint_secret:
+            return self.fingerprint_secret.encode()
+        if not (self.private_key or self.webhook_secret):
+            return secrets.token_bytes(32)
+        return derive_app_key(self.private_key, self.webhook_secret)
 
     @property
     def setup_mode(self) -> bool:
@@ -123,6 +137,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         async_processing=_flag(attempt, env, "ASYNC_PROCESSING_ENABLED", True),
         credentials_file=credentials_file,
         helm_binary=env.get("HELM_BINARY", "").strip() or None,
+        fingerprint_secret=env.get(FINGERPRINT_ENV_VAR, "").strip() or None,
     )
     if problems:
         raise SettingsError(problems)

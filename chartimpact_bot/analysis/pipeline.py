@@ -8,6 +8,7 @@ it never stops the other charts.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -74,6 +75,10 @@ class PipelineOptions:
     max_workers: int = 2
     fetcher: DependencyFetcher | None = None
     signals_enabled: bool = True
+    # The key of secret fingerprints (CONTRACT §2). The command line and the App always set one
+    # (see fingerprint_key.py); the empty default keeps library use deterministic but makes
+    # fingerprints confirmable by anyone, so callers that publish reports must pass a key.
+    fingerprint_key: bytes = field(default=b"", repr=False)
 
 
 @dataclass(slots=True)
@@ -280,10 +285,12 @@ def _side(
     sets = [
         parse_rendered(r, namespace=request.namespace, include_tests=options.include_tests) for r in (first, second)
     ]
-    result.resources, result.rules = normalize_side(sets[0], sets[1], config.normalize)
+    result.resources, result.rules = normalize_side(
+        sets[0], sets[1], config.normalize, fingerprint_key=options.fingerprint_key
+    )
     result.lint_errors = first.lint_errors
     result.warnings.extend(sets[0].warnings)
-    result.fingerprint = _fingerprint(materialized, request)
+    result.fingerprint = _fingerprint(materialized, request, options.fingerprint_key)
     return result
 
 
@@ -320,15 +327,17 @@ def _values_sources(side: SideResult) -> tuple[ValuesSource, ...]:
     return tuple(out)
 
 
-def _fingerprint(chart: MaterializedChart, request: RenderRequest) -> str:
+def _fingerprint(chart: MaterializedChart, request: RenderRequest, key: bytes) -> str:
+    """A digest of every render input. Values files and `--set` may hold secrets and the
+    compareId derived from this is public, so they enter it keyed."""
     digest = hashlib.sha256()
     for path in sorted(chart.files):
         digest.update(path.encode() + b"\0" + hashlib.sha256(chart.files[path]).digest())
     inputs = {
         "release": request.release_name,
         "namespace": request.namespace,
-        "values": [[v.name, hashlib.sha256(v.text.encode()).hexdigest()] for v in request.values_files],
-        "set": list(request.set_values),
+        "values": [[v.name, hmac.new(key, v.text.encode(), hashlib.sha256).hexdigest()] for v in request.values_files],
+        "set": [hmac.new(key, s.encode(), hashlib.sha256).hexdigest() for s in request.set_values],
         "kube": request.kube_version,
         "apis": list(request.api_versions),
     }

@@ -67,7 +67,10 @@ class AnalysisRunner:
         self.pool = pool
         settings = context.settings
         self.options = WorkerOptions(
-            render=settings.render, signals_enabled=settings.signals_enabled, helm_binary=settings.helm_binary
+            render=settings.render,
+            signals_enabled=settings.signals_enabled,
+            helm_binary=settings.helm_binary,
+            fingerprint_key=settings.fingerprint_key(),
         )
 
     async def __call__(self, job: Job) -> None:

@@ -38,6 +38,7 @@ class WorkerOptions:
     render: RenderLimits = field(default_factory=RenderLimits)
     signals_enabled: bool = True
     helm_binary: str | None = None
+    fingerprint_key: bytes = field(default=b"", repr=False)  # Settings.fingerprint_key(); see PipelineOptions
 
 
 # One per worker process, so chart repository indexes stay cached across the jobs it runs.
@@ -53,6 +54,7 @@ def analyze_detached(plan: AnalysisPlan, config: AnalysisConfig, options: Worker
         renderer=IsolatedHelmRenderer(options.render, helm_binary=options.helm_binary),
         fetcher=_fetcher,
         signals_enabled=options.signals_enabled,
+        fingerprint_key=options.fingerprint_key,
     )
     return run_plan(plan, config, pipeline)
 
