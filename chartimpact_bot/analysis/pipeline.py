@@ -48,6 +48,7 @@ from .policy import apply_policy
 from .remote import DependencyFetcher
 from .render import IsolatedHelmRenderer, Renderer, RenderRequest, ValuesFile
 from .semver import Version
+from .sensitive import REDACTED, mask_text
 from .signals.context import ChartSide, SignalContext
 from .signals.engine import detect_signals
 from .signals.engine import sort_key as signal_sort_key
@@ -252,6 +253,27 @@ def _side(
     options: PipelineOptions,
     config: AnalysisConfig,
 ) -> SideResult | None:
+    """One side, its error and warnings scrubbed of any secret they carry (a repository URL
+    with a password, a private key quoted in a message): the render process redacts values
+    already, this covers every other message."""
+    result = _render_side(where, environment, options, config)
+    if result is not None:
+        if result.error is not None:
+            result.error = _scrubbed(result.error)
+        result.warnings = [_scrubbed(w) for w in result.warnings]
+    return result
+
+
+def _scrubbed(text: str) -> str:
+    return mask_text(text, lambda _secret: REDACTED)
+
+
+def _render_side(
+    where: tuple[ChartSource, str] | None,
+    environment: Environment,
+    options: PipelineOptions,
+    config: AnalysisConfig,
+) -> SideResult | None:
     if where is None:
         return None
     source, chart_path = where
@@ -441,6 +463,7 @@ def _signals(
         head=sides[1],
         diffs=diffs,
         kube_version=Version.parse(kube) if kube else None,
+        fingerprint_key=options.fingerprint_key,
     )
     locator = SourceLocator(
         SideFiles(sides[0].resources, sides[0].chart, sides[0].values),

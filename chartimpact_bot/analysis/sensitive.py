@@ -248,6 +248,22 @@ def holds_secrets(key: str) -> bool:
     return words[-1] in _COLLECTION_WORDS or words[-1].endswith(("secrets", "credentials", "passwords", "tokens"))
 
 
+def is_sensitive_path(path: tuple[str, ...] | list[str]) -> bool:
+    """A dotted values path (`db.credentials.user`) whose leaf holds secret material: a
+    sensitive last key, or a leaf inside a map of credentials that is no reference itself."""
+    keys = [k for k in path if not k.isdigit()]
+    if not keys or is_reference_key(keys[-1]):
+        return False
+    return is_sensitive_key(keys[-1]) or any(holds_secrets(k) for k in keys[:-1])
+
+
+def mask_leaf(path: tuple[str, ...] | list[str], value: str, mask: Mask) -> str:
+    """A scalar of a values file, as text, masked for display (booleans shown, see normalize)."""
+    if is_sensitive_path(path) and value.strip().lower() not in _NOT_SECRETS:
+        return mask(value)
+    return mask_text(value, mask)
+
+
 # --- secrets inside text --------------------------------------------------------------------
 
 _PEM_BLOCK = re.compile(
@@ -293,7 +309,8 @@ def _secret_value(value: str) -> bool:
         inner = inner[1:-1]
     return (
         inner.lower() not in _NOT_SECRETS
-        and not is_masked_text(inner)
+        and "(sensitive" not in inner  # masked already (a URL password, a PEM block)
+        and REDACTED[:-1] not in inner
         and not _PLACEHOLDER.fullmatch(inner)
         and inner[:1] not in ("|", ">", "{", "[", "&", "*", "!", "#")
     )
