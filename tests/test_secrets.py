@@ -117,6 +117,11 @@ REFERENCE_KEYS = [
     "hosts",
     "sessionAffinity",
     "resources",
+    "nginx.ingress.kubernetes.io/auth-realm",
+    "nginx.ingress.kubernetes.io/auth-url",
+    "nginx.ingress.kubernetes.io/auth-type",
+    "allowPrivilegeEscalation",
+    "ssl-passthrough",
 ]
 
 
@@ -232,6 +237,7 @@ def test_env_values_args_and_references_in_a_workload() -> None:
                                     "--verbose",
                                     "--url=postgres://u:pw3@h/db",
                                 ],
+                                "command": ["run", "--token", "$(API_TOKEN)"],
                                 "env": [
                                     {"name": "DB_PASSWORD", "value": "pw4"},
                                     {"name": "DATABASE_URL", "value": "postgres://app:pw5@db/app"},
@@ -252,6 +258,7 @@ def test_env_values_args_and_references_in_a_workload() -> None:
     container = pod["containers"][0]
     assert container["args"][0].startswith("--db-password=" + SENSITIVE_PREFIX)
     assert container["args"][1:4:2] == ["--api-token", "--verbose"]
+    assert container["command"] == ["run", "--token", "$(API_TOKEN)"]  # a reference, not a secret
     assert container["env"][1]["value"].startswith("postgres://app:" + SENSITIVE_PREFIX)
     assert container["env"][1]["value"].endswith("@db/app")
     assert container["env"][2]["value"] == "debug"
@@ -260,6 +267,24 @@ def test_env_values_args_and_references_in_a_workload() -> None:
     assert pod["automountServiceAccountToken"] is True
     assert pod["serviceAccountName"] == "api"
     assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+
+
+def test_references_inside_credential_maps_stay_readable() -> None:
+    # a ServiceMonitor endpoint's credentials point at a Secret key; a Certificate's privateKey
+    # block only describes the key to generate
+    endpoint = {
+        "authorization": {"type": "Bearer", "credentials": {"name": "prom-token", "key": "token"}},
+        "basicAuth": {"username": {"name": "auth", "key": "user"}, "password": {"name": "auth", "key": "pass"}},
+    }
+    body = _masked(
+        "ServiceMonitor", {"spec": {"endpoints": [json.loads(json.dumps(endpoint))]}}, "monitoring.coreos.com"
+    )
+    assert body["spec"]["endpoints"] == [endpoint]
+    key = {"algorithm": "RSA", "size": 2048, "rotationPolicy": "Always"}
+    certificate = _masked(
+        "Certificate", {"spec": {"secretName": "web-tls", "privateKey": dict(key)}}, "cert-manager.io"
+    )
+    assert certificate["spec"] == {"secretName": "web-tls", "privateKey": key}
 
 
 def test_an_ingress_stays_readable() -> None:

@@ -27,6 +27,7 @@ from .sensitive import (
     SENSITIVE_PREFIX,
     fingerprint,
     holds_secrets,
+    is_placeholder,
     is_reference_key,
     is_sensitive_key,
     mask_text,
@@ -315,8 +316,8 @@ class _Masker:
         # Booleans, nulls, empty strings and "true"/"false" stay readable (see mask_secrets).
         if value is None or isinstance(value, bool) or is_masked(value):
             return value
-        if isinstance(value, str) and value.strip().lower() in ("", "true", "false"):
-            return value
+        if isinstance(value, str) and (value.strip().lower() in ("", "true", "false") or is_placeholder(value)):
+            return value  # `$(DB_PASSWORD)`: Kubernetes expands it from the env; a reference
         return self.whole(value, base64_encoded=False)
 
     def _walk_map(self, node: dict[str, Any], key: str, *, secret: bool) -> dict[str, Any]:

@@ -49,8 +49,11 @@ def is_masked_text(text: str) -> bool:
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 # Stems that make a word hold a credential wherever they appear in it (`htpasswd`, `apitoken`).
 _SECRET_STEMS = ("password", "passwd", "passphrase", "secret", "token", "credential", "privkey", "apikey")
-# Whole words that do (`DB_PWD` but not the shell's `PWD`, handled below).
-_SECRET_WORDS = frozenset({"pwd", "pass", "dsn", "keystore", "authorization", "auth", "private", "connstr"})
+# Whole words that do, anywhere in the key.
+_SECRET_WORDS = frozenset({"dsn", "keystore", "connstr"})
+# Words that do only as the last word: `basicAuth`, `DB_PWD`, `ssh.private`, but not the
+# settings around them (`nginx.ingress.kubernetes.io/auth-realm`, `auth-signin`, the shell's `PWD`).
+_SECRET_LAST_WORDS = frozenset({"pwd", "pass", "auth", "authorization", "private"})
 # A last word that makes the key name, point at or describe a secret rather than hold one.
 _QUALIFIERS = frozenset(
     {
@@ -223,7 +226,7 @@ def is_sensitive_key(key: str) -> bool:
         return False
     if words in (["pwd"], ["oldpwd"]):  # the shell's working directory
         return False
-    if _ends_in_key(words):
+    if _ends_in_key(words) or words[-1] in _SECRET_LAST_WORDS:
         return True
     if words[0] == "id" and len(words) > 1 and words[1] in ("rsa", "dsa", "ecdsa", "ed25519"):
         return True  # id_rsa, id_ed25519 (id_rsa.pub ends in a qualifier)
@@ -236,6 +239,8 @@ def is_reference_key(key: str) -> bool:
     """A key that names, points at or describes a secret (`secretName`, `existingSecret`,
     `passwordFile`, `tokenTTL`): never masked, even inside a map of credentials."""
     words = key_words(key)
+    if words == ["key"]:  # `secretKeyRef.key`, `credentials: {name, key}`: a key of a Secret
+        return True
     return bool(words) and (words[-1] in _QUALIFIERS or bool(_REFERENCE_WORDS.intersection(words)))
 
 
@@ -300,6 +305,11 @@ def looks_like_private_key(text: str) -> bool:
             return False
         return b"PRIVATE KEY" in decoded
     return False
+
+
+def is_placeholder(value: str) -> bool:
+    """`$(DB_PASSWORD)`, `${TOKEN}`: a reference to a secret, not one."""
+    return _PLACEHOLDER.fullmatch(value.strip()) is not None
 
 
 def _secret_value(value: str) -> bool:
