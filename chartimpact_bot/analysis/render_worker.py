@@ -60,9 +60,8 @@ def invalid_set_message(expression: str, detail: str) -> str:
     """The error for an invalid `--set`: it names the keys, never the values (which may be
     secrets), and Helm's own message is redacted of them too."""
     keys, values = set_expression_parts(expression)
-    named = ", ".join(f"'{k}'" for k in keys if k)
-    what = f"--set for {named}" if named else "a --set expression without key=value"
-    return f"{what} is not valid: {redact(detail, values)}"
+    shown = ",".join(f"{k}=…" if f"{k}=" in expression else k for k in keys)
+    return f"--set '{shown}' is not valid: {redact(detail, values)}"
 
 
 def request_secrets(request: dict[str, Any]) -> set[str]:

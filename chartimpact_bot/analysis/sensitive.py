@@ -467,16 +467,22 @@ def _collect(node: object, key: str, secret: bool, *, found: set[str], depth: in
 
 def set_expression_parts(expression: str) -> tuple[list[str], set[str]]:
     """The keys of a `--set a=1,b.password=x` expression, and every value fragment it holds
-    (whole right-hand sides and their comma-separated pieces)."""
+    (whole right-hand sides and their comma-separated pieces). A piece without `=` is a key
+    before the first assignment (Helm says it has no value) and part of a value after one
+    (`password=a,b`: the `b` may be the rest of a password with a comma)."""
     keys: list[str] = []
     values: set[str] = set()
+    assigned = False
     for piece in re.split(r"(?<!\\),", expression):
         name, sep, value = piece.partition("=")
         if sep:
+            assigned = True
             keys.append(name.strip())
             values.update(v for v in (value, value.strip("{}")) if v)
-        elif piece:
+        elif piece and assigned:
             values.add(piece)
+        elif piece:
+            keys.append(piece.strip())
     _, sep, rest = expression.partition("=")
     if sep and rest:
         values.add(rest)
