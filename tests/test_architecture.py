@@ -67,6 +67,7 @@ def test_render_worker_loads_only_light_modules() -> None:
         "binascii",
         "hashlib",
         "hmac",
+        "functools",
     }
     reached = set()
     pending = ["render_worker.py"]

@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 SENSITIVE_PREFIX = "(sensitive value changed, sha256:"
 REDACTED = "(redacted)"
@@ -217,6 +218,7 @@ def _ends_in_key(words: list[str]) -> bool:
     return False
 
 
+@lru_cache(maxsize=8192)
 def is_sensitive_key(key: str) -> bool:
     """Whether a key (a field, env var name, ConfigMap key, annotation, flag) holds a credential."""
     words = key_words(key)
@@ -235,6 +237,7 @@ def is_sensitive_key(key: str) -> bool:
     return any(_word_is_secret(w) for w in words)
 
 
+@lru_cache(maxsize=8192)
 def is_reference_key(key: str) -> bool:
     """A key that names, points at or describes a secret (`secretName`, `existingSecret`,
     `passwordFile`, `tokenTTL`): never masked, even inside a map of credentials."""
@@ -244,6 +247,7 @@ def is_reference_key(key: str) -> bool:
     return bool(words) and (words[-1] in _QUALIFIERS or bool(_REFERENCE_WORDS.intersection(words)))
 
 
+@lru_cache(maxsize=8192)
 def holds_secrets(key: str) -> bool:
     """A sensitive key whose map or list value is secret throughout (`credentials`, `apiKeys`),
     as opposed to one that merely groups settings (`auth: {enabled, existingSecret}`)."""
