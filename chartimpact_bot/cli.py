@@ -34,6 +34,7 @@ from .analysis.report.markdown import render_markdown
 from .analysis.report.text import render_text
 from .analysis.sources import ChartSource, DirectorySource, GitRefSource
 from .envvars import render_limits
+from .fingerprint_key import cli_key
 from .repo_config import CONFIG_FILE, load_config
 
 PROG = "chartimpact"
@@ -158,6 +159,7 @@ def _run(args: argparse.Namespace) -> Report:
         fetcher=None
         if args.offline
         else HttpRepositoryFetcher(cache_dir=_cache_dir(), allow_private_networks=args.allow_private_repositories),
+        fingerprint_key=cli_key(os.environ),
     )
     if args.command == "diff":
         return _diff(args, options)

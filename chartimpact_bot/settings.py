@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from urllib.parse import urlsplit
 from .analysis.errors import ConfigError
 from .analysis.render import MIN_MEMORY_MB, RenderLimits
 from .envvars import env_bool, env_float, env_int, render_limits
+from .fingerprint_key import ENV_VAR as FINGERPRINT_ENV_VAR
+from .fingerprint_key import derive_app_key
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -58,6 +61,17 @@ class Settings:
     helm_binary: str | None = None
     worker_memory_mb: int = 4096
     job_time_budget_seconds: float = 900.0
+    fingerprint_secret: str | None = None  # CHARTIMPACT_FINGERPRINT_KEY
+
+    def fingerprint_key(self) -> bytes:
+        """The key of secret fingerprints (fingerprint_key.py): CHARTIMPACT_FINGERPRINT_KEY, else
+        derived from the App's private key or webhook secret, so it is stable per deployment and
+        a re-run shows the same fingerprints. Setup mode analyzes nothing: a random key."""
+        if self.fingerprint_secret:
+            return self.fingerprint_secret.encode()
+        if not (self.private_key or self.webhook_secret):
+            return secrets.token_bytes(32)
+        return derive_app_key(self.private_key, self.webhook_secret)
 
     @property
     def setup_mode(self) -> bool:
@@ -127,6 +141,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         helm_binary=env.get("HELM_BINARY", "").strip() or None,
         worker_memory_mb=attempt(env_int, env, "WORKER_MEMORY_MB", 4096, minimum=MIN_MEMORY_MB) or 4096,
         job_time_budget_seconds=attempt(env_float, env, "JOB_TIME_BUDGET_SECONDS", 900.0, minimum=1.0) or 900.0,
+        fingerprint_secret=env.get(FINGERPRINT_ENV_VAR, "").strip() or None,
     )
     if settings.worker_memory_mb < settings.render.memory_mb:
         problems.append(

@@ -78,6 +78,14 @@ spec:
 """
 
 
+@pytest.fixture(autouse=True)
+def _private_config_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line creates its fingerprint key under the user's config directory: never
+    the real one in tests."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.getbasetemp() / "config-home"))
+    monkeypatch.delenv("CHARTIMPACT_FINGERPRINT_KEY", raising=False)
+
+
 @pytest.fixture(scope="session")
 def renderer() -> IsolatedHelmRenderer:
     return IsolatedHelmRenderer(RenderLimits(timeout_seconds=60, memory_mb=1024))

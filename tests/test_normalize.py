@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 from typing import Any
 
 from chartimpact_bot.analysis.model import ResourceId
 from chartimpact_bot.analysis.normalize import fingerprint, is_sensitive_key, mask_secrets
+
+KEY = b"test-fingerprint-key"
 
 
 def test_secret_data_and_string_data_are_fingerprinted_alike() -> None:
@@ -15,10 +18,10 @@ def test_secret_data_and_string_data_are_fingerprinted_alike() -> None:
         "data": {"password": base64.b64encode(b"hunter2").decode()},
         "stringData": {"token": "hunter2"},
     }
-    mask_secrets(ResourceId("", "Secret", "default", "s"), body)
-    expected = "(sensitive value changed, sha256:" + hashlib.sha256(b"hunter2").hexdigest()[:12] + ")"
+    mask_secrets(ResourceId("", "Secret", "default", "s"), body, KEY)
+    expected = "(sensitive value changed, sha256:" + hmac.new(KEY, b"hunter2", hashlib.sha256).hexdigest()[:12] + ")"
     assert body == {"data": {"password": expected}, "stringData": {"token": expected}}
-    assert fingerprint(b"hunter2") == expected
+    assert fingerprint(b"hunter2", KEY) == expected
 
 
 def test_credential_looking_env_values_and_config_keys_are_masked() -> None:
@@ -41,7 +44,7 @@ def test_credential_looking_env_values_and_config_keys_are_masked() -> None:
             }
         }
     }
-    mask_secrets(ResourceId("apps", "Deployment", "default", "d"), body)
+    mask_secrets(ResourceId("apps", "Deployment", "default", "d"), body, KEY)
     env = body["spec"]["template"]["spec"]["containers"][0]["env"]
     assert env[0]["value"].startswith("(sensitive value changed, sha256:")
     assert env[1]["value"].startswith("(sensitive value changed, sha256:")
@@ -49,7 +52,7 @@ def test_credential_looking_env_values_and_config_keys_are_masked() -> None:
     assert env[3]["value"] == "/run/secrets/db"
 
     config = {"data": {"apiKey": "abc", "level": "info"}}
-    mask_secrets(ResourceId("", "ConfigMap", "default", "c"), config)
+    mask_secrets(ResourceId("", "ConfigMap", "default", "c"), config, KEY)
     assert config["data"]["level"] == "info"
     assert config["data"]["apiKey"].startswith("(sensitive value changed")
 

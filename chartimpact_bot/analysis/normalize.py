@@ -6,8 +6,9 @@
 - Noise: chart-version labels (`helm.sh/chart`, `chart`, `app.kubernetes.io/version`) change on
   every release bump; they are dropped by default. `checksum/*` annotations are kept by default
   because they tell which pods restart.
-- Secrets: Secret `data`/`stringData` and values under credential-looking keys are replaced by a
-  fingerprint before anything else sees them.
+- Secrets: Secret `data`/`stringData`, and in every object of every kind the values under
+  credential-looking keys and the secrets inside strings (private keys, URL passwords, `--token=…`),
+  are replaced by a keyed fingerprint before anything else sees them (`sensitive.py`).
 """
 
 from __future__ import annotations
@@ -16,29 +17,26 @@ import base64
 import binascii
 import contextlib
 import copy
-import hashlib
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from .manifests import ManifestSet, ParsedResource
 from .model import NormalizationRule, PathToken, Resource, ResourceId
+from .sensitive import (
+    SENSITIVE_PREFIX,
+    fingerprint,
+    holds_secrets,
+    is_placeholder,
+    is_reference_key,
+    is_sensitive_key,
+    mask_text,
+    sensitive_flag,
+)
 
 GENERATED = "(generated: differs between renders)"
 CHART_LABELS = ("helm.sh/chart", "chart", "app.kubernetes.io/version")
-SENSITIVE_PREFIX = "(sensitive value changed, sha256:"
-
-_SENSITIVE_WORDS = re.compile(
-    r"(pass(word|wd|phrase)?|pwd|secret|token|api[-_.]?key|private[-_.]?key|access[-_.]?key|"
-    r"credentials?|auth[-_.]?key|client[-_.]?secret|signing[-_.]?key|encryption[-_.]?key|dsn)",
-    re.IGNORECASE,
-)
-# Keys that name or point at a secret rather than hold one.
-_REFERENCE_SUFFIX = re.compile(
-    r"(name|names|ref|path|file|dir|mount|key[-_.]?ref|secret[-_.]?ref|url|uri|id|type|enabled)$",
-    re.IGNORECASE,
-)
+__all__ = ["SENSITIVE_PREFIX", "fingerprint", "is_sensitive_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,24 +45,15 @@ class NormalizeOptions:
     drop_checksum_annotations: bool = False
 
 
-def is_sensitive_key(key: str) -> bool:
-    """Whether a key (env var name, ConfigMap key) looks like it holds a credential."""
-    return bool(_SENSITIVE_WORDS.search(key)) and not _REFERENCE_SUFFIX.search(key)
-
-
-def fingerprint(value: bytes) -> str:
-    digest = hashlib.sha256(value).hexdigest()[:12]
-    return f"{SENSITIVE_PREFIX}{digest})"
-
-
 def is_masked(value: Any) -> bool:
     return isinstance(value, str) and (value.startswith(SENSITIVE_PREFIX) or value == GENERATED)
 
 
 def normalize_side(
-    first: ManifestSet, second: ManifestSet, options: NormalizeOptions
+    first: ManifestSet, second: ManifestSet, options: NormalizeOptions, *, fingerprint_key: bytes
 ) -> tuple[list[Resource], list[NormalizationRule]]:
-    """Resources of one side from its two renders, masked and stripped of noise."""
+    """Resources of one side from its two renders, masked (fingerprints keyed by
+    `fingerprint_key`) and stripped of noise."""
     rules: list[NormalizationRule] = []
     resources = _mask_nondeterminism(first, second, rules)
     out: list[Resource] = []
@@ -74,7 +63,7 @@ def normalize_side(
             _drop_label_noise(body)
         if options.drop_checksum_annotations:
             _drop_checksum_annotations(body)
-        mask_secrets(item.id, body)
+        mask_secrets(item.id, body, fingerprint_key)
         out.append(
             Resource(
                 id=item.id,
@@ -94,8 +83,8 @@ def standing_rules(options: NormalizeOptions) -> list[NormalizationRule]:
     rules = [
         NormalizationRule(
             "mask-secrets",
-            "Secret data, stringData; credential-looking keys",
-            "values replaced by a sha256 fingerprint",
+            "Secret data, stringData; credential-looking keys, private keys, URL passwords in every object",
+            "values replaced by a keyed fingerprint",
         ),
         NormalizationRule("skip-test-hooks", "helm.sh/hook: test", "test hooks are not applied"),
     ]
@@ -252,57 +241,119 @@ def _drop_checksum_annotations(body: dict[str, Any]) -> None:
                 del annotations[key]
 
 
-# --- secrets --------------------------------------------------------------------------------
+# --- secrets ---------------------------------------------------------------------------------
 
 
-def mask_secrets(rid: ResourceId, body: dict[str, Any]) -> None:
-    """Replace secret material in place by fingerprints (contract §2)."""
-    if rid.kind == "Secret" and rid.group == "":
+def mask_secrets(rid: ResourceId, body: dict[str, Any], key: bytes) -> None:
+    """Replace secret material in place by fingerprints under `key` (contract §2).
+
+    Secret `data`/`stringData` entirely; in every object of every kind, values under sensitive
+    keys (see `sensitive.py`), the value of a `{name: DB_PASSWORD, value: …}` pair, the argument
+    after a sensitive flag (`--db-password`, `…`), and the secrets inside any string (PEM private
+    keys, URL passwords, `--token=…`, `password: …` lines of an embedded config file).
+
+    Booleans and nulls are never masked, even under a sensitive key: one bit is not a credential,
+    and `automountServiceAccountToken: true` or `auth.enabled: false` is a security signal the
+    diff must show. Empty strings are shown too (a password becoming empty is worth seeing), and
+    so are the strings `true`/`false` (annotations such as `vault.hashicorp.com/agent-inject-token`
+    are switches). Numbers under sensitive keys are masked: a numeric PIN is still a secret.
+    """
+    masker = _Masker(key)
+    skip: set[str] = set()
+    if rid.group == "" and rid.kind == "Secret":
         for field_name in ("data", "stringData"):
+            skip.add(field_name)
             values = body.get(field_name)
             if isinstance(values, dict):
-                for key, value in values.items():
-                    values[key] = _masked(value, base64_encoded=field_name == "data")
+                for name, value in values.items():
+                    values[name] = masker.whole(value, base64_encoded=field_name == "data")
             elif values is not None:
-                body[field_name] = _masked(values, base64_encoded=False)
-    elif rid.kind == "ConfigMap" and rid.group == "":
-        for field_name in ("data", "binaryData"):
-            values = body.get(field_name)
-            if isinstance(values, dict):
-                for key, value in values.items():
-                    if is_sensitive_key(str(key)):
-                        values[key] = _masked(value, base64_encoded=field_name == "binaryData")
-    _mask_env(body)
+                body[field_name] = masker.whole(values, base64_encoded=False)
+    elif rid.group == "" and rid.kind == "ConfigMap":
+        skip.add("binaryData")
+        values = body.get("binaryData")
+        if isinstance(values, dict):
+            for name, value in values.items():
+                if is_sensitive_key(str(name)) or _decodes_to_private_key(value):
+                    values[name] = masker.whole(value, base64_encoded=True)
+    for name, value in body.items():
+        if name not in skip:
+            body[name] = masker.walk(value, str(name), secret=is_sensitive_key(str(name)))
 
 
-def _mask_env(node: Any) -> None:
-    """Literal env values under credential-looking names, wherever containers appear."""
-    if isinstance(node, dict):
-        env = node.get("env")
-        if isinstance(env, list):
-            for item in env:
-                if (
-                    isinstance(item, dict)
-                    and isinstance(item.get("name"), str)
-                    and "value" in item
-                    and is_sensitive_key(item["name"])
-                ):
-                    item["value"] = _masked(item["value"], base64_encoded=False)
-        for key, value in node.items():
-            if key != "env" and isinstance(value, dict | list):
-                _mask_env(value)
-    elif isinstance(node, list):
-        for value in node:
-            if isinstance(value, dict | list):
-                _mask_env(value)
+class _Masker:
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+
+    def text(self, secret: str) -> str:
+        return fingerprint(secret.encode(), self.key)
+
+    def whole(self, value: Any, *, base64_encoded: bool) -> Any:
+        """The value's fingerprint; a base64 value is fingerprinted decoded, so `data` and
+        `stringData` holding the same secret look alike."""
+        if value is None or is_masked(value):
+            return value
+        raw = value if isinstance(value, str) else repr(value)
+        data = raw.encode()
+        if base64_encoded:
+            with contextlib.suppress(binascii.Error, ValueError):
+                data = base64.b64decode(raw, validate=True)
+        return fingerprint(data, self.key)
+
+    def walk(self, node: Any, key: str, *, secret: bool) -> Any:
+        """The node with its secrets masked; `secret`: the node is (inside) a sensitive key's value."""
+        if isinstance(node, dict):
+            return self._walk_map(node, key, secret=secret)
+        if isinstance(node, list):
+            return self._walk_list(node, key, secret=secret)
+        if secret:
+            return self._scalar(node)
+        if isinstance(node, str):
+            return mask_text(node, self.text)
+        return node
+
+    def _scalar(self, value: Any) -> Any:
+        # Booleans, nulls, empty strings and "true"/"false" stay readable (see mask_secrets).
+        if value is None or isinstance(value, bool) or is_masked(value):
+            return value
+        if isinstance(value, str) and (value.strip().lower() in ("", "true", "false") or is_placeholder(value)):
+            return value  # `$(DB_PASSWORD)`: Kubernetes expands it from the env; a reference
+        return self.whole(value, base64_encoded=False)
+
+    def _walk_map(self, node: dict[str, Any], key: str, *, secret: bool) -> dict[str, Any]:
+        # Inside a sensitive key's map: everything is secret, unless the key itself says it is
+        # not (`credentials.secretName`), or the map merely groups settings (`auth: {…}`).
+        inherited = (secret and holds_secrets(key)) or (secret and not is_sensitive_key(key))
+        pair_name = node.get("name")
+        pair_secret = isinstance(pair_name, str) and "value" in node and is_sensitive_key(pair_name)
+        for name, value in node.items():
+            child = str(name)
+            if name == "value" and pair_secret:
+                child_secret = True
+            elif is_reference_key(child):
+                child_secret = False
+            else:
+                child_secret = inherited or is_sensitive_key(child)
+            node[name] = self.walk(value, child, secret=child_secret)
+        return node
+
+    def _walk_list(self, node: list[Any], key: str, *, secret: bool) -> list[Any]:
+        masked_next = False
+        for index, item in enumerate(node):
+            if masked_next and isinstance(item, str) and not item.startswith("-"):
+                node[index] = self._scalar(item)
+                masked_next = False
+                continue
+            node[index] = self.walk(item, key, secret=secret)
+            masked_next = isinstance(item, str) and sensitive_flag(item)
+        return node
 
 
-def _masked(value: Any, *, base64_encoded: bool) -> Any:
-    if value is None or is_masked(value):
-        return value
-    raw = value if isinstance(value, str) else repr(value)
-    data = raw.encode()
-    if base64_encoded:
-        with contextlib.suppress(binascii.Error, ValueError):
-            data = base64.b64decode(raw, validate=True)
-    return fingerprint(data)
+def _decodes_to_private_key(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return b"PRIVATE KEY-----" in decoded

@@ -8,6 +8,7 @@ it never stops the other charts.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import posixpath
 import tempfile
@@ -49,6 +50,7 @@ from .policy import apply_policy
 from .remote import DependencyFetcher
 from .render import IsolatedHelmRenderer, Renderer, RenderRequest, ValuesFile
 from .semver import Version
+from .sensitive import REDACTED, mask_text
 from .signals.context import ChartSide, SignalContext
 from .signals.engine import detect_signals
 from .signals.engine import sort_key as signal_sort_key
@@ -80,6 +82,10 @@ class PipelineOptions:
     # in one pull request must not hold a worker for hours. Charts not rendered by then are
     # reported `skipped`, saying so. None: no limit.
     time_budget_seconds: float | None = None
+    # The key of secret fingerprints (CONTRACT §2). The command line and the App always set one
+    # (see fingerprint_key.py); the empty default keeps library use deterministic but makes
+    # fingerprints confirmable by anyone, so callers that publish reports must pass a key.
+    fingerprint_key: bytes = field(default=b"", repr=False)
 
 
 @dataclass(slots=True)
@@ -269,6 +275,28 @@ def _side(
     config: AnalysisConfig,
     deadline: float | None = None,
 ) -> SideResult | None:
+    """One side, its error and warnings scrubbed of any secret they carry (a repository URL
+    with a password, a private key quoted in a message): the render process redacts values
+    already, this covers every other message."""
+    result = _render_side(where, environment, options, config, deadline)
+    if result is not None:
+        if result.error is not None:
+            result.error = _scrubbed(result.error)
+        result.warnings = [_scrubbed(w) for w in result.warnings]
+    return result
+
+
+def _scrubbed(text: str) -> str:
+    return mask_text(text, lambda _secret: REDACTED)
+
+
+def _render_side(
+    where: tuple[ChartSource, str] | None,
+    environment: Environment,
+    options: PipelineOptions,
+    config: AnalysisConfig,
+    deadline: float | None,
+) -> SideResult | None:
     if where is None:
         return None
     if deadline is not None and time.monotonic() >= deadline:
@@ -307,10 +335,12 @@ def _side(
     sets = [
         parse_rendered(r, namespace=request.namespace, include_tests=options.include_tests) for r in (first, second)
     ]
-    result.resources, result.rules = normalize_side(sets[0], sets[1], config.normalize)
+    result.resources, result.rules = normalize_side(
+        sets[0], sets[1], config.normalize, fingerprint_key=options.fingerprint_key
+    )
     result.lint_errors = first.lint_errors
     result.warnings.extend(sets[0].warnings)
-    result.fingerprint = _fingerprint(materialized, request)
+    result.fingerprint = _fingerprint(materialized, request, options.fingerprint_key)
     return result
 
 
@@ -347,15 +377,17 @@ def _values_sources(side: SideResult) -> tuple[ValuesSource, ...]:
     return tuple(out)
 
 
-def _fingerprint(chart: MaterializedChart, request: RenderRequest) -> str:
+def _fingerprint(chart: MaterializedChart, request: RenderRequest, key: bytes) -> str:
+    """A digest of every render input. Values files and `--set` may hold secrets and the
+    compareId derived from this is public, so they enter it keyed."""
     digest = hashlib.sha256()
     for path in sorted(chart.files):
         digest.update(path.encode() + b"\0" + hashlib.sha256(chart.files[path]).digest())
     inputs = {
         "release": request.release_name,
         "namespace": request.namespace,
-        "values": [[v.name, hashlib.sha256(v.text.encode()).hexdigest()] for v in request.values_files],
-        "set": list(request.set_values),
+        "values": [[v.name, hmac.new(key, v.text.encode(), hashlib.sha256).hexdigest()] for v in request.values_files],
+        "set": [hmac.new(key, s.encode(), hashlib.sha256).hexdigest() for s in request.set_values],
         "kube": request.kube_version,
         "apis": list(request.api_versions),
     }
@@ -470,6 +502,7 @@ def _signals(
         head=sides[1],
         diffs=diffs,
         kube_version=Version.parse(kube) if kube else None,
+        fingerprint_key=options.fingerprint_key,
     )
     locator = SourceLocator(
         SideFiles(sides[0].resources, sides[0].chart, sides[0].values),

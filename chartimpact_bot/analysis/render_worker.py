@@ -25,8 +25,14 @@ import tempfile
 import time
 from typing import Any
 
+import yaml
+
 from chartimpact_bot.analysis.documents import is_emitted, parse_template
 from chartimpact_bot.analysis.errors import RenderError
+from chartimpact_bot.analysis.sensitive import is_sensitive_key, redact, sensitive_values, set_expression_parts
+from chartimpact_bot.analysis.yamlio import load_yaml
+
+MAX_VALUES_BYTES = 8 * 1024 * 1024  # values.yaml files read for redaction, in all
 
 
 class RenderFailure(Exception):
@@ -50,6 +56,46 @@ def merge_values(base: dict[str, Any], override: dict[str, Any]) -> dict[str, An
     return merged
 
 
+def invalid_set_message(expression: str, detail: str) -> str:
+    """The error for an invalid `--set`: it names the keys, never the values (which may be
+    secrets), and Helm's own message is redacted of them too."""
+    keys, values = set_expression_parts(expression)
+    shown = ",".join(f"{k}=…" if f"{k}=" in expression else k for k in keys)
+    return f"--set '{shown}' is not valid: {redact(detail, values)}"
+
+
+def request_secrets(request: dict[str, Any]) -> set[str]:
+    """Every value the render's error text must not show: those under sensitive keys of the
+    chart's (and subcharts') values.yaml, of the values files and of `--set`, and the secrets
+    inside their strings (URL passwords, private keys)."""
+    found: set[str] = set()
+    texts = [str(v["text"]) for v in request["values_files"]]
+    budget = MAX_VALUES_BYTES
+    for root, _dirs, files in os.walk(request["chart_dir"]):
+        for name in files:
+            if name == "values.yaml" and budget > 0:
+                try:
+                    with open(os.path.join(root, name), encoding="utf-8", errors="replace") as handle:
+                        text = handle.read(budget)
+                except OSError:
+                    continue
+                budget -= len(text)
+                texts.append(text)
+    for text in texts:
+        try:
+            found |= sensitive_values(load_yaml(text))
+        except (ValueError, RecursionError, yaml.YAMLError):
+            continue
+    for expression in request["set_values"]:
+        _keys, fragments = set_expression_parts(expression)
+        for piece in expression.split(","):
+            name, sep, value = piece.partition("=")
+            if sep and any(is_sensitive_key(part) for part in name.split(".")):
+                found |= fragments
+            found |= sensitive_values(value)
+    return found
+
+
 def render_with_sdk(request: dict[str, Any]) -> list[dict[str, Any]]:
     import helm_python  # noqa: PLC0415 - loaded only after the address-space limit is set
     from helm_python import _native  # noqa: PLC0415
@@ -65,7 +111,7 @@ def render_with_sdk(request: dict[str, Any]) -> list[dict[str, Any]]:
         try:
             values = merge_values(values, helm_python.parse_set_string(expression))
         except helm_python.HelmError as exc:
-            raise RenderFailure(f"--set '{expression}' is not valid: {one_line(str(exc))}") from exc
+            raise RenderFailure(invalid_set_message(expression, one_line(str(exc)))) from exc
 
     options: dict[str, Any] = {
         "name": request["release_name"],
@@ -173,8 +219,11 @@ def render_with_cli(request: dict[str, Any]) -> list[dict[str, Any]]:
             except OSError as exc:
                 raise RenderFailure(f"cannot run {request['helm_binary']}: {exc}") from exc
             if done.returncode != 0:
-                message = done.stderr.strip().removeprefix("Error: ")
-                raise RenderFailure(one_line(message) or f"helm exited with {done.returncode}")
+                message = one_line(done.stderr.strip().removeprefix("Error: "))
+                if "--set" in message:  # name no value of any --set (see invalid_set_message)
+                    for expression in request["set_values"]:
+                        message = redact(message, set_expression_parts(expression)[1])
+                raise RenderFailure(message or f"helm exited with {done.returncode}")
             renders.append(split_cli_output(done.stdout))
     return renders
 
@@ -205,20 +254,29 @@ def main() -> int:
     request = json.load(sys.stdin)
     limit = int(request["memory_mb"]) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    secrets: set[str] = set()
     try:
+        secrets = request_secrets(request)
         started = time.perf_counter()
         renders = render_with_cli(request) if request.get("helm_binary") else render_with_sdk(request)
         rendered = time.perf_counter()
+        if "lint" in renders[0]:
+            renders[0]["lint"] = [redact(e, secrets) for e in renders[0]["lint"]]
         parsed = parse_renders(renders)
         timings = {"render": rendered - started, "parse": time.perf_counter() - rendered}
         text = json.dumps({"ok": True, "renders": parsed, "timings": timings})
     except (RenderFailure, RenderError) as exc:
-        text = json.dumps({"ok": False, "error": str(exc)})
+        # Helm echoes values in its errors (schema violations quote them, `fail` prints what
+        # the template gives it): never one that came from a sensitive key.
+        text = json.dumps({"ok": False, "error": redact(str(exc), secrets)})
     except MemoryError:
         text = json.dumps({"ok": False, "error": "rendering ran out of memory"})
     except (ValueError, RecursionError):
         # json refuses objects that contain themselves: YAML aliases that loop.
         text = json.dumps({"ok": False, "error": "the rendered YAML refers to itself (alias loop)"})
+    except Exception as exc:  # anything else: one redacted sentence, not a traceback
+        detail = redact(one_line(f"{type(exc).__name__}: {exc}"), secrets)
+        text = json.dumps({"ok": False, "error": f"the render process failed: {detail}"})
     sys.stdout.write(text)
     sys.stdout.flush()
     return 0

@@ -70,6 +70,7 @@ class AnalysisRunner:
             signals_enabled=settings.signals_enabled,
             helm_binary=settings.helm_binary,
             time_budget_seconds=settings.job_time_budget_seconds,
+            fingerprint_key=settings.fingerprint_key(),
         )
 
     async def __call__(self, job: Job) -> None:

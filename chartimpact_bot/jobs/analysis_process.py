@@ -49,6 +49,7 @@ class WorkerOptions:
     signals_enabled: bool = True
     helm_binary: str | None = None
     time_budget_seconds: float | None = None
+    fingerprint_key: bytes = field(default=b"", repr=False)  # Settings.fingerprint_key(); see PipelineOptions
 
 
 # One per worker process, so chart repository indexes stay cached across the jobs it runs.
@@ -95,6 +96,7 @@ def analyze_detached(plan: AnalysisPlan, config: AnalysisConfig, options: Worker
         fetcher=_fetcher,
         signals_enabled=options.signals_enabled,
         time_budget_seconds=options.time_budget_seconds,
+        fingerprint_key=options.fingerprint_key,
     )
     return run_plan(plan, config, pipeline)
 

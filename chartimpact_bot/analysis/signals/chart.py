@@ -193,8 +193,8 @@ def values_unused(ctx: SignalContext) -> Iterator[Finding]:
         yield Finding(
             f"Value '{dotted}' {verb} {path} but no template of the chart reads it",
             f"values.{dotted}",
-            before,
-            leaf.value,
+            ctx.shown_value(leaf.path, before),
+            ctx.shown_value(leaf.path, leaf.value),
             "modified",
             resource=ctx.chart_id(),
             api_version="v2",

@@ -10,6 +10,7 @@ from ..charts import ChartInfo, MaterializedChart
 from ..model import Resource as Res
 from ..model import ResourceDiff, ResourceId
 from ..semver import Version
+from ..sensitive import fingerprint, mask_leaf
 from ..sourcemap import ValuesSource
 from .kube import as_dict, get, labels_match, pod_template
 
@@ -39,10 +40,19 @@ class SignalContext:
     head: ChartSide
     diffs: tuple[ResourceDiff, ...]
     kube_version: Version | None = None
+    # The key of secret fingerprints (PipelineOptions.fingerprint_key), for detectors that show
+    # values of their own (values files) rather than of the masked resources.
+    fingerprint_key: bytes = field(default=b"", repr=False)
     diff_by_id: dict[ResourceId, ResourceDiff] = field(init=False)
 
     def __post_init__(self) -> None:
         self.diff_by_id = {d.id: d for d in self.diffs}
+
+    def shown_value(self, path: tuple[str, ...], value: str | None) -> str | None:
+        """A values-file scalar as a report may show it: secrets fingerprinted (CONTRACT §2)."""
+        if value is None:
+            return None
+        return mask_leaf(path, value, lambda secret: fingerprint(secret.encode(), self.fingerprint_key))
 
     def side(self, which: Side) -> ChartSide:
         return self.base if which == "base" else self.head

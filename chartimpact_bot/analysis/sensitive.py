@@ -1,0 +1,493 @@
+"""What counts as secret material, and how it is hidden (CONTRACT §2).
+
+One vocabulary for the whole program: normalization masks rendered objects with it, the render
+process redacts error text with it. Standard library only, because `render_worker.py` imports it.
+
+A key is *sensitive* when it looks like it holds a credential (`password`, `apiToken`,
+`tls.key`, `vault.hashicorp.com/token`), not when it names or points at one (`secretName`,
+`secretKeyRef`, `existingSecret`, `passwordFile`, `key` alone): masking references would make
+the diff useless without hiding anything. Whatever the key, a string is searched for secrets in
+its text: private-key PEM blocks, the password of a URL's userinfo, `--flag=value` /
+`KEY=value` assignments, `key: value` lines and JSON pairs under sensitive keys.
+
+Fingerprints are keyed (HMAC-SHA256), so a public report cannot be used to confirm a guessed
+password; the key comes from the deployment (see `fingerprint_key.py`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+SENSITIVE_PREFIX = "(sensitive value changed, sha256:"
+REDACTED = "(redacted)"
+FINGERPRINT_HEX = 12
+
+Mask = Callable[[str], str]
+
+
+def fingerprint(value: bytes, key: bytes) -> str:
+    """`(sensitive value changed, sha256:<12 hex>)`: a truncated HMAC-SHA256 under the key.
+
+    The display prefix says sha256 for compatibility; the digest is keyed, so it can only be
+    compared with other fingerprints made under the same key.
+    """
+    digest = hmac.new(key, value, hashlib.sha256).hexdigest()[:FINGERPRINT_HEX]
+    return f"{SENSITIVE_PREFIX}{digest})"
+
+
+def is_masked_text(text: str) -> bool:
+    return text.startswith((SENSITIVE_PREFIX, REDACTED))
+
+
+# --- the key vocabulary ---------------------------------------------------------------------
+
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+# Stems that make a word hold a credential wherever they appear in it (`htpasswd`, `apitoken`).
+_SECRET_STEMS = ("password", "passwd", "passphrase", "secret", "token", "credential", "privkey", "apikey")
+# Whole words that do, anywhere in the key.
+_SECRET_WORDS = frozenset({"dsn", "keystore", "connstr"})
+# Words that do only as the last word: `basicAuth`, `DB_PWD`, `ssh.private`, but not the
+# settings around them (`nginx.ingress.kubernetes.io/auth-realm`, `auth-signin`, the shell's `PWD`).
+_SECRET_LAST_WORDS = frozenset({"pwd", "pass", "auth", "authorization", "private"})
+# A last word that makes the key name, point at or describe a secret rather than hold one.
+_QUALIFIERS = frozenset(
+    {
+        "name",
+        "names",
+        "ref",
+        "refs",
+        "reference",
+        "path",
+        "paths",
+        "file",
+        "files",
+        "filename",
+        "filepath",
+        "dir",
+        "directory",
+        "mount",
+        "mountpath",
+        "location",
+        "url",
+        "uri",
+        "urls",
+        "endpoint",
+        "host",
+        "hostname",
+        "port",
+        "id",
+        "ids",
+        "type",
+        "kind",
+        "class",
+        "enabled",
+        "enable",
+        "disabled",
+        "required",
+        "optional",
+        "length",
+        "size",
+        "ttl",
+        "expiry",
+        "expiration",
+        "expires",
+        "seconds",
+        "lifetime",
+        "duration",
+        "timeout",
+        "interval",
+        "period",
+        "policy",
+        "mode",
+        "format",
+        "algorithm",
+        "header",
+        "prefix",
+        "suffix",
+        "field",
+        "provider",
+        "store",
+        "audience",
+        "audiences",
+        "issuer",
+        "count",
+        "version",
+        "rotation",
+        "template",
+        "selector",
+        "annotations",
+        "annotation",
+        "labels",
+        "label",
+        "env",
+        "var",
+        "pub",
+        "public",
+        "hash",
+        "secretname",
+        "keyref",
+        "secretref",
+        "strategy",
+        "source",
+        "sources",
+        "volume",
+        "mounts",
+    }
+)
+# Words anywhere in the key that make it a reference or a switch (`existingSecret`,
+# `automountServiceAccountToken`, `imagePullSecrets`).
+_REFERENCE_WORDS = frozenset({"existing", "automount", "pull", "public"})
+# `…key` keys that are not keys in the cryptographic sense.
+_NON_SECRET_KEY_PREFIXES = frozenset(
+    {
+        "topology",
+        "label",
+        "labels",
+        "sort",
+        "partition",
+        "cache",
+        "routing",
+        "primary",
+        "hash",
+        "shard",
+        "foreign",
+        "idempotency",
+        "lookup",
+        "group",
+        "match",
+        "node",
+        "annotation",
+        "selector",
+        "field",
+        "metric",
+        "header",
+        "query",
+        "public",
+        "pub",
+        "data",
+        "item",
+        "object",
+        "value",
+        "config",
+        "map",
+        "configmap",
+        "kube",
+        "host",
+        "index",
+        "sharding",
+        "dedup",
+        "deduplication",
+        "grouping",
+        "authorized",
+        "known",
+        "ssh_known",
+        "mismatch",
+        "unique",
+        "api_version",
+        "tracking",
+        "lock",
+    }
+)
+# Keys whose whole value (a map or list) is secret material: `credentials: {user: …, pass: …}`.
+_COLLECTION_WORDS = frozenset({"secrets", "credentials", "credential", "passwords", "tokens", "apikeys", "keys"})
+
+
+def key_words(key: str) -> list[str]:
+    """`passwordSecretName` → password, secret, name; `tls.key` → tls, key."""
+    return [w.lower() for w in _WORD.findall(key)]
+
+
+def _word_is_secret(word: str) -> bool:
+    return word in _SECRET_WORDS or any(stem in word for stem in _SECRET_STEMS)
+
+
+def _ends_in_key(words: list[str]) -> bool:
+    """`tls.key`, `ssh-key`, `session_key`, `apiKey`, `sshkey`; not `key`, `topologyKey`."""
+    last = words[-1]
+    if last in ("key", "keys"):
+        return len(words) > 1 and words[-2] not in _NON_SECRET_KEY_PREFIXES
+    for suffix in ("keys", "key"):
+        if last.endswith(suffix) and len(last) > len(suffix):
+            return last[: -len(suffix)] not in _NON_SECRET_KEY_PREFIXES
+    return False
+
+
+@lru_cache(maxsize=8192)
+def is_sensitive_key(key: str) -> bool:
+    """Whether a key (a field, env var name, ConfigMap key, annotation, flag) holds a credential."""
+    words = key_words(key)
+    if not words:
+        return False
+    if words[-1] in _QUALIFIERS or _REFERENCE_WORDS.intersection(words):
+        return False
+    if words in (["pwd"], ["oldpwd"]):  # the shell's working directory
+        return False
+    if _ends_in_key(words) or words[-1] in _SECRET_LAST_WORDS:
+        return True
+    if words[0] == "id" and len(words) > 1 and words[1] in ("rsa", "dsa", "ecdsa", "ed25519"):
+        return True  # id_rsa, id_ed25519 (id_rsa.pub ends in a qualifier)
+    if "connection" in words and "string" in words:
+        return True
+    return any(_word_is_secret(w) for w in words)
+
+
+@lru_cache(maxsize=8192)
+def is_reference_key(key: str) -> bool:
+    """A key that names, points at or describes a secret (`secretName`, `existingSecret`,
+    `passwordFile`, `tokenTTL`): never masked, even inside a map of credentials."""
+    words = key_words(key)
+    if words == ["key"]:  # `secretKeyRef.key`, `credentials: {name, key}`: a key of a Secret
+        return True
+    return bool(words) and (words[-1] in _QUALIFIERS or bool(_REFERENCE_WORDS.intersection(words)))
+
+
+@lru_cache(maxsize=8192)
+def holds_secrets(key: str) -> bool:
+    """A sensitive key whose map or list value is secret throughout (`credentials`, `apiKeys`),
+    as opposed to one that merely groups settings (`auth: {enabled, existingSecret}`)."""
+    if not is_sensitive_key(key):
+        return False
+    words = key_words(key)
+    return words[-1] in _COLLECTION_WORDS or words[-1].endswith(("secrets", "credentials", "passwords", "tokens"))
+
+
+def is_sensitive_path(path: tuple[str, ...] | list[str]) -> bool:
+    """A dotted values path (`db.credentials.user`) whose leaf holds secret material: a
+    sensitive last key, or a leaf inside a map of credentials that is no reference itself."""
+    keys = [k for k in path if not k.isdigit()]
+    if not keys or is_reference_key(keys[-1]):
+        return False
+    return is_sensitive_key(keys[-1]) or any(holds_secrets(k) for k in keys[:-1])
+
+
+def mask_leaf(path: tuple[str, ...] | list[str], value: str, mask: Mask) -> str:
+    """A scalar of a values file, as text, masked for display (booleans shown, see normalize)."""
+    if is_sensitive_path(path) and value.strip().lower() not in _NOT_SECRETS:
+        return mask(value)
+    return mask_text(value, mask)
+
+
+# --- secrets inside text --------------------------------------------------------------------
+
+_PEM_BLOCK = re.compile(
+    r"-----BEGIN (?P<label>[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----.*?(?:-----END (?P=label)-----|\Z)",
+    re.DOTALL,
+)
+# base64("-----BEGIN "): a PEM block stored base64-encoded outside a Secret.
+_BASE64_PEM = "LS0tLS1CRUdJTi"
+_URL_PASSWORD = re.compile(
+    r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/?#@'\"]*:)(?P<password>[^\s/?#'\"]*)(?=@[^\s@/?#'\"]*(?:[/?#\s'\"]|$))"
+)
+_ASSIGNMENT = re.compile(
+    r"(?<![\w.\-])(?P<key>-{0,2}[A-Za-z_][\w.\-]*)=(?P<value>\"[^\"\n]*\"|'[^'\n]*'|[^\s&;,\"'<>]+)"
+)
+_JSON_PAIR = re.compile(r"\"(?P<key>[^\"\\\n]{1,200})\"[ \t]*:[ \t]*\"(?P<value>(?:[^\"\\\n]|\\.)*)\"")
+_LINE = re.compile(
+    r"^(?P<pre>[ \t]*(?:-[ \t]+)?[\"']?)(?P<key>[A-Za-z_][\w.\-/]*)(?P<mid>[\"']?[ \t]*[:=][ \t]*)"
+    r"(?P<value>[^\n]*?)[ \t]*$",
+    re.MULTILINE,
+)
+_PLACEHOLDER = re.compile(r"\$(\{[\w.\-]+\}|\([\w.\-]+\)|[A-Za-z_]\w*)|\{\{.*\}\}")
+_NOT_SECRETS = frozenset({"", "true", "false", "null", "~", "yes", "no", "on", "off", "none"})
+
+
+def looks_like_private_key(text: str) -> bool:
+    """A PEM private key block, as text or base64-encoded text."""
+    if _PEM_BLOCK.search(text):
+        return True
+    stripped = text.strip()
+    if stripped.startswith(_BASE64_PEM):
+        try:
+            decoded = base64.b64decode(stripped, validate=False)
+        except (binascii.Error, ValueError):
+            return False
+        return b"PRIVATE KEY" in decoded
+    return False
+
+
+def is_placeholder(value: str) -> bool:
+    """`$(DB_PASSWORD)`, `${TOKEN}`: a reference to a secret, not one."""
+    return _PLACEHOLDER.fullmatch(value.strip()) is not None
+
+
+def _secret_value(value: str) -> bool:
+    """Whether an assigned value could be a credential (not a switch, a reference, a mask)."""
+    inner = value.strip()
+    if len(inner) >= 2 and inner[0] == inner[-1] and inner[0] in "\"'":
+        inner = inner[1:-1]
+    return (
+        inner.lower() not in _NOT_SECRETS
+        and "(sensitive" not in inner  # masked already (a URL password, a PEM block)
+        and REDACTED[:-1] not in inner
+        and not _PLACEHOLDER.fullmatch(inner)
+        and inner[:1] not in ("|", ">", "{", "[", "&", "*", "!", "#")
+    )
+
+
+def _masked_value(value: str, mask: Mask) -> str:
+    """The value masked, its quotes kept."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[0] + mask(value[1:-1]) + value[0]
+    return mask(value)
+
+
+def mask_text(text: str, mask: Mask) -> str:
+    """The text with every secret it carries replaced by `mask(secret)`; otherwise unchanged."""
+    if is_masked_text(text):
+        return text
+    if text.strip().startswith(_BASE64_PEM) and looks_like_private_key(text):
+        return mask(text)
+    out = text
+    if "-----BEGIN" in out:
+        out = _PEM_BLOCK.sub(lambda m: mask(m.group(0)), out)
+    if "://" in out:
+        out = _URL_PASSWORD.sub(
+            lambda m: m.group("head") + (mask(m.group("password")) if m.group("password") else ""), out
+        )
+    if "\n" in out or ":" in out:
+        out = _LINE.sub(_line_replacement(mask), out)
+    if '"' in out:
+        out = _JSON_PAIR.sub(_pair_replacement(mask), out)
+    if "=" in out:
+        out = _ASSIGNMENT.sub(_assignment_replacement(mask), out)
+    return out
+
+
+def _line_replacement(mask: Mask) -> Callable[[re.Match[str]], str]:
+    def replace(m: re.Match[str]) -> str:
+        value = m.group("value")
+        if not is_sensitive_key(m.group("key")) or not _secret_value(value):
+            return m.group(0)
+        trailer = ""
+        if value.endswith(",") and value[:1] in "\"'":
+            value, trailer = value[:-1], ","
+        quote = m.group("pre")[-1:] if m.group("pre")[-1:] in "\"'" else ""
+        if quote and value.startswith(quote):  # JSON: handled with its quotes by _JSON_PAIR
+            return m.group(0)
+        return m.group("pre") + m.group("key") + m.group("mid") + _masked_value(value, mask) + trailer
+
+    return replace
+
+
+def _pair_replacement(mask: Mask) -> Callable[[re.Match[str]], str]:
+    def replace(m: re.Match[str]) -> str:
+        if not is_sensitive_key(m.group("key")) or not _secret_value(m.group("value")):
+            return m.group(0)
+        start, end = m.span("value")
+        whole = m.group(0)
+        offset = m.start()
+        return whole[: start - offset] + mask(m.group("value")) + whole[end - offset :]
+
+    return replace
+
+
+def _assignment_replacement(mask: Mask) -> Callable[[re.Match[str]], str]:
+    def replace(m: re.Match[str]) -> str:
+        value = m.group("value")
+        if not is_sensitive_key(m.group("key").lstrip("-")) or not _secret_value(value):
+            return m.group(0)
+        return m.group("key") + "=" + _masked_value(value, mask)
+
+    return replace
+
+
+def sensitive_flag(arg: str) -> bool:
+    """`--db-password`, `-token`: a flag whose next argument is its (secret) value."""
+    return (
+        arg.startswith("-")
+        and "=" not in arg
+        and re.fullmatch(r"-{1,2}[A-Za-z][\w.\-]*", arg) is not None
+        and is_sensitive_key(arg.lstrip("-"))
+    )
+
+
+# --- redacting error text -------------------------------------------------------------------
+
+# Helm's schema errors name the field and quote its value: `at '/db/password': 'hunter2' …`.
+_SCHEMA_AT = re.compile(r"(?P<head>\bat '(?P<pointer>/[^']*)': ')(?P<value>(?:[^'\\]|\\.)*)'")
+_SHORT = 6  # shorter values are replaced only where they stand alone, not inside other words
+
+
+def redact(text: str, secrets: set[str] | frozenset[str]) -> str:
+    """Error text with the given values, and any secret it carries itself, replaced by `(redacted)`."""
+    out = text
+    for secret in sorted(secrets, key=len, reverse=True):
+        if not secret or secret not in out:
+            continue
+        if len(secret) >= _SHORT:
+            out = out.replace(secret, REDACTED)
+        else:
+            out = re.sub(rf"(?<![\w]){re.escape(secret)}(?![\w])", REDACTED, out)
+    out = _SCHEMA_AT.sub(_schema_replacement, out)
+    return mask_text(out, lambda _secret: REDACTED)
+
+
+def _schema_replacement(m: re.Match[str]) -> str:
+    if any(is_sensitive_key(segment) for segment in m.group("pointer").split("/") if segment):
+        return m.group("head") + REDACTED + "'"
+    return m.group(0)
+
+
+def sensitive_values(tree: object, *, secret: bool = False, key: str = "", depth: int = 0) -> set[str]:
+    """The scalar values under sensitive keys of a values tree (as text), and the secrets
+    inside its strings; for redacting error text that may echo them."""
+    found: set[str] = set()
+    _collect(tree, key, secret, found=found, depth=depth, seen=set())
+    return found
+
+
+def _collect(node: object, key: str, secret: bool, *, found: set[str], depth: int, seen: set[int]) -> None:
+    if depth > 64 or id(node) in seen:
+        return  # YAML aliases share nodes: visit each once
+    if isinstance(node, dict):
+        seen.add(id(node))
+        inherited = secret and (holds_secrets(key) or not is_sensitive_key(key))
+        for name, value in node.items():
+            child = str(name)
+            child_secret = not is_reference_key(child) and (inherited or is_sensitive_key(child))
+            _collect(value, child, child_secret, found=found, depth=depth + 1, seen=seen)
+    elif isinstance(node, list):
+        seen.add(id(node))
+        for item in node:
+            _collect(item, key, secret, found=found, depth=depth + 1, seen=seen)
+    elif isinstance(node, bool) or node is None:
+        return
+    elif secret:
+        found.add(str(node))
+    elif isinstance(node, str):
+
+        def remember(secret: str) -> str:
+            found.add(secret)
+            return REDACTED
+
+        mask_text(node, remember)
+
+
+def set_expression_parts(expression: str) -> tuple[list[str], set[str]]:
+    """The keys of a `--set a=1,b.password=x` expression, and every value fragment it holds
+    (whole right-hand sides and their comma-separated pieces). A piece without `=` is a key
+    before the first assignment (Helm says it has no value) and part of a value after one
+    (`password=a,b`: the `b` may be the rest of a password with a comma)."""
+    keys: list[str] = []
+    values: set[str] = set()
+    assigned = False
+    for piece in re.split(r"(?<!\\),", expression):
+        name, sep, value = piece.partition("=")
+        if sep:
+            assigned = True
+            keys.append(name.strip())
+            values.update(v for v in (value, value.strip("{}")) if v)
+        elif piece and assigned:
+            values.add(piece)
+        elif piece:
+            keys.append(piece.strip())
+    _, sep, rest = expression.partition("=")
+    if sep and rest:
+        values.add(rest)
+    return keys, values

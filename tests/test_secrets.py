@@ -1,0 +1,600 @@
+"""Secrets never reach any output (CONTRACT §2): masking by key in every object, secrets inside
+strings, keyed fingerprints, redacted render and `--set` errors."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chartimpact_bot.analysis.model import ResourceId
+from chartimpact_bot.analysis.normalize import mask_secrets
+from chartimpact_bot.analysis.render_worker import invalid_set_message
+from chartimpact_bot.analysis.sensitive import (
+    SENSITIVE_PREFIX,
+    fingerprint,
+    is_sensitive_key,
+    mask_text,
+    redact,
+    sensitive_values,
+)
+from chartimpact_bot.fingerprint_key import cli_key, derive_app_key, load_or_create_key_file
+from chartimpact_bot.settings import Settings
+from tests.conftest import REPO_ROOT, chart_yaml, write_files
+
+KEY = b"unit-test-key"
+FINGERPRINT = re.compile(re.escape(SENSITIVE_PREFIX) + r"[0-9a-f]{12}\)")
+
+# --- the key vocabulary ---------------------------------------------------------------------
+
+SENSITIVE_KEYS = [
+    "password",
+    "DB_PASSWORD",
+    "adminPassword",
+    "passwd",
+    "htpasswd",
+    "passphrase",
+    "secret",
+    "client_secret",
+    "cookieSecret",
+    "token",
+    "apiToken",
+    "GITHUB_TOKEN",
+    "vault.hashicorp.com/token",
+    "apiKey",
+    "api-key",
+    "tls.key",
+    "tlsKey",
+    "ca.key",
+    "cert.key",
+    "certKey",
+    "ssh-key",
+    "sshKey",
+    "ssh_private_key",
+    "id_rsa",
+    "session_key",
+    "secretKey",
+    "accessKey",
+    "privateKey",
+    "private-key",
+    "encryptionKey",
+    "auth",
+    "basicAuth",
+    "Authorization",
+    "credentials",
+    "credential",
+    "dsn",
+    "SENTRY_DSN",
+    "connectionString",
+    "CONNECTION_STRING",
+    "keystore",
+    "DB_PWD",
+]
+
+# Keys that name, point at or switch a secret: masking them would make the diff useless.
+REFERENCE_KEYS = [
+    "key",  # env valueFrom.secretKeyRef.key, tolerations
+    "keyRef",
+    "secretKeyRef",
+    "configMapKeyRef",
+    "secretRef",
+    "secretName",
+    "tlsSecretName",
+    "passwordSecretName",
+    "passwordSecretRef",
+    "existingSecret",
+    "existingSecretPasswordKey",
+    "imagePullSecrets",
+    "serviceAccountName",
+    "automountServiceAccountToken",
+    "PASSWORD_FILE",
+    "tokenPath",
+    "tokenTTL",
+    "accessKeyId",
+    "DATABASE_URL",
+    "tls",
+    "tls.crt",
+    "ca.crt",
+    "publicKey",
+    "id_rsa.pub",
+    "authorized_keys",
+    "topologyKey",
+    "matchLabelKeys",
+    "labelKey",
+    "PWD",
+    "LOG_LEVEL",
+    "name",
+    "hosts",
+    "sessionAffinity",
+    "resources",
+    "nginx.ingress.kubernetes.io/auth-realm",
+    "nginx.ingress.kubernetes.io/auth-url",
+    "nginx.ingress.kubernetes.io/auth-type",
+    "allowPrivilegeEscalation",
+    "ssl-passthrough",
+]
+
+
+@pytest.mark.parametrize("key", SENSITIVE_KEYS)
+def test_keys_that_hold_credentials_are_sensitive(key: str) -> None:
+    assert is_sensitive_key(key)
+
+
+@pytest.mark.parametrize("key", REFERENCE_KEYS)
+def test_keys_that_name_or_point_at_secrets_are_not_sensitive(key: str) -> None:
+    assert not is_sensitive_key(key)
+
+
+# --- masking rendered objects ---------------------------------------------------------------
+
+PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcanary\n-----END PRIVATE KEY-----\n"
+
+
+def _masked(kind: str, body: dict[str, Any], group: str = "") -> dict[str, Any]:
+    mask_secrets(ResourceId(group, kind, "default", "x"), body, KEY)
+    return body
+
+
+def test_a_custom_resource_is_masked_by_key() -> None:
+    body = _masked(
+        "Database",
+        {
+            "metadata": {"name": "db", "annotations": {"vault.hashicorp.com/token": "s.vaulttoken", "team": "a"}},
+            "spec": {
+                "adminPassword": "adm1n",
+                "apiToken": "tok",
+                "credentials": {"username": "app", "password": "pw", "secretName": "db-creds"},
+                "port": 5432,
+                "replicas": 3,
+            },
+        },
+        group="example.com",
+    )
+    spec = body["spec"]
+    for value in (spec["adminPassword"], spec["apiToken"], spec["credentials"]["password"]):
+        assert FINGERPRINT.fullmatch(value)
+    assert FINGERPRINT.fullmatch(spec["credentials"]["username"])  # a map of credentials is secret throughout
+    assert spec["credentials"]["secretName"] == "db-creds"
+    assert (spec["port"], spec["replicas"]) == (5432, 3)
+    assert FINGERPRINT.fullmatch(body["metadata"]["annotations"]["vault.hashicorp.com/token"])
+    assert body["metadata"]["annotations"]["team"] == "a"
+
+
+def test_config_map_keys_and_private_keys_are_masked_but_certificates_are_not() -> None:
+    data = _masked(
+        "ConfigMap",
+        {
+            "data": {
+                "tls.key": PEM,
+                "tls.crt": "-----BEGIN CERTIFICATE-----\nMIIpublic\n-----END CERTIFICATE-----\n",
+                "ssh-key": "ssh-private-material",
+                "session_key": "0123456789abcdef",
+                "anything": "prefix\n" + PEM,
+                "level": "info",
+            }
+        },
+    )["data"]
+    assert FINGERPRINT.fullmatch(data["tls.key"])
+    assert FINGERPRINT.fullmatch(data["ssh-key"])
+    assert FINGERPRINT.fullmatch(data["session_key"])
+    assert "MIIpublic" in data["tls.crt"]
+    assert data["anything"].startswith("prefix\n" + SENSITIVE_PREFIX)
+    assert "canary" not in data["anything"]
+    assert data["level"] == "info"
+
+
+def test_urls_keep_everything_but_their_password() -> None:
+    masked = mask_text("postgres://app:pw@db:5432/app?sslmode=require", lambda s: "<hidden>")
+    assert masked == "postgres://app:<hidden>@db:5432/app?sslmode=require"
+    assert mask_text("https://example.com/a:b@c", lambda s: "<hidden>") == "https://example.com/a:b@c"
+    assert mask_text("git@github.com:org/repo.git", lambda s: "<hidden>") == "git@github.com:org/repo.git"
+
+
+def test_secrets_inside_strings_are_masked() -> None:
+    hide = lambda s: "<hidden>"  # noqa: E731
+    assert mask_text("--db-password=hunter2", hide) == "--db-password=<hidden>"
+    # a URL under a sensitive flag keeps its host: only the password is hidden, once
+    dsn = mask_text("--dsn=postgres://u:pw@db.internal/app", lambda s: f"(sensitive value changed, sha256:{s})")
+    assert dsn == "--dsn=postgres://u:(sensitive value changed, sha256:pw)@db.internal/app"
+    assert mask_text("Server=db;User Id=sa;Password=Pa55;", hide) == "Server=db;User Id=sa;Password=<hidden>;"
+    assert mask_text("a: 1\npassword: pw\nmode: fast\n", hide) == "a: 1\npassword: <hidden>\nmode: fast\n"
+    assert mask_text('{"token": "abc", "user": "u"}', hide) == '{"token": "<hidden>", "user": "u"}'
+    # references and switches are not secrets
+    assert (
+        mask_text("DB_PASSWORD=${DB_PASSWORD} ./run --auth=true", hide)
+        == "DB_PASSWORD=${DB_PASSWORD} ./run --auth=true"
+    )
+    assert mask_text("--token-file=/var/run/token", hide) == "--token-file=/var/run/token"
+
+
+def test_env_values_args_and_references_in_a_workload() -> None:
+    pod = _masked(
+        "Deployment",
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "automountServiceAccountToken": True,
+                        "serviceAccountName": "api",
+                        "imagePullSecrets": [{"name": "regcred"}],
+                        "containers": [
+                            {
+                                "name": "api",
+                                "args": [
+                                    "--db-password=pw1",
+                                    "--api-token",
+                                    "pw2",
+                                    "--verbose",
+                                    "--url=postgres://u:pw3@h/db",
+                                ],
+                                "command": ["run", "--token", "$(API_TOKEN)"],
+                                "env": [
+                                    {"name": "DB_PASSWORD", "value": "pw4"},
+                                    {"name": "DATABASE_URL", "value": "postgres://app:pw5@db/app"},
+                                    {"name": "LOG_LEVEL", "value": "debug"},
+                                    {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "api", "key": "token"}}},
+                                ],
+                            }
+                        ],
+                    }
+                }
+            }
+        },
+        group="apps",
+    )["spec"]["template"]["spec"]
+    text = json.dumps(pod)
+    for secret in ("pw1", "pw2", "pw3", "pw4", "pw5"):
+        assert secret not in text
+    container = pod["containers"][0]
+    assert container["args"][0].startswith("--db-password=" + SENSITIVE_PREFIX)
+    assert container["args"][1:4:2] == ["--api-token", "--verbose"]
+    assert container["command"] == ["run", "--token", "$(API_TOKEN)"]  # a reference, not a secret
+    assert container["env"][1]["value"].startswith("postgres://app:" + SENSITIVE_PREFIX)
+    assert container["env"][1]["value"].endswith("@db/app")
+    assert container["env"][2]["value"] == "debug"
+    assert container["env"][3]["valueFrom"] == {"secretKeyRef": {"name": "api", "key": "token"}}
+    # booleans stay readable: automountServiceAccountToken is a security signal, not a secret
+    assert pod["automountServiceAccountToken"] is True
+    assert pod["serviceAccountName"] == "api"
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+
+
+def test_references_inside_credential_maps_stay_readable() -> None:
+    # a ServiceMonitor endpoint's credentials point at a Secret key; a Certificate's privateKey
+    # block only describes the key to generate
+    endpoint = {
+        "authorization": {"type": "Bearer", "credentials": {"name": "prom-token", "key": "token"}},
+        "basicAuth": {"username": {"name": "auth", "key": "user"}, "password": {"name": "auth", "key": "pass"}},
+    }
+    body = _masked(
+        "ServiceMonitor", {"spec": {"endpoints": [json.loads(json.dumps(endpoint))]}}, "monitoring.coreos.com"
+    )
+    assert body["spec"]["endpoints"] == [endpoint]
+    key = {"algorithm": "RSA", "size": 2048, "rotationPolicy": "Always"}
+    certificate = _masked(
+        "Certificate", {"spec": {"secretName": "web-tls", "privateKey": dict(key)}}, "cert-manager.io"
+    )
+    assert certificate["spec"] == {"secretName": "web-tls", "privateKey": key}
+
+
+def test_an_ingress_stays_readable() -> None:
+    spec = {
+        "tls": [{"hosts": ["shop.example.com"], "secretName": "shop-tls"}],
+        "rules": [{"host": "shop.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix"}]}}],
+    }
+    body = _masked("Ingress", {"spec": json.loads(json.dumps(spec))}, group="networking.k8s.io")
+    assert body["spec"] == spec
+
+
+# --- fingerprints ---------------------------------------------------------------------------
+
+
+def test_fingerprints_are_keyed() -> None:
+    assert fingerprint(b"hunter2", KEY) == fingerprint(b"hunter2", KEY)
+    assert fingerprint(b"hunter2", KEY) != fingerprint(b"hunter2", b"another key")
+    assert hashlib.sha256(b"hunter2").hexdigest()[:12] not in fingerprint(b"hunter2", KEY)
+    assert FINGERPRINT.fullmatch(fingerprint(b"hunter2", KEY))
+
+
+def test_the_cli_key_comes_from_the_environment_else_a_private_key_file(tmp_path: Path) -> None:
+    assert cli_key({"CHARTIMPACT_FINGERPRINT_KEY": "from-env", "XDG_CONFIG_HOME": str(tmp_path)}) == b"from-env"
+    assert not (tmp_path / "chartimpact").exists()
+
+    first = cli_key({"XDG_CONFIG_HOME": str(tmp_path)})
+    path = tmp_path / "chartimpact" / "fingerprint-key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(first) >= 32
+    assert cli_key({"XDG_CONFIG_HOME": str(tmp_path)}) == first  # created once, then reused
+    assert [p.name for p in path.parent.iterdir()] == ["fingerprint-key"]  # no temporary left behind
+    # the file's text is the key: the same fingerprints through the variable
+    assert cli_key({"CHARTIMPACT_FINGERPRINT_KEY": path.read_text()}) == first
+    assert load_or_create_key_file(tmp_path / "other" / "key") != first
+
+
+def test_the_app_key_is_derived_from_its_own_secrets() -> None:
+    one = Settings(app_id="1", private_key="-----BEGIN RSA PRIVATE KEY-----\nA\n", webhook_secret="w")
+    other = Settings(app_id="1", private_key="-----BEGIN RSA PRIVATE KEY-----\nB\n", webhook_secret="w")
+    assert one.fingerprint_key() == one.fingerprint_key() == derive_app_key(one.private_key, "w")
+    assert one.fingerprint_key() != other.fingerprint_key()
+    assert one.private_key is not None and one.private_key.encode() not in one.fingerprint_key()
+    pinned = Settings(app_id="1", private_key="k", webhook_secret="w", fingerprint_secret="pinned")
+    assert pinned.fingerprint_key() == b"pinned"
+
+
+# --- redacting error text -------------------------------------------------------------------
+
+
+def test_values_under_sensitive_keys_are_redacted_from_error_text() -> None:
+    values = {"db": {"password": "Hunter2x", "host": "db"}, "url": "postgres://u:UrlPw@h/x", "pin": {"token": 4242}}
+    secrets = sensitive_values(values)
+    assert {"Hunter2x", "UrlPw", "4242"} <= secrets
+    assert "db" not in secrets
+    error = "at '/db/password': 'Hunter2x' does not match pattern; at '/pin/token': 4242; host db"
+    assert (
+        redact(error, secrets)
+        == "at '/db/password': '(redacted)' does not match pattern; at '/pin/token': (redacted); host db"
+    )
+    # a schema error names a sensitive field: its quoted value is hidden even if unknown
+    assert "Other1" not in redact("at '/auth/apiKey': 'Other1' is too short", set())
+
+
+def test_an_invalid_set_names_its_keys_not_its_values() -> None:
+    message = invalid_set_message("db.password=Cnry-Pw,oops", 'key "oops" has no value')
+    assert "db.password" in message
+    assert "Cnry-Pw" not in message and "oops" not in message
+
+
+# --- the command line, end to end -----------------------------------------------------------
+
+CANARIES = {
+    "crd": "Cnry-Crd-AdminPw",
+    "crd-token": "Cnry-Crd-ApiToken",
+    "crd-nested": "Cnry-Crd-NestedPw",
+    "annotation": "Cnry-Vault-Token",
+    "pem": "MIIEvCnryPemBody",
+    "ssh": "Cnry-Ssh-Key",
+    "session": "Cnry-Session-Key",
+    "cm-url": "Cnry-CmUrl-Pw",
+    "env-url": "Cnry-EnvUrl-Pw",
+    "args-url": "Cnry-ArgsUrl-Pw",
+    "arg-flag": "Cnry-Arg-DbPw",
+    "arg-separate": "Cnry-Arg-Token",
+    "properties": "Cnry-Props-Pw",
+    "schema-chart": "Cnry-Schema-Chart",
+    "schema-file": "Cnry-Schema-File",
+    "schema-set": "Cnry-Schema-Set",
+    "invalid-set": "Cnry-Invalid-Set",
+}
+WELL_KNOWN_PASSWORD = "password123"
+
+TEMPLATES = """\
+apiVersion: example.com/v1
+kind: Database
+metadata:
+  name: db
+  annotations:
+    vault.hashicorp.com/token: {{ .Values.vaultToken | quote }}
+spec:
+  adminPassword: {{ .Values.adminPassword | quote }}
+  apiToken: {{ .Values.apiToken | quote }}
+  credentials:
+    username: app
+    password: {{ .Values.nestedPassword | quote }}
+  secretName: db-credentials
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cfg
+data:
+  tls.key: |
+{{ .Values.pem | indent 4 }}
+  tls.crt: {{ .Values.cert | quote }}
+  ssh-key: {{ .Values.sshKey | quote }}
+  session_key: {{ .Values.sessionKey | quote }}
+  database: "postgres://app:{{ .Values.cmUrlPassword }}@db.internal:5432/app"
+  app.properties: |
+    db.user=app
+    db.password={{ .Values.propsPassword }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      automountServiceAccountToken: true
+      containers:
+        - name: api
+          image: {{ .Values.image | quote }}
+          args:
+            - "--db-password={{ .Values.argPassword }}"
+            - "--api-token"
+            - {{ .Values.argToken | quote }}
+            - "--dsn=postgres://u:{{ .Values.argsUrlPassword }}@db.internal/app"
+          env:
+            - name: DATABASE_URL
+              value: "postgres://app:{{ .Values.envUrlPassword }}@db.internal/app"
+            - name: ADMIN_PASSWORD
+              value: {{ .Values.wellKnown | quote }}
+"""
+
+
+def _values(side: str) -> str:
+    c = {k: f"{v}-{side}" for k, v in CANARIES.items()}
+    pem = f"-----BEGIN RSA PRIVATE KEY-----\n{c['pem']}\n-----END RSA PRIVATE KEY-----"
+    return textwrap.dedent(f"""\
+        image: nginx:1.{25 if side == "base" else 27}
+        cert: public-cert-{side}
+        vaultToken: {c["annotation"]}
+        adminPassword: {c["crd"]}
+        apiToken: {c["crd-token"]}
+        nestedPassword: {c["crd-nested"]}
+        pem: {json.dumps(pem)}
+        sshKey: {c["ssh"]}
+        sessionKey: {c["session"]}
+        cmUrlPassword: {c["cm-url"]}
+        propsPassword: {c["properties"]}
+        argPassword: {c["arg-flag"]}
+        argToken: {c["arg-separate"]}
+        argsUrlPassword: {c["args-url"]}
+        envUrlPassword: {c["env-url"]}
+        wellKnown: {WELL_KNOWN_PASSWORD if side == "head" else "letmein-base"}
+        db:
+          password: {c["schema-chart"]}
+        other:
+          token: ok
+        third:
+          apiKey: ok
+        """)
+
+
+SCHEMA = json.dumps(
+    {
+        "type": "object",
+        "properties": {
+            name: {"type": "object", "properties": {key: {"type": "string", "pattern": "^[a-z]+$"}}}
+            for name, key in (("db", "password"), ("other", "token"), ("third", "apiKey"))
+        },
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def charts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("secret-charts")
+    out = {}
+    for side in ("base", "head"):
+        out[side] = write_files(
+            root / side / "app",
+            {"Chart.yaml": chart_yaml("app"), "values.yaml": _values(side), "templates/all.yaml": TEMPLATES},
+        )
+    # the head also validates its values: Helm's schema errors quote the values they reject
+    out["strict"] = write_files(
+        root / "strict" / "app",
+        {
+            "Chart.yaml": chart_yaml("app"),
+            "values.yaml": _values("head"),
+            "values.schema.json": SCHEMA,
+            "templates/all.yaml": TEMPLATES,
+        },
+    )
+    out["values"] = root / "override.yaml"
+    out["values"].write_text(f"other:\n  token: {CANARIES['schema-file']}\n")
+    return out
+
+
+def _cli(*argv: str, key: str = "cli-test-key") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CHARTIMPACT_FINGERPRINT_KEY": key}
+    return subprocess.run(
+        [sys.executable, "-m", "chartimpact_bot", *argv],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+
+
+def _assert_no_canary(done: subprocess.CompletedProcess[str]) -> None:
+    for name, canary in CANARIES.items():
+        for where, text in (("stdout", done.stdout), ("stderr", done.stderr)):
+            assert canary not in text, f"{name} canary in {where}"
+    assert WELL_KNOWN_PASSWORD not in done.stdout + done.stderr
+    assert hashlib.sha256(WELL_KNOWN_PASSWORD.encode()).hexdigest()[:12] not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("fmt", ["json", "text", "markdown"])
+def test_no_canary_secret_reaches_any_output(charts: dict[str, Path], fmt: str) -> None:
+    diff = _cli("diff", str(charts["base"]), str(charts["head"]), "--format", fmt, "--no-color")
+    assert diff.returncode in (0, 1), diff.stderr
+    _assert_no_canary(diff)
+    assert SENSITIVE_PREFIX in diff.stdout
+    assert "public-cert-head" in diff.stdout  # tls.crt is public: shown
+    if fmt == "json":
+        assert "@db.internal" in diff.stdout  # URLs are kept, their passwords are not
+
+    schema = _cli(
+        "diff",
+        str(charts["base"]),
+        str(charts["strict"]),
+        "--format",
+        fmt,
+        "--values",
+        str(charts["values"]),
+        "--set",
+        f"third.apiKey={CANARIES['schema-set']}",
+    )
+    assert schema.returncode == 2
+    assert "pattern" in schema.stdout  # the schema error itself is reported
+    _assert_no_canary(schema)
+
+    invalid = _cli(
+        "diff",
+        str(charts["base"]),
+        str(charts["head"]),
+        "--format",
+        fmt,
+        "--set",
+        f"db.password={CANARIES['invalid-set']},x",
+    )
+    assert invalid.returncode == 2
+    assert "db.password" in invalid.stdout + invalid.stderr  # the error names the key
+    _assert_no_canary(invalid)
+
+
+def test_fingerprints_depend_on_the_key_and_are_stable_under_it(charts: dict[str, Path]) -> None:
+    def fingerprints(key: str) -> list[str]:
+        done = _cli("diff", str(charts["base"]), str(charts["head"]), "--format", "json", key=key)
+        assert done.returncode in (0, 1), done.stderr
+        return FINGERPRINT.findall(done.stdout)
+
+    first, again, other = fingerprints("key-one"), fingerprints("key-one"), fingerprints("key-two")
+    assert first and first == again
+    assert len(other) == len(first)
+    assert set(first).isdisjoint(other)
+
+
+def test_warnings_do_not_show_repository_passwords(tmp_path: Path) -> None:
+    from chartimpact_bot.cli import main  # noqa: PLC0415
+
+    dependency = """\
+        dependencies:
+          - name: redis
+            version: 1.0.0
+            repository: https://robot:Cnry-Repo-Pw@charts.example.invalid/stable
+        """
+    for side in ("base", "head"):
+        write_files(
+            tmp_path / side / "app",
+            {
+                "Chart.yaml": chart_yaml("app", extra=dependency),
+                "templates/cm.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {side}}}\n",
+            },
+        )
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        ["diff", str(tmp_path / "base" / "app"), str(tmp_path / "head" / "app"), "--offline", "--format", "json"],
+        stdout=out,
+        stderr=err,
+    )
+    assert code in (0, 1), err.getvalue()
+    warnings = json.loads(out.getvalue())["charts"][0]["warnings"]
+    assert any("charts.example.invalid" in w for w in warnings), warnings
+    assert "Cnry-Repo-Pw" not in out.getvalue() + err.getvalue()
