@@ -421,3 +421,11 @@ def test_downloads_are_bounded_in_size_and_time(monkeypatch: pytest.MonkeyPatch)
 )
 def test_which_addresses_are_refused(address: str, refused: bool) -> None:
     assert remote._is_refused(address) is refused
+
+
+def test_the_index_is_read_with_the_bounded_yaml_loader() -> None:
+    routes: dict[str, Any] = {"/index.yaml": (200, {}, b"entries: " + b"[" * 10_000 + b"]" * 10_000 + b"\n")}
+    with _server(routes) as server:
+        fetcher = HttpRepositoryFetcher(allow_private_networks=True)
+        with pytest.raises(FetchError, match="not valid YAML: the document nests deeper than 64 levels"):
+            fetcher.fetch(f"http://127.0.0.1:{_port(server)}/", "redis", None)

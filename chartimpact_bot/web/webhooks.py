@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.http import HttpProcessingError
 
 from ..github import events
 from ..github.payloads import PayloadError, shown
@@ -115,7 +116,10 @@ async def _body(request: web.Request, limit: int) -> bytes:
                     raise too_large
                 chunks.append(chunk)
     except TimeoutError:
-        raise _BadDelivery(408, f"the body did not arrive within {BODY_TIMEOUT_SECONDS:.0f} seconds") from None
+        raise _BadDelivery(408, f"the body did not arrive within {BODY_TIMEOUT_SECONDS:g} seconds") from None
+    except (HttpProcessingError, ConnectionError):
+        # A broken chunked encoding, or the sender went away: nothing of ours failed.
+        raise _BadDelivery(400, "the body could not be read to its end") from None
     return b"".join(chunks)
 
 

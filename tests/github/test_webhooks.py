@@ -15,6 +15,7 @@ from gidgethub.routing import Router
 
 from chartimpact_bot.github import events
 from chartimpact_bot.logs import configure_logging
+from chartimpact_bot.web import webhooks
 from chartimpact_bot.web.webhooks import signature_valid
 from tests.conftest import git
 from tests.github.conftest import (
@@ -217,11 +218,12 @@ async def _raw_post(app: Any, head: bytes, pieces: list[bytes]) -> tuple[int, di
             await asyncio.sleep(0.02)
             writer.write(piece)
         await writer.drain()
-        answer = await reader.read()
+        lines = (await reader.readuntil(b"\r\n\r\n")).decode().split("\r\n")
+        length = next(int(line.split(":")[1]) for line in lines if line.lower().startswith("content-length:"))
+        answer = await reader.readexactly(length)
     finally:
         writer.close()
-    status_line, _, rest = answer.partition(b"\r\n")
-    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
+    return int(lines[0].split()[1]), json.loads(answer)
 
 
 def _request_head(body: bytes, **headers: str) -> bytes:
@@ -250,6 +252,28 @@ async def test_a_chunked_body_over_the_limit_is_413(make_app: MakeApp) -> None:
     head = _request_head(body, **{"Transfer-Encoding": "chunked"})
     pieces = [f"{len(part):x}\r\n".encode() + part + b"\r\n" for part in (body[:3000], body[3000:])] + [b"0\r\n\r\n"]
     assert await _raw_post(app, head, pieces) == (413, {"error": "the delivery is larger than 4096 bytes"})
+
+
+async def test_a_body_that_stops_arriving_is_408_and_a_sender_that_leaves_is_no_error(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(webhooks, "BODY_TIMEOUT_SECONDS", 0.5)
+    app = await make_app()
+    body = b'{"zen": "ok"}'
+    head = _request_head(body, **{"Content-Length": "100"})
+    assert await _raw_post(app, head, [body]) == (408, {"error": "the body did not arrive within 0.5 seconds"})
+    server = app.client.server
+    configure_logging("info", "json")
+    try:
+        _, writer = await asyncio.open_connection(server.host, server.port)
+        writer.write(head + body)
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.close()
+        await asyncio.sleep(0.6)
+    finally:
+        structlog.reset_defaults()
+    assert '"level": "error"' not in capsys.readouterr().out
 
 
 async def test_a_form_encoded_delivery_is_read_from_its_payload_field(make_app: MakeApp) -> None:
