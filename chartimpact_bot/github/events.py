@@ -1,12 +1,14 @@
 """Which deliveries cause work (CONTRACT §5): one gidgethub Router per concern, composed below.
 
-Handlers only read the payload and plan a job, or say why there is none; the work happens after
-the webhook has been answered.
+A payload is checked and turned into a typed event (`payloads.py`) before any handler runs, so a
+handler reads only typed fields, and an exception out of one is a bug of ours, not bad input.
+Handlers only plan a job, or say why there is none; the work happens after the webhook has been
+answered.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,37 +16,72 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from ..jobs.model import Job, JobKind
+from . import payloads
 from .checks import CHECK_NAME
+from .payloads import (
+    Acknowledged,
+    CheckRunEvent,
+    CheckSuiteEvent,
+    Origin,
+    PullRequestEvent,
+    PullRequestLink,
+    PushEvent,
+    ReleaseEvent,
+    shown,
+)
 
 ZERO_SHA = "0" * 40
+NO_INSTALLATION_NEEDED = frozenset({"ping", "installation", "installation_repositories"})
 
 
 @dataclass(slots=True)
 class Plan:
     """What a delivery asks for: a job, or the reason it needs none."""
 
+    delivery_id: str
+    event: str
+    action: str | None
+    installation_id: int | None
     job: Job | None = None
     reason: str | None = None
 
     def ignore(self, reason: str) -> None:
         self.reason = reason
 
-    def run(self, event: Event, kind: JobKind, params: dict[str, Any], key: str) -> None:
-        data = event.data
+    def run(self, repository: str, kind: JobKind, params: dict[str, Any], key: str) -> None:
+        if self.installation_id is None:
+            raise RuntimeError(f"a job was planned for a {self.event} delivery without an installation")
         self.job = Job(
-            delivery_id=str(event.delivery_id),
-            event=event.event,
-            action=data.get("action"),
-            repository=repository(event),
-            installation_id=int(data["installation"]["id"]),
+            delivery_id=self.delivery_id,
+            event=self.event,
+            action=self.action,
+            repository=repository,
+            installation_id=self.installation_id,
             kind=kind,
             params=params,
             key=key,
         )
 
 
-def repository(event: Event) -> str:
-    return str(event.data["repository"]["full_name"])
+async def plan(event: str, delivery_id: str, data: Mapping[str, Any]) -> Plan:
+    """The job a delivery asks for, or why there is none.
+
+    Raises `payloads.PayloadError` when the payload has the wrong shape; anything else raised
+    is a bug."""
+    envelope = payloads.envelope(data)
+    planned = Plan(delivery_id, event, envelope.action, envelope.installation_id)
+    parse = payloads.PARSERS.get(event)
+    if event not in NO_INSTALLATION_NEEDED and envelope.installation_id is None:
+        planned.ignore("the delivery carries no installation")
+    elif parse is not None:
+        # Handlers read the typed payload only; the router needs no more than the action.
+        routed = Event(
+            {} if envelope.action is None else {"action": envelope.action}, event=event, delivery_id=delivery_id
+        )
+        await ROUTER.dispatch(routed, plan=planned, payload=parse(data))
+    if planned.job is None and planned.reason is None:
+        planned.ignore(f"{shown(event)} {shown(envelope.action or '')}".strip() + " causes no analysis")
+    return planned
 
 
 pull_requests = Router()
@@ -54,31 +91,30 @@ pull_requests = Router()
 @pull_requests.register("pull_request", action="synchronize")
 @pull_requests.register("pull_request", action="reopened")
 @pull_requests.register("pull_request", action="ready_for_review")
-async def pull_request_changed(event: Event, plan: Plan) -> None:
-    pull = event.data["pull_request"]
-    if pull.get("state") == "closed":
+async def pull_request_changed(event: Event, plan: Plan, payload: PullRequestEvent) -> None:
+    if payload.state == "closed":
         plan.ignore("the pull request is closed")
         return
     params = {
-        "number": int(pull["number"]),
-        "base_sha": str(pull["base"]["sha"]),
-        "head_sha": str(pull["head"]["sha"]),
-        "base_ref": str(pull["base"].get("ref") or ""),
-        "head_ref": str(pull["head"].get("ref") or ""),
+        "number": payload.number,
+        "base_sha": payload.base.sha,
+        "head_sha": payload.head.sha,
+        "base_ref": payload.base.ref,
+        "head_ref": payload.head.ref,
     }
-    plan.run(event, "pull_request", params, key=f"{repository(event)}#{params['number']}")
+    plan.run(payload.repository, "pull_request", params, key=f"{payload.repository}#{payload.number}")
 
 
 @pull_requests.register("pull_request", action="edited")
-async def pull_request_edited(event: Event, plan: Plan) -> None:
-    if "base" not in (event.data.get("changes") or {}):
+async def pull_request_edited(event: Event, plan: Plan, payload: PullRequestEvent) -> None:
+    if not payload.base_changed:
         plan.ignore("the pull request was edited without changing its base branch")
         return
-    await pull_request_changed(event, plan)
+    await pull_request_changed(event, plan, payload)
 
 
 @pull_requests.register("pull_request", action="closed")
-async def pull_request_closed(event: Event, plan: Plan) -> None:
+async def pull_request_closed(event: Event, plan: Plan, payload: PullRequestEvent) -> None:
     plan.ignore("the pull request was closed")
 
 
@@ -86,87 +122,71 @@ pushes = Router()
 
 
 @pushes.register("push")
-async def push(event: Event, plan: Plan) -> None:
-    data = event.data
-    default = f"refs/heads/{data['repository'].get('default_branch')}"
-    if data.get("ref") != default:
-        plan.ignore(f"the push is to {data.get('ref')}, not the default branch")
-    elif data.get("created") or data.get("deleted") or ZERO_SHA in (data.get("before"), data.get("after")):
+async def push(event: Event, plan: Plan, payload: PushEvent) -> None:
+    if payload.ref != f"refs/heads/{payload.default_branch}":
+        plan.ignore(f"the push is to {shown(payload.ref)}, not the default branch")
+    elif payload.created or payload.deleted or ZERO_SHA in (payload.before, payload.after):
         plan.ignore("the push creates or deletes the branch")
     else:
         params = {
-            "base_sha": str(data["before"]),
-            "head_sha": str(data["after"]),
-            "base_ref": str(data["before"])[:7],
-            "head_ref": str(data["ref"]).removeprefix("refs/heads/"),
+            "base_sha": payload.before,
+            "head_sha": payload.after,
+            "base_ref": payload.before[:7],
+            "head_ref": payload.ref.removeprefix("refs/heads/"),
         }
-        plan.run(event, "push", params, key=f"{repository(event)}@{data['ref']}")
+        plan.run(payload.repository, "push", params, key=f"{payload.repository}@{payload.ref}")
 
 
 releases = Router()
 
 
 @releases.register("release", action="published")
-async def release_published(event: Event, plan: Plan) -> None:
-    release = event.data["release"]
-    params = {"tag": str(release["tag_name"]), "release_id": int(release["id"])}
-    plan.run(event, "release", params, key=f"{repository(event)}@releases")
+async def release_published(event: Event, plan: Plan, payload: ReleaseEvent) -> None:
+    params = {"tag": payload.tag, "release_id": payload.release_id}
+    plan.run(payload.repository, "release", params, key=f"{payload.repository}@releases")
 
 
 checks = Router()
 
 
 @checks.register("check_run", action="rerequested")
-async def check_run_rerequested(event: Event, plan: Plan) -> None:
-    run = event.data["check_run"]
-    if run.get("name") != CHECK_NAME:
-        plan.ignore(f"check run '{run.get('name')}' is not ChartImpact's")
+async def check_run_rerequested(event: Event, plan: Plan, payload: CheckRunEvent) -> None:
+    if payload.name != CHECK_NAME:
+        plan.ignore(f"check run '{shown(payload.name or '')}' is not ChartImpact's")
         return
-    _rerun(event, plan, str(run["head_sha"]), run.get("external_id"), run.get("pull_requests") or [])
+    _rerun(plan, payload.repository, payload.head_sha, payload.origin, payload.pull_request)
 
 
 @checks.register("check_suite", action="rerequested")
-async def check_suite_rerequested(event: Event, plan: Plan) -> None:
-    suite = event.data["check_suite"]
-    pulls = suite.get("pull_requests") or []
-    before = suite.get("before")
+async def check_suite_rerequested(event: Event, plan: Plan, payload: CheckSuiteEvent) -> None:
+    before = payload.before
     # A suite of a pull request re-runs that pull request; otherwise the push it came from.
-    external = json.dumps({"kind": "push", "base": before}) if not pulls and before and before != ZERO_SHA else None
-    _rerun(event, plan, str(suite["head_sha"]), external, pulls)
+    origin = Origin("push", before) if payload.pull_request is None and before and before != ZERO_SHA else Origin()
+    _rerun(plan, payload.repository, payload.head_sha, origin, payload.pull_request)
 
 
-def _rerun(event: Event, plan: Plan, head_sha: str, external_id: Any, pulls: list[dict[str, Any]]) -> None:
+def _rerun(plan: Plan, repository: str, head_sha: str, origin: Origin, pull: PullRequestLink | None) -> None:
     """The analysis the check was made for, again: from our external_id, else the pull request."""
-    origin = _origin(external_id)
-    if pulls and origin.get("kind") in (None, "pull_request"):
-        pull = pulls[0]
+    if pull is not None and origin.kind in (None, "pull_request"):
         params = {
-            "number": int(pull["number"]),
-            "base_sha": str(origin.get("base") or pull["base"]["sha"]),
+            "number": pull.number,
+            "base_sha": origin.base or pull.base.sha,
             "head_sha": head_sha,
-            "base_ref": str(pull["base"].get("ref") or ""),
-            "head_ref": str(pull["head"].get("ref") or ""),
+            "base_ref": pull.base.ref,
+            "head_ref": pull.head.ref,
         }
-        plan.run(event, "pull_request", params, key=f"{repository(event)}#{params['number']}")
-    elif origin.get("base"):
-        kind = "release" if origin.get("kind") == "release" else "push"
+        plan.run(repository, "pull_request", params, key=f"{repository}#{pull.number}")
+    elif origin.base:
+        kind: JobKind = "release" if origin.kind == "release" else "push"
         params = {
-            "base_sha": str(origin["base"]),
+            "base_sha": origin.base,
             "head_sha": head_sha,
-            "base_ref": str(origin["base"])[:7],
+            "base_ref": origin.base[:7],
             "head_ref": head_sha[:7],
         }
-        plan.run(event, kind, params, key=f"{repository(event)}@{head_sha}")  # type: ignore[arg-type]
+        plan.run(repository, kind, params, key=f"{repository}@{head_sha}")
     else:
         plan.ignore("the check has no pull request or earlier commit to compare with")
-
-
-def _origin(external_id: Any) -> dict[str, Any]:
-    try:
-        value = json.loads(external_id) if isinstance(external_id, str) and external_id else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 installations = Router()
@@ -175,7 +195,7 @@ installations = Router()
 @installations.register("installation")
 @installations.register("installation_repositories")
 @installations.register("ping")
-async def acknowledge(event: Event, plan: Plan) -> None:
+async def acknowledge(event: Event, plan: Plan, payload: Acknowledged) -> None:
     plan.ignore(f"{event.event} acknowledged")
 
 

@@ -2,24 +2,36 @@
 
 The delivery is checked, parsed and turned into a job (or an ignore reason) without any network
 call, so the answer comes back well within GitHub's timeout; the analysis runs afterwards.
-Nothing a client sends can make this answer 500: malformed input is a 400 with a reason.
+Nothing a client sends can make this answer 500: malformed input is a 400 with a reason, and a
+500 is a bug of ours, logged with its traceback.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+import re
+from typing import Any
 
 import structlog
 from aiohttp import web
-from gidgethub.sansio import Event
+from aiohttp.http import HttpProcessingError
 
-from ..github.events import ROUTER, Plan
+from ..github import events
+from ..github.payloads import PayloadError, shown
 from .keys import QUEUE, SETTINGS
 
 log = structlog.get_logger(__name__)
-NO_INSTALLATION_NEEDED = frozenset({"ping", "installation", "installation_repositories"})
+BODY_TIMEOUT_SECONDS = 30.0
+_DELIVERY_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+class _BadDelivery(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
@@ -35,50 +47,50 @@ def _error(status: int, message: str) -> web.Response:
 
 
 async def receive(request: web.Request) -> web.Response:
+    delivery = shown(request.headers.get("X-GitHub-Delivery") or "", 128)
+    with structlog.contextvars.bound_contextvars(delivery_id=delivery):
+        try:
+            return await _receive(request)
+        except _BadDelivery as bad:
+            return _error(bad.status, str(bad))
+        except web.HTTPException:
+            raise
+        except Exception:
+            log.exception("the delivery could not be handled")
+            return _error(500, "the delivery could not be handled because of an error in the App")
+
+
+async def _receive(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     if not settings.webhook_enabled:
         return _error(503, "webhooks are disabled")
     if settings.webhook_secret is None:
         return _error(503, "the GitHub App is not registered yet: open / on this server to set it up")
-    limit = settings.max_webhook_bytes
-    if request.content_length is not None and request.content_length > limit:
-        return _error(413, f"the delivery is larger than {limit} bytes")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        return _error(413, f"the delivery is larger than {limit} bytes")
+    body = await _body(request, settings.max_webhook_bytes)
     if not signature_valid(settings.webhook_secret, body, request.headers.get("X-Hub-Signature-256")):
         return _error(401, "missing or invalid X-Hub-Signature-256")
     event_name = request.headers.get("X-GitHub-Event")
     delivery_id = request.headers.get("X-GitHub-Delivery")
     if not event_name or not delivery_id:
         return _error(400, "X-GitHub-Event and X-GitHub-Delivery headers are required")
-    if request.content_type not in ("application/json", "application/x-www-form-urlencoded"):
-        return _error(400, f"unsupported content type {request.content_type}")
-    try:
-        data = json.loads(_payload(body, request.content_type))
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, "the body is not valid JSON")
-    if not isinstance(data, dict):
-        return _error(400, "the payload is not a JSON object")
+    if not _DELIVERY_ID.fullmatch(delivery_id):
+        return _error(400, "X-GitHub-Delivery is not a delivery id")
+    data = _json_object(body, request.content_type)
     queue = request.app[QUEUE]
     # "event" is structlog's key for the message itself, so GitHub's event goes under github_event.
-    with structlog.contextvars.bound_contextvars(delivery_id=delivery_id, github_event=event_name):
+    with structlog.contextvars.bound_contextvars(github_event=shown(event_name)):
         seen = queue.for_delivery(delivery_id)
         if seen is not None:
             log.info("redelivery of a known delivery", job_id=seen.id)
             return web.json_response({"jobId": seen.id, "statusUrl": _status_url(seen.id), "status": "duplicate"})
-        if event_name not in NO_INSTALLATION_NEEDED and not isinstance((data.get("installation") or {}).get("id"), int):
-            return _ignored("the delivery carries no installation")
-        plan = Plan()
         try:
-            await ROUTER.dispatch(Event(data, event=event_name, delivery_id=delivery_id), plan=plan)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            log.info("malformed payload", error=repr(exc))
-            return _error(400, f"the {event_name} payload is missing or has a malformed field ({exc})")
+            plan = await events.plan(event_name, delivery_id, data)
+        except PayloadError as exc:
+            log.info("malformed payload", field=exc.field, error=str(exc))
+            return _error(400, f"the {shown(event_name)} payload is missing or has a malformed field: {exc}")
         if plan.job is None:
-            reason = plan.reason or f"{event_name} {data.get('action') or ''}".strip() + " causes no analysis"
-            log.info("delivery ignored", reason=reason)
-            return _ignored(reason)
+            log.info("delivery ignored", reason=plan.reason)
+            return _ignored(plan.reason or "the delivery causes no analysis")
         job = plan.job
         with structlog.contextvars.bound_contextvars(
             repository=job.repository, installation=job.installation_id, job_id=job.id
@@ -86,6 +98,43 @@ async def receive(request: web.Request) -> web.Response:
             log.info("delivery accepted", kind=job.kind)
             job = await (queue.submit(job) if settings.async_processing else queue.run_now(job))
         return web.json_response({"jobId": job.id, "statusUrl": _status_url(job.id)}, status=202)
+
+
+async def _body(request: web.Request, limit: int) -> bytes:
+    """The whole body, however many pieces it arrives in (the signature covers all of it), and
+    whether or not a Content-Length announced it."""
+    too_large = _BadDelivery(413, f"the delivery is larger than {limit} bytes")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+            while chunk := await request.content.readany():
+                size += len(chunk)
+                if size > limit:
+                    raise too_large
+                chunks.append(chunk)
+    except TimeoutError:
+        raise _BadDelivery(408, f"the body did not arrive within {BODY_TIMEOUT_SECONDS:g} seconds") from None
+    except (HttpProcessingError, ConnectionError):
+        # A broken chunked encoding, or the sender went away: nothing of ours failed.
+        raise _BadDelivery(400, "the body could not be read to its end") from None
+    return b"".join(chunks)
+
+
+def _json_object(body: bytes, content_type: str) -> dict[str, Any]:
+    if content_type not in ("application/json", "application/x-www-form-urlencoded"):
+        raise _BadDelivery(400, f"unsupported content type {shown(content_type)}")
+    try:
+        data = json.loads(_payload(body, content_type))
+    except (ValueError, UnicodeDecodeError):
+        raise _BadDelivery(400, "the body is not valid JSON") from None
+    except RecursionError:
+        raise _BadDelivery(400, "the body is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise _BadDelivery(400, "the payload is not a JSON object")
+    return data
 
 
 def _payload(body: bytes, content_type: str) -> str:
