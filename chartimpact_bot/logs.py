@@ -14,6 +14,8 @@ from typing import Any
 
 import structlog
 
+from .analysis.report.safe_text import clip, visible
+
 _SECRET_KEYS = re.compile(r"(token|secret|password|authorization|private_?key|jwt)", re.IGNORECASE)
 # GitHub tokens (ghs_, ghp_, gho_, ghu_, ghr_, github_pat_) and JWTs anywhere in a message.
 _SECRET_VALUES = re.compile(
@@ -30,6 +32,18 @@ def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
     return event
 
 
+# Log lines quote what a pull request wrote (error text, names): on an operator's terminal an
+# ANSI or OSC sequence in them would run, and a 300 kB render error would flood the log.
+MAX_FIELD_CHARS = 8_000
+
+
+def neutralize(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in list(event.items()):
+        if isinstance(value, str):
+            event[key] = visible(clip(value, MAX_FIELD_CHARS))
+    return event
+
+
 def configure_logging(level: str = "info", fmt: str = "json") -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
@@ -41,6 +55,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             redact,
+            neutralize,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),

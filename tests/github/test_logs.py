@@ -60,3 +60,18 @@ def test_redaction_of_keys_and_token_shaped_values() -> None:
         "detail": "used [redacted] to call",
         "authorization": "[redacted]",
     }
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_log_lines_never_carry_terminal_controls_or_floods(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("info", fmt)
+    try:
+        structlog.get_logger("test").warning(
+            "analysis failed", error="\x1b]8;;http://e.vil\x07click\x1b]8;;\x07 \x1b[2J\u202egnp.exe" + "x" * 300_000
+        )
+    finally:
+        structlog.reset_defaults()
+    out = capsys.readouterr().out
+    assert not any(c in out for c in ("\x1b", "\x07", "\u202e"))
+    assert "\\x1b]8;;http://e.vil" in out  # shown, not run
+    assert len(out) < 10_000
