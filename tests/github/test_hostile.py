@@ -7,6 +7,8 @@ opened, name the file it could not read, and never touch anything outside the ch
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import subprocess
 import time
 import uuid
@@ -14,6 +16,10 @@ from pathlib import Path
 
 from tests.conftest import chart_yaml, git
 from tests.github.conftest import MakeApp, Repo, chart_files, pull_request
+from tests.test_secrets import CANARIES, WELL_KNOWN_PASSWORD
+from tests.test_secrets import SCHEMA as SECRET_SCHEMA
+from tests.test_secrets import TEMPLATES as SECRET_TEMPLATES
+from tests.test_secrets import _values as secret_values
 
 ALIAS_BOMB = "".join(
     f"{name}: &{name} [{', '.join([f'*{prev}'] * 9) if prev else ', '.join(['lol'] * 9)}]\n"
@@ -111,3 +117,40 @@ async def test_a_github_tree_with_dotdot_paths_writes_nothing_outside_the_job(ma
     assert "Replicas of Deployment" in run["output"]["summary"] + run["output"].get("text", "")
     assert not (Path("/") / name).exists()
     assert not list(Path("/tmp").glob(f"**/{name}"))
+
+
+async def test_no_canary_secret_reaches_the_check_run_or_the_comment(make_app: MakeApp, repo: Repo) -> None:
+    app = await make_app()
+    repo.commit(
+        {
+            "charts/secrets/Chart.yaml": chart_yaml("secrets"),
+            "charts/secrets/values.yaml": secret_values("base"),
+            "charts/secrets/templates/all.yaml": SECRET_TEMPLATES,
+            "charts/strict/Chart.yaml": chart_yaml("strict"),
+            "charts/strict/values.yaml": secret_values("base"),
+            "charts/strict/templates/all.yaml": SECRET_TEMPLATES,
+        },
+        "charts with secrets",
+    )
+    base = git(repo.path, "rev-parse", "HEAD")
+    head = repo.commit(
+        {
+            "charts/secrets/values.yaml": secret_values("head"),
+            # Helm's schema errors quote the values they reject: this chart fails to render
+            "charts/strict/values.yaml": secret_values("head"),
+            "charts/strict/values.schema.json": SECRET_SCHEMA,
+        },
+        "rotate everything",
+    )
+    await app.deliver("pull_request", pull_request("opened", number=11, base_sha=base, head_sha=head))
+    await app.settle()
+    (run,) = app.fake.runs_for(head)
+    assert run["status"] == "completed"
+    (comment,) = app.fake.comments.values()
+    published = json.dumps([run["output"], run["annotations"], comment["body"]])
+    assert "sensitive value changed, sha256:" in published
+    assert "charts/strict" in published and "schema" in published.lower()
+    for name, canary in CANARIES.items():
+        assert canary not in published, name
+    assert WELL_KNOWN_PASSWORD not in published
+    assert hashlib.sha256(WELL_KNOWN_PASSWORD.encode()).hexdigest()[:12] not in published
