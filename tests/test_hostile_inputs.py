@@ -278,3 +278,52 @@ def test_an_alias_bomb_in_a_remote_index_is_refused(bomb_repository: str) -> Non
         fetcher.fetch(bomb_repository, "redis", "*")
     assert time.monotonic() - started < 2
     assert yaml.safe_load("a: 1") == {"a": 1}  # PyYAML itself is untouched
+
+
+# --- what already held, kept ----------------------------------------------------------------
+
+
+def test_an_alias_bomb_in_values_is_a_render_error_in_bounded_time(tmp_path: Path) -> None:
+    base = make_chart(tmp_path / "base", "app", {"cm.yaml": CONFIGMAP}, values="level: a\n")
+    head = make_chart(tmp_path / "head", "app", {"cm.yaml": CONFIGMAP}, values="level: b\n" + ALIAS_BOMB)
+    code, out, err, took = cli("diff", str(base), str(head), "--format", "json")
+    assert "Traceback" not in err
+    (chart,) = json.loads(out)["charts"]
+    assert chart["status"] == "render_error", chart
+    assert "lol, lol" not in out
+    assert took < 60
+    assert code == 2
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        '{{ .Files.Get "../../../outside.txt" }}',
+        '{{ .Files.Get "/etc/hostname" }}{{ .Files.Get "../outside.txt" }}',
+        '{{ range $path, $_ := .Files.Glob "../**" }}{{ $path }}{{ end }}',
+    ],
+    ids=["relative", "absolute", "glob"],
+)
+def test_files_outside_the_chart_cannot_be_read_by_templates(tmp_path: Path, template: str) -> None:
+    (tmp_path / "outside.txt").write_text(CANARY)
+    leak = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: leak}\ndata:\n  v: {{ .Values.v | quote }}\n"
+    leak += "  leak: |\n    " + template + "\n"
+    base = make_chart(tmp_path / "base", "app", {"cm.yaml": leak}, values="v: a\n")
+    head = make_chart(tmp_path / "head", "app", {"cm.yaml": leak}, values="v: b\n")
+    code, out, err, _ = cli("diff", str(base), str(head), "--format", "json")
+    assert code in (0, 1, 2), err
+    assert CANARY not in out + err
+
+
+@pytest.mark.parametrize("function", ["env", "expandenv"])
+def test_templates_cannot_read_the_environment(tmp_path: Path, function: str) -> None:
+    argument = '"CHARTIMPACT_CANARY"' if function == "env" else '"$CHARTIMPACT_CANARY"'
+    cm = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: e}}\ndata: {{v: '{{{{ {function} {argument} }}}}'}}\n"
+    base = make_chart(tmp_path / "base", "app", {"cm.yaml": CONFIGMAP}, values="level: a\n")
+    head = make_chart(tmp_path / "head", "app", {"cm.yaml": cm})
+    code, out, err, _ = cli("diff", str(base), str(head), "--format", "json", env={"CHARTIMPACT_CANARY": CANARY})
+    assert CANARY not in out + err
+    (chart,) = json.loads(out)["charts"]
+    assert chart["status"] == "render_error"
+    assert function in chart["error"]
+    assert code == 2
