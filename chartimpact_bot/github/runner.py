@@ -19,6 +19,7 @@ from typing import Any
 import gidgethub
 import structlog
 
+from ..analysis.errors import AnalysisError
 from ..analysis.model import Report, Revision
 from ..analysis.sources import SnapshotSource
 from ..jobs.analysis_process import AnalysisPool, WorkerOptions
@@ -34,6 +35,7 @@ from .statuses import STATES, set_status
 
 log = structlog.get_logger(__name__)
 CHART_METADATA = ("Chart.yaml", "Chart.lock", "requirements.yaml", "requirements.lock")
+MAX_SIDE_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -253,9 +255,20 @@ class AnalysisRunner:
 
 
 async def _snapshot(source: GitHubSource, paths: set[str]) -> SnapshotSource:
-    """The whole listing of a commit, with the contents of those of `paths` it holds."""
+    """The whole listing of a commit, with the contents of those of `paths` it holds.
+
+    The contents pass through the server's memory on their way to a worker, so one side of
+    one job may not ask for more than MAX_SIDE_BYTES: a pull request full of large files
+    must not exhaust the process that serves every other delivery.
+    """
     listing = source.list_files()
     wanted = sorted(p for p in paths if p in listing)
+    total = sum(listing[p].size for p in wanted)
+    if total > MAX_SIDE_BYTES:
+        raise AnalysisError(
+            f"the charts of {source.revision.sha or 'this commit'} hold {total // (1024 * 1024)} MB of files, "
+            f"more than the {MAX_SIDE_BYTES // (1024 * 1024)} MB one analysis may read"
+        )
     await source.prefetch(wanted)
     contents = await asyncio.to_thread(source.read_many, wanted)
     return SnapshotSource(source.revision, listing, contents, source.left_out())

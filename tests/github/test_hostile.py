@@ -14,6 +14,10 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
+from chartimpact_bot.github import runner
+
 from tests.conftest import chart_yaml, git
 from tests.github.conftest import MakeApp, Repo, chart_files, pull_request
 from tests.test_secrets import CANARIES, WELL_KNOWN_PASSWORD
@@ -154,3 +158,22 @@ async def test_no_canary_secret_reaches_the_check_run_or_the_comment(make_app: M
         assert canary not in published, name
     assert WELL_KNOWN_PASSWORD not in published
     assert hashlib.sha256(WELL_KNOWN_PASSWORD.encode()).hexdigest()[:12] not in published
+
+
+async def test_a_job_that_would_read_too_much_is_refused_before_fetching(
+    make_app: MakeApp, repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "MAX_SIDE_BYTES", 20_000)
+    app = await make_app()
+    base = git(repo.path, "rev-parse", "HEAD")
+    head = repo.commit({**chart_files("web", replicas=1), "charts/web/files/blob.txt": "x" * 50_000}, "large file")
+    blobs_before = len(app.fake.operations("git/get-blob"))
+    await app.deliver("pull_request", pull_request("opened", number=5, base_sha=base, head_sha=head))
+    await app.settle()
+    (run,) = app.fake.runs_for(head)
+    assert (run["status"], run["conclusion"]) == ("completed", "failure")
+    assert "more than the 0 MB one analysis may read" in run["output"]["summary"] + run["output"].get("text", "")
+    large = git(repo.path, "rev-parse", f"{head}:charts/web/files/blob.txt")
+    fetched = [c.path.rsplit("/", 1)[-1] for c in app.fake.operations("git/get-blob")[blobs_before:]]
+    assert fetched  # the metadata was read
+    assert large not in fetched
