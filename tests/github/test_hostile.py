@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from chartimpact_bot.github import runner
-
 from tests.conftest import chart_yaml, git
 from tests.github.conftest import MakeApp, Repo, chart_files, pull_request
 from tests.test_secrets import CANARIES, WELL_KNOWN_PASSWORD
