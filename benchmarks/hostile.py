@@ -34,6 +34,8 @@ CLAIMED = 700 * 1024 * 1024
 
 
 def header_bomb(claimed: int = CLAIMED) -> bytes:
+    """A gzip'd tar whose first member is a GNU long-name header claiming `claimed` bytes of
+    name: all zeros, so the archive is a thousandth of that."""
     info = tarfile.TarInfo("././@LongLink")
     info.size, info.type = claimed, tarfile.GNUTYPE_LONGNAME
     packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)

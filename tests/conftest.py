@@ -154,6 +154,26 @@ def init_repo(path: Path) -> Path:
     return path
 
 
+def git_blob(repo: Path, content: str) -> str:
+    """Store `content` as a blob; its object id."""
+    return subprocess.run(
+        ["git", "-C", str(repo), "hash-object", "-w", "--stdin"],
+        input=content,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def git_tree(repo: Path, entries: list[tuple[str, str, str]]) -> str:
+    """A tree object with exactly these (mode, object id, name) entries. Names git itself never
+    records (`..`) included: that is what a crafted commit can hold."""
+    lines = "".join(f"{mode} {'tree' if mode == '040000' else 'blob'} {oid}\t{name}\n" for mode, oid, name in entries)
+    return subprocess.run(
+        ["git", "-C", str(repo), "mktree"], input=lines, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 def commit_all(repo: Path, message: str) -> str:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", message)

@@ -16,18 +16,28 @@ import sys
 import tarfile
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from benchmarks.hostile import header_bomb
 from chartimpact_bot.analysis.archive import read_chart_archive
 from chartimpact_bot.analysis.errors import ArchiveError
 from chartimpact_bot.analysis.remote import FetchError, HttpRepositoryFetcher
 from chartimpact_bot.analysis.yamlio import METADATA_LIMITS, YamlLimitError, check_untrusted, load_untrusted
-from tests.conftest import REPO_ROOT, chart_yaml, commit_all, git, init_repo, make_chart, write_files
+from tests.conftest import (
+    REPO_ROOT,
+    chart_yaml,
+    commit_all,
+    git,
+    git_blob,
+    git_tree,
+    init_repo,
+    make_chart,
+    write_files,
+)
 
 CANARY = "ghp_canaryTOKENfromDOTgitCONFIG0123456789"
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {level: '{{ .Values.level }}'}\n"
@@ -129,43 +139,25 @@ def test_a_hostile_chartimpact_yml_is_one_sentence_in_well_under_a_second(tmp_pa
 # --- confinement: nothing outside the chart is read, nothing outside the sandbox written ----------
 
 
-def _tree(repo: Path, entries: list[tuple[str, str, str]]) -> str:
-    """A tree object with exactly these (mode, object id, name) entries, `..` included."""
-    lines = "".join(f"{mode} {'tree' if mode == '040000' else 'blob'} {oid}\t{name}\n" for mode, oid, name in entries)
-    return subprocess.run(
-        ["git", "-C", str(repo), "mktree"], input=lines, capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def _blob(repo: Path, content: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "hash-object", "-w", "--stdin"],
-        input=content,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-
-
 def test_a_crafted_git_tree_with_dotdot_paths_writes_nothing_outside_the_sandbox(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo")
     write_files(repo, web_chart("info"))
     base = commit_all(repo, "web")
     # charts/web/../../../pwned.txt: from the render's chart directory (TMPDIR/chartimpact-*/chart)
     # it climbs to TMPDIR's parent, which is tmp_path.
-    pwned = _tree(repo, [("100644", _blob(repo, "pwned\n"), "pwned.txt")])
-    climb = _tree(repo, [("040000", _tree(repo, [("040000", pwned, "..")]), "..")])
-    templates = _tree(repo, [("100644", _blob(repo, CONFIGMAP), "cm.yaml")])
-    web = _tree(
+    pwned = git_tree(repo, [("100644", git_blob(repo, "pwned\n"), "pwned.txt")])
+    climb = git_tree(repo, [("040000", git_tree(repo, [("040000", pwned, "..")]), "..")])
+    templates = git_tree(repo, [("100644", git_blob(repo, CONFIGMAP), "cm.yaml")])
+    web = git_tree(
         repo,
         [
-            ("100644", _blob(repo, chart_yaml("web")), "Chart.yaml"),
-            ("100644", _blob(repo, "level: debug\n"), "values.yaml"),
+            ("100644", git_blob(repo, chart_yaml("web")), "Chart.yaml"),
+            ("100644", git_blob(repo, "level: debug\n"), "values.yaml"),
             ("040000", templates, "templates"),
             ("040000", climb, ".."),
         ],
     )
-    root = _tree(repo, [("040000", _tree(repo, [("040000", web, "web")]), "charts")])
+    root = git_tree(repo, [("040000", git_tree(repo, [("040000", web, "web")]), "charts")])
     head = git(repo, "commit-tree", root, "-p", base, "-m", "crafted")
     sandbox = tmp_path / "tmp"
     sandbox.mkdir()
@@ -190,12 +182,13 @@ def test_a_symlink_out_of_the_chart_is_never_followed(tmp_path: Path, fmt: str) 
         'data:\n  config: {{ .Files.Get "files/config" | quote }}\n'
         '  outside: {{ .Files.Get "files/outside" | quote }}\n  kept: {{ .Files.Get "files/inner" | quote }}\n'
     )
+    # Only the head has the links out, so a leak would show as a changed field in every format.
     for side in ("base", "head"):
         chart = make_chart(repo / side, "app", {"cm.yaml": leak}, extra_files={"notes/inner.txt": f"{side} inner\n"})
         (chart / "files").mkdir()
-        (chart / "files" / "config").symlink_to("../../../.git/config")
-        (chart / "files" / "outside").symlink_to("../../../../outside.txt")
         (chart / "files" / "inner").symlink_to("../notes/inner.txt")
+    (chart / "files" / "config").symlink_to("../../../.git/config")
+    (chart / "files" / "outside").symlink_to("../../../../outside.txt")
     code, out, err, _ = cli("diff", str(repo / "base" / "app"), str(repo / "head" / "app"), "--format", fmt)
     assert code in (0, 1), err
     assert CANARY not in out + err
@@ -206,22 +199,9 @@ def test_a_symlink_out_of_the_chart_is_never_followed(tmp_path: Path, fmt: str) 
 # --- archives and remote indexes ---------------------------------------------------------------
 
 
-def tar_header_bomb(claimed: int) -> bytes:
-    """A gzip'd tar whose first member is a GNU long-name header claiming `claimed` bytes of
-    name: all zeros, so it compresses to a thousandth of that."""
-    info = tarfile.TarInfo("././@LongLink")
-    info.size, info.type = claimed, tarfile.GNUTYPE_LONGNAME
-    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    parts = [packer.compress(info.tobuf(format=tarfile.GNU_FORMAT))]
-    zeros = b"\0" * (1 << 20)
-    parts += [packer.compress(zeros) for _ in range(claimed >> 20)]
-    parts.append(packer.flush())
-    return b"".join(parts)
-
-
 def test_a_tar_header_bomb_is_refused_by_decompressed_size() -> None:
     with pytest.raises(ArchiveError, match="expands to more than 64 MB"):
-        read_chart_archive(tar_header_bomb(300 << 20), label="archive 'charts/bomb.tgz'")
+        read_chart_archive(header_bomb(300 << 20), label="archive 'charts/bomb.tgz'")
 
 
 def test_an_archive_with_too_many_members_is_refused() -> None:
@@ -241,7 +221,7 @@ def test_a_chart_vendoring_a_tar_header_bomb_is_a_render_error_naming_it(tmp_pat
         "app",
         {"cm.yaml": CONFIGMAP},
         values="level: b\n",
-        extra_files={"charts/bomb.tgz": tar_header_bomb(300 << 20)},
+        extra_files={"charts/bomb.tgz": header_bomb(300 << 20)},
     )
     code, out, err, took = cli("diff", str(base), str(head), "--format", "json")
     assert code == 2, err

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from chartimpact_bot.github import runner
-from tests.conftest import chart_yaml, git
+from tests.conftest import chart_yaml, git, git_blob, git_tree
 from tests.github.conftest import MakeApp, Repo, chart_files, pull_request
 from tests.test_secrets import CANARIES, WELL_KNOWN_PASSWORD
 from tests.test_secrets import SCHEMA as SECRET_SCHEMA
@@ -71,46 +70,28 @@ async def test_the_server_stays_responsive_and_names_what_it_could_not_read(make
     assert "lol" not in text
 
 
-def _mktree(repo: Path, lines: list[str]) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "mktree"], input="".join(lines), capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def _blob(repo: Path, content: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "hash-object", "-w", "--stdin"],
-        input=content,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-
-
 async def test_a_github_tree_with_dotdot_paths_writes_nothing_outside_the_job(make_app: MakeApp, repo: Repo) -> None:
     app = await make_app()
     base = git(repo.path, "rev-parse", "HEAD")
     name = f"pwned-{uuid.uuid4().hex}.txt"
     # charts/web/../../../../../../<name>: from the render's chart directory that climbs to /.
-    inner = _mktree(repo.path, [f"100644 blob {_blob(repo.path, 'pwned')}\t{name}\n"])
+    inner = git_tree(repo.path, [("100644", git_blob(repo.path, "pwned"), name)])
     for _ in range(5):
-        inner = _mktree(repo.path, [f"040000 tree {inner}\t..\n"])
-    web_files = chart_files("web", replicas=1)
-    templates = _mktree(
-        repo.path,
-        [f"100644 blob {_blob(repo.path, web_files['charts/web/templates/deployment.yaml'])}\tdeployment.yaml\n"],
+        inner = git_tree(repo.path, [("040000", inner, "..")])
+    files = chart_files("web", replicas=1)
+    templates = git_tree(
+        repo.path, [("100644", git_blob(repo.path, files["charts/web/templates/deployment.yaml"]), "deployment.yaml")]
     )
-    web = _mktree(
+    web = git_tree(
         repo.path,
         [
-            f"040000 tree {inner}\t..\n",
-            f"100644 blob {_blob(repo.path, web_files['charts/web/Chart.yaml'])}\tChart.yaml\n",
-            f"040000 tree {templates}\ttemplates\n",
-            f"100644 blob {_blob(repo.path, web_files['charts/web/values.yaml'])}\tvalues.yaml\n",
+            ("040000", inner, ".."),
+            ("100644", git_blob(repo.path, files["charts/web/Chart.yaml"]), "Chart.yaml"),
+            ("040000", templates, "templates"),
+            ("100644", git_blob(repo.path, files["charts/web/values.yaml"]), "values.yaml"),
         ],
     )
-    charts = _mktree(repo.path, [f"040000 tree {web}\tweb\n"])
-    root = _mktree(repo.path, [f"040000 tree {charts}\tcharts\n"])
+    root = git_tree(repo.path, [("040000", git_tree(repo.path, [("040000", web, "web")]), "charts")])
     head = git(repo.path, "commit-tree", root, "-p", base, "-m", "crafted tree")
     status, _ = await app.deliver("pull_request", pull_request("opened", number=4, base_sha=base, head_sha=head))
     assert status == 202
