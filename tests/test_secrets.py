@@ -242,6 +242,7 @@ def test_env_values_args_and_references_in_a_workload() -> None:
                                     {"name": "DB_PASSWORD", "value": "pw4"},
                                     {"name": "DATABASE_URL", "value": "postgres://app:pw5@db/app"},
                                     {"name": "LOG_LEVEL", "value": "debug"},
+                                    {"name": "ALLOW_EMPTY_PASSWORD", "value": "no"},
                                     {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "api", "key": "token"}}},
                                 ],
                             }
@@ -262,7 +263,8 @@ def test_env_values_args_and_references_in_a_workload() -> None:
     assert container["env"][1]["value"].startswith("postgres://app:" + SENSITIVE_PREFIX)
     assert container["env"][1]["value"].endswith("@db/app")
     assert container["env"][2]["value"] == "debug"
-    assert container["env"][3]["valueFrom"] == {"secretKeyRef": {"name": "api", "key": "token"}}
+    assert container["env"][3]["value"] == "no"  # a switch (Bitnami images), not a password
+    assert container["env"][4]["valueFrom"] == {"secretKeyRef": {"name": "api", "key": "token"}}
     # booleans stay readable: automountServiceAccountToken is a security signal, not a secret
     assert pod["automountServiceAccountToken"] is True
     assert pod["serviceAccountName"] == "api"

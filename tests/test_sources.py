@@ -79,6 +79,19 @@ def test_git_ref_source_reads_commits_not_the_work_tree(tmp_path: Path) -> None:
     assert git(repo, "rev-parse", "HEAD:charts/web/values.yaml") == listing["charts/web/values.yaml"].digest
 
 
+def test_a_blob_missing_from_the_clone_is_left_out_not_a_crash(tmp_path: Path) -> None:
+    # a partial or damaged clone: `git ls-tree --long` prints the size of a missing blob as BAD
+    repo = init_repo(tmp_path / "repo")
+    write_files(repo, {"charts/web/Chart.yaml": "name: web\n", "config/huge.yaml": "big\n"})
+    commit_all(repo, "first")
+    blob = git(repo, "rev-parse", "HEAD:config/huge.yaml")
+    (repo / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    source = GitRefSource(repo, "main")
+    assert sorted(source.list_files("")) == ["charts/web/Chart.yaml"]
+    assert "config/huge.yaml" in source.left_out("config")
+    assert source.read_many(["charts/web/Chart.yaml"]) == {"charts/web/Chart.yaml": b"name: web\n"}
+
+
 def test_unknown_git_ref_is_a_clear_error(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo")
     write_files(repo, {"a.txt": "a"})

@@ -24,6 +24,7 @@ from typing import Any
 from .manifests import ManifestSet, ParsedResource
 from .model import NormalizationRule, PathToken, Resource, ResourceId
 from .sensitive import (
+    NOT_SECRETS,
     SENSITIVE_PREFIX,
     fingerprint,
     holds_secrets,
@@ -255,8 +256,9 @@ def mask_secrets(rid: ResourceId, body: dict[str, Any], key: bytes) -> None:
     Booleans and nulls are never masked, even under a sensitive key: one bit is not a credential,
     and `automountServiceAccountToken: true` or `auth.enabled: false` is a security signal the
     diff must show. Empty strings are shown too (a password becoming empty is worth seeing), and
-    so are the strings `true`/`false` (annotations such as `vault.hashicorp.com/agent-inject-token`
-    are switches). Numbers under sensitive keys are masked: a numeric PIN is still a secret.
+    so are the switch words `true`/`false`/`yes`/`no`/`on`/`off` (annotations such as
+    `vault.hashicorp.com/agent-inject-token` are switches, Bitnami's `ALLOW_EMPTY_PASSWORD` is
+    `no`). Numbers under sensitive keys are masked: a numeric PIN is still a secret.
     """
     masker = _Masker(key)
     skip: set[str] = set()
@@ -313,10 +315,11 @@ class _Masker:
         return node
 
     def _scalar(self, value: Any) -> Any:
-        # Booleans, nulls, empty strings and "true"/"false" stay readable (see mask_secrets).
+        # Booleans, nulls, empty strings and switch words ("true", "no", "off") stay readable
+        # (see mask_secrets): `ALLOW_EMPTY_PASSWORD: "no"` is a setting, not a password.
         if value is None or isinstance(value, bool) or is_masked(value):
             return value
-        if isinstance(value, str) and (value.strip().lower() in ("", "true", "false") or is_placeholder(value)):
+        if isinstance(value, str) and (value.strip().lower() in NOT_SECRETS or is_placeholder(value)):
             return value  # `$(DB_PASSWORD)`: Kubernetes expands it from the env; a reference
         return self.whole(value, base64_encoded=False)
 

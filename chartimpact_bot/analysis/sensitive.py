@@ -268,7 +268,7 @@ def is_sensitive_path(path: tuple[str, ...] | list[str]) -> bool:
 
 def mask_leaf(path: tuple[str, ...] | list[str], value: str, mask: Mask) -> str:
     """A scalar of a values file, as text, masked for display (booleans shown, see normalize)."""
-    if is_sensitive_path(path) and value.strip().lower() not in _NOT_SECRETS:
+    if is_sensitive_path(path) and value.strip().lower() not in NOT_SECRETS:
         return mask(value)
     return mask_text(value, mask)
 
@@ -294,7 +294,7 @@ _LINE = re.compile(
     re.MULTILINE,
 )
 _PLACEHOLDER = re.compile(r"\$(\{[\w.\-]+\}|\([\w.\-]+\)|[A-Za-z_]\w*)|\{\{.*\}\}")
-_NOT_SECRETS = frozenset({"", "true", "false", "null", "~", "yes", "no", "on", "off", "none"})
+NOT_SECRETS = frozenset({"", "true", "false", "null", "~", "yes", "no", "on", "off", "none"})
 
 
 def looks_like_private_key(text: str) -> bool:
@@ -322,7 +322,7 @@ def _secret_value(value: str) -> bool:
     if len(inner) >= 2 and inner[0] == inner[-1] and inner[0] in "\"'":
         inner = inner[1:-1]
     return (
-        inner.lower() not in _NOT_SECRETS
+        inner.lower() not in NOT_SECRETS
         and "(sensitive" not in inner  # masked already (a URL password, a PEM block)
         and REDACTED[:-1] not in inner
         and not _PLACEHOLDER.fullmatch(inner)

@@ -279,6 +279,9 @@ class GitRefSource:
             if mode == b"120000":
                 links[path] = blob.decode()
                 continue
+            if not size.isdigit():  # `BAD`: the blob is missing (a partial or damaged clone)
+                self._left_out[path] = "its content is not in the repository (a partial clone?)"
+                continue
             files[path] = FileEntry(size=int(size), digest=blob.decode())
         self._resolve_links(files, links)
         self._listing = files
