@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from .analysis.errors import ConfigError
 from .analysis.render import MIN_MEMORY_MB, RenderLimits
+from .analysis.render_worker import OUTPUT_HEADROOM_MB
 from .envvars import env_bool, env_float, env_int, render_limits
 from .fingerprint_key import ENV_VAR as FINGERPRINT_ENV_VAR
 from .fingerprint_key import derive_app_key
@@ -143,10 +144,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         job_time_budget_seconds=attempt(env_float, env, "JOB_TIME_BUDGET_SECONDS", 900.0, minimum=1.0) or 900.0,
         fingerprint_secret=env.get(FINGERPRINT_ENV_VAR, "").strip() or None,
     )
-    if settings.worker_memory_mb < settings.render.memory_mb:
+    render_ceiling = settings.render.memory_mb + OUTPUT_HEADROOM_MB
+    if settings.worker_memory_mb < render_ceiling:
         problems.append(
-            f"WORKER_MEMORY_MB ({settings.worker_memory_mb}) must be at least RENDER_MEMORY_MB "
-            f"({settings.render.memory_mb}): render processes cannot have more memory than their worker"
+            f"WORKER_MEMORY_MB ({settings.worker_memory_mb}) must be at least RENDER_MEMORY_MB + {OUTPUT_HEADROOM_MB} "
+            f"({render_ceiling}): render processes cannot have more memory than their worker"
         )
     if problems:
         raise SettingsError(problems)

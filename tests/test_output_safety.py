@@ -66,10 +66,13 @@ def _unsafe(text: str) -> list[str]:
 
 def _live_references(markdown: str) -> list[str]:
     """What GitHub would turn into a mention, an issue reference or an autolink (in the text the
-    Markdown shows: entities decoded)."""
-    markdown = html.unescape(markdown)
-    patterns = (r"@[A-Za-z0-9]", r"#\d", r"(?i)\bGH-\d", r"(?i)https?://", r"(?i)\bwww\.")
-    return [m.group() for p in patterns for m in re.finditer(p, markdown)]
+    Markdown shows: entities decoded). GitHub links no mention or reference inside `<code>`
+    (its mention filter skips `pre`, `code` and `a` ancestors), and none after a word character
+    (`user@example.com`); the autolink extension works inside inline HTML too."""
+    links = [m.group() for p in (r"(?i)https?://", r"(?i)\bwww\.") for m in re.finditer(p, html.unescape(markdown))]
+    prose = html.unescape(re.sub(r"<code>.*?</code>", "", markdown, flags=re.DOTALL))
+    patterns = (r"(?<![A-Za-z0-9_])@[A-Za-z0-9]", r"#\d", r"(?i)\bGH-\d")
+    return links + [m.group() for p in patterns for m in re.finditer(p, prose)]
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +179,13 @@ def test_a_cut_report_keeps_our_own_link_live_and_stays_within_the_size() -> Non
     assert "[the Check Run](https://github.example/acme/charts/runs/1)" in markdown
     assert _live_references(markdown.replace("https://github.example/acme/charts/runs/1", "")) == []
     assert _unsafe(markdown) == []
+
+
+def test_digests_and_addresses_copy_and_paste_intact() -> None:
+    assert (
+        md_code("docker.io/bitnami/postgresql@sha256:4f5e") == "<code>docker.io/bitnami/postgresql@sha256:4f5e</code>"
+    )
+    assert md_code("@octocat") == "<code>@octocat</code>"  # GitHub links no mention inside code
+    assert "ops@example.com" in md_text("mail ops@example.com")
+    assert md_text("ping @octocat") == f"ping @{ZERO_WIDTH_SPACE}octocat"
+    assert ZERO_WIDTH_SPACE in md_code("https://e.vil")  # autolinks work inside inline HTML

@@ -600,3 +600,85 @@ def test_warnings_do_not_show_repository_passwords(tmp_path: Path) -> None:
     warnings = json.loads(out.getvalue())["charts"][0]["warnings"]
     assert any("charts.example.invalid" in w for w in warnings), warnings
     assert "Cnry-Repo-Pw" not in out.getvalue() + err.getvalue()
+
+
+# --- found on real charts (bitnami, grafana, argo-cd, traefik, kyverno, cert-manager) ----------
+
+
+def test_a_crd_schema_describes_fields_and_is_never_masked() -> None:
+    schema = {
+        "openAPIV3Schema": {
+            "type": "object",
+            "properties": {
+                "credentials": {"type": "object", "description": "Credentials to access the registry."},
+                "imageRegistryCredentials": {"type": "string", "enum": ["default", "amazon", "azure"]},
+                "passwordSecretRef": {"type": "string"},
+            },
+        }
+    }
+    body = _masked(
+        "CustomResourceDefinition",
+        {
+            "metadata": {"name": "probes.example.com", "annotations": {"example.com/api-token": "s3cr3t"}},
+            "spec": {"versions": [{"name": "v1", "schema": json.loads(json.dumps(schema))}]},
+        },
+        group="apiextensions.k8s.io",
+    )
+    assert body["spec"]["versions"][0]["schema"] == schema
+    assert list(body["spec"]["versions"][0]) == ["name", "schema"]
+    assert FINGERPRINT.fullmatch(body["metadata"]["annotations"]["example.com/api-token"])  # the rest is masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'export REDIS_PASSWORD="$(< "${REDIS_PASSWORD_FILE}")"',  # bitnami start scripts
+        "client_secret = $__file{/etc/secrets/auth_generic_oauth/client_secret}",  # grafana.ini
+        "clientSecret: $dex.github.clientSecret",  # argo-cd dex and oidc configuration
+        "token: $slack-token",  # argo-cd notifications
+        "--registryCredentialHelpers=default,google,amazon,azure,github",  # kyverno
+        "--accesslog.fields.headers.names.Authorization=drop",  # traefik
+        "sslkey=/opt/bitnami/postgresql/certs/tls.key",  # postgresql TLS probe
+        "ALLOW_EMPTY_PASSWORD=no",
+    ],
+)
+def test_settings_references_and_paths_in_text_stay_readable(text: str) -> None:
+    assert mask_text(text, lambda s: "MASKED") == text
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("cert-manager.io/inject-ca-from-secret", "cert-manager/cert-manager-webhook-ca"),
+        ("passwordKey", "password"),
+        ("adminPasswordKey", "admin-password"),
+        ("userKey", "admin-user"),
+    ],
+)
+def test_keys_that_name_a_secret_or_a_key_of_one_stay_readable(key: str, value: str) -> None:
+    body = _masked("ValidatingWebhookConfiguration", {"metadata": {"annotations": {key: value}}, "spec": {key: value}})
+    assert body["metadata"]["annotations"][key] == value
+    assert body["spec"][key] == value
+
+
+@pytest.mark.parametrize(
+    "argument",
+    [
+        "--tracing.otlp.http.headers.Authorization=Basic MTIzNDU2OmdsY19zZWNyZXQ=",
+        "--api-token=Bearer eyJhbGciOi.payload.sig",
+        "--db-password=correct horse battery staple",
+    ],
+)
+def test_a_sensitive_flag_argument_is_masked_whole_spaces_and_all(argument: str) -> None:
+    body = _masked("Deployment", {"spec": {"containers": [{"name": "app", "args": [argument], "command": [argument]}]}})
+    container = body["spec"]["containers"][0]
+    flag = argument.split("=", 1)[0]
+    secret = argument.split("=", 1)[1].rsplit(maxsplit=1)[-1]
+    for masked in (container["args"][0], container["command"][0]):
+        assert masked.startswith(flag + "=(sensitive value changed, sha256:")
+        assert secret not in masked
+
+
+def test_an_authorization_scheme_does_not_hide_the_credential_after_it_in_text() -> None:
+    masked = mask_text("curl -H x Authorization=Bearer abc.def.ghi -v", lambda s: "MASKED")
+    assert "abc.def.ghi" not in masked

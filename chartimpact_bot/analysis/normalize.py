@@ -24,13 +24,13 @@ from typing import Any
 from .manifests import ManifestSet, ParsedResource
 from .model import NormalizationRule, PathToken, Resource, ResourceId
 from .sensitive import (
-    NOT_SECRETS,
     SENSITIVE_PREFIX,
     fingerprint,
     holds_secrets,
-    is_placeholder,
+    is_plain_setting,
     is_reference_key,
     is_sensitive_key,
+    mask_argument,
     mask_text,
     sensitive_flag,
 )
@@ -278,9 +278,36 @@ def mask_secrets(rid: ResourceId, body: dict[str, Any], key: bytes) -> None:
             for name, value in values.items():
                 if is_sensitive_key(str(name)) or _decodes_to_private_key(value):
                     values[name] = masker.whole(value, base64_encoded=True)
+    schemas = _crd_schemas(rid, body)
     for name, value in body.items():
         if name not in skip:
             body[name] = masker.walk(value, str(name), secret=is_sensitive_key(str(name)))
+    _restore(schemas)
+
+
+def _crd_schemas(rid: ResourceId, body: dict[str, Any]) -> list[tuple[dict[str, Any], str, Any]]:
+    """A CustomResourceDefinition's schemas, taken out of the body while it is masked: they
+    describe fields (`credentials`, `secrets`, `passwordSecretRef`), they hold no values, and
+    masking their descriptions and enums would hide every change of a CRD."""
+    if rid.group != "apiextensions.k8s.io" or rid.kind != "CustomResourceDefinition":
+        return []
+    spec = body.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    holders: list[dict[str, Any]] = [spec]  # v1beta1: spec.validation
+    holders += [v for v in spec.get("versions") or () if isinstance(v, dict)]
+    taken: list[tuple[dict[str, Any], str, Any]] = []
+    for holder in holders:
+        for field_name in ("schema", "validation"):
+            if field_name in holder:
+                taken.append((holder, field_name, holder[field_name]))
+                holder[field_name] = None  # keeps the key's place; nothing masks a null
+    return taken
+
+
+def _restore(taken: list[tuple[dict[str, Any], str, Any]]) -> None:
+    for holder, field_name, value in taken:
+        holder[field_name] = value
 
 
 class _Masker:
@@ -319,7 +346,7 @@ class _Masker:
         # (see mask_secrets): `ALLOW_EMPTY_PASSWORD: "no"` is a setting, not a password.
         if value is None or isinstance(value, bool) or is_masked(value):
             return value
-        if isinstance(value, str) and (value.strip().lower() in NOT_SECRETS or is_placeholder(value)):
+        if isinstance(value, str) and is_plain_setting(value):
             return value  # `$(DB_PASSWORD)`: Kubernetes expands it from the env; a reference
         return self.whole(value, base64_encoded=False)
 
@@ -347,9 +374,16 @@ class _Masker:
                 node[index] = self._scalar(item)
                 masked_next = False
                 continue
-            node[index] = self.walk(item, key, secret=secret)
+            if isinstance(item, str) and not secret and key in _ARGUMENT_LISTS:
+                node[index] = mask_argument(item, self.text)
+            else:
+                node[index] = self.walk(item, key, secret=secret)
             masked_next = isinstance(item, str) and sensitive_flag(item)
         return node
+
+
+# Lists whose items are single command-line arguments (containers' `args` and `command`).
+_ARGUMENT_LISTS = frozenset({"args", "command"})
 
 
 def _decodes_to_private_key(value: Any) -> bool:

@@ -138,11 +138,16 @@ _QUALIFIERS = frozenset(
         "sources",
         "volume",
         "mounts",
+        "helper",
+        "helpers",
     }
 )
 # Words anywhere in the key that make it a reference or a switch (`existingSecret`,
 # `automountServiceAccountToken`, `imagePullSecrets`).
-_REFERENCE_WORDS = frozenset({"existing", "automount", "pull", "public"})
+# `cert-manager.io/inject-ca-from-secret: ns/name` names the Secret to read from.
+_REFERENCE_WORDS = frozenset({"existing", "automount", "pull", "public", "from"})
+# `passwordKey: password`, `userKey`: the name of a key inside a Secret, not a key.
+_KEY_NAME_WORDS = frozenset({"password", "passwords", "passwd", "user", "username", "usernames"})
 # `…key` keys that are not keys in the cryptographic sense.
 _NON_SECRET_KEY_PREFIXES = frozenset(
     {
@@ -207,6 +212,14 @@ def _word_is_secret(word: str) -> bool:
     return word in _SECRET_WORDS or any(stem in word for stem in _SECRET_STEMS)
 
 
+def _names_a_key(words: list[str]) -> bool:
+    """`passwordKey`, `adminPasswordKey`, `userkey`: which key of a Secret to read."""
+    last = words[-1]
+    if last in ("key", "keys"):
+        return len(words) > 1 and words[-2] in _KEY_NAME_WORDS
+    return last.endswith("key") and last[:-3] in _KEY_NAME_WORDS
+
+
 def _ends_in_key(words: list[str]) -> bool:
     """`tls.key`, `ssh-key`, `session_key`, `apiKey`, `sshkey`; not `key`, `topologyKey`."""
     last = words[-1]
@@ -224,7 +237,7 @@ def is_sensitive_key(key: str) -> bool:
     words = key_words(key)
     if not words:
         return False
-    if words[-1] in _QUALIFIERS or _REFERENCE_WORDS.intersection(words):
+    if words[-1] in _QUALIFIERS or _REFERENCE_WORDS.intersection(words) or _names_a_key(words):
         return False
     if words in (["pwd"], ["oldpwd"]):  # the shell's working directory
         return False
@@ -244,7 +257,9 @@ def is_reference_key(key: str) -> bool:
     words = key_words(key)
     if words == ["key"]:  # `secretKeyRef.key`, `credentials: {name, key}`: a key of a Secret
         return True
-    return bool(words) and (words[-1] in _QUALIFIERS or bool(_REFERENCE_WORDS.intersection(words)))
+    return bool(words) and (
+        words[-1] in _QUALIFIERS or bool(_REFERENCE_WORDS.intersection(words)) or _names_a_key(words)
+    )
 
 
 @lru_cache(maxsize=8192)
@@ -268,7 +283,7 @@ def is_sensitive_path(path: tuple[str, ...] | list[str]) -> bool:
 
 def mask_leaf(path: tuple[str, ...] | list[str], value: str, mask: Mask) -> str:
     """A scalar of a values file, as text, masked for display (booleans shown, see normalize)."""
-    if is_sensitive_path(path) and value.strip().lower() not in NOT_SECRETS:
+    if is_sensitive_path(path) and not is_plain_setting(value):
         return mask(value)
     return mask_text(value, mask)
 
@@ -284,17 +299,40 @@ _BASE64_PEM = "LS0tLS1CRUdJTi"
 _URL_PASSWORD = re.compile(
     r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/?#@'\"]*:)(?P<password>[^\s/?#'\"]*)(?=@[^\s@/?#'\"]*(?:[/?#\s'\"]|$))"
 )
+# An HTTP authorization scheme keeps its credential: `Authorization=Basic dXNlcjpwdw==`.
+_SCHEME = r"(?:(?i:basic|bearer|token|digest|negotiate|apikey)[ \t]+)?"
 _ASSIGNMENT = re.compile(
-    r"(?<![\w.\-])(?P<key>-{0,2}[A-Za-z_][\w.\-]*)=(?P<value>\"[^\"\n]*\"|'[^'\n]*'|[^\s&;,\"'<>]+)"
+    r"(?<![\w.\-])(?P<key>-{0,2}[A-Za-z_][\w.\-]*)=(?P<value>\"[^\"\n]*\"|'[^'\n]*'|" + _SCHEME + r"[^\s&;,\"'<>]+)"
 )
+# One argument of a command line: after a sensitive flag's `=`, everything is its value.
+_FLAG_ARGUMENT = re.compile(r"(?P<flag>-{1,2}[A-Za-z][\w.\-]*)=(?P<value>.+)", re.DOTALL)
 _JSON_PAIR = re.compile(r"\"(?P<key>[^\"\\\n]{1,200})\"[ \t]*:[ \t]*\"(?P<value>(?:[^\"\\\n]|\\.)*)\"")
 _LINE = re.compile(
     r"^(?P<pre>[ \t]*(?:-[ \t]+)?[\"']?)(?P<key>[A-Za-z_][\w.\-/]*)(?P<mid>[\"']?[ \t]*[:=][ \t]*)"
     r"(?P<value>[^\n]*?)[ \t]*$",
     re.MULTILINE,
 )
-_PLACEHOLDER = re.compile(r"\$(\{[\w.\-]+\}|\([\w.\-]+\)|[A-Za-z_]\w*)|\{\{.*\}\}")
-NOT_SECRETS = frozenset({"", "true", "false", "null", "~", "yes", "no", "on", "off", "none"})
+# References to a secret kept elsewhere: `$(DB_PASSWORD)` and `${TOKEN}` (Kubernetes, shells),
+# Argo CD's `$dex.github.clientSecret` and `$slack-token`, Helm-style `{{ … }}`.
+_PLACEHOLDER = re.compile(r"\$(\{[\w.\-]+\}|\([\w.\-]+\)|[A-Za-z_]\w*(?:[.:\-]\w+)*)|\{\{.*\}\}")
+# The start of something a shell or a configuration loader computes: `$(< "$FILE")`, `${VAR:-x}`,
+# `$__file{/etc/secrets/pw}` (Grafana), a backtick command substitution.
+_EXPANSION_STARTS = ("$(", "${", "$__", "`")
+# A path to a key or certificate file (`sslkey=/opt/tls/tls.key`), not the key itself.
+_KEY_FILE_PATH = re.compile(r"/[\w.\-/]+\.(?:key|pem|crt|cer|p12|pfx|jks|keystore)")
+# Switch and mode words (`ALLOW_EMPTY_PASSWORD: "no"`, Traefik's `headers.names.Authorization=drop`).
+NOT_SECRETS = frozenset({"", "true", "false", "null", "~", "yes", "no", "on", "off", "none", "drop", "keep", "redact"})
+
+
+def is_plain_setting(value: str) -> bool:
+    """A value under a sensitive key that is a setting, a reference or a path, not a secret."""
+    inner = value.strip()
+    return (
+        inner.lower() in NOT_SECRETS
+        or _PLACEHOLDER.fullmatch(inner) is not None
+        or inner.startswith(_EXPANSION_STARTS)
+        or _KEY_FILE_PATH.fullmatch(inner) is not None
+    )
 
 
 def looks_like_private_key(text: str) -> bool:
@@ -322,10 +360,9 @@ def _secret_value(value: str) -> bool:
     if len(inner) >= 2 and inner[0] == inner[-1] and inner[0] in "\"'":
         inner = inner[1:-1]
     return (
-        inner.lower() not in NOT_SECRETS
+        not is_plain_setting(inner)
         and "(sensitive" not in inner  # masked already (a URL password, a PEM block)
         and REDACTED[:-1] not in inner
-        and not _PLACEHOLDER.fullmatch(inner)
         and inner[:1] not in ("|", ">", "{", "[", "&", "*", "!", "#")
     )
 
@@ -395,6 +432,15 @@ def _assignment_replacement(mask: Mask) -> Callable[[re.Match[str]], str]:
         return m.group("key") + "=" + _masked_value(value, mask)
 
     return replace
+
+
+def mask_argument(arg: str, mask: Mask) -> str:
+    """One command-line argument: `--db-password=a b c` masked whole after the `=` (an argument
+    is one value, spaces and all), anything else as text."""
+    m = _FLAG_ARGUMENT.fullmatch(arg)
+    if m is not None and is_sensitive_key(m.group("flag").lstrip("-")) and _secret_value(m.group("value")):
+        return m.group("flag") + "=" + _masked_value(m.group("value"), mask)
+    return mask_text(arg, mask)
 
 
 def sensitive_flag(arg: str) -> bool:

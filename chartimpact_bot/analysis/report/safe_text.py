@@ -32,7 +32,9 @@ _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 # What GitHub turns into notifications or links: mentions (also e-mail addresses), issue and
 # pull request references, and the autolinks of GitHub Flavored Markdown.
-_MENTION = re.compile(r"@(?=[A-Za-z0-9_-])")
+# GitHub mentions need a non-word character (or nothing) before the `@`: `user@example.com`
+# and `image@sha256:…` are not mentions, and must stay intact for copy and paste.
+_MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=[A-Za-z0-9_-])")
 _ISSUE = re.compile(r"#(?=\d)")
 _GH_ISSUE = re.compile(r"(?i)\b(GH-)(?=\d)")
 _URL_SCHEME = re.compile(r"(?i)\b((?:https?|ftp|mailto|xmpp):)")
@@ -109,6 +111,15 @@ def no_mentions(text: str) -> str:
     text = _MENTION.sub("@" + ZERO_WIDTH_SPACE, text)
     text = _ISSUE.sub("#" + ZERO_WIDTH_SPACE, text)
     text = _GH_ISSUE.sub(r"\1" + ZERO_WIDTH_SPACE, text)
+    return no_autolinks(text)
+
+
+def no_autolinks(text: str) -> str:
+    """Chart text in which GitHub Flavored Markdown finds no URL to link.
+
+    Inside a `<code>` element this is all that is needed: GitHub turns no mention or issue
+    reference found in code into a link or a notification, but the autolink extension works on
+    the text of inline HTML elements too."""
     text = _URL_SCHEME.sub(r"\1" + ZERO_WIDTH_SPACE, text)
     return _WWW.sub(r"\1" + ZERO_WIDTH_SPACE, text)
 
@@ -135,7 +146,7 @@ def md_text(text: str, *, limit: int | None = None) -> str:
 def md_code(value: str, *, limit: int | None = None) -> str:
     """Inline code from chart content: a `<code>` element that nothing can close early or fill
     with markup."""
-    escaped = html.escape(no_mentions(one_line(_spaces(clip(value, limit)))), quote=True).translate(_CODE_TABLE)
+    escaped = html.escape(no_autolinks(one_line(_spaces(clip(value, limit)))), quote=True).translate(_CODE_TABLE)
     return "<code>" + escaped + "</code>"
 
 
