@@ -20,7 +20,7 @@ import yaml
 from .archive import read_chart_archive
 from .errors import ChartError, brief
 from .remote import DependencyFetcher, FetchError
-from .sources import ChartSource, FileEntry, clean_path, under
+from .sources import ChartSource, FileEntry, clean_path, is_plain_path, under
 from .yamlio import METADATA_LIMITS, load_untrusted
 
 MAX_CHART_BYTES = 128 * 1024 * 1024
@@ -205,7 +205,7 @@ def materialize(
 ) -> MaterializedChart:
     """Write the chart and its dependencies under `into` as a directory Helm can load."""
     out = MaterializedChart(directory=into / "chart", info=chart)
-    writer = _Materializer(source, out, _Budget(max_bytes, chart.path or "."), fetcher, into.resolve())
+    writer = _Materializer(source, out, _Budget(max_bytes, chart.path or "."), fetcher, into)
     writer.write_chart(chart, out.directory, helm_prefix=f"{chart.name}/", visiting={chart.path})
     return out
 
@@ -349,10 +349,13 @@ class _Materializer:
         return name
 
     def _write(self, directory: Path, relative: str, content: bytes) -> None:
-        """Write `relative` below `directory`, refusing any path that would leave the root."""
-        target = (directory / relative).resolve()
-        if not target.is_relative_to(self.root) or target == self.root:
+        """Write `relative` below `directory`, refusing any path that would leave the root.
+
+        A lexical check is enough, and a `resolve()` per file would cost a path walk each:
+        `directory` is built here from checked names, and nothing writes links into the root."""
+        if not is_plain_path(relative) or not directory.is_relative_to(self.root):
             raise ChartError(f"file '{relative}' of chart '{self.out.info.name}' would be written outside the chart")
+        target = directory / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
 

@@ -30,7 +30,7 @@ import yaml
 from chartimpact_bot.analysis.documents import is_emitted, parse_template
 from chartimpact_bot.analysis.errors import RenderError
 from chartimpact_bot.analysis.sensitive import is_sensitive_key, redact, sensitive_values, set_expression_parts
-from chartimpact_bot.analysis.yamlio import load_yaml
+from chartimpact_bot.analysis.yamlio import VALUES_LIMITS, load_untrusted
 
 MAX_VALUES_BYTES = 8 * 1024 * 1024  # values.yaml files read for redaction, in all
 
@@ -83,7 +83,7 @@ def request_secrets(request: dict[str, Any]) -> set[str]:
                 texts.append(text)
     for text in texts:
         try:
-            found |= sensitive_values(load_yaml(text))
+            found |= sensitive_values(load_untrusted(text, VALUES_LIMITS))
         except (ValueError, RecursionError, yaml.YAMLError):
             continue
     for expression in request["set_values"]:
@@ -250,6 +250,23 @@ def parse_renders(renders: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return parsed
 
 
+class _Redactor:
+    """Redaction of error text, with the values to hide collected only once there is an error
+    to redact: most renders have none, and collecting reads every values.yaml of the chart."""
+
+    def __init__(self, request: dict[str, Any]) -> None:
+        self._request = request
+        self._secrets: set[str] | None = None
+
+    def redact(self, text: str) -> str:
+        if self._secrets is None:
+            try:
+                self._secrets = request_secrets(self._request)
+            except MemoryError:
+                return "the error text was withheld: the values it might quote could not be read"
+        return redact(text, self._secrets)
+
+
 # The Go runtime reserves address space up to the limit it starts under: after a render of
 # kube-prometheus-stack the process has about 1,000 of its 1,024 MB mapped while using 150 MB, and
 # reading the output (parse, JSON) then fails at random. The render itself stays within
@@ -263,29 +280,28 @@ def main() -> int:
     limit = int(request["memory_mb"]) * 1024 * 1024
     ceiling = limit + OUTPUT_HEADROOM_MB * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, ceiling))
-    secrets: set[str] = set()
+    secrets = _Redactor(request)
     try:
-        secrets = request_secrets(request)
         started = time.perf_counter()
         renders = render_with_cli(request) if request.get("helm_binary") else render_with_sdk(request)
         rendered = time.perf_counter()
         resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
-        if "lint" in renders[0]:
-            renders[0]["lint"] = [redact(e, secrets) for e in renders[0]["lint"]]
+        if renders[0].get("lint"):
+            renders[0]["lint"] = [secrets.redact(e) for e in renders[0]["lint"]]
         parsed = parse_renders(renders)
         timings = {"render": rendered - started, "parse": time.perf_counter() - rendered}
         text = json.dumps({"ok": True, "renders": parsed, "timings": timings})
     except (RenderFailure, RenderError) as exc:
         # Helm echoes values in its errors (schema violations quote them, `fail` prints what
         # the template gives it): never one that came from a sensitive key.
-        text = json.dumps({"ok": False, "error": redact(str(exc), secrets)})
+        text = json.dumps({"ok": False, "error": secrets.redact(str(exc))})
     except MemoryError:
         text = json.dumps({"ok": False, "error": "rendering ran out of memory"})
     except (ValueError, RecursionError):
         # json refuses objects that contain themselves: YAML aliases that loop.
         text = json.dumps({"ok": False, "error": "the rendered YAML refers to itself (alias loop)"})
     except Exception as exc:  # anything else: one redacted sentence, not a traceback
-        detail = redact(one_line(f"{type(exc).__name__}: {exc}"), secrets)
+        detail = secrets.redact(one_line(f"{type(exc).__name__}: {exc}"))
         text = json.dumps({"ok": False, "error": f"the render process failed: {detail}"})
     sys.stdout.write(text)
     sys.stdout.flush()
