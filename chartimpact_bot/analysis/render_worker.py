@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from chartimpact_bot.analysis.documents import is_emitted, parse_template
-from chartimpact_bot.analysis.errors import RenderError
+from chartimpact_bot.analysis.errors import RenderError, brief
 from chartimpact_bot.analysis.sensitive import is_sensitive_key, redact, sensitive_values, set_expression_parts
 from chartimpact_bot.analysis.yamlio import VALUES_LIMITS, load_untrusted
 
@@ -301,7 +301,7 @@ def main() -> int:
         # json refuses objects that contain themselves: YAML aliases that loop.
         text = json.dumps({"ok": False, "error": "the rendered YAML refers to itself (alias loop)"})
     except Exception as exc:  # anything else: one redacted sentence, not a traceback
-        detail = secrets.redact(one_line(f"{type(exc).__name__}: {exc}"))
+        detail = secrets.redact(brief(f"{type(exc).__name__}: {exc}", 500))
         text = json.dumps({"ok": False, "error": f"the render process failed: {detail}"})
     sys.stdout.write(text)
     sys.stdout.flush()

@@ -15,6 +15,7 @@ from typing import Protocol
 import structlog
 from cachetools import TTLCache
 
+from ..analysis.errors import brief
 from .model import Job, TransientError, now
 
 log = structlog.get_logger(__name__)
@@ -149,7 +150,7 @@ class InMemoryJobQueue:
                     "job will be retried" if job.state == "queued" else "job is dead", job_id=job.id, error=str(exc)
                 )
             except Exception as exc:  # the runner reports failures itself; this is a bug
-                job.state, job.error, job.finished_at = "failed", f"{type(exc).__name__}: {exc}", now()
+                job.state, job.error, job.finished_at = "failed", brief(f"{type(exc).__name__}: {exc}"), now()
                 log.exception("job crashed", job_id=job.id)
             else:
                 if job.state == "running":

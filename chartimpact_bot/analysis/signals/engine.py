@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterable
 from typing import Protocol
 
+from ..errors import brief
 from ..model import CATEGORIES, IMPORTANCES, Change, ChangeOp, ResourceDiff, ResourceId, Signal, SignalSource
 
 # Importing the families registers their detectors.
@@ -31,6 +32,11 @@ class Locator(Protocol):
 def signal_id(type_: str, resource: ResourceId, affected_path: str) -> str:
     key = f"{type_}\0{resource.group}/{resource.kind}/{resource.namespace}/{resource.name}\0{affected_path}"
     return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _failure(detector: str, exc: Exception) -> str:
+    """One bounded line: an exception's text may quote the chart content that caused it."""
+    return f"signal detector {detector} failed and was skipped ({brief(f'{type(exc).__name__}: {exc}', 200)})"
 
 
 def detectors() -> list[Detector]:
@@ -53,7 +59,7 @@ def detect_signals(
             found.extend(_run(det, ctx))
         except Exception as exc:  # a detector bug must not cost the whole report
             log.warning("signal detector %s failed: %r", det.type, exc, exc_info=log.isEnabledFor(logging.DEBUG))
-            failures.append(f"signal detector {det.type} failed and was skipped ({type(exc).__name__}: {exc})")
+            failures.append(_failure(det.type, exc))
     signals = _absorb(_merge(found, locator))
     for det in detectors():
         if det.scope != "pattern" or (only is not None and det.type not in only):
@@ -63,7 +69,7 @@ def detect_signals(
             pattern_findings = [(det, f, None) for f in det.function(ctx, members)]
         except Exception as exc:
             log.warning("pattern detector %s failed: %r", det.type, exc, exc_info=log.isEnabledFor(logging.DEBUG))
-            failures.append(f"signal detector {det.type} failed and was skipped ({type(exc).__name__}: {exc})")
+            failures.append(_failure(det.type, exc))
             continue
         signals.update({sid: built[0] for sid, built in _merge(pattern_findings, locator).items()})
     return sorted(signals.values(), key=sort_key), failures
