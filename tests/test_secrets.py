@@ -682,3 +682,28 @@ def test_a_sensitive_flag_argument_is_masked_whole_spaces_and_all(argument: str)
 def test_an_authorization_scheme_does_not_hide_the_credential_after_it_in_text() -> None:
     masked = mask_text("curl -H x Authorization=Bearer abc.def.ghi -v", lambda s: "MASKED")
     assert "abc.def.ghi" not in masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ghcr.io/external-secrets/external-secrets:v0.10.0",  # external-secrets chart images
+        "docker.io/bitnami/sealed-secrets-controller:0.26.0",
+        "registry.k8s.io/csi-secrets-store/driver:v1.4.0",
+        "vault-secrets.vault.svc:8200",  # an address, not `key: value`
+        "external-secrets-webhook.default.svc:443",
+    ],
+)
+def test_image_references_and_addresses_named_after_secrets_stay_readable(text: str) -> None:
+    assert mask_text(text, lambda s: "MASKED") == text
+    body = _masked(
+        "Deployment",
+        {"spec": {"containers": [{"name": "app", "image": text, "env": [{"name": "ADDR", "value": text}]}]}},
+    )
+    assert body["spec"]["containers"][0]["image"] == text
+    assert body["spec"]["containers"][0]["env"][0]["value"] == text
+
+
+def test_a_password_line_of_a_config_file_is_still_masked_after_the_colon_fix() -> None:
+    masked = mask_text("auth:\n  password: hunter2\nsecret=xyz", lambda s: "MASKED")
+    assert "hunter2" not in masked and "xyz" not in masked

@@ -308,7 +308,7 @@ _ASSIGNMENT = re.compile(
 _FLAG_ARGUMENT = re.compile(r"(?P<flag>-{1,2}[A-Za-z][\w.\-]*)=(?P<value>.+)", re.DOTALL)
 _JSON_PAIR = re.compile(r"\"(?P<key>[^\"\\\n]{1,200})\"[ \t]*:[ \t]*\"(?P<value>(?:[^\"\\\n]|\\.)*)\"")
 _LINE = re.compile(
-    r"^(?P<pre>[ \t]*(?:-[ \t]+)?[\"']?)(?P<key>[A-Za-z_][\w.\-/]*)(?P<mid>[\"']?[ \t]*[:=][ \t]*)"
+    r"^(?P<pre>[ \t]*(?:-[ \t]+)?[\"']?)(?P<key>[A-Za-z_][\w.\-/]*)(?P<mid>[\"']?[ \t]*(?:=|:(?=[ \t]|$))[ \t]*)"
     r"(?P<value>[^\n]*?)[ \t]*$",
     re.MULTILINE,
 )
