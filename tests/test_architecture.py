@@ -62,6 +62,7 @@ def test_render_worker_loads_only_light_modules() -> None:
         "chartimpact_bot.analysis.documents",
         "chartimpact_bot.analysis.errors",
         "chartimpact_bot.analysis.yamlio",
+        "chartimpact_bot.analysis.secret_values",
         # the secret vocabulary, to redact error text; it needs only these
         "chartimpact_bot.analysis.sensitive",
         "base64",

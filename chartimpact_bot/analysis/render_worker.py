@@ -25,12 +25,10 @@ import tempfile
 import time
 from typing import Any
 
-import yaml
-
 from chartimpact_bot.analysis.documents import is_emitted, parse_template
 from chartimpact_bot.analysis.errors import RenderError, brief
-from chartimpact_bot.analysis.sensitive import is_sensitive_key, redact, sensitive_values, set_expression_parts
-from chartimpact_bot.analysis.yamlio import VALUES_LIMITS, load_untrusted
+from chartimpact_bot.analysis.secret_values import given_secrets
+from chartimpact_bot.analysis.sensitive import redact, set_expression_parts
 
 MAX_VALUES_BYTES = 8 * 1024 * 1024  # values.yaml files read for redaction, in all
 
@@ -68,7 +66,6 @@ def request_secrets(request: dict[str, Any]) -> set[str]:
     """Every value the render's error text must not show: those under sensitive keys of the
     chart's (and subcharts') values.yaml, of the values files and of `--set`, and the secrets
     inside their strings (URL passwords, private keys)."""
-    found: set[str] = set()
     texts = [str(v["text"]) for v in request["values_files"]]
     budget = MAX_VALUES_BYTES
     for root, _dirs, files in os.walk(request["chart_dir"]):
@@ -81,19 +78,7 @@ def request_secrets(request: dict[str, Any]) -> set[str]:
                     continue
                 budget -= len(text)
                 texts.append(text)
-    for text in texts:
-        try:
-            found |= sensitive_values(load_untrusted(text, VALUES_LIMITS))
-        except (ValueError, RecursionError, yaml.YAMLError):
-            continue
-    for expression in request["set_values"]:
-        _keys, fragments = set_expression_parts(expression)
-        for piece in expression.split(","):
-            name, sep, value = piece.partition("=")
-            if sep and any(is_sensitive_key(part) for part in name.split(".")):
-                found |= fragments
-            found |= sensitive_values(value)
-    return found
+    return given_secrets(texts, request["set_values"])
 
 
 def render_with_sdk(request: dict[str, Any]) -> list[dict[str, Any]]:
