@@ -11,6 +11,7 @@ import re
 import pytest
 
 from chartimpact_bot.analysis.report.safe_text import md_code, md_text, plain
+from chartimpact_bot.analysis.sensitive import mask_text
 
 # What cmark-gfm links: a scheme that is the whole run of ASCII letters before `:`, then `//`;
 # `www.` after the start, a space or one of `*_~(` (checked on the text after escapes).
@@ -34,3 +35,10 @@ def test_a_scheme_after_a_digit_underscore_or_letter_is_not_a_live_link(render, 
 @pytest.mark.parametrize("render", [md_text, plain])
 def test_www_after_an_underscore_is_not_a_live_link(render) -> None:  # type: ignore[no-untyped-def]
     assert not _GFM_WWW.search(_unescaped(render("_www.evil.example"))), render("_www.evil.example")
+
+
+@pytest.mark.parametrize(
+    "text", ['password = "hunter2-canary"', "admin_password = hunter2-canary", "token =hunter2-canary"]
+)
+def test_a_spaced_assignment_on_one_line_is_masked(text: str) -> None:
+    assert "hunter2-canary" not in mask_text(text, lambda _s: "(masked)")
