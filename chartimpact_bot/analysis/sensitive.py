@@ -312,6 +312,8 @@ _LINE = re.compile(
     r"(?P<value>[^\n]*?)[ \t]*$",
     re.MULTILINE,
 )
+# `password = "x"` on a line of its own (HCL, TOML, INI): a `key = value` line without a newline.
+_SPACED_ASSIGNMENT = re.compile(r"[ \t]=|=[ \t]")
 # References to a secret kept elsewhere: `$(DB_PASSWORD)` and `${TOKEN}` (Kubernetes, shells),
 # Argo CD's `$dex.github.clientSecret` and `$slack-token`, Helm-style `{{ … }}`.
 _PLACEHOLDER = re.compile(r"\$(\{[\w.\-]+\}|\([\w.\-]+\)|[A-Za-z_]\w*(?:[.:\-]\w+)*)|\{\{.*\}\}")
@@ -387,7 +389,7 @@ def mask_text(text: str, mask: Mask) -> str:
         out = _URL_PASSWORD.sub(
             lambda m: m.group("head") + (mask(m.group("password")) if m.group("password") else ""), out
         )
-    if "\n" in out or ":" in out:
+    if "\n" in out or ":" in out or _SPACED_ASSIGNMENT.search(out):
         out = _LINE.sub(_line_replacement(mask), out)
     if '"' in out:
         out = _JSON_PAIR.sub(_pair_replacement(mask), out)

@@ -79,6 +79,38 @@ def is_plain_path(path: str) -> bool:
     return all(part not in ("", ".", "..") for part in path.split("/"))
 
 
+MAX_LINK_HOPS = 40  # as the kernel's ELOOP limit
+# A symbolic link holds a path: anything longer than PATH_MAX is not one (and is not fetched).
+MAX_LINK_TARGET_BYTES = 4096
+
+
+def resolve_links(
+    files: Mapping[str, FileEntry], targets: Mapping[str, str]
+) -> tuple[dict[str, FileEntry], dict[str, str]]:
+    """Symbolic links (path -> target text) of a listing of regular `files`: those that end,
+    possibly through other links, at a regular file of the listing, as that file (with `link`
+    naming the file at the end of the chain), and the others with the reason they are left out.
+
+    The chain is followed to its end: a link to a link must be judged by where the last one
+    points, or `b -> a -> ../../outside` would pass a check made on `b`'s target alone."""
+    resolved: dict[str, FileEntry] = {}
+    left_out: dict[str, str] = {}
+    for path, target in targets.items():
+        current, text = path, target
+        for _ in range(MAX_LINK_HOPS):
+            nxt = clean_path(posixpath.join(posixpath.dirname(current), text))
+            if not nxt or nxt not in targets or nxt == current:
+                break
+            current, text = nxt, targets[nxt]
+        else:
+            nxt = None
+        if nxt and nxt in files and nxt not in targets:
+            resolved[path] = dataclasses.replace(files[nxt], link=nxt)
+        else:
+            left_out[path] = f"it does not point at a file of the commit ('{target[:200]}')"
+    return resolved, left_out
+
+
 def under(path: str, prefix: str) -> bool:
     """True when `path` is `prefix` itself or inside the directory `prefix` ("" is the root)."""
     return not prefix or path == prefix or path.startswith(prefix + "/")
@@ -277,7 +309,10 @@ class GitRefSource:
             if kind != b"blob" or not is_plain_path(path):
                 continue  # submodules carry no chart content we can read
             if mode == b"120000":
-                links[path] = blob.decode()
+                if size.isdigit() and int(size) <= MAX_LINK_TARGET_BYTES:
+                    links[path] = blob.decode()
+                else:
+                    self._left_out[path] = "its target is not a path (too long, or missing from the clone)"
                 continue
             if not size.isdigit():  # `BAD`: the blob is missing (a partial or damaged clone)
                 self._left_out[path] = "its content is not in the repository (a partial clone?)"
@@ -292,13 +327,10 @@ class GitRefSource:
         if not links:
             return
         targets = self._cat_blobs(list(set(links.values())))
-        for path, blob in links.items():
-            target = targets[blob].decode("utf-8", "surrogateescape")
-            resolved = clean_path(posixpath.join(posixpath.dirname(path), target))
-            if resolved and resolved in files:
-                files[path] = dataclasses.replace(files[resolved], link=resolved)
-            else:
-                self._left_out[path] = f"it does not point at a file of the commit ('{target}')"
+        texts = {path: targets[blob].decode("utf-8", "surrogateescape") for path, blob in links.items()}
+        resolved, left_out = resolve_links(files, texts)
+        files.update(resolved)
+        self._left_out.update(left_out)
 
     def _cat_blobs(self, blob_ids: list[str]) -> dict[str, bytes]:
         if not blob_ids:

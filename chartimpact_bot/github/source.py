@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
-import posixpath
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,7 +22,7 @@ from cachetools import LRUCache
 
 from ..analysis.errors import SourceError
 from ..analysis.model import Revision
-from ..analysis.sources import FileEntry, clean_path, is_plain_path, under
+from ..analysis.sources import MAX_LINK_TARGET_BYTES, FileEntry, is_plain_path, resolve_links, under
 from .client import GitHubClient
 
 FETCH_CONCURRENCY = 8
@@ -90,18 +88,26 @@ async def fetch_tree(client: GitHubClient, owner: str, repo: str, sha: str) -> T
         if not is_plain_path(path):
             continue  # `..` or an absolute path: a crafted tree, never a file of the commit
         if entry.get("mode") == "120000":
-            links[path] = str(entry["sha"])
+            if int(entry.get("size") or 0) <= MAX_LINK_TARGET_BYTES:
+                links[path] = str(entry["sha"])
+            else:
+                left_out[path] = "its target is not a path (it is too long)"
             continue
         files[path] = FileEntry(size=int(entry.get("size") or 0), digest=str(entry["sha"]))
     if links:
-        targets = await asyncio.gather(*(_blob(client, owner, repo, blob) for blob in links.values()))
-        for (path, _), target in zip(links.items(), targets, strict=True):
-            text = target.decode("utf-8", "replace")
-            resolved = clean_path(posixpath.join(posixpath.dirname(path), text))
-            if resolved and resolved in files:
-                files[path] = dataclasses.replace(files[resolved], link=resolved)
-            else:
-                left_out[path] = f"it does not point at a file of the commit ('{text[:200]}')"
+        # Each distinct target once, a few at a time: a commit may hold any number of links
+        # to the same blob, and this runs in the server process.
+        semaphore = asyncio.Semaphore(FETCH_CONCURRENCY)
+
+        async def target(blob: str) -> tuple[str, str]:
+            async with semaphore:
+                content = await _blob(client, owner, repo, blob)
+            return blob, content[:MAX_LINK_TARGET_BYTES].decode("utf-8", "replace")
+
+        texts = dict(await asyncio.gather(*(target(blob) for blob in set(links.values()))))
+        resolved, unresolved = resolve_links(files, {path: texts[blob] for path, blob in links.items()})
+        files.update(resolved)
+        left_out.update(unresolved)
     return Tree(files, left_out)
 
 

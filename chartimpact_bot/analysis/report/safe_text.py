@@ -37,8 +37,11 @@ _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 _MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=[A-Za-z0-9_-])")
 _ISSUE = re.compile(r"#(?=\d)")
 _GH_ISSUE = re.compile(r"(?i)\b(GH-)(?=\d)")
-_URL_SCHEME = re.compile(r"(?i)\b((?:https?|ftp|mailto|xmpp):)")
-_WWW = re.compile(r"(?i)\b(www)(?=\.)")
+# GitHub's autolink extension looks at no character before the ASCII letters of a scheme
+# (`1https://x`, `_https://x` and `\u00e9https://x` all link), and finds `www.` after `_`:
+# `\b` misses all of these, so only an ASCII letter before the match keeps it from applying.
+_URL_SCHEME = re.compile(r"(?i)(?<![a-z])((?:https?|ftp|mailto|xmpp):)")
+_WWW = re.compile(r"(?i)(?<![a-z0-9])(www)(?=\.)")
 
 # Markdown punctuation that chart text may not use as markup, outside and inside `<code>`
 # (inline Markdown is still parsed between raw HTML tags).
