@@ -28,12 +28,12 @@ def _unescaped(markdown: str) -> str:
     ["1https://evil.example/x", "_https://evil.example", "\u00e9https://evil.example", "9ftp://evil.example"],
 )
 @pytest.mark.parametrize("render", [md_text, md_code, plain])
-def test_a_scheme_after_a_digit_underscore_or_letter_is_not_a_live_link(render, text: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_scheme_after_a_digit_underscore_or_letter_is_not_a_live_link(render, text: str) -> None:
     assert not _GFM_URL.search(_unescaped(render(text))), render(text)
 
 
 @pytest.mark.parametrize("render", [md_text, plain])
-def test_www_after_an_underscore_is_not_a_live_link(render) -> None:  # type: ignore[no-untyped-def]
+def test_www_after_an_underscore_is_not_a_live_link(render) -> None:
     assert not _GFM_WWW.search(_unescaped(render("_www.evil.example"))), render("_www.evil.example")
 
 

@@ -707,3 +707,69 @@ def test_image_references_and_addresses_named_after_secrets_stay_readable(text: 
 def test_a_password_line_of_a_config_file_is_still_masked_after_the_colon_fix() -> None:
     masked = mask_text("auth:\n  password: hunter2\nsecret=xyz", lambda s: "MASKED")
     assert "hunter2" not in masked and "xyz" not in masked
+
+
+def test_secrets_the_chart_was_given_are_masked_wherever_a_template_puts_them(tmp_path: Path) -> None:
+    script = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: setup}\ndata:\n  setup.sh: |\n"
+        "    {{- range .Values.users }}\n    createUser {{ .accessKey }} {{ .secretKey }}\n    {{- end }}\n"
+        "  note: 'copied {{ .Values.db.password }} here'\n"
+        '  env.json: \'{"name": "AWS_SECRET_ACCESS_KEY", "value": "{{ .Values.aws.secretAccessKey }}"}\'\n'
+    )
+    for side, user in (("base", "console-secret-base1"), ("head", "console-secret-head2")):
+        write_files(
+            tmp_path / side / "app",
+            {
+                "Chart.yaml": chart_yaml("app"),
+                "values.yaml": f"users:\n  - {{accessKey: console, secretKey: {user}}}\n"
+                f"db: {{password: Cnry-Values-{side}}}\naws: {{secretAccessKey: Cnry-Aws-{side}-x}}\n",
+                "templates/cm.yaml": script,
+            },
+        )
+    done = _cli("diff", str(tmp_path / "base" / "app"), str(tmp_path / "head" / "app"), "--format", "json")
+    assert done.returncode in (0, 1), done.stderr
+    for canary in ("console-secret-base1", "console-secret-head2", "Cnry-Values-", "Cnry-Aws-"):
+        assert canary not in done.stdout
+    assert "createUser (sensitive value changed, sha256:" in done.stdout
+    given = _cli(
+        "diff",
+        str(tmp_path / "base" / "app"),
+        str(tmp_path / "head" / "app"),
+        "--format",
+        "markdown",
+        "--set",
+        "db.password=CiOperatorSecret9",
+    )
+    assert "CiOperatorSecret9" not in given.stdout + given.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlFb3dJQkFBS0NBUUVB", "MSUlFb3dJQkFBS0NBUUVB"),
+        ("slack_api_url: https://hooks.slack.com/services/T0001/B0002/XXXXsecretXXXX", "XXXXsecretXXXX"),
+        ("url: https://discord.com/api/webhooks/123/abcDEFsecret", "abcDEFsecret"),
+        ("routing_key: R0utingIntegrationKey", "R0utingIntegrationKey"),  # PagerDuty
+        ("ENCRYPTION_KEY_BASE64=c2VjcmV0LWtleQ==", "c2VjcmV0LWtleQ=="),
+        ("RABBITMQ_ERLANG_COOKIE=Cookie-Monster-1", "Cookie-Monster-1"),
+        ("LDAP_BIND_PW=LdapS3cret", "LdapS3cret"),
+    ],
+)
+def test_secrets_found_in_real_charts_configuration_text_are_masked(text: str, secret: str) -> None:
+    masked = mask_text(text, lambda s: "MASKED")
+    assert secret not in masked
+    assert "MASKED" in masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sql_alchemy_conn: postgresql+psycopg2://${db_user}:${db_password}@db:5432/airflow",
+        "redis://:$(REDIS_PASSWORD)@redis-master:6379/0",
+        "AIRFLOW__API__SECRET_KEY_CMD=cat /opt/bitnami/airflow/secrets/airflow-secret-key",
+        'FAB_PASSWORD_HASH_METHOD = "pbkdf2:sha256"',
+        "SECRET_STORE_BACKEND=kubernetes",
+    ],
+)
+def test_references_and_settings_found_in_real_charts_stay_readable(text: str) -> None:
+    assert mask_text(text, lambda s: "MASKED") == text

@@ -17,6 +17,7 @@ import base64
 import binascii
 import contextlib
 import copy
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -51,10 +52,16 @@ def is_masked(value: Any) -> bool:
 
 
 def normalize_side(
-    first: ManifestSet, second: ManifestSet, options: NormalizeOptions, *, fingerprint_key: bytes
+    first: ManifestSet,
+    second: ManifestSet,
+    options: NormalizeOptions,
+    *,
+    fingerprint_key: bytes,
+    given_secrets: re.Pattern[str] | None = None,
 ) -> tuple[list[Resource], list[NormalizationRule]]:
     """Resources of one side from its two renders, masked (fingerprints keyed by
-    `fingerprint_key`) and stripped of noise."""
+    `fingerprint_key`; `given_secrets` matches the secrets the render was given, masked
+    wherever they appear) and stripped of noise."""
     rules: list[NormalizationRule] = []
     resources = _mask_nondeterminism(first, second, rules)
     out: list[Resource] = []
@@ -64,7 +71,7 @@ def normalize_side(
             _drop_label_noise(body)
         if options.drop_checksum_annotations:
             _drop_checksum_annotations(body)
-        mask_secrets(item.id, body, fingerprint_key)
+        mask_secrets(item.id, body, fingerprint_key, given_secrets)
         out.append(
             Resource(
                 id=item.id,
@@ -245,7 +252,9 @@ def _drop_checksum_annotations(body: dict[str, Any]) -> None:
 # --- secrets ---------------------------------------------------------------------------------
 
 
-def mask_secrets(rid: ResourceId, body: dict[str, Any], key: bytes) -> None:
+def mask_secrets(
+    rid: ResourceId, body: dict[str, Any], key: bytes, given_secrets: re.Pattern[str] | None = None
+) -> None:
     """Replace secret material in place by fingerprints under `key` (contract §2).
 
     Secret `data`/`stringData` entirely; in every object of every kind, values under sensitive
@@ -260,7 +269,7 @@ def mask_secrets(rid: ResourceId, body: dict[str, Any], key: bytes) -> None:
     `vault.hashicorp.com/agent-inject-token` are switches, Bitnami's `ALLOW_EMPTY_PASSWORD` is
     `no`). Numbers under sensitive keys are masked: a numeric PIN is still a secret.
     """
-    masker = _Masker(key)
+    masker = _Masker(key, given_secrets)
     skip: set[str] = set()
     if rid.group == "" and rid.kind == "Secret":
         for field_name in ("data", "stringData"):
@@ -311,8 +320,9 @@ def _restore(taken: list[tuple[dict[str, Any], str, Any]]) -> None:
 
 
 class _Masker:
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, given_secrets: re.Pattern[str] | None = None) -> None:
         self.key = key
+        self.given = given_secrets
 
     def text(self, secret: str) -> str:
         return fingerprint(secret.encode(), self.key)
@@ -338,8 +348,16 @@ class _Masker:
         if secret:
             return self._scalar(node)
         if isinstance(node, str):
-            return mask_text(node, self.text)
+            return self.string(node)
         return node
+
+    def string(self, text: str) -> str:
+        """Free text: the secrets it carries (see sensitive.mask_text), and any secret the
+        render was given, wherever a template put it."""
+        masked = mask_text(text, self.text)
+        if self.given is not None and not is_masked(masked):
+            masked = self.given.sub(lambda m: self.text(m.group(0)), masked)
+        return masked
 
     def _scalar(self, value: Any) -> Any:
         # Booleans, nulls, empty strings and switch words ("true", "no", "off") stay readable
@@ -375,7 +393,7 @@ class _Masker:
                 masked_next = False
                 continue
             if isinstance(item, str) and not secret and key in _ARGUMENT_LISTS:
-                node[index] = mask_argument(item, self.text)
+                node[index] = self.string(mask_argument(item, self.text))
             else:
                 node[index] = self.walk(item, key, secret=secret)
             masked_next = isinstance(item, str) and sensitive_flag(item)

@@ -49,6 +49,7 @@ from .normalize import normalize_side, standing_rules
 from .policy import apply_policy
 from .remote import DependencyFetcher
 from .render import IsolatedHelmRenderer, Renderer, RenderRequest, ValuesFile
+from .secret_values import given_secrets, literal_pattern
 from .semver import Version
 from .sensitive import REDACTED, mask_text
 from .signals.context import ChartSide, SignalContext
@@ -336,12 +337,26 @@ def _render_side(
         parse_rendered(r, namespace=request.namespace, include_tests=options.include_tests) for r in (first, second)
     ]
     result.resources, result.rules = normalize_side(
-        sets[0], sets[1], config.normalize, fingerprint_key=options.fingerprint_key
+        sets[0],
+        sets[1],
+        config.normalize,
+        fingerprint_key=options.fingerprint_key,
+        given_secrets=literal_pattern(_given_secrets(materialized, request)),
     )
     result.lint_errors = first.lint_errors
     result.warnings.extend(sets[0].warnings)
     result.fingerprint = _fingerprint(materialized, request, options.fingerprint_key)
     return result
+
+
+def _given_secrets(chart: MaterializedChart, request: RenderRequest) -> set[str]:
+    """What the render was given under sensitive keys: the chart's and its subcharts' values.yaml,
+    the values files and `--set` (see secret_values.py)."""
+    texts = [
+        content.decode("utf-8", "replace") for path, content in chart.files.items() if path.endswith("/values.yaml")
+    ]
+    texts += [v.text for v in request.values_files]
+    return given_secrets(texts, request.set_values)
 
 
 def _environment_values(

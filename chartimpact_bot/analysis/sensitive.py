@@ -54,7 +54,9 @@ _SECRET_STEMS = ("password", "passwd", "passphrase", "secret", "token", "credent
 _SECRET_WORDS = frozenset({"dsn", "keystore", "connstr"})
 # Words that do only as the last word: `basicAuth`, `DB_PWD`, `ssh.private`, but not the
 # settings around them (`nginx.ingress.kubernetes.io/auth-realm`, `auth-signin`, the shell's `PWD`).
-_SECRET_LAST_WORDS = frozenset({"pwd", "pass", "auth", "authorization", "private"})
+_SECRET_LAST_WORDS = frozenset({"pwd", "pw", "pass", "auth", "authorization", "private"})
+# An encoding named after the key (`ENCRYPTION_KEY_BASE64`, `tokenHex`): the value is still the secret.
+_ENCODING_WORDS = frozenset({"base64", "b64", "hex", "encoded", "enc"})
 # A last word that makes the key name, point at or describe a secret rather than hold one.
 _QUALIFIERS = frozenset(
     {
@@ -138,6 +140,10 @@ _QUALIFIERS = frozenset(
         "sources",
         "volume",
         "mounts",
+        "cmd",
+        "command",
+        "method",
+        "backend",
         "helper",
         "helpers",
     }
@@ -157,7 +163,6 @@ _NON_SECRET_KEY_PREFIXES = frozenset(
         "sort",
         "partition",
         "cache",
-        "routing",
         "primary",
         "hash",
         "shard",
@@ -235,10 +240,16 @@ def _ends_in_key(words: list[str]) -> bool:
 def is_sensitive_key(key: str) -> bool:
     """Whether a key (a field, env var name, ConfigMap key, annotation, flag) holds a credential."""
     words = key_words(key)
+    while len(words) > 1 and words[-1] in _ENCODING_WORDS:
+        words = words[:-1]
+    if len(words) > 2 and words[-2:] in (["base", "64"], ["b", "64"]):  # `KEY_BASE64` splits in two
+        words = words[:-2]
     if not words:
         return False
     if words[-1] in _QUALIFIERS or _REFERENCE_WORDS.intersection(words) or _names_a_key(words):
         return False
+    if words[-2:] == ["erlang", "cookie"]:  # RabbitMQ's cluster secret
+        return True
     if words in (["pwd"], ["oldpwd"]):  # the shell's working directory
         return False
     if _ends_in_key(words) or words[-1] in _SECRET_LAST_WORDS:
@@ -296,6 +307,13 @@ _PEM_BLOCK = re.compile(
 )
 # base64("-----BEGIN "): a PEM block stored base64-encoded outside a Secret.
 _BASE64_PEM = "LS0tLS1CRUdJTi"
+_BASE64_RUN = re.compile(_BASE64_PEM + r"[A-Za-z0-9+/=]+")
+# Webhook URLs whose path is the credential (anyone holding it can post): Slack, Discord,
+# Microsoft Teams / Office 365 connectors, Mattermost-style `/hooks/<token>`.
+_WEBHOOK_URL = re.compile(
+    r"(?P<head>https://(?:hooks\.slack\.com/(?:services|workflows|triggers)/|(?:[\w-]+\.)?discord(?:app)?\.com/api/webhooks/"
+    r"|[\w.-]+\.webhook\.office\.com/webhookb2/|[\w.-]+/hooks/))(?P<token>[\w\-/@.%]+)"
+)
 _URL_PASSWORD = re.compile(
     r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/?#@'\"]*:)(?P<password>[^\s/?#'\"]*)(?=@[^\s@/?#'\"]*(?:[/?#\s'\"]|$))"
 )
@@ -385,10 +403,11 @@ def mask_text(text: str, mask: Mask) -> str:
     out = text
     if "-----BEGIN" in out:
         out = _PEM_BLOCK.sub(lambda m: mask(m.group(0)), out)
+    if _BASE64_PEM in out:  # `client-key-data: LS0tLS1CRUdJTi…` in an embedded kubeconfig
+        out = _BASE64_RUN.sub(lambda m: mask(m.group(0)) if looks_like_private_key(m.group(0)) else m.group(0), out)
     if "://" in out:
-        out = _URL_PASSWORD.sub(
-            lambda m: m.group("head") + (mask(m.group("password")) if m.group("password") else ""), out
-        )
+        out = _URL_PASSWORD.sub(_url_replacement(mask), out)
+        out = _WEBHOOK_URL.sub(lambda m: m.group("head") + mask(m.group("token")), out)
     if "\n" in out or ":" in out or _SPACED_ASSIGNMENT.search(out):
         out = _LINE.sub(_line_replacement(mask), out)
     if '"' in out:
@@ -396,6 +415,16 @@ def mask_text(text: str, mask: Mask) -> str:
     if "=" in out:
         out = _ASSIGNMENT.sub(_assignment_replacement(mask), out)
     return out
+
+
+def _url_replacement(mask: Mask) -> Callable[[re.Match[str]], str]:
+    def replace(m: re.Match[str]) -> str:
+        password = m.group("password")
+        if not password or is_plain_setting(password):  # `:${DB_PASSWORD}@`, `:$(REDIS_PASSWORD)@`
+            return m.group(0)
+        return m.group("head") + mask(password)
+
+    return replace
 
 
 def _line_replacement(mask: Mask) -> Callable[[re.Match[str]], str]:

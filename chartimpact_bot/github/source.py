@@ -20,12 +20,15 @@ from typing import Any
 
 from cachetools import LRUCache
 
-from ..analysis.errors import SourceError
+from ..analysis.errors import AnalysisError, SourceError
 from ..analysis.model import Revision
 from ..analysis.sources import MAX_LINK_TARGET_BYTES, FileEntry, is_plain_path, resolve_links, under
 from .client import GitHubClient
 
 FETCH_CONCURRENCY = 8
+# Entries (files, directories, links) of one commit: GitHub's own recursive listing stops at
+# 100,000; large monorepos of charts stay well below this.
+MAX_TREE_ENTRIES = 200_000
 FETCH_TIMEOUT_SECONDS = 300
 
 
@@ -58,10 +61,13 @@ class Tree:
 
 
 class TreeCache:
-    """Listings by commit SHA: a commit never changes, so its tree is fetched once."""
+    """Listings by commit SHA: a commit never changes, so its tree is fetched once. Bounded by
+    the entries held in all, not by the number of trees: one tree may hold 200,000."""
 
-    def __init__(self, max_trees: int = 64) -> None:
-        self._trees: LRUCache[str, Tree] = LRUCache(maxsize=max_trees)
+    def __init__(self, max_entries: int = 2 * MAX_TREE_ENTRIES) -> None:
+        self._trees: LRUCache[str, Tree] = LRUCache(
+            maxsize=max_entries, getsizeof=lambda tree: len(tree.files) + len(tree.left_out) + 1
+        )
 
     def get(self, key: str) -> Tree | None:
         return self._trees.get(key)
@@ -77,7 +83,11 @@ async def fetch_tree(client: GitHubClient, owner: str, repo: str, sha: str) -> T
     )
     entries: list[dict[str, Any]] = list(tree.get("tree", []))
     if tree.get("truncated"):
-        entries = await _walk(client, owner, repo, sha, "")
+        walk = _Walk(client, owner, repo)
+        await walk.directory(sha, "")
+        entries = walk.entries
+    if len(entries) > MAX_TREE_ENTRIES:
+        raise TreeTooLarge(f"commit {sha[:12]} lists more than {MAX_TREE_ENTRIES:,} files and directories")
     files: dict[str, FileEntry] = {}
     links: dict[str, str] = {}
     left_out: dict[str, str] = {}
@@ -111,20 +121,37 @@ async def fetch_tree(client: GitHubClient, owner: str, repo: str, sha: str) -> T
     return Tree(files, left_out)
 
 
-async def _walk(client: GitHubClient, owner: str, repo: str, sha: str, prefix: str) -> list[dict[str, Any]]:
-    """A truncated tree, one directory at a time (GitHub truncates beyond 100,000 entries / 7 MB)."""
-    tree = await client.getitem("/repos/{owner}/{repo}/git/trees/{sha}", {"owner": owner, "repo": repo, "sha": sha})
-    out: list[dict[str, Any]] = []
-    subtrees = []
-    for entry in tree.get("tree", []):
-        path = f"{prefix}{entry['path']}"
-        if entry.get("type") == "tree":
-            subtrees.append((str(entry["sha"]), f"{path}/"))
-        else:
-            out.append({**entry, "path": path})
-    for result in await asyncio.gather(*(_walk(client, owner, repo, s, p) for s, p in subtrees)):
-        out.extend(result)
-    return out
+class TreeTooLarge(AnalysisError):
+    """A commit lists more entries than one analysis may hold in the server."""
+
+
+class _Walk:
+    """A truncated tree, one directory at a time (GitHub truncates beyond 100,000 entries / 7 MB),
+    a few requests at a time and stopped at MAX_TREE_ENTRIES: the listing is held in the server
+    process, and a push of a million empty files costs its author nothing."""
+
+    def __init__(self, client: GitHubClient, owner: str, repo: str) -> None:
+        self.client, self.owner, self.repo = client, owner, repo
+        self.entries: list[dict[str, Any]] = []
+        self.seen = 0
+        self.semaphore = asyncio.Semaphore(FETCH_CONCURRENCY)
+
+    async def directory(self, sha: str, prefix: str) -> None:
+        async with self.semaphore:
+            tree = await self.client.getitem(
+                "/repos/{owner}/{repo}/git/trees/{sha}", {"owner": self.owner, "repo": self.repo, "sha": sha}
+            )
+        subtrees = []
+        for entry in tree.get("tree", []):
+            self.seen += 1
+            if self.seen > MAX_TREE_ENTRIES:
+                raise TreeTooLarge(f"the commit lists more than {MAX_TREE_ENTRIES:,} files and directories")
+            path = f"{prefix}{entry['path']}"
+            if entry.get("type") == "tree":
+                subtrees.append((str(entry["sha"]), f"{path}/"))
+            else:
+                self.entries.append({**entry, "path": path})
+        await asyncio.gather(*(self.directory(s, p) for s, p in subtrees))
 
 
 async def _blob(client: GitHubClient, owner: str, repo: str, sha: str) -> bytes:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from chartimpact_bot.github import runner
+from chartimpact_bot.github import runner, source
 from tests.conftest import chart_yaml, git, git_blob, git_tree
 from tests.github.conftest import MakeApp, Repo, chart_files, pull_request
 from tests.test_secrets import CANARIES, WELL_KNOWN_PASSWORD
@@ -157,3 +157,19 @@ async def test_a_job_that_would_read_too_much_is_refused_before_fetching(
     fetched = [c.path.rsplit("/", 1)[-1] for c in app.fake.operations("git/get-blob")[blobs_before:]]
     assert fetched  # the metadata was read
     assert large not in fetched
+
+
+@pytest.mark.parametrize("truncated", [False, True], ids=["recursive", "walked"])
+async def test_a_commit_with_too_many_entries_is_refused_not_held(
+    make_app: MakeApp, repo: Repo, monkeypatch: pytest.MonkeyPatch, truncated: bool
+) -> None:
+    monkeypatch.setattr(source, "MAX_TREE_ENTRIES", 25)
+    app = await make_app()
+    app.fake.truncate_trees = truncated
+    base = git(repo.path, "rev-parse", "HEAD")
+    head = repo.commit({f"docs/page-{i}.md": "x\n" for i in range(30)}, "many files")
+    await app.deliver("pull_request", pull_request("opened", number=6, base_sha=base, head_sha=head))
+    await app.settle()
+    (run,) = app.fake.runs_for(head)
+    assert (run["status"], run["conclusion"]) == ("completed", "failure")
+    assert "more than 25 files and directories" in run["output"]["summary"] + run["output"].get("text", "")
