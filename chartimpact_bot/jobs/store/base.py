@@ -44,6 +44,7 @@ Semantics, identical on sqlite and Redis:
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -115,7 +116,7 @@ class JobStore(Protocol):
         """Queue a dead or failed job again (same id, attempts 0); None if it is neither."""
         ...
 
-    async def recover(self) -> list[Job]:
+    async def recover(self) -> builtins.list[Job]:
         """Return running jobs whose lease expired to the queue; answers them as now stored."""
         ...
 

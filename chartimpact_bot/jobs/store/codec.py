@@ -53,7 +53,7 @@ def from_record(record: Mapping[str, Any]) -> Job:
         values[name] = int(record.get(name) or 0)
     for name in FLOAT_FIELDS:
         raw = record.get(name)
-        values[name] = None if raw is None or raw == b"" or raw == "" else float(raw)
+        values[name] = None if raw is None or raw in (b"", "") else float(raw)
     params = json.loads(_text(record.get("params")) or "{}")
     result = json.loads(_text(record.get("result")) or "{}")
     return Job(

@@ -7,6 +7,7 @@ deployments (or tests) can share one server.
 
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
 from collections.abc import Sequence
@@ -154,7 +155,7 @@ class RedisJobStore:
         _, record, superseded = answer
         return Added(_job(record), created=False, revived=True, superseded=[_job(r) for r in superseded])
 
-    async def recover(self) -> list[Job]:
+    async def recover(self) -> builtins.list[Job]:
         now = self._clock()
         return [_job(r) for r in await self._call("RECOVER", now, iso(now), LOST_WORKER)]
 
@@ -207,7 +208,7 @@ class RedisJobStore:
         except RedisError as exc:
             raise StoreError(f"the job store at {self._where} cannot be used: {exc}") from exc
 
-    async def _records(self, ids: list[bytes]) -> list[Job]:
+    async def _records(self, ids: builtins.list[bytes]) -> builtins.list[Job]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for job_id in ids:
                 pipe.hgetall(self._key("job", job_id.decode()))

@@ -11,6 +11,7 @@ process (kill -9); only a crash of the machine may lose the last ones.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import sqlite3
 import time
 import uuid
@@ -88,7 +89,7 @@ class SqliteJobStore:
     async def revive(self, job_id: str) -> Added | None:
         return await self._run(self._tx, self._revive_by_id, job_id)
 
-    async def recover(self) -> list[Job]:
+    async def recover(self) -> builtins.list[Job]:
         return await self._run(self._tx, self._recover)
 
     async def list(self, states: Sequence[str], *, limit: int = 50, cursor: str | None = None) -> Page:
@@ -112,7 +113,7 @@ class SqliteJobStore:
             await self._run(self._close)
         self._thread.shutdown(wait=True)
 
-    async def query_plans(self) -> dict[str, list[str]]:
+    async def query_plans(self) -> dict[str, builtins.list[str]]:
         """EXPLAIN QUERY PLAN of every statement of intake and claim (tests read these)."""
         return await self._run(self._query_plans)
 
@@ -217,7 +218,7 @@ class SqliteJobStore:
         _copy_into(job, stored)
         return stored
 
-    def _recover(self, conn: sqlite3.Connection, now: float) -> list[Job]:
+    def _recover(self, conn: sqlite3.Connection, now: float) -> builtins.list[Job]:
         recovered = []
         for row in conn.execute(sql.EXPIRED, (now,)).fetchall():
             job = _job(row)
@@ -261,19 +262,19 @@ class SqliteJobStore:
             return None
         return self._load(conn, seen["job_id"])
 
-    def _list(self, states: list[str], limit: int, before: int | None) -> Page:
+    def _list(self, states: builtins.list[str], limit: int, before: int | None) -> Page:
         conn = self._db()
         bound = before if before is not None else 2**62
         pages = [[_job(r) for r in conn.execute(sql.PAGE, (s, bound, limit + 1))] for s in states]
         return merge_newest(pages, limit)
 
     def _counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(STATES, 0)
+        counts: dict[str, int] = dict.fromkeys(STATES, 0)
         for state, count in self._db().execute(sql.COUNTS):
             counts[state] = count
         return counts
 
-    def _query_plans(self) -> dict[str, list[str]]:
+    def _query_plans(self) -> dict[str, builtins.list[str]]:
         conn = self._db()
         return {
             name: [row["detail"] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params)]
@@ -296,7 +297,7 @@ class SqliteJobStore:
     def _next_seq(self, conn: sqlite3.Connection) -> int:
         return int(conn.execute(sql.NEXT_SEQ).fetchone()[0])
 
-    def _supersede(self, conn: sqlite3.Connection, now: float, newer: Job) -> list[Job]:
+    def _supersede(self, conn: sqlite3.Connection, now: float, newer: Job) -> builtins.list[Job]:
         superseded = []
         for row in conn.execute(sql.QUEUED_OF_KEY, (newer.key,)).fetchall():
             if row["id"] == newer.id:

@@ -77,7 +77,10 @@ QUEUED_OF_KEY = "SELECT * FROM jobs INDEXED BY jobs_key_state WHERE key = ? AND 
 INSERT_JOB = f"INSERT INTO jobs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
 UPDATE_JOB = f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in COLUMNS if c != 'id')} WHERE id = ?"
 REMEMBER_DELIVERY = "INSERT OR REPLACE INTO deliveries (delivery_id, job_id, seen_ts) VALUES (?, ?, ?)"
-PROMOTE_DUE = "UPDATE jobs INDEXED BY jobs_delayed SET not_before = NULL WHERE state = 'queued' AND not_before IS NOT NULL AND not_before <= ?"
+PROMOTE_DUE = """
+UPDATE jobs INDEXED BY jobs_delayed SET not_before = NULL
+WHERE state = 'queued' AND not_before IS NOT NULL AND not_before <= ?
+"""
 NEXT_RUNNABLE = """
 SELECT * FROM jobs AS j INDEXED BY jobs_ready
 WHERE j.state = 'queued' AND j.not_before IS NULL
