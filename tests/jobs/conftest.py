@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -18,6 +15,8 @@ from chartimpact_bot.jobs.model import Job
 from chartimpact_bot.jobs.store.base import JobStore
 from chartimpact_bot.jobs.store.redis import RedisJobStore
 from chartimpact_bot.jobs.store.sqlite import SqliteJobStore
+
+from .redis_server import redis_server
 
 BACKENDS = ("sqlite", "redis")
 OpenStore = Callable[[], Awaitable[JobStore]]
@@ -34,42 +33,15 @@ class FakeClock:
         self.now += seconds
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A redis-server of our own on a free loopback port, nothing persisted, stopped at the end."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+def redis_url() -> Iterator[str]:
+    """A redis-server of our own for the session (redis_server.py)."""
+    if shutil.which("redis-server") is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is not on PATH: .ci/run installs it (apt-get install redis-server)")
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    workdir = tmp_path_factory.mktemp("redis")
-    port = _free_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    command += ["--dir", str(workdir)]
-    process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not start on port {port}")
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with redis_server() as url:
+        yield url
 
 
 @pytest.fixture
