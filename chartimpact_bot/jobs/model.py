@@ -11,6 +11,15 @@ JobState = Literal["queued", "running", "succeeded", "failed", "superseded", "de
 JobKind = Literal["pull_request", "push", "release", "rerun"]
 
 
+# Lower runs first: a reviewer waits on a pull request's check run; pushes and releases can wait.
+KIND_PRIORITY: dict[str, int] = {"pull_request": 0, "rerun": 0, "push": 1, "release": 2}
+
+
+def iso(timestamp: float) -> str:
+    """RFC 3339 in UTC to the second, the shape of every time in the status API."""
+    return datetime.fromtimestamp(timestamp, UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
 def now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
@@ -36,6 +45,18 @@ class Job:
     finished_at: str | None = None
     error: str | None = None
     result: dict[str, Any] = field(default_factory=lambda: {"verdict": None, "checkRunIds": [], "commentId": None})
+    # Scheduling, kept by the job store (jobs/store/base.py says what each means). A negative
+    # priority means "by kind" (KIND_PRIORITY), so callers that do not care need not say.
+    priority: int = -1
+    not_before: float | None = None  # epoch seconds: a retry waits until then
+    lease_owner: str | None = None  # the worker holding a running job
+    lease_until: float | None = None  # epoch seconds: after this the job counts as abandoned
+    superseded_by: str | None = None  # the job id that replaced this one, for the run's reason
+    seq: int = 0  # the store's intake order (age); 0 until stored
+
+    def __post_init__(self) -> None:
+        if self.priority < 0:
+            self.priority = KIND_PRIORITY.get(self.kind, 1)
 
     @property
     def owner(self) -> str:

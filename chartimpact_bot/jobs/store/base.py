@@ -1,0 +1,164 @@
+"""The durable job store: what every backend promises (docs/adr/0002-job-store.md).
+
+The store holds jobs and their scheduling state, nothing else; running them (workers, retry
+policy, GitHub side effects) belongs to the queue built on top of it. Every operation below is
+atomic on each backend, also between several store objects on one sqlite file or one Redis
+(several instances of the App), so two workers never hold the same job at once.
+
+Semantics, identical on sqlite and Redis:
+
+- **Intake order and priority.** `add` gives a job the next `seq` (its age). A runnable job is
+  one that is `queued`, whose `not_before` has passed, and whose `key` has no `running` job;
+  `claim` takes the runnable job with the lowest `priority`, then the lowest `seq`.
+- **Deduplication.** A delivery id seen in the last `DELIVERY_WINDOW_SECONDS` is not stored
+  twice: `add` answers the job it created. If that job is `dead`, the redelivery revives it
+  (see `revive`), which is how an operator re-runs a dead job from GitHub's "Redeliver".
+- **Supersede.** When a job is added (or revived), every other `queued` job of its key
+  (waiting for its turn or for a retry) becomes `superseded` with `superseded_by` set, and is
+  returned so the caller can close the check runs it opened. A running job is never
+  superseded by the store: it finishes, and the newer job runs after it.
+- **Leases.** `claim` marks the job `running`, `attempts + 1`, `started_at` now, and leases it
+  to `owner` until now + `lease`. The holder extends it with `renew`; a job whose lease
+  expired is returned to `queued` by `recover` (at-least-once: the job runs again, so side
+  effects must be idempotent). A lease is identified by (owner, attempts): `renew` and `save`
+  by a worker whose lease was lost (recovered, perhaps claimed by another) change nothing.
+- **Retries.** `requeue` returns a running job to `queued` with an error and a `not_before`
+  time. `requeue` and `recover` supersede the job instead when a newer queued job of its key
+  already exists, since that one will publish newer results.
+- **Finishing.** `save` writes a job the caller holds: its `result`, `params`, `error` and
+  `attempts`, and its state, which is `running` (progress) or a terminal state; a terminal
+  state sets `finished_at` and releases the lease and the key.
+- **Dead letters.** `dead` jobs are kept like any finished job; `revive` puts a `dead` or
+  `failed` job back in the queue as the newest job, attempts reset, same id.
+- **Listing.** `list` pages jobs in the given states newest first (by `seq`); the cursor is
+  opaque. `counts` answers the number of jobs in every state.
+- **Retention.** `prune` removes finished jobs older than `max_age_seconds` and then the oldest
+  finished jobs while more than `max_jobs` are held; `queued` and `running` jobs are never
+  removed, so the store may hold more than `max_jobs` when that many are unfinished.
+- **Cost.** `add`, `get`, `for_delivery`, `renew` and `save` touch a bounded number of index
+  entries whatever the number of jobs held; `claim` skips only the runnable-looking jobs whose
+  key is busy (at most one queued job per key can exist, so at most one per running job).
+- **Time.** Every backend reads time from its `clock` (epoch seconds), so tests move time on
+  instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..model import Job, JobState
+
+Clock = Callable[[], float]
+DELIVERY_WINDOW_SECONDS = 24 * 3600
+STATES: tuple[JobState, ...] = ("queued", "running", "succeeded", "failed", "superseded", "dead")
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "superseded", "dead"})
+REVIVABLE: frozenset[str] = frozenset({"dead", "failed"})
+
+
+class StoreError(Exception):
+    """The store cannot be used: unreachable, or its data is from a newer version."""
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """What `add` did: `job` is the stored one (the new job, or the one seen for that delivery)."""
+
+    job: Job
+    created: bool
+    revived: bool = False
+    superseded: list[Job] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    jobs: list[Job]
+    cursor: str | None  # pass back for the next page; None when this is the last
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    max_age_seconds: float
+    max_jobs: int
+
+
+class JobStore(Protocol):
+    async def add(self, job: Job) -> Added:
+        """Store a new job (state `queued`), or answer the job already stored for its delivery."""
+        ...
+
+    async def get(self, job_id: str) -> Job | None: ...
+
+    async def for_delivery(self, delivery_id: str) -> Job | None:
+        """The job stored for a delivery id within the dedup window, if any."""
+        ...
+
+    async def claim(self, owner: str, lease: float) -> Job | None:
+        """Take the next runnable job for `owner`, leased for `lease` seconds; None if none is."""
+        ...
+
+    async def renew(self, job: Job, lease: float) -> bool:
+        """Extend the lease of a job the caller holds; False when the lease was lost."""
+        ...
+
+    async def save(self, job: Job) -> bool:
+        """Write a held job (state `running` or terminal); False when the lease was lost."""
+        ...
+
+    async def requeue(self, job: Job, *, not_before: float | None, error: str | None) -> Job | None:
+        """Return a held job to the queue (retry); None when the lease was lost. The answer's
+        state is `queued`, or `superseded` when a newer job of its key is waiting."""
+        ...
+
+    async def revive(self, job_id: str) -> Added | None:
+        """Queue a dead or failed job again (same id, attempts 0); None if it is neither."""
+        ...
+
+    async def recover(self) -> builtins.list[Job]:
+        """Return running jobs whose lease expired to the queue; answers them as now stored."""
+        ...
+
+    async def list(self, states: Sequence[str], *, limit: int = 50, cursor: str | None = None) -> Page: ...
+
+    async def counts(self) -> dict[str, int]: ...
+
+    async def prune(self, retention: Retention) -> int:
+        """Remove finished jobs by age, then by number; answers how many were removed."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise StoreError when the store cannot be reached (for /readyz)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def check_states(states: Sequence[str]) -> list[str]:
+    unknown = [s for s in states if s not in STATES]
+    if unknown:
+        raise ValueError(f"unknown job state {unknown[0]!r}; expected one of {', '.join(STATES)}")
+    return list(dict.fromkeys(states))
+
+
+def check_saved_state(job: Job) -> None:
+    if job.state != "running" and job.state not in TERMINAL:
+        raise ValueError(f"save takes a running or finished job, not {job.state!r}: use requeue or revive")
+
+
+def merge_newest(pages: list[list[Job]], limit: int) -> Page:
+    """Merge per-state pages into one page. Each page holds up to `limit + 1` jobs, newest first,
+    so more jobs exist exactly when the pages hold more than `limit` together."""
+    merged = sorted((job for page in pages for job in page), key=lambda j: j.seq, reverse=True)
+    more = len(merged) > limit
+    merged = merged[:limit]
+    return Page(merged, str(merged[-1].seq) if more and merged else None)
+
+
+def parse_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    if not cursor.isdigit():
+        raise ValueError(f"not a cursor from this store: {cursor[:40]!r}")
+    return int(cursor)

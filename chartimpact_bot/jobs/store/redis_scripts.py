@@ -1,0 +1,285 @@
+"""The Lua scripts of the Redis job store: each operation that changes a job is one script, so it
+is atomic against every other client of the server (Redis runs one script at a time).
+
+Keys, under the store's prefix P (ARGV[1] of every script):
+
+    P:job:<id>         hash    the job's record (codec.py); absent fields are None
+    P:seq              string  the intake counter (a job's seq, its age)
+    P:delivery:<id>    string  "<job id>|<seen epoch>", expiring a little after the dedup window
+    P:ready            zset    runnable queued jobs, score priority * 1e12 + seq
+    P:delayed          zset    queued jobs waiting for a retry, score not_before
+    P:kq:<key>         set     queued jobs (ready or delayed) of one key, for supersede
+    P:busy             hash    key -> the running job that holds it (per-key serialization)
+    P:running          zset    running jobs, score lease_until
+    P:state:<state>    zset    every job in that state, score seq (listing, counts)
+    P:finished         zset    finished jobs, score the epoch they finished (retention)
+
+The scripts build key names from the prefix, so they run on one Redis server, not a cluster.
+Scores and times come from Python as strings and are stored as given: Lua would print its own
+numbers with 14 digits only.
+"""
+
+from __future__ import annotations
+
+COMMON = r"""
+local P = ARGV[1]
+local function jk(id) return P .. ':job:' .. id end
+local function record(id) return redis.call('HGETALL', jk(id)) end
+
+local function move_state(id, old, new, seq)
+  if old then redis.call('ZREM', P .. ':state:' .. old, id) end
+  redis.call('ZADD', P .. ':state:' .. new, seq, id)
+  redis.call('HSET', jk(id), 'state', new)
+end
+
+local function enqueue(id, key, priority, seq, not_before)
+  if not_before and not_before ~= '' then
+    redis.call('ZADD', P .. ':delayed', not_before, id)
+    redis.call('HSET', jk(id), 'not_before', not_before)
+  else
+    redis.call('ZADD', P .. ':ready', string.format('%.0f', tonumber(priority) * 1e12 + tonumber(seq)), id)
+    redis.call('HDEL', jk(id), 'not_before')
+  end
+  redis.call('SADD', P .. ':kq:' .. key, id)
+end
+
+local function unqueue(id, key)
+  redis.call('ZREM', P .. ':ready', id)
+  redis.call('ZREM', P .. ':delayed', id)
+  redis.call('SREM', P .. ':kq:' .. key, id)
+end
+
+local function release(id, key)
+  redis.call('ZREM', P .. ':running', id)
+  redis.call('HDEL', jk(id), 'lease_owner', 'lease_until')
+  if redis.call('HGET', P .. ':busy', key) == id then redis.call('HDEL', P .. ':busy', key) end
+end
+
+local function finish(id, old, new, now, now_iso)
+  local seq = redis.call('HGET', jk(id), 'seq')
+  move_state(id, old, new, seq)
+  if not redis.call('HGET', jk(id), 'finished_at') then redis.call('HSET', jk(id), 'finished_at', now_iso) end
+  redis.call('HDEL', jk(id), 'not_before')
+  redis.call('ZADD', P .. ':finished', now, id)
+end
+
+-- Every other queued job of the key becomes superseded by `by`; answers their records.
+local function supersede_queued(key, by, now, now_iso)
+  local superseded = {}
+  for _, id in ipairs(redis.call('SMEMBERS', P .. ':kq:' .. key)) do
+    if id ~= by then
+      unqueue(id, key)
+      redis.call('HSET', jk(id), 'superseded_by', by)
+      finish(id, 'queued', 'superseded', now, now_iso)
+      table.insert(superseded, record(id))
+    end
+  end
+  return superseded
+end
+
+-- A running job back to the queue (retry, lost worker), or superseded by a newer queued one.
+local function back_to_queue(id, now, now_iso, not_before)
+  local key, seq, priority = unpack(redis.call('HMGET', jk(id), 'key', 'seq', 'priority'))
+  release(id, key)
+  local newer = nil
+  for _, other in ipairs(redis.call('SMEMBERS', P .. ':kq:' .. key)) do
+    if other ~= id then newer = other end
+  end
+  if newer then
+    redis.call('HSET', jk(id), 'superseded_by', newer)
+    finish(id, 'running', 'superseded', now, now_iso)
+  else
+    move_state(id, 'running', 'queued', seq)
+    enqueue(id, key, priority, seq, not_before)
+  end
+end
+
+local function revive(id, now, now_iso)
+  local old, key, priority = unpack(redis.call('HMGET', jk(id), 'state', 'key', 'priority'))
+  local seq = redis.call('INCR', P .. ':seq')
+  redis.call('HSET', jk(id), 'seq', seq, 'attempts', 0)
+  redis.call('HDEL', jk(id), 'started_at', 'finished_at', 'error', 'superseded_by', 'not_before',
+    'lease_owner', 'lease_until')
+  redis.call('ZREM', P .. ':finished', id)
+  move_state(id, old, 'queued', seq)
+  local superseded = supersede_queued(key, id, now, now_iso)
+  enqueue(id, key, priority, seq, nil)
+  return {'revived', record(id), superseded}
+end
+
+local function held(id, token)
+  local state, owner = unpack(redis.call('HMGET', jk(id), 'state', 'lease_owner'))
+  return state == 'running' and owner == token
+end
+
+local function set_or_clear(id, field, present, value)
+  if present == '1' then redis.call('HSET', jk(id), field, value) else redis.call('HDEL', jk(id), field) end
+end
+"""
+
+# ARGV: P, now, now_iso, window, delivery_ttl, then the new job's record as field, value pairs.
+ADD = (
+    COMMON
+    + r"""
+local now, now_iso, window, ttl = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local rec = {}
+for i = 6, #ARGV, 2 do rec[ARGV[i]] = ARGV[i + 1] end
+local dkey = P .. ':delivery:' .. rec.delivery_id
+local seen = redis.call('GET', dkey)
+if seen then
+  local sep = string.find(seen, '|', 1, true)
+  local jid, ts = string.sub(seen, 1, sep - 1), tonumber(string.sub(seen, sep + 1))
+  if ts > tonumber(now) - window and redis.call('EXISTS', jk(jid)) == 1 then
+    if redis.call('HGET', jk(jid), 'state') == 'dead' then return revive(jid, now, now_iso) end
+    return {'seen', record(jid), {}}
+  end
+end
+local seq = redis.call('INCR', P .. ':seq')
+rec.seq, rec.state = seq, 'queued'
+rec.lease_owner, rec.lease_until = nil, nil
+redis.call('DEL', jk(rec.id))
+for field, value in pairs(rec) do redis.call('HSET', jk(rec.id), field, value) end
+local superseded = supersede_queued(rec.key, rec.id, now, now_iso)
+redis.call('ZADD', P .. ':state:queued', seq, rec.id)
+enqueue(rec.id, rec.key, rec.priority, seq, rec.not_before)
+redis.call('SET', dkey, rec.id .. '|' .. now, 'EX', ttl)
+return {'created', record(rec.id), superseded}
+"""
+)
+
+# ARGV: P, now, now_iso, lease_until, lease token. Answers the claimed record or false.
+CLAIM = (
+    COMMON
+    + r"""
+local now, now_iso, expiry, token = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':delayed', '-inf', now)) do
+  local priority, seq = unpack(redis.call('HMGET', jk(id), 'priority', 'seq'))
+  redis.call('ZREM', P .. ':delayed', id)
+  redis.call('ZADD', P .. ':ready', string.format('%.0f', tonumber(priority) * 1e12 + tonumber(seq)), id)
+  redis.call('HDEL', jk(id), 'not_before')
+end
+local offset = 0
+while true do
+  local ids = redis.call('ZRANGE', P .. ':ready', offset, offset + 99)
+  if #ids == 0 then return false end
+  for _, id in ipairs(ids) do
+    local key, seq = unpack(redis.call('HMGET', jk(id), 'key', 'seq'))
+    if redis.call('HEXISTS', P .. ':busy', key) == 0 then
+      unqueue(id, key)
+      redis.call('HSET', P .. ':busy', key, id)
+      redis.call('HINCRBY', jk(id), 'attempts', 1)
+      redis.call('HSET', jk(id), 'started_at', now_iso, 'lease_owner', token, 'lease_until', expiry)
+      redis.call('HDEL', jk(id), 'finished_at', 'not_before')
+      move_state(id, 'queued', 'running', seq)
+      redis.call('ZADD', P .. ':running', expiry, id)
+      return record(id)
+    end
+  end
+  offset = offset + 100
+end
+"""
+)
+
+# ARGV: P, id, token, lease_until. Answers 1 when renewed.
+RENEW = (
+    COMMON
+    + r"""
+local id, token, expiry = ARGV[2], ARGV[3], ARGV[4]
+if not held(id, token) then return 0 end
+redis.call('HSET', jk(id), 'lease_until', expiry)
+redis.call('ZADD', P .. ':running', expiry, id)
+return 1
+"""
+)
+
+# ARGV: P, now, now_iso, id, token, state, result, params, attempts, error present, error,
+# finished_at present, finished_at. Answers the saved record or false.
+SAVE = (
+    COMMON
+    + r"""
+local now, now_iso, id, token, state = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+if not held(id, token) then return false end
+redis.call('HSET', jk(id), 'result', ARGV[7], 'params', ARGV[8], 'attempts', ARGV[9])
+set_or_clear(id, 'error', ARGV[10], ARGV[11])
+if state ~= 'running' then
+  set_or_clear(id, 'finished_at', ARGV[12], ARGV[13])
+  release(id, redis.call('HGET', jk(id), 'key'))
+  finish(id, 'running', state, now, now_iso)
+end
+return record(id)
+"""
+)
+
+# ARGV: P, now, now_iso, id, token, result, params, attempts, error present, error, not_before
+# ('' for none). Answers the record as now stored, or false.
+REQUEUE = (
+    COMMON
+    + r"""
+local now, now_iso, id, token = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if not held(id, token) then return false end
+redis.call('HSET', jk(id), 'result', ARGV[6], 'params', ARGV[7], 'attempts', ARGV[8])
+set_or_clear(id, 'error', ARGV[9], ARGV[10])
+back_to_queue(id, now, now_iso, ARGV[11])
+return record(id)
+"""
+)
+
+# ARGV: P, now, now_iso, error. Answers the records of the jobs recovered.
+RECOVER = (
+    COMMON
+    + r"""
+local now, now_iso = ARGV[2], ARGV[3]
+local recovered = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':running', '-inf', '(' .. now)) do
+  redis.call('HSET', jk(id), 'error', ARGV[4])
+  back_to_queue(id, now, now_iso, nil)
+  table.insert(recovered, record(id))
+end
+return recovered
+"""
+)
+
+# ARGV: P, now, now_iso, id. Answers {'revived', record, superseded} or false.
+REVIVE = (
+    COMMON
+    + r"""
+local now, now_iso, id = ARGV[2], ARGV[3], ARGV[4]
+local state = redis.call('HGET', jk(id), 'state')
+if state ~= 'dead' and state ~= 'failed' then return false end
+return revive(id, now, now_iso)
+"""
+)
+
+# ARGV: P, age cutoff, max jobs, batch. Removes at most `batch` finished jobs (a long script
+# would stall every client of the server); answers how many it removed.
+PRUNE = (
+    COMMON
+    + r"""
+local cutoff, max_jobs, batch = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local function drop(id)
+  local state = redis.call('HGET', jk(id), 'state')
+  if state then redis.call('ZREM', P .. ':state:' .. state, id) end
+  redis.call('ZREM', P .. ':finished', id)
+  redis.call('DEL', jk(id))
+end
+local removed = 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':finished', '-inf', '(' .. cutoff, 'LIMIT', 0, batch)) do
+  drop(id)
+  removed = removed + 1
+end
+if removed < batch then
+  local held = 0
+  for _, state in ipairs({'queued', 'running', 'succeeded', 'failed', 'superseded', 'dead'}) do
+    held = held + redis.call('ZCARD', P .. ':state:' .. state)
+  end
+  local excess = math.min(held - max_jobs, batch - removed)
+  if excess > 0 then
+    for _, id in ipairs(redis.call('ZRANGE', P .. ':finished', 0, excess - 1)) do
+      drop(id)
+      removed = removed + 1
+    end
+  end
+end
+return removed
+"""
+)

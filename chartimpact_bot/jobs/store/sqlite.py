@@ -1,0 +1,352 @@
+"""The embedded job store: one sqlite file in WAL mode, no extra service (what `python app.py` uses).
+
+All database work runs on one thread per store, so the event loop never waits on the disk and
+the connection is only ever used by the thread that opened it. Every change is one
+`BEGIN IMMEDIATE` transaction: it takes the file's write lock before reading, so two stores on
+one file (two processes) cannot both claim a job, and a reader never sees half a change.
+`synchronous=NORMAL` in WAL mode keeps every committed transaction across a crash of the
+process (kill -9); only a crash of the machine may lose the last ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..model import Job, iso
+from . import sqlite_schema as sql
+from .base import (
+    DELIVERY_WINDOW_SECONDS,
+    REVIVABLE,
+    STATES,
+    TERMINAL,
+    Added,
+    Clock,
+    Page,
+    Retention,
+    StoreError,
+    check_saved_state,
+    check_states,
+    merge_newest,
+    parse_cursor,
+)
+from .codec import from_record, to_record
+
+T = TypeVar("T")
+LOST_WORKER = "the worker running this job stopped; queued again"
+BUSY_TIMEOUT_SECONDS = 10.0
+
+
+class SqliteJobStore:
+    def __init__(self, path: str, *, clock: Clock = time.time) -> None:
+        self.path = path
+        self._clock = clock
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobstore-sqlite")
+        self._conn: sqlite3.Connection | None = None
+
+    @classmethod
+    async def open(cls, path: str, *, clock: Clock = time.time) -> SqliteJobStore:
+        store = cls(path, clock=clock)
+        try:
+            await store._run(store._open)
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    # -- the protocol ---------------------------------------------------------------------
+
+    async def add(self, job: Job) -> Added:
+        return await self._run(self._tx, self._add, job)
+
+    async def get(self, job_id: str) -> Job | None:
+        return await self._run(self._get, job_id)
+
+    async def for_delivery(self, delivery_id: str) -> Job | None:
+        return await self._run(self._for_delivery, delivery_id)
+
+    async def claim(self, owner: str, lease: float) -> Job | None:
+        return await self._run(self._tx, self._claim, owner, lease)
+
+    async def renew(self, job: Job, lease: float) -> bool:
+        return await self._run(self._renew, job, lease)
+
+    async def save(self, job: Job) -> bool:
+        check_saved_state(job)
+        return await self._run(self._tx, self._save, job)
+
+    async def requeue(self, job: Job, *, not_before: float | None, error: str | None) -> Job | None:
+        return await self._run(self._tx, self._requeue, job, not_before, error)
+
+    async def revive(self, job_id: str) -> Added | None:
+        return await self._run(self._tx, self._revive_by_id, job_id)
+
+    async def recover(self) -> builtins.list[Job]:
+        return await self._run(self._tx, self._recover)
+
+    async def list(self, states: Sequence[str], *, limit: int = 50, cursor: str | None = None) -> Page:
+        wanted, before = check_states(states), parse_cursor(cursor)
+        return await self._run(self._list, wanted, max(1, limit), before)
+
+    async def counts(self) -> dict[str, int]:
+        return await self._run(self._counts)
+
+    async def prune(self, retention: Retention) -> int:
+        return await self._run(self._tx, self._prune, retention)
+
+    async def ping(self) -> None:
+        try:
+            await self._run(lambda: self._db().execute("SELECT 1").fetchone())
+        except sqlite3.Error as exc:
+            raise StoreError(f"the job store {self.path} cannot be read: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._run(self._close)
+        self._thread.shutdown(wait=True)
+
+    async def query_plans(self) -> dict[str, builtins.list[str]]:
+        """EXPLAIN QUERY PLAN of every statement of intake and claim (tests read these)."""
+        return await self._run(self._query_plans)
+
+    # -- plumbing (all below runs on the store's thread) ------------------------------------
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    def _open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN ourselves, so sqlite3 never opens one behind us.
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self._conn = conn
+        sql.migrate(conn, self.path)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"the job store {self.path} is closed")
+        return self._conn
+
+    def _tx(self, fn: Callable[..., T], *args: Any) -> T:
+        conn = self._db()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            answer = fn(conn, self._clock(), *args)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return answer
+
+    # -- operations, inside a transaction ------------------------------------------------------
+
+    def _add(self, conn: sqlite3.Connection, now: float, job: Job) -> Added:
+        seen = conn.execute(sql.SELECT_DELIVERY, (job.delivery_id,)).fetchone()
+        if seen is not None and seen["seen_ts"] > now - DELIVERY_WINDOW_SECONDS:
+            stored = self._load(conn, seen["job_id"])
+            if stored is not None and stored.state == "dead":
+                return self._revive(conn, now, stored)
+            if stored is not None:
+                return Added(stored, created=False)
+        job.state, job.seq = "queued", self._next_seq(conn)
+        job.lease_owner = job.lease_until = None
+        superseded = self._supersede(conn, now, job)
+        conn.execute(sql.INSERT_JOB, self._values(job, added=now, finished=None))
+        conn.execute(sql.REMEMBER_DELIVERY, (job.delivery_id, job.id, now))
+        return Added(job, created=True, superseded=superseded)
+
+    def _claim(self, conn: sqlite3.Connection, now: float, owner: str, lease: float) -> Job | None:
+        conn.execute(sql.PROMOTE_DUE, (now,))
+        row = conn.execute(sql.NEXT_RUNNABLE).fetchone()
+        if row is None:
+            return None
+        job = _job(row)
+        job.state, job.attempts, job.started_at = "running", job.attempts + 1, iso(now)
+        job.not_before, job.finished_at = None, None
+        # A token per claim, not the owner alone: after a recovery the same owner may claim the
+        # job again, and the worker still holding the first claim must not be taken for it.
+        job.lease_owner, job.lease_until = f"{owner}/{uuid.uuid4().hex[:12]}", now + lease
+        self._write(conn, job, row["added_ts"], None)
+        return job
+
+    def _renew(self, job: Job, lease: float) -> bool:
+        until = self._clock() + lease
+        changed = self._db().execute(sql.RENEW, (until, job.id, job.lease_owner)).rowcount == 1
+        if changed:
+            job.lease_until = until
+        return changed
+
+    def _save(self, conn: sqlite3.Connection, now: float, job: Job) -> bool:
+        row = self._held(conn, job)
+        if row is None:
+            return False
+        stored = _take_writable(_job(row), job)
+        finished = None
+        if stored.state in TERMINAL:
+            stored.finished_at, finished = stored.finished_at or iso(now), now
+            stored.lease_owner = stored.lease_until = stored.not_before = None
+        self._write(conn, stored, row["added_ts"], finished)
+        _copy_into(job, stored)
+        return True
+
+    def _requeue(
+        self, conn: sqlite3.Connection, now: float, job: Job, not_before: float | None, error: str | None
+    ) -> Job | None:
+        row = self._held(conn, job)
+        if row is None:
+            return None
+        stored = _take_writable(_job(row), job)
+        stored.error = error
+        self._back_to_queue(conn, now, stored, row["added_ts"], not_before)
+        _copy_into(job, stored)
+        return stored
+
+    def _recover(self, conn: sqlite3.Connection, now: float) -> builtins.list[Job]:
+        recovered = []
+        for row in conn.execute(sql.EXPIRED, (now,)).fetchall():
+            job = _job(row)
+            job.error = LOST_WORKER
+            self._back_to_queue(conn, now, job, row["added_ts"], None)
+            recovered.append(job)
+        return recovered
+
+    def _revive_by_id(self, conn: sqlite3.Connection, now: float, job_id: str) -> Added | None:
+        stored = self._load(conn, job_id)
+        if stored is None or stored.state not in REVIVABLE:
+            return None
+        return self._revive(conn, now, stored)
+
+    def _revive(self, conn: sqlite3.Connection, now: float, job: Job) -> Added:
+        # The newest job of its key now: it goes to the back of the queue and replaces queued ones.
+        job.state, job.seq, job.attempts = "queued", self._next_seq(conn), 0
+        job.started_at = job.finished_at = job.error = job.superseded_by = None
+        job.not_before = job.lease_owner = job.lease_until = None
+        superseded = self._supersede(conn, now, job)
+        self._write(conn, job, now, None)
+        return Added(job, created=False, revived=True, superseded=superseded)
+
+    def _prune(self, conn: sqlite3.Connection, now: float, retention: Retention) -> int:
+        removed = conn.execute(sql.PRUNE_AGE, (now - retention.max_age_seconds,)).rowcount
+        held = int(conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+        if held > retention.max_jobs:
+            removed += conn.execute(sql.PRUNE_SIZE, (held - retention.max_jobs,)).rowcount
+        conn.execute(sql.PRUNE_DELIVERIES, (now - DELIVERY_WINDOW_SECONDS,))
+        return removed
+
+    # -- reads, outside a transaction (one statement each, so each reads one snapshot) --------
+
+    def _get(self, job_id: str) -> Job | None:
+        return self._load(self._db(), job_id)
+
+    def _for_delivery(self, delivery_id: str) -> Job | None:
+        conn = self._db()
+        seen = conn.execute(sql.SELECT_DELIVERY, (delivery_id,)).fetchone()
+        if seen is None or seen["seen_ts"] <= self._clock() - DELIVERY_WINDOW_SECONDS:
+            return None
+        return self._load(conn, seen["job_id"])
+
+    def _list(self, states: builtins.list[str], limit: int, before: int | None) -> Page:
+        conn = self._db()
+        bound = before if before is not None else 2**62
+        pages = [[_job(r) for r in conn.execute(sql.PAGE, (s, bound, limit + 1))] for s in states]
+        return merge_newest(pages, limit)
+
+    def _counts(self) -> dict[str, int]:
+        counts: dict[str, int] = dict.fromkeys(STATES, 0)
+        for state, count in self._db().execute(sql.COUNTS):
+            counts[state] = count
+        return counts
+
+    def _query_plans(self) -> dict[str, builtins.list[str]]:
+        conn = self._db()
+        return {
+            name: [row["detail"] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params)]
+            for name, (statement, params) in sql.INDEXED.items()
+        }
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _load(self, conn: sqlite3.Connection, job_id: str) -> Job | None:
+        row = conn.execute(sql.SELECT_JOB, (job_id,)).fetchone()
+        return None if row is None else _job(row)
+
+    def _held(self, conn: sqlite3.Connection, job: Job) -> sqlite3.Row | None:
+        """The stored row if the caller still holds the job's lease."""
+        row: sqlite3.Row | None = conn.execute(sql.SELECT_JOB, (job.id,)).fetchone()
+        if row is None or row["state"] != "running" or job.lease_owner is None:
+            return None
+        return row if row["lease_owner"] == job.lease_owner else None
+
+    def _next_seq(self, conn: sqlite3.Connection) -> int:
+        return int(conn.execute(sql.NEXT_SEQ).fetchone()[0])
+
+    def _supersede(self, conn: sqlite3.Connection, now: float, newer: Job) -> builtins.list[Job]:
+        superseded = []
+        for row in conn.execute(sql.QUEUED_OF_KEY, (newer.key,)).fetchall():
+            if row["id"] == newer.id:
+                continue
+            old = _job(row)
+            _finish_superseded(old, newer.id, now)
+            self._write(conn, old, row["added_ts"], now)
+            superseded.append(old)
+        return superseded
+
+    def _back_to_queue(
+        self, conn: sqlite3.Connection, now: float, job: Job, added: float, not_before: float | None
+    ) -> None:
+        job.lease_owner = job.lease_until = None
+        newer = next((r for r in conn.execute(sql.QUEUED_OF_KEY, (job.key,)) if r["id"] != job.id), None)
+        if newer is not None:
+            _finish_superseded(job, newer["id"], now)
+            self._write(conn, job, added, now)
+        else:
+            job.state, job.not_before = "queued", not_before
+            self._write(conn, job, added, None)
+
+    def _write(self, conn: sqlite3.Connection, job: Job, added: float, finished: float | None) -> None:
+        values = self._values(job, added=added, finished=finished)
+        conn.execute(sql.UPDATE_JOB, (*values[1:], values[0]))
+
+    @staticmethod
+    def _values(job: Job, *, added: float, finished: float | None) -> tuple[Any, ...]:
+        record = to_record(job)
+        extra = {"added_ts": added, "finished_ts": finished}
+        return tuple(record.get(c, extra.get(c)) for c in sql.COLUMNS)
+
+
+def _finish_superseded(job: Job, by: str, now: float) -> None:
+    job.state, job.superseded_by, job.finished_at = "superseded", by, iso(now)
+    job.not_before = job.lease_owner = job.lease_until = None
+
+
+def _take_writable(stored: Job, job: Job) -> Job:
+    """The stored job with what a holder may change taken from the caller's copy."""
+    return replace(
+        stored, state=job.state, result=job.result, params=job.params, error=job.error, attempts=job.attempts
+    )
+
+
+def _copy_into(job: Job, stored: Job) -> None:
+    for name in ("state", "finished_at", "lease_owner", "lease_until", "not_before", "superseded_by", "error"):
+        setattr(job, name, getattr(stored, name))
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return from_record(dict(zip(row.keys(), tuple(row), strict=True)))
