@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean services
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,18 @@ demo: $(VENV)/.runtime-installed
 	    examples/charts/head/storefront --format text || test $$? -eq 1
 
 ## Lint, type-check and run the whole test suite.
-test: $(VENV)/.dev-installed lint
+test: $(VENV)/.dev-installed services lint
 	$(BIN)/python -m pytest
+
+## Services the tests start for themselves on free loopback ports (a real redis-server): installed
+## with apt when missing and this runs as root; otherwise say so (those tests are then skipped).
+services:
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing redis-server for the job store tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; \
+	  else echo "redis-server is not installed (apt-get install redis-server): its tests will be skipped"; fi; }
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
