@@ -17,7 +17,7 @@ from typing import NoReturn, TextIO
 from . import __version__
 from .analysis.charts import load_chart_info
 from .analysis.config import AnalysisConfig, Environment
-from .analysis.errors import AnalysisError, ConfigError
+from .analysis.errors import AnalysisError, ConfigError, brief
 from .analysis.model import Report, Revision
 from .analysis.pipeline import (
     ChartTarget,
@@ -31,6 +31,7 @@ from .analysis.remote import HttpRepositoryFetcher
 from .analysis.render import IsolatedHelmRenderer, ValuesFile
 from .analysis.report.json import dumps as render_json
 from .analysis.report.markdown import render_markdown
+from .analysis.report.safe_text import one_line
 from .analysis.report.text import render_text
 from .analysis.sources import ChartSource, DirectorySource, GitRefSource
 from .envvars import render_limits
@@ -133,7 +134,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         report = _run(args)
         _emit(report, args, out)
     except (UsageError, AnalysisError) as exc:
-        print(f"{PROG}: {exc}", file=err)
+        # The sentence may quote a file name or a line of the repository: no control character
+        # of it reaches the terminal.
+        print(f"{PROG}: {one_line(brief(exc, 1000))}", file=err)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=err)

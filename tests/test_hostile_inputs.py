@@ -307,3 +307,15 @@ def test_templates_cannot_read_the_environment(tmp_path: Path, function: str) ->
     assert chart["status"] == "render_error"
     assert function in chart["error"]
     assert code == 2
+
+
+def test_an_error_sentence_quoting_the_repository_carries_no_terminal_control(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    # YAML's own escapes: the unknown key holds ESC ] 0 ; owned BEL, an OSC that retitles a terminal.
+    write_files(repo, {**web_chart("info"), ".chartimpact.yml": 'charts:\n  "\\e]0;owned\\a": 1\n'})
+    base = commit_all(repo, "config")
+    code, _, err, _ = cli("analyze", "--repo", str(repo), "--base", base, "--head", base)
+    assert code == 2
+    assert err.startswith("chartimpact: .chartimpact.yml")
+    assert "unknown key 'charts.\\x1b]0;owned\\x07'" in err  # shown, not run
+    assert not any(c in err for c in "\x1b\x07")
