@@ -773,3 +773,32 @@ def test_secrets_found_in_real_charts_configuration_text_are_masked(text: str, s
 )
 def test_references_and_settings_found_in_real_charts_stay_readable(text: str) -> None:
     assert mask_text(text, lambda s: "MASKED") == text
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("sh -c \"curl -H 'Authorization: Bearer tok3nValue' https://api\"", "tok3nValue"),
+        ("curl -sf -u admin:Adm1nPassw0rd http://localhost:9200/_cluster/health", "Adm1nPassw0rd"),
+        ("mysql -h db -u root -pR00tPassword -e 'select 1'", "R00tPassword"),
+        ("redis-cli -h redis -a R3disPass ping", "R3disPass"),
+        ("sshpass -p 'SshPa55' ssh user@host", "SshPa55"),
+    ],
+)
+def test_credentials_in_script_command_lines_are_masked(text: str, secret: str) -> None:
+    masked = mask_text(text, lambda s: "MASKED")
+    assert secret not in masked
+    assert "MASKED" in masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'curl -u "$USER:$PASSWORD" http://localhost',
+        "mysql -h db -p${MYSQL_ROOT_PASSWORD} -e 'select 1'",
+        "redis-cli -a $(cat /run/secrets/redis) ping",
+        "ls -a /tmp && kubectl port-forward -p 8080",
+    ],
+)
+def test_command_lines_with_references_stay_readable(text: str) -> None:
+    assert mask_text(text, lambda s: "MASKED") == text

@@ -308,6 +308,16 @@ _PEM_BLOCK = re.compile(
 # base64("-----BEGIN "): a PEM block stored base64-encoded outside a Secret.
 _BASE64_PEM = "LS0tLS1CRUdJTi"
 _BASE64_RUN = re.compile(_BASE64_PEM + r"[A-Za-z0-9+/=]+")
+# Credentials in the command lines of scripts, where no key names them: an HTTP Authorization
+# header anywhere, `curl -u user:password`, `mysql -pPASSWORD`, `redis-cli -a PASSWORD`,
+# `sshpass -p PASSWORD`. Each pattern's group `secret` is masked.
+_COMMAND_SECRETS = (
+    re.compile(r"(?i)\bauthorization\s*[:=]\s*(?:basic|bearer|token|digest)\s+(?P<secret>[^\s'\"]+)"),
+    re.compile(r"\bcurl\b[^|;&\n]*?\s(?:-u|--user)\s*['\"]?[^\s:'\"]+:(?P<secret>[^\s'\"]+)"),
+    re.compile(r"\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^|;&\n]*?\s-p(?P<secret>[^\s'\"]+)"),
+    re.compile(r"\bredis-cli\b[^|;&\n]*?\s(?:-a|--pass)\s+['\"]?(?P<secret>[^\s'\"]+)"),
+    re.compile(r"\bsshpass\b[^|;&\n]*?\s-p\s*['\"]?(?P<secret>[^\s'\"]+)"),
+)
 # Webhook URLs whose path is the credential (anyone holding it can post): Slack, Discord,
 # Microsoft Teams / Office 365 connectors, Mattermost-style `/hooks/<token>`.
 _WEBHOOK_URL = re.compile(
@@ -414,7 +424,20 @@ def mask_text(text: str, mask: Mask) -> str:
         out = _JSON_PAIR.sub(_pair_replacement(mask), out)
     if "=" in out:
         out = _ASSIGNMENT.sub(_assignment_replacement(mask), out)
+    for pattern in _COMMAND_SECRETS:
+        out = pattern.sub(_group_replacement(mask), out)
     return out
+
+
+def _group_replacement(mask: Mask) -> Callable[[re.Match[str]], str]:
+    def replace(m: re.Match[str]) -> str:
+        secret = m.group("secret")
+        if not _secret_value(secret):
+            return m.group(0)
+        start, end = m.span("secret")
+        return m.group(0)[: start - m.start()] + mask(secret) + m.group(0)[end - m.start() :]
+
+    return replace
 
 
 def _url_replacement(mask: Mask) -> Callable[[re.Match[str]], str]:
