@@ -46,6 +46,7 @@ from .store.base import Clock
 
 log = structlog.get_logger(__name__)
 IDLE_POLL_SECONDS = 0.5  # how often an idle worker looks for work other instances queued or due retries
+RETURN_TIMEOUT_SECONDS = 10.0
 STOPPED = "ChartImpact stopped; re-run to analyze"
 RETURNED = "the instance stopped before the job finished; queued again"
 
@@ -158,6 +159,8 @@ class DurableJobQueue:
             _, late = await asyncio.wait(running, timeout=grace)
             for task in late:
                 task.cancel()
+            if late:  # each returns its job to the store (or closes its run) as it is cancelled
+                await asyncio.wait(late, timeout=RETURN_TIMEOUT_SECONDS)
         await self._cancel([*self._workers, *([self._maintenance] if self._maintenance else [])])
         self._workers, self._maintenance = [], None
         if self._background:
