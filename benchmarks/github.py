@@ -153,6 +153,7 @@ def bench_intake(work: Path, keys: tuple[str, str], repo: Path, base: str, head:
         "PORT": str(app_port),
         "LOG_LEVEL": "warning",
         "CHARTIMPACT_CREDENTIALS_FILE": str(work / "none.env"),
+        "CHARTIMPACT_QUEUE_URL": f"sqlite:///{work / 'intake.sqlite3'}",
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "chartimpact_bot", "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL
@@ -211,6 +212,7 @@ async def _delivery_to_check_run(keys: tuple[str, str], repo: Path, base: str, h
         webhook_secret=SECRET,
         api_url=str(fake_server.make_url("/")).rstrip("/"),
         log_level="warning",
+        queue_url="memory://",
     )
     client = TestClient(TestServer(create_app(settings)))
     await client.start_server()

@@ -63,6 +63,10 @@ class Settings:
     worker_memory_mb: int = 4096
     job_time_budget_seconds: float = 900.0
     fingerprint_secret: str | None = None  # CHARTIMPACT_FINGERPRINT_KEY
+    shutdown_grace_seconds: float = 25.0
+    job_max_attempts: int = 3
+    job_retry_delay_seconds: float = 30.0
+    job_lease_seconds: float = 30.0
 
     def fingerprint_key(self) -> bytes:
         """The key of secret fingerprints (fingerprint_key.py): CHARTIMPACT_FINGERPRINT_KEY, else
@@ -143,6 +147,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         worker_memory_mb=attempt(env_int, env, "WORKER_MEMORY_MB", 4096, minimum=MIN_MEMORY_MB) or 4096,
         job_time_budget_seconds=attempt(env_float, env, "JOB_TIME_BUDGET_SECONDS", 900.0, minimum=1.0) or 900.0,
         fingerprint_secret=env.get(FINGERPRINT_ENV_VAR, "").strip() or None,
+        shutdown_grace_seconds=_number(attempt, env, "SHUTDOWN_GRACE_SECONDS", 25.0, minimum=0.0),
+        job_max_attempts=attempt(env_int, env, "JOB_MAX_ATTEMPTS", 3, minimum=1) or 3,
+        job_retry_delay_seconds=_number(attempt, env, "JOB_RETRY_DELAY_SECONDS", 30.0, minimum=0.0),
+        job_lease_seconds=_number(attempt, env, "JOB_LEASE_SECONDS", 30.0, minimum=1.0),
     )
     render_ceiling = settings.render.memory_mb + OUTPUT_HEADROOM_MB
     if settings.worker_memory_mb < render_ceiling:
@@ -172,6 +180,13 @@ class _Problems:
 def _flag(attempt: Callable[..., bool | None], env: Mapping[str, str], name: str, default: bool) -> bool:
     value = attempt(env_bool, env, name, default)
     return default if value is None else bool(value)
+
+
+def _number(
+    attempt: Callable[..., float | None], env: Mapping[str, str], name: str, default: float, *, minimum: float
+) -> float:
+    value = attempt(env_float, env, name, default, minimum=minimum)
+    return default if value is None else value
 
 
 def _stored_credentials(path: Path) -> dict[str, str]:

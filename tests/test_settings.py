@@ -77,3 +77,24 @@ def test_an_unreadable_key_file_is_named(tmp_path: Path) -> None:
         SettingsError, match=r"GITHUB_PRIVATE_KEY_PATH '.*missing.pem' cannot be read: No such file or directory"
     ):
         load_settings({"GITHUB_PRIVATE_KEY_PATH": str(tmp_path / "missing.pem")})
+
+
+def test_job_queue_settings() -> None:
+    defaults = load_settings({})
+    assert (defaults.shutdown_grace_seconds, defaults.job_max_attempts) == (25.0, 3)
+    assert (defaults.job_retry_delay_seconds, defaults.job_lease_seconds) == (30.0, 30.0)
+    assert defaults.queue_url == "sqlite:///./data/chartimpact.sqlite3"
+    settings = load_settings(
+        {
+            "SHUTDOWN_GRACE_SECONDS": "5",
+            "JOB_MAX_ATTEMPTS": "6",
+            "JOB_RETRY_DELAY_SECONDS": "2.5",
+            "JOB_LEASE_SECONDS": "9",
+        }
+    )
+    assert (settings.shutdown_grace_seconds, settings.job_max_attempts) == (5.0, 6)
+    assert (settings.job_retry_delay_seconds, settings.job_lease_seconds) == (2.5, 9.0)
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"SHUTDOWN_GRACE_SECONDS": "soon", "JOB_LEASE_SECONDS": "0"})
+    assert len(raised.value.problems) == 2
+    assert "SHUTDOWN_GRACE_SECONDS" in raised.value.problems[0] and "JOB_LEASE_SECONDS" in raised.value.problems[1]

@@ -165,3 +165,19 @@ async def fail_check_run(client: GitHubClient, owner: str, repo: str, run_id: in
             },
         },
     )
+
+
+STOPPED_TITLE = "ChartImpact stopped; re-run to analyze"
+
+
+async def cancel_check_run(client: GitHubClient, owner: str, repo: str, run_id: int, title: str) -> None:
+    """A run whose job ended without an analysis (superseded, or stopped and not resumed)."""
+    await client.patch(
+        "/repos/{owner}/{repo}/check-runs/{check_run_id}",
+        {"owner": owner, "repo": repo, "check_run_id": run_id},
+        data={
+            "status": "completed",
+            "conclusion": "cancelled",
+            "output": {"title": cut_plain(title, MAX_TITLE_CHARS), "summary": md_text(title, limit=MAX_PROBLEM_CHARS)},
+        },
+    )

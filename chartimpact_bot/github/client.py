@@ -118,7 +118,7 @@ class _API(gidgethub.aiohttp.GitHubAPI):
         if wait is None:
             return False
         if wait > self._max_wait or attempt >= self._max_attempts:
-            raise TransientError(f"GitHub rate limit: retry after {int(wait)} s") from exception
+            raise TransientError(f"GitHub rate limit: retry after {int(wait)} s", retry_after=wait) from exception
         await self._sleep(wait)
         return True
 

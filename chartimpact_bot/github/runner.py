@@ -11,11 +11,13 @@ request is parsed in the server process, and nothing CPU-heavy holds its interpr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 import gidgethub
 import structlog
 
@@ -24,10 +26,19 @@ from ..analysis.model import Report, Revision
 from ..analysis.sources import SnapshotSource
 from ..jobs.analysis_process import AnalysisPool, WorkerOptions
 from ..jobs.model import Job, TransientError
+from ..jobs.queue import Checkpoint, Ending
 from ..repo_config import CONFIG_FILE
 from ..settings import Settings
 from .auth import AppAuth
-from .checks import ConfigProblem, build_output, complete_check_run, create_check_run, fail_check_run
+from .checks import (
+    STOPPED_TITLE,
+    ConfigProblem,
+    build_output,
+    cancel_check_run,
+    complete_check_run,
+    create_check_run,
+    fail_check_run,
+)
 from .client import CircuitBreaker, GitHubClient, Sleep
 from .comments import comment_body, upsert_comment
 from .source import BlobCache, GitHubSource, Tree, TreeCache, fetch_tree
@@ -51,13 +62,13 @@ class GitHubContext:
     sleep: Sleep = asyncio.sleep
     tree_calls: int = 0
 
-    def client(self, installation_id: int) -> GitHubClient:
+    def client(self, installation_id: int, *, breaker: CircuitBreaker | None = None) -> GitHubClient:
         return GitHubClient(
             self.session,
             self.auth,
             installation_id,
             base_url=self.settings.api_url,
-            breaker=self.breaker,
+            breaker=breaker or self.breaker,
             sleep=self.sleep,
         )
 
@@ -75,19 +86,52 @@ class AnalysisRunner:
             fingerprint_key=settings.fingerprint_key(),
         )
 
-    async def __call__(self, job: Job) -> None:
-        with structlog.contextvars.bound_contextvars(
+    async def run(self, job: Job, checkpoint: Checkpoint) -> None:
+        with self._bound(job):
+            await self._run(job, checkpoint)
+
+    async def close(self, job: Job, ending: Ending, newer: Job | None) -> None:
+        """Complete the check run of a job that ended without publishing (queue.py's JobRunner).
+
+        Its client has a circuit breaker of its own: when GitHub failed often enough to open the
+        shared one (which is why a job may be dead), this one PATCH still goes out."""
+        run_id: int | None = job.params.get("check_run_id")
+        if run_id is None or not self.ctx.settings.checks_enabled:
+            return
+        client = self.ctx.client(job.installation_id, breaker=CircuitBreaker())
+        with self._bound(job):
+            try:
+                if ending == "dead":
+                    reason = f"GitHub kept failing; the analysis was tried {job.attempts} times: {job.error}"
+                    await fail_check_run(client, job.owner, job.repo, run_id, reason)
+                elif ending == "superseded":
+                    sha = str((newer.params.get("head_sha") if newer else None) or "")[:7]
+                    title = f"superseded by {sha}" if sha else "superseded by a newer analysis"
+                    await cancel_check_run(client, job.owner, job.repo, run_id, title)
+                else:
+                    await cancel_check_run(client, job.owner, job.repo, run_id, STOPPED_TITLE)
+                log.info("check run completed", check_run_id=run_id, ending=ending)
+            except (gidgethub.GitHubException, TransientError, aiohttp.ClientError, TimeoutError):
+                log.warning("could not complete the check run", check_run_id=run_id, ending=ending)
+
+    @staticmethod
+    def _bound(job: Job) -> contextlib.AbstractContextManager[Any]:
+        return structlog.contextvars.bound_contextvars(
             delivery_id=job.delivery_id,
             github_event=job.event,
             repository=job.repository,
             installation=job.installation_id,
             job_id=job.id,
-        ):
-            await self._run(job)
+        )
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: Job, checkpoint: Checkpoint) -> None:
         client = self.ctx.client(job.installation_id)
         settings = self.ctx.settings
+        # The first attempt opens a run (also when a dead job is revived: its old run is
+        # completed); a retry, or a job recovered from a lost worker, reuses the one it opened.
+        if job.attempts <= 1:
+            job.params.pop("check_run_id", None)
+            job.params.pop("check_run_url", None)
         run_id: int | None = job.params.get("check_run_id")
         run_url: str = job.params.get("check_run_url", "")
         try:
@@ -103,6 +147,7 @@ class AnalysisRunner:
                 run_id, run_url = await create_check_run(client, job.owner, job.repo, head_sha, self._external_id(job))
                 job.params["check_run_id"], job.params["check_run_url"] = run_id, run_url
                 job.result["checkRunIds"] = [run_id]
+                await checkpoint()  # stored before anything else, so no later attempt opens a second run
             if settings.status_enabled and job.attempts == 1:
                 await set_status(
                     client,
@@ -120,20 +165,19 @@ class AnalysisRunner:
             )
             log.info("analysis published", verdict=job.result["verdict"])
         except TransientError:
-            if job.attempts >= 3 and run_id is not None:
-                await self._give_up(client, job, run_id, "GitHub kept failing; the analysis was retried three times")
-            raise
+            raise  # the queue retries it, and closes the run after the last attempt
         except Exception as exc:  # any other failure still completes the Check Run, saying what failed
             error = _sentence(exc)
             log.warning("analysis failed", error=error)
             if run_id is not None:
-                await self._give_up(client, job, run_id, error)
+                await self._give_up(job, run_id, error)
             job.state, job.error = "failed", error
 
-    async def _give_up(self, client: GitHubClient, job: Job, run_id: int, reason: str) -> None:
+    async def _give_up(self, job: Job, run_id: int, reason: str) -> None:
+        client = self.ctx.client(job.installation_id, breaker=CircuitBreaker())
         try:
             await fail_check_run(client, job.owner, job.repo, run_id, reason)
-        except (gidgethub.GitHubException, TransientError):
+        except (gidgethub.GitHubException, TransientError, aiohttp.ClientError, TimeoutError):
             log.warning("could not complete the check run", check_run_id=run_id)
 
     def _external_id(self, job: Job) -> str:

@@ -83,4 +83,9 @@ class Job:
 
 
 class TransientError(Exception):
-    """A failure worth retrying later (GitHub unavailable, rate limited for long)."""
+    """A failure worth retrying later (GitHub unavailable, rate limited for long). `retry_after`:
+    the seconds the other side asked us to wait, when it said; the retry waits at least that."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -15,7 +15,8 @@ from ..github.auth import AppAuth
 from ..github.client import CircuitBreaker, Sleep, app_fetcher, token_fetcher
 from ..github.runner import AnalysisRunner, GitHubContext
 from ..jobs.analysis_process import AnalysisPool
-from ..jobs.queue import InMemoryJobQueue
+from ..jobs.durable import DurableJobQueue
+from ..jobs.store import StoreError, open_store
 from ..logs import configure_logging
 from ..settings import Settings
 from . import webhooks
@@ -23,6 +24,7 @@ from .keys import GITHUB, QUEUE, SETTINGS
 from .setup import add_setup_routes
 
 log = structlog.get_logger(__name__)
+READY_TIMEOUT_SECONDS = 2.0
 SessionFactory = Callable[[], aiohttp.ClientSession]
 
 
@@ -41,6 +43,7 @@ def create_app(
     app = web.Application(client_max_size=settings.max_webhook_bytes + 1024)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_github_and_queue(session_factory, sleep, analysis_pool))
+    app.on_shutdown.append(_stop_intake)
     app.router.add_post("/api/webhooks/github", webhooks.receive)
     app.router.add_get("/api/webhooks/status/{job_id}", webhooks.status)
     app.router.add_get("/healthz", healthz)
@@ -67,25 +70,44 @@ def _github_and_queue(
         )
         github = GitHubContext(settings, session, auth, breaker=breaker, sleep=sleep)
         app[GITHUB] = github
-        if not settings.queue_url.startswith("memory://"):
-            # Parsed and validated already so deployments can set it; the durable stores come later.
-            log.warning("durable job stores are not implemented yet: jobs are kept in memory", queue_url="set")
-        pool = shared_pool or AnalysisPool(settings.worker_concurrency, memory_mb=settings.worker_memory_mb)
-        queue = InMemoryJobQueue(AnalysisRunner(github, pool), concurrency=settings.worker_concurrency)
-        app[QUEUE] = queue
-        await queue.start()
-        warming = None if settings.setup_mode else asyncio.create_task(pool.warm_up())
         try:
+            store = await open_store(settings.queue_url)
+        except Exception:
+            await session.close()
+            raise
+        pool = shared_pool or AnalysisPool(settings.worker_concurrency, memory_mb=settings.worker_memory_mb)
+        queue = DurableJobQueue(
+            store,
+            AnalysisRunner(github, pool),
+            concurrency=settings.worker_concurrency,
+            max_attempts=settings.job_max_attempts,
+            retry_delay=settings.job_retry_delay_seconds,
+            lease=settings.job_lease_seconds,
+            durable=not settings.queue_url.startswith("memory://"),
+        )
+        app[QUEUE] = queue
+        warming = None
+        try:
+            await queue.start()
+            log.info("job queue started", store=settings.queue_url.split(":", 1)[0], owner=queue.owner)
+            warming = None if settings.setup_mode else asyncio.create_task(pool.warm_up())
             yield
         finally:
             if warming is not None:
                 warming.cancel()
-            await queue.stop()
+            await queue.shutdown(settings.shutdown_grace_seconds)
+            await store.close()
             await session.close()
             if shared_pool is None:
                 await asyncio.to_thread(pool.close)
 
     return context
+
+
+async def _stop_intake(app: web.Application) -> None:
+    """SIGTERM (or the end of a test): webhooks answer 503 from now on, running jobs get the grace
+    period, the rest go back to the store. on_shutdown runs while connections are still open."""
+    await app[QUEUE].shutdown(app[SETTINGS].shutdown_grace_seconds)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -97,8 +119,18 @@ async def readyz(request: web.Request) -> web.Response:
     problems = []
     if settings.setup_mode or not settings.private_key:
         problems.append("GitHub App credentials are not loaded")
-    if not request.app[QUEUE].healthy():
+    queue = request.app[QUEUE]
+    if not queue.accepting:
+        problems.append("the instance is shutting down")
+    elif not queue.healthy():
         problems.append("the job queue is not running")
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            await queue.ping()
+    except StoreError as exc:
+        problems.append(str(exc))
+    except TimeoutError:
+        problems.append(f"the job store did not answer within {READY_TIMEOUT_SECONDS:g} s")
     if problems:
         return web.json_response({"status": "unavailable", "problems": problems}, status=503)
     return web.json_response({"status": "ready"})

@@ -21,11 +21,15 @@ from aiohttp.http import HttpProcessingError
 
 from ..github import events
 from ..github.payloads import PayloadError, shown
+from ..jobs.model import Job
+from ..jobs.queue import QueueClosed
 from .keys import QUEUE, SETTINGS
 
 log = structlog.get_logger(__name__)
 BODY_TIMEOUT_SECONDS = 30.0
+RETRY_AFTER_SECONDS = 30
 _DELIVERY_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class _BadDelivery(Exception):
@@ -64,6 +68,9 @@ async def _receive(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     if not settings.webhook_enabled:
         return _error(503, "webhooks are disabled")
+    queue = request.app[QUEUE]
+    if not queue.accepting:
+        return _shutting_down()
     if settings.webhook_secret is None:
         return _error(503, "the GitHub App is not registered yet: open / on this server to set it up")
     body = await _body(request, settings.max_webhook_bytes)
@@ -76,13 +83,11 @@ async def _receive(request: web.Request) -> web.Response:
     if not _DELIVERY_ID.fullmatch(delivery_id):
         return _error(400, "X-GitHub-Delivery is not a delivery id")
     data = _json_object(body, request.content_type)
-    queue = request.app[QUEUE]
     # "event" is structlog's key for the message itself, so GitHub's event goes under github_event.
     with structlog.contextvars.bound_contextvars(github_event=shown(event_name)):
-        seen = queue.for_delivery(delivery_id)
-        if seen is not None:
-            log.info("redelivery of a known delivery", job_id=seen.id)
-            return web.json_response({"jobId": seen.id, "statusUrl": _status_url(seen.id), "status": "duplicate"})
+        seen = await queue.for_delivery(delivery_id)
+        if seen is not None and seen.state != "dead":  # a dead job's redelivery revives it (submit)
+            return _duplicate(seen)
         try:
             plan = await events.plan(event_name, delivery_id, data)
         except PayloadError as exc:
@@ -95,9 +100,25 @@ async def _receive(request: web.Request) -> web.Response:
         with structlog.contextvars.bound_contextvars(
             repository=job.repository, installation=job.installation_id, job_id=job.id
         ):
-            log.info("delivery accepted", kind=job.kind)
-            job = await (queue.submit(job) if settings.async_processing else queue.run_now(job))
-        return web.json_response({"jobId": job.id, "statusUrl": _status_url(job.id)}, status=202)
+            try:
+                added = await (queue.submit(job) if settings.async_processing else queue.run_now(job))
+            except QueueClosed:
+                return _shutting_down()
+            if not (added.created or added.revived):
+                return _duplicate(added.job)  # the same delivery, arrived twice at once
+            log.info("delivery revived a dead job" if added.revived else "delivery accepted", kind=job.kind)
+        return web.json_response({"jobId": added.job.id, "statusUrl": _status_url(added.job.id)}, status=202)
+
+
+def _duplicate(seen: Job) -> web.Response:
+    log.info("redelivery of a known delivery", job_id=seen.id)
+    return web.json_response({"jobId": seen.id, "statusUrl": _status_url(seen.id), "status": "duplicate"})
+
+
+def _shutting_down() -> web.Response:
+    response = _error(503, "the App is restarting; deliver again shortly")
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 async def _body(request: web.Request, limit: int) -> bytes:
@@ -155,7 +176,8 @@ def _status_url(job_id: str) -> str:
 
 
 async def status(request: web.Request) -> web.Response:
-    job = request.app[QUEUE].get(request.match_info["job_id"])
+    job_id = request.match_info["job_id"]
+    job = await request.app[QUEUE].get(job_id) if _JOB_ID.fullmatch(job_id) else None
     if job is None:
         return _error(404, "unknown job id")
     return web.json_response(job.status())

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chartimpact_bot.jobs.analysis_process import AnalysisPool
-from chartimpact_bot.jobs.queue import InMemoryJobQueue
+from chartimpact_bot.jobs.durable import DurableJobQueue
 from chartimpact_bot.settings import Settings
 from chartimpact_bot.web.app import create_app
 from chartimpact_bot.web.keys import QUEUE
@@ -78,9 +78,9 @@ class AppUnderTest:
     settings: Settings
 
     @property
-    def queue(self) -> InMemoryJobQueue:
+    def queue(self) -> DurableJobQueue:
         queue = self.client.app[QUEUE]
-        assert isinstance(queue, InMemoryJobQueue)
+        assert isinstance(queue, DurableJobQueue)
         return queue
 
     async def deliver(
@@ -123,8 +123,13 @@ def make_app(
     fake: FakeGitHub,
     app_keys: tuple[str, str],
     analysis_pool: AnalysisPool,
+    tmp_path: Path,
 ) -> MakeApp:
+    """Each App runs on the durable queue, on a real sqlite file in tmp_path (one per test,
+    shared by the Apps a test makes, as a restarted instance would find it)."""
+
     async def make(base_path: str = "", **overrides: Any) -> AppUnderTest:
+        overrides.setdefault("queue_url", f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
         fake.base_path = base_path
         server: TestServer = await aiohttp_server(fake.app())
         settings = Settings(
