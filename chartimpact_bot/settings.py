@@ -67,6 +67,9 @@ class Settings:
     job_max_attempts: int = 3
     job_retry_delay_seconds: float = 30.0
     job_lease_seconds: float = 30.0
+    result_retention_days: float = 90.0  # CHARTIMPACT_RESULT_RETENTION_DAYS
+    max_stored_jobs: int = 100_000  # CHARTIMPACT_MAX_STORED_JOBS
+    prune_interval_seconds: float = 3600.0  # how often retention runs (tests shorten it)
 
     def fingerprint_key(self) -> bytes:
         """The key of secret fingerprints (fingerprint_key.py): CHARTIMPACT_FINGERPRINT_KEY, else
@@ -151,6 +154,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         job_max_attempts=attempt(env_int, env, "JOB_MAX_ATTEMPTS", 3, minimum=1) or 3,
         job_retry_delay_seconds=_number(attempt, env, "JOB_RETRY_DELAY_SECONDS", 30.0, minimum=0.0),
         job_lease_seconds=_number(attempt, env, "JOB_LEASE_SECONDS", 30.0, minimum=1.0),
+        result_retention_days=attempt(env_int, env, "CHARTIMPACT_RESULT_RETENTION_DAYS", 90, minimum=1) or 90,
+        max_stored_jobs=attempt(env_int, env, "CHARTIMPACT_MAX_STORED_JOBS", 100_000, minimum=100) or 100_000,
     )
     render_ceiling = settings.render.memory_mb + OUTPUT_HEADROOM_MB
     if settings.worker_memory_mb < render_ceiling:

@@ -28,6 +28,9 @@ from .auth import AppAuth, AppIdentity
 
 USER_AGENT = "chartimpact-bot"
 Sleep = Callable[[float], Awaitable[None]]
+# Told of every response GitHub gave: (installation id, None for the App's own calls; status;
+# headers). The server's /metrics counts requests by status and keeps x-ratelimit-remaining.
+ResponseHook = Callable[[int | None, int, Mapping[str, str]], None]
 
 
 @dataclass(slots=True)
@@ -67,8 +70,12 @@ class _API(gidgethub.aiohttp.GitHubAPI):
         sleep: Sleep,
         max_wait: float,
         max_attempts: int,
+        installation_id: int | None = None,
+        on_response: ResponseHook | None = None,
     ) -> None:
         super().__init__(session, USER_AGENT, base_url=base_url)
+        self._installation_id = installation_id
+        self._on_response = on_response
         self.last_headers: Mapping[str, str] = {}
         self._breaker = breaker
         self._sleep = sleep
@@ -89,6 +96,8 @@ class _API(gidgethub.aiohttp.GitHubAPI):
                 await self._sleep(_backoff(attempt))
                 continue
             self.last_headers = response_headers
+            if self._on_response is not None:
+                self._on_response(self._installation_id, status, response_headers)
             if status >= 500:
                 self._breaker.failure()
             else:
@@ -149,9 +158,17 @@ class GitHubClient:
         sleep: Sleep = asyncio.sleep,
         max_wait: float = 120.0,
         max_attempts: int = 4,
+        on_response: ResponseHook | None = None,
     ) -> None:
         self._api = _API(
-            session, base_url=base_url, breaker=breaker, sleep=sleep, max_wait=max_wait, max_attempts=max_attempts
+            session,
+            base_url=base_url,
+            breaker=breaker,
+            sleep=sleep,
+            max_wait=max_wait,
+            max_attempts=max_attempts,
+            installation_id=installation_id,
+            on_response=on_response,
         )
         self._auth = auth
         self.installation_id = installation_id
@@ -215,10 +232,22 @@ class GitHubClient:
 
 
 def token_fetcher(
-    session: aiohttp.ClientSession, base_url: str, breaker: CircuitBreaker, sleep: Sleep = asyncio.sleep
+    session: aiohttp.ClientSession,
+    base_url: str,
+    breaker: CircuitBreaker,
+    sleep: Sleep = asyncio.sleep,
+    on_response: ResponseHook | None = None,
 ) -> Callable[[int, str], Awaitable[dict[str, str]]]:
     """A token fetcher for AppAuth: `POST /app/installations/{id}/access_tokens` with the App JWT."""
-    api = _API(session, base_url=base_url, breaker=breaker, sleep=sleep, max_wait=120.0, max_attempts=4)
+    api = _API(
+        session,
+        base_url=base_url,
+        breaker=breaker,
+        sleep=sleep,
+        max_wait=120.0,
+        max_attempts=4,
+        on_response=on_response,
+    )
 
     async def fetch(installation_id: int, app_jwt: str) -> dict[str, str]:
         answer: dict[str, str] = await api.post(
@@ -233,10 +262,22 @@ def token_fetcher(
 
 
 def app_fetcher(
-    session: aiohttp.ClientSession, base_url: str, breaker: CircuitBreaker, sleep: Sleep = asyncio.sleep
+    session: aiohttp.ClientSession,
+    base_url: str,
+    breaker: CircuitBreaker,
+    sleep: Sleep = asyncio.sleep,
+    on_response: ResponseHook | None = None,
 ) -> Callable[[str], Awaitable[dict[str, Any]]]:
     """The App's own description for AppAuth: `GET /app` with the App JWT."""
-    api = _API(session, base_url=base_url, breaker=breaker, sleep=sleep, max_wait=120.0, max_attempts=4)
+    api = _API(
+        session,
+        base_url=base_url,
+        breaker=breaker,
+        sleep=sleep,
+        max_wait=120.0,
+        max_attempts=4,
+        on_response=on_response,
+    )
 
     async def fetch(app_jwt: str) -> dict[str, Any]:
         answer: dict[str, Any] = await api.getitem("/app", jwt=app_jwt)

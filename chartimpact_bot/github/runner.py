@@ -39,7 +39,7 @@ from .checks import (
     create_check_run,
     fail_check_run,
 )
-from .client import CircuitBreaker, GitHubClient, Sleep
+from .client import CircuitBreaker, GitHubClient, ResponseHook, Sleep
 from .comments import comment_body, upsert_comment
 from .source import BlobCache, GitHubSource, Tree, TreeCache, fetch_tree
 from .statuses import STATES, set_status
@@ -61,6 +61,7 @@ class GitHubContext:
     trees: TreeCache = field(default_factory=TreeCache)
     sleep: Sleep = asyncio.sleep
     tree_calls: int = 0
+    on_response: ResponseHook | None = None  # every GitHub response, for /metrics
 
     def client(self, installation_id: int, *, breaker: CircuitBreaker | None = None) -> GitHubClient:
         return GitHubClient(
@@ -70,6 +71,7 @@ class GitHubContext:
             base_url=self.settings.api_url,
             breaker=breaker or self.breaker,
             sleep=self.sleep,
+            on_response=self.on_response,
         )
 
 

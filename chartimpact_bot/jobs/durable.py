@@ -33,7 +33,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
@@ -49,6 +49,9 @@ IDLE_POLL_SECONDS = 0.5  # how often an idle worker looks for work other instanc
 RETURN_TIMEOUT_SECONDS = 10.0
 STOPPED = "ChartImpact stopped; re-run to analyze"
 RETURNED = "the instance stopped before the job finished; queued again"
+# Told of every job that ended on this instance after running (succeeded, failed, dead), with
+# the seconds its last attempt took: the web layer's metrics listen here (jobs/ imports no web).
+JobEnded = Callable[[Job, float], None]
 
 
 class _Attempt:
@@ -73,6 +76,7 @@ class DurableJobQueue:
         durable: bool = True,
         clock: Clock = time.time,
         owner: str | None = None,
+        on_job_ended: JobEnded | None = None,
     ) -> None:
         self.store = store
         self._runner = runner
@@ -91,6 +95,7 @@ class DurableJobQueue:
         self._running: dict[str, asyncio.Task[None]] = {}  # job id → the runner's task
         self._background: set[asyncio.Task[Any]] = set()
         self._finished: dict[str, asyncio.Event] = {}  # run_now waiting for a job
+        self._on_job_ended = on_job_ended
 
     # -- intake and status ------------------------------------------------------------------
 
@@ -131,11 +136,28 @@ class DurableJobQueue:
     async def get(self, job_id: str) -> Job | None:
         return await self.store.get(job_id)
 
+    async def revive(self, job_id: str) -> Added | None:
+        """Queue a dead or failed job again (the operator's retry); None if it is neither. The
+        queued jobs of its key it supersedes get their runs completed, as on intake."""
+        if not self._accepting:
+            raise QueueClosed("the instance is shutting down")
+        added = await self.store.revive(job_id)
+        if added is not None:
+            for old in added.superseded:
+                self._spawn(self._close(old, "superseded", added.job))
+            self._wake.set()
+        return added
+
     async def for_delivery(self, delivery_id: str) -> Job | None:
         return await self.store.for_delivery(delivery_id)
 
     async def ping(self) -> None:
         await self.store.ping()
+
+    @property
+    def running_here(self) -> int:
+        """Jobs this instance's workers are running now."""
+        return len(self._running)
 
     def healthy(self) -> bool:
         return bool(self._workers) and all(not w.done() for w in self._workers)
@@ -218,6 +240,7 @@ class DurableJobQueue:
     async def _execute(self, job: Job) -> None:
         with structlog.contextvars.bound_contextvars(job_id=job.id, attempt=job.attempts):
             attempt = _Attempt()
+            began = time.monotonic()
             work = asyncio.create_task(self._runner.run(job, lambda: self._checkpoint(job, attempt)))
             keeper = asyncio.create_task(self._keep_lease(job, work, attempt))
             try:
@@ -233,6 +256,8 @@ class DurableJobQueue:
                 return
             except TransientError as exc:
                 await self._retry(job, exc)
+                if job.state == "dead":
+                    self._ended(job, began)
                 return
             except Exception as exc:
                 job.state, job.error = "failed", brief(f"{type(exc).__name__}: {exc}")
@@ -245,6 +270,15 @@ class DurableJobQueue:
                 job.state = "succeeded"
             if not await self.store.save(job):
                 log.warning("lease lost before the job's outcome was saved")
+            else:
+                self._ended(job, began)
+
+    def _ended(self, job: Job, began: float) -> None:
+        if self._on_job_ended is not None:
+            try:
+                self._on_job_ended(job, time.monotonic() - began)
+            except Exception:
+                log.exception("a listener of ended jobs failed")
 
     async def _checkpoint(self, job: Job, attempt: _Attempt) -> None:
         if not await self.store.save(job):

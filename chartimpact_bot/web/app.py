@@ -16,11 +16,14 @@ from ..github.client import CircuitBreaker, Sleep, app_fetcher, token_fetcher
 from ..github.runner import AnalysisRunner, GitHubContext
 from ..jobs.analysis_process import AnalysisPool
 from ..jobs.durable import DurableJobQueue
+from ..jobs.retention import prune_periodically, retention
 from ..jobs.store import StoreError, open_store
 from ..logs import configure_logging
 from ..settings import Settings
 from . import webhooks
-from .keys import GITHUB, QUEUE, SETTINGS
+from .api import add_api_routes, bearer_auth
+from .keys import GITHUB, JOBS, QUEUE, SETTINGS
+from .metrics import METRICS, Metrics, scrape
 from .setup import add_setup_routes
 
 log = structlog.get_logger(__name__)
@@ -40,14 +43,17 @@ def create_app(
     default the application starts its own and stops it on shutdown."""
     if configure_logs:
         configure_logging(settings.log_level, settings.log_format)
-    app = web.Application(client_max_size=settings.max_webhook_bytes + 1024)
+    app = web.Application(client_max_size=settings.max_webhook_bytes + 1024, middlewares=[bearer_auth])
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()
     app.cleanup_ctx.append(_github_and_queue(session_factory, sleep, analysis_pool))
     app.on_shutdown.append(_stop_intake)
     app.router.add_post("/api/webhooks/github", webhooks.receive)
     app.router.add_get("/api/webhooks/status/{job_id}", webhooks.status)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", scrape)
+    add_api_routes(app)
     if settings.setup_mode:
         add_setup_routes(app, settings, Path(settings.credentials_file))
     return app
@@ -62,13 +68,14 @@ def _github_and_queue(
             session_factory() if session_factory else aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         )
         breaker = CircuitBreaker()
+        observe = app[METRICS].github_response
         auth = AppAuth(
             settings.app_id or "",
             settings.private_key or "",
-            token_fetcher(session, settings.api_url, breaker, sleep),
-            fetch_app=app_fetcher(session, settings.api_url, breaker, sleep),
+            token_fetcher(session, settings.api_url, breaker, sleep, on_response=observe),
+            fetch_app=app_fetcher(session, settings.api_url, breaker, sleep, on_response=observe),
         )
-        github = GitHubContext(settings, session, auth, breaker=breaker, sleep=sleep)
+        github = GitHubContext(settings, session, auth, breaker=breaker, sleep=sleep, on_response=observe)
         app[GITHUB] = github
         try:
             store = await open_store(settings.queue_url)
@@ -84,17 +91,27 @@ def _github_and_queue(
             retry_delay=settings.job_retry_delay_seconds,
             lease=settings.job_lease_seconds,
             durable=not settings.queue_url.startswith("memory://"),
+            on_job_ended=app[METRICS].job_ended,
         )
-        app[QUEUE] = queue
-        warming = None
+        app[QUEUE] = app[JOBS] = queue
+        warming = pruning = None
         try:
             await queue.start()
+            pruning = asyncio.create_task(
+                prune_periodically(
+                    store,
+                    retention(settings.result_retention_days, settings.max_stored_jobs),
+                    settings.prune_interval_seconds,
+                ),
+                name="job-retention",
+            )
             log.info("job queue started", store=settings.queue_url.split(":", 1)[0], owner=queue.owner)
             warming = None if settings.setup_mode else asyncio.create_task(pool.warm_up())
             yield
         finally:
-            if warming is not None:
-                warming.cancel()
+            for task in (warming, pruning):
+                if task is not None:
+                    task.cancel()
             await queue.shutdown(settings.shutdown_grace_seconds)
             await store.close()
             await session.close()

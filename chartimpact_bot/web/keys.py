@@ -5,9 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..github.runner import GitHubContext
+from ..jobs.durable import DurableJobQueue
 from ..jobs.queue import JobQueue
 from ..settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 QUEUE = web.AppKey("queue", JobQueue)
 GITHUB = web.AppKey("github", GitHubContext)
+# The same queue as QUEUE, with its store: the operator API (api.py) and /metrics read it.
+JOBS = web.AppKey("jobs", DurableJobQueue)
+# What a webhook answer was, for /metrics: "ignored" or "duplicate" (202 is "accepted", the rest "rejected").
+OUTCOME = web.ResponseKey("outcome", str)

@@ -23,7 +23,8 @@ from ..github import events
 from ..github.payloads import PayloadError, shown
 from ..jobs.model import Job
 from ..jobs.queue import QueueClosed
-from .keys import QUEUE, SETTINGS
+from .keys import OUTCOME, QUEUE, SETTINGS
+from .metrics import METRICS
 
 log = structlog.get_logger(__name__)
 BODY_TIMEOUT_SECONDS = 30.0
@@ -51,6 +52,20 @@ def _error(status: int, message: str) -> web.Response:
 
 
 async def receive(request: web.Request) -> web.Response:
+    metrics = request.app.get(METRICS)
+    event = request.headers.get("X-GitHub-Event")
+    try:
+        response = await _answer(request)
+    except web.HTTPException as exc:
+        if metrics is not None:
+            metrics.delivery(event, exc.status, "rejected")
+        raise
+    if metrics is not None:
+        metrics.delivery(event, response.status, response.get(OUTCOME))
+    return response
+
+
+async def _answer(request: web.Request) -> web.Response:
     delivery = shown(request.headers.get("X-GitHub-Delivery") or "", 128)
     with structlog.contextvars.bound_contextvars(delivery_id=delivery):
         try:
@@ -112,7 +127,9 @@ async def _receive(request: web.Request) -> web.Response:
 
 def _duplicate(seen: Job) -> web.Response:
     log.info("redelivery of a known delivery", job_id=seen.id)
-    return web.json_response({"jobId": seen.id, "statusUrl": _status_url(seen.id), "status": "duplicate"})
+    response = web.json_response({"jobId": seen.id, "statusUrl": _status_url(seen.id), "status": "duplicate"})
+    response[OUTCOME] = "duplicate"
+    return response
 
 
 def _shutting_down() -> web.Response:
@@ -168,7 +185,9 @@ def _payload(body: bytes, content_type: str) -> str:
 
 
 def _ignored(reason: str) -> web.Response:
-    return web.json_response({"status": "ignored", "reason": reason})
+    response = web.json_response({"status": "ignored", "reason": reason})
+    response[OUTCOME] = "ignored"
+    return response
 
 
 def _status_url(job_id: str) -> str:

@@ -1,0 +1,132 @@
+"""The operator API (CONTRACT §4): `GET /api/jobs` and `POST /api/jobs/{jobId}/retry`.
+
+Every path under `/api/jobs` and `/api/compare` is behind a bearer token,
+`Authorization: Bearer $CHARTIMPACT_API_TOKEN`, checked by `bearer_auth` before any route is
+looked up: with no token configured they answer 403, with a missing or wrong one 401 (the
+comparison takes the same time whatever the token sent).
+
+- `GET /api/jobs?state=dead,failed&limit=50&cursor=…`: jobs in the given states (comma-separated
+  or repeated; all states when none is given), newest first, `limit` of them (1 to 200, default
+  50); `{"jobs": [<job status>…], "nextCursor": "…" | null}`, where each job is the status
+  shape of `GET /api/webhooks/status/{jobId}` and `nextCursor`, passed back as `cursor`, gives
+  the next page. The cursor is the store's, opaque.
+- `POST /api/jobs/{jobId}/retry`: queues a `dead` or `failed` job again (same id, attempts from
+  zero; the newest job of its pull request or ref, so queued older ones are superseded) and
+  answers 202 with its status; 404 for an unknown id, 409 for a job in any other state.
+
+Bad parameters are a 400 with a reason; an unreachable store a 503.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from ..jobs.queue import QueueClosed
+from ..jobs.store import StoreError
+from ..jobs.store.base import REVIVABLE, STATES
+from .keys import JOBS, SETTINGS
+
+PROTECTED = ("/api/jobs", "/api/compare")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, message: str, **headers: str) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers or None)
+
+
+def _protected(path: str) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in PROTECTED)
+
+
+def token_valid(expected: str, authorization: str | None) -> bool:
+    """`Authorization: Bearer <token>`, compared in constant time."""
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer":
+        given = ""
+    return hmac.compare_digest(
+        given.strip().encode("utf-8", "backslashreplace"), expected.encode("utf-8", "backslashreplace")
+    )
+
+
+@web.middleware
+async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if _protected(request.path):
+        expected = request.app[SETTINGS].api_token
+        if not expected:
+            return _error(403, "the operator API is disabled: set CHARTIMPACT_API_TOKEN to enable it")
+        if not token_valid(expected, request.headers.get("Authorization")):
+            return _error(401, "missing or wrong bearer token", **{"WWW-Authenticate": 'Bearer realm="chartimpact"'})
+    return await handler(request)
+
+
+def add_api_routes(app: web.Application) -> None:
+    app.router.add_get("/api/jobs", list_jobs)
+    app.router.add_post("/api/jobs/{job_id}/retry", retry_job)
+
+
+class _BadQuery(Exception):
+    pass
+
+
+def _states(request: web.Request) -> list[str]:
+    wanted = [s.strip() for value in request.query.getall("state", []) for s in value.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in STATES]
+    if unknown:
+        raise _BadQuery(f"unknown job state {unknown[0][:40]!r}; expected {', '.join(STATES)}")
+    return list(dict.fromkeys(wanted)) or list(STATES)
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "").strip()
+    if not raw:
+        return DEFAULT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise _BadQuery(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    return int(raw)
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    unknown = set(request.query) - {"state", "limit", "cursor"}
+    if unknown:
+        return _error(400, f"unknown query parameter {sorted(unknown)[0][:40]!r}; expected state, limit, cursor")
+    try:
+        states, limit = _states(request), _limit(request)
+    except _BadQuery as bad:
+        return _error(400, str(bad))
+    cursor = request.query.get("cursor") or None
+    try:
+        page = await request.app[JOBS].store.list(states, limit=limit, cursor=cursor)
+    except ValueError:
+        return _error(400, "cursor is not one this API gave: start again without it")
+    except StoreError as exc:
+        return _error(503, str(exc))
+    return web.json_response({"jobs": [job.status() for job in page.jobs], "nextCursor": page.cursor})
+
+
+async def retry_job(request: web.Request) -> web.Response:
+    job_id = request.match_info["job_id"]
+    queue = request.app[JOBS]
+    try:
+        job = await queue.get(job_id) if _JOB_ID.fullmatch(job_id) else None
+        if job is None:
+            return _error(404, "unknown job id")
+        if job.state not in REVIVABLE:
+            return _error(409, f"the job is {job.state}; only dead or failed jobs can be retried")
+        added = await queue.revive(job_id)
+    except QueueClosed:
+        return _error(503, "the App is restarting; retry shortly", **{"Retry-After": "30"})
+    except StoreError as exc:
+        return _error(503, str(exc))
+    if added is None:  # it changed meanwhile (retried by someone else, or pruned)
+        current = await queue.get(job_id)
+        if current is None:
+            return _error(404, "unknown job id")
+        return _error(409, f"the job is {current.state}; only dead or failed jobs can be retried")
+    return web.json_response(added.job.status(), status=202)
