@@ -98,3 +98,21 @@ def test_job_queue_settings() -> None:
         load_settings({"SHUTDOWN_GRACE_SECONDS": "soon", "JOB_LEASE_SECONDS": "0"})
     assert len(raised.value.problems) == 2
     assert "SHUTDOWN_GRACE_SECONDS" in raised.value.problems[0] and "JOB_LEASE_SECONDS" in raised.value.problems[1]
+
+
+def test_retention_and_api_settings() -> None:
+    defaults = load_settings({})
+    assert (defaults.result_retention_days, defaults.max_stored_jobs, defaults.api_token) == (90, 100_000, None)
+    settings = load_settings(
+        {
+            "CHARTIMPACT_RESULT_RETENTION_DAYS": "7",
+            "CHARTIMPACT_MAX_STORED_JOBS": "5000",
+            "CHARTIMPACT_API_TOKEN": "t0ken",
+        }
+    )
+    assert (settings.result_retention_days, settings.max_stored_jobs, settings.api_token) == (7, 5000, "t0ken")
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"CHARTIMPACT_RESULT_RETENTION_DAYS": "0", "CHARTIMPACT_MAX_STORED_JOBS": "lots"})
+    assert len(raised.value.problems) == 2
+    assert "CHARTIMPACT_RESULT_RETENTION_DAYS" in raised.value.problems[0]
+    assert "CHARTIMPACT_MAX_STORED_JOBS" in raised.value.problems[1]
