@@ -87,7 +87,7 @@ def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", "").strip()
     if not raw:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 3 or not 1 <= int(raw) <= MAX_LIMIT:
         raise _BadQuery(f"limit must be a whole number from 1 to {MAX_LIMIT}")
     return int(raw)
 

@@ -117,9 +117,13 @@ async def test_bad_query_parameters_answer_400_with_a_reason(make_app: MakeApp) 
         "limit=-1",
         "limit=ten",
         "limit=1e3",
+        "limit=%D9%A3",
+        "limit=" + "9" * 5000,
         "cursor=abc",
         "cursor=%00",
         "cursor=" + "9" * 5000,
+        "cursor=" + "9" * 19,  # beyond a 64-bit seq
+        "cursor=%D9%A3",  # an Arabic-Indic digit: isdigit, but no seq
         "colour=red",
     ):
         status, answer = await _get(app, f"/api/jobs?{query}")

@@ -159,6 +159,7 @@ def merge_newest(pages: list[list[Job]], limit: int) -> Page:
 def parse_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
-    if not cursor.isdigit():
+    # A seq is a 64-bit integer on both backends: anything longer did not come from a store.
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 19 or int(cursor) >= 2**63:
         raise ValueError(f"not a cursor from this store: {cursor[:40]!r}")
     return int(cursor)
