@@ -13,6 +13,9 @@
   `retry_delay * 2**(n-1)`, ±20 % jitter, and at least the wait GitHub asked for. After
   `max_attempts` the job is `dead` with its error and the runner completes its check run.
   A job superseded while waiting for its retry has its run completed the same way as on intake.
+- **Rate limits.** A RateLimited error (the installation's primary limit is spent) parks the job
+  until the reset: it is queued with `not_before` = the reset, and the attempt is given back
+  (attempts - 1), so waiting for GitHub never makes a job `dead`, however long or often.
 - **Recovery.** `recover()` runs at start-up and every `lease / 3` seconds: jobs of a vanished
   instance come back to the queue once their lease expired, and their next attempt reuses the
   check run they opened (the runner checkpoints it).
@@ -39,7 +42,7 @@ from typing import Any
 import structlog
 
 from ..analysis.errors import brief
-from .model import Job, TransientError
+from .model import Job, RateLimited, TransientError
 from .queue import Ending, JobRunner, QueueClosed
 from .store import Added, JobStore
 from .store.base import Clock
@@ -121,7 +124,8 @@ class DurableJobQueue:
         try:
             while True:
                 job = await self.store.get(job_id)
-                if job is None or job.state not in ("queued", "running") or (job.state == "queued" and job.attempts):
+                waiting = job is not None and job.state == "queued" and bool(job.attempts or job.not_before)
+                if job is None or job.state not in ("queued", "running") or waiting:
                     return
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), IDLE_POLL_SECONDS)
@@ -231,6 +235,9 @@ class DurableJobQueue:
                 else:
                     await self._stopped(job)
                 return
+            except RateLimited as exc:
+                await self._park(job, exc)
+                return
             except TransientError as exc:
                 await self._retry(job, exc)
                 return
@@ -283,6 +290,19 @@ class DurableJobQueue:
             await self._close(stored, "superseded", await self._newer(stored))
         else:
             log.warning("job will be retried", error=error, delay_seconds=round(delay, 1))
+            asyncio.get_running_loop().call_later(delay, self._wake.set)
+
+    async def _park(self, job: Job, exc: RateLimited) -> None:
+        """Until the installation's rate limit resets; this attempt does not count."""
+        job.attempts = max(job.attempts - 1, 0)
+        stored = await self.store.requeue(job, not_before=exc.until, error=str(exc))
+        if stored is None:
+            log.warning("lease lost before the job could be parked")
+        elif stored.state == "superseded":
+            await self._close(stored, "superseded", await self._newer(stored))
+        else:
+            delay = max(exc.until - self._clock(), 0.0)
+            log.info("job parked until the rate limit resets", installation=job.installation_id, seconds=round(delay))
             asyncio.get_running_loop().call_later(delay, self._wake.set)
 
     async def _stopped(self, job: Job) -> None:
