@@ -7,6 +7,8 @@
 - **Workers.** `concurrency` tasks claim jobs from the store with a lease of `lease` seconds and
   renew it every third of that while the runner works. A job whose lease was lost (this instance
   stalled, another recovered and claimed it) is cancelled here and its outcome discarded.
+  `installation_concurrency` caps the running jobs of one installation (in the store, so over
+  every instance): one installation's burst of pull requests cannot starve the others.
   Several instances on one store (one sqlite file, one Redis) share the work: every claim is
   atomic in the store.
 - **Retries.** A TransientError returns the job to the queue for attempt n + 1 after
@@ -70,6 +72,7 @@ class DurableJobQueue:
         runner: JobRunner,
         *,
         concurrency: int = 2,
+        installation_concurrency: int | None = None,
         max_attempts: int = 3,
         retry_delay: float = 30.0,
         lease: float = 30.0,
@@ -80,6 +83,7 @@ class DurableJobQueue:
         self.store = store
         self._runner = runner
         self._concurrency = concurrency
+        self._installation_cap = installation_concurrency or None
         self._max_attempts = max_attempts
         self._retry_delay = retry_delay
         self._lease = lease
@@ -195,7 +199,7 @@ class DurableJobQueue:
     async def _work(self) -> None:
         while self._claiming:
             try:
-                job = await self.store.claim(self.owner, self._lease)
+                job = await self.store.claim(self.owner, self._lease, installation_cap=self._installation_cap)
             except Exception:
                 log.exception("the job store could not be read; trying again")
                 await asyncio.sleep(1.0)

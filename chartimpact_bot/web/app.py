@@ -84,6 +84,7 @@ def _github_and_queue(
             store,
             AnalysisRunner(github, pool),
             concurrency=settings.worker_concurrency,
+            installation_concurrency=settings.installation_concurrency,
             max_attempts=settings.job_max_attempts,
             retry_delay=settings.job_retry_delay_seconds,
             lease=settings.job_lease_seconds,
