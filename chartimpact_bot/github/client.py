@@ -274,6 +274,7 @@ class GitHubClient:
         )
         self._auth = auth
         self.installation_id = installation_id
+        self._base_url, self._gate = base_url, gate
 
     async def getitem(self, url: str, url_vars: Mapping[str, Any] | None = None) -> Any:
         return await self._call("GET", url, url_vars)
@@ -304,7 +305,13 @@ class GitHubClient:
             items.extend(data)
         return items
 
+    def _gate_check(self) -> None:
+        """A limited installation fails fast, before even its token is fetched."""
+        if self._gate is not None:
+            self._gate.check(self._base_url, self.installation_id)
+
     async def _page(self, url: str, url_vars: Mapping[str, Any] | None) -> tuple[Any, str | None]:
+        self._gate_check()
         for refresh in (False, True):
             token = await self._auth.installation_token(self.installation_id, refresh=refresh)
             try:
@@ -319,6 +326,7 @@ class GitHubClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _call(self, method: str, url: str, url_vars: Mapping[str, Any] | None, data: Any = b"") -> Any:
+        self._gate_check()
         for refresh in (False, True):
             token = await self._auth.installation_token(self.installation_id, refresh=refresh)
             try:
