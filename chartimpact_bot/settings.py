@@ -47,6 +47,7 @@ class Settings:
     port: int = 8080
     queue_url: str = "sqlite:///./data/chartimpact.sqlite3"
     worker_concurrency: int = 2
+    installation_concurrency: int = 1  # running jobs of one installation, over every instance; 0: no cap
     render: RenderLimits = field(default_factory=RenderLimits)
     max_webhook_bytes: int = 26_214_400
     api_token: str | None = None
@@ -134,6 +135,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         port=attempt(env_int, env, "PORT", 8080, minimum=0) or 8080,
         queue_url=queue_url,
         worker_concurrency=attempt(env_int, env, "WORKER_CONCURRENCY", 2, minimum=1) or 2,
+        installation_concurrency=_count(attempt, env, "INSTALLATION_CONCURRENCY", 1, minimum=0),
         render=attempt(render_limits, env) or RenderLimits(),
         max_webhook_bytes=attempt(env_int, env, "MAX_WEBHOOK_BYTES", 26_214_400, minimum=1024) or 26_214_400,
         api_token=env.get("CHARTIMPACT_API_TOKEN") or None,
@@ -191,6 +193,11 @@ def _number(
     attempt: Callable[..., float | None], env: Mapping[str, str], name: str, default: float, *, minimum: float
 ) -> float:
     value = attempt(env_float, env, name, default, minimum=minimum)
+    return default if value is None else value
+
+
+def _count(attempt: Callable[..., int | None], env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    value = attempt(env_int, env, name, default, minimum=minimum)
     return default if value is None else value
 
 

@@ -1,11 +1,17 @@
 """Requests to GitHub as an installation, with the care GitHub asks for.
 
-- Primary rate limit (403/429, `x-ratelimit-remaining: 0`): wait until `x-ratelimit-reset`.
+- Primary rate limit (403/429, `x-ratelimit-remaining: 0`): the installation is limited until
+  `x-ratelimit-reset`. The RateLimitGate shared by every client of the instance remembers it, so
+  no job of that installation calls GitHub before the reset: a short wait is slept by the job
+  that met it, and every other call of the installation raises RateLimited at once (the queue
+  parks the job until the reset without counting an attempt).
 - Secondary rate limit (403/429 with `retry-after`, or without it): honour it, else wait 60 s
   and back off exponentially. gidgethub reports these as BadRequest and ignores `retry-after`,
   so the headers are kept from the response.
 - 5xx and connection errors: exponential backoff with jitter; a circuit breaker stops calling a
-  GitHub that keeps failing; the job is retried later (TransientError), never lost.
+  GitHub that keeps failing; the job is retried later (TransientError), never lost. There is one
+  breaker per (API host, installation) (BreakerRegistry): one installation's outage, or one
+  GHES host's, never pauses the calls of another.
 - 401: the installation token is refreshed once.
 Waits longer than `max_wait` become a TransientError instead of blocking a worker.
 """
@@ -23,7 +29,7 @@ import aiohttp
 import gidgethub
 import gidgethub.aiohttp
 
-from ..jobs.model import TransientError
+from ..jobs.model import RateLimited, TransientError, iso
 from .auth import AppAuth, AppIdentity
 
 USER_AGENT = "chartimpact-bot"
@@ -31,6 +37,10 @@ Sleep = Callable[[float], Awaitable[None]]
 # Told of every response GitHub gave: (installation id, None for the App's own calls; status;
 # headers). The server's /metrics counts requests by status and keeps x-ratelimit-remaining.
 ResponseHook = Callable[[int | None, int, Mapping[str, str]], None]
+Clock = Callable[[], float]
+# Whose calls: the API base URL (github.com or a GHES host) and the installation (None: the App itself).
+Scope = tuple[str, int | None]
+NO_RESET_WAIT_SECONDS = 60.0  # a primary limit answered without x-ratelimit-reset
 
 
 @dataclass(slots=True)
@@ -58,6 +68,66 @@ class CircuitBreaker:
             self.opened_at = self.clock()
 
 
+class BreakerRegistry:
+    """One CircuitBreaker per (API base URL, installation id), made on first use."""
+
+    def __init__(self, factory: Callable[[], CircuitBreaker] = CircuitBreaker) -> None:
+        self._factory = factory
+        self._breakers: dict[Scope, CircuitBreaker] = {}
+
+    def get(self, base_url: str, installation_id: int | None) -> CircuitBreaker:
+        scope = (base_url.rstrip("/"), installation_id)
+        breaker = self._breakers.get(scope)
+        if breaker is None:
+            breaker = self._breakers[scope] = self._factory()
+        return breaker
+
+    def __len__(self) -> int:
+        return len(self._breakers)
+
+
+class RateLimitGate:
+    """Which installations have spent their primary rate limit, and until when (epoch seconds).
+
+    Shared by every client of the instance: `check` raises RateLimited before any HTTP call of
+    a limited installation, so nothing is sent to GitHub for it before its reset."""
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        self._clock = clock
+        self._until: dict[Scope, float] = {}
+
+    def until(self, base_url: str, installation_id: int | None) -> float | None:
+        """When the installation's limit resets, if it is limited now."""
+        scope = (base_url.rstrip("/"), installation_id)
+        until = self._until.get(scope)
+        if until is not None and until <= self._clock():
+            del self._until[scope]
+            return None
+        return until
+
+    def check(self, base_url: str, installation_id: int | None) -> None:
+        until = self.until(base_url, installation_id)
+        if until is not None:
+            raise RateLimited(
+                _limited(installation_id, until), installation_id=installation_id, until=until, now=self._clock()
+            )
+
+    def limit(self, base_url: str, installation_id: int | None, until: float) -> None:
+        scope = (base_url.rstrip("/"), installation_id)
+        self._until[scope] = max(until, self._until.get(scope, 0.0))
+
+    def lift(self, base_url: str, installation_id: int | None, until: float) -> None:
+        """The reset `until` has come (the caller slept until it): calls may go out again."""
+        scope = (base_url.rstrip("/"), installation_id)
+        if self._until.get(scope, until + 1) <= until:
+            del self._until[scope]
+
+
+def _limited(installation_id: int | None, until: float) -> str:
+    who = f"installation {installation_id}" if installation_id is not None else "the App"
+    return f"GitHub's rate limit of {who} is used up until {iso(until)}; waiting for the reset"
+
+
 class _API(gidgethub.aiohttp.GitHubAPI):
     """gidgethub's client, keeping response headers and retrying what GitHub asks to retry."""
 
@@ -72,20 +142,28 @@ class _API(gidgethub.aiohttp.GitHubAPI):
         max_attempts: int,
         installation_id: int | None = None,
         on_response: ResponseHook | None = None,
+        gate: RateLimitGate | None = None,
+        clock: Clock = time.time,
     ) -> None:
         super().__init__(session, USER_AGENT, base_url=base_url)
         self._installation_id = installation_id
         self._on_response = on_response
         self.last_headers: Mapping[str, str] = {}
+        self._base_url = base_url
         self._breaker = breaker
         self._sleep = sleep
         self._max_wait = max_wait
         self._max_attempts = max_attempts
+        self._installation_id = installation_id
+        self._gate = gate
+        self._clock = clock
 
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, Mapping[str, str], bytes]:
         for attempt in range(1, self._max_attempts + 1):
+            if self._gate is not None:
+                self._gate.check(self._base_url, self._installation_id)
             self._breaker.check()
             try:
                 status, response_headers, data = await super()._request(method, url, headers, body)
@@ -98,12 +176,26 @@ class _API(gidgethub.aiohttp.GitHubAPI):
             self.last_headers = response_headers
             if self._on_response is not None:
                 self._on_response(self._installation_id, status, response_headers)
+            self._note_spent_limit(status, response_headers)
             if status >= 500:
                 self._breaker.failure()
             else:
                 self._breaker.success()
             return status, response_headers, data
         raise TransientError("GitHub is unreachable")  # pragma: no cover - the loop always returns or raises
+
+    def _note_spent_limit(self, status: int, headers: Mapping[str, str]) -> None:
+        """An answer that spent the last request of the limit closes the gate until the reset."""
+        if self._gate is not None and status < 400 and headers.get("x-ratelimit-remaining") == "0":
+            self._gate.limit(self._base_url, self._installation_id, self._reset(headers))
+
+    def _reset(self, headers: Mapping[str, str]) -> float:
+        try:
+            reset = float(headers.get("x-ratelimit-reset", "") or 0)
+        except ValueError:
+            reset = 0.0
+        now = self._clock()
+        return reset if reset > now else now + (1.0 if reset else NO_RESET_WAIT_SECONDS)
 
     async def handle_rate_limit_error(
         self, method: str, url: str, exception: gidgethub.HTTPException, attempt: int
@@ -114,9 +206,8 @@ class _API(gidgethub.aiohttp.GitHubAPI):
         if isinstance(exception, gidgethub.RateLimitExceeded) or (
             status in (403, 429) and headers.get("x-ratelimit-remaining") == "0"
         ):
-            reset = float(headers.get("x-ratelimit-reset", "0") or 0)
-            wait = max(reset - time.time(), 1.0)
-        elif status in (403, 429) and ("retry-after" in headers or status == 429 or _secondary(exception)):
+            return await self._primary_limit(headers, exception, attempt)
+        if status in (403, 429) and ("retry-after" in headers or status == 429 or _secondary(exception)):
             retry_after = headers.get("retry-after")
             wait = float(retry_after) if retry_after and retry_after.isdigit() else 60.0 * 2 ** (attempt - 1)
         elif status >= 500:
@@ -129,6 +220,23 @@ class _API(gidgethub.aiohttp.GitHubAPI):
         if wait > self._max_wait or attempt >= self._max_attempts:
             raise TransientError(f"GitHub rate limit: retry after {int(wait)} s", retry_after=wait) from exception
         await self._sleep(wait)
+        return True
+
+    async def _primary_limit(
+        self, headers: Mapping[str, str], exception: gidgethub.HTTPException, attempt: int
+    ) -> bool:
+        """Close the installation's gate until the reset; sleep until it when it is near, else
+        raise RateLimited (the queue parks the job until the reset, not counting the attempt)."""
+        now, until = self._clock(), self._reset(headers)
+        if self._gate is not None:
+            self._gate.limit(self._base_url, self._installation_id, until)
+        if until - now > self._max_wait or attempt >= self._max_attempts:
+            raise RateLimited(
+                _limited(self._installation_id, until), installation_id=self._installation_id, until=until, now=now
+            ) from exception
+        await self._sleep(until - now)
+        if self._gate is not None:
+            self._gate.lift(self._base_url, self._installation_id, until)
         return True
 
 
@@ -159,6 +267,8 @@ class GitHubClient:
         max_wait: float = 120.0,
         max_attempts: int = 4,
         on_response: ResponseHook | None = None,
+        gate: RateLimitGate | None = None,
+        clock: Clock = time.time,
     ) -> None:
         self._api = _API(
             session,
@@ -169,9 +279,12 @@ class GitHubClient:
             max_attempts=max_attempts,
             installation_id=installation_id,
             on_response=on_response,
+            gate=gate,
+            clock=clock,
         )
         self._auth = auth
         self.installation_id = installation_id
+        self._base_url, self._gate = base_url, gate
 
     async def getitem(self, url: str, url_vars: Mapping[str, Any] | None = None) -> Any:
         return await self._call("GET", url, url_vars)
@@ -202,7 +315,13 @@ class GitHubClient:
             items.extend(data)
         return items
 
+    def _gate_check(self) -> None:
+        """A limited installation fails fast, before even its token is fetched."""
+        if self._gate is not None:
+            self._gate.check(self._base_url, self.installation_id)
+
     async def _page(self, url: str, url_vars: Mapping[str, Any] | None) -> tuple[Any, str | None]:
+        self._gate_check()
         for refresh in (False, True):
             token = await self._auth.installation_token(self.installation_id, refresh=refresh)
             try:
@@ -217,6 +336,7 @@ class GitHubClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _call(self, method: str, url: str, url_vars: Mapping[str, Any] | None, data: Any = b"") -> Any:
+        self._gate_check()
         for refresh in (False, True):
             token = await self._auth.installation_token(self.installation_id, refresh=refresh)
             try:

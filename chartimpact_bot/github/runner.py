@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,7 +40,7 @@ from .checks import (
     create_check_run,
     fail_check_run,
 )
-from .client import CircuitBreaker, GitHubClient, ResponseHook, Sleep
+from .client import BreakerRegistry, CircuitBreaker, Clock, GitHubClient, RateLimitGate, ResponseHook, Sleep
 from .comments import comment_body, upsert_comment
 from .source import BlobCache, GitHubSource, Tree, TreeCache, fetch_tree
 from .statuses import STATES, set_status
@@ -51,17 +52,28 @@ MAX_SIDE_BYTES = 256 * 1024 * 1024
 
 @dataclass(slots=True)
 class GitHubContext:
-    """What every job shares: the HTTP session, authentication and caches."""
+    """What every job shares: the HTTP session, authentication and caches, a circuit breaker
+    per (API host, installation) and the installations' primary rate limits (client.py)."""
 
     settings: Settings
     session: Any
     auth: AppAuth
-    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    breakers: BreakerRegistry = field(default_factory=BreakerRegistry)
     blobs: BlobCache = field(default_factory=BlobCache)
     trees: TreeCache = field(default_factory=TreeCache)
     sleep: Sleep = asyncio.sleep
+    clock: Clock = time.time
+    gate: RateLimitGate | None = None
     tree_calls: int = 0
     on_response: ResponseHook | None = None  # every GitHub response, for /metrics
+
+    def __post_init__(self) -> None:
+        if self.gate is None:
+            self.gate = RateLimitGate(self.clock)
+
+    def breaker(self, installation_id: int | None) -> CircuitBreaker:
+        """The breaker of an installation's calls (None: the App's own, for tokens)."""
+        return self.breakers.get(self.settings.api_url, installation_id)
 
     def client(self, installation_id: int, *, breaker: CircuitBreaker | None = None) -> GitHubClient:
         return GitHubClient(
@@ -69,9 +81,11 @@ class GitHubContext:
             self.auth,
             installation_id,
             base_url=self.settings.api_url,
-            breaker=breaker or self.breaker,
+            breaker=breaker or self.breaker(installation_id),
             sleep=self.sleep,
             on_response=self.on_response,
+            gate=self.gate,
+            clock=self.clock,
         )
 
 
@@ -96,7 +110,8 @@ class AnalysisRunner:
         """Complete the check run of a job that ended without publishing (queue.py's JobRunner).
 
         Its client has a circuit breaker of its own: when GitHub failed often enough to open the
-        shared one (which is why a job may be dead), this one PATCH still goes out."""
+        installation's (which is why a job may be dead), this one PATCH still goes out. The
+        rate-limit gate still holds: nothing is sent for an installation before its reset."""
         run_id: int | None = job.params.get("check_run_id")
         if run_id is None or not self.ctx.settings.checks_enabled:
             return
@@ -130,10 +145,13 @@ class AnalysisRunner:
         client = self.ctx.client(job.installation_id)
         settings = self.ctx.settings
         # The first attempt opens a run (also when a dead job is revived: its old run is
-        # completed); a retry, or a job recovered from a lost worker, reuses the one it opened.
-        if job.attempts <= 1:
+        # completed); a retry, a job parked for a rate limit (its attempt given back) or one
+        # recovered from a lost worker reuses the one it opened. A revived job has a new seq.
+        opened_by = job.params.get("check_run_seq")
+        if (job.attempts <= 1 and opened_by is None) or (opened_by is not None and opened_by != job.seq):
             job.params.pop("check_run_id", None)
             job.params.pop("check_run_url", None)
+            job.params.pop("check_run_seq", None)
         run_id: int | None = job.params.get("check_run_id")
         run_url: str = job.params.get("check_run_url", "")
         try:
@@ -148,6 +166,7 @@ class AnalysisRunner:
             if settings.checks_enabled and run_id is None:
                 run_id, run_url = await create_check_run(client, job.owner, job.repo, head_sha, self._external_id(job))
                 job.params["check_run_id"], job.params["check_run_url"] = run_id, run_url
+                job.params["check_run_seq"] = job.seq
                 job.result["checkRunIds"] = [run_id]
                 await checkpoint()  # stored before anything else, so no later attempt opens a second run
             if settings.status_enabled and job.attempts == 1:

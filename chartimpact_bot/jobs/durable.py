@@ -7,12 +7,17 @@
 - **Workers.** `concurrency` tasks claim jobs from the store with a lease of `lease` seconds and
   renew it every third of that while the runner works. A job whose lease was lost (this instance
   stalled, another recovered and claimed it) is cancelled here and its outcome discarded.
+  `installation_concurrency` caps the running jobs of one installation (in the store, so over
+  every instance): one installation's burst of pull requests cannot starve the others.
   Several instances on one store (one sqlite file, one Redis) share the work: every claim is
   atomic in the store.
 - **Retries.** A TransientError returns the job to the queue for attempt n + 1 after
   `retry_delay * 2**(n-1)`, ±20 % jitter, and at least the wait GitHub asked for. After
   `max_attempts` the job is `dead` with its error and the runner completes its check run.
   A job superseded while waiting for its retry has its run completed the same way as on intake.
+- **Rate limits.** A RateLimited error (the installation's primary limit is spent) parks the job
+  until the reset: it is queued with `not_before` = the reset, and the attempt is given back
+  (attempts - 1), so waiting for GitHub never makes a job `dead`, however long or often.
 - **Recovery.** `recover()` runs at start-up and every `lease / 3` seconds: jobs of a vanished
   instance come back to the queue once their lease expired, and their next attempt reuses the
   check run they opened (the runner checkpoints it).
@@ -39,7 +44,7 @@ from typing import Any
 import structlog
 
 from ..analysis.errors import brief
-from .model import Job, TransientError
+from .model import Job, RateLimited, TransientError
 from .queue import Ending, JobRunner, QueueClosed
 from .store import Added, JobStore
 from .store.base import Clock
@@ -70,6 +75,7 @@ class DurableJobQueue:
         runner: JobRunner,
         *,
         concurrency: int = 2,
+        installation_concurrency: int | None = None,
         max_attempts: int = 3,
         retry_delay: float = 30.0,
         lease: float = 30.0,
@@ -81,6 +87,7 @@ class DurableJobQueue:
         self.store = store
         self._runner = runner
         self._concurrency = concurrency
+        self._installation_cap = installation_concurrency or None
         self._max_attempts = max_attempts
         self._retry_delay = retry_delay
         self._lease = lease
@@ -126,7 +133,8 @@ class DurableJobQueue:
         try:
             while True:
                 job = await self.store.get(job_id)
-                if job is None or job.state not in ("queued", "running") or (job.state == "queued" and job.attempts):
+                waiting = job is not None and job.state == "queued" and bool(job.attempts or job.not_before)
+                if job is None or job.state not in ("queued", "running") or waiting:
                     return
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), IDLE_POLL_SECONDS)
@@ -213,7 +221,7 @@ class DurableJobQueue:
     async def _work(self) -> None:
         while self._claiming:
             try:
-                job = await self.store.claim(self.owner, self._lease)
+                job = await self.store.claim(self.owner, self._lease, installation_cap=self._installation_cap)
             except Exception:
                 log.exception("the job store could not be read; trying again")
                 await asyncio.sleep(1.0)
@@ -253,6 +261,9 @@ class DurableJobQueue:
                     log.warning("lease lost: another worker has the job; this attempt's outcome is discarded")
                 else:
                     await self._stopped(job)
+                return
+            except RateLimited as exc:
+                await self._park(job, exc)
                 return
             except TransientError as exc:
                 await self._retry(job, exc)
@@ -317,6 +328,19 @@ class DurableJobQueue:
             await self._close(stored, "superseded", await self._newer(stored))
         else:
             log.warning("job will be retried", error=error, delay_seconds=round(delay, 1))
+            asyncio.get_running_loop().call_later(delay, self._wake.set)
+
+    async def _park(self, job: Job, exc: RateLimited) -> None:
+        """Until the installation's rate limit resets; this attempt does not count."""
+        job.attempts = max(job.attempts - 1, 0)
+        stored = await self.store.requeue(job, not_before=exc.until, error=str(exc))
+        if stored is None:
+            log.warning("lease lost before the job could be parked")
+        elif stored.state == "superseded":
+            await self._close(stored, "superseded", await self._newer(stored))
+        else:
+            delay = max(exc.until - self._clock(), 0.0)
+            log.info("job parked until the rate limit resets", installation=job.installation_id, seconds=round(delay))
             asyncio.get_running_loop().call_later(delay, self._wake.set)
 
     async def _stopped(self, job: Job) -> None:

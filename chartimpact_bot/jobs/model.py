@@ -89,3 +89,14 @@ class TransientError(Exception):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class RateLimited(TransientError):
+    """GitHub's primary rate limit of one installation is spent until `until` (epoch seconds,
+    `x-ratelimit-reset`). The queue parks the job until then, and the parked attempt does not
+    count toward `dead`: waiting for the reset is not a failure."""
+
+    def __init__(self, message: str, *, installation_id: int | None, until: float, now: float) -> None:
+        super().__init__(message, retry_after=max(until - now, 0.0))
+        self.installation_id = installation_id
+        self.until = until

@@ -4,6 +4,7 @@ the GitHub session and sleep function)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import structlog
 from aiohttp import web
 
 from ..github.auth import AppAuth
-from ..github.client import CircuitBreaker, Sleep, app_fetcher, token_fetcher
+from ..github.client import BreakerRegistry, Clock, Sleep, app_fetcher, token_fetcher
 from ..github.runner import AnalysisRunner, GitHubContext
 from ..jobs.analysis_process import AnalysisPool
 from ..jobs.durable import DurableJobQueue
@@ -38,15 +39,17 @@ def create_app(
     sleep: Sleep = asyncio.sleep,
     configure_logs: bool = True,
     analysis_pool: AnalysisPool | None = None,
+    clock: Clock = time.time,
 ) -> web.Application:
     """`analysis_pool`: worker processes to share (tests start one for the whole session); by
-    default the application starts its own and stops it on shutdown."""
+    default the application starts its own and stops it on shutdown. `clock` (epoch seconds)
+    is read by the job store, the queue and the rate-limit gate: tests move it instead of waiting."""
     if configure_logs:
         configure_logging(settings.log_level, settings.log_format)
     app = web.Application(client_max_size=settings.max_webhook_bytes + 1024, middlewares=[bearer_auth])
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
-    app.cleanup_ctx.append(_github_and_queue(session_factory, sleep, analysis_pool))
+    app.cleanup_ctx.append(_github_and_queue(session_factory, sleep, analysis_pool, clock))
     app.on_shutdown.append(_stop_intake)
     app.router.add_post("/api/webhooks/github", webhooks.receive)
     app.router.add_get("/api/webhooks/status/{job_id}", webhooks.status)
@@ -60,25 +63,28 @@ def create_app(
 
 
 def _github_and_queue(
-    session_factory: SessionFactory | None, sleep: Sleep, shared_pool: AnalysisPool | None
+    session_factory: SessionFactory | None, sleep: Sleep, shared_pool: AnalysisPool | None, clock: Clock
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def context(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
         session = (
             session_factory() if session_factory else aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         )
-        breaker = CircuitBreaker()
+        breakers = BreakerRegistry()
+        app_breaker = breakers.get(settings.api_url, None)  # the App's own calls (tokens, GET /app)
         observe = app[METRICS].github_response
         auth = AppAuth(
             settings.app_id or "",
             settings.private_key or "",
-            token_fetcher(session, settings.api_url, breaker, sleep, on_response=observe),
-            fetch_app=app_fetcher(session, settings.api_url, breaker, sleep, on_response=observe),
+            token_fetcher(session, settings.api_url, app_breaker, sleep, on_response=observe),
+            fetch_app=app_fetcher(session, settings.api_url, app_breaker, sleep, on_response=observe),
         )
-        github = GitHubContext(settings, session, auth, breaker=breaker, sleep=sleep, on_response=observe)
+        github = GitHubContext(
+            settings, session, auth, breakers=breakers, sleep=sleep, clock=clock, on_response=observe
+        )
         app[GITHUB] = github
         try:
-            store = await open_store(settings.queue_url)
+            store = await open_store(settings.queue_url, clock=clock)
         except Exception:
             await session.close()
             raise
@@ -87,11 +93,13 @@ def _github_and_queue(
             store,
             AnalysisRunner(github, pool),
             concurrency=settings.worker_concurrency,
+            installation_concurrency=settings.installation_concurrency,
             max_attempts=settings.job_max_attempts,
             retry_delay=settings.job_retry_delay_seconds,
             lease=settings.job_lease_seconds,
             durable=not settings.queue_url.startswith("memory://"),
             on_job_ended=app[METRICS].job_ended,
+            clock=clock,
         )
         app[QUEUE] = app[JOBS] = queue
         warming = pruning = None

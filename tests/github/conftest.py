@@ -6,6 +6,7 @@ import copy
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -128,7 +129,9 @@ def make_app(
     """Each App runs on the durable queue, on a real sqlite file in tmp_path (one per test,
     shared by the Apps a test makes, as a restarted instance would find it)."""
 
-    async def make(base_path: str = "", **overrides: Any) -> AppUnderTest:
+    async def make(
+        base_path: str = "", *, clock: Callable[[], float] = time.time, sleep: Any = None, **overrides: Any
+    ) -> AppUnderTest:
         overrides.setdefault("queue_url", f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
         fake.base_path = base_path
         server: TestServer = await aiohttp_server(fake.app())
@@ -141,7 +144,7 @@ def make_app(
             **overrides,
         )
         app: web.Application = create_app(
-            settings, sleep=_noop_sleep, configure_logs=False, analysis_pool=analysis_pool
+            settings, sleep=sleep or _noop_sleep, configure_logs=False, analysis_pool=analysis_pool, clock=clock
         )
         client = await aiohttp_client(app)
         return AppUnderTest(client, fake, settings)

@@ -25,6 +25,7 @@ import json
 import secrets
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,6 +82,9 @@ class FakeGitHub:
         self.truncate_trees = False
         # Answers to give instead of the real one, in order: (operation id, status, headers, body)
         self.injected: list[tuple[str, int, dict[str, str], Any]] = []
+        # Functions of each authenticated call answering (status, headers, body) to give instead,
+        # or None: answers that depend on the repository, the time, or calls before.
+        self.rules: list[Callable[[Call], tuple[int, dict[str, str], Any] | None]] = []
         self._ids = itertools.count(1000)
         self.manifest_code = "one-time-code"
         self.manifest_pem = ""
@@ -171,6 +175,10 @@ class FakeGitHub:
         auth = self._authenticate(request, operation.id)
         if auth is not None:
             return auth
+        for rule in self.rules:
+            ruled = rule(self.calls[-1])
+            if ruled is not None:
+                return web.json_response(ruled[2], status=ruled[0], headers=ruled[1])
         for index, (op_id, status, headers, answer) in enumerate(self.injected):
             if op_id == operation.id:
                 del self.injected[index]

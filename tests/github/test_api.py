@@ -9,7 +9,7 @@ from chartimpact_bot.jobs.model import Job
 from chartimpact_bot.jobs.store import open_store
 from chartimpact_bot.web.keys import GITHUB
 
-from .conftest import REPOSITORY, AppUnderTest, MakeApp, Repo, chart_files, pull_request
+from .conftest import INSTALLATION, REPOSITORY, AppUnderTest, MakeApp, Repo, chart_files, pull_request
 from .test_deliveries import _head
 from .test_durable_queue import UNAVAILABLE, _comments, _status
 
@@ -158,7 +158,7 @@ async def test_a_dead_job_is_listed_and_retried_to_success(make_app: MakeApp, re
     assert listed["jobs"][0]["error"]
 
     app.fake.injected.clear()  # GitHub is back, and a minute has passed for the breaker
-    breaker = app.client.app[GITHUB].breaker
+    breaker = app.client.app[GITHUB].breaker(INSTALLATION)
     breaker.opened_at, breaker.failures = None, 0
     response = await app.client.post(f"/api/jobs/{answer['jobId']}/retry", headers=AUTH)
     assert response.status == 202

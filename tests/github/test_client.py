@@ -9,8 +9,8 @@ import jwt
 import pytest
 
 from chartimpact_bot.github.auth import AppAuth
-from chartimpact_bot.github.client import CircuitBreaker
-from chartimpact_bot.jobs.model import TransientError
+from chartimpact_bot.github.client import BreakerRegistry, CircuitBreaker, RateLimitGate
+from chartimpact_bot.jobs.model import RateLimited, TransientError
 from tests.conftest import git
 from tests.github import conftest
 from tests.github.conftest import APP_ID, MakeApp, Repo, chart_files, pull_request
@@ -148,3 +148,29 @@ def test_the_circuit_breaker_opens_and_closes() -> None:
     breaker.check()
     breaker.success()
     assert breaker.failures == 0
+
+
+def test_breakers_are_per_host_and_installation() -> None:
+    breakers = BreakerRegistry()
+    one = breakers.get("https://api.github.com", 1)
+    assert breakers.get("https://api.github.com/", 1) is one
+    assert breakers.get("https://api.github.com", 2) is not one
+    assert breakers.get("https://ghes.example/api/v3", 1) is not one
+    assert breakers.get("https://api.github.com", None) is not one  # the App's own calls
+    assert len(breakers) == 4
+
+
+def test_the_rate_limit_gate_holds_an_installation_until_its_reset() -> None:
+    now = [1000.0]
+    gate = RateLimitGate(lambda: now[0])
+    gate.limit("https://api.github.com", 1, 1600.0)
+    with pytest.raises(RateLimited) as raised:
+        gate.check("https://api.github.com", 1)
+    assert (raised.value.until, raised.value.retry_after, raised.value.installation_id) == (1600.0, 600.0, 1)
+    gate.check("https://api.github.com", 2)  # another installation is not held
+    gate.check("https://ghes.example/api/v3", 1)  # nor the same id on another host
+    gate.limit("https://api.github.com", 1, 1300.0)  # an earlier reset does not shorten it
+    assert gate.until("https://api.github.com", 1) == 1600.0
+    now[0] = 1600.0
+    gate.check("https://api.github.com", 1)
+    assert gate.until("https://api.github.com", 1) is None

@@ -13,7 +13,7 @@ from chartimpact_bot.jobs.store import open_store
 from chartimpact_bot.web.keys import GITHUB
 from tests.jobs.conftest import redis_url  # noqa: F401 - the session's redis-server fixture
 
-from .conftest import REPOSITORY, AppUnderTest, MakeApp, Repo, chart_files, pull_request
+from .conftest import INSTALLATION, REPOSITORY, AppUnderTest, MakeApp, Repo, chart_files, pull_request
 from .test_deliveries import _head
 
 UNAVAILABLE: tuple[str, int, dict[str, str], Any] = ("git/get-tree", 503, {}, {"message": "Service Unavailable"})
@@ -130,8 +130,8 @@ async def test_transient_failures_are_retried_then_the_job_is_dead(make_app: Mak
     assert state["error"]
     dead = await app.queue.store.list(["dead"])
     assert [j.id for j in dead.jobs] == [answer["jobId"]]
-    # The shared circuit breaker opened on the 503s; the run is completed all the same.
-    assert app.client.app[GITHUB].breaker.opened_at is not None
+    # The installation's circuit breaker opened on the 503s; the run is completed all the same.
+    assert app.client.app[GITHUB].breaker(INSTALLATION).opened_at is not None
     (run,) = app.fake.runs_for(head)
     assert (run["status"], run["conclusion"]) == ("completed", "failure")
     assert "tried 2 times" in run["output"]["summary"]
@@ -149,7 +149,7 @@ async def test_a_redelivery_of_a_dead_jobs_delivery_runs_it_again(make_app: Make
     assert (await _status(app, answer["jobId"]))["state"] == "dead"
 
     app.fake.injected.clear()  # GitHub is back, and a minute has passed for the breaker
-    breaker = app.client.app[GITHUB].breaker
+    breaker = app.client.app[GITHUB].breaker(INSTALLATION)
     breaker.opened_at, breaker.failures = None, 0
     status, again = await app.deliver("pull_request", payload, delivery_id=delivery)
     assert (status, again["jobId"]) == (202, answer["jobId"])

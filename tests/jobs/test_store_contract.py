@@ -150,6 +150,39 @@ async def test_claim_takes_priority_then_age_and_leases(store: JobStore, clock: 
     assert (await store.counts())["running"] == 4
 
 
+def _of(installation: int, job: Job) -> Job:
+    job.installation_id = installation
+    return job
+
+
+async def test_claim_caps_the_running_jobs_of_an_installation(open_store: OpenStore, clock: FakeClock) -> None:
+    """Fifty pull requests of one installation, then one of another: with a cap of 2 the other
+    runs third, also when the claims come from two instances."""
+    one, two = await open_store(), await open_store()
+    busy = [(await one.add(_of(1, make_job(n)))).job.id for n in range(50)]
+    other = (await one.add(_of(2, make_job("other")))).job
+    first = [await one.claim("a", LEASE, installation_cap=2), await two.claim("b", LEASE, installation_cap=2)]
+    assert [j.id for j in first if j] == busy[:2]
+    third = await two.claim("b", LEASE, installation_cap=2)
+    assert third is not None and third.id == other.id
+    assert await one.claim("a", LEASE, installation_cap=2) is None  # both installations at their cap
+    # Every way a running job ends frees its place: finished, requeued, recovered.
+    held = first[0]
+    assert held is not None
+    await finish(one, held)
+    freed = await one.claim("a", LEASE, installation_cap=2)
+    assert freed is not None and freed.id == busy[2]
+    assert await one.requeue(freed, not_before=None, error="retry")
+    again = await two.claim("b", LEASE, installation_cap=2)
+    assert again is not None and again.id == busy[2]
+    clock.advance(LEASE + 1)
+    recovered = await one.recover()
+    assert {j.id for j in recovered} == {busy[1], busy[2], other.id}
+    ids = [j.id for j in [await one.claim("a", LEASE, installation_cap=2) for _ in range(4)] if j]
+    assert ids == [busy[1], busy[2], other.id]
+    assert await one.claim("a", LEASE) is not None  # without a cap the installation takes more
+
+
 async def test_two_instances_racing_claim_each_job_once(open_store: OpenStore) -> None:
     stores = [await open_store(), await open_store()]
     ids = {(await stores[0].add(make_job(n))).job.id for n in range(60)}

@@ -10,6 +10,9 @@ Semantics, identical on sqlite and Redis:
 - **Intake order and priority.** `add` gives a job the next `seq` (its age). A runnable job is
   one that is `queued`, whose `not_before` has passed, and whose `key` has no `running` job;
   `claim` takes the runnable job with the lowest `priority`, then the lowest `seq`.
+- **Fairness.** `claim(..., installation_cap=n)` skips the jobs of an installation that already
+  has `n` running jobs (counted in the store, so across every instance sharing it): one
+  installation's fifty pull requests leave workers for the others. None (or 0): no cap.
 - **Deduplication.** A delivery id seen in the last `DELIVERY_WINDOW_SECONDS` is not stored
   twice: `add` answers the job it created. If that job is `dead`, the redelivery revives it
   (see `revive`), which is how an operator re-runs a dead job from GitHub's "Redeliver".
@@ -37,7 +40,8 @@ Semantics, identical on sqlite and Redis:
   removed, so the store may hold more than `max_jobs` when that many are unfinished.
 - **Cost.** `add`, `get`, `for_delivery`, `renew` and `save` touch a bounded number of index
   entries whatever the number of jobs held; `claim` skips only the runnable-looking jobs whose
-  key is busy (at most one queued job per key can exist, so at most one per running job).
+  key is busy (at most one queued job per key can exist, so at most one per running job), and
+  with a cap the queued jobs of the installations at their cap.
 - **Time.** Every backend reads time from its `clock` (epoch seconds), so tests move time on
   instead of sleeping.
 """
@@ -95,8 +99,9 @@ class JobStore(Protocol):
         """The job stored for a delivery id within the dedup window, if any."""
         ...
 
-    async def claim(self, owner: str, lease: float) -> Job | None:
-        """Take the next runnable job for `owner`, leased for `lease` seconds; None if none is."""
+    async def claim(self, owner: str, lease: float, *, installation_cap: int | None = None) -> Job | None:
+        """Take the next runnable job for `owner`, leased for `lease` seconds; None if none is.
+        `installation_cap`: skip the jobs of installations with that many running jobs."""
         ...
 
     async def renew(self, job: Job, lease: float) -> bool:

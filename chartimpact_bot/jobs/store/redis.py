@@ -97,11 +97,11 @@ class RedisJobStore:
             return None
         return await self.get(job_id)
 
-    async def claim(self, owner: str, lease: float) -> Job | None:
+    async def claim(self, owner: str, lease: float, *, installation_cap: int | None = None) -> Job | None:
         now = self._clock()
         # A token per claim (see sqlite.py): the worker of an earlier claim is not the holder.
         token = f"{owner}/{uuid.uuid4().hex[:12]}"
-        record = await self._call("CLAIM", now, iso(now), repr(now + lease), token)
+        record = await self._call("CLAIM", now, iso(now), repr(now + lease), token, installation_cap or 0)
         return _job(record) if record else None
 
     async def renew(self, job: Job, lease: float) -> bool:

@@ -11,6 +11,7 @@ Keys, under the store's prefix P (ARGV[1] of every script):
     P:kq:<key>         set     queued jobs (ready or delayed) of one key, for supersede
     P:busy             hash    key -> the running job that holds it (per-key serialization)
     P:running          zset    running jobs, score lease_until
+    P:inst_running     hash    installation id -> its number of running jobs (the claim's cap)
     P:state:<state>    zset    every job in that state, score seq (listing, counts)
     P:finished         zset    finished jobs, score the epoch they finished (retention)
 
@@ -50,7 +51,11 @@ local function unqueue(id, key)
 end
 
 local function release(id, key)
-  redis.call('ZREM', P .. ':running', id)
+  if redis.call('ZREM', P .. ':running', id) == 1 then
+    local inst = redis.call('HGET', jk(id), 'installation_id')
+    local left = redis.call('HINCRBY', P .. ':inst_running', inst, -1)
+    if left <= 0 then redis.call('HDEL', P .. ':inst_running', inst) end
+  end
   redis.call('HDEL', jk(id), 'lease_owner', 'lease_until')
   if redis.call('HGET', P .. ':busy', key) == id then redis.call('HDEL', P .. ':busy', key) end
 end
@@ -147,11 +152,12 @@ return {'created', record(rec.id), superseded}
 """
 )
 
-# ARGV: P, now, now_iso, lease_until, lease token. Answers the claimed record or false.
+# ARGV: P, now, now_iso, lease_until, lease token, installation cap (0: none). Answers the
+# claimed record or false.
 CLAIM = (
     COMMON
     + r"""
-local now, now_iso, expiry, token = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local now, now_iso, expiry, token, cap = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':delayed', '-inf', now)) do
   local priority, seq = unpack(redis.call('HMGET', jk(id), 'priority', 'seq'))
   redis.call('ZREM', P .. ':delayed', id)
@@ -163,10 +169,13 @@ while true do
   local ids = redis.call('ZRANGE', P .. ':ready', offset, offset + 99)
   if #ids == 0 then return false end
   for _, id in ipairs(ids) do
-    local key, seq = unpack(redis.call('HMGET', jk(id), 'key', 'seq'))
-    if redis.call('HEXISTS', P .. ':busy', key) == 0 then
+    local key, seq, inst = unpack(redis.call('HMGET', jk(id), 'key', 'seq', 'installation_id'))
+    local free = redis.call('HEXISTS', P .. ':busy', key) == 0
+    if free and cap > 0 then free = tonumber(redis.call('HGET', P .. ':inst_running', inst) or '0') < cap end
+    if free then
       unqueue(id, key)
       redis.call('HSET', P .. ':busy', key, id)
+      redis.call('HINCRBY', P .. ':inst_running', inst, 1)
       redis.call('HINCRBY', jk(id), 'attempts', 1)
       redis.call('HSET', jk(id), 'started_at', now_iso, 'lease_owner', token, 'lease_until', expiry)
       redis.call('HDEL', jk(id), 'finished_at', 'not_before')

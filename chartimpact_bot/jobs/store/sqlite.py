@@ -73,8 +73,8 @@ class SqliteJobStore:
     async def for_delivery(self, delivery_id: str) -> Job | None:
         return await self._run(self._for_delivery, delivery_id)
 
-    async def claim(self, owner: str, lease: float) -> Job | None:
-        return await self._run(self._tx, self._claim, owner, lease)
+    async def claim(self, owner: str, lease: float, *, installation_cap: int | None = None) -> Job | None:
+        return await self._run(self._tx, self._claim, owner, lease, installation_cap)
 
     async def renew(self, job: Job, lease: float) -> bool:
         return await self._run(self._renew, job, lease)
@@ -172,9 +172,11 @@ class SqliteJobStore:
         conn.execute(sql.REMEMBER_DELIVERY, (job.delivery_id, job.id, now))
         return Added(job, created=True, superseded=superseded)
 
-    def _claim(self, conn: sqlite3.Connection, now: float, owner: str, lease: float) -> Job | None:
+    def _claim(
+        self, conn: sqlite3.Connection, now: float, owner: str, lease: float, installation_cap: int | None
+    ) -> Job | None:
         conn.execute(sql.PROMOTE_DUE, (now,))
-        row = conn.execute(sql.NEXT_RUNNABLE).fetchone()
+        row = conn.execute(sql.NEXT_RUNNABLE, (installation_cap or sql.NO_CAP,)).fetchone()
         if row is None:
             return None
         job = _job(row)

@@ -14,7 +14,7 @@ import sqlite3
 from .base import StoreError
 from .codec import FIELDS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BOOKKEEPING = ("added_ts", "finished_ts")
 COLUMNS = (*FIELDS, *BOOKKEEPING)
 
@@ -68,7 +68,12 @@ CREATE INDEX deliveries_seen ON deliveries (seen_ts);
 CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT INTO counters VALUES ('seq', 0);
 """
-MIGRATIONS = (V1,)
+# Version 2: the per-installation concurrency cap of claim counts an installation's running jobs.
+V2 = """
+CREATE INDEX jobs_installation_running ON jobs (installation_id) WHERE state = 'running';
+"""
+MIGRATIONS = (V1, V2)
+NO_CAP = 2**62
 
 SELECT_JOB = "SELECT * FROM jobs WHERE id = ?"
 SELECT_DELIVERY = "SELECT job_id, seen_ts FROM deliveries WHERE delivery_id = ?"
@@ -85,6 +90,8 @@ NEXT_RUNNABLE = """
 SELECT * FROM jobs AS j INDEXED BY jobs_ready
 WHERE j.state = 'queued' AND j.not_before IS NULL
   AND NOT EXISTS (SELECT 1 FROM jobs AS r INDEXED BY jobs_key_state WHERE r.key = j.key AND r.state = 'running')
+  AND (SELECT COUNT(*) FROM jobs AS i INDEXED BY jobs_installation_running
+       WHERE i.installation_id = j.installation_id AND i.state = 'running') < ?
 ORDER BY j.priority, j.seq LIMIT 1
 """
 RENEW = "UPDATE jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND lease_owner = ?"
@@ -108,7 +115,7 @@ INDEXED: dict[str, tuple[str, tuple[object, ...]]] = {
     "update": (UPDATE_JOB, tuple(None for _ in COLUMNS)),
     "remember_delivery": (REMEMBER_DELIVERY, ("x", "y", 0.0)),
     "promote_due": (PROMOTE_DUE, (0.0,)),
-    "next_runnable": (NEXT_RUNNABLE, ()),
+    "next_runnable": (NEXT_RUNNABLE, (1,)),
     "renew": (RENEW, (0.0, "x", "o")),
     "expired": (EXPIRED, (0.0,)),
     "page": (PAGE, ("dead", 0, 1)),
