@@ -6,7 +6,9 @@ any library can cost. They run at a lower CPU priority than the server (their re
 inherit it): answering GitHub's deliveries within its ten seconds matters more than finishing
 an analysis a few milliseconds sooner. A worker handles data from pull requests, so it also runs
 under an address-space limit (WORKER_MEMORY_MB; its render children set their own), and each
-analysis under a total time budget (JOB_TIME_BUDGET_SECONDS).
+analysis under a total time budget (JOB_TIME_BUDGET_SECONDS). A worker dies with the server,
+even one killed with -9 (analysis/parent_death.py), and so do the render children it started;
+multiprocessing's resource tracker then ends on its own (its pipe closes with the last of them).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import structlog
 
 from ..analysis.config import AnalysisConfig
 from ..analysis.model import Report
+from ..analysis.parent_death import die_with_parent
 from ..analysis.pipeline import AnalysisPlan, PipelineOptions, plan_repository, run_plan
 from ..analysis.remote import HttpRepositoryFetcher
 from ..analysis.render import IsolatedHelmRenderer, RenderLimits
@@ -101,7 +104,8 @@ def analyze_detached(plan: AnalysisPlan, config: AnalysisConfig, options: Worker
     return run_plan(plan, config, pipeline)
 
 
-def _start_worker(memory_mb: int | None) -> None:
+def _start_worker(memory_mb: int | None, server: int | None = None) -> None:
+    die_with_parent(server)  # first of all: an orphaned worker would go on rendering for nobody
     with contextlib.suppress(OSError):  # not permitted everywhere; the analysis runs regardless
         os.nice(WORKER_NICENESS)
     if memory_mb is not None:
@@ -165,6 +169,6 @@ class AnalysisPool:
             mp_context=multiprocessing.get_context("spawn"),
             max_tasks_per_child=JOBS_PER_WORKER,
             initializer=_start_worker,
-            initargs=(self._memory_mb,),
+            initargs=(self._memory_mb, os.getpid()),
         )
         return self._executor

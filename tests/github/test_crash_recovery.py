@@ -1,6 +1,8 @@
 """kill -9 of the server mid-job: `python -m chartimpact_bot serve` in its own process against the
 fake GitHub (in this process), killed while a job runs, started again on the same sqlite file.
-The job completes once its lease expired, with one check run (the one it opened) and one comment."""
+The job completes once its lease expired, with one check run (the one it opened) and one comment,
+and nothing of the killed server's process tree is left (its analysis workers, their render
+children, multiprocessing's helpers)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from tests.jobs.redis_server import free_port
+from tests.process_tree import descendants, left_after
 
 from .conftest import APP_ID, REPOSITORY, SECRET, Repo, chart_files, pull_request, sign
 from .fake_github import FakeGitHub
@@ -37,7 +40,7 @@ def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
             cwd=ROOT,
             stdout=out,
             stderr=out,
-            start_new_session=True,  # its own process group, so the test can clean up after kill -9
+            start_new_session=True,  # its own process group: what is left of it after kill -9 is an orphan
         )
 
 
@@ -101,9 +104,12 @@ async def test_kill_9_mid_job_then_restart_completes_the_job(
                 await asyncio.sleep(0.02)
             await asyncio.sleep(0.5)  # past the checkpoint of the run's id, before the analysis ends
             assert fake.runs_for(head)[0]["status"] == "in_progress"
+            tree = descendants(first.pid)
+            assert tree, "the server has no analysis worker mid-job"
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
             killed = time.monotonic()
+            orphans = left_after(tree, pgid=first.pid)
             fake.latency = 0.0
 
             second = _start(env, log)
@@ -120,13 +126,13 @@ async def test_kill_9_mid_job_then_restart_completes_the_job(
         if second is not None and second.poll() is None:
             second.send_signal(signal.SIGTERM)
             second.wait(timeout=60)
-        for process in (first, second):
-            # The analysis workers of a server killed with -9 outlive it (issue 8, point 3: not
-            # fixed yet); remove whatever is left of each server's process group.
-            if process is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
+        if first.poll() is None:
+            first.kill()
     print(f"kill -9 to the recovered job's completion: {recovered_in:.1f} s (lease {LEASE_SECONDS} s)")
+    for pid in orphans:  # not to leave them to the next test
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert orphans == {}, f"left by the server killed with -9: {orphans}"
     assert state["state"] == "succeeded", (state, log.read_text()[-3000:])
     assert state["attempts"] == 2
     (run,) = fake.runs_for(head)
