@@ -3,17 +3,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from chartimpact_bot.analysis.parent_death import PARENT_VARIABLE, die_with_parent
 from chartimpact_bot.analysis.render import PACKAGE_PARENT, WORKER_MODULE
+from chartimpact_bot.jobs.analysis_process import AnalysisPool
+from chartimpact_bot.jobs.model import TransientError
 
 from .process_tree import alive, descendants, left_after
 
@@ -108,3 +114,21 @@ def test_process_tree_reads_this_process(tmp_path: Path) -> None:
             assert child.pid in descendants(os.getpid())
         finally:
             child.kill()
+
+
+async def test_closing_the_pool_ends_the_analyses_still_running() -> None:
+    """The server stopping: its jobs are back in the queue, nobody waits for the analyses."""
+    pool = AnalysisPool(1)
+    running = asyncio.ensure_future(pool._call(time.sleep, 60))
+    for _ in range(200):
+        if multiprocessing.active_children():
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)  # the worker started and took the call
+    workers = {p.pid for p in multiprocessing.active_children() if p.pid is not None}
+    started = time.monotonic()
+    await asyncio.to_thread(pool.close, stop_running=True)
+    assert time.monotonic() - started < 5
+    assert left_after(workers, timeout=1) == {}
+    with contextlib.suppress(TransientError, asyncio.CancelledError):
+        await asyncio.wait_for(running, 5)

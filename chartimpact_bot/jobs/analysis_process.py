@@ -42,6 +42,7 @@ T = TypeVar("T")
 log = structlog.get_logger(__name__)
 JOBS_PER_WORKER = 50
 WORKER_NICENESS = 10
+STOP_TIMEOUT_SECONDS = 2.0  # a worker's time to end after SIGTERM, before SIGKILL
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,10 +159,29 @@ class AnalysisPool:
             if self._executor is executor:
                 self._executor = None
 
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+    def close(self, *, stop_running: bool = False) -> None:
+        """Stop the workers. `stop_running`: end the analyses still running instead of waiting
+        for them (the server stopping: their jobs are already back in the queue, so nobody wants
+        their results, and waiting could outlast the grace period). Render children die with
+        their worker."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        if not stop_running:
+            executor.shutdown(wait=True, cancel_futures=True)
+            return
+        # A private attribute of CPython's ProcessPoolExecutor (stable since 3.2); if it is ever
+        # missing, shutting down waits for the analyses as without `stop_running`.
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=STOP_TIMEOUT_SECONDS)
+            if process.is_alive():
+                process.kill()
+        executor.shutdown(wait=True)
 
     def _start(self) -> ProcessPoolExecutor:
         self._executor = ProcessPoolExecutor(

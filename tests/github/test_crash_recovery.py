@@ -32,7 +32,28 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 LEASE_SECONDS = 2
 
 
-def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def server_environment(github: TestServer, app_keys: tuple[str, str], tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """The URL and environment of a server against the fake GitHub, its jobs in tmp_path's sqlite file."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "GITHUB_APP_ID": APP_ID,
+        "GITHUB_PRIVATE_KEY": app_keys[0],
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "GITHUB_API_URL": str(github.make_url("/")).rstrip("/"),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "CHARTIMPACT_QUEUE_URL": f"sqlite:///{tmp_path / 'jobs.sqlite3'}",
+        "CHARTIMPACT_CREDENTIALS_FILE": str(tmp_path / "none.env"),
+        "JOB_LEASE_SECONDS": str(LEASE_SECONDS),
+        "WORKER_CONCURRENCY": "1",
+        "WORKER_MEMORY_MB": "2048",
+        "LOG_FORMAT": "console",
+    }
+    return f"http://127.0.0.1:{port}", env
+
+
+def start_server(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "chartimpact_bot", "serve"],
@@ -44,7 +65,7 @@ def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-async def _ready(session: aiohttp.ClientSession, url: str, process: subprocess.Popen[bytes]) -> None:
+async def wait_ready(session: aiohttp.ClientSession, url: str, process: subprocess.Popen[bytes]) -> None:
     for _ in range(600):
         assert process.poll() is None, "the server exited"
         try:
@@ -61,23 +82,7 @@ async def test_kill_9_mid_job_then_restart_completes_the_job(
     aiohttp_server: Any, fake: FakeGitHub, app_keys: tuple[str, str], repo: Repo, tmp_path: Path
 ) -> None:
     server: TestServer = await aiohttp_server(fake.app())
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "GITHUB_APP_ID": APP_ID,
-        "GITHUB_PRIVATE_KEY": app_keys[0],
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "GITHUB_API_URL": str(server.make_url("/")).rstrip("/"),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "CHARTIMPACT_QUEUE_URL": f"sqlite:///{tmp_path / 'jobs.sqlite3'}",
-        "CHARTIMPACT_CREDENTIALS_FILE": str(tmp_path / "none.env"),
-        "JOB_LEASE_SECONDS": str(LEASE_SECONDS),
-        "WORKER_CONCURRENCY": "1",
-        "WORKER_MEMORY_MB": "2048",
-        "LOG_FORMAT": "console",
-    }
+    url, env = server_environment(server, app_keys, tmp_path)
     log = tmp_path / "server.log"
     base = _head(repo)
     head = repo.commit(chart_files("web", tag="1.26"), "web image")
@@ -90,11 +95,11 @@ async def test_kill_9_mid_job_then_restart_completes_the_job(
         "X-Hub-Signature-256": sign(data),
     }
     fake.latency = 0.3  # every GitHub answer takes 0.3 s: the job is mid-flight for seconds
-    first = _start(env, log)
+    first = start_server(env, log)
     second: subprocess.Popen[bytes] | None = None
     try:
         async with aiohttp.ClientSession() as session:
-            await _ready(session, url, first)
+            await wait_ready(session, url, first)
             async with session.post(f"{url}/api/webhooks/github", data=data, headers=headers) as response:
                 assert response.status == 202
                 job_id = (await response.json())["jobId"]
@@ -112,8 +117,8 @@ async def test_kill_9_mid_job_then_restart_completes_the_job(
             orphans = left_after(tree, pgid=first.pid)
             fake.latency = 0.0
 
-            second = _start(env, log)
-            await _ready(session, url, second)
+            second = start_server(env, log)
+            await wait_ready(session, url, second)
             state: dict[str, Any] = {}
             for _ in range(1500):
                 async with session.get(f"{url}/api/webhooks/status/{job_id}") as response:
