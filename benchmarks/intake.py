@@ -30,7 +30,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -181,7 +180,7 @@ def _fake(repo: Path, public_key: str, latency: float) -> tuple[multiprocessing.
 
 
 def bench_backend(
-    name: str, queue_url: str, work: Path, keys: tuple[str, str], github_port: int, bodies: list[bytes]
+    name: str, queue_url: str, work: Path, keys: tuple[str, str], *, github_port: int, bodies: list[bytes]
 ) -> None:
     filled = asyncio.run(_fill(queue_url))
     server, url = _serve(_server_env(work, keys, github_port, queue_url))
@@ -278,9 +277,11 @@ def main() -> None:
         )
         fake, port = _fake(repo, keys[1], 0.0)
         try:
-            bench_backend("sqlite (default)", f"sqlite:///{work / 'intake.sqlite3'}", work, keys, port, bodies)
+            bench_backend(
+                "sqlite (default)", f"sqlite:///{work / 'intake.sqlite3'}", work, keys, github_port=port, bodies=bodies
+            )
             with redis_server() as redis_url:
-                bench_backend("redis (loopback)", redis_url, work, keys, port, bodies)
+                bench_backend("redis (loopback)", redis_url, work, keys, github_port=port, bodies=bodies)
         finally:
             fake.terminate()
         print()
