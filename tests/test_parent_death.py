@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -120,12 +119,15 @@ async def test_closing_the_pool_ends_the_analyses_still_running() -> None:
     """The server stopping: its jobs are back in the queue, nobody waits for the analyses."""
     pool = AnalysisPool(1)
     running = asyncio.ensure_future(pool._call(time.sleep, 60))
-    for _ in range(200):
-        if multiprocessing.active_children():
+    workers: set[int] = set()
+    for _ in range(200):  # this pool's own workers (the session may hold other pools)
+        executor = pool._executor
+        workers = {p.pid for p in getattr(executor, "_processes", {}).values() if p.pid is not None}
+        if workers:
             break
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)  # the worker started and took the call
-    workers = {p.pid for p in multiprocessing.active_children() if p.pid is not None}
+    assert workers
     started = time.monotonic()
     await asyncio.to_thread(pool.close, stop_running=True)
     assert time.monotonic() - started < 5
