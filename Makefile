@@ -51,6 +51,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks.github
 	$(BIN)/python -m benchmarks.hostile
 	$(BIN)/python -m benchmarks.store
+	$(BIN)/python -m benchmarks.intake
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache benchmarks/.work

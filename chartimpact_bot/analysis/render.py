@@ -3,7 +3,9 @@
 A hostile chart can loop forever or allocate gigabytes, and the Go runtime inside the Helm
 engine is not fork-safe, so this process never loads it: every render is a fresh interpreter
 running `render_worker.py` under an address-space limit, killed (with its process group) when
-the timeout passes. Failures come back as RenderError with one sentence.
+the timeout passes, and it dies with the worker that started it (parent_death.py): each child
+sets that up itself, before the Go runtime starts, from the pid in CHARTIMPACT_PARENT_PID.
+Failures come back as RenderError with one sentence.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Protocol
 
 from .documents import ParsedDocument
 from .errors import BudgetExhausted, RenderError
+from .parent_death import PARENT_VARIABLE
 
 WORKER_MODULE = "chartimpact_bot.analysis.render_worker"
 # The directory holding the `chartimpact_bot` package, so the child can import it wherever the
@@ -118,6 +121,7 @@ class IsolatedHelmRenderer:
         # RLIMIT_AS that randomly starves the Go heap (measured: 2 failures in 60 renders at
         # 1024 MB by default, none in 400 with two arenas).
         env.setdefault("MALLOC_ARENA_MAX", "2")
+        env[PARENT_VARIABLE] = str(os.getpid())
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_PARENT), env.get("PYTHONPATH", "")) if p)
         with subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE],

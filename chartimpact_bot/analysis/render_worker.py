@@ -15,6 +15,7 @@ It imports only the standard library, PyYAML and `documents.py`, so it starts fa
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -23,10 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 from chartimpact_bot.analysis.documents import is_emitted, parse_template
 from chartimpact_bot.analysis.errors import RenderError, brief
+from chartimpact_bot.analysis.parent_death import die_with_parent, parent_from_environment
 from chartimpact_bot.analysis.secret_values import given_secrets
 from chartimpact_bot.analysis.sensitive import redact, set_expression_parts
 
@@ -175,6 +178,14 @@ def split_cli_output(stream: str) -> dict[str, dict[str, str]]:
     }
 
 
+def _helm_dies_with_us() -> Callable[[], object] | None:
+    """The helm binary dies with this process. `preexec_fn` is safe here: on Linux this process
+    has no thread (the Go runtime is never loaded in the CLI backend); elsewhere it is not used."""
+    if not sys.platform.startswith("linux"):
+        return None
+    return functools.partial(die_with_parent, os.getpid())
+
+
 def render_with_cli(request: dict[str, Any]) -> list[dict[str, Any]]:
     command = [
         request["helm_binary"],
@@ -200,7 +211,9 @@ def render_with_cli(request: dict[str, Any]) -> list[dict[str, Any]]:
         renders = []
         for _ in range(request["repeat"]):
             try:
-                done = subprocess.run(command, capture_output=True, text=True, check=False)
+                done = subprocess.run(
+                    command, capture_output=True, text=True, check=False, preexec_fn=_helm_dies_with_us()
+                )
             except OSError as exc:
                 raise RenderFailure(f"cannot run {request['helm_binary']}: {exc}") from exc
             if done.returncode != 0:
@@ -261,6 +274,9 @@ OUTPUT_HEADROOM_MB = 256
 
 
 def main() -> int:
+    # Before anything else, the Go runtime above all: this process dies with the worker that
+    # started it (it is in a session of its own, so the worker's process group is not enough).
+    die_with_parent(parent_from_environment())
     request = json.load(sys.stdin)
     limit = int(request["memory_mb"]) * 1024 * 1024
     ceiling = limit + OUTPUT_HEADROOM_MB * 1024 * 1024

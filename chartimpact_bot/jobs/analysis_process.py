@@ -6,7 +6,9 @@ any library can cost. They run at a lower CPU priority than the server (their re
 inherit it): answering GitHub's deliveries within its ten seconds matters more than finishing
 an analysis a few milliseconds sooner. A worker handles data from pull requests, so it also runs
 under an address-space limit (WORKER_MEMORY_MB; its render children set their own), and each
-analysis under a total time budget (JOB_TIME_BUDGET_SECONDS).
+analysis under a total time budget (JOB_TIME_BUDGET_SECONDS). A worker dies with the server,
+even one killed with -9 (analysis/parent_death.py), and so do the render children it started;
+multiprocessing's resource tracker then ends on its own (its pipe closes with the last of them).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import structlog
 
 from ..analysis.config import AnalysisConfig
 from ..analysis.model import Report
+from ..analysis.parent_death import die_with_parent
 from ..analysis.pipeline import AnalysisPlan, PipelineOptions, plan_repository, run_plan
 from ..analysis.remote import HttpRepositoryFetcher
 from ..analysis.render import IsolatedHelmRenderer, RenderLimits
@@ -39,6 +42,7 @@ T = TypeVar("T")
 log = structlog.get_logger(__name__)
 JOBS_PER_WORKER = 50
 WORKER_NICENESS = 10
+STOP_TIMEOUT_SECONDS = 2.0  # a worker's time to end after SIGTERM, before SIGKILL
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +105,8 @@ def analyze_detached(plan: AnalysisPlan, config: AnalysisConfig, options: Worker
     return run_plan(plan, config, pipeline)
 
 
-def _start_worker(memory_mb: int | None) -> None:
+def _start_worker(memory_mb: int | None, server: int | None = None) -> None:
+    die_with_parent(server)  # first of all: an orphaned worker would go on rendering for nobody
     with contextlib.suppress(OSError):  # not permitted everywhere; the analysis runs regardless
         os.nice(WORKER_NICENESS)
     if memory_mb is not None:
@@ -154,10 +159,29 @@ class AnalysisPool:
             if self._executor is executor:
                 self._executor = None
 
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+    def close(self, *, stop_running: bool = False) -> None:
+        """Stop the workers. `stop_running`: end the analyses still running instead of waiting
+        for them (the server stopping: their jobs are already back in the queue, so nobody wants
+        their results, and waiting could outlast the grace period). Render children die with
+        their worker."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        if not stop_running:
+            executor.shutdown(wait=True, cancel_futures=True)
+            return
+        # A private attribute of CPython's ProcessPoolExecutor (stable since 3.2); if it is ever
+        # missing, shutting down waits for the analyses as without `stop_running`.
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=STOP_TIMEOUT_SECONDS)
+            if process.is_alive():
+                process.kill()
+        executor.shutdown(wait=True)
 
     def _start(self) -> ProcessPoolExecutor:
         self._executor = ProcessPoolExecutor(
@@ -165,6 +189,6 @@ class AnalysisPool:
             mp_context=multiprocessing.get_context("spawn"),
             max_tasks_per_child=JOBS_PER_WORKER,
             initializer=_start_worker,
-            initargs=(self._memory_mb,),
+            initargs=(self._memory_mb, os.getpid()),
         )
         return self._executor

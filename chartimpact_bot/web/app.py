@@ -124,7 +124,8 @@ def _github_and_queue(
             await store.close()
             await session.close()
             if shared_pool is None:
-                await asyncio.to_thread(pool.close)
+                # The queue has returned what was still running: nothing waits for those analyses.
+                await asyncio.to_thread(pool.close, stop_running=True)
 
     return context
 
