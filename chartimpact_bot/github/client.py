@@ -351,15 +351,15 @@ class GitHubClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def token_fetcher(
+def _app_api(
     session: aiohttp.ClientSession,
     base_url: str,
     breaker: CircuitBreaker,
-    sleep: Sleep = asyncio.sleep,
-    on_response: ResponseHook | None = None,
-) -> Callable[[int, str], Awaitable[dict[str, str]]]:
-    """A token fetcher for AppAuth: `POST /app/installations/{id}/access_tokens` with the App JWT."""
-    api = _API(
+    sleep: Sleep,
+    on_response: ResponseHook | None,
+) -> _API:
+    """A client for the App's own calls (made with its JWT, not as an installation)."""
+    return _API(
         session,
         base_url=base_url,
         breaker=breaker,
@@ -368,6 +368,17 @@ def token_fetcher(
         max_attempts=4,
         on_response=on_response,
     )
+
+
+def token_fetcher(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    breaker: CircuitBreaker,
+    sleep: Sleep = asyncio.sleep,
+    on_response: ResponseHook | None = None,
+) -> Callable[[int, str], Awaitable[dict[str, str]]]:
+    """A token fetcher for AppAuth: `POST /app/installations/{id}/access_tokens` with the App JWT."""
+    api = _app_api(session, base_url, breaker, sleep, on_response)
 
     async def fetch(installation_id: int, app_jwt: str) -> dict[str, str]:
         answer: dict[str, str] = await api.post(
@@ -389,15 +400,7 @@ def app_fetcher(
     on_response: ResponseHook | None = None,
 ) -> Callable[[str], Awaitable[dict[str, Any]]]:
     """The App's own description for AppAuth: `GET /app` with the App JWT."""
-    api = _API(
-        session,
-        base_url=base_url,
-        breaker=breaker,
-        sleep=sleep,
-        max_wait=120.0,
-        max_attempts=4,
-        on_response=on_response,
-    )
+    api = _app_api(session, base_url, breaker, sleep, on_response)
 
     async def fetch(app_jwt: str) -> dict[str, Any]:
         answer: dict[str, Any] = await api.getitem("/app", jwt=app_jwt)
