@@ -156,12 +156,8 @@ class AnalysisRunner:
         run_url: str = job.params.get("check_run_url", "")
         try:
             if job.kind == "release":
+                # The first release is compared with nothing: every chart in it is new.
                 await self._resolve_release(client, job)
-                if job.params.get("base_sha") is None:
-                    job.state = "succeeded"
-                    job.error = "no earlier release to compare with"
-                    log.info("first release: nothing to compare")
-                    return
             head_sha = job.params["head_sha"]
             if settings.checks_enabled and run_id is None:
                 run_id, run_url = await create_check_run(client, job.owner, job.repo, head_sha, self._external_id(job))
@@ -245,8 +241,19 @@ class AnalysisRunner:
         return cached
 
     async def _source(self, client: GitHubClient, job: Job, side: str) -> GitHubSource:
-        """The job's base or head commit: its listing fetched (or cached), its blobs on demand."""
-        sha = job.params[f"{side}_sha"]
+        """The job's base or head commit: its listing fetched (or cached), its blobs on demand. A
+        side without a commit (the first release has no earlier one) is empty."""
+        sha = job.params.get(f"{side}_sha")
+        if sha is None:
+            return GitHubSource(
+                client,
+                job.owner,
+                job.repo,
+                revision=Revision(None, None),
+                tree=Tree({}, {}),
+                blobs=self.ctx.blobs,
+                loop=asyncio.get_running_loop(),
+            )
         return GitHubSource(
             client,
             job.owner,

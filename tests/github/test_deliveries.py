@@ -201,6 +201,29 @@ async def test_release_published_is_compared_with_the_previous_release(make_app:
     assert "nginx:1.27" in run["output"]["summary"]
 
 
+async def test_the_first_release_gets_a_completed_check_run_with_every_chart_added(
+    make_app: MakeApp, repo: Repo
+) -> None:
+    app = await make_app()
+    repo.tag("v1.0.0")
+    first = _head(repo)
+    app.fake.repos["acme/charts"].releases = [
+        {"id": 1, "tag_name": "v1.0.0", "draft": False, "prerelease": False, "published_at": "2026-11-01T10:00:00Z"},
+    ]
+    status, answer = await app.deliver("release", release_published(tag="v1.0.0", release_id=1))
+    assert status == 202
+    await app.settle()
+    (run,) = app.fake.runs_for(first)
+    assert run["status"] == "completed"
+    assert json.loads(run["external_id"]) == {"kind": "release", "base": None}
+    job = await (await app.client.get(answer["statusUrl"])).json()
+    assert job["state"] == "succeeded"
+    summary = run["output"]["summary"] + run["output"].get("text", "")
+    for chart in ("charts/api", "charts/web", "charts/worker"):
+        assert chart in summary
+    assert "added" in summary
+
+
 async def test_a_chart_that_fails_to_render_completes_the_check_run_saying_so(make_app: MakeApp, repo: Repo) -> None:
     app = await make_app()
     base = _head(repo)
