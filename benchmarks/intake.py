@@ -28,12 +28,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import aiohttp
 
-from chartimpact_bot.jobs.model import Job
+from benchmarks.store import held_job
 from chartimpact_bot.jobs.store import open_store
 from tests.jobs.redis_server import redis_server
 
@@ -51,19 +50,6 @@ SHORT_LEASE = 2.0
 DEFAULT_LEASE = 30.0
 
 
-def _filler(n: int) -> Job:
-    return Job(
-        delivery_id=uuid.uuid4().hex,
-        event="pull_request",
-        action="synchronize",
-        repository="octo/held",
-        installation_id=42,
-        kind="pull_request",
-        params={"number": n, "base": "a" * 40, "head": "b" * 40},
-        key=f"octo/held#{n}",
-    )
-
-
 async def _fill(url: str) -> float:
     """HELD jobs in the store the server will open: all finished but WAITING, which wait for a
     retry an hour away (held, unfinished, not run during the benchmark)."""
@@ -71,7 +57,7 @@ async def _fill(url: str) -> float:
     store = await open_store(url)
     try:
         for n in range(HELD):
-            await store.add(_filler(n))
+            await store.add(held_job(n, "octo/held"))
         for n in range(HELD):
             job = await store.claim("filler", 600)
             assert job is not None

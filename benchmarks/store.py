@@ -27,16 +27,17 @@ QUEUED = 2_000
 SAMPLES = 1_000
 
 
-def _job(n: int) -> Job:
+def held_job(n: int, repository: str = "octo/charts") -> Job:
+    """Pull request `n` of `repository`, as a store holds thousands of them."""
     return Job(
         delivery_id=uuid.uuid4().hex,
         event="pull_request",
         action="synchronize",
-        repository="octo/charts",
+        repository=repository,
         installation_id=42,
         kind="pull_request",
         params={"number": n, "base": "a" * 40, "head": "b" * 40},
-        key=f"octo/charts#{n}",
+        key=f"{repository}#{n}",
     )
 
 
@@ -49,7 +50,7 @@ async def _timed(times: list[float], operation: Awaitable[object]) -> None:
 async def _fill(store: JobStore) -> None:
     """HELD jobs: all added, then all but QUEUED claimed and finished (keys are all distinct)."""
     for n in range(HELD):
-        await store.add(_job(n))
+        await store.add(held_job(n))
     for _ in range(HELD - QUEUED):
         job = await store.claim("filler", 60)
         assert job is not None
@@ -61,7 +62,7 @@ async def _measure(store: JobStore, first: int) -> tuple[list[float], list[float
     adds: list[float] = []
     claims: list[float] = []
     for n in range(SAMPLES):
-        await _timed(adds, store.add(_job(first + n)))
+        await _timed(adds, store.add(held_job(first + n)))
     for _ in range(SAMPLES):
         started = time.perf_counter()
         job = await store.claim("bench", 60)

@@ -149,22 +149,22 @@ async def complete_check_run(client: GitHubClient, owner: str, repo: str, run_id
     )
 
 
-async def fail_check_run(client: GitHubClient, owner: str, repo: str, run_id: int, reason: str) -> None:
-    """A job that fails still completes its Check Run, saying what failed."""
+async def _end_check_run(
+    client: GitHubClient, owner: str, repo: str, run_id: int, *, conclusion: str, output: dict[str, str]
+) -> None:
+    """Complete a run that has no analysis to show."""
     await client.patch(
         "/repos/{owner}/{repo}/check-runs/{check_run_id}",
         {"owner": owner, "repo": repo, "check_run_id": run_id},
-        data={
-            "status": "completed",
-            "conclusion": "failure",
-            "output": {
-                "title": "ChartImpact could not finish",
-                "summary": cut_markdown(
-                    f"The analysis failed: {md_text(reason, limit=MAX_PROBLEM_CHARS)}", MAX_OUTPUT_CHARS
-                ),
-            },
-        },
+        data={"status": "completed", "conclusion": conclusion, "output": output},
     )
+
+
+async def fail_check_run(client: GitHubClient, owner: str, repo: str, run_id: int, reason: str) -> None:
+    """A job that fails still completes its Check Run, saying what failed."""
+    summary = cut_markdown(f"The analysis failed: {md_text(reason, limit=MAX_PROBLEM_CHARS)}", MAX_OUTPUT_CHARS)
+    output = {"title": "ChartImpact could not finish", "summary": summary}
+    await _end_check_run(client, owner, repo, run_id, conclusion="failure", output=output)
 
 
 STOPPED_TITLE = "ChartImpact stopped; re-run to analyze"
@@ -172,12 +172,5 @@ STOPPED_TITLE = "ChartImpact stopped; re-run to analyze"
 
 async def cancel_check_run(client: GitHubClient, owner: str, repo: str, run_id: int, title: str) -> None:
     """A run whose job ended without an analysis (superseded, or stopped and not resumed)."""
-    await client.patch(
-        "/repos/{owner}/{repo}/check-runs/{check_run_id}",
-        {"owner": owner, "repo": repo, "check_run_id": run_id},
-        data={
-            "status": "completed",
-            "conclusion": "cancelled",
-            "output": {"title": cut_plain(title, MAX_TITLE_CHARS), "summary": md_text(title, limit=MAX_PROBLEM_CHARS)},
-        },
-    )
+    output = {"title": cut_plain(title, MAX_TITLE_CHARS), "summary": md_text(title, limit=MAX_PROBLEM_CHARS)}
+    await _end_check_run(client, owner, repo, run_id, conclusion="cancelled", output=output)
