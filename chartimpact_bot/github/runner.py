@@ -42,12 +42,25 @@ from .checks import (
 )
 from .client import BreakerRegistry, CircuitBreaker, Clock, GitHubClient, RateLimitGate, ResponseHook, Sleep
 from .comments import comment_body, upsert_comment
+from .installations import InstallationDirectory
 from .source import BlobCache, GitHubSource, Tree, TreeCache, fetch_tree
 from .statuses import STATES, set_status
 
 log = structlog.get_logger(__name__)
 CHART_METADATA = ("Chart.yaml", "Chart.lock", "requirements.yaml", "requirements.lock")
 MAX_SIDE_BYTES = 256 * 1024 * 1024
+
+
+class UnknownRef(Exception):
+    """A ref or commit the repository does not have."""
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """What `POST /api/compare` answers: the report, and the problems of `.chartimpact.yml`."""
+
+    report: Report
+    problems: list[ConfigProblem]
 
 
 @dataclass(slots=True)
@@ -66,10 +79,24 @@ class GitHubContext:
     gate: RateLimitGate | None = None
     tree_calls: int = 0
     on_response: ResponseHook | None = None  # every GitHub response, for /metrics
+    _installations: InstallationDirectory | None = None
 
     def __post_init__(self) -> None:
         if self.gate is None:
             self.gate = RateLimitGate(self.clock)
+
+    async def installation_of(self, owner: str, repo: str) -> int:
+        """The installation that reads `owner/repo` (for work no delivery named); NotInstalled."""
+        if self._installations is None:
+            self._installations = InstallationDirectory(
+                self.session,
+                self.auth,
+                self.settings.api_url,
+                self.breaker(None),
+                self.sleep,
+                on_response=self.on_response,
+            )
+        return await self._installations.installation_of(owner, repo)
 
     def breaker(self, installation_id: int | None) -> CircuitBreaker:
         """The breaker of an installation's calls (None: the App's own, for tokens)."""
@@ -130,6 +157,43 @@ class AnalysisRunner:
                 log.info("check run completed", check_run_id=run_id, ending=ending)
             except (gidgethub.GitHubException, TransientError, aiohttp.ClientError, TimeoutError):
                 log.warning("could not complete the check run", check_run_id=run_id, ending=ending)
+
+    async def compare(
+        self, owner: str, repo: str, base_ref: str, head_ref: str, only: tuple[str, ...] | None = None
+    ) -> Comparison:
+        """The analysis of a job, without a job: base and head named by ref, nothing published.
+
+        Runs the same steps as a delivery's analysis (`_analyze`) with the installation's
+        credentials, so its report has the signals `analyze --repo` finds on the same commits.
+        Raises NotInstalled, UnknownRef, and what a job's analysis raises (RateLimited,
+        TransientError, AnalysisError)."""
+        installation_id = await self.ctx.installation_of(owner, repo)
+        client = self.ctx.client(installation_id)
+        job = Job(
+            delivery_id="",
+            event="compare",
+            action=None,
+            repository=f"{owner}/{repo}",
+            installation_id=installation_id,
+            kind="rerun",
+            params={"base_ref": base_ref, "head_ref": head_ref},
+            key=f"compare:{owner}/{repo}",
+        )
+        with self._bound(job):
+            shas = await asyncio.gather(
+                self._commit_of_ref(client, job, base_ref), self._commit_of_ref(client, job, head_ref)
+            )
+            job.params["base_sha"], job.params["head_sha"] = shas
+            report, problems, _ = await self._analyze(client, job, only=only)
+        return Comparison(report, problems)
+
+    async def _commit_of_ref(self, client: GitHubClient, job: Job, ref: str) -> str:
+        try:
+            return await self._commit(client, job, ref)
+        except gidgethub.BadRequest as exc:
+            if exc.status_code in (404, 422):  # GitHub answers 422 "No commit found for SHA"
+                raise UnknownRef(f"{job.repository} has no branch, tag or commit {ref!r}") from exc
+            raise
 
     @staticmethod
     def _bound(job: Job) -> contextlib.AbstractContextManager[Any]:
@@ -264,7 +328,9 @@ class AnalysisRunner:
             loop=asyncio.get_running_loop(),
         )
 
-    async def _analyze(self, client: GitHubClient, job: Job) -> tuple[Report, list[ConfigProblem], set[str]]:
+    async def _analyze(
+        self, client: GitHubClient, job: Job, *, only: tuple[str, ...] | None = None
+    ) -> tuple[Report, list[ConfigProblem], set[str]]:
         """Fetch on the event loop, parse and analyze in a worker process.
 
         The event loop never parses what the pull request wrote: it fetches the chart metadata
@@ -277,7 +343,7 @@ class AnalysisRunner:
             p for p in {**base_listing, **head_listing} if p.rsplit("/", 1)[-1] in (*CHART_METADATA, CONFIG_FILE)
         }
         preparation = await self.pool.prepare(
-            *await asyncio.gather(_snapshot(base, metadata), _snapshot(head, metadata))
+            *await asyncio.gather(_snapshot(base, metadata), _snapshot(head, metadata)), only
         )
         config = preparation.config
         job.params["comment_mode"] = config.comment_mode
@@ -286,7 +352,7 @@ class AnalysisRunner:
         base_snapshot, head_snapshot = await asyncio.gather(
             _snapshot(base, metadata | preparation.base_paths), _snapshot(head, metadata | preparation.head_paths)
         )
-        report = await self.pool.analyze_snapshots(base_snapshot, head_snapshot, config, self.options)
+        report = await self.pool.analyze_snapshots(base_snapshot, head_snapshot, config, self.options, only)
         return report, problems, set(head_listing)
 
     async def _publish(

@@ -71,23 +71,27 @@ class Preparation:
     head_paths: set[str]
 
 
-def prepare_snapshots(base: SnapshotSource, head: SnapshotSource) -> Preparation:
+def prepare_snapshots(base: SnapshotSource, head: SnapshotSource, only: tuple[str, ...] | None = None) -> Preparation:
     """Runs in a worker: parse `.chartimpact.yml` and every chart's metadata, and plan.
 
     This is the untrusted-input boundary of the App: Chart.yaml, Chart.lock and the
     configuration are written by the pull request's author, so the server only fetches them
-    and never parses them itself.
+    and never parses them itself. `only`: the chart directories to analyze (all when None).
     """
     config, problems = repository_config(base, head)
-    base_paths, head_paths = plan_inputs(plan_repository(base, head, config))
+    base_paths, head_paths = plan_inputs(plan_repository(base, head, config, only=only))
     return Preparation(config, problems, base_paths, head_paths)
 
 
 def analyze_snapshots(
-    base: SnapshotSource, head: SnapshotSource, config: AnalysisConfig, options: WorkerOptions
+    base: SnapshotSource,
+    head: SnapshotSource,
+    config: AnalysisConfig,
+    options: WorkerOptions,
+    only: tuple[str, ...] | None = None,
 ) -> Report:
     """Runs in a worker: plan again over the complete snapshots, then analyze."""
-    return analyze_detached(plan_repository(base, head, config), config, options)
+    return analyze_detached(plan_repository(base, head, config, only=only), config, options)
 
 
 def analyze_detached(plan: AnalysisPlan, config: AnalysisConfig, options: WorkerOptions) -> Report:
@@ -131,13 +135,20 @@ class AnalysisPool:
     async def analyze(self, plan: AnalysisPlan, config: AnalysisConfig, options: WorkerOptions) -> Report:
         return await self._call(analyze_detached, plan, config, options)
 
-    async def prepare(self, base: SnapshotSource, head: SnapshotSource) -> Preparation:
-        return await self._call(prepare_snapshots, base, head)
+    async def prepare(
+        self, base: SnapshotSource, head: SnapshotSource, only: tuple[str, ...] | None = None
+    ) -> Preparation:
+        return await self._call(prepare_snapshots, base, head, only)
 
     async def analyze_snapshots(
-        self, base: SnapshotSource, head: SnapshotSource, config: AnalysisConfig, options: WorkerOptions
+        self,
+        base: SnapshotSource,
+        head: SnapshotSource,
+        config: AnalysisConfig,
+        options: WorkerOptions,
+        only: tuple[str, ...] | None = None,
     ) -> Report:
-        return await self._call(analyze_snapshots, base, head, config, options)
+        return await self._call(analyze_snapshots, base, head, config, options, only)
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         executor = self._executor or self._start()

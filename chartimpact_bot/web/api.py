@@ -1,4 +1,5 @@
-"""The operator API (CONTRACT §4): `GET /api/jobs` and `POST /api/jobs/{jobId}/retry`.
+"""The operator API (CONTRACT §4): `GET /api/jobs`, `POST /api/jobs/{jobId}/retry` and
+`POST /api/compare` (compare.py).
 
 Every path under `/api/jobs` and `/api/compare` is behind a bearer token,
 `Authorization: Bearer $CHARTIMPACT_API_TOKEN`, checked by `bearer_auth` before any route is
@@ -28,6 +29,7 @@ from aiohttp import web
 from ..jobs.queue import QueueClosed
 from ..jobs.store import StoreError
 from ..jobs.store.base import REVIVABLE, STATES
+from .compare import compare
 from .keys import JOBS, SETTINGS
 
 PROTECTED = ("/api/jobs", "/api/compare")
@@ -67,6 +69,7 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 def add_api_routes(app: web.Application) -> None:
+    app.router.add_post("/api/compare", compare)
     app.router.add_get("/api/jobs", list_jobs)
     app.router.add_post("/api/jobs/{job_id}/retry", retry_job)
 

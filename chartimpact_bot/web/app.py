@@ -23,7 +23,8 @@ from ..logs import configure_logging
 from ..settings import Settings
 from . import webhooks
 from .api import add_api_routes, bearer_auth
-from .keys import GITHUB, JOBS, QUEUE, SETTINGS
+from .compare import COMPARISONS, ComparisonSlots
+from .keys import GITHUB, JOBS, QUEUE, RUNNER, SETTINGS
 from .metrics import METRICS, Metrics, scrape
 from .setup import add_setup_routes
 
@@ -49,6 +50,7 @@ def create_app(
     app = web.Application(client_max_size=settings.max_webhook_bytes + 1024, middlewares=[bearer_auth])
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[COMPARISONS] = ComparisonSlots(2 * max(1, settings.worker_concurrency))
     app.cleanup_ctx.append(_github_and_queue(session_factory, sleep, analysis_pool, clock))
     app.on_shutdown.append(_stop_intake)
     app.router.add_post("/api/webhooks/github", webhooks.receive)
@@ -89,9 +91,10 @@ def _github_and_queue(
             await session.close()
             raise
         pool = shared_pool or AnalysisPool(settings.worker_concurrency, memory_mb=settings.worker_memory_mb)
+        runner = app[RUNNER] = AnalysisRunner(github, pool)
         queue = DurableJobQueue(
             store,
-            AnalysisRunner(github, pool),
+            runner,
             concurrency=settings.worker_concurrency,
             installation_concurrency=settings.installation_concurrency,
             max_attempts=settings.job_max_attempts,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..github.runner import GitHubContext
+from ..github.runner import AnalysisRunner, GitHubContext
 from ..jobs.durable import DurableJobQueue
 from ..jobs.queue import JobQueue
 from ..settings import Settings
@@ -12,6 +12,7 @@ from ..settings import Settings
 SETTINGS = web.AppKey("settings", Settings)
 QUEUE = web.AppKey("queue", JobQueue)
 GITHUB = web.AppKey("github", GitHubContext)
+RUNNER = web.AppKey("runner", AnalysisRunner)  # POST /api/compare runs its analysis
 # The same queue as QUEUE, with its store: the operator API (api.py) and /metrics read it.
 JOBS = web.AppKey("jobs", DurableJobQueue)
 # What a webhook answer was, for /metrics: "ignored" or "duplicate" (202 is "accepted", the rest "rejected").

@@ -204,7 +204,7 @@ def repo(tmp_path: Path, fake: FakeGitHub) -> Repo:
     repository.commit(
         {**chart_files("api"), **chart_files("web"), **chart_files("worker"), "README.md": "charts\n"}, "three charts"
     )
-    fake.add_repo(REPOSITORY, path)
+    fake.add_repo(REPOSITORY, path, installation_id=INSTALLATION)
     return repository
 
 

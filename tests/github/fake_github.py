@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 import jwt
 from aiohttp import web
@@ -52,6 +52,7 @@ class FakeRepo:
     path: Path
     default_branch: str = "main"
     releases: list[dict[str, Any]] = field(default_factory=list)
+    installation_id: int | None = None  # None: the App is not installed on it
 
     def git(self, *args: str, binary: bool = False) -> Any:
         done = subprocess.run(["git", "-C", str(self.path), *args], capture_output=True, check=False)
@@ -152,7 +153,9 @@ class FakeGitHub:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if self.latency:
             await asyncio.sleep(self.latency)
-        path = request.path
+        # The raw path: a ref such as `feature/web` arrives as one segment, `feature%2Fweb`, as
+        # GitHub reads it; each parameter is decoded once the operation is known.
+        path = request.rel_url.raw_path
         if self.base_path:
             if not path.startswith(self.base_path + "/"):
                 return self._violation(404, f"{request.method} {path} is outside the API base {self.base_path}")
@@ -186,7 +189,8 @@ class FakeGitHub:
         handler = getattr(self, "_op_" + operation.id.replace("/", "_").replace("-", "_"), None)
         if handler is None:
             return self._violation(501, f"the fake does not implement {operation.id}")
-        params = dict(zip(_names(operation.template), path.strip("/").split("/"), strict=False))
+        segments = [unquote(segment) for segment in path.strip("/").split("/")]
+        params = dict(zip(_names(operation.template), segments, strict=False))
         params = {k: v for k, v in params.items() if k}
         response: web.StreamResponse = await handler(params, body, query)
         response.headers.update(self._rate_headers())
@@ -305,6 +309,16 @@ class FakeGitHub:
         if not sha:
             return web.json_response({"message": "No commit found"}, status=422)
         return web.json_response({"sha": sha})
+
+    async def _op_apps_get_repo_installation(
+        self, params: dict[str, str], body: Any, query: dict[str, str]
+    ) -> web.Response:
+        repo = self.repos.get(f"{params['owner']}/{params['repo']}")
+        if repo is None or repo.installation_id is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        installation: dict[str, Any] = self.rest.example("installation")
+        installation.update({"id": repo.installation_id, "app_id": self.app_numeric_id, "app_slug": self.app_slug})
+        return self._answer("apps/get-repo-installation", 200, installation)
 
     async def _op_repos_list_releases(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
         return web.json_response(self._repo(params).releases)
