@@ -30,9 +30,9 @@ async def _compare(app: AppUnderTest, body: Any, **kwargs: Any) -> tuple[int, An
 
 
 def _cli_report(repo: Repo, base: str, head: str, *extra: str) -> dict[str, Any]:
+    command = [sys.executable, "-m", "chartimpact_bot", "analyze", "--repo", str(repo.path)]
     done = subprocess.run(
-        [sys.executable, "-m", "chartimpact_bot", "analyze", "--repo", str(repo.path), "--base", base, "--head", head]
-        + ["--format", "json", *extra],
+        [*command, "--base", base, "--head", head, "--format", "json", *extra],
         capture_output=True,
         text=True,
         env={**os.environ, "CHARTIMPACT_FINGERPRINT_KEY": KEY},
