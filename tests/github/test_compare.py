@@ -162,9 +162,7 @@ async def test_malformed_requests_answer_400_with_a_reason_and_reach_no_github(m
     assert app.fake.calls == []  # not even the installation was looked up
 
 
-async def test_a_spent_rate_limit_answers_503_with_the_wait_and_no_further_calls(
-    make_app: MakeApp, repo: Repo
-) -> None:
+async def test_a_spent_rate_limit_answers_503_with_the_wait_and_no_further_calls(make_app: MakeApp, repo: Repo) -> None:
     app = await make_app(api_token=TOKEN)
     reset = int(time.time()) + 600
 
