@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from .analysis.errors import ConfigError
 from .analysis.render import MIN_MEMORY_MB, RenderLimits
 from .analysis.render_worker import OUTPUT_HEADROOM_MB
@@ -234,7 +238,21 @@ def _private_key(env: Mapping[str, str]) -> str | None:
     if "-----BEGIN" not in key or "PRIVATE KEY-----" not in key:
         source = "GITHUB_PRIVATE_KEY_PATH" if path else "GITHUB_PRIVATE_KEY"
         raise ConfigError(f"{source} is not a PEM private key (it should start with -----BEGIN RSA PRIVATE KEY-----)")
+    _check_rsa_key(key, "GITHUB_PRIVATE_KEY_PATH" if path else "GITHUB_PRIVATE_KEY")
     return key + "\n"
+
+
+def _check_rsa_key(key: str, source: str) -> None:
+    """Parse the key now: a damaged one would otherwise fail every delivery, one by one. The
+    error never quotes the key."""
+    try:
+        loaded = serialization.load_pem_private_key(key.encode(), password=None)
+    except TypeError as exc:  # encrypted
+        raise ConfigError(f"{source} is encrypted with a passphrase; GitHub's downloaded key is not") from exc
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise ConfigError(f"{source} holds a damaged or unreadable private key; download it again from GitHub") from exc
+    if not isinstance(loaded, rsa.RSAPrivateKey):
+        raise ConfigError(f"{source} is not an RSA key; a GitHub App's private key is RSA")
 
 
 def _api_url(raw: str) -> str:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from chartimpact_bot.settings import SettingsError, load_settings
+from tests.github.conftest import generate_app_keys
 
-KEY = "-----BEGIN RSA PRIVATE KEY-----\\nMIIB\\n-----END RSA PRIVATE KEY-----"
+KEY = generate_app_keys()[0]
 
 
 def test_defaults_without_credentials_mean_setup_mode() -> None:
@@ -22,7 +25,7 @@ def test_defaults_without_credentials_mean_setup_mode() -> None:
 
 def test_full_configuration(tmp_path: Path) -> None:
     key = tmp_path / "app.pem"
-    key.write_text(KEY.replace("\\n", "\n"))
+    key.write_text(KEY)
     settings = load_settings(
         {
             "GITHUB_APP_ID": "123",
@@ -40,9 +43,7 @@ def test_full_configuration(tmp_path: Path) -> None:
     )
     assert not settings.setup_mode
     assert settings.helm_binary == "/usr/local/bin/helm"
-    assert settings.private_key is not None and settings.private_key.startswith(
-        "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n"
-    )
+    assert settings.private_key == KEY
     assert (settings.api_url, settings.port, settings.worker_concurrency) == ("https://ghe.example.com/api/v3", 9000, 4)
     assert settings.status_enabled and not settings.async_processing
     assert "s3cret" not in repr(settings) and "PRIVATE" not in repr(settings)
@@ -116,3 +117,35 @@ def test_retention_and_api_settings() -> None:
     assert len(raised.value.problems) == 2
     assert "CHARTIMPACT_RESULT_RETENTION_DAYS" in raised.value.problems[0]
     assert "CHARTIMPACT_MAX_STORED_JOBS" in raised.value.problems[1]
+
+
+@pytest.mark.parametrize(
+    ("pem", "problem"),
+    [
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIBcanary\n-----END RSA PRIVATE KEY-----\n",
+            "GITHUB_PRIVATE_KEY holds a damaged or unreadable private key; download it again from GitHub",
+        ),
+        (
+            ec.generate_private_key(ec.SECP256R1())
+            .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            .decode(),
+            "GITHUB_PRIVATE_KEY is not an RSA key; a GitHub App's private key is RSA",
+        ),
+        (
+            ec.generate_private_key(ec.SECP256R1())
+            .private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(b"passphrase"),
+            )
+            .decode(),
+            "GITHUB_PRIVATE_KEY is encrypted with a passphrase; GitHub's downloaded key is not",
+        ),
+    ],
+)
+def test_a_private_key_that_does_not_parse_stops_start_up_naming_the_variable(pem: str, problem: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"GITHUB_APP_ID": "1", "GITHUB_PRIVATE_KEY": pem, "GITHUB_WEBHOOK_SECRET": "s"})
+    assert caught.value.problems == [problem]
+    assert "canary" not in str(caught.value)  # the key's text is never quoted

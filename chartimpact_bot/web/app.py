@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
 import aiohttp
@@ -14,6 +14,7 @@ from aiohttp import web
 
 from ..github.auth import AppAuth
 from ..github.client import BreakerRegistry, Clock, Sleep, app_fetcher, token_fetcher
+from ..github.credentials import CredentialCheck
 from ..github.runner import AnalysisRunner, GitHubContext
 from ..jobs.analysis_process import AnalysisPool
 from ..jobs.durable import DurableJobQueue
@@ -24,7 +25,7 @@ from ..settings import Settings
 from . import webhooks
 from .api import add_api_routes, bearer_auth
 from .compare import COMPARISONS, ComparisonSlots
-from .keys import GITHUB, JOBS, QUEUE, RUNNER, SETTINGS
+from .keys import CREDENTIALS, GITHUB, JOBS, QUEUE, RUNNER, SETTINGS
 from .metrics import METRICS, Metrics, scrape
 from .setup import add_setup_routes
 
@@ -74,13 +75,20 @@ def _github_and_queue(
         )
         breakers = BreakerRegistry()
         app_breaker = breakers.get(settings.api_url, None)  # the App's own calls (tokens, GET /app)
-        observe = app[METRICS].github_response
+        metrics = app[METRICS]
+
+        def observe(installation_id: int | None, status: int, headers: Mapping[str, str]) -> None:
+            metrics.github_response(installation_id, status, headers)
+            credentials.observe(installation_id, status, headers)  # the App's own calls: is its key accepted
+
+        fetch_app = app_fetcher(session, settings.api_url, app_breaker, sleep, on_response=observe)
         auth = AppAuth(
             settings.app_id or "",
             settings.private_key or "",
             token_fetcher(session, settings.api_url, app_breaker, sleep, on_response=observe),
-            fetch_app=app_fetcher(session, settings.api_url, app_breaker, sleep, on_response=observe),
+            fetch_app=fetch_app,
         )
+        credentials = app[CREDENTIALS] = CredentialCheck(fetch_app, auth.app_jwt)
         github = GitHubContext(
             settings, session, auth, breakers=breakers, sleep=sleep, clock=clock, on_response=observe
         )
@@ -124,6 +132,7 @@ def _github_and_queue(
                 if task is not None:
                     task.cancel()
             await queue.shutdown(settings.shutdown_grace_seconds)
+            await credentials.close()
             await store.close()
             await session.close()
             if shared_pool is None:
@@ -148,6 +157,10 @@ async def readyz(request: web.Request) -> web.Response:
     problems = []
     if settings.setup_mode or not settings.private_key:
         problems.append("GitHub App credentials are not loaded")
+    else:
+        rejected = await request.app[CREDENTIALS].problem()
+        if rejected:
+            problems.append(rejected)
     queue = request.app[QUEUE]
     if not queue.accepting:
         problems.append("the instance is shutting down")

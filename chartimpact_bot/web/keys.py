@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..github.credentials import CredentialCheck
 from ..github.runner import AnalysisRunner, GitHubContext
 from ..jobs.durable import DurableJobQueue
 from ..jobs.queue import JobQueue
@@ -12,6 +13,7 @@ from ..settings import Settings
 SETTINGS = web.AppKey("settings", Settings)
 QUEUE = web.AppKey("queue", JobQueue)
 GITHUB = web.AppKey("github", GitHubContext)
+CREDENTIALS = web.AppKey("credentials", CredentialCheck)  # /readyz: does GitHub accept them
 RUNNER = web.AppKey("runner", AnalysisRunner)  # POST /api/compare runs its analysis
 # The same queue as QUEUE, with its store: the operator API (api.py) and /metrics read it.
 JOBS = web.AppKey("jobs", DurableJobQueue)

@@ -137,7 +137,7 @@ def make_app(
         server: TestServer = await aiohttp_server(fake.app())
         settings = Settings(
             app_id=APP_ID,
-            private_key=app_keys[0],
+            private_key=overrides.pop("private_key", app_keys[0]),
             webhook_secret=SECRET,
             api_url=str(server.make_url(base_path or "/")).rstrip("/"),
             log_format="console",
