@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -51,6 +52,12 @@ CHART_METADATA = ("Chart.yaml", "Chart.lock", "requirements.yaml", "requirements
 MAX_SIDE_BYTES = 256 * 1024 * 1024
 
 
+# Told the seconds each stage of an analysis took: "fetch_metadata" (trees, chart metadata and
+# configuration), "prepare" (a worker parses and plans), "fetch_inputs" (the files it asked
+# for), "analyze" (a worker renders, diffs and detects) and "publish" (check run, comment, status).
+StageHook = Callable[[str, float], None]
+
+
 class UnknownRef(Exception):
     """A ref or commit the repository does not have."""
 
@@ -79,6 +86,7 @@ class GitHubContext:
     gate: RateLimitGate | None = None
     tree_calls: int = 0
     on_response: ResponseHook | None = None  # every GitHub response, for /metrics
+    on_stage: StageHook | None = None  # every stage of an analysis and its seconds, for /metrics
     _installations: InstallationDirectory | None = None
 
     def __post_init__(self) -> None:
@@ -195,6 +203,16 @@ class AnalysisRunner:
                 raise UnknownRef(f"{job.repository} has no branch, tag or commit {ref!r}") from exc
             raise
 
+    @contextlib.contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        """Time one stage of an analysis for /metrics (StageHook), however it ends."""
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            if self.ctx.on_stage is not None:
+                self.ctx.on_stage(name, time.monotonic() - began)
+
     @staticmethod
     def _bound(job: Job) -> contextlib.AbstractContextManager[Any]:
         return structlog.contextvars.bound_contextvars(
@@ -241,9 +259,10 @@ class AnalysisRunner:
                 )
             log.info("analysis started", base=job.params["base_sha"], head=head_sha)
             report, problems, head_paths = await self._analyze(client, job)
-            await self._publish(
-                client, job, report=report, problems=problems, head_paths=head_paths, run_id=run_id, run_url=run_url
-            )
+            with self._stage("publish"):
+                await self._publish(
+                    client, job, report=report, problems=problems, head_paths=head_paths, run_id=run_id, run_url=run_url
+                )
             log.info("analysis published", verdict=job.result["verdict"])
         except TransientError:
             raise  # the queue retries it, and closes the run after the last attempt
@@ -337,22 +356,25 @@ class AnalysisRunner:
         and `.chartimpact.yml`, a worker reads them and answers which files the analysis needs,
         the loop fetches those, and a worker analyzes them.
         """
-        base, head = await asyncio.gather(self._source(client, job, "base"), self._source(client, job, "head"))
-        base_listing, head_listing = base.list_files(), head.list_files()
-        metadata = {
-            p for p in {**base_listing, **head_listing} if p.rsplit("/", 1)[-1] in (*CHART_METADATA, CONFIG_FILE)
-        }
-        preparation = await self.pool.prepare(
-            *await asyncio.gather(_snapshot(base, metadata), _snapshot(head, metadata)), only
-        )
+        with self._stage("fetch_metadata"):
+            base, head = await asyncio.gather(self._source(client, job, "base"), self._source(client, job, "head"))
+            base_listing, head_listing = base.list_files(), head.list_files()
+            metadata = {
+                p for p in {**base_listing, **head_listing} if p.rsplit("/", 1)[-1] in (*CHART_METADATA, CONFIG_FILE)
+            }
+            snapshots = await asyncio.gather(_snapshot(base, metadata), _snapshot(head, metadata))
+        with self._stage("prepare"):
+            preparation = await self.pool.prepare(*snapshots, only)
         config = preparation.config
         job.params["comment_mode"] = config.comment_mode
         job.params["comment_max_signals"] = config.comment_max_signals
         problems = [ConfigProblem(p.line, p.message, where) for where, p in preparation.problems]
-        base_snapshot, head_snapshot = await asyncio.gather(
-            _snapshot(base, metadata | preparation.base_paths), _snapshot(head, metadata | preparation.head_paths)
-        )
-        report = await self.pool.analyze_snapshots(base_snapshot, head_snapshot, config, self.options, only)
+        with self._stage("fetch_inputs"):
+            base_snapshot, head_snapshot = await asyncio.gather(
+                _snapshot(base, metadata | preparation.base_paths), _snapshot(head, metadata | preparation.head_paths)
+            )
+        with self._stage("analyze"):
+            report = await self.pool.analyze_snapshots(base_snapshot, head_snapshot, config, self.options, only)
         return report, problems, set(head_listing)
 
     async def _publish(

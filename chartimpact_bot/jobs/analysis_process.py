@@ -18,6 +18,7 @@ import contextlib
 import multiprocessing
 import os
 import resource
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -131,6 +132,29 @@ class AnalysisPool:
         self._workers = max(1, workers)
         self._memory_mb = memory_mb
         self._executor: ProcessPoolExecutor | None = None
+        self.in_flight = 0  # calls sent to the pool and not answered: running, or waiting for a process
+        self._busy_seconds = 0.0
+        self._counted_at = time.monotonic()
+
+    @property
+    def size(self) -> int:
+        return self._workers
+
+    @property
+    def busy(self) -> int:
+        """Processes working now (the calls beyond `size` wait for one)."""
+        return min(self.in_flight, self._workers)
+
+    def busy_seconds(self) -> float:
+        """Process-seconds spent working since the pool was made: its rate over `size` is the
+        pool's utilization (/metrics)."""
+        self._count()
+        return self._busy_seconds
+
+    def _count(self) -> None:
+        now = time.monotonic()
+        self._busy_seconds += self.busy * (now - self._counted_at)
+        self._counted_at = now
 
     async def analyze(self, plan: AnalysisPlan, config: AnalysisConfig, options: WorkerOptions) -> Report:
         return await self._call(analyze_detached, plan, config, options)
@@ -152,6 +176,8 @@ class AnalysisPool:
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         executor = self._executor or self._start()
+        self._count()
+        self.in_flight += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
         except BrokenProcessPool as exc:
@@ -160,6 +186,9 @@ class AnalysisPool:
                 self._executor = None
                 executor.shutdown(wait=False, cancel_futures=True)
             raise TransientError("the analysis process stopped unexpectedly") from exc
+        finally:
+            self._count()
+            self.in_flight -= 1
 
     async def warm_up(self) -> None:
         executor = self._executor or self._start()

@@ -90,7 +90,14 @@ def _github_and_queue(
         )
         credentials = app[CREDENTIALS] = CredentialCheck(fetch_app, auth.app_jwt)
         github = GitHubContext(
-            settings, session, auth, breakers=breakers, sleep=sleep, clock=clock, on_response=observe
+            settings,
+            session,
+            auth,
+            breakers=breakers,
+            sleep=sleep,
+            clock=clock,
+            on_response=observe,
+            on_stage=metrics.stage,
         )
         app[GITHUB] = github
         try:
@@ -100,6 +107,8 @@ def _github_and_queue(
             raise
         pool = shared_pool or AnalysisPool(settings.worker_concurrency, memory_mb=settings.worker_memory_mb)
         runner = app[RUNNER] = AnalysisRunner(github, pool)
+        metrics.watch_pool(pool)
+        metrics.job_workers.set(settings.worker_concurrency)
         queue = DurableJobQueue(
             store,
             runner,

@@ -15,6 +15,15 @@ Apps in one process (tests) do not share counters. What is measured:
   duration is its last attempt's.
 - `chartimpact_dead_letters_total`: jobs that became `dead` on this instance.
 - `chartimpact_jobs_running_here`: jobs this instance's workers run now (of `WORKER_CONCURRENCY`).
+- `chartimpact_job_stage_duration_seconds{stage}` (histogram): each stage of an analysis on
+  this instance (runner.StageHook): `fetch_metadata`, `prepare`, `fetch_inputs`, `analyze`,
+  `publish`; a stage that failed is observed too.
+- `chartimpact_analysis_processes`, `chartimpact_analysis_processes_busy`,
+  `chartimpact_analysis_calls_waiting` and `chartimpact_analysis_busy_seconds_total`: the
+  analysis worker processes, how many work now, how many calls wait for one, and the
+  process-seconds spent working; `rate(busy_seconds_total) / processes` is their utilization.
+  `chartimpact_job_workers` is WORKER_CONCURRENCY, so `jobs_running_here / job_workers` is the
+  use of this instance's job slots.
 - `chartimpact_github_requests_total{status}` and
   `chartimpact_github_rate_limit_remaining{installation}` (`x-ratelimit-remaining` of the last
   response; `installation="app"` for calls made as the App itself).
@@ -23,13 +32,16 @@ Apps in one process (tests) do not share counters. What is measured:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from ..github.events import NO_INSTALLATION_NEEDED
 from ..github.payloads import PARSERS
+from ..jobs.analysis_process import AnalysisPool
 from ..jobs.model import Job
 from ..jobs.store import StoreError
 from ..jobs.store.base import STATES
@@ -85,6 +97,25 @@ class Metrics:
             registry=registry,
         )
 
+        self.stage_duration = Histogram(
+            "chartimpact_job_stage_duration_seconds",
+            "Duration of each stage of an analysis on this instance.",
+            ["stage"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.job_workers = Gauge(
+            "chartimpact_job_workers", "Jobs this instance runs at once (WORKER_CONCURRENCY).", registry=registry
+        )
+        self._pool = _PoolCollector()
+        registry.register(self._pool)
+
+    def watch_pool(self, pool: AnalysisPool) -> None:
+        self._pool.pool = pool
+
+    def stage(self, name: str, seconds: float) -> None:
+        self.stage_duration.labels(name).observe(seconds)
+
     def delivery(self, event: str | None, status: int, outcome: str | None) -> None:
         """`outcome`: "ignored" or "duplicate" when the answer said so; else by status."""
         outcome = outcome or ("accepted" if status == 202 else "rejected")
@@ -102,6 +133,32 @@ class Metrics:
         if remaining.isdigit():
             installation = "app" if installation_id is None else str(installation_id)
             self.rate_limit_remaining.labels(installation).set(int(remaining))
+
+
+class _PoolCollector(Collector):
+    """The analysis processes, read from the pool at each scrape."""
+
+    def __init__(self) -> None:
+        self.pool: AnalysisPool | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        pool = self.pool
+        if pool is None:
+            return
+        yield GaugeMetricFamily("chartimpact_analysis_processes", "Analysis worker processes.", value=pool.size)
+        yield GaugeMetricFamily(
+            "chartimpact_analysis_processes_busy", "Analysis worker processes working now.", value=pool.busy
+        )
+        yield GaugeMetricFamily(
+            "chartimpact_analysis_calls_waiting",
+            "Calls waiting for an analysis worker process.",
+            value=max(pool.in_flight - pool.size, 0),
+        )
+        yield CounterMetricFamily(
+            "chartimpact_analysis_busy_seconds",
+            "Process-seconds the analysis workers spent working.",
+            value=pool.busy_seconds(),
+        )
 
 
 METRICS = web.AppKey("metrics", Metrics)

@@ -103,3 +103,32 @@ async def test_every_app_has_a_registry_of_its_own(make_app: MakeApp) -> None:
     assert not _value(
         await _scrape(second), "chartimpact_deliveries_total", event="ping", outcome="ignored", status="200"
     )
+
+
+async def test_metrics_time_each_stage_of_an_analysis_and_the_use_of_the_analysis_processes(
+    make_app: MakeApp, repo: Repo
+) -> None:
+    app = await make_app(worker_concurrency=2)
+    before = await _scrape(app)
+    busy_before = _value(before, "chartimpact_analysis_busy_seconds_total")
+    base = _head(repo)
+    head = repo.commit(chart_files("web", tag="1.26"))
+    assert (await app.deliver("pull_request", pull_request("opened", number=1, base_sha=base, head_sha=head)))[0] == 202
+    await app.settle()
+
+    samples = await _scrape(app)
+    stages = ("fetch_metadata", "prepare", "fetch_inputs", "analyze", "publish")
+    for stage in stages:
+        assert _value(samples, "chartimpact_job_stage_duration_seconds_count", stage=stage) == 1, stage
+    analysis = _value(samples, "chartimpact_job_stage_duration_seconds_sum", stage="analyze")
+    job = _value(samples, "chartimpact_job_duration_seconds_sum", state="succeeded")
+    total = sum(_value(samples, "chartimpact_job_stage_duration_seconds_sum", stage=s) for s in stages)
+    assert 0 < analysis <= total <= job  # the stages are parts of the job
+    assert _value(samples, "chartimpact_job_workers") == 2
+    assert _value(samples, "chartimpact_analysis_processes") == 2  # the tests' shared pool
+    assert _value(samples, "chartimpact_analysis_processes_busy") == 0  # nothing runs now
+    assert _value(samples, "chartimpact_analysis_calls_waiting") == 0
+    # The processes worked for the preparation and the analysis, and no longer than they took.
+    prepare = _value(samples, "chartimpact_job_stage_duration_seconds_sum", stage="prepare")
+    worked = _value(samples, "chartimpact_analysis_busy_seconds_total") - busy_before
+    assert 0.5 * (prepare + analysis) <= worked <= prepare + analysis + 0.05
