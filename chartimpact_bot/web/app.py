@@ -17,8 +17,9 @@ from ..github.client import BreakerRegistry, Clock, Sleep, app_fetcher, token_fe
 from ..github.runner import AnalysisRunner, GitHubContext
 from ..jobs.analysis_process import AnalysisPool
 from ..jobs.durable import DurableJobQueue
+from ..jobs.result_cache import CachePolicy, ResultCache
 from ..jobs.retention import prune_periodically, retention
-from ..jobs.store import StoreError, open_store
+from ..jobs.store import ResultLimits, StoreError, open_store
 from ..logs import configure_logging
 from ..settings import Settings
 from . import webhooks
@@ -89,9 +90,10 @@ def _github_and_queue(
             await session.close()
             raise
         pool = shared_pool or AnalysisPool(settings.worker_concurrency, memory_mb=settings.worker_memory_mb)
+        cache = ResultCache(store, result_cache_policy(settings), on_lookup=app[METRICS].result_cache_lookup)
         queue = DurableJobQueue(
             store,
-            AnalysisRunner(github, pool),
+            AnalysisRunner(github, pool, cache=cache),
             concurrency=settings.worker_concurrency,
             installation_concurrency=settings.installation_concurrency,
             max_attempts=settings.job_max_attempts,
@@ -110,6 +112,7 @@ def _github_and_queue(
                     store,
                     retention(settings.result_retention_days, settings.max_stored_jobs),
                     settings.prune_interval_seconds,
+                    results=cache.policy.limits,
                 ),
                 name="job-retention",
             )
@@ -128,6 +131,11 @@ def _github_and_queue(
                 await asyncio.to_thread(pool.close, stop_running=True)
 
     return context
+
+
+def result_cache_policy(settings: Settings) -> CachePolicy:
+    limits = ResultLimits(settings.result_cache_max_entries, settings.result_cache_max_mb * 1024 * 1024)
+    return CachePolicy(ttl_seconds=settings.result_cache_ttl_hours * 3600.0, limits=limits)
 
 
 async def _stop_intake(app: web.Application) -> None:

@@ -195,7 +195,9 @@ class RedisJobStore:
                 return removed
 
     async def get_result(self, digest: str) -> bytes | None:
-        payload, expires = await self._do(self._redis.hmget(self._key("result", check_digest(digest)), "payload", "expires"))
+        payload, expires = await self._do(
+            self._redis.hmget(self._key("result", check_digest(digest)), "payload", "expires")
+        )
         if payload is None or expires is None or float(expires) <= self._clock():
             return None
         return bytes(payload)
@@ -207,7 +209,14 @@ class RedisJobStore:
         expires = repr(self._clock() + ttl)
         script = self._result_scripts["PUT_RESULT"]
         # The payload goes to Redis as the bytes it is (the job scripts' arguments are text).
-        args = [self._prefix, digest, payload, expires, str(limits.max_entries), str(limits.max_bytes)]
+        args: list[str | bytes] = [
+            self._prefix,
+            digest,
+            payload,
+            expires,
+            str(limits.max_entries),
+            str(limits.max_bytes),
+        ]
         await self._do(script(keys=[], args=args))
         return True
 

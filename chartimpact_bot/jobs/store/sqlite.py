@@ -114,7 +114,7 @@ class SqliteJobStore:
         check_digest(digest)
         if not check_result_args(payload, ttl, limits):
             return False
-        await self._run(self._tx, results.put, digest, payload, ttl, limits)
+        await self._run(self._tx, lambda conn, now: results.put(conn, now, digest, payload, ttl=ttl, limits=limits))
         return True
 
     async def prune_results(self, limits: ResultLimits) -> int:

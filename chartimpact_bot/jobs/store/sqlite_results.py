@@ -25,9 +25,7 @@ def get(conn: sqlite3.Connection, now: float, digest: str) -> bytes | None:
     return None if row is None else bytes(row[0])
 
 
-def put(
-    conn: sqlite3.Connection, now: float, digest: str, payload: bytes, ttl: float, limits: ResultLimits
-) -> None:
+def put(conn: sqlite3.Connection, now: float, digest: str, payload: bytes, *, ttl: float, limits: ResultLimits) -> None:
     conn.execute(UPSERT, (digest, payload, len(payload), now + ttl))
     evict(conn, limits, keep=digest)
 
