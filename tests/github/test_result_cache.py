@@ -19,8 +19,10 @@ from chartimpact_bot.analysis.sources import SnapshotSource
 from chartimpact_bot.jobs import input_digest
 from chartimpact_bot.jobs.analysis_process import AnalysisPool, Preparation, WorkerOptions
 from tests.conftest import git
-from tests.jobs.conftest import FakeClock
-from tests.jobs.conftest import redis_url  # noqa: F401 - the session's redis-server fixture
+from tests.jobs.conftest import (
+    FakeClock,
+    redis_url,  # noqa: F401 - the session's redis-server fixture
+)
 
 from .conftest import AppUnderTest, MakeApp, Repo, chart_files, check_run_rerequested, pull_request
 
