@@ -6,6 +6,8 @@ The event loop only talks to GitHub: it lists both commits, fetches their chart 
 the pull request's author, see SECURITY.md) and answers which files the analysis reads; the loop
 fetches those concurrently and a worker renders, diffs and detects signals. Nothing from the pull
 request is parsed in the server process, and nothing CPU-heavy holds its interpreter lock.
+Between the two steps, an analysis whose inputs match one in the result cache
+(jobs/result_cache.py) takes the stored report and fetches and renders nothing more.
 """
 
 from __future__ import annotations
