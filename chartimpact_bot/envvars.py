@@ -24,14 +24,14 @@ def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1
     return value
 
 
-def env_float(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+def env_float(env: Mapping[str, str], name: str, default: float, *, minimum: float, unit: str = "seconds") -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, not '{raw}'") from None
+        raise ConfigError(f"{name} must be a number of {unit}, not '{raw}'") from None
     if not value >= minimum:
         raise ConfigError(f"{name} must be at least {minimum:g}, not {raw}")
     return value

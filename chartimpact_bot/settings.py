@@ -75,6 +75,9 @@ class Settings:
     result_retention_days: float = 90.0  # CHARTIMPACT_RESULT_RETENTION_DAYS
     max_stored_jobs: int = 100_000  # CHARTIMPACT_MAX_STORED_JOBS
     prune_interval_seconds: float = 3600.0  # how often retention runs (tests shorten it)
+    result_cache_ttl_hours: float = 24.0  # RESULT_CACHE_TTL_HOURS; 0: no result cache
+    result_cache_max_mb: int = 256  # RESULT_CACHE_MAX_MB: stored reports (compressed) in all
+    result_cache_max_entries: int = 10_000  # RESULT_CACHE_MAX_ENTRIES
 
     def fingerprint_key(self) -> bytes:
         """The key of secret fingerprints (fingerprint_key.py): CHARTIMPACT_FINGERPRINT_KEY, else
@@ -162,6 +165,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         job_lease_seconds=_number(attempt, env, "JOB_LEASE_SECONDS", 30.0, minimum=1.0),
         result_retention_days=attempt(env_int, env, "CHARTIMPACT_RESULT_RETENTION_DAYS", 90, minimum=1) or 90,
         max_stored_jobs=attempt(env_int, env, "CHARTIMPACT_MAX_STORED_JOBS", 100_000, minimum=100) or 100_000,
+        result_cache_ttl_hours=_number(attempt, env, "RESULT_CACHE_TTL_HOURS", 24.0, minimum=0.0, unit="hours"),
+        result_cache_max_mb=attempt(env_int, env, "RESULT_CACHE_MAX_MB", 256, minimum=1) or 256,
+        result_cache_max_entries=attempt(env_int, env, "RESULT_CACHE_MAX_ENTRIES", 10_000, minimum=1) or 10_000,
     )
     render_ceiling = settings.render.memory_mb + OUTPUT_HEADROOM_MB
     if settings.worker_memory_mb < render_ceiling:
@@ -194,9 +200,15 @@ def _flag(attempt: Callable[..., bool | None], env: Mapping[str, str], name: str
 
 
 def _number(
-    attempt: Callable[..., float | None], env: Mapping[str, str], name: str, default: float, *, minimum: float
+    attempt: Callable[..., float | None],
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    *,
+    minimum: float,
+    unit: str = "seconds",
 ) -> float:
-    value = attempt(env_float, env, name, default, minimum=minimum)
+    value = attempt(env_float, env, name, default, minimum=minimum, unit=unit)
     return default if value is None else value
 
 

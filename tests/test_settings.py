@@ -149,3 +149,30 @@ def test_a_private_key_that_does_not_parse_stops_start_up_naming_the_variable(pe
         load_settings({"GITHUB_APP_ID": "1", "GITHUB_PRIVATE_KEY": pem, "GITHUB_WEBHOOK_SECRET": "s"})
     assert caught.value.problems == [problem]
     assert "canary" not in str(caught.value)  # the key's text is never quoted
+
+
+def test_result_cache_settings() -> None:
+    defaults = load_settings({})
+    assert (defaults.result_cache_ttl_hours, defaults.result_cache_max_mb, defaults.result_cache_max_entries) == (
+        24.0,
+        256,
+        10_000,
+    )
+    settings = load_settings(
+        {"RESULT_CACHE_TTL_HOURS": "0.5", "RESULT_CACHE_MAX_MB": "64", "RESULT_CACHE_MAX_ENTRIES": "100"}
+    )
+    assert (settings.result_cache_ttl_hours, settings.result_cache_max_mb, settings.result_cache_max_entries) == (
+        0.5,
+        64,
+        100,
+    )
+    assert load_settings({"RESULT_CACHE_TTL_HOURS": "0"}).result_cache_ttl_hours == 0.0  # the cache is off
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"RESULT_CACHE_TTL_HOURS": "a day", "RESULT_CACHE_MAX_MB": "0", "RESULT_CACHE_MAX_ENTRIES": "-1"})
+    assert raised.value.problems == [
+        "RESULT_CACHE_TTL_HOURS must be a number of hours, not 'a day'",
+        "RESULT_CACHE_MAX_MB must be at least 1, not 0",
+        "RESULT_CACHE_MAX_ENTRIES must be at least 1, not -1",
+    ]
+    with pytest.raises(SettingsError, match="RESULT_CACHE_TTL_HOURS must be at least 0"):
+        load_settings({"RESULT_CACHE_TTL_HOURS": "-2"})

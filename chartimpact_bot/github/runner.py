@@ -6,12 +6,15 @@ The event loop only talks to GitHub: it lists both commits, fetches their chart 
 the pull request's author, see SECURITY.md) and answers which files the analysis reads; the loop
 fetches those concurrently and a worker renders, diffs and detects signals. Nothing from the pull
 request is parsed in the server process, and nothing CPU-heavy holds its interpreter lock.
+Between the two steps, an analysis whose inputs match one in the result cache
+(jobs/result_cache.py) takes the stored report and fetches and renders nothing more.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -26,9 +29,11 @@ import structlog
 from ..analysis.errors import AnalysisError
 from ..analysis.model import Report, Revision
 from ..analysis.sources import SnapshotSource
-from ..jobs.analysis_process import AnalysisPool, WorkerOptions
+from ..jobs.analysis_process import AnalysisPool, Preparation, WorkerOptions
+from ..jobs.input_digest import SideInputs, input_digest
 from ..jobs.model import Job, TransientError
 from ..jobs.queue import Checkpoint, Ending
+from ..jobs.result_cache import ResultCache
 from ..repo_config import CONFIG_FILE
 from ..settings import Settings
 from .auth import AppAuth
@@ -125,9 +130,12 @@ class GitHubContext:
 
 
 class AnalysisRunner:
-    def __init__(self, context: GitHubContext, pool: AnalysisPool) -> None:
+    """`cache`: reports by the digest of their inputs (jobs/result_cache.py); None: none."""
+
+    def __init__(self, context: GitHubContext, pool: AnalysisPool, *, cache: ResultCache | None = None) -> None:
         self.ctx = context
         self.pool = pool
+        self.cache = cache
         settings = context.settings
         self.options = WorkerOptions(
             render=settings.render,
@@ -369,13 +377,50 @@ class AnalysisRunner:
         job.params["comment_mode"] = config.comment_mode
         job.params["comment_max_signals"] = config.comment_max_signals
         problems = [ConfigProblem(p.line, p.message, where) for where, p in preparation.problems]
-        with self._stage("fetch_inputs"):
-            base_snapshot, head_snapshot = await asyncio.gather(
-                _snapshot(base, metadata | preparation.base_paths), _snapshot(head, metadata | preparation.head_paths)
-            )
-        with self._stage("analyze"):
-            report = await self.pool.analyze_snapshots(base_snapshot, head_snapshot, config, self.options, only)
+        report = await self.analyze_prepared(job.repository, base, head, metadata, preparation, only=only)
         return report, problems, set(head_listing)
+
+    async def analyze_prepared(
+        self,
+        repository: str,
+        base: GitHubSource,
+        head: GitHubSource,
+        metadata: set[str],
+        preparation: Preparation,
+        *,
+        only: tuple[str, ...] | None = None,
+    ) -> Report:
+        """The report of two prepared commits: the stored one when the same analysis ran within
+        RESULT_CACHE_TTL_HOURS (input_digest.py says what "the same" is), else fetched, rendered
+        in a worker and stored. `metadata`: the chart metadata and configuration files read.
+
+        The digest needs only the listings, so a hit fetches no file and renders nothing. A hit
+        names this analysis' commits, not those of the run that stored it (the same tree pushed
+        again has new SHAs); its `generatedAt` stays the time it was rendered."""
+        base_read, head_read = metadata | preparation.base_paths, metadata | preparation.head_paths
+        digest = None
+        if self.cache is not None and self.cache.enabled:
+            digest = input_digest(
+                repository=repository,
+                config=preparation.config,
+                options=self.options,
+                base=SideInputs(base.list_files(), base_read, base.left_out()),
+                head=SideInputs(head.list_files(), head_read, head.left_out()),
+                only=only,
+            )
+            cached = await self.cache.lookup(digest)
+            if cached is not None:
+                log.info("analysis taken from the result cache", digest=(digest or "")[:16])
+                return dataclasses.replace(cached, base=base.revision, head=head.revision)
+        with self._stage("fetch_inputs"):
+            base_snapshot, head_snapshot = await asyncio.gather(_snapshot(base, base_read), _snapshot(head, head_read))
+        with self._stage("analyze"):
+            report = await self.pool.analyze_snapshots(
+                base_snapshot, head_snapshot, preparation.config, self.options, only
+            )
+        if self.cache is not None:
+            await self.cache.remember(digest, report)
+        return report
 
     async def _publish(
         self,

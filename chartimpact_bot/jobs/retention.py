@@ -1,8 +1,11 @@
-"""Retention of finished jobs (CONTRACT §3 `CHARTIMPACT_RESULT_RETENTION_DAYS`, issue 8 point 6).
+"""Retention of finished jobs (CONTRACT §3 `CHARTIMPACT_RESULT_RETENTION_DAYS`, issue 8 point 6)
+and of the result cache (point 8).
 
 `prune_periodically` runs `store.prune` at start-up and then every `interval` seconds: finished
 jobs older than the retention period go, then the oldest finished ones while more than
-`max_jobs` are held. The store never removes a `queued` or `running` job (store/base.py), so
+`max_jobs` are held. With `results`, expired result-cache entries go too, then those expiring
+soonest while the cache is over its limits (each write also keeps to them; pruning frees what
+expired since). The store never removes a `queued` or `running` job (store/base.py), so
 this never drops work. With several instances on one store each prunes; pruning is idempotent.
 """
 
@@ -13,7 +16,7 @@ import asyncio
 import structlog
 
 from .store import JobStore
-from .store.base import Retention
+from .store.base import ResultLimits, Retention
 
 log = structlog.get_logger(__name__)
 DAY_SECONDS = 24 * 3600.0
@@ -23,7 +26,9 @@ def retention(days: float, max_jobs: int) -> Retention:
     return Retention(max_age_seconds=days * DAY_SECONDS, max_jobs=max_jobs)
 
 
-async def prune_periodically(store: JobStore, policy: Retention, interval: float) -> None:
+async def prune_periodically(
+    store: JobStore, policy: Retention, interval: float, *, results: ResultLimits | None = None
+) -> None:
     while True:
         try:
             removed = await store.prune(policy)
@@ -32,4 +37,12 @@ async def prune_periodically(store: JobStore, policy: Retention, interval: float
         else:
             if removed:
                 log.info("finished jobs pruned", removed=removed)
+        if results is not None:
+            try:
+                dropped = await store.prune_results(results)
+            except Exception:
+                log.exception("the result cache could not be pruned; trying again later")
+            else:
+                if dropped:
+                    log.info("result cache entries pruned", removed=dropped)
         await asyncio.sleep(interval)

@@ -18,8 +18,9 @@ from ..github.credentials import CredentialCheck
 from ..github.runner import AnalysisRunner, GitHubContext
 from ..jobs.analysis_process import AnalysisPool
 from ..jobs.durable import DurableJobQueue
+from ..jobs.result_cache import CachePolicy, ResultCache
 from ..jobs.retention import prune_periodically, retention
-from ..jobs.store import StoreError, open_store
+from ..jobs.store import ResultLimits, StoreError, open_store
 from ..logs import configure_logging
 from ..settings import Settings
 from . import webhooks
@@ -106,7 +107,8 @@ def _github_and_queue(
             await session.close()
             raise
         pool = shared_pool or AnalysisPool(settings.worker_concurrency, memory_mb=settings.worker_memory_mb)
-        runner = app[RUNNER] = AnalysisRunner(github, pool)
+        cache = ResultCache(store, result_cache_policy(settings), on_lookup=metrics.result_cache_lookup)
+        runner = app[RUNNER] = AnalysisRunner(github, pool, cache=cache)
         metrics.watch_pool(pool)
         metrics.job_workers.set(settings.worker_concurrency)
         queue = DurableJobQueue(
@@ -130,6 +132,7 @@ def _github_and_queue(
                     store,
                     retention(settings.result_retention_days, settings.max_stored_jobs),
                     settings.prune_interval_seconds,
+                    results=cache.policy.limits,
                 ),
                 name="job-retention",
             )
@@ -149,6 +152,11 @@ def _github_and_queue(
                 await asyncio.to_thread(pool.close, stop_running=True)
 
     return context
+
+
+def result_cache_policy(settings: Settings) -> CachePolicy:
+    limits = ResultLimits(settings.result_cache_max_entries, settings.result_cache_max_mb * 1024 * 1024)
+    return CachePolicy(ttl_seconds=settings.result_cache_ttl_hours * 3600.0, limits=limits)
 
 
 async def _stop_intake(app: web.Application) -> None:

@@ -27,6 +27,9 @@ Apps in one process (tests) do not share counters. What is measured:
 - `chartimpact_github_requests_total{status}` and
   `chartimpact_github_rate_limit_remaining{installation}` (`x-ratelimit-remaining` of the last
   response; `installation="app"` for calls made as the App itself).
+- `chartimpact_result_cache_total{outcome}`: result cache lookups on this instance; `hit` (the
+  stored report was published, nothing rendered), `miss` (rendered) or `error` (the store or
+  the stored entry could not be read; rendered, as on a miss). None while the cache is off.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from ..github.events import NO_INSTALLATION_NEEDED
 from ..github.payloads import PARSERS
 from ..jobs.analysis_process import AnalysisPool
 from ..jobs.model import Job
+from ..jobs.result_cache import Outcome
 from ..jobs.store import StoreError
 from ..jobs.store.base import STATES
 from .keys import JOBS
@@ -96,6 +100,12 @@ class Metrics:
             ["installation"],
             registry=registry,
         )
+        self.result_cache = Counter(
+            "chartimpact_result_cache",
+            "Result cache lookups by outcome: hit (published without rendering), miss, error (read as a miss).",
+            ["outcome"],
+            registry=registry,
+        )
 
         self.stage_duration = Histogram(
             "chartimpact_job_stage_duration_seconds",
@@ -133,6 +143,9 @@ class Metrics:
         if remaining.isdigit():
             installation = "app" if installation_id is None else str(installation_id)
             self.rate_limit_remaining.labels(installation).set(int(remaining))
+
+    def result_cache_lookup(self, outcome: Outcome) -> None:
+        self.result_cache.labels(outcome).inc()
 
 
 class _PoolCollector(Collector):

@@ -130,8 +130,14 @@ def make_app(
     shared by the Apps a test makes, as a restarted instance would find it)."""
 
     async def make(
-        base_path: str = "", *, clock: Callable[[], float] = time.time, sleep: Any = None, **overrides: Any
+        base_path: str = "",
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Any = None,
+        pool: AnalysisPool | None = None,
+        **overrides: Any,
     ) -> AppUnderTest:
+        """`pool`: the analysis workers to use instead of the session's (a wrapper that counts)."""
         overrides.setdefault("queue_url", f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
         fake.base_path = base_path
         server: TestServer = await aiohttp_server(fake.app())
@@ -144,7 +150,7 @@ def make_app(
             **overrides,
         )
         app: web.Application = create_app(
-            settings, sleep=sleep or _noop_sleep, configure_logs=False, analysis_pool=analysis_pool, clock=clock
+            settings, sleep=sleep or _noop_sleep, configure_logs=False, analysis_pool=pool or analysis_pool, clock=clock
         )
         client = await aiohttp_client(app)
         return AppUnderTest(client, fake, settings)

@@ -182,3 +182,24 @@ async def test_a_spent_rate_limit_answers_503_with_the_wait_and_no_further_calls
     # The second comparison may ask which installation reads the repository (a call as the App,
     # not the installation) but sends nothing on the installation's spent limit.
     assert all(c.operation == "apps/get-repo-installation" for c in app.fake.calls[calls:])
+
+
+async def test_a_second_comparison_of_the_same_inputs_comes_from_the_result_cache(
+    make_app: MakeApp, repo: Repo
+) -> None:
+    app = await make_app(api_token=TOKEN)
+    repo.tag("v1")
+    repo.commit(chart_files("web", replicas=1))
+    body = {"repository": REPOSITORY, "base": "v1", "head": "main"}
+
+    first = await _compare(app, body)
+    only_web = await _compare(app, {**body, "charts": ["charts/web"]})  # other charts asked: another report
+    second = await _compare(app, body)
+
+    assert first[0] == second[0] == only_web[0] == 200
+    assert second[1] == first[1]
+    assert len(only_web[1]["charts"]) == 1 < len(first[1]["charts"])
+    metrics = await app.client.get("/metrics")
+    text = await metrics.text()
+    assert 'chartimpact_result_cache_total{outcome="hit"} 1.0' in text
+    assert 'chartimpact_result_cache_total{outcome="miss"} 2.0' in text

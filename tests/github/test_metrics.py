@@ -80,6 +80,9 @@ async def test_metrics_count_deliveries_jobs_and_github_requests(make_app: MakeA
     assert sum(github.values()) == len(app.fake.calls)
     assert _value(samples, "chartimpact_github_rate_limit_remaining", installation=str(INSTALLATION)) == 4999
     assert _value(samples, "chartimpact_jobs_running_here") == 0
+    # One analysis, looked up once in the (empty) result cache.
+    assert _value(samples, "chartimpact_result_cache_total", outcome="miss") == 1
+    assert _value(samples, "chartimpact_result_cache_total", outcome="hit") == 0
 
 
 async def test_a_dead_job_is_counted_as_a_dead_letter(make_app: MakeApp, repo: Repo) -> None:

@@ -4,13 +4,16 @@ by number, and never a queued or running one."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from chartimpact_bot.jobs.model import Job
-from chartimpact_bot.jobs.store import open_store
+from chartimpact_bot.jobs.store import ResultLimits, open_store
+from tests.jobs.conftest import FakeClock
 
 from .conftest import REPOSITORY, MakeApp
 from .test_api import _finished_jobs
@@ -61,3 +64,24 @@ async def test_the_app_prunes_finished_jobs_and_keeps_unfinished_ones(
     assert (await store.get(waiting.id)).state == "queued"  # type: ignore[union-attr]
     await asyncio.sleep(0.2)  # several more rounds change nothing
     assert (await store.counts())["running"] == 1 and (await store.counts())["queued"] == 1
+
+
+async def test_the_app_prunes_expired_result_cache_entries(make_app: MakeApp, tmp_path: Path) -> None:
+    clock = FakeClock(time.time())
+    queue_url = f"sqlite:///{tmp_path}/jobs.sqlite3"
+    store = await open_store(queue_url, clock=clock)
+    try:
+        limits = ResultLimits(max_entries=10, max_bytes=1_000_000)
+        assert await store.put_result("a" * 64, b"expires soon", ttl=60, limits=limits)
+        assert await store.put_result("b" * 64, b"expires later", ttl=3600, limits=limits)
+    finally:
+        await store.close()
+    clock.advance(120)
+    await make_app(clock=clock, prune_interval_seconds=0.05)
+    for _ in range(200):
+        with sqlite3.connect(tmp_path / "jobs.sqlite3") as conn:
+            held = [row[0] for row in conn.execute("SELECT digest FROM results ORDER BY digest")]
+        if held == ["b" * 64]:
+            break
+        await asyncio.sleep(0.02)
+    assert held == ["b" * 64]

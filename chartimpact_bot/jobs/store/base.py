@@ -42,6 +42,14 @@ Semantics, identical on sqlite and Redis:
   entries whatever the number of jobs held; `claim` skips only the runnable-looking jobs whose
   key is busy (at most one queued job per key can exist, so at most one per running job), and
   with a cap the queued jobs of the installations at their cap.
+- **Result cache.** `put_result` stores an opaque payload under a digest (hex, at most
+  `MAX_DIGEST_CHARS`), replacing one stored before, expiring `ttl` seconds after now; then, while
+  more than `limits.max_entries` entries or `limits.max_bytes` bytes of payload are held, it
+  removes the entries that expire soonest (never the one just stored). A payload larger than
+  `max_bytes` is not stored (False). `get_result` answers the payload until it expires, then
+  None. `prune_results` removes the expired entries, then evicts as `put_result` does. The
+  payload is bytes the store does not interpret: its reader must treat it as untrusted (a
+  shared Redis is written by every instance and whoever else can reach it).
 - **Time.** Every backend reads time from its `clock` (epoch seconds), so tests move time on
   instead of sleeping.
 """
@@ -86,6 +94,14 @@ class Page:
 class Retention:
     max_age_seconds: float
     max_jobs: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResultLimits:
+    """What the result cache may hold in all (RESULT_CACHE_MAX_ENTRIES, RESULT_CACHE_MAX_MB)."""
+
+    max_entries: int
+    max_bytes: int
 
 
 class JobStore(Protocol):
@@ -133,11 +149,43 @@ class JobStore(Protocol):
         """Remove finished jobs by age, then by number; answers how many were removed."""
         ...
 
+    async def get_result(self, digest: str) -> bytes | None:
+        """The result-cache payload stored under `digest`; None when absent or expired."""
+        ...
+
+    async def put_result(self, digest: str, payload: bytes, *, ttl: float, limits: ResultLimits) -> bool:
+        """Store a result-cache payload for `ttl` seconds, then evict down to `limits`."""
+        ...
+
+    async def prune_results(self, limits: ResultLimits) -> int:
+        """Remove expired result-cache entries, then evict down to `limits`; answers how many."""
+        ...
+
     async def ping(self) -> None:
         """Raise StoreError when the store cannot be reached (for /readyz)."""
         ...
 
     async def close(self) -> None: ...
+
+
+MAX_DIGEST_CHARS = 128
+_HEX = frozenset("0123456789abcdef")
+
+
+def check_digest(digest: str) -> str:
+    """A result digest is lowercase hex: it becomes part of a key name on Redis."""
+    if not 0 < len(digest) <= MAX_DIGEST_CHARS or not set(digest) <= _HEX:
+        raise ValueError(f"a result digest is 1 to {MAX_DIGEST_CHARS} lowercase hex digits, not {digest[:40]!r}")
+    return digest
+
+
+def check_result_args(payload: bytes, ttl: float, limits: ResultLimits) -> bool:
+    """Whether `put_result` stores the payload at all (False: larger than the whole cache)."""
+    if not ttl > 0:
+        raise ValueError(f"a result's ttl is a positive number of seconds, not {ttl!r}")
+    if limits.max_entries < 1 or limits.max_bytes < 1:
+        raise ValueError(f"result limits must be positive, not {limits}")
+    return len(payload) <= limits.max_bytes
 
 
 def check_states(states: Sequence[str]) -> list[str]:

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from ..model import Job, iso
+from . import redis_result_scripts as result_lua
 from . import redis_scripts as lua
 from .base import (
     DELIVERY_WINDOW_SECONDS,
@@ -25,8 +26,11 @@ from .base import (
     Added,
     Clock,
     Page,
+    ResultLimits,
     Retention,
     StoreError,
+    check_digest,
+    check_result_args,
     check_saved_state,
     check_states,
     merge_newest,
@@ -50,6 +54,9 @@ class RedisJobStore:
         self._scripts = {
             name: client.register_script(getattr(lua, name))
             for name in ("ADD", "CLAIM", "RENEW", "SAVE", "REQUEUE", "RECOVER", "REVIVE", "PRUNE")
+        }
+        self._result_scripts = {
+            name: client.register_script(getattr(result_lua, name)) for name in ("PUT_RESULT", "PRUNE_RESULTS")
         }
 
     @classmethod
@@ -183,6 +190,42 @@ class RedisJobStore:
         removed = 0
         while True:
             batch = int(await self._call("PRUNE", cutoff, retention.max_jobs, PRUNE_BATCH))
+            removed += batch
+            if batch < PRUNE_BATCH:
+                return removed
+
+    async def get_result(self, digest: str) -> bytes | None:
+        payload, expires = await self._do(
+            self._redis.hmget(self._key("result", check_digest(digest)), "payload", "expires")
+        )
+        if payload is None or expires is None or float(expires) <= self._clock():
+            return None
+        return bytes(payload)
+
+    async def put_result(self, digest: str, payload: bytes, *, ttl: float, limits: ResultLimits) -> bool:
+        check_digest(digest)
+        if not check_result_args(payload, ttl, limits):
+            return False
+        expires = repr(self._clock() + ttl)
+        script = self._result_scripts["PUT_RESULT"]
+        # The payload goes to Redis as the bytes it is (the job scripts' arguments are text).
+        args: list[str | bytes] = [
+            self._prefix,
+            digest,
+            payload,
+            expires,
+            str(limits.max_entries),
+            str(limits.max_bytes),
+        ]
+        await self._do(script(keys=[], args=args))
+        return True
+
+    async def prune_results(self, limits: ResultLimits) -> int:
+        script = self._result_scripts["PRUNE_RESULTS"]
+        args = [self._prefix, repr(self._clock()), str(limits.max_entries), str(limits.max_bytes), str(PRUNE_BATCH)]
+        removed = 0
+        while True:
+            batch = int(await self._do(script(keys=[], args=args)))
             removed += batch
             if batch < PRUNE_BATCH:
                 return removed

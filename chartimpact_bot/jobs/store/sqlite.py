@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..model import Job, iso
+from . import sqlite_results as results
 from . import sqlite_schema as sql
 from .base import (
     DELIVERY_WINDOW_SECONDS,
@@ -31,8 +32,11 @@ from .base import (
     Added,
     Clock,
     Page,
+    ResultLimits,
     Retention,
     StoreError,
+    check_digest,
+    check_result_args,
     check_saved_state,
     check_states,
     merge_newest,
@@ -101,6 +105,20 @@ class SqliteJobStore:
 
     async def prune(self, retention: Retention) -> int:
         return await self._run(self._tx, self._prune, retention)
+
+    async def get_result(self, digest: str) -> bytes | None:
+        check_digest(digest)
+        return await self._run(lambda: results.get(self._db(), self._clock(), digest))
+
+    async def put_result(self, digest: str, payload: bytes, *, ttl: float, limits: ResultLimits) -> bool:
+        check_digest(digest)
+        if not check_result_args(payload, ttl, limits):
+            return False
+        await self._run(self._tx, lambda conn, now: results.put(conn, now, digest, payload, ttl=ttl, limits=limits))
+        return True
+
+    async def prune_results(self, limits: ResultLimits) -> int:
+        return await self._run(self._tx, results.prune, limits)
 
     async def ping(self) -> None:
         try:

@@ -14,7 +14,7 @@ import sqlite3
 from .base import StoreError
 from .codec import FIELDS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BOOKKEEPING = ("added_ts", "finished_ts")
 COLUMNS = (*FIELDS, *BOOKKEEPING)
 
@@ -72,7 +72,18 @@ INSERT INTO counters VALUES ('seq', 0);
 V2 = """
 CREATE INDEX jobs_installation_running ON jobs (installation_id) WHERE state = 'running';
 """
-MIGRATIONS = (V1, V2)
+# Version 3: the result cache (issue 8 point 8; sqlite_results.py). Eviction walks results_expiry
+# in order, and its (expires_ts, size) columns let the totals be read from the index alone.
+V3 = """
+CREATE TABLE results (
+    digest TEXT PRIMARY KEY,
+    payload BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    expires_ts REAL NOT NULL
+);
+CREATE INDEX results_expiry ON results (expires_ts, size);
+"""
+MIGRATIONS = (V1, V2, V3)
 NO_CAP = 2**62
 
 SELECT_JOB = "SELECT * FROM jobs WHERE id = ?"
