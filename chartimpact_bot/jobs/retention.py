@@ -1,9 +1,12 @@
-"""Retention of finished jobs (CONTRACT §3 `CHARTIMPACT_RESULT_RETENTION_DAYS`, issue 8 point 6).
+"""Retention of finished jobs (CONTRACT §3 `CHARTIMPACT_RESULT_RETENTION_DAYS`, issue 8 point 6)
+and of the audit log of deliveries (`CHARTIMPACT_AUDIT_RETENTION_DAYS`, point 9).
 
 `prune_periodically` runs `store.prune` at start-up and then every `interval` seconds: finished
 jobs older than the retention period go, then the oldest finished ones while more than
 `max_jobs` are held. The store never removes a `queued` or `running` job (store/base.py), so
-this never drops work. With several instances on one store each prunes; pruning is idempotent.
+this never drops work. Then `store.prune_deliveries`: audit entries older than their period,
+then the oldest beyond their bound (each batch written also keeps that bound). With several
+instances on one store each prunes; pruning is idempotent.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 
 import structlog
 
+from .audit import AuditRetention
 from .store import JobStore
 from .store.base import Retention
 
@@ -23,13 +27,33 @@ def retention(days: float, max_jobs: int) -> Retention:
     return Retention(max_age_seconds=days * DAY_SECONDS, max_jobs=max_jobs)
 
 
-async def prune_periodically(store: JobStore, policy: Retention, interval: float) -> None:
+def audit_retention(days: float, max_entries: int) -> AuditRetention:
+    return AuditRetention(max_age_seconds=days * DAY_SECONDS, max_entries=max_entries)
+
+
+async def prune_periodically(
+    store: JobStore, policy: Retention, interval: float, audit: AuditRetention | None = None
+) -> None:
     while True:
-        try:
-            removed = await store.prune(policy)
-        except Exception:
-            log.exception("finished jobs could not be pruned; trying again later")
-        else:
-            if removed:
-                log.info("finished jobs pruned", removed=removed)
+        await prune_once(store, policy, audit)
         await asyncio.sleep(interval)
+
+
+async def prune_once(store: JobStore, policy: Retention, audit: AuditRetention | None) -> None:
+    """One pass; a failure is logged and left for the next pass."""
+    try:
+        removed = await store.prune(policy)
+    except Exception:
+        log.exception("finished jobs could not be pruned; trying again later")
+    else:
+        if removed:
+            log.info("finished jobs pruned", removed=removed)
+    if audit is None:
+        return
+    try:
+        entries = await store.prune_deliveries(audit)
+    except Exception:
+        log.exception("the audit log could not be pruned; trying again later")
+    else:
+        if entries:
+            log.info("audit entries pruned", removed=entries)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..github.runner import GitHubContext
+from ..jobs.audit_writer import AuditWriter
 from ..jobs.durable import DurableJobQueue
 from ..jobs.queue import JobQueue
 from ..settings import Settings
@@ -14,5 +15,7 @@ QUEUE = web.AppKey("queue", JobQueue)
 GITHUB = web.AppKey("github", GitHubContext)
 # The same queue as QUEUE, with its store: the operator API (api.py) and /metrics read it.
 JOBS = web.AppKey("jobs", DurableJobQueue)
+# Writes the audit entries of deliveries that created no job (jobs/audit_writer.py).
+AUDIT = web.AppKey("audit", AuditWriter)
 # What a webhook answer was, for /metrics: "ignored" or "duplicate" (202 is "accepted", the rest "rejected").
 OUTCOME = web.ResponseKey("outcome", str)
