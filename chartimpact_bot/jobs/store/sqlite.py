@@ -54,6 +54,7 @@ class SqliteJobStore:
         self._clock = clock
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobstore-sqlite")
         self._conn: sqlite3.Connection | None = None
+        self._closed = False
 
     @classmethod
     async def open(cls, path: str, *, clock: Clock = time.time) -> SqliteJobStore:
@@ -131,6 +132,7 @@ class SqliteJobStore:
     async def close(self) -> None:
         if self._conn is not None:
             await self._run(self._close)
+        self._closed = True
         self._thread.shutdown(wait=True)
 
     async def query_plans(self) -> dict[str, builtins.list[str]]:
@@ -140,6 +142,8 @@ class SqliteJobStore:
     # -- plumbing (all below runs on the store's thread) ------------------------------------
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise StoreError(f"the job store {self.path} is closed")
         try:
             return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
         except sqlite3.Error as exc:
