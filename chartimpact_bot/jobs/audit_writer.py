@@ -29,7 +29,7 @@ from .store.base import Clock
 
 log = structlog.get_logger(__name__)
 CAPACITY = 10_000  # entries are at most ~1 KB each: 10 MB of memory at worst
-BATCH = 500
+BATCH = 100  # one write of 100 holds sqlite's one thread ~2 ms: intake waits no longer than that
 INTERVAL_SECONDS = 0.5
 Dropped = Callable[[int], None]
 
