@@ -192,3 +192,17 @@ async def test_a_store_that_cannot_be_used_answers_503_and_the_entry_is_counted_
     metrics = app.client.app[METRICS]
     assert metrics.audit_dropped._value.get() == 1
     assert metrics.deliveries.labels("pull_request", "rejected", "503")._value.get() == 1
+
+
+async def test_an_unsigned_flood_keeps_the_audit_log_within_its_bound(make_app: MakeApp) -> None:
+    app = await make_app(api_token=TOKEN, max_audit_entries=100)
+    body = json.dumps(example("ping")).encode()
+    for n in range(150):
+        assert await _post(app, body, "ping", f"flood-{n}", "sha256=" + "0" * 64) == 401
+    await app.client.app[AUDIT].flush()
+    store = await open_store(app.settings.queue_url)
+    try:
+        held = [e.delivery_id for e in (await store.deliveries(AuditQuery(), limit=200)).entries]
+    finally:
+        await store.close()
+    assert held == [f"flood-{n}" for n in reversed(range(50, 150))]
