@@ -50,9 +50,10 @@ Semantics, identical on sqlite and Redis:
   the store sets the entry's `job_id` to the job it answers and, when that is a job already
   stored for the delivery (not created or revived), records the entry as `duplicate` with
   status 200. `record_deliveries(entries, max_entries)` records a batch (the other outcomes,
-  written behind by jobs/audit_writer.py) and then removes the oldest entries while more than
-  `max_entries` are held, so a flood of unsigned deliveries cannot grow the store without
-  bound. `deliveries(query)` pages the entries matching every filter of the query, newest
+  written behind by jobs/audit_writer.py), sets their `seq`, and then removes the oldest
+  entries while more than `max_entries` are held (a few thousand per call at most, so a
+  lowered bound takes effect over several calls), so a flood of unsigned deliveries cannot
+  grow the store without bound. `deliveries(query)` pages the entries matching every filter of the query, newest
   (highest `seq`) first, with an opaque cursor; a page may hold fewer than `limit` entries
   while a cursor is answered. `prune_deliveries` removes the oldest entries while they are
   older than `max_age_seconds` (in recording order, so an entry written behind a younger one
@@ -65,6 +66,8 @@ Semantics, identical on sqlite and Redis:
   index entries to `add`.
 - **Time.** Every backend reads time from its `clock` (epoch seconds), so tests move time on
   instead of sleeping.
+- **Errors.** A backend that cannot be used (unreachable, locked, closed, full) raises
+  `StoreError`, never its driver's own exceptions, so callers can answer 503 or retry later.
 """
 
 from __future__ import annotations
