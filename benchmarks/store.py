@@ -1,9 +1,11 @@
 """Job store benchmark: `python -m benchmarks.store` (also run by `make bench`).
 
 For each backend (a sqlite file, a redis-server of our own on loopback): the latency of `add`
-(intake: what the webhook handler waits on before its 202) and of `claim` followed by `save`,
-first on an empty store, then with 10,000 jobs already held (2,000 queued, 8,000 finished).
-Figures printed, nothing asserted; the two rows of a backend should be alike (no growth).
+(intake: what the webhook handler waits on before its 202), alone and interleaved with adds
+that record the delivery's audit entry in the same write (what an accepted delivery costs), of
+`claim` followed by `save`, first on an empty store, then with 10,000 jobs already held (2,000
+queued, 8,000 finished); and of one batch of 500 audit entries written behind (the other
+outcomes). Figures printed, nothing asserted; the rows of a backend should be alike (no growth).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from chartimpact_bot.jobs.audit import AuditEntry
 from chartimpact_bot.jobs.model import Job
 from chartimpact_bot.jobs.store.base import JobStore
 from chartimpact_bot.jobs.store.redis import RedisJobStore
@@ -25,6 +28,8 @@ from tests.jobs.redis_server import redis_server
 HELD = 10_000
 QUEUED = 2_000
 SAMPLES = 1_000
+BATCH = 500
+BATCHES = 20
 
 
 def held_job(n: int, repository: str = "octo/charts") -> Job:
@@ -58,11 +63,29 @@ async def _fill(store: JobStore) -> None:
         await store.save(job)
 
 
-async def _measure(store: JobStore, first: int) -> tuple[list[float], list[float]]:
+def _entry(job: Job | None = None) -> AuditEntry:
+    return AuditEntry(
+        at=time.time(),
+        outcome="accepted" if job else "rejected",
+        status=202 if job else 401,
+        delivery_id=job.delivery_id if job else uuid.uuid4().hex,
+        event="pull_request",
+        action="synchronize" if job else None,
+        repository=job.repository if job else None,
+        installation_id=job.installation_id if job else None,
+        sender="octocat" if job else None,
+    )
+
+
+async def _measure(store: JobStore, first: int) -> tuple[list[float], list[float], list[float]]:
+    """Adds alone and adds with their audit entry, interleaved so both meet the same load."""
     adds: list[float] = []
+    audited: list[float] = []
     claims: list[float] = []
     for n in range(SAMPLES):
-        await _timed(adds, store.add(held_job(first + n)))
+        await _timed(adds, store.add(held_job(first + 2 * n)))
+        audited_job = held_job(first + 2 * n + 1)
+        await _timed(audited, store.add(audited_job, audit=_entry(audited_job)))
     for _ in range(SAMPLES):
         started = time.perf_counter()
         job = await store.claim("bench", 60)
@@ -70,19 +93,26 @@ async def _measure(store: JobStore, first: int) -> tuple[list[float], list[float
         job.state = "succeeded"
         await store.save(job)
         claims.append((time.perf_counter() - started) * 1000)
-    return adds, claims
+    return adds, audited, claims
+
+
+async def _batches(store: JobStore) -> list[float]:
+    times: list[float] = []
+    for _ in range(BATCHES):
+        await _timed(times, store.record_deliveries([_entry() for _ in range(BATCH)], max_entries=HELD))
+    return times
 
 
 def _row(label: str, times: list[float]) -> str:
     cuts = statistics.quantiles(times, n=100)
-    return f"  {label:<34} p50 {cuts[49]:6.2f} ms   p95 {cuts[94]:6.2f} ms   p99 {cuts[98]:6.2f} ms"
+    return f"  {label:<38} p50 {cuts[49]:6.2f} ms   p95 {cuts[94]:6.2f} ms   p99 {cuts[98]:6.2f} ms"
 
 
 async def _backend(name: str, opener: Callable[[str], Awaitable[JobStore]]) -> None:
     print(f"{name}:")
     empty = await opener("empty")
     try:
-        adds, claims = await _measure(empty, 10**6)
+        adds, audited, claims = await _measure(empty, 10**6)
     finally:
         await empty.close()
     full = await opener("full")
@@ -90,19 +120,23 @@ async def _backend(name: str, opener: Callable[[str], Awaitable[JobStore]]) -> N
         started = time.perf_counter()
         await _fill(full)
         filled = time.perf_counter() - started
-        held_adds, held_claims = await _measure(full, 2 * 10**6)
+        held_adds, held_audited, held_claims = await _measure(full, 2 * 10**6)
+        batches = await _batches(full)
         counts = await full.counts()
     finally:
         await full.close()
     print(_row("add, empty store", adds))
     print(_row(f"add, {HELD:,} jobs held", held_adds))
+    print(_row("add + audit entry, empty store", audited))
+    print(_row(f"add + audit entry, {HELD:,} jobs held", held_audited))
     print(_row("claim + save, empty store", claims))
     print(_row(f"claim + save, {HELD:,} jobs held", held_claims))
+    print(_row(f"{BATCH} audit entries written behind", batches))
     print(f"  (filling {HELD:,} jobs took {filled:.1f} s; held at the end: {sum(counts.values()):,})")
 
 
 async def main() -> None:
-    print(f"Job store: {SAMPLES} adds, then {SAMPLES} claims each followed by a save, per backend")
+    print(f"Job store: {SAMPLES} adds and {SAMPLES} audited adds, then {SAMPLES} claims each followed by a save")
     with tempfile.TemporaryDirectory(prefix="chartimpact-store-bench-") as tmp:
 
         async def sqlite(label: str) -> JobStore:

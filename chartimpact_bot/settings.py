@@ -52,6 +52,7 @@ class Settings:
     queue_url: str = "sqlite:///./data/chartimpact.sqlite3"
     worker_concurrency: int = 2
     installation_concurrency: int = 1  # running jobs of one installation, over every instance; 0: no cap
+    repository_rate_limit: int = 30  # REPOSITORY_RATE_LIMIT: jobs started per repository per minute; 0: none
     render: RenderLimits = field(default_factory=RenderLimits)
     max_webhook_bytes: int = 26_214_400
     api_token: str | None = None
@@ -74,6 +75,8 @@ class Settings:
     job_lease_seconds: float = 30.0
     result_retention_days: float = 90.0  # CHARTIMPACT_RESULT_RETENTION_DAYS
     max_stored_jobs: int = 100_000  # CHARTIMPACT_MAX_STORED_JOBS
+    audit_retention_days: float = 30.0  # CHARTIMPACT_AUDIT_RETENTION_DAYS
+    max_audit_entries: int = 100_000  # CHARTIMPACT_MAX_AUDIT_ENTRIES
     prune_interval_seconds: float = 3600.0  # how often retention runs (tests shorten it)
     result_cache_ttl_hours: float = 24.0  # RESULT_CACHE_TTL_HOURS; 0: no result cache
     result_cache_max_mb: int = 256  # RESULT_CACHE_MAX_MB: stored reports (compressed) in all
@@ -143,6 +146,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         queue_url=queue_url,
         worker_concurrency=attempt(env_int, env, "WORKER_CONCURRENCY", 2, minimum=1) or 2,
         installation_concurrency=_count(attempt, env, "INSTALLATION_CONCURRENCY", 1, minimum=0),
+        repository_rate_limit=_count(attempt, env, "REPOSITORY_RATE_LIMIT", 30, minimum=0),
         render=attempt(render_limits, env) or RenderLimits(),
         max_webhook_bytes=attempt(env_int, env, "MAX_WEBHOOK_BYTES", 26_214_400, minimum=1024) or 26_214_400,
         api_token=env.get("CHARTIMPACT_API_TOKEN") or None,
@@ -168,6 +172,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         result_cache_ttl_hours=_number(attempt, env, "RESULT_CACHE_TTL_HOURS", 24.0, minimum=0.0, unit="hours"),
         result_cache_max_mb=attempt(env_int, env, "RESULT_CACHE_MAX_MB", 256, minimum=1) or 256,
         result_cache_max_entries=attempt(env_int, env, "RESULT_CACHE_MAX_ENTRIES", 10_000, minimum=1) or 10_000,
+        audit_retention_days=attempt(env_int, env, "CHARTIMPACT_AUDIT_RETENTION_DAYS", 30, minimum=1) or 30,
+        max_audit_entries=attempt(env_int, env, "CHARTIMPACT_MAX_AUDIT_ENTRIES", 100_000, minimum=100) or 100_000,
     )
     render_ceiling = settings.render.memory_mb + OUTPUT_HEADROOM_MB
     if settings.worker_memory_mb < render_ceiling:

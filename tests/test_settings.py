@@ -176,3 +176,33 @@ def test_result_cache_settings() -> None:
     ]
     with pytest.raises(SettingsError, match="RESULT_CACHE_TTL_HOURS must be at least 0"):
         load_settings({"RESULT_CACHE_TTL_HOURS": "-2"})
+
+
+def test_audit_log_and_rate_limit_settings() -> None:
+    defaults = load_settings({})
+    assert (defaults.audit_retention_days, defaults.max_audit_entries, defaults.repository_rate_limit) == (
+        30,
+        100_000,
+        30,
+    )
+    settings = load_settings(
+        {
+            "CHARTIMPACT_AUDIT_RETENTION_DAYS": "7",
+            "CHARTIMPACT_MAX_AUDIT_ENTRIES": "2000",
+            "REPOSITORY_RATE_LIMIT": "0",
+        }
+    )
+    assert (settings.audit_retention_days, settings.max_audit_entries, settings.repository_rate_limit) == (7, 2000, 0)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(
+            {
+                "REPOSITORY_RATE_LIMIT": "-1",
+                "CHARTIMPACT_AUDIT_RETENTION_DAYS": "forever",
+                "CHARTIMPACT_MAX_AUDIT_ENTRIES": "10",
+            }
+        )
+    assert raised.value.problems == [
+        "REPOSITORY_RATE_LIMIT must be at least 0, not -1",
+        "CHARTIMPACT_AUDIT_RETENTION_DAYS must be a whole number, not 'forever'",
+        "CHARTIMPACT_MAX_AUDIT_ENTRIES must be at least 100, not 10",
+    ]

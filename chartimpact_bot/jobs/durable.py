@@ -1,16 +1,19 @@
 """The job queue on the durable job store (store/base.py says what the store promises).
 
 - **Intake.** `submit` commits the job to the store before it returns, so the webhook's 202
-  follows a durable write. A delivery already seen answers the job it created; a redelivery of a
-  dead job revives it (same id, attempts from zero). The queued jobs the new one supersedes get
-  their check runs completed ("superseded by <sha>") in the background, by the runner.
+  follows a durable write (with the delivery's audit entry, when one is given). A delivery
+  already seen answers the job it created; a redelivery of a dead job revives it (same id,
+  attempts from zero). The queued jobs the new one supersedes get their check runs completed
+  ("superseded by <sha>") in the background, by the runner.
 - **Workers.** `concurrency` tasks claim jobs from the store with a lease of `lease` seconds and
   renew it every third of that while the runner works. A job whose lease was lost (this instance
   stalled, another recovered and claimed it) is cancelled here and its outcome discarded.
   `installation_concurrency` caps the running jobs of one installation (in the store, so over
   every instance): one installation's burst of pull requests cannot starve the others.
-  Several instances on one store (one sqlite file, one Redis) share the work: every claim is
-  atomic in the store.
+  `repository_rate_limit` starts at most that many jobs of one repository per minute (in the
+  store, over every instance): a job over it waits in the queue, not failed and its attempt not
+  counted, while other repositories' jobs run. Several instances on one store (one sqlite
+  file, one Redis) share the work: every claim is atomic in the store.
 - **Retries.** A TransientError returns the job to the queue for attempt n + 1 after
   `retry_delay * 2**(n-1)`, ±20 % jitter, and at least the wait GitHub asked for. After
   `max_attempts` the job is `dead` with its error and the runner completes its check run.
@@ -44,6 +47,7 @@ from typing import Any
 import structlog
 
 from ..analysis.errors import brief
+from .audit import AuditEntry
 from .model import Job, RateLimited, TransientError
 from .queue import Ending, JobRunner, QueueClosed
 from .store import Added, JobStore
@@ -76,6 +80,7 @@ class DurableJobQueue:
         *,
         concurrency: int = 2,
         installation_concurrency: int | None = None,
+        repository_rate_limit: int | None = None,
         max_attempts: int = 3,
         retry_delay: float = 30.0,
         lease: float = 30.0,
@@ -88,6 +93,7 @@ class DurableJobQueue:
         self._runner = runner
         self._concurrency = concurrency
         self._installation_cap = installation_concurrency or None
+        self._repository_limit = repository_rate_limit or None
         self._max_attempts = max_attempts
         self._retry_delay = retry_delay
         self._lease = lease
@@ -110,18 +116,18 @@ class DurableJobQueue:
     def accepting(self) -> bool:
         return self._accepting
 
-    async def submit(self, job: Job) -> Added:
+    async def submit(self, job: Job, *, audit: AuditEntry | None = None) -> Added:
         if not self._accepting:
             raise QueueClosed("the instance is shutting down")
-        added = await self.store.add(job)
+        added = await self.store.add(job, audit=audit)
         for old in added.superseded:
             self._spawn(self._close(old, "superseded", added.job))
         if added.created or added.revived:
             self._wake.set()
         return added
 
-    async def run_now(self, job: Job) -> Added:
-        added = await self.submit(job)
+    async def run_now(self, job: Job, *, audit: AuditEntry | None = None) -> Added:
+        added = await self.submit(job, audit=audit)
         if added.created or added.revived:
             await self.wait(added.job.id)
         stored = await self.store.get(added.job.id)
@@ -221,7 +227,12 @@ class DurableJobQueue:
     async def _work(self) -> None:
         while self._claiming:
             try:
-                job = await self.store.claim(self.owner, self._lease, installation_cap=self._installation_cap)
+                job = await self.store.claim(
+                    self.owner,
+                    self._lease,
+                    installation_cap=self._installation_cap,
+                    repository_limit=self._repository_limit,
+                )
             except Exception:
                 log.exception("the job store could not be read; trying again")
                 await asyncio.sleep(1.0)

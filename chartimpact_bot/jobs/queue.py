@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
 
+from .audit import AuditEntry
 from .model import Job
 from .store import Added
 
@@ -39,12 +40,13 @@ class JobRunner(Protocol):
 
 
 class JobQueue(Protocol):
-    async def submit(self, job: Job) -> Added:
-        """Commit a job to the store before returning; a delivery already seen answers the job it
-        created (a dead one is revived). Raises QueueClosed while shutting down."""
+    async def submit(self, job: Job, *, audit: AuditEntry | None = None) -> Added:
+        """Commit a job to the store before returning, with the delivery's audit entry when
+        given; a delivery already seen answers the job it created (a dead one is revived).
+        Raises QueueClosed while shutting down."""
         ...
 
-    async def run_now(self, job: Job) -> Added:
+    async def run_now(self, job: Job, *, audit: AuditEntry | None = None) -> Added:
         """Submit a job and wait until it has run (synchronous processing)."""
         ...
 

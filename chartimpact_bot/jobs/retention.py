@@ -1,12 +1,15 @@
 """Retention of finished jobs (CONTRACT §3 `CHARTIMPACT_RESULT_RETENTION_DAYS`, issue 8 point 6)
-and of the result cache (point 8).
+and of the result cache (point 8) and the audit log of deliveries
+(`CHARTIMPACT_AUDIT_RETENTION_DAYS`, point 9).
 
-`prune_periodically` runs `store.prune` at start-up and then every `interval` seconds: finished
+`prune_periodically` runs `prune_once` at start-up and then every `interval` seconds: finished
 jobs older than the retention period go, then the oldest finished ones while more than
-`max_jobs` are held. With `results`, expired result-cache entries go too, then those expiring
+`max_jobs` are held. The store never removes a `queued` or `running` job (store/base.py), so
+this never drops work. With `results`, expired result-cache entries go too, then those expiring
 soonest while the cache is over its limits (each write also keeps to them; pruning frees what
-expired since). The store never removes a `queued` or `running` job (store/base.py), so
-this never drops work. With several instances on one store each prunes; pruning is idempotent.
+expired since). With `audit`, audit entries older than their period, then the oldest beyond
+their bound (each batch written also keeps that bound). With several instances on one store
+each prunes; pruning is idempotent.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 
 import structlog
 
+from .audit import AuditRetention
 from .store import JobStore
 from .store.base import ResultLimits, Retention
 
@@ -26,23 +30,48 @@ def retention(days: float, max_jobs: int) -> Retention:
     return Retention(max_age_seconds=days * DAY_SECONDS, max_jobs=max_jobs)
 
 
+def audit_retention(days: float, max_entries: int) -> AuditRetention:
+    return AuditRetention(max_age_seconds=days * DAY_SECONDS, max_entries=max_entries)
+
+
 async def prune_periodically(
-    store: JobStore, policy: Retention, interval: float, *, results: ResultLimits | None = None
+    store: JobStore,
+    policy: Retention,
+    interval: float,
+    audit: AuditRetention | None = None,
+    *,
+    results: ResultLimits | None = None,
 ) -> None:
     while True:
-        try:
-            removed = await store.prune(policy)
-        except Exception:
-            log.exception("finished jobs could not be pruned; trying again later")
-        else:
-            if removed:
-                log.info("finished jobs pruned", removed=removed)
-        if results is not None:
-            try:
-                dropped = await store.prune_results(results)
-            except Exception:
-                log.exception("the result cache could not be pruned; trying again later")
-            else:
-                if dropped:
-                    log.info("result cache entries pruned", removed=dropped)
+        await prune_once(store, policy, audit, results=results)
         await asyncio.sleep(interval)
+
+
+async def prune_once(
+    store: JobStore, policy: Retention, audit: AuditRetention | None, *, results: ResultLimits | None = None
+) -> None:
+    """One pass; a failure is logged and left for the next pass."""
+    try:
+        removed = await store.prune(policy)
+    except Exception:
+        log.exception("finished jobs could not be pruned; trying again later")
+    else:
+        if removed:
+            log.info("finished jobs pruned", removed=removed)
+    if results is not None:
+        try:
+            dropped = await store.prune_results(results)
+        except Exception:
+            log.exception("the result cache could not be pruned; trying again later")
+        else:
+            if dropped:
+                log.info("result cache entries pruned", removed=dropped)
+    if audit is None:
+        return
+    try:
+        entries = await store.prune_deliveries(audit)
+    except Exception:
+        log.exception("the audit log could not be pruned; trying again later")
+    else:
+        if entries:
+            log.info("audit entries pruned", removed=entries)

@@ -1,5 +1,5 @@
-"""The operator API (CONTRACT §4): `GET /api/jobs`, `POST /api/jobs/{jobId}/retry` and
-`POST /api/compare` (compare.py).
+"""The operator API (CONTRACT §4): `GET /api/jobs`, `POST /api/jobs/{jobId}/retry`, the audit
+log `GET /api/jobs/deliveries`, and `POST /api/compare` (compare.py).
 
 Every path under `/api/jobs` and `/api/compare` is behind a bearer token,
 `Authorization: Bearer $CHARTIMPACT_API_TOKEN`, checked by `bearer_auth` before any route is
@@ -14,6 +14,12 @@ comparison takes the same time whatever the token sent).
 - `POST /api/jobs/{jobId}/retry`: queues a `dead` or `failed` job again (same id, attempts from
   zero; the newest job of its pull request or ref, so queued older ones are superseded) and
   answers 202 with its status; 404 for an unknown id, 409 for a job in any other state.
+- `GET /api/jobs/deliveries?repository=o/r&event=…&outcome=…&delivery=…&installation=…&limit=
+  &cursor=`: the audit log (jobs/audit.py), newest first, entries matching every filter given;
+  `{"deliveries": [{"at", "deliveryId", "event", "action", "repository", "installation",
+  "sender", "outcome", "status", "jobId"}…], "nextCursor": …}`, paged like `GET /api/jobs` (a
+  page may be short while `nextCursor` is set). Filter values are compared as entries store
+  them (escaped, bounded).
 
 Bad parameters are a 400 with a reason; an unreachable store a 503.
 """
@@ -26,6 +32,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from ..jobs.audit import LIMITS, OUTCOMES, AuditQuery, bounded, installation
 from ..jobs.queue import QueueClosed
 from ..jobs.store import StoreError
 from ..jobs.store.base import REVIVABLE, STATES
@@ -71,6 +78,7 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
 def add_api_routes(app: web.Application) -> None:
     app.router.add_post("/api/compare", compare)
     app.router.add_get("/api/jobs", list_jobs)
+    app.router.add_get("/api/jobs/deliveries", list_deliveries)
     app.router.add_post("/api/jobs/{job_id}/retry", retry_job)
 
 
@@ -111,6 +119,61 @@ async def list_jobs(request: web.Request) -> web.Response:
     except StoreError as exc:
         return _error(503, str(exc))
     return web.json_response({"jobs": [job.status() for job in page.jobs], "nextCursor": page.cursor})
+
+
+# query parameter → (AuditQuery field, the longest value an entry can hold)
+_DELIVERY_FILTERS = {
+    "delivery": ("delivery_id", LIMITS["delivery_id"]),
+    "event": ("event", LIMITS["event"]),
+    "repository": ("repository", LIMITS["repository"]),
+}
+_DELIVERY_PARAMETERS = ("repository", "event", "outcome", "delivery", "installation", "limit", "cursor")
+
+
+def _delivery_query(request: web.Request) -> AuditQuery:
+    filters: dict[str, object] = {}
+    for parameter, (name, longest) in _DELIVERY_FILTERS.items():
+        raw = request.query.get(parameter)
+        if raw is None:
+            continue
+        value = bounded(raw, longest)
+        if value is None or len(raw) > longest:
+            raise _BadQuery(f"{parameter} must be 1 to {longest} characters")
+        filters[name] = value
+    outcome = request.query.get("outcome")
+    if outcome is not None:
+        if outcome not in OUTCOMES:
+            raise _BadQuery(f"unknown outcome {outcome[:40]!r}; expected {', '.join(OUTCOMES)}")
+        filters["outcome"] = outcome
+    raw = request.query.get("installation")
+    if raw is not None:
+        number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 19 else None
+        if installation(number) is None:
+            raise _BadQuery("installation must be an installation id (a positive whole number)")
+        filters["installation_id"] = number
+    return AuditQuery(**filters)  # type: ignore[arg-type]
+
+
+async def list_deliveries(request: web.Request) -> web.Response:
+    unknown = set(request.query) - set(_DELIVERY_PARAMETERS)
+    if unknown:
+        return _error(
+            400, f"unknown query parameter {sorted(unknown)[0][:40]!r}; expected {', '.join(_DELIVERY_PARAMETERS)}"
+        )
+    repeated = [name for name in _DELIVERY_PARAMETERS if len(request.query.getall(name, [])) > 1]
+    if repeated:
+        return _error(400, f"{repeated[0]} may be given once")
+    try:
+        query, limit = _delivery_query(request), _limit(request)
+    except _BadQuery as bad:
+        return _error(400, str(bad))
+    try:
+        page = await request.app[JOBS].store.deliveries(query, limit=limit, cursor=request.query.get("cursor") or None)
+    except ValueError:
+        return _error(400, "cursor is not one this API gave: start again without it")
+    except StoreError as exc:
+        return _error(503, str(exc))
+    return web.json_response({"deliveries": [e.shown() for e in page.entries], "nextCursor": page.cursor})
 
 
 async def retry_job(request: web.Request) -> web.Response:

@@ -17,16 +17,17 @@ from ..github.client import BreakerRegistry, Clock, Sleep, app_fetcher, token_fe
 from ..github.credentials import CredentialCheck
 from ..github.runner import AnalysisRunner, GitHubContext
 from ..jobs.analysis_process import AnalysisPool
+from ..jobs.audit_writer import AuditWriter
 from ..jobs.durable import DurableJobQueue
 from ..jobs.result_cache import CachePolicy, ResultCache
-from ..jobs.retention import prune_periodically, retention
+from ..jobs.retention import audit_retention, prune_periodically, retention
 from ..jobs.store import ResultLimits, StoreError, open_store
 from ..logs import configure_logging
 from ..settings import Settings
 from . import webhooks
 from .api import add_api_routes, bearer_auth
 from .compare import COMPARISONS, ComparisonSlots
-from .keys import CREDENTIALS, GITHUB, JOBS, QUEUE, RUNNER, SETTINGS
+from .keys import AUDIT, CREDENTIALS, GITHUB, JOBS, QUEUE, RUNNER, SETTINGS
 from .metrics import METRICS, Metrics, scrape
 from .setup import add_setup_routes
 
@@ -116,6 +117,7 @@ def _github_and_queue(
             runner,
             concurrency=settings.worker_concurrency,
             installation_concurrency=settings.installation_concurrency,
+            repository_rate_limit=settings.repository_rate_limit,
             max_attempts=settings.job_max_attempts,
             retry_delay=settings.job_retry_delay_seconds,
             lease=settings.job_lease_seconds,
@@ -124,14 +126,19 @@ def _github_and_queue(
             clock=clock,
         )
         app[QUEUE] = app[JOBS] = queue
+        audit = app[AUDIT] = AuditWriter(
+            store, max_entries=settings.max_audit_entries, on_dropped=app[METRICS].audit_dropped.inc, clock=clock
+        )
         warming = pruning = None
         try:
             await queue.start()
+            audit.start()
             pruning = asyncio.create_task(
                 prune_periodically(
                     store,
                     retention(settings.result_retention_days, settings.max_stored_jobs),
                     settings.prune_interval_seconds,
+                    audit_retention(settings.audit_retention_days, settings.max_audit_entries),
                     results=cache.policy.limits,
                 ),
                 name="job-retention",
@@ -145,6 +152,7 @@ def _github_and_queue(
                     task.cancel()
             await queue.shutdown(settings.shutdown_grace_seconds)
             await credentials.close()
+            await audit.close()  # the deliveries answered until now, written before the store closes
             await store.close()
             await session.close()
             if shared_pool is None:

@@ -14,6 +14,8 @@ Apps in one process (tests) do not share counters. What is measured:
   observed when a job ends on this instance after running (succeeded, failed, dead); the
   duration is its last attempt's.
 - `chartimpact_dead_letters_total`: jobs that became `dead` on this instance.
+- `chartimpact_audit_dropped_total`: audit entries of deliveries this instance could not write
+  (its write-behind buffer was full, or the store refused the batch; jobs/audit_writer.py).
 - `chartimpact_jobs_running_here`: jobs this instance's workers run now (of `WORKER_CONCURRENCY`).
 - `chartimpact_job_stage_duration_seconds{stage}` (histogram): each stage of an analysis on
   this instance (runner.StageHook): `fetch_metadata`, `prepare`, `fetch_inputs`, `analyze`,
@@ -91,6 +93,11 @@ class Metrics:
         self.dead_letters = Counter(
             "chartimpact_dead_letters", "Jobs that became dead after their last attempt.", registry=registry
         )
+        self.audit_dropped = Counter(
+            "chartimpact_audit_dropped",
+            "Audit entries of deliveries that could not be written (buffer full or store unavailable).",
+            registry=registry,
+        )
         self.github_requests = Counter(
             "chartimpact_github_requests", "Responses from GitHub's REST API, by status.", ["status"], registry=registry
         )
@@ -126,9 +133,7 @@ class Metrics:
     def stage(self, name: str, seconds: float) -> None:
         self.stage_duration.labels(name).observe(seconds)
 
-    def delivery(self, event: str | None, status: int, outcome: str | None) -> None:
-        """`outcome`: "ignored" or "duplicate" when the answer said so; else by status."""
-        outcome = outcome or ("accepted" if status == 202 else "rejected")
+    def delivery(self, event: str | None, status: int, outcome: str) -> None:
         self.deliveries.labels(event if event in KNOWN_EVENTS else "other", outcome, str(status)).inc()
 
     def job_ended(self, job: Job, seconds: float) -> None:

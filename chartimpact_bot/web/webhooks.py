@@ -2,8 +2,13 @@
 
 The delivery is checked, parsed and turned into a job (or an ignore reason) without any network
 call, so the answer comes back well within GitHub's timeout; the analysis runs afterwards.
-Nothing a client sends can make this answer 500: malformed input is a 400 with a reason, and a
-500 is a bug of ours, logged with its traceback.
+Nothing a client sends can make this answer 500: malformed input is a 400 with a reason, a job
+store that cannot be used a 503 (GitHub's delivery can be redelivered), and a 500 is a bug of
+ours, logged with its traceback.
+
+Every delivery is recorded in the audit log (jobs/audit.py): an accepted one with its job, in
+the same write to the store; any other (ignored, duplicate, rejected) behind the answer, by the
+AuditWriter, which never delays nor fails the answer.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import hashlib
 import hmac
 import json
 import re
+import time
 from typing import Any
 
 import structlog
@@ -21,9 +27,12 @@ from aiohttp.http import HttpProcessingError
 
 from ..github import events
 from ..github.payloads import PayloadError, shown
+from ..jobs.audit import OUTCOMES
 from ..jobs.model import Job
 from ..jobs.queue import QueueClosed
-from .keys import OUTCOME, QUEUE, SETTINGS
+from ..jobs.store import StoreError
+from .delivery_audit import DeliveryRecord
+from .keys import AUDIT, OUTCOME, QUEUE, SETTINGS
 from .metrics import METRICS
 
 log = structlog.get_logger(__name__)
@@ -52,24 +61,39 @@ def _error(status: int, message: str) -> web.Response:
 
 
 async def receive(request: web.Request) -> web.Response:
-    metrics = request.app.get(METRICS)
-    event = request.headers.get("X-GitHub-Event")
+    audit = request.app.get(AUDIT)
+    record = DeliveryRecord.from_headers(request.headers, audit.clock() if audit is not None else time.time())
     try:
-        response = await _answer(request)
+        response = await _answer(request, record)
     except web.HTTPException as exc:
-        if metrics is not None:
-            metrics.delivery(event, exc.status, "rejected")
+        _observe(request, record, exc.status, "rejected")
         raise
-    if metrics is not None:
-        metrics.delivery(event, response.status, response.get(OUTCOME))
+    outcome = response.get(OUTCOME) or ("accepted" if response.status == 202 else "rejected")
+    _observe(request, record, response.status, outcome)
     return response
 
 
-async def _answer(request: web.Request) -> web.Response:
+def _observe(request: web.Request, record: DeliveryRecord, status: int, outcome: str) -> None:
+    """Count the delivery and, unless it was written with its job, hand its entry to the writer."""
+    metrics, audit = request.app.get(METRICS), request.app.get(AUDIT)
+    if metrics is not None:
+        metrics.delivery(request.headers.get("X-GitHub-Event"), status, outcome)
+    if audit is None or record.stored:
+        return
+    try:
+        audit.record(record.entry(outcome if outcome in OUTCOMES else "rejected", status))
+    except Exception:  # the answer is already decided: the audit log must not change it
+        log.exception("the delivery's audit entry could not be recorded")
+
+
+async def _answer(request: web.Request, record: DeliveryRecord) -> web.Response:
     delivery = shown(request.headers.get("X-GitHub-Delivery") or "", 128)
     with structlog.contextvars.bound_contextvars(delivery_id=delivery):
         try:
-            return await _receive(request)
+            return await _receive(request, record)
+        except StoreError as exc:
+            log.warning("the job store cannot be used; the delivery is refused for now", error=str(exc))
+            return _unavailable("the job store is unavailable; deliver again shortly")
         except _BadDelivery as bad:
             return _error(bad.status, str(bad))
         except web.HTTPException:
@@ -79,7 +103,7 @@ async def _answer(request: web.Request) -> web.Response:
             return _error(500, "the delivery could not be handled because of an error in the App")
 
 
-async def _receive(request: web.Request) -> web.Response:
+async def _receive(request: web.Request, record: DeliveryRecord) -> web.Response:
     settings = request.app[SETTINGS]
     if not settings.webhook_enabled:
         return _error(503, "webhooks are disabled")
@@ -98,10 +122,12 @@ async def _receive(request: web.Request) -> web.Response:
     if not _DELIVERY_ID.fullmatch(delivery_id):
         return _error(400, "X-GitHub-Delivery is not a delivery id")
     data = _json_object(body, request.content_type)
+    record.verified(data)
     # "event" is structlog's key for the message itself, so GitHub's event goes under github_event.
     with structlog.contextvars.bound_contextvars(github_event=shown(event_name)):
         seen = await queue.for_delivery(delivery_id)
         if seen is not None and seen.state != "dead":  # a dead job's redelivery revives it (submit)
+            record.job_id = seen.id
             return _duplicate(seen)
         try:
             plan = await events.plan(event_name, delivery_id, data)
@@ -115,10 +141,18 @@ async def _receive(request: web.Request) -> web.Response:
         with structlog.contextvars.bound_contextvars(
             repository=job.repository, installation=job.installation_id, job_id=job.id
         ):
+            # Written with the job: an accepted delivery's entry is as durable as its job. The
+            # store records it as a duplicate when the same delivery arrived twice at once.
+            entry = record.entry("accepted", 202)
+            entry.job_id = job.id
             try:
-                added = await (queue.submit(job) if settings.async_processing else queue.run_now(job))
+                if settings.async_processing:
+                    added = await queue.submit(job, audit=entry)
+                else:
+                    added = await queue.run_now(job, audit=entry)
             except QueueClosed:
                 return _shutting_down()
+            record.stored, record.job_id = True, added.job.id
             if not (added.created or added.revived):
                 return _duplicate(added.job)  # the same delivery, arrived twice at once
             log.info("delivery revived a dead job" if added.revived else "delivery accepted", kind=job.kind)
@@ -133,7 +167,11 @@ def _duplicate(seen: Job) -> web.Response:
 
 
 def _shutting_down() -> web.Response:
-    response = _error(503, "the App is restarting; deliver again shortly")
+    return _unavailable("the App is restarting; deliver again shortly")
+
+
+def _unavailable(message: str) -> web.Response:
+    response = _error(503, message)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 

@@ -13,6 +13,12 @@ Semantics, identical on sqlite and Redis:
 - **Fairness.** `claim(..., installation_cap=n)` skips the jobs of an installation that already
   has `n` running jobs (counted in the store, so across every instance sharing it): one
   installation's fifty pull requests leave workers for the others. None (or 0): no cap.
+- **Rate limit.** `claim(..., repository_limit=n)` starts at most `n` jobs of one repository in
+  any `RATE_WINDOW_SECONDS` (a sliding window of the claims, counted in the store across every
+  instance; every claim counts, a retry's too). A runnable job whose repository is at its limit
+  is not claimed: claim parks it (it stays `queued`, attempts and error unchanged, `not_before`
+  = the moment the window allows the repository's next start, its age kept) and goes on to the
+  next job, so other repositories' jobs run meanwhile. None (or 0): no limit.
 - **Deduplication.** A delivery id seen in the last `DELIVERY_WINDOW_SECONDS` is not stored
   twice: `add` answers the job it created. If that job is `dead`, the redelivery revives it
   (see `revive`), which is how an operator re-runs a dead job from GitHub's "Redeliver".
@@ -38,10 +44,26 @@ Semantics, identical on sqlite and Redis:
 - **Retention.** `prune` removes finished jobs older than `max_age_seconds` and then the oldest
   finished jobs while more than `max_jobs` are held; `queued` and `running` jobs are never
   removed, so the store may hold more than `max_jobs` when that many are unfinished.
+- **Audit log.** Every webhook delivery is recorded as an `AuditEntry` (jobs/audit.py), in
+  recording order (`seq`). `add(job, audit=entry)` records the delivery's entry in the same
+  atomic change as the job, so an accepted delivery's entry exists exactly when its job does:
+  the store sets the entry's `job_id` to the job it answers and, when that is a job already
+  stored for the delivery (not created or revived), records the entry as `duplicate` with
+  status 200. `record_deliveries(entries, max_entries)` records a batch (the other outcomes,
+  written behind by jobs/audit_writer.py), sets their `seq`, and then removes the oldest
+  entries while more than `max_entries` are held (a few thousand per call at most, so a
+  lowered bound takes effect over several calls), so a flood of unsigned deliveries cannot
+  grow the store without bound. `deliveries(query)` pages the entries matching every filter of the query, newest
+  (highest `seq`) first, with an opaque cursor; a page may hold fewer than `limit` entries
+  while a cursor is answered. `prune_deliveries` removes the oldest entries while they are
+  older than `max_age_seconds` (in recording order, so an entry written behind a younger one
+  goes on the next run), then the oldest while more than `max_entries` are held.
 - **Cost.** `add`, `get`, `for_delivery`, `renew` and `save` touch a bounded number of index
   entries whatever the number of jobs held; `claim` skips only the runnable-looking jobs whose
   key is busy (at most one queued job per key can exist, so at most one per running job), and
-  with a cap the queued jobs of the installations at their cap.
+  with a cap the queued jobs of the installations at their cap; with a rate limit it parks each
+  job of a repository at its limit once per window. An audit entry adds a bounded number of
+  index entries to `add`.
 - **Result cache.** `put_result` stores an opaque payload under a digest (hex, at most
   `MAX_DIGEST_CHARS`), replacing one stored before, expiring `ttl` seconds after now; then, while
   more than `limits.max_entries` entries or `limits.max_bytes` bytes of payload are held, it
@@ -52,6 +74,8 @@ Semantics, identical on sqlite and Redis:
   shared Redis is written by every instance and whoever else can reach it).
 - **Time.** Every backend reads time from its `clock` (epoch seconds), so tests move time on
   instead of sleeping.
+- **Errors.** A backend that cannot be used (unreachable, locked, closed, full) raises
+  `StoreError`, never its driver's own exceptions, so callers can answer 503 or retry later.
 """
 
 from __future__ import annotations
@@ -61,10 +85,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..audit import AuditEntry, AuditPage, AuditQuery, AuditRetention
 from ..model import Job, JobState
 
 Clock = Callable[[], float]
 DELIVERY_WINDOW_SECONDS = 24 * 3600
+RATE_WINDOW_SECONDS = 60.0  # the repository rate limit counts the claims of the last minute
 STATES: tuple[JobState, ...] = ("queued", "running", "succeeded", "failed", "superseded", "dead")
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "superseded", "dead"})
 REVIVABLE: frozenset[str] = frozenset({"dead", "failed"})
@@ -105,8 +131,9 @@ class ResultLimits:
 
 
 class JobStore(Protocol):
-    async def add(self, job: Job) -> Added:
-        """Store a new job (state `queued`), or answer the job already stored for its delivery."""
+    async def add(self, job: Job, *, audit: AuditEntry | None = None) -> Added:
+        """Store a new job (state `queued`), or answer the job already stored for its delivery;
+        record `audit`, the delivery's entry, with it (accepted, or duplicate)."""
         ...
 
     async def get(self, job_id: str) -> Job | None: ...
@@ -115,9 +142,17 @@ class JobStore(Protocol):
         """The job stored for a delivery id within the dedup window, if any."""
         ...
 
-    async def claim(self, owner: str, lease: float, *, installation_cap: int | None = None) -> Job | None:
+    async def claim(
+        self,
+        owner: str,
+        lease: float,
+        *,
+        installation_cap: int | None = None,
+        repository_limit: int | None = None,
+    ) -> Job | None:
         """Take the next runnable job for `owner`, leased for `lease` seconds; None if none is.
-        `installation_cap`: skip the jobs of installations with that many running jobs."""
+        `installation_cap`: skip the jobs of installations with that many running jobs;
+        `repository_limit`: park the jobs of repositories with that many starts in the window."""
         ...
 
     async def renew(self, job: Job, lease: float) -> bool:
@@ -159,6 +194,18 @@ class JobStore(Protocol):
 
     async def prune_results(self, limits: ResultLimits) -> int:
         """Remove expired result-cache entries, then evict down to `limits`; answers how many."""
+        ...
+
+    async def record_deliveries(self, entries: Sequence[AuditEntry], *, max_entries: int) -> None:
+        """Record audit entries, then keep at most `max_entries`, removing the oldest."""
+        ...
+
+    async def deliveries(self, query: AuditQuery, *, limit: int = 50, cursor: str | None = None) -> AuditPage:
+        """Audit entries matching `query`, newest first."""
+        ...
+
+    async def prune_deliveries(self, retention: AuditRetention) -> int:
+        """Remove audit entries by age, then by number; answers how many were removed."""
         ...
 
     async def ping(self) -> None:

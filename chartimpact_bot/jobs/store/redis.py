@@ -8,6 +8,7 @@ deployments (or tests) can share one server.
 from __future__ import annotations
 
 import builtins
+import json
 import time
 import uuid
 from collections.abc import Sequence
@@ -17,11 +18,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from ..audit import AuditEntry, AuditPage, AuditQuery, AuditRetention
 from ..model import Job, iso
 from . import redis_result_scripts as result_lua
 from . import redis_scripts as lua
 from .base import (
     DELIVERY_WINDOW_SECONDS,
+    RATE_WINDOW_SECONDS,
     STATES,
     Added,
     Clock,
@@ -43,6 +46,17 @@ LOST_WORKER = "the worker running this job stopped; queued again"
 # dedup follows the store's clock and Redis only collects what is surely stale.
 DELIVERY_TTL_SECONDS = DELIVERY_WINDOW_SECONDS + 3600
 PRUNE_BATCH = 500
+# A repository's rate key outlives its window; claims compare times themselves (store's clock).
+RATE_TTL_SECONDS = int(RATE_WINDOW_SECONDS * 2)
+# The audit bound is enforced on each batch written behind; beyond this many (only after the
+# bound was lowered) the rest goes over the next batches and the hourly prune.
+TRIM_MOST = 5_000
+# Entries read per page of a listing at most: a filter without an index of its own (event,
+# installation) reads through the entries, and a page stops short (with a cursor) after these.
+SCAN_BUDGET = 5_000
+SCAN_CHUNK = 200
+AUDIT_FIELDS = ("delivery_id", "event", "action", "repository", "installation_id", "sender", "outcome", "job_id")
+AUDIT_INDEXED = ("delivery_id", "repository", "outcome")
 
 
 class RedisJobStore:
@@ -53,7 +67,18 @@ class RedisJobStore:
         self._where = where
         self._scripts = {
             name: client.register_script(getattr(lua, name))
-            for name in ("ADD", "CLAIM", "RENEW", "SAVE", "REQUEUE", "RECOVER", "REVIVE", "PRUNE")
+            for name in (
+                "ADD",
+                "CLAIM",
+                "RENEW",
+                "SAVE",
+                "REQUEUE",
+                "RECOVER",
+                "REVIVE",
+                "PRUNE",
+                "RECORD_AUDIT",
+                "PRUNE_AUDIT",
+            )
         }
         self._result_scripts = {
             name: client.register_script(getattr(result_lua, name)) for name in ("PUT_RESULT", "PRUNE_RESULTS")
@@ -74,13 +99,19 @@ class RedisJobStore:
 
     # -- the protocol ---------------------------------------------------------------------
 
-    async def add(self, job: Job) -> Added:
+    async def add(self, job: Job, *, audit: AuditEntry | None = None) -> Added:
         now = self._clock()
         pairs = [str(part) for item in to_record(job).items() for part in item]
-        outcome, record, superseded = await self._call(
-            "ADD", now, iso(now), DELIVERY_WINDOW_SECONDS, DELIVERY_TTL_SECONDS, *pairs
+        entry = [] if audit is None else [part for item in _audit_record(audit).items() for part in item]
+        answer = await self._call(
+            "ADD", now, iso(now), DELIVERY_WINDOW_SECONDS, DELIVERY_TTL_SECONDS, len(entry), *entry, *pairs
         )
+        outcome, record, superseded = answer[:3]
         stored = _job(record)
+        if audit is not None:
+            audit.seq, audit.job_id = int(answer[3]), stored.id
+            if outcome == b"seen":
+                audit.outcome, audit.status = "duplicate", 200
         if outcome == b"created":
             _copy_into(job, stored)
             stored = job
@@ -104,11 +135,28 @@ class RedisJobStore:
             return None
         return await self.get(job_id)
 
-    async def claim(self, owner: str, lease: float, *, installation_cap: int | None = None) -> Job | None:
+    async def claim(
+        self,
+        owner: str,
+        lease: float,
+        *,
+        installation_cap: int | None = None,
+        repository_limit: int | None = None,
+    ) -> Job | None:
         now = self._clock()
         # A token per claim (see sqlite.py): the worker of an earlier claim is not the holder.
         token = f"{owner}/{uuid.uuid4().hex[:12]}"
-        record = await self._call("CLAIM", now, iso(now), repr(now + lease), token, installation_cap or 0)
+        record = await self._call(
+            "CLAIM",
+            now,
+            iso(now),
+            repr(now + lease),
+            token,
+            installation_cap or 0,
+            repository_limit or 0,
+            RATE_WINDOW_SECONDS,
+            RATE_TTL_SECONDS,
+        )
         return _job(record) if record else None
 
     async def renew(self, job: Job, lease: float) -> bool:
@@ -230,6 +278,45 @@ class RedisJobStore:
             if batch < PRUNE_BATCH:
                 return removed
 
+    async def record_deliveries(self, entries: Sequence[AuditEntry], *, max_entries: int) -> None:
+        if entries:
+            encoded = [json.dumps(_audit_record(e), separators=(",", ":")) for e in entries]
+            seqs = await self._call("RECORD_AUDIT", max_entries, TRIM_MOST, *encoded)
+            for entry, seq in zip(entries, seqs, strict=True):
+                entry.seq = int(seq)
+
+    async def deliveries(self, query: AuditQuery, *, limit: int = 50, cursor: str | None = None) -> AuditPage:
+        before, limit = parse_cursor(cursor), max(1, limit)
+        index = await self._narrowest(query)
+        top = "+inf" if before is None else f"({before}"
+        found: builtins.list[AuditEntry] = []
+        scanned = 0
+        while scanned < SCAN_BUDGET:
+            seqs = await self._do(self._redis.zrevrangebyscore(index, top, "-inf", start=0, num=SCAN_CHUNK))
+            if not seqs:
+                return AuditPage(found, None)
+            raws = await self._do(self._redis.hmget(self._key("audit", "entry"), seqs))
+            for seq, raw in zip(seqs, raws, strict=True):
+                scanned += 1
+                entry = None if raw is None else _audit_entry(int(seq), raw)
+                if entry is None or not query.matches(entry):
+                    continue
+                found.append(entry)
+                if len(found) > limit:
+                    return AuditPage(found[:limit], str(found[limit - 1].seq))
+            top = f"({int(seqs[-1])}"
+        # Read through the budget: the page stops here, and the cursor goes on below what was read.
+        return AuditPage(found, top[1:])
+
+    async def prune_deliveries(self, retention: AuditRetention) -> int:
+        cutoff = repr(self._clock() - retention.max_age_seconds)
+        removed = 0
+        while True:
+            batch = int(await self._call("PRUNE_AUDIT", cutoff, retention.max_entries, PRUNE_BATCH))
+            removed += batch
+            if batch < PRUNE_BATCH:
+                return removed
+
     async def ping(self) -> None:
         await self._do(self._redis.ping())
 
@@ -250,6 +337,21 @@ class RedisJobStore:
             return await awaitable
         except RedisError as exc:
             raise StoreError(f"the job store at {self._where} cannot be used: {exc}") from exc
+
+    async def _narrowest(self, query: AuditQuery) -> str:
+        """The index of the query's filters holding the fewest entries (all entries without one)."""
+        keys = [
+            self._key("audit", "by", name, value)
+            for name in AUDIT_INDEXED
+            if (value := getattr(query, name)) is not None
+        ]
+        if not keys:
+            return self._key("audit", "all")
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.zcard(key)
+            sizes = await self._do(pipe.execute())
+        return min(zip(sizes, keys, strict=True))[1]
 
     async def _records(self, ids: builtins.list[bytes]) -> builtins.list[Job]:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -276,6 +378,34 @@ def _decode(record: dict[bytes, bytes]) -> dict[str, bytes]:
 def _job(flat: list[bytes]) -> Job:
     """A record a script answered as HGETALL does: field, value, field, value…"""
     return from_record({flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)})
+
+
+def _audit_record(entry: AuditEntry) -> dict[str, str]:
+    """The entry as the scripts store it: every present value a string (Lua's numbers have 14 digits)."""
+    record = {"at": repr(entry.at), "status": str(entry.status)}
+    for name in AUDIT_FIELDS:
+        value = getattr(entry, name)
+        if value is not None:
+            record[name] = str(value)
+    return record
+
+
+def _audit_entry(seq: int, raw: bytes) -> AuditEntry:
+    record = json.loads(raw)
+    installation = record.get("installation_id")
+    return AuditEntry(
+        at=float(record["at"]),
+        outcome=record["outcome"],
+        status=int(record["status"]),
+        delivery_id=record.get("delivery_id"),
+        event=record.get("event"),
+        action=record.get("action"),
+        repository=record.get("repository"),
+        installation_id=None if installation is None else int(installation),
+        sender=record.get("sender"),
+        job_id=record.get("job_id"),
+        seq=seq,
+    )
 
 
 def _optional(value: str | None) -> tuple[str, str]:

@@ -14,6 +14,13 @@ Keys, under the store's prefix P (ARGV[1] of every script):
     P:inst_running     hash    installation id -> its number of running jobs (the claim's cap)
     P:state:<state>    zset    every job in that state, score seq (listing, counts)
     P:finished         zset    finished jobs, score the epoch they finished (retention)
+    P:rate:<repo>      zset    the repository's claims in the rate window: member the lease token,
+                               score the epoch; trimmed to the limit, expiring when idle
+    P:audit:seq        string  the audit log's counter (an entry's seq)
+    P:audit:entry      hash    seq -> the entry as JSON, every value a string (none of Lua's numbers)
+    P:audit:all        zset    every entry's seq, score seq (listing, bound, age)
+    P:audit:by:<field>:<value>  zset  the seqs of the entries with that delivery_id, repository
+                               or outcome (the filters worth an index; others are read through)
 
 The scripts build key names from the prefix, so they run on one Redis server, not a cluster.
 Scores and times come from Python as strings and are stored as given: Lua would print its own
@@ -117,47 +124,109 @@ local function held(id, token)
   return state == 'running' and owner == token
 end
 
+local AUDIT_INDEXED = {'delivery_id', 'repository', 'outcome'}
+
+-- Records one audit entry (a table of strings, absent fields nil); answers its seq.
+local function audit_add(entry)
+  local seq = redis.call('INCR', P .. ':audit:seq')
+  redis.call('HSET', P .. ':audit:entry', seq, cjson.encode(entry))
+  redis.call('ZADD', P .. ':audit:all', seq, seq)
+  for _, field in ipairs(AUDIT_INDEXED) do
+    if entry[field] then redis.call('ZADD', P .. ':audit:by:' .. field .. ':' .. entry[field], seq, seq) end
+  end
+  return seq
+end
+
+local function audit_drop(seq)
+  local raw = redis.call('HGET', P .. ':audit:entry', seq)
+  if raw then
+    local entry = cjson.decode(raw)
+    for _, field in ipairs(AUDIT_INDEXED) do
+      if entry[field] then redis.call('ZREM', P .. ':audit:by:' .. field .. ':' .. entry[field], seq) end
+    end
+    redis.call('HDEL', P .. ':audit:entry', seq)
+  end
+  redis.call('ZREM', P .. ':audit:all', seq)
+end
+
+-- Removes the oldest entries beyond max_entries, at most `most` of them; answers how many.
+local function audit_trim(max_entries, most)
+  local excess = math.min(redis.call('ZCARD', P .. ':audit:all') - max_entries, most)
+  if excess <= 0 then return 0 end
+  for _, seq in ipairs(redis.call('ZRANGE', P .. ':audit:all', 0, excess - 1)) do audit_drop(seq) end
+  return excess
+end
+
 local function set_or_clear(id, field, present, value)
   if present == '1' then redis.call('HSET', jk(id), field, value) else redis.call('HDEL', jk(id), field) end
 end
 """
 
-# ARGV: P, now, now_iso, window, delivery_ttl, then the new job's record as field, value pairs.
+# ARGV: P, now, now_iso, window, delivery_ttl, n, then the delivery's audit entry as n/2 field,
+# value pairs (n = 0: none), then the new job's record as field, value pairs. The entry is
+# recorded with the job answered (base.py, audit log).
 ADD = (
     COMMON
     + r"""
-local now, now_iso, window, ttl = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local rec = {}
-for i = 6, #ARGV, 2 do rec[ARGV[i]] = ARGV[i + 1] end
-local dkey = P .. ':delivery:' .. rec.delivery_id
-local seen = redis.call('GET', dkey)
-if seen then
-  local sep = string.find(seen, '|', 1, true)
-  local jid, ts = string.sub(seen, 1, sep - 1), tonumber(string.sub(seen, sep + 1))
-  if ts > tonumber(now) - window and redis.call('EXISTS', jk(jid)) == 1 then
-    if redis.call('HGET', jk(jid), 'state') == 'dead' then return revive(jid, now, now_iso) end
-    return {'seen', record(jid), {}}
+local now, now_iso, window, ttl, n = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local audit, rec = {}, {}
+for i = 7, 6 + n, 2 do audit[ARGV[i]] = ARGV[i + 1] end
+for i = 7 + n, #ARGV, 2 do rec[ARGV[i]] = ARGV[i + 1] end
+
+local function add()
+  local dkey = P .. ':delivery:' .. rec.delivery_id
+  local seen = redis.call('GET', dkey)
+  if seen then
+    local sep = string.find(seen, '|', 1, true)
+    local jid, ts = string.sub(seen, 1, sep - 1), tonumber(string.sub(seen, sep + 1))
+    if ts > tonumber(now) - window and redis.call('EXISTS', jk(jid)) == 1 then
+      if redis.call('HGET', jk(jid), 'state') == 'dead' then return revive(jid, now, now_iso), jid end
+      return {'seen', record(jid), {}}, jid
+    end
   end
+  local seq = redis.call('INCR', P .. ':seq')
+  rec.seq, rec.state = seq, 'queued'
+  rec.lease_owner, rec.lease_until = nil, nil
+  redis.call('DEL', jk(rec.id))
+  for field, value in pairs(rec) do redis.call('HSET', jk(rec.id), field, value) end
+  local superseded = supersede_queued(rec.key, rec.id, now, now_iso)
+  redis.call('ZADD', P .. ':state:queued', seq, rec.id)
+  enqueue(rec.id, rec.key, rec.priority, seq, rec.not_before)
+  redis.call('SET', dkey, rec.id .. '|' .. now, 'EX', ttl)
+  return {'created', record(rec.id), superseded}, rec.id
 end
-local seq = redis.call('INCR', P .. ':seq')
-rec.seq, rec.state = seq, 'queued'
-rec.lease_owner, rec.lease_until = nil, nil
-redis.call('DEL', jk(rec.id))
-for field, value in pairs(rec) do redis.call('HSET', jk(rec.id), field, value) end
-local superseded = supersede_queued(rec.key, rec.id, now, now_iso)
-redis.call('ZADD', P .. ':state:queued', seq, rec.id)
-enqueue(rec.id, rec.key, rec.priority, seq, rec.not_before)
-redis.call('SET', dkey, rec.id .. '|' .. now, 'EX', ttl)
-return {'created', record(rec.id), superseded}
+
+local answer, job_id = add()
+if n > 0 then
+  audit.job_id = job_id
+  if answer[1] == 'seen' then audit.outcome, audit.status = 'duplicate', '200' end
+  table.insert(answer, audit_add(audit))
+end
+return answer
 """
 )
 
-# ARGV: P, now, now_iso, lease_until, lease token, installation cap (0: none). Answers the
-# claimed record or false.
+# ARGV: P, now, now_iso, lease_until, lease token, installation cap (0: none), repository limit
+# (0: none), rate window seconds, rate key ttl. Answers the claimed record or false.
 CLAIM = (
     COMMON
     + r"""
 local now, now_iso, expiry, token, cap = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+local limit, rate_window, rate_ttl = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
+
+-- When the repository may start its next job: false if now (base.py, rate limit).
+local function rate_allows_at(repository)
+  local rk = P .. ':rate:' .. repository
+  local since = tonumber(now) - rate_window
+  redis.call('ZREMRANGEBYSCORE', rk, '-inf', string.format('%.17g', since))
+  local nth = redis.call('ZREVRANGEBYSCORE', rk, '+inf', '(' .. string.format('%.17g', since),
+    'WITHSCORES', 'LIMIT', limit - 1, 1)
+  if #nth == 0 then return false end
+  local allowed = tonumber(nth[2]) + rate_window
+  if allowed <= tonumber(now) then return false end
+  return string.format('%.17g', allowed)
+end
+
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':delayed', '-inf', now)) do
   local priority, seq = unpack(redis.call('HMGET', jk(id), 'priority', 'seq'))
   redis.call('ZREM', P .. ':delayed', id)
@@ -168,10 +237,28 @@ local offset = 0
 while true do
   local ids = redis.call('ZRANGE', P .. ':ready', offset, offset + 99)
   if #ids == 0 then return false end
+  local parked = 0
   for _, id in ipairs(ids) do
-    local key, seq, inst = unpack(redis.call('HMGET', jk(id), 'key', 'seq', 'installation_id'))
+    local key, seq, inst, repository =
+      unpack(redis.call('HMGET', jk(id), 'key', 'seq', 'installation_id', 'repository'))
     local free = redis.call('HEXISTS', P .. ':busy', key) == 0
     if free and cap > 0 then free = tonumber(redis.call('HGET', P .. ':inst_running', inst) or '0') < cap end
+    if free and limit > 0 then
+      local allowed = rate_allows_at(repository)
+      if allowed then
+        -- Parked until its repository may start again (it keeps its age); the next one is tried.
+        redis.call('ZREM', P .. ':ready', id)
+        redis.call('ZADD', P .. ':delayed', allowed, id)
+        redis.call('HSET', jk(id), 'not_before', allowed)
+        parked = parked + 1
+        free = false
+      else
+        local rk = P .. ':rate:' .. repository
+        redis.call('ZADD', rk, now, token)
+        redis.call('ZREMRANGEBYRANK', rk, 0, -(limit + 1))
+        redis.call('EXPIRE', rk, rate_ttl)
+      end
+    end
     if free then
       unqueue(id, key)
       redis.call('HSET', P .. ':busy', key, id)
@@ -184,7 +271,7 @@ while true do
       return record(id)
     end
   end
-  offset = offset + 100
+  offset = offset + 100 - parked
 end
 """
 )
@@ -290,5 +377,34 @@ if removed < batch then
   end
 end
 return removed
+"""
+)
+
+# ARGV: P, max entries, most to trim, then one JSON entry per argument (every value a string).
+# Answers the entries' seqs.
+RECORD_AUDIT = (
+    COMMON
+    + r"""
+local seqs = {}
+for i = 4, #ARGV do table.insert(seqs, audit_add(cjson.decode(ARGV[i]))) end
+audit_trim(tonumber(ARGV[2]), tonumber(ARGV[3]))
+return seqs
+"""
+)
+
+# ARGV: P, age cutoff, max entries, batch. Removes at most `batch` entries: the oldest while
+# older than the cutoff, then the oldest beyond max entries; answers how many it removed.
+PRUNE_AUDIT = (
+    COMMON
+    + r"""
+local cutoff, max_entries, batch = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local removed = 0
+for _, seq in ipairs(redis.call('ZRANGE', P .. ':audit:all', 0, batch - 1)) do
+  local raw = redis.call('HGET', P .. ':audit:entry', seq)
+  if raw and tonumber(cjson.decode(raw).at) >= cutoff then break end
+  audit_drop(seq)
+  removed = removed + 1
+end
+return removed + audit_trim(max_entries, batch - removed)
 """
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import functools
 import sqlite3
 import time
 import uuid
@@ -21,11 +22,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..audit import AuditEntry, AuditPage, AuditQuery, AuditRetention
 from ..model import Job, iso
 from . import sqlite_results as results
 from . import sqlite_schema as sql
 from .base import (
     DELIVERY_WINDOW_SECONDS,
+    RATE_WINDOW_SECONDS,
     REVIVABLE,
     STATES,
     TERMINAL,
@@ -55,6 +58,7 @@ class SqliteJobStore:
         self._clock = clock
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobstore-sqlite")
         self._conn: sqlite3.Connection | None = None
+        self._closed = False
 
     @classmethod
     async def open(cls, path: str, *, clock: Clock = time.time) -> SqliteJobStore:
@@ -68,8 +72,8 @@ class SqliteJobStore:
 
     # -- the protocol ---------------------------------------------------------------------
 
-    async def add(self, job: Job) -> Added:
-        return await self._run(self._tx, self._add, job)
+    async def add(self, job: Job, *, audit: AuditEntry | None = None) -> Added:
+        return await self._run(self._tx, self._add, job, audit)
 
     async def get(self, job_id: str) -> Job | None:
         return await self._run(self._get, job_id)
@@ -77,8 +81,18 @@ class SqliteJobStore:
     async def for_delivery(self, delivery_id: str) -> Job | None:
         return await self._run(self._for_delivery, delivery_id)
 
-    async def claim(self, owner: str, lease: float, *, installation_cap: int | None = None) -> Job | None:
-        return await self._run(self._tx, self._claim, owner, lease, installation_cap)
+    async def claim(
+        self,
+        owner: str,
+        lease: float,
+        *,
+        installation_cap: int | None = None,
+        repository_limit: int | None = None,
+    ) -> Job | None:
+        claim = functools.partial(
+            self._claim, owner=owner, lease=lease, installation_cap=installation_cap, repository_limit=repository_limit
+        )
+        return await self._run(self._tx, claim)
 
     async def renew(self, job: Job, lease: float) -> bool:
         return await self._run(self._renew, job, lease)
@@ -120,15 +134,23 @@ class SqliteJobStore:
     async def prune_results(self, limits: ResultLimits) -> int:
         return await self._run(self._tx, results.prune, limits)
 
+    async def record_deliveries(self, entries: Sequence[AuditEntry], *, max_entries: int) -> None:
+        await self._run(self._tx, self._record_deliveries, list(entries), max_entries)
+
+    async def deliveries(self, query: AuditQuery, *, limit: int = 50, cursor: str | None = None) -> AuditPage:
+        before = parse_cursor(cursor)
+        return await self._run(self._deliveries, query, max(1, limit), before)
+
+    async def prune_deliveries(self, retention: AuditRetention) -> int:
+        return await self._run(self._tx, self._prune_deliveries, retention)
+
     async def ping(self) -> None:
-        try:
-            await self._run(lambda: self._db().execute("SELECT 1").fetchone())
-        except sqlite3.Error as exc:
-            raise StoreError(f"the job store {self.path} cannot be read: {exc}") from exc
+        await self._run(lambda: self._db().execute("SELECT 1").fetchone())
 
     async def close(self) -> None:
         if self._conn is not None:
             await self._run(self._close)
+        self._closed = True
         self._thread.shutdown(wait=True)
 
     async def query_plans(self) -> dict[str, builtins.list[str]]:
@@ -138,7 +160,14 @@ class SqliteJobStore:
     # -- plumbing (all below runs on the store's thread) ------------------------------------
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+        if self._closed:
+            raise StoreError(f"the job store {self.path} is closed")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+        except sqlite3.Error as exc:
+            # A locked, full or broken file: the store cannot be used now, which callers answer
+            # (503, a retry later) rather than treat as a bug of theirs.
+            raise StoreError(f"the job store {self.path} cannot be used: {exc}") from exc
 
     def _open(self) -> None:
         if self.path != ":memory:":
@@ -175,7 +204,16 @@ class SqliteJobStore:
 
     # -- operations, inside a transaction ------------------------------------------------------
 
-    def _add(self, conn: sqlite3.Connection, now: float, job: Job) -> Added:
+    def _add(self, conn: sqlite3.Connection, now: float, job: Job, audit: AuditEntry | None) -> Added:
+        added = self._add_job(conn, now, job)
+        if audit is not None:
+            audit.job_id = added.job.id
+            if not (added.created or added.revived):
+                audit.outcome, audit.status = "duplicate", 200
+            _insert_audit(conn, audit)
+        return added
+
+    def _add_job(self, conn: sqlite3.Connection, now: float, job: Job) -> Added:
         seen = conn.execute(sql.SELECT_DELIVERY, (job.delivery_id,)).fetchone()
         if seen is not None and seen["seen_ts"] > now - DELIVERY_WINDOW_SECONDS:
             stored = self._load(conn, seen["job_id"])
@@ -191,12 +229,28 @@ class SqliteJobStore:
         return Added(job, created=True, superseded=superseded)
 
     def _claim(
-        self, conn: sqlite3.Connection, now: float, owner: str, lease: float, installation_cap: int | None
+        self,
+        conn: sqlite3.Connection,
+        now: float,
+        *,
+        owner: str,
+        lease: float,
+        installation_cap: int | None,
+        repository_limit: int | None,
     ) -> Job | None:
         conn.execute(sql.PROMOTE_DUE, (now,))
-        row = conn.execute(sql.NEXT_RUNNABLE, (installation_cap or sql.NO_CAP,)).fetchone()
-        if row is None:
-            return None
+        while True:
+            row = conn.execute(sql.NEXT_RUNNABLE, (installation_cap or sql.NO_CAP,)).fetchone()
+            if row is None:
+                return None
+            if not repository_limit:
+                break
+            allowed = _rate_allows_at(conn, now, row["repository"], repository_limit)
+            if allowed is None:
+                conn.execute(sql.RATE_START, (row["repository"], now))
+                break
+            # Out of the runnable index until its repository may start again; the next one is tried.
+            conn.execute(sql.PARK, (allowed, row["id"]))
         job = _job(row)
         job.state, job.attempts, job.started_at = "running", job.attempts + 1, iso(now)
         job.not_before, job.finished_at = None, None
@@ -268,7 +322,23 @@ class SqliteJobStore:
         if held > retention.max_jobs:
             removed += conn.execute(sql.PRUNE_SIZE, (held - retention.max_jobs,)).rowcount
         conn.execute(sql.PRUNE_DELIVERIES, (now - DELIVERY_WINDOW_SECONDS,))
+        conn.execute(sql.RATE_FORGET_ALL, (now - RATE_WINDOW_SECONDS,))
         return removed
+
+    def _record_deliveries(
+        self, conn: sqlite3.Connection, now: float, entries: builtins.list[AuditEntry], max_entries: int
+    ) -> None:
+        for entry in entries:
+            _insert_audit(conn, entry)
+        conn.execute(sql.TRIM_AUDIT, (max_entries,))
+
+    def _prune_deliveries(self, conn: sqlite3.Connection, now: float, retention: AuditRetention) -> int:
+        kept = conn.execute(sql.FIRST_KEPT_AUDIT, (now - retention.max_age_seconds,)).fetchone()
+        if kept is None:
+            removed = conn.execute("DELETE FROM audit").rowcount
+        else:
+            removed = conn.execute(sql.PRUNE_AUDIT_BEFORE, (kept["seq"],)).rowcount
+        return int(removed + conn.execute(sql.TRIM_AUDIT, (retention.max_entries,)).rowcount)
 
     # -- reads, outside a transaction (one statement each, so each reads one snapshot) --------
 
@@ -287,6 +357,14 @@ class SqliteJobStore:
         bound = before if before is not None else 2**62
         pages = [[_job(r) for r in conn.execute(sql.PAGE, (s, bound, limit + 1))] for s in states]
         return merge_newest(pages, limit)
+
+    def _deliveries(self, query: AuditQuery, limit: int, before: int | None) -> AuditPage:
+        filters = [(name, getattr(query, name)) for name in sql.AUDIT_FILTERS if getattr(query, name) is not None]
+        statement = sql.AUDIT_PAGE.format(filters="".join(f" AND {name} = ?" for name, _ in filters))
+        bound = before if before is not None else 2**62
+        rows = self._db().execute(statement, (bound, *(value for _, value in filters), limit + 1)).fetchall()
+        entries = [_audit_entry(row) for row in rows[:limit]]
+        return AuditPage(entries, str(entries[-1].seq) if len(rows) > limit else None)
 
     def _counts(self) -> dict[str, int]:
         counts: dict[str, int] = dict.fromkeys(STATES, 0)
@@ -366,6 +444,26 @@ def _take_writable(stored: Job, job: Job) -> Job:
 def _copy_into(job: Job, stored: Job) -> None:
     for name in ("state", "finished_at", "lease_owner", "lease_until", "not_before", "superseded_by", "error"):
         setattr(job, name, getattr(stored, name))
+
+
+def _rate_allows_at(conn: sqlite3.Connection, now: float, repository: str, limit: int) -> float | None:
+    """None when `repository` may start a job now, else the moment it may (base.py, rate limit)."""
+    since = now - RATE_WINDOW_SECONDS
+    conn.execute(sql.RATE_FORGET, (repository, since))
+    nth = conn.execute(sql.RATE_NTH_RECENT, (repository, since, limit - 1)).fetchone()
+    if nth is None:
+        return None
+    allowed = float(nth["at"]) + RATE_WINDOW_SECONDS
+    return allowed if allowed > now else None  # a float's rounding must not park a job until now
+
+
+def _insert_audit(conn: sqlite3.Connection, entry: AuditEntry) -> None:
+    cursor = conn.execute(sql.INSERT_AUDIT, tuple(getattr(entry, c) for c in sql.AUDIT_COLUMNS))
+    entry.seq = int(cursor.lastrowid or 0)
+
+
+def _audit_entry(row: sqlite3.Row) -> AuditEntry:
+    return AuditEntry(**{name: row[name] for name in (*sql.AUDIT_COLUMNS, "seq")})
 
 
 def _job(row: sqlite3.Row) -> Job:

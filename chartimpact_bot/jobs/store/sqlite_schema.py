@@ -14,12 +14,11 @@ import sqlite3
 from .base import StoreError
 from .codec import FIELDS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BOOKKEEPING = ("added_ts", "finished_ts")
 COLUMNS = (*FIELDS, *BOOKKEEPING)
 
-# Version 1. Later versions append a migration to MIGRATIONS (the result cache and the audit
-# log of issue 8 will be tables of their own in this file).
+# Version 1. Later versions append a migration to MIGRATIONS.
 V1 = """
 CREATE TABLE jobs (
     id TEXT PRIMARY KEY,
@@ -83,7 +82,32 @@ CREATE TABLE results (
 );
 CREATE INDEX results_expiry ON results (expires_ts, size);
 """
-MIGRATIONS = (V1, V2, V3)
+# Version 4: the audit log of deliveries, and the claims of each repository in the rate window.
+# Audit entries are only ever removed oldest first (by age in recording order, or beyond the
+# bound), so the seqs held are one contiguous range: the bound is a range delete on the key.
+V4 = """
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    delivery_id TEXT,
+    event TEXT,
+    action TEXT,
+    repository TEXT,
+    installation_id INTEGER,
+    sender TEXT,
+    outcome TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    job_id TEXT
+);
+-- The filters of GET /api/jobs/deliveries: each index ends in the rowid (seq), read newest first.
+CREATE INDEX audit_delivery ON audit (delivery_id);
+CREATE INDEX audit_repository ON audit (repository);
+CREATE INDEX audit_event ON audit (event);
+CREATE INDEX audit_outcome ON audit (outcome);
+CREATE TABLE repository_starts (repository TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX repository_starts_window ON repository_starts (repository, at);
+"""
+MIGRATIONS = (V1, V2, V3, V4)
 NO_CAP = 2**62
 
 SELECT_JOB = "SELECT * FROM jobs WHERE id = ?"
@@ -117,6 +141,30 @@ DELETE FROM jobs WHERE id IN (
 """
 PRUNE_DELIVERIES = "DELETE FROM deliveries WHERE seen_ts < ?"
 
+AUDIT_COLUMNS = (
+    "at", "delivery_id", "event", "action", "repository", "installation_id", "sender", "outcome", "status", "job_id",
+)  # fmt: skip
+INSERT_AUDIT = f"INSERT INTO audit ({', '.join(AUDIT_COLUMNS)}) VALUES ({', '.join('?' for _ in AUDIT_COLUMNS)})"
+# Keeps the newest `?` entries (the seqs held are contiguous, see V3).
+TRIM_AUDIT = "DELETE FROM audit WHERE seq <= (SELECT MAX(seq) FROM audit) - ?"
+# The first entry (in recording order) young enough to stay; every older-recorded one goes.
+FIRST_KEPT_AUDIT = "SELECT seq FROM audit WHERE at >= ? ORDER BY seq LIMIT 1"
+PRUNE_AUDIT_BEFORE = "DELETE FROM audit WHERE seq < ?"
+COUNT_AUDIT = "SELECT COUNT(*) FROM audit"
+# One page: filters joined by AND before the ORDER BY (web/api.py names the columns, never the sender).
+AUDIT_PAGE = "SELECT * FROM audit WHERE seq < ?{filters} ORDER BY seq DESC LIMIT ?"
+AUDIT_FILTERS = ("delivery_id", "event", "outcome", "repository", "installation_id")
+
+# The repository rate limit: the `limit`-th newest claim in the window decides when the next may start.
+RATE_NTH_RECENT = """
+SELECT at FROM repository_starts INDEXED BY repository_starts_window
+WHERE repository = ? AND at > ? ORDER BY at DESC LIMIT 1 OFFSET ?
+"""
+RATE_FORGET = "DELETE FROM repository_starts INDEXED BY repository_starts_window WHERE repository = ? AND at <= ?"
+RATE_START = "INSERT INTO repository_starts (repository, at) VALUES (?, ?)"
+RATE_FORGET_ALL = "DELETE FROM repository_starts WHERE at <= ?"
+PARK = "UPDATE jobs SET not_before = ? WHERE id = ? AND state = 'queued'"
+
 # name → (statement, example parameters): the statements of intake and claim.
 INDEXED: dict[str, tuple[str, tuple[object, ...]]] = {
     "get": (SELECT_JOB, ("x",)),
@@ -132,6 +180,16 @@ INDEXED: dict[str, tuple[str, tuple[object, ...]]] = {
     "page": (PAGE, ("dead", 0, 1)),
     "prune_age": (PRUNE_AGE, (0.0,)),
     "prune_size": (PRUNE_SIZE, (1,)),
+    "insert_audit": (INSERT_AUDIT, tuple(None for _ in AUDIT_COLUMNS)),
+    "trim_audit": (TRIM_AUDIT, (1,)),
+    "rate_nth_recent": (RATE_NTH_RECENT, ("o/r", 0.0, 1)),
+    "rate_forget": (RATE_FORGET, ("o/r", 0.0)),
+    "rate_start": (RATE_START, ("o/r", 0.0)),
+    "park": (PARK, (0.0, "x")),
+    **{
+        f"audit_page_by_{name}": (AUDIT_PAGE.format(filters=f" AND {name} = ?"), (1, "x", 1))
+        for name in ("delivery_id", "event", "outcome", "repository")
+    },
 }
 
 
