@@ -15,6 +15,7 @@ each prunes; pruning is idempotent.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 import structlog
 
@@ -50,28 +51,19 @@ async def prune_periodically(
 async def prune_once(
     store: JobStore, policy: Retention, audit: AuditRetention | None, *, results: ResultLimits | None = None
 ) -> None:
-    """One pass; a failure is logged and left for the next pass."""
+    """One pass; a failure is logged and left for the next pass, and does not stop the others."""
+    await _prune("finished jobs", store.prune(policy))
+    if results is not None:
+        await _prune("result cache entries", store.prune_results(results))
+    if audit is not None:
+        await _prune("audit entries", store.prune_deliveries(audit))
+
+
+async def _prune(what: str, pruning: Awaitable[int]) -> None:
     try:
-        removed = await store.prune(policy)
+        removed = await pruning
     except Exception:
-        log.exception("finished jobs could not be pruned; trying again later")
+        log.exception(f"{what} could not be pruned; trying again later")
     else:
         if removed:
-            log.info("finished jobs pruned", removed=removed)
-    if results is not None:
-        try:
-            dropped = await store.prune_results(results)
-        except Exception:
-            log.exception("the result cache could not be pruned; trying again later")
-        else:
-            if dropped:
-                log.info("result cache entries pruned", removed=dropped)
-    if audit is None:
-        return
-    try:
-        entries = await store.prune_deliveries(audit)
-    except Exception:
-        log.exception("the audit log could not be pruned; trying again later")
-    else:
-        if entries:
-            log.info("audit entries pruned", removed=entries)
+            log.info(f"{what} pruned", removed=removed)
