@@ -14,9 +14,10 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import gidgethub
@@ -48,6 +49,8 @@ from .statuses import STATES, set_status
 log = structlog.get_logger(__name__)
 CHART_METADATA = ("Chart.yaml", "Chart.lock", "requirements.yaml", "requirements.lock")
 MAX_SIDE_BYTES = 256 * 1024 * 1024
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 @dataclass(slots=True)
@@ -271,19 +274,17 @@ class AnalysisRunner:
         and `.chartimpact.yml`, a worker reads them and answers which files the analysis needs,
         the loop fetches those, and a worker analyzes them.
         """
-        base, head = await asyncio.gather(self._source(client, job, "base"), self._source(client, job, "head"))
+        base, head = await _both(self._source(client, job, "base"), self._source(client, job, "head"))
         base_listing, head_listing = base.list_files(), head.list_files()
         metadata = {
             p for p in {**base_listing, **head_listing} if p.rsplit("/", 1)[-1] in (*CHART_METADATA, CONFIG_FILE)
         }
-        preparation = await self.pool.prepare(
-            *await asyncio.gather(_snapshot(base, metadata), _snapshot(head, metadata))
-        )
+        preparation = await self.pool.prepare(*await _both(_snapshot(base, metadata), _snapshot(head, metadata)))
         config = preparation.config
         job.params["comment_mode"] = config.comment_mode
         job.params["comment_max_signals"] = config.comment_max_signals
         problems = [ConfigProblem(p.line, p.message, where) for where, p in preparation.problems]
-        base_snapshot, head_snapshot = await asyncio.gather(
+        base_snapshot, head_snapshot = await _both(
             _snapshot(base, metadata | preparation.base_paths), _snapshot(head, metadata | preparation.head_paths)
         )
         report = await self.pool.analyze_snapshots(base_snapshot, head_snapshot, config, self.options)
@@ -324,6 +325,25 @@ class AnalysisRunner:
                 description=output.title,
                 target_url=run_url or None,
             )
+
+
+async def _both(first: Coroutine[Any, Any, A], second: Coroutine[Any, Any, B]) -> tuple[A, B]:
+    """Both at once, as one: the first to fail cancels the other and is raised as itself.
+
+    Not `gather`, which leaves the sibling running: the side that met GitHub's primary rate
+    limit would raise while the other, sleeping until the reset or walking a tree, went on
+    calling GitHub for a job that is already parked until the reset."""
+    error: BaseException | None = None
+    try:
+        async with asyncio.TaskGroup() as group:
+            one, two = group.create_task(first), group.create_task(second)
+    except BaseExceptionGroup as failed:
+        # The runner and the queue tell failures apart by type (RateLimited parks the job), so
+        # the first error is raised itself, outside this block so it keeps its own context.
+        error = failed.exceptions[0]
+    if error is not None:
+        raise error
+    return one.result(), two.result()
 
 
 async def _snapshot(source: GitHubSource, paths: set[str]) -> SnapshotSource:
