@@ -9,13 +9,12 @@ dependency direction stays web → github → jobs → analysis.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Literal, Protocol
+from typing import Protocol
 
-from .model import Job
+from .model import Ending, Job
 from .store import Added
 
-# Why a job ended without publishing its results, for the runner to say on its check run.
-Ending = Literal["superseded", "dead", "stopped"]
+__all__ = ["Checkpoint", "Ending", "JobQueue", "JobRunner", "QueueClosed"]
 Checkpoint = Callable[[], Awaitable[None]]
 
 
@@ -34,7 +33,9 @@ class JobRunner(Protocol):
     async def close(self, job: Job, ending: Ending, newer: Job | None) -> None:
         """Complete the check runs `job` opened (if any), saying why it ended: superseded by
         `newer`, dead after its last attempt (`job.error`), or stopped with the instance and
-        not resumed. Best effort: never raises for GitHub's failures."""
+        not resumed. Returns once done, or when it can never be done (the run is gone, the App
+        may not write it); raises TransientError (RateLimited until a reset) when GitHub could
+        not be reached: the close is owed in the store and the queue tries it again later."""
         ...
 
 

@@ -14,7 +14,7 @@ import sqlite3
 from .base import StoreError
 from .codec import FIELDS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BOOKKEEPING = ("added_ts", "finished_ts")
 COLUMNS = (*FIELDS, *BOOKKEEPING)
 
@@ -72,7 +72,14 @@ INSERT INTO counters VALUES ('seq', 0);
 V2 = """
 CREATE INDEX jobs_installation_running ON jobs (installation_id) WHERE state = 'running';
 """
-MIGRATIONS = (V1, V2)
+# Version 3: a finished job may owe its check run a close (store/base.py); the recovery loop
+# finds the ones due through this index. Columns added in place, so older rows owe nothing.
+V3 = """
+ALTER TABLE jobs ADD COLUMN close_owed TEXT;
+ALTER TABLE jobs ADD COLUMN close_due REAL;
+CREATE INDEX jobs_close_due ON jobs (close_due) WHERE close_due IS NOT NULL;
+"""
+MIGRATIONS = (V1, V2, V3)
 NO_CAP = 2**62
 
 SELECT_JOB = "SELECT * FROM jobs WHERE id = ?"
@@ -105,6 +112,15 @@ DELETE FROM jobs WHERE id IN (
 )
 """
 PRUNE_DELIVERIES = "DELETE FROM deliveries WHERE seen_ts < ?"
+CLOSES_DUE = """
+SELECT * FROM jobs INDEXED BY jobs_close_due WHERE close_due IS NOT NULL AND close_due <= ?
+ORDER BY close_due LIMIT ?
+"""
+HOLD_CLOSE = "UPDATE jobs SET close_due = ? WHERE id = ? AND close_owed IS NOT NULL"
+# A job owing a close has no finished_ts, so retention passes it by; its time starts once closed.
+CLOSED = """
+UPDATE jobs SET close_owed = NULL, close_due = NULL, finished_ts = ? WHERE id = ? AND close_owed IS NOT NULL
+"""
 
 # name → (statement, example parameters): the statements of intake and claim.
 INDEXED: dict[str, tuple[str, tuple[object, ...]]] = {
@@ -121,6 +137,7 @@ INDEXED: dict[str, tuple[str, tuple[object, ...]]] = {
     "page": (PAGE, ("dead", 0, 1)),
     "prune_age": (PRUNE_AGE, (0.0,)),
     "prune_size": (PRUNE_SIZE, (1,)),
+    "closes_due": (CLOSES_DUE, (0.0, 1)),
 }
 
 
