@@ -114,7 +114,10 @@ class AnalysisRunner:
 
         Its client has a circuit breaker of its own: when GitHub failed often enough to open the
         installation's (which is why a job may be dead), this one PATCH still goes out. The
-        rate-limit gate still holds: nothing is sent for an installation before its reset."""
+        rate-limit gate still holds: nothing is sent for an installation before its reset, and
+        RateLimited says when to try again. GitHub unreachable or failing raises TransientError
+        (the queue keeps the close owed); a refusal that no retry changes (the run was deleted,
+        the App may no longer write it) ends the close."""
         run_id: int | None = job.params.get("check_run_id")
         if run_id is None or not self.ctx.settings.checks_enabled:
             return
@@ -131,8 +134,12 @@ class AnalysisRunner:
                 else:
                     await cancel_check_run(client, job.owner, job.repo, run_id, STOPPED_TITLE)
                 log.info("check run completed", check_run_id=run_id, ending=ending)
-            except (gidgethub.GitHubException, TransientError, aiohttp.ClientError, TimeoutError):
-                log.warning("could not complete the check run", check_run_id=run_id, ending=ending)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise TransientError(f"GitHub is unreachable ({type(exc).__name__})") from exc
+            except gidgethub.GitHubException as exc:  # 5xx and rate limits come as TransientError
+                log.warning(
+                    "the check run cannot be completed", check_run_id=run_id, ending=ending, error=_sentence(exc)
+                )
 
     @staticmethod
     def _bound(job: Job) -> contextlib.AbstractContextManager[Any]:

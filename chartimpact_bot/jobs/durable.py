@@ -3,7 +3,7 @@
 - **Intake.** `submit` commits the job to the store before it returns, so the webhook's 202
   follows a durable write. A delivery already seen answers the job it created; a redelivery of a
   dead job revives it (same id, attempts from zero). The queued jobs the new one supersedes get
-  their check runs completed ("superseded by <sha>") in the background, by the runner.
+  their check runs completed ("superseded by <sha>") by the closer (below).
 - **Workers.** `concurrency` tasks claim jobs from the store with a lease of `lease` seconds and
   renew it every third of that while the runner works. A job whose lease was lost (this instance
   stalled, another recovered and claimed it) is cancelled here and its outcome discarded.
@@ -13,7 +13,7 @@
   atomic in the store.
 - **Retries.** A TransientError returns the job to the queue for attempt n + 1 after
   `retry_delay * 2**(n-1)`, ±20 % jitter, and at least the wait GitHub asked for. After
-  `max_attempts` the job is `dead` with its error and the runner completes its check run.
+  `max_attempts` the job is `dead` with its error and its check run is completed by the closer.
   A job superseded while waiting for its retry has its run completed the same way as on intake.
 - **Rate limits.** A RateLimited error (the installation's primary limit is spent) parks the job
   until the reset: it is queued with `not_before` = the reset, and the attempt is given back
@@ -21,24 +21,34 @@
 - **Recovery.** `recover()` runs at start-up and every `lease / 3` seconds: jobs of a vanished
   instance come back to the queue once their lease expired, and their next attempt reuses the
   check run they opened (the runner checkpoints it).
+- **Closing runs.** A job that ends without publishing (superseded, dead, stopped) owes its
+  check run a close, in the store (store/base.py), from the same write that ended it. The
+  closer pays these debts: at once when this instance ended the job, at start-up and every
+  `lease / 3` seconds for any instance's (one that crashed, or met GitHub failing). A close
+  GitHub refuses for now is tried again after the rate limit's reset (RateLimited: nothing is
+  sent before it) or after `retry_delay`; the runner sends it past the installation's circuit
+  breaker. At most CLOSE_CONCURRENCY closes run at once per instance; a close is held by the
+  instance that took it for `lease` seconds, after which another may take it (a second PATCH
+  of the same ending is harmless).
 - **Shutdown.** `shutdown(grace)` stops intake (QueueClosed), stops claiming, lets the running
   jobs finish for up to `grace` seconds and then cancels the rest. On a durable store they are
   returned to the queue: their check runs stay `in_progress` until the next instance (or
   another one sharing the store) runs them again and completes them. On `memory://` nothing
-  would resume them, so the runner completes their runs: "ChartImpact stopped; re-run to
-  analyze", and the jobs end `failed`.
+  would resume them, so their runs are completed: "ChartImpact stopped; re-run to analyze",
+  and the jobs end `failed`. The closes due are tried once more before the instance stops.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -52,6 +62,7 @@ from .store.base import Clock
 log = structlog.get_logger(__name__)
 IDLE_POLL_SECONDS = 0.5  # how often an idle worker looks for work other instances queued or due retries
 RETURN_TIMEOUT_SECONDS = 10.0
+CLOSE_CONCURRENCY = 4  # closes of owed check runs at once, per instance
 STOPPED = "ChartImpact stopped; re-run to analyze"
 RETURNED = "the instance stopped before the job finished; queued again"
 # Told of every job that ended on this instance after running (succeeded, failed, dead), with
@@ -100,7 +111,10 @@ class DurableJobQueue:
         self._workers: list[asyncio.Task[None]] = []
         self._maintenance: asyncio.Task[None] | None = None
         self._running: dict[str, asyncio.Task[None]] = {}  # job id → the runner's task
-        self._background: set[asyncio.Task[Any]] = set()
+        self._closer: asyncio.Task[None] | None = None
+        self._closes_wanted = asyncio.Event()  # a close may be due: the closer looks at once
+        self._closing: dict[str, asyncio.Task[None]] = {}  # job id → its close, under way here
+        self._looking_for_closes = False
         self._finished: dict[str, asyncio.Event] = {}  # run_now waiting for a job
         self._on_job_ended = on_job_ended
 
@@ -114,8 +128,8 @@ class DurableJobQueue:
         if not self._accepting:
             raise QueueClosed("the instance is shutting down")
         added = await self.store.add(job)
-        for old in added.superseded:
-            self._spawn(self._close(old, "superseded", added.job))
+        if added.superseded:
+            self._closes_wanted.set()
         if added.created or added.revived:
             self._wake.set()
         return added
@@ -151,8 +165,8 @@ class DurableJobQueue:
             raise QueueClosed("the instance is shutting down")
         added = await self.store.revive(job_id)
         if added is not None:
-            for old in added.superseded:
-                self._spawn(self._close(old, "superseded", added.job))
+            if added.superseded:
+                self._closes_wanted.set()
             self._wake.set()
         return added
 
@@ -176,6 +190,8 @@ class DurableJobQueue:
         await self.recover()
         self._workers = [asyncio.create_task(self._work(), name=f"job-worker-{i}") for i in range(self._concurrency)]
         self._maintenance = asyncio.create_task(self._maintain(), name="job-recovery")
+        self._closes_wanted.set()  # what crashed instances (or GitHub's failures) left unclosed
+        self._closer = asyncio.create_task(self._close_owed_runs(), name="run-closer")
 
     async def shutdown(self, grace: float) -> None:
         """Stop intake and claiming; running jobs get `grace` seconds, then go back to the queue."""
@@ -193,26 +209,29 @@ class DurableJobQueue:
                 await asyncio.wait(late, timeout=RETURN_TIMEOUT_SECONDS)
         await self._cancel([*self._workers, *([self._maintenance] if self._maintenance else [])])
         self._workers, self._maintenance = [], None
-        if self._background:
-            await asyncio.wait(list(self._background), timeout=max(grace, 1.0))
-        await self._cancel(list(self._background))
+        # The runs of jobs that ended just now (superseded, stopped) are closed before leaving:
+        # on memory:// nobody else would; on a durable store the next instance would, later.
+        await self._cancel([self._closer] if self._closer else [])
+        self._closer = None
+        await self._last_closes(max(grace, 1.0))
 
     async def drain(self) -> None:
-        """Wait until no job is queued or running in the store, nor closing here (tests)."""
+        """Wait until no job is queued or running in the store, nor a due close under way here (tests)."""
         while True:
             counts = await self.store.counts()
-            if not (counts["queued"] or counts["running"] or self._running or self._background):
+            wanted = self._closer is not None and self._closes_wanted.is_set()
+            closing = bool(self._closing) or self._looking_for_closes or wanted
+            if not (counts["queued"] or counts["running"] or self._running or closing):
                 return
             await asyncio.sleep(0.01)
 
     async def recover(self) -> list[Job]:
-        """Return the jobs whose lease expired to the queue; close the runs of those superseded."""
+        """Return the jobs whose lease expired to the queue; those superseded owe their runs a close."""
         recovered = await self.store.recover()
         for job in recovered:
             log.warning("job recovered from a lost worker", job_id=job.id, state=job.state)
-            if job.state == "superseded":
-                self._spawn(self._close(job, "superseded", await self._newer(job)))
         if recovered:
+            self._closes_wanted.set()  # those superseded owe a close
             self._wake.set()
         return recovered
 
@@ -313,11 +332,11 @@ class DurableJobQueue:
     async def _retry(self, job: Job, exc: TransientError) -> None:
         error = str(exc)
         if job.attempts >= self._max_attempts:
-            job.state, job.error = "dead", error
+            job.state, job.error, job.close_owed = "dead", error, "dead"
             log.warning("job is dead", error=error, attempts=job.attempts)
-            await self._close(job, "dead", None)
             if not await self.store.save(job):
                 log.warning("lease lost before the job's outcome was saved")
+            self._closes_wanted.set()
             return
         delay = self._retry_delay * 2 ** (job.attempts - 1) * random.uniform(0.8, 1.2)
         delay = max(delay, exc.retry_after or 0.0)
@@ -325,7 +344,7 @@ class DurableJobQueue:
         if stored is None:
             log.warning("lease lost before the job could be retried")
         elif stored.state == "superseded":
-            await self._close(stored, "superseded", await self._newer(stored))
+            self._closes_wanted.set()
         else:
             log.warning("job will be retried", error=error, delay_seconds=round(delay, 1))
             asyncio.get_running_loop().call_later(delay, self._wake.set)
@@ -337,7 +356,7 @@ class DurableJobQueue:
         if stored is None:
             log.warning("lease lost before the job could be parked")
         elif stored.state == "superseded":
-            await self._close(stored, "superseded", await self._newer(stored))
+            self._closes_wanted.set()
         else:
             delay = max(exc.until - self._clock(), 0.0)
             log.info("job parked until the rate limit resets", installation=job.installation_id, seconds=round(delay))
@@ -348,28 +367,94 @@ class DurableJobQueue:
         if self._durable:
             stored = await self.store.requeue(job, not_before=None, error=RETURNED)
             if stored is not None and stored.state == "superseded":
-                await self._close(stored, "superseded", await self._newer(stored))
+                self._closes_wanted.set()
             log.info("job returned to the queue", state=stored.state if stored else "lost")
             return
-        job.state, job.error = "failed", STOPPED
-        await self._close(job, "stopped", None)
+        job.state, job.error, job.close_owed = "failed", STOPPED, "stopped"
         await self.store.save(job)
+        self._closes_wanted.set()
 
     # -- helpers ----------------------------------------------------------------------------
 
     async def _newer(self, job: Job) -> Job | None:
         return await self.store.get(job.superseded_by) if job.superseded_by else None
 
-    async def _close(self, job: Job, ending: Ending, newer: Job | None) -> None:
-        try:
-            await self._runner.close(job, ending, newer)
-        except Exception:
-            log.exception("the check run of an ended job could not be completed", job_id=job.id, ending=ending)
+    # -- the closer: owed check runs ----------------------------------------------------------
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    async def _close_owed_runs(self) -> None:
+        """Take the closes that are due, when told one may be and every `lease / 3` seconds."""
+        while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that comes
+            # as the event is set (as it is at start-up), and shutdown would wait for ever.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._lease / 3):
+                    await self._closes_wanted.wait()
+            self._closes_wanted.clear()
+            try:
+                await self._take_due_closes()
+            except Exception:
+                log.exception("the owed closes of check runs could not be read; trying again")
+
+    async def _last_closes(self, seconds: float) -> None:
+        """The closes due now, for up to `seconds`; those left stay owed in the store."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        try:
+            while True:
+                await self._take_due_closes()
+                left = deadline - asyncio.get_running_loop().time()
+                if not self._closing or left <= 0:
+                    break
+                await asyncio.wait(list(self._closing.values()), timeout=left, return_when=asyncio.FIRST_COMPLETED)
+        except Exception:
+            log.exception("the owed closes of check runs could not be read before stopping")
+        await self._cancel(list(self._closing.values()))
+
+    async def _take_due_closes(self) -> None:
+        self._looking_for_closes = True
+        try:
+            free = CLOSE_CONCURRENCY - len(self._closing)
+            if free <= 0:
+                return  # each close that ends looks again
+            for job in await self.store.closes_due(free, hold=self._lease):
+                if job.id not in self._closing:
+                    task = asyncio.create_task(self._pay(job), name=f"close-{job.id}")
+                    self._closing[job.id] = task
+                    task.add_done_callback(functools.partial(self._closed_here, job.id))
+        finally:
+            self._looking_for_closes = False
+
+    def _closed_here(self, job_id: str, _: asyncio.Task[None]) -> None:
+        self._closing.pop(job_id, None)
+        self._closes_wanted.set()  # a place is free: more may be due
+
+    async def _pay(self, job: Job) -> None:
+        """Close one owed run; on GitHub's refusal keep the debt, due again when worth trying."""
+        ending: Ending = job.close_owed or "stopped"
+        with structlog.contextvars.bound_contextvars(job_id=job.id, ending=ending):
+            try:
+                newer = await self._newer(job) if ending == "superseded" else None
+                await self._runner.close(job, ending, newer)
+            except RateLimited as exc:
+                log.info("closing the check run waits for the rate limit's reset", seconds=round(exc.retry_after or 0))
+                await self._later(job, exc.until)
+            except TransientError as exc:
+                delay = max(exc.retry_after or 0.0, self._retry_delay)
+                log.warning("the check run could not be closed; trying again", error=str(exc), delay_seconds=delay)
+                await self._later(job, self._clock() + delay)
+            except Exception:
+                log.exception("closing the check run failed; trying again")
+                await self._later(job, self._clock() + self._retry_delay)
+            else:
+                try:
+                    await self.store.closed(job.id)
+                except Exception:  # the debt stays: closed again once its hold ends, to no harm
+                    log.exception("a closed check run could not be recorded as closed")
+
+    async def _later(self, job: Job, at: float) -> None:
+        try:
+            await self.store.close_later(job.id, at)
+        except Exception:
+            log.exception("the owed close could not be postponed; it is due again after its hold")
 
     async def _maintain(self) -> None:
         while True:
