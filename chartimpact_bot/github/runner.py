@@ -127,6 +127,8 @@ class AnalysisRunner:
                 if ending == "dead":
                     reason = f"GitHub kept failing; the analysis was tried {job.attempts} times: {job.error}"
                     await fail_check_run(client, job.owner, job.repo, run_id, reason)
+                elif ending == "failed":
+                    await fail_check_run(client, job.owner, job.repo, run_id, job.error or "the analysis failed")
                 elif ending == "superseded":
                     sha = str((newer.params.get("head_sha") if newer else None) or "")[:7]
                     title = f"superseded by {sha}" if sha else "superseded by a newer analysis"
@@ -196,15 +198,18 @@ class AnalysisRunner:
         except Exception as exc:  # any other failure still completes the Check Run, saying what failed
             error = _sentence(exc)
             log.warning("analysis failed", error=error)
+            job.state, job.error = "failed", error
             if run_id is not None:
                 await self._give_up(job, run_id, error)
-            job.state, job.error = "failed", error
 
     async def _give_up(self, job: Job, run_id: int, reason: str) -> None:
         client = self.ctx.client(job.installation_id, breaker=CircuitBreaker())
         try:
             await fail_check_run(client, job.owner, job.repo, run_id, reason)
-        except (gidgethub.GitHubException, TransientError, aiohttp.ClientError, TimeoutError):
+        except (TransientError, aiohttp.ClientError, TimeoutError):
+            log.warning("could not complete the check run; it is owed", check_run_id=run_id)
+            job.close_owed = "failed"  # the queue saves the debt with the job; its closer pays it
+        except gidgethub.GitHubException:
             log.warning("could not complete the check run", check_run_id=run_id)
 
     def _external_id(self, job: Job) -> str:

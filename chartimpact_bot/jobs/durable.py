@@ -21,7 +21,8 @@
 - **Recovery.** `recover()` runs at start-up and every `lease / 3` seconds: jobs of a vanished
   instance come back to the queue once their lease expired, and their next attempt reuses the
   check run they opened (the runner checkpoints it).
-- **Closing runs.** A job that ends without publishing (superseded, dead, stopped) owes its
+- **Closing runs.** A job that ends without publishing (superseded, dead, stopped, or failed
+  when the runner's own report of the failure did not reach GitHub) owes its
   check run a close, in the store (store/base.py), from the same write that ended it. The
   closer pays these debts: at once when this instance ended the job, at start-up and every
   `lease / 3` seconds for any instance's (one that crashed, or met GitHub failing). A close
@@ -302,6 +303,8 @@ class DurableJobQueue:
                 log.warning("lease lost before the job's outcome was saved")
             else:
                 self._ended(job, began)
+                if job.close_owed is not None:  # the runner could not report the failure on GitHub
+                    self._closes_wanted.set()
 
     def _ended(self, job: Job, began: float) -> None:
         if self._on_job_ended is not None:

@@ -9,8 +9,9 @@ from typing import Any, Literal
 
 JobState = Literal["queued", "running", "succeeded", "failed", "superseded", "dead"]
 JobKind = Literal["pull_request", "push", "release", "rerun"]
-# Why a job ended without publishing its results, for the runner to say on its check run.
-Ending = Literal["superseded", "dead", "stopped"]
+# Why a job ended without publishing its results, for the runner to say on its check run
+# ("failed": the runner reported the failure, but GitHub did not take that report).
+Ending = Literal["superseded", "dead", "stopped", "failed"]
 
 
 # Lower runs first: a reviewer waits on a pull request's check run; pushes and releases can wait.

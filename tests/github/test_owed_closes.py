@@ -140,6 +140,40 @@ async def test_a_close_github_refuses_is_tried_again_later_and_completes(
     assert len(_comments(app, 1)) == 1
 
 
+async def test_a_failure_github_would_not_take_the_report_of_is_reported_later(make_app: MakeApp, repo: Repo) -> None:
+    """The analysis fails for good (GitHub answers 404 for a tree), and the PATCH reporting it
+    meets a 502: the job is failed and owes its run the report, made once GitHub answers."""
+    clock = FakeClock(time.time())
+    app = await make_app(clock=clock, job_lease_seconds=LEASE, job_retry_delay_seconds=30)
+    back = clock() + 20
+
+    def bad_gateway(call: Call) -> tuple[int, dict[str, str], Any] | None:
+        if call.operation == "checks/update" and clock() < back:
+            return 502, {}, {"message": "Bad Gateway"}
+        return None
+
+    app.fake.rules.append(bad_gateway)
+    app.fake.injected.append(("git/get-tree", 404, {}, {"message": "Not Found"}))
+    base = _head(repo)
+    head = repo.commit(chart_files("web", tag="1.26"))
+    _, answer = await app.deliver("pull_request", pull_request("opened", number=1, base_sha=base, head_sha=head))
+
+    async def failed_and_owing() -> bool:
+        job = await app.queue.store.get(answer["jobId"])
+        return job is not None and job.state == "failed" and (job.close_due or 0) > clock() + LEASE
+
+    await _until(failed_and_owing)
+    (run,) = app.fake.runs_for(head)
+    assert run["status"] == "in_progress"
+    clock.advance(31)
+    await _until(lambda: _completed(app, run["id"]), seconds=30)
+    await app.settle()
+    run = app.fake.check_runs[run["id"]]
+    assert run["conclusion"] == "failure" and "404" in run["output"]["summary"]
+    state = await _status(app, answer["jobId"])
+    assert (state["state"], state["attempts"]) == ("failed", 1)
+
+
 async def test_an_outage_of_two_minutes_ends_with_a_completed_run(make_app: MakeApp, repo: Repo) -> None:
     """GitHub's git API and the check run's PATCH answer 503 for two minutes: the attempts fail,
     the installation's breaker opens, the job is dead; its close fails while GitHub is down and
