@@ -22,15 +22,12 @@
   instance come back to the queue once their lease expired, and their next attempt reuses the
   check run they opened (the runner checkpoints it).
 - **Closing runs.** A job that ends without publishing (superseded, dead, stopped, or failed
-  when the runner's own report of the failure did not reach GitHub) owes its
-  check run a close, in the store (store/base.py), from the same write that ended it. The
-  closer pays these debts: at once when this instance ended the job, at start-up and every
-  `lease / 3` seconds for any instance's (one that crashed, or met GitHub failing). A close
-  GitHub refuses for now is tried again after the rate limit's reset (RateLimited: nothing is
-  sent before it) or after `retry_delay`; the runner sends it past the installation's circuit
-  breaker. At most CLOSE_CONCURRENCY closes run at once per instance; a close is held by the
-  instance that took it for `lease` seconds, after which another may take it (a second PATCH
-  of the same ending is harmless).
+  when the runner's own report of the failure did not reach GitHub) owes its check run a
+  close, in the store, from the same write that ended it. The RunCloser (closer.py) pays these
+  debts: at once when this instance ended the job, at start-up and every `lease / 3` seconds
+  for any instance's (one that crashed, or met GitHub failing), holding each close it takes
+  for `lease` seconds; a close GitHub refuses for now is tried again after the rate limit's
+  reset or after `retry_delay`.
 - **Shutdown.** `shutdown(grace)` stops intake (QueueClosed), stops claiming, lets the running
   jobs finish for up to `grace` seconds and then cancels the rest. On a durable store they are
   returned to the queue: their check runs stay `in_progress` until the next instance (or
@@ -43,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import random
 import socket
@@ -55,15 +51,15 @@ from typing import Any
 import structlog
 
 from ..analysis.errors import brief
+from .closer import RunCloser
 from .model import Job, RateLimited, TransientError
-from .queue import Ending, JobRunner, QueueClosed
+from .queue import JobRunner, QueueClosed
 from .store import Added, JobStore
 from .store.base import Clock
 
 log = structlog.get_logger(__name__)
 IDLE_POLL_SECONDS = 0.5  # how often an idle worker looks for work other instances queued or due retries
 RETURN_TIMEOUT_SECONDS = 10.0
-CLOSE_CONCURRENCY = 4  # closes of owed check runs at once, per instance
 STOPPED = "ChartImpact stopped; re-run to analyze"
 RETURNED = "the instance stopped before the job finished; queued again"
 # Told of every job that ended on this instance after running (succeeded, failed, dead), with
@@ -112,10 +108,7 @@ class DurableJobQueue:
         self._workers: list[asyncio.Task[None]] = []
         self._maintenance: asyncio.Task[None] | None = None
         self._running: dict[str, asyncio.Task[None]] = {}  # job id → the runner's task
-        self._closer: asyncio.Task[None] | None = None
-        self._closes_wanted = asyncio.Event()  # a close may be due: the closer looks at once
-        self._closing: dict[str, asyncio.Task[None]] = {}  # job id → its close, under way here
-        self._looking_for_closes = False
+        self._closer = RunCloser(store, runner, interval=lease / 3, hold=lease, retry_delay=retry_delay, clock=clock)
         self._finished: dict[str, asyncio.Event] = {}  # run_now waiting for a job
         self._on_job_ended = on_job_ended
 
@@ -130,7 +123,7 @@ class DurableJobQueue:
             raise QueueClosed("the instance is shutting down")
         added = await self.store.add(job)
         if added.superseded:
-            self._closes_wanted.set()
+            self._closer.wanted()
         if added.created or added.revived:
             self._wake.set()
         return added
@@ -167,7 +160,7 @@ class DurableJobQueue:
         added = await self.store.revive(job_id)
         if added is not None:
             if added.superseded:
-                self._closes_wanted.set()
+                self._closer.wanted()
             self._wake.set()
         return added
 
@@ -191,13 +184,14 @@ class DurableJobQueue:
         await self.recover()
         self._workers = [asyncio.create_task(self._work(), name=f"job-worker-{i}") for i in range(self._concurrency)]
         self._maintenance = asyncio.create_task(self._maintain(), name="job-recovery")
-        self._closes_wanted.set()  # what crashed instances (or GitHub's failures) left unclosed
-        self._closer = asyncio.create_task(self._close_owed_runs(), name="run-closer")
+        self._closer.start()
 
     async def shutdown(self, grace: float) -> None:
         """Stop intake and claiming; running jobs get `grace` seconds, then go back to the queue."""
         if not self._accepting and not self._workers:
             return
+        loop = asyncio.get_running_loop()
+        began = loop.time()
         self._accepting = self._claiming = False
         self._wake.set()
         running = list(self._running.values())
@@ -210,19 +204,16 @@ class DurableJobQueue:
                 await asyncio.wait(late, timeout=RETURN_TIMEOUT_SECONDS)
         await self._cancel([*self._workers, *([self._maintenance] if self._maintenance else [])])
         self._workers, self._maintenance = [], None
-        # The runs of jobs that ended just now (superseded, stopped) are closed before leaving:
-        # on memory:// nobody else would; on a durable store the next instance would, later.
-        await self._cancel([self._closer] if self._closer else [])
-        self._closer = None
-        await self._last_closes(max(grace, 1.0))
+        # The runs of jobs that ended just now (superseded, stopped) are closed before leaving,
+        # in what is left of the grace: on memory:// nobody else would; on a durable store the
+        # next instance would, later.
+        await self._closer.stop(max(grace - (loop.time() - began), 1.0))
 
     async def drain(self) -> None:
         """Wait until no job is queued or running in the store, nor a due close under way here (tests)."""
         while True:
             counts = await self.store.counts()
-            wanted = self._closer is not None and self._closes_wanted.is_set()
-            closing = bool(self._closing) or self._looking_for_closes or wanted
-            if not (counts["queued"] or counts["running"] or self._running or closing):
+            if not (counts["queued"] or counts["running"] or self._running or self._closer.busy):
                 return
             await asyncio.sleep(0.01)
 
@@ -232,7 +223,7 @@ class DurableJobQueue:
         for job in recovered:
             log.warning("job recovered from a lost worker", job_id=job.id, state=job.state)
         if recovered:
-            self._closes_wanted.set()  # those superseded owe a close
+            self._closer.wanted()  # those superseded owe a close
             self._wake.set()
         return recovered
 
@@ -304,7 +295,7 @@ class DurableJobQueue:
             else:
                 self._ended(job, began)
                 if job.close_owed is not None:  # the runner could not report the failure on GitHub
-                    self._closes_wanted.set()
+                    self._closer.wanted()
 
     def _ended(self, job: Job, began: float) -> None:
         if self._on_job_ended is not None:
@@ -339,7 +330,7 @@ class DurableJobQueue:
             log.warning("job is dead", error=error, attempts=job.attempts)
             if not await self.store.save(job):
                 log.warning("lease lost before the job's outcome was saved")
-            self._closes_wanted.set()
+            self._closer.wanted()
             return
         delay = self._retry_delay * 2 ** (job.attempts - 1) * random.uniform(0.8, 1.2)
         delay = max(delay, exc.retry_after or 0.0)
@@ -347,7 +338,7 @@ class DurableJobQueue:
         if stored is None:
             log.warning("lease lost before the job could be retried")
         elif stored.state == "superseded":
-            self._closes_wanted.set()
+            self._closer.wanted()
         else:
             log.warning("job will be retried", error=error, delay_seconds=round(delay, 1))
             asyncio.get_running_loop().call_later(delay, self._wake.set)
@@ -359,7 +350,7 @@ class DurableJobQueue:
         if stored is None:
             log.warning("lease lost before the job could be parked")
         elif stored.state == "superseded":
-            self._closes_wanted.set()
+            self._closer.wanted()
         else:
             delay = max(exc.until - self._clock(), 0.0)
             log.info("job parked until the rate limit resets", installation=job.installation_id, seconds=round(delay))
@@ -370,94 +361,14 @@ class DurableJobQueue:
         if self._durable:
             stored = await self.store.requeue(job, not_before=None, error=RETURNED)
             if stored is not None and stored.state == "superseded":
-                self._closes_wanted.set()
+                self._closer.wanted()
             log.info("job returned to the queue", state=stored.state if stored else "lost")
             return
         job.state, job.error, job.close_owed = "failed", STOPPED, "stopped"
         await self.store.save(job)
-        self._closes_wanted.set()
+        self._closer.wanted()
 
     # -- helpers ----------------------------------------------------------------------------
-
-    async def _newer(self, job: Job) -> Job | None:
-        return await self.store.get(job.superseded_by) if job.superseded_by else None
-
-    # -- the closer: owed check runs ----------------------------------------------------------
-
-    async def _close_owed_runs(self) -> None:
-        """Take the closes that are due, when told one may be and every `lease / 3` seconds."""
-        while True:
-            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that comes
-            # as the event is set (as it is at start-up), and shutdown would wait for ever.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._lease / 3):
-                    await self._closes_wanted.wait()
-            self._closes_wanted.clear()
-            try:
-                await self._take_due_closes()
-            except Exception:
-                log.exception("the owed closes of check runs could not be read; trying again")
-
-    async def _last_closes(self, seconds: float) -> None:
-        """The closes due now, for up to `seconds`; those left stay owed in the store."""
-        deadline = asyncio.get_running_loop().time() + seconds
-        try:
-            while True:
-                await self._take_due_closes()
-                left = deadline - asyncio.get_running_loop().time()
-                if not self._closing or left <= 0:
-                    break
-                await asyncio.wait(list(self._closing.values()), timeout=left, return_when=asyncio.FIRST_COMPLETED)
-        except Exception:
-            log.exception("the owed closes of check runs could not be read before stopping")
-        await self._cancel(list(self._closing.values()))
-
-    async def _take_due_closes(self) -> None:
-        self._looking_for_closes = True
-        try:
-            free = CLOSE_CONCURRENCY - len(self._closing)
-            if free <= 0:
-                return  # each close that ends looks again
-            for job in await self.store.closes_due(free, hold=self._lease):
-                if job.id not in self._closing:
-                    task = asyncio.create_task(self._pay(job), name=f"close-{job.id}")
-                    self._closing[job.id] = task
-                    task.add_done_callback(functools.partial(self._closed_here, job.id))
-        finally:
-            self._looking_for_closes = False
-
-    def _closed_here(self, job_id: str, _: asyncio.Task[None]) -> None:
-        self._closing.pop(job_id, None)
-        self._closes_wanted.set()  # a place is free: more may be due
-
-    async def _pay(self, job: Job) -> None:
-        """Close one owed run; on GitHub's refusal keep the debt, due again when worth trying."""
-        ending: Ending = job.close_owed or "stopped"
-        with structlog.contextvars.bound_contextvars(job_id=job.id, ending=ending):
-            try:
-                newer = await self._newer(job) if ending == "superseded" else None
-                await self._runner.close(job, ending, newer)
-            except RateLimited as exc:
-                log.info("closing the check run waits for the rate limit's reset", seconds=round(exc.retry_after or 0))
-                await self._later(job, exc.until)
-            except TransientError as exc:
-                delay = max(exc.retry_after or 0.0, self._retry_delay)
-                log.warning("the check run could not be closed; trying again", error=str(exc), delay_seconds=delay)
-                await self._later(job, self._clock() + delay)
-            except Exception:
-                log.exception("closing the check run failed; trying again")
-                await self._later(job, self._clock() + self._retry_delay)
-            else:
-                try:
-                    await self.store.closed(job.id)
-                except Exception:  # the debt stays: closed again once its hold ends, to no harm
-                    log.exception("a closed check run could not be recorded as closed")
-
-    async def _later(self, job: Job, at: float) -> None:
-        try:
-            await self.store.close_later(job.id, at)
-        except Exception:
-            log.exception("the owed close could not be postponed; it is due again after its hold")
 
     async def _maintain(self) -> None:
         while True:

@@ -225,3 +225,22 @@ async def _queued_after(app: AppUnderTest, job_id: str, attempts: int) -> bool:
 
 async def _completed(app: AppUnderTest, run_id: int) -> bool:
     return bool(app.fake.check_runs[run_id]["status"] == "completed")
+
+
+async def test_an_instance_on_memory_closes_the_runs_of_the_jobs_it_stops(make_app: MakeApp, repo: Repo) -> None:
+    """Nothing resumes a job of memory:// after the instance stopped: the close it owes is made
+    before the instance is gone."""
+    app = await make_app(queue_url="memory://", shutdown_grace_seconds=0)
+    app.fake.latency = 0.3  # the job is mid-flight when the instance stops
+    base = _head(repo)
+    head = repo.commit(chart_files("web", tag="1.26"))
+    await app.deliver("pull_request", pull_request("opened", number=1, base_sha=base, head_sha=head))
+
+    async def run_opened() -> bool:
+        return bool(app.fake.runs_for(head))
+
+    await _until(run_opened)
+    await app.client.close()  # SIGTERM, no grace
+    (run,) = app.fake.runs_for(head)
+    assert (run["status"], run["conclusion"]) == ("completed", "cancelled")
+    assert run["output"]["title"] == "ChartImpact stopped; re-run to analyze"
