@@ -34,7 +34,7 @@ Semantics, identical on sqlite and Redis:
 - **Owed closes.** A job that ends without its worker publishing a result may leave a check
   run `in_progress`; the store keeps that debt until it is paid, so that neither a crash nor
   GitHub failing at that moment strands the run. A job owes a close (`close_owed` = why it
-  ended: `superseded`, `dead`, `stopped`; `close_due` = when it is next tried) when the store
+  ended: `superseded`, `dead`, `stopped`, `failed`; `close_due` = when it is next tried) when the store
   supersedes it (in the same atomic change), or when a holder `save`s it finished with
   `close_owed` set. `closes_due(limit, hold)` answers up to `limit` finished jobs whose close is
   due, soonest first, and holds each for `hold` seconds (moves its `close_due` on), so several
