@@ -33,16 +33,16 @@ Semantics, identical on sqlite and Redis:
   state sets `finished_at` and releases the lease and the key.
 - **Owed closes.** A job that ends without its worker publishing a result may leave a check
   run `in_progress`; the store keeps that debt until it is paid, so that neither a crash nor
-  GitHub failing at that moment strands the run. A job owes a close (`close_owed` = why it
-  ended: `superseded`, `dead`, `stopped`, `failed`; `close_due` = when it is next tried) when the store
-  supersedes it (in the same atomic change), or when a holder `save`s it finished with
-  `close_owed` set. `closes_due(limit, hold)` answers up to `limit` finished jobs whose close is
-  due, soonest first, and holds each for `hold` seconds (moves its `close_due` on), so several
-  instances do not close the same run at once, and a close taken by an instance that vanished
-  is due again after `hold`. `closed` pays the debt; `close_later(at)` keeps it, due at `at`
-  (after a rate-limit reset, or a backoff). Both answer False when nothing was owed (another
-  instance paid it). A job owing a close is kept from retention until it is closed, and its
-  retention time starts then; `revive` forgets the debt (the job will end again).
+  GitHub failing at that moment strands the run. A job owes a close (`close_owed`: why it
+  ended, `superseded`, `dead`, `stopped` or `failed`; `close_due`: when it is next tried) when
+  the store supersedes it (in the same atomic change), or when a holder `save`s it finished
+  with `close_owed` set. `closes_due(limit, hold)` answers up to `limit` finished jobs whose
+  close is due, soonest first, and holds each for `hold` seconds (moves its `close_due` on), so
+  several instances do not close the same run at once, and a close taken by an instance that
+  vanished is due again after `hold`. `closed` pays the debt; `close_later(at)` keeps it, due
+  at `at` (after a rate-limit reset, or a backoff). Both answer False when nothing was owed
+  (another instance paid it). A job owing a close is kept from retention until it is closed,
+  and its retention time starts then; `revive` forgets the debt (the job will end again).
 - **Dead letters.** `dead` jobs are kept like any finished job; `revive` puts a `dead` or
   `failed` job back in the queue as the newest job, attempts reset, same id.
 - **Listing.** `list` pages jobs in the given states newest first (by `seq`); the cursor is
