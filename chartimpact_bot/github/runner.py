@@ -17,10 +17,10 @@ import contextlib
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import gidgethub
@@ -55,6 +55,8 @@ from .statuses import STATES, set_status
 log = structlog.get_logger(__name__)
 CHART_METADATA = ("Chart.yaml", "Chart.lock", "requirements.yaml", "requirements.lock")
 MAX_SIDE_BYTES = 256 * 1024 * 1024
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 # Told the seconds each stage of an analysis took: "fetch_metadata" (trees, chart metadata and
@@ -154,7 +156,10 @@ class AnalysisRunner:
 
         Its client has a circuit breaker of its own: when GitHub failed often enough to open the
         installation's (which is why a job may be dead), this one PATCH still goes out. The
-        rate-limit gate still holds: nothing is sent for an installation before its reset."""
+        rate-limit gate still holds: nothing is sent for an installation before its reset, and
+        RateLimited says when to try again. GitHub unreachable or failing raises TransientError
+        (the queue keeps the close owed); a refusal that no retry changes (the run was deleted,
+        the App may no longer write it) ends the close."""
         run_id: int | None = job.params.get("check_run_id")
         if run_id is None or not self.ctx.settings.checks_enabled:
             return
@@ -164,6 +169,8 @@ class AnalysisRunner:
                 if ending == "dead":
                     reason = f"GitHub kept failing; the analysis was tried {job.attempts} times: {job.error}"
                     await fail_check_run(client, job.owner, job.repo, run_id, reason)
+                elif ending == "failed":
+                    await fail_check_run(client, job.owner, job.repo, run_id, job.error or "the analysis failed")
                 elif ending == "superseded":
                     sha = str((newer.params.get("head_sha") if newer else None) or "")[:7]
                     title = f"superseded by {sha}" if sha else "superseded by a newer analysis"
@@ -171,8 +178,12 @@ class AnalysisRunner:
                 else:
                     await cancel_check_run(client, job.owner, job.repo, run_id, STOPPED_TITLE)
                 log.info("check run completed", check_run_id=run_id, ending=ending)
-            except (gidgethub.GitHubException, TransientError, aiohttp.ClientError, TimeoutError):
-                log.warning("could not complete the check run", check_run_id=run_id, ending=ending)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise TransientError(f"GitHub is unreachable ({type(exc).__name__})") from exc
+            except gidgethub.GitHubException as exc:  # 5xx and rate limits come as TransientError
+                log.warning(
+                    "the check run cannot be completed", check_run_id=run_id, ending=ending, error=_sentence(exc)
+                )
 
     async def compare(
         self, owner: str, repo: str, base_ref: str, head_ref: str, only: tuple[str, ...] | None = None
@@ -196,10 +207,9 @@ class AnalysisRunner:
             key=f"compare:{owner}/{repo}",
         )
         with self._bound(job):
-            shas = await asyncio.gather(
+            job.params["base_sha"], job.params["head_sha"] = await _both(
                 self._commit_of_ref(client, job, base_ref), self._commit_of_ref(client, job, head_ref)
             )
-            job.params["base_sha"], job.params["head_sha"] = shas
             report, problems, _ = await self._analyze(client, job, only=only)
         return Comparison(report, problems)
 
@@ -277,15 +287,18 @@ class AnalysisRunner:
         except Exception as exc:  # any other failure still completes the Check Run, saying what failed
             error = _sentence(exc)
             log.warning("analysis failed", error=error)
+            job.state, job.error = "failed", error
             if run_id is not None:
                 await self._give_up(job, run_id, error)
-            job.state, job.error = "failed", error
 
     async def _give_up(self, job: Job, run_id: int, reason: str) -> None:
         client = self.ctx.client(job.installation_id, breaker=CircuitBreaker())
         try:
             await fail_check_run(client, job.owner, job.repo, run_id, reason)
-        except (gidgethub.GitHubException, TransientError, aiohttp.ClientError, TimeoutError):
+        except (TransientError, aiohttp.ClientError, TimeoutError):
+            log.warning("could not complete the check run; it is owed", check_run_id=run_id)
+            job.close_owed = "failed"  # the queue saves the debt with the job; its closer pays it
+        except gidgethub.GitHubException:
             log.warning("could not complete the check run", check_run_id=run_id)
 
     def _external_id(self, job: Job) -> str:
@@ -365,12 +378,12 @@ class AnalysisRunner:
         the loop fetches those, and a worker analyzes them.
         """
         with self._stage("fetch_metadata"):
-            base, head = await asyncio.gather(self._source(client, job, "base"), self._source(client, job, "head"))
+            base, head = await _both(self._source(client, job, "base"), self._source(client, job, "head"))
             base_listing, head_listing = base.list_files(), head.list_files()
             metadata = {
                 p for p in {**base_listing, **head_listing} if p.rsplit("/", 1)[-1] in (*CHART_METADATA, CONFIG_FILE)
             }
-            snapshots = await asyncio.gather(_snapshot(base, metadata), _snapshot(head, metadata))
+            snapshots = await _both(_snapshot(base, metadata), _snapshot(head, metadata))
         with self._stage("prepare"):
             preparation = await self.pool.prepare(*snapshots, only)
         config = preparation.config
@@ -413,7 +426,7 @@ class AnalysisRunner:
                 log.info("analysis taken from the result cache", digest=(digest or "")[:16])
                 return dataclasses.replace(cached, base=base.revision, head=head.revision)
         with self._stage("fetch_inputs"):
-            base_snapshot, head_snapshot = await asyncio.gather(_snapshot(base, base_read), _snapshot(head, head_read))
+            base_snapshot, head_snapshot = await _both(_snapshot(base, base_read), _snapshot(head, head_read))
         with self._stage("analyze"):
             report = await self.pool.analyze_snapshots(
                 base_snapshot, head_snapshot, preparation.config, self.options, only
@@ -457,6 +470,25 @@ class AnalysisRunner:
                 description=output.title,
                 target_url=run_url or None,
             )
+
+
+async def _both(first: Coroutine[Any, Any, A], second: Coroutine[Any, Any, B]) -> tuple[A, B]:
+    """Both at once, as one: the first to fail cancels the other and is raised as itself.
+
+    Not `gather`, which leaves the sibling running: the side that met GitHub's primary rate
+    limit would raise while the other, sleeping until the reset or walking a tree, went on
+    calling GitHub for a job that is already parked until the reset."""
+    error: BaseException | None = None
+    try:
+        async with asyncio.TaskGroup() as group:
+            one, two = group.create_task(first), group.create_task(second)
+    except BaseExceptionGroup as failed:
+        # The runner and the queue tell failures apart by type (RateLimited parks the job), so
+        # the first error is raised itself, outside this block so it keeps its own context.
+        error = failed.exceptions[0]
+    if error is not None:
+        raise error
+    return one.result(), two.result()
 
 
 async def _snapshot(source: GitHubSource, paths: set[str]) -> SnapshotSource:

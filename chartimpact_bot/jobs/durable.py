@@ -4,7 +4,7 @@
   follows a durable write (with the delivery's audit entry, when one is given). A delivery
   already seen answers the job it created; a redelivery of a dead job revives it (same id,
   attempts from zero). The queued jobs the new one supersedes get their check runs completed
-  ("superseded by <sha>") in the background, by the runner.
+  ("superseded by <sha>") by the closer (below).
 - **Workers.** `concurrency` tasks claim jobs from the store with a lease of `lease` seconds and
   renew it every third of that while the runner works. A job whose lease was lost (this instance
   stalled, another recovered and claimed it) is cancelled here and its outcome discarded.
@@ -16,7 +16,7 @@
   file, one Redis) share the work: every claim is atomic in the store.
 - **Retries.** A TransientError returns the job to the queue for attempt n + 1 after
   `retry_delay * 2**(n-1)`, ±20 % jitter, and at least the wait GitHub asked for. After
-  `max_attempts` the job is `dead` with its error and the runner completes its check run.
+  `max_attempts` the job is `dead` with its error and its check run is completed by the closer.
   A job superseded while waiting for its retry has its run completed the same way as on intake.
 - **Rate limits.** A RateLimited error (the installation's primary limit is spent) parks the job
   until the reset: it is queued with `not_before` = the reset, and the attempt is given back
@@ -24,12 +24,19 @@
 - **Recovery.** `recover()` runs at start-up and every `lease / 3` seconds: jobs of a vanished
   instance come back to the queue once their lease expired, and their next attempt reuses the
   check run they opened (the runner checkpoints it).
+- **Closing runs.** A job that ends without publishing (superseded, dead, stopped, or failed
+  when the runner's own report of the failure did not reach GitHub) owes its check run a
+  close, in the store, from the same write that ended it. The RunCloser (closer.py) pays these
+  debts: at once when this instance ended the job, at start-up and every `lease / 3` seconds
+  for any instance's (one that crashed, or met GitHub failing), holding each close it takes
+  for `lease` seconds; a close GitHub refuses for now is tried again after the rate limit's
+  reset or after `retry_delay`.
 - **Shutdown.** `shutdown(grace)` stops intake (QueueClosed), stops claiming, lets the running
   jobs finish for up to `grace` seconds and then cancels the rest. On a durable store they are
   returned to the queue: their check runs stay `in_progress` until the next instance (or
   another one sharing the store) runs them again and completes them. On `memory://` nothing
-  would resume them, so the runner completes their runs: "ChartImpact stopped; re-run to
-  analyze", and the jobs end `failed`.
+  would resume them, so their runs are completed: "ChartImpact stopped; re-run to analyze",
+  and the jobs end `failed`. The closes due are tried once more before the instance stops.
 """
 
 from __future__ import annotations
@@ -41,15 +48,16 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
 from ..analysis.errors import brief
 from .audit import AuditEntry
+from .closer import RunCloser
 from .model import Job, RateLimited, TransientError
-from .queue import Ending, JobRunner, QueueClosed
+from .queue import JobRunner, QueueClosed
 from .store import Added, JobStore
 from .store.base import Clock
 
@@ -106,7 +114,7 @@ class DurableJobQueue:
         self._workers: list[asyncio.Task[None]] = []
         self._maintenance: asyncio.Task[None] | None = None
         self._running: dict[str, asyncio.Task[None]] = {}  # job id → the runner's task
-        self._background: set[asyncio.Task[Any]] = set()
+        self._closer = RunCloser(store, runner, interval=lease / 3, hold=lease, retry_delay=retry_delay, clock=clock)
         self._finished: dict[str, asyncio.Event] = {}  # run_now waiting for a job
         self._on_job_ended = on_job_ended
 
@@ -120,8 +128,8 @@ class DurableJobQueue:
         if not self._accepting:
             raise QueueClosed("the instance is shutting down")
         added = await self.store.add(job, audit=audit)
-        for old in added.superseded:
-            self._spawn(self._close(old, "superseded", added.job))
+        if added.superseded:
+            self._closer.wanted()
         if added.created or added.revived:
             self._wake.set()
         return added
@@ -157,8 +165,8 @@ class DurableJobQueue:
             raise QueueClosed("the instance is shutting down")
         added = await self.store.revive(job_id)
         if added is not None:
-            for old in added.superseded:
-                self._spawn(self._close(old, "superseded", added.job))
+            if added.superseded:
+                self._closer.wanted()
             self._wake.set()
         return added
 
@@ -182,11 +190,14 @@ class DurableJobQueue:
         await self.recover()
         self._workers = [asyncio.create_task(self._work(), name=f"job-worker-{i}") for i in range(self._concurrency)]
         self._maintenance = asyncio.create_task(self._maintain(), name="job-recovery")
+        self._closer.start()
 
     async def shutdown(self, grace: float) -> None:
         """Stop intake and claiming; running jobs get `grace` seconds, then go back to the queue."""
         if not self._accepting and not self._workers:
             return
+        loop = asyncio.get_running_loop()
+        began = loop.time()
         self._accepting = self._claiming = False
         self._wake.set()
         running = list(self._running.values())
@@ -199,26 +210,26 @@ class DurableJobQueue:
                 await asyncio.wait(late, timeout=RETURN_TIMEOUT_SECONDS)
         await self._cancel([*self._workers, *([self._maintenance] if self._maintenance else [])])
         self._workers, self._maintenance = [], None
-        if self._background:
-            await asyncio.wait(list(self._background), timeout=max(grace, 1.0))
-        await self._cancel(list(self._background))
+        # The runs of jobs that ended just now (superseded, stopped) are closed before leaving,
+        # in what is left of the grace: on memory:// nobody else would; on a durable store the
+        # next instance would, later.
+        await self._closer.stop(max(grace - (loop.time() - began), 1.0))
 
     async def drain(self) -> None:
-        """Wait until no job is queued or running in the store, nor closing here (tests)."""
+        """Wait until no job is queued or running in the store, nor a due close under way here (tests)."""
         while True:
             counts = await self.store.counts()
-            if not (counts["queued"] or counts["running"] or self._running or self._background):
+            if not (counts["queued"] or counts["running"] or self._running or self._closer.busy):
                 return
             await asyncio.sleep(0.01)
 
     async def recover(self) -> list[Job]:
-        """Return the jobs whose lease expired to the queue; close the runs of those superseded."""
+        """Return the jobs whose lease expired to the queue; those superseded owe their runs a close."""
         recovered = await self.store.recover()
         for job in recovered:
             log.warning("job recovered from a lost worker", job_id=job.id, state=job.state)
-            if job.state == "superseded":
-                self._spawn(self._close(job, "superseded", await self._newer(job)))
         if recovered:
+            self._closer.wanted()  # those superseded owe a close
             self._wake.set()
         return recovered
 
@@ -294,6 +305,8 @@ class DurableJobQueue:
                 log.warning("lease lost before the job's outcome was saved")
             else:
                 self._ended(job, began)
+                if job.close_owed is not None:  # the runner could not report the failure on GitHub
+                    self._closer.wanted()
 
     def _ended(self, job: Job, began: float) -> None:
         if self._on_job_ended is not None:
@@ -324,11 +337,11 @@ class DurableJobQueue:
     async def _retry(self, job: Job, exc: TransientError) -> None:
         error = str(exc)
         if job.attempts >= self._max_attempts:
-            job.state, job.error = "dead", error
+            job.state, job.error, job.close_owed = "dead", error, "dead"
             log.warning("job is dead", error=error, attempts=job.attempts)
-            await self._close(job, "dead", None)
             if not await self.store.save(job):
                 log.warning("lease lost before the job's outcome was saved")
+            self._closer.wanted()
             return
         delay = self._retry_delay * 2 ** (job.attempts - 1) * random.uniform(0.8, 1.2)
         delay = max(delay, exc.retry_after or 0.0)
@@ -336,7 +349,7 @@ class DurableJobQueue:
         if stored is None:
             log.warning("lease lost before the job could be retried")
         elif stored.state == "superseded":
-            await self._close(stored, "superseded", await self._newer(stored))
+            self._closer.wanted()
         else:
             log.warning("job will be retried", error=error, delay_seconds=round(delay, 1))
             asyncio.get_running_loop().call_later(delay, self._wake.set)
@@ -348,7 +361,7 @@ class DurableJobQueue:
         if stored is None:
             log.warning("lease lost before the job could be parked")
         elif stored.state == "superseded":
-            await self._close(stored, "superseded", await self._newer(stored))
+            self._closer.wanted()
         else:
             delay = max(exc.until - self._clock(), 0.0)
             log.info("job parked until the rate limit resets", installation=job.installation_id, seconds=round(delay))
@@ -359,28 +372,14 @@ class DurableJobQueue:
         if self._durable:
             stored = await self.store.requeue(job, not_before=None, error=RETURNED)
             if stored is not None and stored.state == "superseded":
-                await self._close(stored, "superseded", await self._newer(stored))
+                self._closer.wanted()
             log.info("job returned to the queue", state=stored.state if stored else "lost")
             return
-        job.state, job.error = "failed", STOPPED
-        await self._close(job, "stopped", None)
+        job.state, job.error, job.close_owed = "failed", STOPPED, "stopped"
         await self.store.save(job)
+        self._closer.wanted()
 
     # -- helpers ----------------------------------------------------------------------------
-
-    async def _newer(self, job: Job) -> Job | None:
-        return await self.store.get(job.superseded_by) if job.superseded_by else None
-
-    async def _close(self, job: Job, ending: Ending, newer: Job | None) -> None:
-        try:
-            await self._runner.close(job, ending, newer)
-        except Exception:
-            log.exception("the check run of an ended job could not be completed", job_id=job.id, ending=ending)
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     async def _maintain(self) -> None:
         while True:

@@ -9,6 +9,9 @@ from typing import Any, Literal
 
 JobState = Literal["queued", "running", "succeeded", "failed", "superseded", "dead"]
 JobKind = Literal["pull_request", "push", "release", "rerun"]
+# Why a job ended without publishing its results, for the runner to say on its check run
+# ("failed": the runner reported the failure, but GitHub did not take that report).
+Ending = Literal["superseded", "dead", "stopped", "failed"]
 
 
 # Lower runs first: a reviewer waits on a pull request's check run; pushes and releases can wait.
@@ -52,6 +55,11 @@ class Job:
     lease_owner: str | None = None  # the worker holding a running job
     lease_until: float | None = None  # epoch seconds: after this the job counts as abandoned
     superseded_by: str | None = None  # the job id that replaced this one, for the run's reason
+    # A finished job whose check run is still to be completed, and why it ended (store/base.py):
+    # kept in the store until the close went through, so neither a crash nor GitHub failing
+    # at that moment leaves the run in progress.
+    close_owed: Ending | None = None
+    close_due: float | None = None  # epoch seconds: when the owed close is (next) tried
     seq: int = 0  # the store's intake order (age); 0 until stored
 
     def __post_init__(self) -> None:

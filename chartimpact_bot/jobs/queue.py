@@ -9,14 +9,13 @@ dependency direction stays web → github → jobs → analysis.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Literal, Protocol
+from typing import Protocol
 
 from .audit import AuditEntry
-from .model import Job
+from .model import Ending, Job
 from .store import Added
 
-# Why a job ended without publishing its results, for the runner to say on its check run.
-Ending = Literal["superseded", "dead", "stopped"]
+__all__ = ["Checkpoint", "Ending", "JobQueue", "JobRunner", "QueueClosed"]
 Checkpoint = Callable[[], Awaitable[None]]
 
 
@@ -27,15 +26,19 @@ class QueueClosed(Exception):
 class JobRunner(Protocol):
     async def run(self, job: Job, checkpoint: Checkpoint) -> None:
         """Do the job. Set `job.state` to `failed` (with `job.error`) for a failure already
-        reported on GitHub; raise TransientError for one worth retrying. Await `checkpoint()`
-        after a side effect the next attempt must know of (a check run created), so that a
-        crash right after it does not repeat it."""
+        reported on GitHub, and `job.close_owed` to `failed` when GitHub did not take that
+        report (the queue keeps the debt and has `close` pay it); raise TransientError for one
+        worth retrying. Await `checkpoint()` after a side effect the next attempt must know of
+        (a check run created), so that a crash right after it does not repeat it."""
         ...
 
     async def close(self, job: Job, ending: Ending, newer: Job | None) -> None:
         """Complete the check runs `job` opened (if any), saying why it ended: superseded by
-        `newer`, dead after its last attempt (`job.error`), or stopped with the instance and
-        not resumed. Best effort: never raises for GitHub's failures."""
+        `newer`, dead after its last attempt (`job.error`), stopped with the instance and not
+        resumed, or failed (`job.error`) when `run` could not report that itself. Returns once
+        done, or when it can never be done (the run is gone, the App may not write it); raises
+        TransientError (RateLimited until a reset) when GitHub could not be reached: the close
+        is owed in the store and the queue tries it again later."""
         ...
 
 

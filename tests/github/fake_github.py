@@ -13,7 +13,8 @@
   the App's bot user (`<slug>[bot]`, type Bot) and `performed_via_github_app` is the App;
   `add_comment` seeds a human's. The App editing a human's comment is a violation. Comment and
   `GET /app` answers are validated against the description's response schemas.
-- Every call is recorded; `latency` delays each answer (benchmarks).
+- Every call is recorded; `latency` delays each answer (benchmarks), `hold` the answers a test
+  wants to come later than others.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import json
 import secrets
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -86,6 +87,8 @@ class FakeGitHub:
         # Functions of each authenticated call answering (status, headers, body) to give instead,
         # or None: answers that depend on the repository, the time, or calls before.
         self.rules: list[Callable[[Call], tuple[int, dict[str, str], Any] | None]] = []
+        # Awaited with each authenticated call before it is answered: a test orders answers with it.
+        self.hold: Callable[[Call], Awaitable[None]] | None = None
         self._ids = itertools.count(1000)
         self.manifest_code = "one-time-code"
         self.manifest_pem = ""
@@ -178,6 +181,8 @@ class FakeGitHub:
         auth = self._authenticate(request, operation.id)
         if auth is not None:
             return auth
+        if self.hold is not None:
+            await self.hold(self.calls[-1])
         for rule in self.rules:
             ruled = rule(self.calls[-1])
             if ruled is not None:

@@ -4,6 +4,7 @@ attempts; one installation's outage or burst never delays another's jobs."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -150,3 +151,72 @@ async def test_one_installations_burst_does_not_starve_another(make_app: MakeApp
     # Delivered last, the other installation's job ran beside the first, not after the burst.
     assert created.index(other_head) == 1, created
     assert sorted(created) == sorted([*heads, other_head])
+
+
+class ClockSleep:
+    """The App's sleep on the test's clock: it returns once the test moved the clock past the
+    wake-up time, and counts what is waiting in it (something that will call GitHub again)."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.waiting = 0
+
+    async def __call__(self, seconds: float) -> None:
+        until = self.clock() + seconds
+        self.waiting += 1
+        try:
+            while self.clock() < until:
+                await asyncio.sleep(0.01)
+        finally:
+            self.waiting -= 1
+
+
+async def test_a_primary_limit_met_by_one_side_stops_the_other_side_too(make_app: MakeApp, repo: Repo) -> None:
+    """Base and head trees are fetched at once. The base tree meets a primary limit that resets
+    soon (so its fetch sleeps until the reset); the head tree, in flight, comes back truncated
+    and its walk meets the closed gate. The job is parked until the reset, and nothing of it is
+    left waiting to call GitHub: the sleeping side was cancelled with the attempt."""
+    clock = FakeClock(time.time())
+    sleep = ClockSleep(clock)
+    app = await make_app(clock=clock, sleep=sleep, job_max_attempts=1)
+    gate = app.client.app[GITHUB].gate
+    assert gate is not None
+    reset = float(int(clock()) + 60)  # within the client's max wait: it sleeps rather than raising
+    base = _head(repo)
+    head = repo.commit(chart_files("web", tag="1.26"))
+    base_tree, head_tree = (f"/repos/{REPOSITORY}/git/trees/{sha}" for sha in (base, head))
+
+    def primary_limit(call: Call) -> tuple[int, dict[str, str], Any] | None:
+        if call.path == base_tree and clock() < reset:
+            headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(reset)), "x-ratelimit-limit": "5000"}
+            return 403, headers, LIMITED
+        return None
+
+    async def head_after_the_limit(call: Call) -> None:
+        # The head tree was sent beside the base tree; its answer comes once the 403 closed the gate.
+        if call.path == head_tree:
+            while gate.until(app.settings.api_url, INSTALLATION) is None:
+                await asyncio.sleep(0.01)
+
+    app.fake.rules.append(primary_limit)
+    app.fake.hold = head_after_the_limit
+    app.fake.truncate_trees = True  # the head's listing needs a walk, a call per directory
+    _, answer = await app.deliver("pull_request", pull_request("opened", number=1, base_sha=base, head_sha=head))
+
+    async def parked() -> bool:
+        job = await app.queue.store.get(answer["jobId"])
+        return job is not None and job.state == "queued" and job.not_before == reset
+
+    await _until(parked)
+    assert sleep.waiting == 0, "a side of the parked job still waits to call GitHub"
+    limited_at = next(i for i, c in enumerate(app.fake.calls) if c.path == base_tree)
+    after = [c.path for c in app.fake.calls[limited_at + 1 :] if _of(REPOSITORY, c)]
+    assert after == [head_tree]  # only the answer already in flight; the walk was never sent
+
+    app.fake.hold, app.fake.truncate_trees = None, False
+    clock.advance(61)  # the reset has come: the job runs again and completes
+    await app.settle()
+    state = await _status(app, answer["jobId"])
+    assert (state["state"], state["attempts"]) == ("succeeded", 1), state
+    (run,) = app.fake.runs_for(head)
+    assert run["status"] == "completed"

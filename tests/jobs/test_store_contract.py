@@ -387,6 +387,102 @@ async def test_dead_jobs_are_listed_and_revived(store: JobStore) -> None:
     assert claimed is not None and claimed.id == dead.jobs[0].id and claimed.attempts == 1
 
 
+# -- owed closes -------------------------------------------------------------------------------
+
+
+async def test_a_superseded_job_owes_a_close_until_it_is_closed(open_store: OpenStore, clock: FakeClock) -> None:
+    one, two = await open_store(), await open_store()
+    old = (await one.add(make_job(1, key="pr"))).job
+    newer = await one.add(make_job(2, key="pr"))
+    (gone,) = newer.superseded
+    assert (gone.close_owed, gone.close_due) == ("superseded", clock())
+    assert (await two.get(old.id)) == gone  # owed in the same change that superseded it
+    (due,) = await one.closes_due(10, hold=LEASE)
+    assert due.id == old.id and due.close_due == clock() + LEASE
+    # Held by the first instance: the other does not take it meanwhile…
+    assert await two.closes_due(10, hold=LEASE) == []
+    clock.advance(LEASE + 1)
+    # …unless the first vanished before paying: then it is due again.
+    assert [j.id for j in await two.closes_due(10, hold=LEASE)] == [old.id]
+    assert await two.closed(old.id)
+    assert not await one.closed(old.id)  # paid already
+    assert not await one.close_later(old.id, clock() + 60)
+    clock.advance(LEASE + 1)
+    assert await one.closes_due(10, hold=LEASE) == []
+    stored = await one.get(old.id)
+    assert stored is not None and (stored.state, stored.close_owed, stored.close_due) == ("superseded", None, None)
+
+
+async def test_every_way_of_superseding_owes_a_close(store: JobStore, clock: FakeClock) -> None:
+    await store.add(make_job(1, key="retried"))
+    await store.add(make_job(2, key="lost"))
+    retried, lost = await store.claim("w", LEASE), await store.claim("w", LEASE)
+    assert retried is not None and lost is not None
+    await store.add(make_job(3, key="retried"))
+    await store.add(make_job(4, key="lost"))
+    requeued = await store.requeue(retried, not_before=None, error="502")
+    assert requeued is not None and (requeued.state, requeued.close_owed) == ("superseded", "superseded")
+    clock.advance(LEASE + 1)
+    (recovered,) = await store.recover()
+    assert (recovered.state, recovered.close_owed) == ("superseded", "superseded")
+    assert {j.id for j in await store.closes_due(10, hold=LEASE)} == {retried.id, lost.id}
+
+
+async def test_a_job_saved_finished_owing_a_close_is_retained_until_closed(store: JobStore, clock: FakeClock) -> None:
+    await store.add(make_job(1))
+    job = await store.claim("w", LEASE)
+    assert job is not None
+    job.state, job.error, job.close_owed = "dead", "GitHub kept answering 502", "dead"
+    assert await store.save(job)
+    assert (job.close_owed, job.close_due) == ("dead", clock())
+    assert await store.prune(Retention(max_age_seconds=0, max_jobs=0)) == 0  # the debt keeps it
+    # GitHub failed again: tried later, not before.
+    assert [j.id for j in await store.closes_due(10, hold=LEASE)] == [job.id]
+    assert await store.close_later(job.id, clock() + 300)
+    clock.advance(299)
+    assert await store.closes_due(10, hold=LEASE) == []
+    clock.advance(1)
+    (due,) = await store.closes_due(10, hold=LEASE)
+    assert due.id == job.id and due.close_owed == "dead" and due.error == "GitHub kept answering 502"
+    assert await store.closed(job.id)
+    # Retention counts from the close.
+    clock.advance(10)
+    assert await store.prune(Retention(max_age_seconds=50, max_jobs=1000)) == 0
+    clock.advance(50)
+    assert await store.prune(Retention(max_age_seconds=50, max_jobs=1000)) == 1
+
+
+async def test_closes_due_come_soonest_first_and_by_the_limit(store: JobStore, clock: FakeClock) -> None:
+    ids = []
+    for n in range(5):
+        await store.add(make_job(n, key=f"pr-{n}"))
+        job = await store.claim("w", LEASE)
+        assert job is not None
+        job.state, job.close_owed = "failed", "stopped"
+        await store.save(job)
+        ids.append(job.id)
+        clock.advance(1)
+    await store.close_later(ids[0], clock() + 100)
+    assert [j.id for j in await store.closes_due(2, hold=LEASE)] == ids[1:3]
+    assert [j.id for j in await store.closes_due(10, hold=LEASE)] == ids[3:]
+
+
+async def test_a_revived_job_owes_nothing_and_a_running_one_cannot(store: JobStore) -> None:
+    await store.add(make_job(1))
+    job = await store.claim("w", LEASE)
+    assert job is not None
+    job.close_owed = "dead"
+    assert await store.save(job)  # progress: only a finished job owes a close
+    stored = await store.get(job.id)
+    assert stored is not None and stored.close_owed is None and await store.closes_due(10, hold=LEASE) == []
+    job.state, job.close_owed = "dead", "dead"
+    assert await store.save(job)
+    revived = await store.revive(job.id)
+    assert revived is not None and (revived.job.close_owed, revived.job.close_due) == (None, None)
+    assert await store.closes_due(10, hold=LEASE) == []
+    assert not await store.closed(job.id)
+
+
 # -- listing, counts, retention ----------------------------------------------------------------
 
 
@@ -545,5 +641,27 @@ async def test_a_reopened_sqlite_store_keeps_its_jobs(tmp_path: Path, clock: Fak
     try:
         assert (await store.get(job.id)) == job
         assert (await store.add(make_job(2))).job.seq == job.seq + 1
+    finally:
+        await store.close()
+
+
+async def test_a_version_2_sqlite_file_is_upgraded_and_its_jobs_owe_nothing(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "v2.sqlite3"
+    store = await SqliteJobStore.open(str(path), clock=clock)
+    job = (await store.add(make_job(1))).job
+    await store.close()
+    with sqlite3.connect(path) as conn:  # back to version 2: what versions 3 to 5 added, dropped
+        for table in ("results", "audit", "repository_starts"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("DROP INDEX jobs_close_due")
+        conn.execute("ALTER TABLE jobs DROP COLUMN close_owed")
+        conn.execute("ALTER TABLE jobs DROP COLUMN close_due")
+        conn.execute("PRAGMA user_version = 2")
+    store = await SqliteJobStore.open(str(path), clock=clock)
+    try:
+        assert (await store.get(job.id)) == job
+        assert await store.closes_due(10, hold=LEASE) == []
+        newer = await store.add(make_job(2, key=job.key))
+        assert [j.close_owed for j in newer.superseded] == ["superseded"]
     finally:
         await store.close()

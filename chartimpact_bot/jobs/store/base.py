@@ -37,6 +37,18 @@ Semantics, identical on sqlite and Redis:
 - **Finishing.** `save` writes a job the caller holds: its `result`, `params`, `error` and
   `attempts`, and its state, which is `running` (progress) or a terminal state; a terminal
   state sets `finished_at` and releases the lease and the key.
+- **Owed closes.** A job that ends without its worker publishing a result may leave a check
+  run `in_progress`; the store keeps that debt until it is paid, so that neither a crash nor
+  GitHub failing at that moment strands the run. A job owes a close (`close_owed`: why it
+  ended, `superseded`, `dead`, `stopped` or `failed`; `close_due`: when it is next tried) when
+  the store supersedes it (in the same atomic change), or when a holder `save`s it finished
+  with `close_owed` set. `closes_due(limit, hold)` answers up to `limit` finished jobs whose
+  close is due, soonest first, and holds each for `hold` seconds (moves its `close_due` on), so
+  several instances do not close the same run at once, and a close taken by an instance that
+  vanished is due again after `hold`. `closed` pays the debt; `close_later(at)` keeps it, due
+  at `at` (after a rate-limit reset, or a backoff). Both answer False when nothing was owed
+  (another instance paid it). A job owing a close is kept from retention until it is closed,
+  and its retention time starts then; `revive` forgets the debt (the job will end again).
 - **Dead letters.** `dead` jobs are kept like any finished job; `revive` puts a `dead` or
   `failed` job back in the queue as the newest job, attempts reset, same id.
 - **Listing.** `list` pages jobs in the given states newest first (by `seq`); the cursor is
@@ -58,7 +70,7 @@ Semantics, identical on sqlite and Redis:
   while a cursor is answered. `prune_deliveries` removes the oldest entries while they are
   older than `max_age_seconds` (in recording order, so an entry written behind a younger one
   goes on the next run), then the oldest while more than `max_entries` are held.
-- **Cost.** `add`, `get`, `for_delivery`, `renew` and `save` touch a bounded number of index
+- **Cost.** `add`, `get`, `for_delivery`, `renew`, `save`, `closed` and `close_later` touch a bounded number of index
   entries whatever the number of jobs held; `claim` skips only the runnable-looking jobs whose
   key is busy (at most one queued job per key can exist, so at most one per running job), and
   with a cap the queued jobs of the installations at their cap; with a rate limit it parks each
@@ -174,6 +186,18 @@ class JobStore(Protocol):
 
     async def recover(self) -> builtins.list[Job]:
         """Return running jobs whose lease expired to the queue; answers them as now stored."""
+        ...
+
+    async def closes_due(self, limit: int, hold: float) -> builtins.list[Job]:
+        """Finished jobs owing a close that is due now, soonest first; each held for `hold` s."""
+        ...
+
+    async def closed(self, job_id: str) -> bool:
+        """The job's owed close was made; False when it owed none."""
+        ...
+
+    async def close_later(self, job_id: str, at: float) -> bool:
+        """The job's close is still owed, due at `at` (epoch seconds); False when it owed none."""
         ...
 
     async def list(self, states: Sequence[str], *, limit: int = 50, cursor: str | None = None) -> Page: ...

@@ -10,11 +10,11 @@ import json
 from collections.abc import Mapping
 from typing import Any, cast
 
-from ..model import Job, JobKind, JobState
+from ..model import Ending, Job, JobKind, JobState
 
 Scalar = str | int | float
 INT_FIELDS = ("installation_id", "attempts", "priority", "seq")
-FLOAT_FIELDS = ("not_before", "lease_until")
+FLOAT_FIELDS = ("not_before", "lease_until", "close_due")
 TEXT_FIELDS = (
     "id",
     "delivery_id",
@@ -30,6 +30,7 @@ TEXT_FIELDS = (
     "error",
     "lease_owner",
     "superseded_by",
+    "close_owed",
 )
 JSON_FIELDS = ("params", "result")
 FIELDS = TEXT_FIELDS + INT_FIELDS + FLOAT_FIELDS + JSON_FIELDS
@@ -78,6 +79,8 @@ def from_record(record: Mapping[str, Any]) -> Job:
         lease_owner=values["lease_owner"],
         lease_until=values["lease_until"],
         superseded_by=values["superseded_by"],
+        close_owed=cast("Ending | None", values["close_owed"]),
+        close_due=values["close_due"],
         seq=values["seq"],
     )
 

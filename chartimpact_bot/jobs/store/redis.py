@@ -65,21 +65,7 @@ class RedisJobStore:
         self._prefix = prefix
         self._clock = clock
         self._where = where
-        self._scripts = {
-            name: client.register_script(getattr(lua, name))
-            for name in (
-                "ADD",
-                "CLAIM",
-                "RENEW",
-                "SAVE",
-                "REQUEUE",
-                "RECOVER",
-                "REVIVE",
-                "PRUNE",
-                "RECORD_AUDIT",
-                "PRUNE_AUDIT",
-            )
-        }
+        self._scripts = {name: client.register_script(getattr(lua, name)) for name in lua.SCRIPTS}
         self._result_scripts = {
             name: client.register_script(getattr(result_lua, name)) for name in ("PUT_RESULT", "PRUNE_RESULTS")
         }
@@ -178,6 +164,7 @@ class RedisJobStore:
             job.state,
             *_writable(job),
             *_optional(job.finished_at),
+            *_optional(job.close_owed if job.state != "running" else None),
         )
         if not record:
             return False
@@ -213,6 +200,16 @@ class RedisJobStore:
     async def recover(self) -> builtins.list[Job]:
         now = self._clock()
         return [_job(r) for r in await self._call("RECOVER", now, iso(now), LOST_WORKER)]
+
+    async def closes_due(self, limit: int, hold: float) -> builtins.list[Job]:
+        now = self._clock()
+        return [_job(r) for r in await self._call("CLOSES_DUE", now, max(1, limit), repr(now + hold))]
+
+    async def closed(self, job_id: str) -> bool:
+        return bool(await self._call("CLOSED", self._clock(), job_id) == 1)
+
+    async def close_later(self, job_id: str, at: float) -> bool:
+        return bool(await self._call("CLOSE_LATER", job_id, repr(at)) == 1)
 
     async def list(self, states: Sequence[str], *, limit: int = 50, cursor: str | None = None) -> Page:
         wanted, before = check_states(states), parse_cursor(cursor)
@@ -430,5 +427,7 @@ def _copy_into(job: Job, stored: Job) -> None:
         "not_before",
         "superseded_by",
         "error",
+        "close_owed",
+        "close_due",
     ):
         setattr(job, name, getattr(stored, name))

@@ -13,7 +13,9 @@ Keys, under the store's prefix P (ARGV[1] of every script):
     P:running          zset    running jobs, score lease_until
     P:inst_running     hash    installation id -> its number of running jobs (the claim's cap)
     P:state:<state>    zset    every job in that state, score seq (listing, counts)
-    P:finished         zset    finished jobs, score the epoch they finished (retention)
+    P:finished         zset    finished jobs, score the epoch they finished (retention); a job
+                               owing a close is not in it until closed
+    P:closes           zset    finished jobs owing their check run a close, score close_due
     P:rate:<repo>      zset    the repository's claims in the rate window: member the lease token,
                                score the epoch; trimmed to the limit, expiring when idle
     P:audit:seq        string  the audit log's counter (an entry's seq)
@@ -75,6 +77,18 @@ local function finish(id, old, new, now, now_iso)
   redis.call('ZADD', P .. ':finished', now, id)
 end
 
+-- The job's run is to be closed (`ending` says why), from now on; retention passes it by meanwhile.
+local function owe_close(id, ending, now)
+  redis.call('HSET', jk(id), 'close_owed', ending, 'close_due', now)
+  redis.call('ZADD', P .. ':closes', now, id)
+  redis.call('ZREM', P .. ':finished', id)
+end
+
+local function forget_close(id)
+  redis.call('HDEL', jk(id), 'close_owed', 'close_due')
+  redis.call('ZREM', P .. ':closes', id)
+end
+
 -- Every other queued job of the key becomes superseded by `by`; answers their records.
 local function supersede_queued(key, by, now, now_iso)
   local superseded = {}
@@ -83,6 +97,7 @@ local function supersede_queued(key, by, now, now_iso)
       unqueue(id, key)
       redis.call('HSET', jk(id), 'superseded_by', by)
       finish(id, 'queued', 'superseded', now, now_iso)
+      owe_close(id, 'superseded', now)
       table.insert(superseded, record(id))
     end
   end
@@ -100,6 +115,7 @@ local function back_to_queue(id, now, now_iso, not_before)
   if newer then
     redis.call('HSET', jk(id), 'superseded_by', newer)
     finish(id, 'running', 'superseded', now, now_iso)
+    owe_close(id, 'superseded', now)
   else
     move_state(id, 'running', 'queued', seq)
     enqueue(id, key, priority, seq, not_before)
@@ -113,6 +129,7 @@ local function revive(id, now, now_iso)
   redis.call('HDEL', jk(id), 'started_at', 'finished_at', 'error', 'superseded_by', 'not_before',
     'lease_owner', 'lease_until')
   redis.call('ZREM', P .. ':finished', id)
+  forget_close(id)  -- it runs again: what it owes is its next ending's
   move_state(id, old, 'queued', seq)
   local superseded = supersede_queued(key, id, now, now_iso)
   enqueue(id, key, priority, seq, nil)
@@ -289,7 +306,7 @@ return 1
 )
 
 # ARGV: P, now, now_iso, id, token, state, result, params, attempts, error present, error,
-# finished_at present, finished_at. Answers the saved record or false.
+# finished_at present, finished_at, close owed present, close owed. Answers the saved record or false.
 SAVE = (
     COMMON
     + r"""
@@ -301,6 +318,7 @@ if state ~= 'running' then
   set_or_clear(id, 'finished_at', ARGV[12], ARGV[13])
   release(id, redis.call('HGET', jk(id), 'key'))
   finish(id, 'running', state, now, now_iso)
+  if ARGV[14] == '1' then owe_close(id, ARGV[15], now) end
 end
 return record(id)
 """
@@ -343,6 +361,47 @@ local now, now_iso, id = ARGV[2], ARGV[3], ARGV[4]
 local state = redis.call('HGET', jk(id), 'state')
 if state ~= 'dead' and state ~= 'failed' then return false end
 return revive(id, now, now_iso)
+"""
+)
+
+# ARGV: P, now, limit, hold until. Answers the records of finished jobs whose close is due,
+# soonest first, each held (its close_due moved to `hold until`) so no other instance takes it.
+CLOSES_DUE = (
+    COMMON
+    + r"""
+local now, limit, hold = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local due = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':closes', '-inf', now, 'LIMIT', 0, limit)) do
+  redis.call('ZADD', P .. ':closes', hold, id)
+  redis.call('HSET', jk(id), 'close_due', hold)
+  table.insert(due, record(id))
+end
+return due
+"""
+)
+
+# ARGV: P, now, id. The owed close was made: the job is an ordinary finished one from now on.
+# Answers 1, or 0 when it owed nothing (closed already, by another instance perhaps).
+CLOSED = (
+    COMMON
+    + r"""
+local now, id = ARGV[2], ARGV[3]
+if not redis.call('HGET', jk(id), 'close_owed') then return 0 end
+forget_close(id)
+redis.call('ZADD', P .. ':finished', now, id)
+return 1
+"""
+)
+
+# ARGV: P, id, at. The close is still owed, next due at `at`. Answers 1, or 0 if none was owed.
+CLOSE_LATER = (
+    COMMON
+    + r"""
+local id, at = ARGV[2], ARGV[3]
+if not redis.call('HGET', jk(id), 'close_owed') then return 0 end
+redis.call('HSET', jk(id), 'close_due', at)
+redis.call('ZADD', P .. ':closes', at, id)
+return 1
 """
 )
 
@@ -407,4 +466,21 @@ for _, seq in ipairs(redis.call('ZRANGE', P .. ':audit:all', 0, batch - 1)) do
 end
 return removed + audit_trim(max_entries, batch - removed)
 """
+)
+
+# The scripts the store registers, by their names above.
+SCRIPTS = (
+    "ADD",
+    "CLAIM",
+    "RENEW",
+    "SAVE",
+    "REQUEUE",
+    "RECOVER",
+    "REVIVE",
+    "PRUNE",
+    "CLOSES_DUE",
+    "CLOSED",
+    "CLOSE_LATER",
+    "RECORD_AUDIT",
+    "PRUNE_AUDIT",
 )

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..audit import AuditEntry, AuditPage, AuditQuery, AuditRetention
-from ..model import Job, iso
+from ..model import Ending, Job, iso
 from . import sqlite_results as results
 from . import sqlite_schema as sql
 from .base import (
@@ -58,7 +58,7 @@ class SqliteJobStore:
         self._clock = clock
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobstore-sqlite")
         self._conn: sqlite3.Connection | None = None
-        self._closed = False
+        self._shut = False  # closed: no more calls (not to be confused with `_closed`, a paid run close)
 
     @classmethod
     async def open(cls, path: str, *, clock: Clock = time.time) -> SqliteJobStore:
@@ -110,6 +110,15 @@ class SqliteJobStore:
     async def recover(self) -> builtins.list[Job]:
         return await self._run(self._tx, self._recover)
 
+    async def closes_due(self, limit: int, hold: float) -> builtins.list[Job]:
+        return await self._run(self._tx, self._closes_due, max(1, limit), hold)
+
+    async def closed(self, job_id: str) -> bool:
+        return await self._run(self._tx, self._closed, job_id)
+
+    async def close_later(self, job_id: str, at: float) -> bool:
+        return await self._run(self._tx, self._close_later, job_id, at)
+
     async def list(self, states: Sequence[str], *, limit: int = 50, cursor: str | None = None) -> Page:
         wanted, before = check_states(states), parse_cursor(cursor)
         return await self._run(self._list, wanted, max(1, limit), before)
@@ -150,7 +159,7 @@ class SqliteJobStore:
     async def close(self) -> None:
         if self._conn is not None:
             await self._run(self._close)
-        self._closed = True
+        self._shut = True
         self._thread.shutdown(wait=True)
 
     async def query_plans(self) -> dict[str, builtins.list[str]]:
@@ -160,7 +169,7 @@ class SqliteJobStore:
     # -- plumbing (all below runs on the store's thread) ------------------------------------
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._closed:
+        if self._shut:
             raise StoreError(f"the job store {self.path} is closed")
         try:
             return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
@@ -276,6 +285,11 @@ class SqliteJobStore:
         if stored.state in TERMINAL:
             stored.finished_at, finished = stored.finished_at or iso(now), now
             stored.lease_owner = stored.lease_until = stored.not_before = None
+            if stored.close_owed is not None:
+                _owe_close(stored, stored.close_owed, now)
+                finished = None  # kept from retention until its run is closed
+        else:
+            stored.close_owed = None  # only a finished job owes a close
         self._write(conn, stored, row["added_ts"], finished)
         _copy_into(job, stored)
         return True
@@ -312,9 +326,23 @@ class SqliteJobStore:
         job.state, job.seq, job.attempts = "queued", self._next_seq(conn), 0
         job.started_at = job.finished_at = job.error = job.superseded_by = None
         job.not_before = job.lease_owner = job.lease_until = None
+        job.close_owed, job.close_due = None, None  # it runs again: what it owes is its next ending's
         superseded = self._supersede(conn, now, job)
         self._write(conn, job, now, None)
         return Added(job, created=False, revived=True, superseded=superseded)
+
+    def _closes_due(self, conn: sqlite3.Connection, now: float, limit: int, hold: float) -> builtins.list[Job]:
+        due = [_job(row) for row in conn.execute(sql.CLOSES_DUE, (now, limit)).fetchall()]
+        for job in due:
+            job.close_due = now + hold
+            conn.execute(sql.HOLD_CLOSE, (job.close_due, job.id))
+        return due
+
+    def _closed(self, conn: sqlite3.Connection, now: float, job_id: str) -> bool:
+        return bool(conn.execute(sql.CLOSED, (now, job_id)).rowcount == 1)
+
+    def _close_later(self, conn: sqlite3.Connection, now: float, job_id: str, at: float) -> bool:
+        return bool(conn.execute(sql.HOLD_CLOSE, (at, job_id)).rowcount == 1)
 
     def _prune(self, conn: sqlite3.Connection, now: float, retention: Retention) -> int:
         removed = conn.execute(sql.PRUNE_AGE, (now - retention.max_age_seconds,)).rowcount
@@ -402,7 +430,7 @@ class SqliteJobStore:
                 continue
             old = _job(row)
             _finish_superseded(old, newer.id, now)
-            self._write(conn, old, row["added_ts"], now)
+            self._write(conn, old, row["added_ts"], None)
             superseded.append(old)
         return superseded
 
@@ -413,9 +441,10 @@ class SqliteJobStore:
         newer = next((r for r in conn.execute(sql.QUEUED_OF_KEY, (job.key,)) if r["id"] != job.id), None)
         if newer is not None:
             _finish_superseded(job, newer["id"], now)
-            self._write(conn, job, added, now)
+            self._write(conn, job, added, None)
         else:
             job.state, job.not_before = "queued", not_before
+            job.close_owed = job.close_due = None
             self._write(conn, job, added, None)
 
     def _write(self, conn: sqlite3.Connection, job: Job, added: float, finished: float | None) -> None:
@@ -432,17 +461,42 @@ class SqliteJobStore:
 def _finish_superseded(job: Job, by: str, now: float) -> None:
     job.state, job.superseded_by, job.finished_at = "superseded", by, iso(now)
     job.not_before = job.lease_owner = job.lease_until = None
+    _owe_close(job, "superseded", now)
+
+
+def _owe_close(job: Job, ending: Ending, now: float) -> None:
+    """The job's run is to be closed, from now on (its row keeps no finished_ts meanwhile)."""
+    job.close_owed, job.close_due = ending, now
 
 
 def _take_writable(stored: Job, job: Job) -> Job:
     """The stored job with what a holder may change taken from the caller's copy."""
     return replace(
-        stored, state=job.state, result=job.result, params=job.params, error=job.error, attempts=job.attempts
+        stored,
+        state=job.state,
+        result=job.result,
+        params=job.params,
+        error=job.error,
+        attempts=job.attempts,
+        close_owed=job.close_owed,
     )
 
 
+_STORED_BY_US = (
+    "state",
+    "finished_at",
+    "lease_owner",
+    "lease_until",
+    "not_before",
+    "superseded_by",
+    "error",
+    "close_owed",
+    "close_due",
+)
+
+
 def _copy_into(job: Job, stored: Job) -> None:
-    for name in ("state", "finished_at", "lease_owner", "lease_until", "not_before", "superseded_by", "error"):
+    for name in _STORED_BY_US:
         setattr(job, name, getattr(stored, name))
 
 

@@ -14,7 +14,7 @@ import sqlite3
 from .base import StoreError
 from .codec import FIELDS
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BOOKKEEPING = ("added_ts", "finished_ts")
 COLUMNS = (*FIELDS, *BOOKKEEPING)
 
@@ -107,7 +107,14 @@ CREATE INDEX audit_outcome ON audit (outcome);
 CREATE TABLE repository_starts (repository TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX repository_starts_window ON repository_starts (repository, at);
 """
-MIGRATIONS = (V1, V2, V3, V4)
+# Version 5: a finished job may owe its check run a close (store/base.py); the recovery loop
+# finds the ones due through this index. Columns added in place, so older rows owe nothing.
+V5 = """
+ALTER TABLE jobs ADD COLUMN close_owed TEXT;
+ALTER TABLE jobs ADD COLUMN close_due REAL;
+CREATE INDEX jobs_close_due ON jobs (close_due) WHERE close_due IS NOT NULL;
+"""
+MIGRATIONS = (V1, V2, V3, V4, V5)
 NO_CAP = 2**62
 
 SELECT_JOB = "SELECT * FROM jobs WHERE id = ?"
@@ -140,6 +147,15 @@ DELETE FROM jobs WHERE id IN (
 )
 """
 PRUNE_DELIVERIES = "DELETE FROM deliveries WHERE seen_ts < ?"
+CLOSES_DUE = """
+SELECT * FROM jobs INDEXED BY jobs_close_due WHERE close_due IS NOT NULL AND close_due <= ?
+ORDER BY close_due LIMIT ?
+"""
+HOLD_CLOSE = "UPDATE jobs SET close_due = ? WHERE id = ? AND close_owed IS NOT NULL"
+# A job owing a close has no finished_ts, so retention passes it by; its time starts once closed.
+CLOSED = """
+UPDATE jobs SET close_owed = NULL, close_due = NULL, finished_ts = ? WHERE id = ? AND close_owed IS NOT NULL
+"""
 
 AUDIT_COLUMNS = (
     "at", "delivery_id", "event", "action", "repository", "installation_id", "sender", "outcome", "status", "job_id",
@@ -190,6 +206,7 @@ INDEXED: dict[str, tuple[str, tuple[object, ...]]] = {
         f"audit_page_by_{name}": (AUDIT_PAGE.format(filters=f" AND {name} = ?"), (1, "x", 1))
         for name in ("delivery_id", "event", "outcome", "repository")
     },
+    "closes_due": (CLOSES_DUE, (0.0, 1)),
 }
 
 
