@@ -2,7 +2,10 @@
 
 Workers are started with `spawn` (the Go runtime inside Helm is not fork-safe, and a forked
 aiohttp server is no better) and replaced after a number of jobs, which bounds what a leak in
-any library can cost. They run at a lower CPU priority than the server (their render children
+any library can cost. The pool replaces them itself, a whole generation at a time, rather
+than with ProcessPoolExecutor's `max_tasks_per_child`: on CPython 3.11 to 3.13 that option
+deadlocks the executor once a worker retires while calls are waiting (python/cpython#115634),
+and the App always has calls waiting under load. They run at a lower CPU priority than the server (their render children
 inherit it): answering GitHub's deliveries within its ten seconds matters more than finishing
 an analysis a few milliseconds sooner. A worker handles data from pull requests, so it also runs
 under an address-space limit (WORKER_MEMORY_MB; its render children set their own), and each
@@ -41,7 +44,7 @@ from .model import TransientError
 T = TypeVar("T")
 
 log = structlog.get_logger(__name__)
-JOBS_PER_WORKER = 50
+JOBS_PER_WORKER = 50  # calls a generation of workers takes per worker before it is replaced
 WORKER_NICENESS = 10
 STOP_TIMEOUT_SECONDS = 2.0  # a worker's time to end after SIGTERM, before SIGKILL
 
@@ -128,10 +131,15 @@ def warm_up() -> None:
 class AnalysisPool:
     """A process pool that replaces itself when a worker dies."""
 
-    def __init__(self, workers: int, *, memory_mb: int | None = None) -> None:
+    def __init__(self, workers: int, *, memory_mb: int | None = None, jobs_per_worker: int = JOBS_PER_WORKER) -> None:
         self._workers = max(1, workers)
         self._memory_mb = memory_mb
         self._executor: ProcessPoolExecutor | None = None
+        self._calls_per_generation = max(1, jobs_per_worker) * self._workers
+        self._calls_taken = 0  # by the current generation
+        # Generations replaced while they still had calls to answer: they end once those are done
+        # (shutdown without waiting), and `close` stops them with the current one.
+        self._retiring: list[list[multiprocessing.process.BaseProcess]] = []
         self.in_flight = 0  # calls sent to the pool and not answered: running, or waiting for a process
         self._busy_seconds = 0.0
         self._counted_at = time.monotonic()
@@ -175,7 +183,7 @@ class AnalysisPool:
         return await self._call(analyze_snapshots, base, head, config, options, only)
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        executor = self._executor or self._start()
+        executor = self._current()
         self._count()
         self.in_flight += 1
         try:
@@ -191,7 +199,7 @@ class AnalysisPool:
             self.in_flight -= 1
 
     async def warm_up(self) -> None:
-        executor = self._executor or self._start()
+        executor = self._current()
         try:
             await asyncio.get_running_loop().run_in_executor(executor, warm_up)
         except BrokenProcessPool:
@@ -204,31 +212,48 @@ class AnalysisPool:
         for them (the server stopping: their jobs are already back in the queue, so nobody wants
         their results, and waiting could outlast the grace period). Render children die with
         their worker."""
-        executor, self._executor = self._executor, None
-        if executor is None:
-            return
-        if not stop_running:
-            executor.shutdown(wait=True, cancel_futures=True)
-            return
-        # A private attribute of CPython's ProcessPoolExecutor (stable since 3.2); if it is ever
-        # missing, shutting down waits for the analyses as without `stop_running`.
-        processes = list((getattr(executor, "_processes", None) or {}).values())
-        executor.shutdown(wait=False, cancel_futures=True)
+        executor, retired = self._executor, [p for generation in self._retiring for p in generation]
+        self._executor, self._retiring = None, []
+        processes = [*retired, *(_processes(executor) if executor is not None else [])]
+        if executor is not None:
+            executor.shutdown(wait=not stop_running, cancel_futures=True)
+        if stop_running:
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
         for process in processes:
-            if process.is_alive():
-                process.terminate()
-        for process in processes:
-            process.join(timeout=STOP_TIMEOUT_SECONDS)
+            process.join(timeout=None if not stop_running else STOP_TIMEOUT_SECONDS)
             if process.is_alive():
                 process.kill()
-        executor.shutdown(wait=True)
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    def _current(self) -> ProcessPoolExecutor:
+        """The generation that takes the next call: a new one once the current one took its
+        share. The old one answers the calls it holds and then ends; its processes are kept
+        here until then, for `close`."""
+        if self._executor is not None and self._calls_taken >= self._calls_per_generation:
+            old, self._executor = self._executor, None
+            processes = _processes(old)  # before shutdown, which forgets them
+            old.shutdown(wait=False)  # its calls still run; its processes exit after them
+            live = [generation for generation in self._retiring if any(p.is_alive() for p in generation)]
+            self._retiring = [*live, processes]
+        executor = self._executor or self._start()
+        self._calls_taken += 1
+        return executor
 
     def _start(self) -> ProcessPoolExecutor:
+        self._calls_taken = 0
         self._executor = ProcessPoolExecutor(
             max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
-            max_tasks_per_child=JOBS_PER_WORKER,
             initializer=_start_worker,
             initargs=(self._memory_mb, os.getpid()),
         )
         return self._executor
+
+
+def _processes(executor: ProcessPoolExecutor) -> list[multiprocessing.process.BaseProcess]:
+    """An executor's worker processes: CPython's private `_processes` (stable since 3.2). If it
+    is ever missing, `close(stop_running=True)` cannot end running analyses and waits for them."""
+    return list((getattr(executor, "_processes", None) or {}).values())

@@ -1,0 +1,39 @@
+"""The analysis pool (jobs/analysis_process.py) replaces its workers after a number of calls,
+also while calls are waiting: ProcessPoolExecutor's own `max_tasks_per_child` deadlocks then on
+CPython 3.11-3.13 (python/cpython#115634), which hung a job of the test suite for 300 s."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+
+from chartimpact_bot.jobs.analysis_process import AnalysisPool
+from tests.process_tree import left_after
+
+
+async def test_workers_are_replaced_after_their_calls_even_with_a_backlog() -> None:
+    pool = AnalysisPool(1, jobs_per_worker=2)
+    try:
+        # Ten calls at once on one worker: eight wait while generations retire under them.
+        pids = await asyncio.wait_for(asyncio.gather(*(pool._call(os.getpid) for _ in range(10))), 120)
+        assert len(pids) == 10
+        assert len(set(pids)) == 5  # two calls per generation of one worker
+        assert os.getpid() not in pids
+    finally:
+        await asyncio.to_thread(pool.close)
+    assert left_after(set(pids), timeout=5) == {}  # retired generations ended too
+
+
+async def test_closing_stops_retired_generations_still_answering() -> None:
+    pool = AnalysisPool(1, jobs_per_worker=1)
+    slow = asyncio.ensure_future(pool._call(time.sleep, 60))  # the first generation's call
+    await asyncio.sleep(0.5)
+    second = await asyncio.wait_for(pool._call(os.getpid), 60)  # a new generation answers
+    retired = [p.pid for generation in pool._retiring for p in generation]
+    assert retired and second not in retired
+    await asyncio.to_thread(pool.close, stop_running=True)
+    assert left_after({*retired, second}, timeout=5) == {}
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await asyncio.wait_for(slow, 5)
