@@ -21,6 +21,9 @@ from chartimpact_bot.analysis.signals.context import ChartSide, SignalContext
 from chartimpact_bot.analysis.signals.custom import MAX_RULES, MAX_STEPS_PER_CHART, StepBudget, evaluate_rules
 from chartimpact_bot.analysis.signals.engine import detect_signals
 from chartimpact_bot.analysis.signals.rule_paths import (
+    MAX_PATH_CHARS,
+    MAX_SEGMENTS,
+    MAX_WILDCARDS,
     AnyItem,
     AnyKey,
     Index,
@@ -30,7 +33,12 @@ from chartimpact_bot.analysis.signals.rule_paths import (
     pairs,
     parse_path,
 )
-from chartimpact_bot.analysis.signals.rule_patterns import MAX_SUBJECT_CHARS, PatternError, compile_pattern
+from chartimpact_bot.analysis.signals.rule_patterns import (
+    MAX_PATTERN_CHARS,
+    MAX_SUBJECT_CHARS,
+    PatternError,
+    compile_pattern,
+)
 from chartimpact_bot.repo_config import InvalidConfig, load_config
 from tests.conftest import EXAMPLES, chart_yaml, diff_dirs, only_chart, write_files
 
@@ -271,3 +279,30 @@ def test_same_inputs_and_rules_give_byte_identical_reports(options: PipelineOpti
     assert len(runs) == 1
     (text,) = runs
     assert '"type": "custom.any-change"' in text
+
+
+CONFIGURATION_DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+
+
+def test_every_example_in_the_configuration_doc_is_a_valid_file() -> None:
+    examples = re.findall(r"^```yaml\n(.*?)^```", CONFIGURATION_DOC.read_text(), re.MULTILINE | re.DOTALL)
+    assert len(examples) >= 4
+    for example in examples:
+        assert load_config(example).rules, example
+
+
+def test_the_limits_the_configuration_doc_states_are_the_ones_enforced() -> None:
+    text = " ".join(CONFIGURATION_DOC.read_text().split())
+    stated = [
+        f"at most **{MAX_RULES}** rules",
+        f"at most **{MAX_PATH_CHARS}** characters, **{MAX_SEGMENTS}** segments and **{MAX_WILDCARDS}** wildcards",
+        f"a pattern has at most **{MAX_PATTERN_CHARS}** characters",
+        f"longer than **{MAX_SUBJECT_CHARS}** characters never matches",
+        f"at most **{MAX_STEPS_PER_CHART:,}** fields and values",
+    ]
+    assert [s for s in stated if s not in text] == []
+
+
+def test_an_overlong_rule_field_names_its_limit() -> None:
+    text = f"rules:\n  - type: custom.a\n    path: spec.x\n    on: added\n    description: {'d' * 301}\n"
+    assert _config_problems(text) == [(5, "'rules[0].description' has at most 300 characters")]
