@@ -18,7 +18,14 @@ from chartimpact_bot.analysis.model import Resource, ResourceDiff, ResourceId
 from chartimpact_bot.analysis.pipeline import PipelineOptions
 from chartimpact_bot.analysis.report.json import dumps
 from chartimpact_bot.analysis.signals.context import ChartSide, SignalContext
-from chartimpact_bot.analysis.signals.custom import MAX_RULES, MAX_STEPS_PER_CHART, StepBudget, evaluate_rules
+from chartimpact_bot.analysis.signals.custom import (
+    MAX_RULES,
+    MAX_STEPS_PER_CHART,
+    StepBudget,
+    compile_rule,
+    evaluate_rules,
+    rule_detector,
+)
 from chartimpact_bot.analysis.signals.engine import detect_signals
 from chartimpact_bot.analysis.signals.rule_paths import (
     MAX_PATH_CHARS,
@@ -199,7 +206,7 @@ def test_the_work_of_rules_times_resources_times_fields_is_bounded_per_chart() -
     assert time.monotonic() - started < 10
     (warning,) = outcome.warnings
     assert warning.startswith("custom rules stopped at custom.r")
-    assert f"budget of {MAX_STEPS_PER_CHART:,} steps" in warning
+    assert f"their limit of {MAX_STEPS_PER_CHART:,} fields and values on this chart" in warning
     assert 0 < len(outcome.found) < MAX_STEPS_PER_CHART
     # Within the budget everything is evaluated, and nothing is said.
     small = evaluate_rules(_context(count=2, keys=3), rules[:2], StepBudget())
@@ -306,3 +313,19 @@ def test_the_limits_the_configuration_doc_states_are_the_ones_enforced() -> None
 def test_an_overlong_rule_field_names_its_limit() -> None:
     text = f"rules:\n  - type: custom.a\n    path: spec.x\n    on: added\n    description: {'d' * 301}\n"
     assert _config_problems(text) == [(5, "'rules[0].description' has at most 300 characters")]
+
+
+def test_a_rule_is_described_like_a_detector_and_runs_alone_through_it() -> None:
+    rule = _rule(1, category="security", importance="high", on="changed", kinds=("ConfigMap",))
+    detector = rule_detector(compile_rule(rule))
+    assert (detector.type, detector.category, detector.importance, detector.kinds) == (
+        "custom.r001", "security", "high", frozenset({"ConfigMap"}),
+    )  # fmt: skip
+    assert detector.explanation == "A rule of this repository's .chartimpact.yml."
+    ctx = _context(count=1, keys=2)
+    found = list(detector.function(ctx, ctx.diffs[0]))
+    assert [(f.affected_path, f.before, f.after, f.change_type) for f in found] == [
+        ("data.k0", "old", "new", "modified"),
+        ("data.k1", "old", "new", "modified"),
+    ]
+    assert found[0].description == "d: ConfigMap 'cm-0' sets data.k0 to new (was old)"

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import partial
 from typing import Any
 
 from ..config import CustomRule
@@ -31,7 +32,7 @@ from .context import SignalContext
 from .kube import as_dict
 from .registry import Detector, Finding
 from .rule_paths import Pair, PathError, RulePath, pairs, parse_path
-from .rule_patterns import Pattern, PatternError, compile_pattern
+from .rule_patterns import MAX_SUBJECT_CHARS, Pattern, PatternError, compile_pattern
 
 MAX_RULES = 200
 MAX_STEPS_PER_CHART = 200_000
@@ -90,10 +91,11 @@ def _rule_problems(raw: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
+    """A rule with its path parsed and its pattern compiled: what selects, matches and fires."""
+
     rule: CustomRule
     path: RulePath
     pattern: Pattern | None
-    detector: Detector
 
     def selects(self, diff: ResourceDiff) -> bool:
         """Whether the rule looks at this resource (kinds, names, labels)."""
@@ -166,13 +168,17 @@ class RuleOutcome:
 def compile_rule(rule: CustomRule) -> CompiledRule:
     """The rule ready to run; ValueError (PathError, PatternError) for a rule that was not
     validated and cannot run."""
-    compiled: CompiledRule | None = None
+    if rule.on is None and rule.matches is None and rule.equals is None:
+        raise ValueError(f"the rule {rule.type} never fires: it has no 'on', 'matches' or 'equals'")
+    pattern = compile_pattern(rule.matches) if rule.matches is not None else None
+    return CompiledRule(rule, parse_path(rule.path), pattern)
 
-    def run(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-        assert compiled is not None
-        return iter(findings(compiled, diff, StepBudget()))
 
-    detector = Detector(
+def rule_detector(compiled: CompiledRule) -> Detector:
+    """The rule as the engine's detectors are described: what its signals are (type, category,
+    importance, explanation), and a function that runs it alone on one resource."""
+    rule = compiled.rule
+    return Detector(
         type=rule.type,
         category=rule.category,
         importance=rule.importance,
@@ -180,14 +186,13 @@ def compile_rule(rule: CustomRule) -> CompiledRule:
         scope="resource",
         kinds=frozenset(rule.kinds) if rule.kinds else None,
         absorbs=(),
-        function=run,
+        function=partial(_run_alone, compiled),
         doc=rule.description,
     )
-    if rule.on is None and rule.matches is None and rule.equals is None:
-        raise ValueError(f"the rule {rule.type} never fires: it has no 'on', 'matches' or 'equals'")
-    pattern = compile_pattern(rule.matches) if rule.matches is not None else None
-    compiled = CompiledRule(rule, parse_path(rule.path), pattern, detector)
-    return compiled
+
+
+def _run_alone(compiled: CompiledRule, ctx: SignalContext, diff: ResourceDiff) -> list[Finding]:
+    return findings(compiled, diff, StepBudget()) if compiled.selects(diff) else []
 
 
 def evaluate_rules(ctx: SignalContext, rules: Sequence[CustomRule], budget: StepBudget | None = None) -> RuleOutcome:
@@ -195,17 +200,19 @@ def evaluate_rules(ctx: SignalContext, rules: Sequence[CustomRule], budget: Step
     order (the engine sorts signals afterwards)."""
     outcome = RuleOutcome()
     budget = budget if budget is not None else StepBudget()
-    compiled = [compile_rule(rule) for rule in rules[:MAX_RULES]]
-    for rule in compiled:
+    if len(rules) > MAX_RULES:  # only a library caller can get here: the file is refused
+        outcome.warnings.append(f"only the first {MAX_RULES} of {len(rules)} custom rules ran")
+    for compiled in [compile_rule(rule) for rule in rules[:MAX_RULES]]:
+        detector = rule_detector(compiled)
         try:
             for diff in ctx.diffs:
                 budget.spend(1)
-                if rule.selects(diff):
-                    outcome.found += [(rule.detector, finding, diff) for finding in findings(rule, diff, budget)]
+                if compiled.selects(diff):
+                    outcome.found += [(detector, finding, diff) for finding in findings(compiled, diff, budget)]
         except BudgetExhausted:
             outcome.warnings.append(
-                f"custom rules stopped at {rule.rule.type}: they used up their budget of "
-                f"{MAX_STEPS_PER_CHART:,} steps on this chart, so later matches are not reported"
+                f"custom rules stopped at {compiled.rule.type}: they looked at their limit of "
+                f"{MAX_STEPS_PER_CHART:,} fields and values on this chart, so later matches are not reported"
             )
             break
     return outcome
@@ -217,10 +224,19 @@ def findings(rule: CompiledRule, diff: ResourceDiff, budget: StepBudget) -> list
     head = diff.head.body if diff.head is not None else None
     out = []
     for pair in pairs(rule.path, base, head, budget.spend):
-        budget.spend(1)
+        budget.spend(_match_cost(pair))
         if rule.fires(pair):
             out.append(_finding(rule.rule, diff, pair))
     return out
+
+
+def _match_cost(pair: Pair) -> int:
+    """One step per value, and more for long text, which a pattern reads in full."""
+    cost = 1
+    for side in (pair.base, pair.head):
+        if side is not None and isinstance(side.value, str):
+            cost += min(len(side.value), MAX_SUBJECT_CHARS) // 512
+    return cost
 
 
 def _finding(rule: CustomRule, diff: ResourceDiff, pair: Pair) -> Finding:
