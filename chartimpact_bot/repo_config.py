@@ -28,8 +28,9 @@ from .analysis.config import (
 from .analysis.errors import ConfigError, brief
 from .analysis.model import Category, Importance
 from .analysis.normalize import NormalizeOptions
+from .analysis.signals.custom import check_rules
 from .analysis.sources import ChartSource, read_file
-from .analysis.yamlio import METADATA_LIMITS, YamlLimitError, compose_untrusted, load_yaml
+from .analysis.yamlio import METADATA_LIMITS, YamlLimitError, compose_untrusted, load_config_yaml
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -76,7 +77,7 @@ def load_config(text: str | bytes | None, file: str = CONFIG_FILE) -> AnalysisCo
         raise InvalidConfig(file, [Problem(line, f"not valid YAML: {brief(problem)}")]) from exc
     if root is None:
         return AnalysisConfig()
-    data = load_yaml(text)
+    data = load_config_yaml(text)
     problems = validate(data, root)
     if problems:
         raise InvalidConfig(file, problems)
@@ -90,6 +91,9 @@ def validate(data: Any, root: yaml.Node) -> list[Problem]:
     problems: list[Problem] = []
     for error in validator.iter_errors(data):
         problems.extend(_describe(error, root))
+    if isinstance(data, dict):
+        # What the schema cannot say: a rule's path and pattern are languages of their own.
+        problems += [Problem(_value_line(root, list(p.location)), p.message) for p in check_rules(data.get("rules"))]
     unique = {(p.line, p.message): p for p in problems}
     return sorted(unique.values(), key=lambda p: (p.line, p.message))
 
@@ -118,10 +122,15 @@ def _describe(error: ValidationError, root: yaml.Node) -> list[Problem]:
     if error.validator == "required":
         missing = [k for k in cast(list[str], error.validator_value) if k not in cast(dict[str, Any], error.instance)]
         return [Problem(line, f"'{dotted or 'the file'}': '{missing[0] if missing else '?'}' is a required property")]
+    if error.validator in _AT_MOST:
+        return [Problem(line, f"'{dotted}' has at most {error.validator_value} {_AT_MOST[error.validator]}")]
     if error.validator == "const":
         return [Problem(line, f"'{dotted}' must be {error.validator_value!r} (got {got})")]
     where = f"'{dotted}'" if dotted else "the file"
     return [Problem(line, f"{where}: {got} does not satisfy the schema ({_rule_text(error)})")]
+
+
+_AT_MOST = {"maxLength": "characters", "maxItems": "items", "maxProperties": "keys"}
 
 
 def _short_repr() -> reprlib.Repr:
@@ -239,6 +248,7 @@ def _set_literal(value: Any) -> str:
 
 
 def _rule(raw: dict[str, Any]) -> CustomRule:
+    names = raw.get("names") or ()
     return CustomRule(
         type=raw["type"],
         category=raw.get("category", "other"),
@@ -247,6 +257,11 @@ def _rule(raw: dict[str, Any]) -> CustomRule:
         path=raw["path"],
         kinds=tuple(raw.get("kinds") or ()),
         matches=raw.get("matches"),
+        explanation=raw.get("explanation"),
+        names=(names,) if isinstance(names, str) else tuple(names),
+        labels=tuple(sorted((str(k), str(v)) for k, v in (raw.get("labels") or {}).items())),
+        on=raw.get("on"),
+        equals=raw.get("equals"),
     )
 
 

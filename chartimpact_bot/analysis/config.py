@@ -53,8 +53,16 @@ class IgnoreRules:
     paths: tuple[str, ...] = ()
 
 
+RuleEvent = Literal["added", "removed", "changed"]
+RuleValue = str | int | float | bool
+
+
 @dataclass(frozen=True, slots=True)
 class CustomRule:
+    """A user-defined signal (`rules:`); `signals/custom.py` says what each field means when
+    it runs. Plain values only: the configuration is hashed into the result cache's key and
+    sent to worker processes."""
+
     type: str
     category: Category
     importance: Importance
@@ -62,6 +70,11 @@ class CustomRule:
     path: str
     kinds: tuple[str, ...] = ()
     matches: str | None = None
+    explanation: str | None = None
+    names: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    on: RuleEvent | None = None
+    equals: RuleValue | None = None
 
 
 @dataclass(frozen=True, slots=True)

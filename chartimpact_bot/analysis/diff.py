@@ -395,3 +395,19 @@ def diff_resources(
 def path_sort_key(path: tuple[PathToken, ...]) -> tuple[tuple[int, int, str], ...]:
     """Natural order of JSON pointers: list indexes numerically, keys as text."""
     return tuple((0, t, "") if isinstance(t, int) else (1, 0, str(t)) for t in path)
+
+
+def list_item_keys(field: str | None, a: list[Any], b: list[Any]) -> tuple[list[ItemKey], list[ItemKey]] | None:
+    """The keys the diff pairs the items of two versions of a list by (the same choice
+    `_Differ.sequence` makes), or None when it pairs them by value or by position."""
+    if field is not None:
+        for key_fn in KEYED_LISTS.get(field, ()):
+            a_keys, b_keys = _unique_keys(a, key_fn), _unique_keys(b, key_fn)
+            if a_keys is not None and b_keys is not None:
+                return a_keys, b_keys
+    if a and b and all(isinstance(x, dict) for x in a) and all(isinstance(x, dict) for x in b):
+        for name in GENERIC_KEYS:
+            a_keys, b_keys = _unique_keys(a, _field_key(name)), _unique_keys(b, _field_key(name))
+            if a_keys is not None and b_keys is not None:
+                return a_keys, b_keys
+    return None

@@ -523,7 +523,7 @@ def _signals(
         SideFiles(sides[0].resources, sides[0].chart, sides[0].values),
         SideFiles(sides[1].resources, sides[1].chart, sides[1].values),
     )
-    return detect_signals(ctx, locator, only=only)
+    return detect_signals(ctx, locator, only=only, rules=config.rules)
 
 
 def _chart_name(base: SideResult | None, head: SideResult | None, target: ChartTarget) -> str:

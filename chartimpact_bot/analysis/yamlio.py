@@ -54,6 +54,24 @@ def load_yaml(text: str | bytes) -> Any:
     return yaml.load(text, Loader=KubeLoader)
 
 
+class ConfigLoader(KubeLoader):
+    """`.chartimpact.yml`: booleans as YAML 1.2 writes them (`true`, `false`), so a rule's `on:`
+    key is the word it looks like rather than YAML 1.1's boolean `True` (GitHub Actions
+    workflows read `on:` the same way)."""
+
+
+_YAML12_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, _YAML12_BOOL if tag == "tag:yaml.org,2002:bool" else regexp) for tag, regexp in resolvers]
+    for first, resolvers in KubeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_config_yaml(text: str | bytes) -> Any:
+    """A `.chartimpact.yml` document (see ConfigLoader); raises yaml.YAMLError on invalid input."""
+    return yaml.load(text, Loader=ConfigLoader)
+
+
 # --- YAML written by a pull request author -------------------------------------------------
 #
 # libyaml's composer recurses once per nesting level in C: 50,000 nested `[` overflow its stack

@@ -20,6 +20,8 @@ def render_catalogue() -> str:
         "",
         "Generated from the detector registry (`python -m chartimpact_bot.analysis.signals.catalogue`);",
         "do not edit by hand. Importance is the default; `.chartimpact.yml` can override it per type.",
+        "A repository adds signal types of its own, `custom.<id>`, with `rules:` in `.chartimpact.yml`",
+        "(see configuration.md); they take part in thresholds, ignores and annotations like these.",
         "",
     ]
     registered = detectors()

@@ -3,6 +3,7 @@
 - A detector that raises is logged and skipped; the chart report names it.
 - One signal per (type, resource, affected path): duplicates merge their raw changes.
 - A signal absorbs the signals its detector declares (`absorbs`) on the same resource.
+- Custom rules (`.chartimpact.yml`) run after the built-in detectors and are signals like theirs.
 - Pattern detectors run last, over the signals found.
 - Order and ids are deterministic.
 """
@@ -11,15 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from ..config import CustomRule
 from ..errors import brief
 from ..model import CATEGORIES, IMPORTANCES, Change, ChangeOp, ResourceDiff, ResourceId, Signal, SignalSource
 
 # Importing the families registers their detectors.
 from . import availability, chart, patterns, pss, security, upgrade, workload  # noqa: F401
 from .context import SignalContext
+from .custom import evaluate_rules
 from .registry import REGISTRY, Detector, Finding
 
 log = logging.getLogger(__name__)
@@ -44,12 +47,16 @@ def detectors() -> list[Detector]:
 
 
 def detect_signals(
-    ctx: SignalContext, locator: Locator | None = None, *, only: set[str] | None = None
+    ctx: SignalContext,
+    locator: Locator | None = None,
+    *,
+    only: set[str] | None = None,
+    rules: Sequence[CustomRule] = (),
 ) -> tuple[list[Signal], list[str]]:
     """Signals of one chart, sorted, and one sentence per detector that failed.
 
     `only` restricts the run to those detector types (a chart that failed to render gets
-    nothing but `chart.render`)."""
+    nothing but `chart.render`); `rules` are the repository's custom rules."""
     failures: list[str] = []
     found: list[tuple[Detector, Finding, ResourceDiff | None]] = []
     for det in detectors():
@@ -60,6 +67,15 @@ def detect_signals(
         except Exception as exc:  # a detector bug must not cost the whole report
             log.warning("signal detector %s failed: %r", det.type, exc, exc_info=log.isEnabledFor(logging.DEBUG))
             failures.append(_failure(det.type, exc))
+    chosen = [rule for rule in rules if only is None or rule.type in only]
+    if chosen:
+        try:
+            outcome = evaluate_rules(ctx, chosen)
+            found.extend(outcome.found)
+            failures.extend(outcome.warnings)
+        except Exception as exc:  # a rule the library was handed unvalidated: report, go on
+            log.warning("custom rules failed: %r", exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            failures.append(_failure("custom rules", exc))
     signals = _absorb(_merge(found, locator))
     for det in detectors():
         if det.scope != "pattern" or (only is not None and det.type not in only):
