@@ -186,6 +186,10 @@ async def readyz(request: web.Request) -> web.Response:
         rejected = await request.app[CREDENTIALS].problem()
         if rejected:
             problems.append(rejected)
+    if not settings.webhook_enabled:
+        # Issue 8 asks readiness to fail while intake is disabled: a load balancer then sends
+        # GitHub's deliveries to instances that take them. /api/compare still answers here.
+        problems.append("webhook intake is disabled (WEBHOOK_ENABLED=false)")
     queue = request.app[QUEUE]
     if not queue.accepting:
         problems.append("the instance is shutting down")

@@ -81,3 +81,12 @@ async def test_a_rejection_seen_on_any_app_call_is_rechecked_until_github_accept
     answers.append(None)  # the operator fixed the key
     assert await check.problem() is None
     assert len(asked) == 3
+
+
+async def test_not_ready_while_webhook_intake_is_disabled(make_app: MakeApp) -> None:
+    app = await make_app(webhook_enabled=False)
+
+    status, answer = await _ready(app)
+
+    assert status == 503
+    assert answer["problems"] == ["webhook intake is disabled (WEBHOOK_ENABLED=false)"]
