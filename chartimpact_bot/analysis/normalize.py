@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .manifests import ManifestSet, ParsedResource
-from .model import NormalizationRule, PathToken, Resource, ResourceId
+from .model import NormalizationRule, PathToken, Resource, ResourceId, json_pointer
 from .sensitive import (
     SENSITIVE_PREFIX,
     fingerprint,
@@ -132,7 +132,7 @@ def _mask_nondeterminism(
         body = copy.deepcopy(item.body)
         for path in _differing_paths(item.body, other.body, ()):
             _set_path(body, path, GENERATED)
-            rules.append(NormalizationRule("nondeterministic", str(item.id), _pointer(path)))
+            rules.append(NormalizationRule("nondeterministic", str(item.id), json_pointer(path)))
         item.body = body
         out.append(item)
     return out
@@ -202,10 +202,6 @@ def _set_path(body: Any, path: tuple[PathToken, ...], value: Any) -> None:
     for token in path[:-1]:
         target = target[token]
     target[path[-1]] = value
-
-
-def _pointer(path: tuple[PathToken, ...]) -> str:
-    return "".join("/" + str(t).replace("~", "~0").replace("/", "~1") for t in path)
 
 
 # --- noise ----------------------------------------------------------------------------------

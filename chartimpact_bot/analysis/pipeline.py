@@ -16,10 +16,10 @@ import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from .. import __version__
+from ..timestamps import now
 from .charts import (
     ChartInfo,
     MaterializedChart,
@@ -121,10 +121,6 @@ class ChartOutcome:
     head: SideResult | None = None
 
 
-def now_rfc3339() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 def analyze_targets(
     targets: Iterable[ChartTarget],
     options: PipelineOptions,
@@ -157,7 +153,7 @@ def build_report(
         base=base,
         head=head,
         charts=tuple(charts),
-        generated_at=now_rfc3339(),
+        generated_at=now(),
         verdict=_overall_verdict(charts),
         engine_version=__version__,
     )

@@ -379,11 +379,6 @@ def looks_like_private_key(text: str) -> bool:
     return False
 
 
-def is_placeholder(value: str) -> bool:
-    """`$(DB_PASSWORD)`, `${TOKEN}`: a reference to a secret, not one."""
-    return _PLACEHOLDER.fullmatch(value.strip()) is not None
-
-
 def _secret_value(value: str) -> bool:
     """Whether an assigned value could be a credential (not a switch, a reference, a mask)."""
     inner = value.strip()

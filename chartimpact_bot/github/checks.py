@@ -8,11 +8,11 @@ content it holds; chart text in annotations is plain text without controls or me
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..analysis.model import IMPORTANCES, Report
+from ..analysis.model import Report
+from ..analysis.report.counts import importance_phrase
 from ..analysis.report.markdown import render_diff_markdown, render_markdown
 from ..analysis.report.safe_text import cut_bytes, cut_markdown, cut_plain, md_text, plain
 from .client import GitHubClient
@@ -67,9 +67,8 @@ def build_output(
     report: Report, *, head_paths: set[str], problems: list[ConfigProblem], config_file: str = ".chartimpact.yml"
 ) -> CheckOutput:
     signals = [s for chart in report.charts for s in chart.signals]
-    counts = Counter(s.importance for s in signals)
     verdict = "fail" if problems else report.verdict
-    summary_counts = ", ".join(f"{counts[i]} {i}" for i in IMPORTANCES if counts[i]) or "no signals"
+    summary_counts = importance_phrase(signals, empty="no signals")
     errors = sum(1 for c in report.charts if c.status == "render_error")
     title = f"{verdict}: {summary_counts}" + (
         f"; {errors} chart{'s' if errors != 1 else ''} failed to render" if errors else ""

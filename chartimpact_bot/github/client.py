@@ -29,7 +29,8 @@ import aiohttp
 import gidgethub
 import gidgethub.aiohttp
 
-from ..jobs.model import RateLimited, TransientError, iso
+from ..jobs.model import RateLimited, TransientError
+from ..timestamps import iso
 from .auth import AppAuth, AppIdentity
 
 USER_AGENT = "chartimpact-bot"

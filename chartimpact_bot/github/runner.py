@@ -91,7 +91,6 @@ class GitHubContext:
     sleep: Sleep = asyncio.sleep
     clock: Clock = time.time
     gate: RateLimitGate | None = None
-    tree_calls: int = 0
     on_response: ResponseHook | None = None  # every GitHub response, for /metrics
     on_stage: StageHook | None = None  # every stage of an analysis and its seconds, for /metrics
     _installations: InstallationDirectory | None = None
@@ -339,7 +338,6 @@ class AnalysisRunner:
         key = f"{job.repository}@{sha}"
         cached = self.ctx.trees.get(key)
         if cached is None:
-            self.ctx.tree_calls += 1
             cached = await fetch_tree(client, job.owner, job.repo, sha)
             self.ctx.trees.put(key, cached)
         return cached

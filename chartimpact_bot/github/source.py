@@ -40,7 +40,6 @@ class BlobCache:
         self._lock = threading.Lock()
         # Fetches under way (on the event loop): a second asker awaits the first fetch.
         self.in_flight: dict[str, asyncio.Future[bytes]] = {}
-        self.fetches = 0
 
     def get(self, sha: str) -> bytes | None:
         with self._lock:
@@ -236,7 +235,6 @@ class GitHubSource:
         self._blobs.in_flight[sha] = future
         try:
             async with self._semaphore:
-                self._blobs.fetches += 1
                 content = await _blob(self._client, self._owner, self._repo, sha)
             self._blobs.put(sha, content)
             future.set_result(content)

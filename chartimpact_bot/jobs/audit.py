@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .model import iso
+from ..timestamps import iso
 
 Outcome = Literal["accepted", "ignored", "duplicate", "rejected"]
 OUTCOMES: tuple[Outcome, ...] = ("accepted", "ignored", "duplicate", "rejected")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
+
+from ..timestamps import now
 
 JobState = Literal["queued", "running", "succeeded", "failed", "superseded", "dead"]
 JobKind = Literal["pull_request", "push", "release", "rerun"]
@@ -16,15 +17,6 @@ Ending = Literal["superseded", "dead", "stopped", "failed"]
 
 # Lower runs first: a reviewer waits on a pull request's check run; pushes and releases can wait.
 KIND_PRIORITY: dict[str, int] = {"pull_request": 0, "rerun": 0, "push": 1, "release": 2}
-
-
-def iso(timestamp: float) -> str:
-    """RFC 3339 in UTC to the second, the shape of every time in the status API."""
-    return datetime.fromtimestamp(timestamp, UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(slots=True)

@@ -7,8 +7,6 @@ from collections import Counter
 from typing import Any
 
 from ..model import (
-    CATEGORIES,
-    IMPORTANCES,
     Change,
     ChartReport,
     Report,
@@ -17,6 +15,7 @@ from ..model import (
     Signal,
     StructuredDiff,
 )
+from .counts import by_category, by_importance
 from .safe_text import json_safe
 
 SCHEMA_VERSION = "1.0.0"
@@ -63,18 +62,15 @@ def chart_to_dict(chart: ChartReport, engine_version: str) -> dict[str, Any]:
 
 
 def signal_counts(signals: tuple[Signal, ...] | list[Signal]) -> dict[str, Any]:
-    by_category = Counter(s.category for s in signals)
-    by_importance = Counter(s.importance for s in signals)
     return {
         "total": len(signals),
-        "byCategory": {c: by_category.get(c, 0) for c in CATEGORIES},
-        "byImportance": {i: by_importance.get(i, 0) for i in IMPORTANCES},
+        "byCategory": by_category(signals),
+        "byImportance": by_importance(signals),
     }
 
 
 def diff_to_dict(diff: StructuredDiff, engine_version: str) -> dict[str, Any]:
     change_types = Counter(r.change_type for r in diff.resources)
-    importances = Counter(c.importance for r in diff.resources for c in r.changes)
     return {
         "metadata": {
             "engineVersion": engine_version,
@@ -92,7 +88,7 @@ def diff_to_dict(diff: StructuredDiff, engine_version: str) -> dict[str, Any]:
             },
             "changes": {
                 "total": sum(len(r.changes) for r in diff.resources),
-                "byImportance": {i: importances.get(i, 0) for i in IMPORTANCES},
+                "byImportance": by_importance(c for r in diff.resources for c in r.changes),
             },
         },
     }
@@ -110,7 +106,6 @@ def identity_to_dict(rid: ResourceId, api_version: str) -> dict[str, Any]:
 def resource_diff_to_dict(diff: ResourceDiff) -> dict[str, Any]:
     resource = diff.resource
     by_op = Counter(c.op for c in diff.changes)
-    by_importance = Counter(c.importance for c in diff.changes)
     return {
         "identity": identity_to_dict(resource.id, resource.api_version),
         "changeType": diff.change_type,
@@ -121,7 +116,7 @@ def resource_diff_to_dict(diff: ResourceDiff) -> dict[str, Any]:
         "summary": {
             "changes": len(diff.changes),
             "byOp": {op: by_op.get(op, 0) for op in ("add", "remove", "replace")},
-            "byImportance": {i: by_importance.get(i, 0) for i in IMPORTANCES},
+            "byImportance": by_importance(diff.changes),
             "categories": sorted({c.change_category for c in diff.changes}),
             "flags": sorted({f for c in diff.changes for f in c.flags}),
         },

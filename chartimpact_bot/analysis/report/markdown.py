@@ -13,11 +13,11 @@ mention someone, reference an issue or carry a control character.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..model import IMPORTANCES, Change, ChartReport, Report, ResourceDiff, Signal
+from ..model import Change, ChartReport, Report, ResourceDiff, Signal
+from .counts import importance_phrase
 from .safe_text import cut_markdown, md_code, md_text, visible
 from .values import chart_counts, compact
 
@@ -111,11 +111,6 @@ def _revision(ref: str | None, sha: str | None) -> str:
     return md_code(text, limit=NAME_LIMIT)
 
 
-def importance_summary(signals: list[Signal] | tuple[Signal, ...]) -> str:
-    counts = Counter(s.importance for s in signals)
-    return " · ".join(f"{counts[i]} {i}" for i in IMPORTANCES if counts[i]) or "none"
-
-
 def _lines(report: Report, budget: _Budget, more_url: str | None) -> Iterator[str]:
     signals = [s for c in report.charts for s in c.signals]
     yield f"### ChartImpact {_VERDICT_ICON[report.verdict]} {report.verdict}"
@@ -124,7 +119,7 @@ def _lines(report: Report, budget: _Budget, more_url: str | None) -> Iterator[st
         f"{_revision(report.base.ref, report.base.sha)} → {_revision(report.head.ref, report.head.sha)} · "
         f"{len(report.charts)} chart{'s' if len(report.charts) != 1 else ''} · "
         f"{len(signals)} signal{'s' if len(signals) != 1 else ''}"
-        + (f": {importance_summary(signals)}" if signals else "")
+        + (f": {importance_phrase(signals, separator=' · ')}" if signals else "")
     )
     yield ""
     yield "| Chart | Environment | Status | Verdict | Signals | Resources changed |"
@@ -134,7 +129,7 @@ def _lines(report: Report, budget: _Budget, more_url: str | None) -> Iterator[st
         yield (
             f"| {budget.name(chart.path)} | {md_text(chart.environment, limit=budget.name_limit)} "
             f"| {chart.status.replace('_', ' ')} "
-            f"| {_VERDICT_ICON[chart.verdict]} {chart.verdict} | {importance_summary(chart.signals)} "
+            f"| {_VERDICT_ICON[chart.verdict]} {chart.verdict} | {importance_phrase(chart.signals, separator=' · ')} "
             f"| {added + removed + modified} |"
         )
     shown = 0

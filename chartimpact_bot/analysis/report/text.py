@@ -6,10 +6,10 @@ whole report once more, so no escape sequence but our own colours reaches the te
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 
 from ..model import CATEGORIES, IMPORTANCES, Change, ChartReport, Report, ResourceDiff, Signal
+from .counts import importance_phrase
 from .safe_text import one_line, terminal, visible
 from .values import chart_counts, compact
 
@@ -44,11 +44,6 @@ def render_text(report: Report, *, colour: bool = False) -> str:
     return terminal(text, keep=tuple(_COLOURS.values()) if colour else ())
 
 
-def importance_counts(signals: tuple[Signal, ...] | list[Signal]) -> str:
-    counts = Counter(s.importance for s in signals)
-    return ", ".join(f"{counts[i]} {i}" for i in IMPORTANCES if counts[i]) or "none"
-
-
 def _revision(ref: str | None, sha: str | None) -> str:
     if ref and sha:
         return f"{one_line(ref)} ({one_line(sha[:7])})"
@@ -61,7 +56,7 @@ def _lines(report: Report, style: _Style) -> Iterator[str]:
     )
     signals = [s for c in report.charts for s in c.signals]
     verdict = style(report.verdict.upper(), "bold", _VERDICT_COLOUR[report.verdict])
-    yield f"Verdict: {verdict}   charts: {len(report.charts)}   signals: {len(signals)} ({importance_counts(signals)})"
+    yield f"Verdict: {verdict}   charts: {len(report.charts)}   signals: {len(signals)} ({importance_phrase(signals)})"
     for chart in report.charts:
         yield ""
         yield from _chart_lines(chart, style)
@@ -80,7 +75,7 @@ def _chart_lines(chart: ChartReport, style: _Style) -> Iterator[str]:
         yield "  " + style(f"warning: {visible(warning)}", "yellow")
     if chart.signals:
         ignored = f"; {chart.ignored_signals} ignored by configuration" if chart.ignored_signals else ""
-        yield f"  Signals: {len(chart.signals)} ({importance_counts(chart.signals)}{ignored})"
+        yield f"  Signals: {len(chart.signals)} ({importance_phrase(chart.signals)}{ignored})"
         yield from _signal_lines(chart.signals, style)
     elif chart.ignored_signals:
         yield f"  Signals: none ({chart.ignored_signals} ignored by configuration)"

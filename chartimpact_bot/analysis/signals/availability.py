@@ -17,7 +17,6 @@ from .kube import (
     container_pairs,
     get,
     int_or_percent,
-    labels_match,
     pod_template,
     quantity,
     replicas_of,
@@ -1035,7 +1034,3 @@ def _area(display_path: str, prefix: str) -> str:
     """`spec.template.spec.containers[name=web].image` → `containers[name=web].image`."""
     rest = display_path[len(prefix) + 1 :]
     return rest.removeprefix("spec.") if rest.startswith("spec.") else rest
-
-
-def labels_select(selector: Any, labels: Any) -> bool:
-    return labels_match(selector, labels)

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..model import Category, ChangeType, Importance, PathToken
 
 if TYPE_CHECKING:
-    from ..model import ResourceDiff, ResourceId, Signal
-    from .context import SignalContext
+    from ..model import ResourceId
 
 Scope = Literal["resource", "chart", "pattern"]
 
@@ -94,8 +93,3 @@ def detector(
         return function
 
     return register
-
-
-ResourceDetector = Callable[["SignalContext", "ResourceDiff"], Iterable[Finding]]
-ChartDetector = Callable[["SignalContext"], Iterable[Finding]]
-PatternDetector = Callable[["SignalContext", "list[Signal]"], Iterable[Finding]]

@@ -18,8 +18,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from ...timestamps import iso
 from ..audit import AuditEntry, AuditPage, AuditQuery, AuditRetention
-from ..model import Job, iso
+from ..model import Job
 from . import redis_result_scripts as result_lua
 from . import redis_scripts as lua
 from .base import (

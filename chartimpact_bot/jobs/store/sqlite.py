@@ -22,8 +22,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ...timestamps import iso
 from ..audit import AuditEntry, AuditPage, AuditQuery, AuditRetention
-from ..model import Ending, Job, iso
+from ..model import Ending, Job
 from . import sqlite_results as results
 from . import sqlite_schema as sql
 from .base import (

@@ -166,7 +166,6 @@ TRIM_AUDIT = "DELETE FROM audit WHERE seq <= (SELECT MAX(seq) FROM audit) - ?"
 # The first entry (in recording order) young enough to stay; every older-recorded one goes.
 FIRST_KEPT_AUDIT = "SELECT seq FROM audit WHERE at >= ? ORDER BY seq LIMIT 1"
 PRUNE_AUDIT_BEFORE = "DELETE FROM audit WHERE seq < ?"
-COUNT_AUDIT = "SELECT COUNT(*) FROM audit"
 # One page: filters joined by AND before the ORDER BY (web/api.py names the columns, never the sender).
 AUDIT_PAGE = "SELECT * FROM audit WHERE seq < ?{filters} ORDER BY seq DESC LIMIT ?"
 AUDIT_FILTERS = ("delivery_id", "event", "outcome", "repository", "installation_id")
