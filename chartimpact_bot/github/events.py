@@ -2,7 +2,7 @@
 
 A payload is checked and turned into a typed event (`payloads.py`) before any handler runs, so a
 handler reads only typed fields, and an exception out of one is a bug of ours, not bad input.
-Handlers only plan a job, or say why there is none; the work happens after the webhook has been
+Handlers only decide on a job, or say why there is none; the work happens after the webhook has been
 answered.
 """
 
@@ -35,8 +35,10 @@ NO_INSTALLATION_NEEDED = frozenset({"ping", "installation", "installation_reposi
 
 
 @dataclass(slots=True)
-class Plan:
-    """What a delivery asks for: a job, or the reason it needs none."""
+class Decision:
+    """What a delivery asks for: a job, or the reason it needs none. Deciding runs nothing: the
+    webhook hands the job to the queue. (Not to be confused with pipeline.AnalysisPlan, the
+    targets one analysis renders.)"""
 
     delivery_id: str
     event: str
@@ -48,9 +50,9 @@ class Plan:
     def ignore(self, reason: str) -> None:
         self.reason = reason
 
-    def run(self, repository: str, kind: JobKind, params: dict[str, Any], key: str) -> None:
+    def accept(self, repository: str, kind: JobKind, params: dict[str, Any], key: str) -> None:
         if self.installation_id is None:
-            raise RuntimeError(f"a job was planned for a {self.event} delivery without an installation")
+            raise RuntimeError(f"a job was asked for by a {self.event} delivery without an installation")
         self.job = Job(
             delivery_id=self.delivery_id,
             event=self.event,
@@ -63,25 +65,25 @@ class Plan:
         )
 
 
-async def plan(event: str, delivery_id: str, data: Mapping[str, Any]) -> Plan:
+async def decide(event: str, delivery_id: str, data: Mapping[str, Any]) -> Decision:
     """The job a delivery asks for, or why there is none.
 
     Raises `payloads.PayloadError` when the payload has the wrong shape; anything else raised
     is a bug."""
     envelope = payloads.envelope(data)
-    planned = Plan(delivery_id, event, envelope.action, envelope.installation_id)
+    decision = Decision(delivery_id, event, envelope.action, envelope.installation_id)
     parse = payloads.PARSERS.get(event)
     if event not in NO_INSTALLATION_NEEDED and envelope.installation_id is None:
-        planned.ignore("the delivery carries no installation")
+        decision.ignore("the delivery carries no installation")
     elif parse is not None:
         # Handlers read the typed payload only; the router needs no more than the action.
         routed = Event(
             {} if envelope.action is None else {"action": envelope.action}, event=event, delivery_id=delivery_id
         )
-        await ROUTER.dispatch(routed, plan=planned, payload=parse(data))
-    if planned.job is None and planned.reason is None:
-        planned.ignore(f"{shown(event)} {shown(envelope.action or '')}".strip() + " causes no analysis")
-    return planned
+        await ROUTER.dispatch(routed, decision=decision, payload=parse(data))
+    if decision.job is None and decision.reason is None:
+        decision.ignore(f"{shown(event)} {shown(envelope.action or '')}".strip() + " causes no analysis")
+    return decision
 
 
 pull_requests = Router()
@@ -91,9 +93,9 @@ pull_requests = Router()
 @pull_requests.register("pull_request", action="synchronize")
 @pull_requests.register("pull_request", action="reopened")
 @pull_requests.register("pull_request", action="ready_for_review")
-async def pull_request_changed(event: Event, plan: Plan, payload: PullRequestEvent) -> None:
+async def pull_request_changed(event: Event, decision: Decision, payload: PullRequestEvent) -> None:
     if payload.state == "closed":
-        plan.ignore("the pull request is closed")
+        decision.ignore("the pull request is closed")
         return
     params = {
         "number": payload.number,
@@ -102,31 +104,31 @@ async def pull_request_changed(event: Event, plan: Plan, payload: PullRequestEve
         "base_ref": payload.base.ref,
         "head_ref": payload.head.ref,
     }
-    plan.run(payload.repository, "pull_request", params, key=f"{payload.repository}#{payload.number}")
+    decision.accept(payload.repository, "pull_request", params, key=f"{payload.repository}#{payload.number}")
 
 
 @pull_requests.register("pull_request", action="edited")
-async def pull_request_edited(event: Event, plan: Plan, payload: PullRequestEvent) -> None:
+async def pull_request_edited(event: Event, decision: Decision, payload: PullRequestEvent) -> None:
     if not payload.base_changed:
-        plan.ignore("the pull request was edited without changing its base branch")
+        decision.ignore("the pull request was edited without changing its base branch")
         return
-    await pull_request_changed(event, plan, payload)
+    await pull_request_changed(event, decision, payload)
 
 
 @pull_requests.register("pull_request", action="closed")
-async def pull_request_closed(event: Event, plan: Plan, payload: PullRequestEvent) -> None:
-    plan.ignore("the pull request was closed")
+async def pull_request_closed(event: Event, decision: Decision, payload: PullRequestEvent) -> None:
+    decision.ignore("the pull request was closed")
 
 
 pushes = Router()
 
 
 @pushes.register("push")
-async def push(event: Event, plan: Plan, payload: PushEvent) -> None:
+async def push(event: Event, decision: Decision, payload: PushEvent) -> None:
     if payload.ref != f"refs/heads/{payload.default_branch}":
-        plan.ignore(f"the push is to {shown(payload.ref)}, not the default branch")
+        decision.ignore(f"the push is to {shown(payload.ref)}, not the default branch")
     elif payload.created or payload.deleted or ZERO_SHA in (payload.before, payload.after):
-        plan.ignore("the push creates or deletes the branch")
+        decision.ignore("the push creates or deletes the branch")
     else:
         params = {
             "base_sha": payload.before,
@@ -134,38 +136,38 @@ async def push(event: Event, plan: Plan, payload: PushEvent) -> None:
             "base_ref": payload.before[:7],
             "head_ref": payload.ref.removeprefix("refs/heads/"),
         }
-        plan.run(payload.repository, "push", params, key=f"{payload.repository}@{payload.ref}")
+        decision.accept(payload.repository, "push", params, key=f"{payload.repository}@{payload.ref}")
 
 
 releases = Router()
 
 
 @releases.register("release", action="published")
-async def release_published(event: Event, plan: Plan, payload: ReleaseEvent) -> None:
+async def release_published(event: Event, decision: Decision, payload: ReleaseEvent) -> None:
     params = {"tag": payload.tag, "release_id": payload.release_id}
-    plan.run(payload.repository, "release", params, key=f"{payload.repository}@releases")
+    decision.accept(payload.repository, "release", params, key=f"{payload.repository}@releases")
 
 
 checks = Router()
 
 
 @checks.register("check_run", action="rerequested")
-async def check_run_rerequested(event: Event, plan: Plan, payload: CheckRunEvent) -> None:
+async def check_run_rerequested(event: Event, decision: Decision, payload: CheckRunEvent) -> None:
     if payload.name != CHECK_NAME:
-        plan.ignore(f"check run '{shown(payload.name or '')}' is not ChartImpact's")
+        decision.ignore(f"check run '{shown(payload.name or '')}' is not ChartImpact's")
         return
-    _rerun(plan, payload.repository, payload.head_sha, payload.origin, payload.pull_request)
+    _rerun(decision, payload.repository, payload.head_sha, payload.origin, payload.pull_request)
 
 
 @checks.register("check_suite", action="rerequested")
-async def check_suite_rerequested(event: Event, plan: Plan, payload: CheckSuiteEvent) -> None:
+async def check_suite_rerequested(event: Event, decision: Decision, payload: CheckSuiteEvent) -> None:
     before = payload.before
     # A suite of a pull request re-runs that pull request; otherwise the push it came from.
     origin = Origin("push", before) if payload.pull_request is None and before and before != ZERO_SHA else Origin()
-    _rerun(plan, payload.repository, payload.head_sha, origin, payload.pull_request)
+    _rerun(decision, payload.repository, payload.head_sha, origin, payload.pull_request)
 
 
-def _rerun(plan: Plan, repository: str, head_sha: str, origin: Origin, pull: PullRequestLink | None) -> None:
+def _rerun(decision: Decision, repository: str, head_sha: str, origin: Origin, pull: PullRequestLink | None) -> None:
     """The analysis the check was made for, again: from our external_id, else the pull request."""
     if pull is not None and origin.kind in (None, "pull_request"):
         params = {
@@ -175,7 +177,7 @@ def _rerun(plan: Plan, repository: str, head_sha: str, origin: Origin, pull: Pul
             "base_ref": pull.base.ref,
             "head_ref": pull.head.ref,
         }
-        plan.run(repository, "pull_request", params, key=f"{repository}#{pull.number}")
+        decision.accept(repository, "pull_request", params, key=f"{repository}#{pull.number}")
     elif origin.base:
         kind: JobKind = "release" if origin.kind == "release" else "push"
         params = {
@@ -184,9 +186,9 @@ def _rerun(plan: Plan, repository: str, head_sha: str, origin: Origin, pull: Pul
             "base_ref": origin.base[:7],
             "head_ref": head_sha[:7],
         }
-        plan.run(repository, kind, params, key=f"{repository}@{head_sha}")
+        decision.accept(repository, kind, params, key=f"{repository}@{head_sha}")
     else:
-        plan.ignore("the check has no pull request or earlier commit to compare with")
+        decision.ignore("the check has no pull request or earlier commit to compare with")
 
 
 installations = Router()
@@ -195,8 +197,8 @@ installations = Router()
 @installations.register("installation")
 @installations.register("installation_repositories")
 @installations.register("ping")
-async def acknowledge(event: Event, plan: Plan, payload: Acknowledged) -> None:
-    plan.ignore(f"{event.event} acknowledged")
+async def acknowledge(event: Event, decision: Decision, payload: Acknowledged) -> None:
+    decision.ignore(f"{event.event} acknowledged")
 
 
 ROUTER = Router(pull_requests, pushes, releases, checks, installations)

@@ -134,7 +134,7 @@ class AnalysisRunner:
     """`cache`: reports by the digest of their inputs (jobs/result_cache.py); None: none."""
 
     def __init__(self, context: GitHubContext, pool: AnalysisPool, *, cache: ResultCache | None = None) -> None:
-        self.ctx = context
+        self.github = context
         self.pool = pool
         self.cache = cache
         settings = context.settings
@@ -160,9 +160,9 @@ class AnalysisRunner:
         (the queue keeps the close owed); a refusal that no retry changes (the run was deleted,
         the App may no longer write it) ends the close."""
         run_id: int | None = job.params.get("check_run_id")
-        if run_id is None or not self.ctx.settings.checks_enabled:
+        if run_id is None or not self.github.settings.checks_enabled:
             return
-        client = self.ctx.client(job.installation_id, breaker=CircuitBreaker())
+        client = self.github.client(job.installation_id, breaker=CircuitBreaker())
         with self._bound(job):
             try:
                 if ending == "dead":
@@ -193,8 +193,8 @@ class AnalysisRunner:
         credentials, so its report has the signals `analyze --repo` finds on the same commits.
         Raises NotInstalled, UnknownRef, and what a job's analysis raises (RateLimited,
         TransientError, AnalysisError)."""
-        installation_id = await self.ctx.installation_of(owner, repo)
-        client = self.ctx.client(installation_id)
+        installation_id = await self.github.installation_of(owner, repo)
+        client = self.github.client(installation_id)
         job = Job(
             delivery_id="",
             event="compare",
@@ -227,8 +227,8 @@ class AnalysisRunner:
         try:
             yield
         finally:
-            if self.ctx.on_stage is not None:
-                self.ctx.on_stage(name, time.monotonic() - began)
+            if self.github.on_stage is not None:
+                self.github.on_stage(name, time.monotonic() - began)
 
     @staticmethod
     def _bound(job: Job) -> contextlib.AbstractContextManager[Any]:
@@ -241,8 +241,8 @@ class AnalysisRunner:
         )
 
     async def _run(self, job: Job, checkpoint: Checkpoint) -> None:
-        client = self.ctx.client(job.installation_id)
-        settings = self.ctx.settings
+        client = self.github.client(job.installation_id)
+        settings = self.github.settings
         # The first attempt opens a run (also when a dead job is revived: its old run is
         # completed); a retry, a job parked for a rate limit (its attempt given back) or one
         # recovered from a lost worker reuses the one it opened. A revived job has a new seq.
@@ -291,7 +291,7 @@ class AnalysisRunner:
                 await self._give_up(job, run_id, error)
 
     async def _give_up(self, job: Job, run_id: int, reason: str) -> None:
-        client = self.ctx.client(job.installation_id, breaker=CircuitBreaker())
+        client = self.github.client(job.installation_id, breaker=CircuitBreaker())
         try:
             await fail_check_run(client, job.owner, job.repo, run_id, reason)
         except (TransientError, aiohttp.ClientError, TimeoutError):
@@ -336,10 +336,10 @@ class AnalysisRunner:
 
     async def _tree(self, client: GitHubClient, job: Job, sha: str) -> Tree:
         key = f"{job.repository}@{sha}"
-        cached = self.ctx.trees.get(key)
+        cached = self.github.trees.get(key)
         if cached is None:
             cached = await fetch_tree(client, job.owner, job.repo, sha)
-            self.ctx.trees.put(key, cached)
+            self.github.trees.put(key, cached)
         return cached
 
     async def _source(self, client: GitHubClient, job: Job, side: str) -> GitHubSource:
@@ -353,7 +353,7 @@ class AnalysisRunner:
                 job.repo,
                 revision=Revision(None, None),
                 tree=Tree({}, {}),
-                blobs=self.ctx.blobs,
+                blobs=self.github.blobs,
                 loop=asyncio.get_running_loop(),
             )
         return GitHubSource(
@@ -362,7 +362,7 @@ class AnalysisRunner:
             job.repo,
             revision=Revision(job.params.get(f"{side}_ref") or None, sha),
             tree=await self._tree(client, job, sha),
-            blobs=self.ctx.blobs,
+            blobs=self.github.blobs,
             loop=asyncio.get_running_loop(),
         )
 
@@ -444,7 +444,7 @@ class AnalysisRunner:
         run_id: int | None,
         run_url: str,
     ) -> None:
-        settings = self.ctx.settings
+        settings = self.github.settings
         output = build_output(report, head_paths=head_paths, problems=problems)
         verdict = "fail" if problems else report.verdict
         job.result["verdict"] = verdict

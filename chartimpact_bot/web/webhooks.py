@@ -130,14 +130,14 @@ async def _receive(request: web.Request, record: DeliveryRecord) -> web.Response
             record.job_id = seen.id
             return _duplicate(seen)
         try:
-            plan = await events.plan(event_name, delivery_id, data)
+            decision = await events.decide(event_name, delivery_id, data)
         except PayloadError as exc:
             log.info("malformed payload", field=exc.field, error=str(exc))
             return _error(400, f"the {shown(event_name)} payload is missing or has a malformed field: {exc}")
-        if plan.job is None:
-            log.info("delivery ignored", reason=plan.reason)
-            return _ignored(plan.reason or "the delivery causes no analysis")
-        job = plan.job
+        if decision.job is None:
+            log.info("delivery ignored", reason=decision.reason)
+            return _ignored(decision.reason or "the delivery causes no analysis")
+        job = decision.job
         with structlog.contextvars.bound_contextvars(
             repository=job.repository, installation=job.installation_id, job_id=job.id
         ):

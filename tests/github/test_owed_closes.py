@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chartimpact_bot.github.events import plan
+from chartimpact_bot.github.events import decide
 from chartimpact_bot.jobs.store import open_store
 from chartimpact_bot.web.keys import GITHUB
 from tests.jobs.conftest import FakeClock
@@ -58,13 +58,13 @@ async def test_a_run_superseded_by_an_instance_killed_right_after_is_closed_afte
     # The synchronize reached another instance, killed -9 right after the store superseded the
     # waiting job (in the same write that owes the run its close), before it sent the close.
     head2 = repo.commit(chart_files("web", tag="1.27"))
-    planned = await plan(
+    decision = await decide(
         "pull_request", str(uuid.uuid4()), pull_request("synchronize", number=1, base_sha=base, head_sha=head2)
     )
-    assert planned.job is not None
+    assert decision.job is not None
     store = await open_store(first.settings.queue_url)
     try:
-        added = await store.add(planned.job)
+        added = await store.add(decision.job)
     finally:
         await store.close()
     assert [(j.id, j.close_owed) for j in added.superseded] == [(job_id, "superseded")]

@@ -404,9 +404,9 @@ async def test_a_bug_in_a_handler_is_a_500_with_its_traceback_in_the_log(
     broken = Router()
 
     @broken.register("pull_request", action="opened")
-    async def planning_bug(event: Any, plan: Any, payload: Any) -> None:
+    async def deciding_bug(event: Any, decision: Any, payload: Any) -> None:
         fields: dict[str, int] = {}
-        plan.run("acme/charts", "pull_request", {"number": fields["number"]}, key="k")  # a KeyError, once a 400
+        decision.accept("acme/charts", "pull_request", {"number": fields["number"]}, key="k")  # a KeyError, once a 400
 
     monkeypatch.setattr(events, "ROUTER", broken)
     app = await make_app()
@@ -423,5 +423,5 @@ async def test_a_bug_in_a_handler_is_a_500_with_its_traceback_in_the_log(
     assert failure["level"] == "error"
     assert failure["delivery_id"] == "bug-1"
     assert "Traceback" in failure["exception"]
-    assert "planning_bug" in failure["exception"]
+    assert "deciding_bug" in failure["exception"]
     assert "KeyError: 'number'" in failure["exception"]
