@@ -1,7 +1,8 @@
 """The command line (CONTRACT §1): `diff`, `analyze`, `serve`.
 
 Exit codes: 0 the verdict is pass or warn; 1 it is fail; 2 usage error, unreadable input or a
-render error. Errors are one sentence on stderr, never a traceback.
+render error. Errors are one sentence on stderr, never a traceback: an error raised on purpose
+says what is wrong, a bug says only where its traceback was saved.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -141,9 +144,24 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=err)
         return 2
+    except Exception:  # a bug: one fixed sentence, never its text (it may quote a value) nor a traceback
+        print(f"{PROG}: {_crashed()}", file=err)
+        return 2
     if any(chart.status == "render_error" for chart in report.charts):
         return 2
     return 1 if report.verdict == "fail" else 0
+
+
+def _crashed() -> str:
+    """Keep the traceback of the exception being handled in a file, and say where it is."""
+    sentence = "the analysis failed unexpectedly (a bug in ChartImpact)"
+    try:
+        descriptor, path = tempfile.mkstemp(prefix="chartimpact-crash-", suffix=".txt")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(traceback.format_exc())
+    except OSError:
+        return f"{sentence}; its traceback could not be saved"
+    return f"{sentence}; its traceback is in {path}"
 
 
 def _run(args: argparse.Namespace) -> Report:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from chartimpact_bot.analysis.errors import ChartError
 from chartimpact_bot.cli import main
 from tests.conftest import EXAMPLES, REPO_ROOT, chart_yaml, commit_all, init_repo, write_files
 
@@ -262,3 +263,33 @@ def test_module_entry_point_runs_as_a_program() -> None:
     assert done.stdout.startswith("ChartImpact  ")
     assert "\033[" not in done.stdout
     assert "Traceback" not in done.stderr
+
+
+SECRET_LOOKING = "ghs_0123456789abcdefSECRET and /home/operator/.ssh/id_rsa"
+
+
+def test_a_bug_is_one_fixed_sentence_exit_2_and_its_traceback_is_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError(SECRET_LOOKING)
+
+    monkeypatch.setattr("chartimpact_bot.cli.analyze_targets", broken)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    code, out, err = run("diff", BASE, HEAD, "--format", "json")
+    assert code == 2 and out == ""
+    (saved,) = tmp_path.glob("chartimpact-crash-*.txt")
+    assert err == f"chartimpact: the analysis failed unexpectedly (a bug in ChartImpact); its traceback is in {saved}\n"
+    assert "ghs_" not in err and "Traceback" not in err
+    kept = saved.read_text()
+    assert kept.startswith("Traceback") and f"RuntimeError: {SECRET_LOOKING}" in kept and "in broken" in kept
+
+
+def test_an_error_raised_on_purpose_keeps_its_sentence_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(*_: object, **__: object) -> None:
+        raise ChartError("chart 'x' is not usable: " + "y" * 5000)
+
+    monkeypatch.setattr("chartimpact_bot.cli.analyze_targets", refused)
+    code, _, err = run("diff", BASE, HEAD)
+    assert code == 2
+    assert err.startswith("chartimpact: chart 'x' is not usable: yyy") and len(err) <= len("chartimpact: ") + 1001

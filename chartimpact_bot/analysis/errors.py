@@ -42,3 +42,12 @@ def brief(problem: BaseException | str, limit: int = 300) -> str:
     input was written by whoever opened the pull request."""
     text = " ".join(str(problem).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def unexpected_failure(job_id: str | None = None) -> str:
+    """The one sentence shown for an exception nobody raised on purpose (a bug).
+
+    Its text is never shown: it may quote anything the code held (a value, a path, a token),
+    and it would not help whoever reads the pull request. The traceback goes to the log."""
+    where = f" (job {job_id})" if job_id else ""
+    return f"ChartImpact failed unexpectedly while analyzing this change; the operator's logs have the details{where}"

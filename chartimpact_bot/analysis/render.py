@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -26,6 +27,8 @@ from typing import Any, Protocol
 from .documents import ParsedDocument
 from .errors import BudgetExhausted, RenderError
 from .parent_death import PARENT_VARIABLE
+
+log = logging.getLogger(__name__)
 
 WORKER_MODULE = "chartimpact_bot.analysis.render_worker"
 # The directory holding the `chartimpact_bot` package, so the child can import it wherever the
@@ -152,6 +155,8 @@ class IsolatedHelmRenderer:
         except ValueError as exc:
             raise RenderError("the render process returned unreadable output") from exc
         if not result.get("ok"):
+            if result.get("unexpected"):  # a bug in the worker: its traceback is for the operator only
+                log.error("the render process failed unexpectedly:\n%s", _tail(stderr))
             raise RenderError(str(result.get("error") or "rendering failed"))
         renders: list[RenderedChart] = []
         for raw in result["renders"]:
@@ -174,9 +179,15 @@ class IsolatedHelmRenderer:
             return "the render process was killed, most likely for using too much memory"
         if returncode < 0:
             return f"the render process died with signal {signal.Signals(-returncode).name}"
-        last = [line for line in text.strip().splitlines() if line.strip()]
-        detail = last[-1].strip() if last else f"exit code {returncode}"
-        return f"the render process failed: {detail}"
+        # Anything else is a crash nobody reported on purpose (a Python traceback, a Go panic):
+        # its text may quote what the chart rendered, so it goes to the log, not the report.
+        log.error("the render process exited with code %d:\n%s", returncode, _tail(stderr))
+        return f"the render process failed unexpectedly (exit code {returncode}); the operator's logs have the details"
+
+
+def _tail(stderr: bytes, limit: int = 8_000) -> str:
+    """The end of a render process's stderr, where a traceback or a panic ends."""
+    return stderr[-limit:].decode(errors="replace").strip() or "(nothing on stderr)"
 
 
 # What a render process may see of its parent's environment. Templates cannot read it (`env`

@@ -24,11 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
 from chartimpact_bot.analysis.documents import is_emitted, parse_template
-from chartimpact_bot.analysis.errors import RenderError, brief
+from chartimpact_bot.analysis.errors import RenderError
 from chartimpact_bot.analysis.parent_death import die_with_parent, parent_from_environment
 from chartimpact_bot.analysis.secret_values import given_secrets
 from chartimpact_bot.analysis.sensitive import redact, set_expression_parts
@@ -248,6 +249,16 @@ def parse_renders(renders: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return parsed
 
 
+UNEXPECTED = "the render process failed unexpectedly; the operator's logs have the details"
+
+
+def _success(parsed: list[dict[str, Any]], timings: dict[str, float]) -> str:
+    try:
+        return json.dumps({"ok": True, "renders": parsed, "timings": timings})
+    except ValueError as exc:  # json refuses objects that contain themselves: YAML aliases that loop
+        raise RenderFailure("the rendered YAML refers to itself (alias loop)") from exc
+
+
 class _Redactor:
     """Redaction of error text, with the values to hide collected only once there is an error
     to redact: most renders have none, and collecting reads every values.yaml of the chart."""
@@ -291,19 +302,21 @@ def main() -> int:
             renders[0]["lint"] = [secrets.redact(e) for e in renders[0]["lint"]]
         parsed = parse_renders(renders)
         timings = {"render": rendered - started, "parse": time.perf_counter() - rendered}
-        text = json.dumps({"ok": True, "renders": parsed, "timings": timings})
+        text = _success(parsed, timings)
     except (RenderFailure, RenderError) as exc:
         # Helm echoes values in its errors (schema violations quote them, `fail` prints what
         # the template gives it): never one that came from a sensitive key.
         text = json.dumps({"ok": False, "error": secrets.redact(str(exc))})
     except MemoryError:
         text = json.dumps({"ok": False, "error": "rendering ran out of memory"})
-    except (ValueError, RecursionError):
-        # json refuses objects that contain themselves: YAML aliases that loop.
-        text = json.dumps({"ok": False, "error": "the rendered YAML refers to itself (alias loop)"})
-    except Exception as exc:  # anything else: one redacted sentence, not a traceback
-        detail = secrets.redact(brief(f"{type(exc).__name__}: {exc}", 500))
-        text = json.dumps({"ok": False, "error": f"the render process failed: {detail}"})
+    except RecursionError:
+        # PyYAML composes and json writes nested collections recursively.
+        text = json.dumps({"ok": False, "error": "the rendered YAML nests too deeply to be read"})
+    except Exception:
+        # A bug: its text may quote a rendered value, so the report gets a fixed sentence and
+        # the traceback goes to stderr, redacted, which the parent logs (render.py).
+        sys.stderr.write(secrets.redact(traceback.format_exc()))
+        text = json.dumps({"ok": False, "error": UNEXPECTED, "unexpected": True})
     sys.stdout.write(text)
     sys.stdout.flush()
     return 0

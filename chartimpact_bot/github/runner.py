@@ -26,7 +26,7 @@ import aiohttp
 import gidgethub
 import structlog
 
-from ..analysis.errors import AnalysisError
+from ..analysis.errors import AnalysisError, brief, unexpected_failure
 from ..analysis.model import Report, Revision
 from ..analysis.sources import SnapshotSource
 from ..jobs.analysis_process import AnalysisPool, Preparation, WorkerOptions
@@ -283,12 +283,18 @@ class AnalysisRunner:
             log.info("analysis published", verdict=job.result["verdict"])
         except TransientError:
             raise  # the queue retries it, and closes the run after the last attempt
-        except Exception as exc:  # any other failure still completes the Check Run, saying what failed
+        except (AnalysisError, gidgethub.GitHubException) as exc:  # raised on purpose: its sentence says what failed
             error = _sentence(exc)
             log.warning("analysis failed", error=error)
-            job.state, job.error = "failed", error
-            if run_id is not None:
-                await self._give_up(job, run_id, error)
+            await self._fail(job, run_id, error)
+        except Exception:  # a bug: the Check Run still completes, but says nothing of its text
+            log.exception("analysis failed unexpectedly")
+            await self._fail(job, run_id, unexpected_failure(job.id))
+
+    async def _fail(self, job: Job, run_id: int | None, error: str) -> None:
+        job.state, job.error = "failed", error
+        if run_id is not None:
+            await self._give_up(job, run_id, error)
 
     async def _give_up(self, job: Job, run_id: int, reason: str) -> None:
         client = self.github.client(job.installation_id, breaker=CircuitBreaker())
@@ -519,8 +525,9 @@ def _when(value: Any) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
 
 
-def _sentence(exc: Exception) -> str:
+def _sentence(exc: AnalysisError | gidgethub.GitHubException) -> str:
+    """The published sentence of an error raised on purpose: the analysis library's, or GitHub's
+    own answer. Bounded, since both may quote what the pull request wrote."""
     if isinstance(exc, gidgethub.BadRequest):
-        return f"GitHub refused a request ({exc.status_code}): {exc}"
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 500 else text[:499] + "…"
+        return f"GitHub refused a request ({exc.status_code}): {brief(exc, 450)}"
+    return brief(exc, 500) or type(exc).__name__

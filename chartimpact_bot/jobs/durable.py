@@ -53,7 +53,7 @@ from typing import Any
 
 import structlog
 
-from ..analysis.errors import brief
+from ..analysis.errors import unexpected_failure
 from .audit import AuditEntry
 from .closer import RunCloser
 from .model import Job, RateLimited, TransientError
@@ -292,9 +292,12 @@ class DurableJobQueue:
                 if job.state == "dead":
                     self._ended(job, began)
                 return
-            except Exception as exc:
-                job.state, job.error = "failed", brief(f"{type(exc).__name__}: {exc}")
+            except Exception:
+                # The runner answers every error it expects; what reaches here is a bug, and its
+                # text (the job's error is published on the check run and the status endpoint)
+                # may quote anything: the traceback goes to the log only.
                 log.exception("job crashed")
+                job.state, job.error = "failed", unexpected_failure(job.id)
             finally:
                 keeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
