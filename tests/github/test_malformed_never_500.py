@@ -53,7 +53,7 @@ def _one_per_action(event: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("event", sorted(payloads.PARSERS))
-async def test_no_malformed_field_of_any_example_escapes_planning_unnamed(event: str) -> None:
+async def test_no_malformed_field_of_any_example_escapes_the_decision_unnamed(event: str) -> None:
     tried = refused = 0
     for example in _one_per_action(event):
         for path in list(_paths(example)):
@@ -61,7 +61,7 @@ async def test_no_malformed_field_of_any_example_escapes_planning_unnamed(event:
                 tried += 1
                 kept = _swap(example, path, wrong)  # in place, and put back: a copy each time is slow
                 try:
-                    await events.plan(event, "delivery-1", example)
+                    await events.decide(event, "delivery-1", example)
                 except PayloadError:
                     refused += 1
                 finally:
