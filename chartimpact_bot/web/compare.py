@@ -203,5 +203,8 @@ async def _run(request: web.Request, wanted: CompareRequest) -> web.Response:
         return _error(422, brief(str(exc)))
     except TimeoutError:
         return _error(503, f"the comparison took longer than {budget:g} s", **{"Retry-After": "60"})
+    except Exception:  # a bug of ours: its text may quote the charts, so only the log has it
+        log.exception("comparison failed unexpectedly", repository=repository)
+        return _error(500, "ChartImpact failed unexpectedly while comparing; the operator's logs have the details")
     log.info("comparison answered", repository=repository, verdict=comparison.report.verdict)
     return answer(comparison)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from chartimpact_bot.web.keys import RUNNER
 from tests.conftest import git
 
 from .conftest import REPOSITORY, AppUnderTest, MakeApp, Repo, chart_files
@@ -203,3 +204,18 @@ async def test_a_second_comparison_of_the_same_inputs_comes_from_the_result_cach
     text = await metrics.text()
     assert 'chartimpact_result_cache_total{outcome="hit"} 1.0' in text
     assert 'chartimpact_result_cache_total{outcome="miss"} 2.0' in text
+
+
+async def test_a_bug_answers_a_fixed_sentence_and_never_the_exceptions_text(
+    make_app: MakeApp, repo: Repo, monkeypatch: Any
+) -> None:
+    app = await make_app(api_token=TOKEN)
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("password=hunter2 in a template")
+
+    monkeypatch.setattr(app.client.app[RUNNER], "compare", broken)
+    status, answer, _ = await _compare(app, {"repository": REPOSITORY, "base": "main", "head": "main"})
+
+    assert status == 500
+    assert answer == {"error": "ChartImpact failed unexpectedly while comparing; the operator's logs have the details"}

@@ -24,6 +24,8 @@ from . import availability, chart, patterns, pss, security, upgrade, workload  #
 from .context import SignalContext
 from .custom import evaluate_rules
 from .registry import REGISTRY, Detector, Finding
+from .rule_paths import PathError
+from .rule_patterns import PatternError
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +39,17 @@ def signal_id(type_: str, resource: ResourceId, affected_path: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+# Failures whose text is written for the repository's author (a custom rule it cannot run);
+# any other exception is a bug of ours: its text says nothing useful to the reader of a pull
+# request and may quote what the chart held, so the warning says only that it happened.
+EXPLAINED_FAILURES: tuple[type[Exception], ...] = (PatternError, PathError)
+
+
 def _failure(detector: str, exc: Exception) -> str:
-    """One bounded line: an exception's text may quote the chart content that caused it."""
-    return f"signal detector {detector} failed and was skipped ({brief(f'{type(exc).__name__}: {exc}', 200)})"
+    """One bounded line for the chart's warnings (the traceback is logged where it was caught)."""
+    if isinstance(exc, EXPLAINED_FAILURES):
+        return f"signal detector {detector} failed and was skipped ({brief(f'{type(exc).__name__}: {exc}', 200)})"
+    return f"signal detector {detector} failed and was skipped (an error in ChartImpact; its log has the details)"
 
 
 def detectors() -> list[Detector]:
@@ -65,7 +75,7 @@ def detect_signals(
         try:
             found.extend(_run(det, ctx))
         except Exception as exc:  # a detector bug must not cost the whole report
-            log.warning("signal detector %s failed: %r", det.type, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            log.warning("signal detector %s failed: %r", det.type, exc, exc_info=True)
             failures.append(_failure(det.type, exc))
     chosen = [rule for rule in rules if only is None or rule.type in only]
     if chosen:
@@ -74,7 +84,7 @@ def detect_signals(
             found.extend(outcome.found)
             failures.extend(outcome.warnings)
         except Exception as exc:  # a rule the library was handed unvalidated: report, go on
-            log.warning("custom rules failed: %r", exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            log.warning("custom rules failed: %r", exc, exc_info=True)
             failures.append(_failure("custom rules", exc))
     signals = _absorb(_merge(found, locator))
     for det in detectors():
@@ -84,7 +94,7 @@ def detect_signals(
             members = list(signals.values())
             pattern_findings = [(det, f, None) for f in det.function(ctx, members)]
         except Exception as exc:
-            log.warning("pattern detector %s failed: %r", det.type, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            log.warning("pattern detector %s failed: %r", det.type, exc, exc_info=True)
             failures.append(_failure(det.type, exc))
             continue
         signals.update({sid: built[0] for sid, built in _merge(pattern_findings, locator).items()})
