@@ -38,6 +38,7 @@ class ConfigProblem:
 
 @dataclass(slots=True)
 class CheckOutput:
+    verdict: str  # what the change is judged (published_verdict): the run, status and job say it
     conclusion: str
     title: str
     summary: str
@@ -63,11 +64,17 @@ def annotation(
     return out
 
 
+def published_verdict(report: Report, problems: list[ConfigProblem]) -> str:
+    """The verdict a delivery publishes: an invalid `.chartimpact.yml` fails the change whatever
+    its signals (its policy could not be read, so nothing may pass on it)."""
+    return "fail" if problems else report.verdict
+
+
 def build_output(
     report: Report, *, head_paths: set[str], problems: list[ConfigProblem], config_file: str = ".chartimpact.yml"
 ) -> CheckOutput:
     signals = [s for chart in report.charts for s in chart.signals]
-    verdict = "fail" if problems else report.verdict
+    verdict = published_verdict(report, problems)
     summary_counts = importance_phrase(signals, empty="no signals")
     errors = sum(1 for c in report.charts if c.status == "render_error")
     title = f"{verdict}: {summary_counts}" + (
@@ -107,6 +114,7 @@ def build_output(
             )
         )
     return CheckOutput(
+        verdict,
         CONCLUSIONS[verdict],
         cut_plain(title, MAX_TITLE_CHARS),
         cut_markdown(summary, MAX_OUTPUT_CHARS),

@@ -322,33 +322,32 @@ class GitHubClient:
             self._gate.check(self._base_url, self.installation_id)
 
     async def _page(self, url: str, url_vars: Mapping[str, Any] | None) -> tuple[Any, str | None]:
-        self._gate_check()
-        for refresh in (False, True):
-            token = await self._auth.installation_token(self.installation_id, refresh=refresh)
-            try:
-                data, more, _ = await self._api._make_request(
-                    "GET", url, url_vars or {}, b"", gidgethub.sansio.accept_format(), oauth_token=token
-                )
-            except gidgethub.BadRequest as exc:
-                if exc.status_code == 401 and not refresh:
-                    continue
-                raise
-            return data, more
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self._request("GET", url, url_vars)
 
     async def _call(self, method: str, url: str, url_vars: Mapping[str, Any] | None, data: Any = b"") -> Any:
+        body, _ = await self._request(method, url, url_vars, data)
+        return body
+
+    async def _request(
+        self, method: str, url: str, url_vars: Mapping[str, Any] | None, data: Any = b""
+    ) -> tuple[Any, str | None]:
+        """One call as the installation: its body and the next page's URL, if any. A 401 means
+        the cached token was revoked or expired early: fetch a new one and try once more.
+
+        gidgethub's public methods (getitem, getiter…) hide the next page's link and take the
+        token per call; `_make_request`, which they all call, is the one place both are at hand."""
         self._gate_check()
         for refresh in (False, True):
             token = await self._auth.installation_token(self.installation_id, refresh=refresh)
             try:
-                body, _, _ = await self._api._make_request(
+                body, more, _ = await self._api._make_request(
                     method, url, url_vars or {}, data, gidgethub.sansio.accept_format(), oauth_token=token
                 )
             except gidgethub.BadRequest as exc:
                 if exc.status_code == 401 and not refresh:
                     continue
                 raise
-            return body
+            return body, more
         raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -201,7 +201,7 @@ class AnalysisRunner:
             action=None,
             repository=f"{owner}/{repo}",
             installation_id=installation_id,
-            kind="rerun",
+            kind="compare",
             params={"base_ref": base_ref, "head_ref": head_ref},
             key=f"compare:{owner}/{repo}",
         )
@@ -452,7 +452,7 @@ class AnalysisRunner:
     ) -> None:
         settings = self.github.settings
         output = build_output(report, head_paths=head_paths, problems=problems)
-        verdict = "fail" if problems else report.verdict
+        verdict = output.verdict
         job.result["verdict"] = verdict
         if run_id is not None:
             await complete_check_run(client, job.owner, job.repo, run_id, output)

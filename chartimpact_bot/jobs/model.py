@@ -9,14 +9,16 @@ from typing import Any, Literal
 from ..timestamps import now
 
 JobState = Literal["queued", "running", "succeeded", "failed", "superseded", "dead"]
-JobKind = Literal["pull_request", "push", "release", "rerun"]
+# "compare": the analysis of POST /api/compare, which is never stored (a re-run of a delivery's
+# job has the kind of the job it repeats).
+JobKind = Literal["pull_request", "push", "release", "compare"]
 # Why a job ended without publishing its results, for the runner to say on its check run
 # ("failed": the runner reported the failure, but GitHub did not take that report).
 Ending = Literal["superseded", "dead", "stopped", "failed"]
 
 
 # Lower runs first: a reviewer waits on a pull request's check run; pushes and releases can wait.
-KIND_PRIORITY: dict[str, int] = {"pull_request": 0, "rerun": 0, "push": 1, "release": 2}
+KIND_PRIORITY: dict[str, int] = {"pull_request": 0, "compare": 0, "push": 1, "release": 2}
 
 
 @dataclass(slots=True)
