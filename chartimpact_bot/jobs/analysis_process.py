@@ -38,6 +38,7 @@ from ..analysis.remote import HttpRepositoryFetcher
 from ..analysis.render import IsolatedHelmRenderer, RenderLimits
 from ..analysis.snapshot import plan_inputs
 from ..analysis.sources import SnapshotSource
+from ..logs import configure_logging
 from ..repo_config import Problem, repository_config
 from .model import TransientError
 
@@ -113,8 +114,10 @@ def analyze_detached(plan: AnalysisPlan, config: AnalysisConfig, options: Worker
     return run_plan(plan, config, pipeline)
 
 
-def _start_worker(memory_mb: int | None, server: int | None = None) -> None:
+def _start_worker(memory_mb: int | None, server: int | None = None, log: tuple[str, str] | None = None) -> None:
     die_with_parent(server)  # first of all: an orphaned worker would go on rendering for nobody
+    if log is not None:  # the server's format: a worker's lines (a render's traceback) join its log
+        configure_logging(*log)
     with contextlib.suppress(OSError):  # not permitted everywhere; the analysis runs regardless
         os.nice(WORKER_NICENESS)
     if memory_mb is not None:
@@ -131,8 +134,17 @@ def warm_up() -> None:
 class AnalysisPool:
     """A process pool that replaces itself when a worker dies."""
 
-    def __init__(self, workers: int, *, memory_mb: int | None = None, jobs_per_worker: int = JOBS_PER_WORKER) -> None:
+    def __init__(
+        self,
+        workers: int,
+        *,
+        memory_mb: int | None = None,
+        jobs_per_worker: int = JOBS_PER_WORKER,
+        log: tuple[str, str] | None = None,
+    ) -> None:
+        """`log`: (LOG_LEVEL, LOG_FORMAT) for the workers' own lines; None leaves them unset."""
         self._workers = max(1, workers)
+        self._log = log
         self._memory_mb = memory_mb
         self._executor: ProcessPoolExecutor | None = None
         self._calls_per_generation = max(1, jobs_per_worker) * self._workers
@@ -248,7 +260,7 @@ class AnalysisPool:
             max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(self._memory_mb, os.getpid()),
+            initargs=(self._memory_mb, os.getpid(), self._log),
         )
         return self._executor
 

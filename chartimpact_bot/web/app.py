@@ -107,7 +107,11 @@ def _github_and_queue(
         except Exception:
             await session.close()
             raise
-        pool = shared_pool or AnalysisPool(settings.worker_concurrency, memory_mb=settings.worker_memory_mb)
+        pool = shared_pool or AnalysisPool(
+            settings.worker_concurrency,
+            memory_mb=settings.worker_memory_mb,
+            log=(settings.log_level, settings.log_format),
+        )
         cache = ResultCache(store, result_cache_policy(settings), on_lookup=metrics.result_cache_lookup)
         runner = app[RUNNER] = AnalysisRunner(github, pool, cache=cache)
         metrics.watch_pool(pool)

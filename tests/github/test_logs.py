@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 
 import pytest
 import structlog
 
-from chartimpact_bot.logs import configure_logging, redact
+from chartimpact_bot.jobs.analysis_process import AnalysisPool
+from chartimpact_bot.logs import STDLIB_HANDLER, configure_logging, redact
 from tests.conftest import git
 from tests.github.conftest import MakeApp, Repo, chart_files, pull_request
 
@@ -75,3 +78,38 @@ def test_log_lines_never_carry_terminal_controls_or_floods(fmt: str, capsys: pyt
     assert not any(c in out for c in ("\x1b", "\x07", "\u202e"))
     assert "\\x1b]8;;http://e.vil" in out  # shown, not run
     assert len(out) < 10_000
+
+
+def _log_in_a_worker() -> None:
+    """Runs in an analysis worker: the analysis library logs with the standard library."""
+    logging.getLogger("chartimpact_bot.analysis.render").warning(
+        "render failed with ghs_abcdefghijklmnopqrstuvwxyz123 in \x1b[2J the output"
+    )
+
+
+def test_standard_library_lines_are_rendered_like_structlogs_with_their_secrets_redacted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("info", "json")
+    try:
+        logging.getLogger("aiohttp.server").error("bad request from ghs_abcdefghijklmnopqrstuvwxyz123")
+        logging.getLogger("chartimpact_bot.analysis").debug("below the level")
+    finally:
+        logging.getLogger().handlers[:] = [h for h in logging.getLogger().handlers if h.get_name() != STDLIB_HANDLER]
+        structlog.reset_defaults()
+    (line,) = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert line["event"] == "bad request from [redacted]"
+    assert (line["level"], line["logger"]) == ("error", "aiohttp.server")
+    assert "timestamp" in line
+
+
+async def test_an_analysis_workers_lines_join_the_servers_log_in_its_format(capfd: pytest.CaptureFixture[str]) -> None:
+    pool = AnalysisPool(1, log=("info", "json"))
+    try:
+        await pool._call(_log_in_a_worker)
+    finally:
+        await asyncio.to_thread(pool.close)
+    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+    (line,) = [line for line in lines if line.get("logger") == "chartimpact_bot.analysis.render"]
+    assert line["event"] == "render failed with [redacted] in \\x1b[2J the output"
+    assert line["level"] == "warning"
