@@ -36,6 +36,7 @@ from ..jobs.audit import LIMITS, OUTCOMES, AuditQuery, bounded, installation
 from ..jobs.queue import QueueClosed
 from ..jobs.store import StoreError
 from ..jobs.store.base import REVIVABLE, STATES
+from .answers import error_answer
 from .compare import compare
 from .keys import JOBS, SETTINGS
 
@@ -44,10 +45,6 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _error(status: int, message: str, **headers: str) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers=headers or None)
 
 
 def _protected(path: str) -> bool:
@@ -69,9 +66,11 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
     if _protected(request.path):
         expected = request.app[SETTINGS].api_token
         if not expected:
-            return _error(403, "the operator API is disabled: set CHARTIMPACT_API_TOKEN to enable it")
+            return error_answer(403, "the operator API is disabled: set CHARTIMPACT_API_TOKEN to enable it")
         if not token_valid(expected, request.headers.get("Authorization")):
-            return _error(401, "missing or wrong bearer token", **{"WWW-Authenticate": 'Bearer realm="chartimpact"'})
+            return error_answer(
+                401, "missing or wrong bearer token", **{"WWW-Authenticate": 'Bearer realm="chartimpact"'}
+            )
     return await handler(request)
 
 
@@ -106,18 +105,18 @@ def _limit(request: web.Request) -> int:
 async def list_jobs(request: web.Request) -> web.Response:
     unknown = set(request.query) - {"state", "limit", "cursor"}
     if unknown:
-        return _error(400, f"unknown query parameter {sorted(unknown)[0][:40]!r}; expected state, limit, cursor")
+        return error_answer(400, f"unknown query parameter {sorted(unknown)[0][:40]!r}; expected state, limit, cursor")
     try:
         states, limit = _states(request), _limit(request)
     except _BadQuery as bad:
-        return _error(400, str(bad))
+        return error_answer(400, str(bad))
     cursor = request.query.get("cursor") or None
     try:
         page = await request.app[JOBS].store.list(states, limit=limit, cursor=cursor)
     except ValueError:
-        return _error(400, "cursor is not one this API gave: start again without it")
+        return error_answer(400, "cursor is not one this API gave: start again without it")
     except StoreError as exc:
-        return _error(503, str(exc))
+        return error_answer(503, str(exc))
     return web.json_response({"jobs": [job.status() for job in page.jobs], "nextCursor": page.cursor})
 
 
@@ -157,22 +156,22 @@ def _delivery_query(request: web.Request) -> AuditQuery:
 async def list_deliveries(request: web.Request) -> web.Response:
     unknown = set(request.query) - set(_DELIVERY_PARAMETERS)
     if unknown:
-        return _error(
+        return error_answer(
             400, f"unknown query parameter {sorted(unknown)[0][:40]!r}; expected {', '.join(_DELIVERY_PARAMETERS)}"
         )
     repeated = [name for name in _DELIVERY_PARAMETERS if len(request.query.getall(name, [])) > 1]
     if repeated:
-        return _error(400, f"{repeated[0]} may be given once")
+        return error_answer(400, f"{repeated[0]} may be given once")
     try:
         query, limit = _delivery_query(request), _limit(request)
     except _BadQuery as bad:
-        return _error(400, str(bad))
+        return error_answer(400, str(bad))
     try:
         page = await request.app[JOBS].store.deliveries(query, limit=limit, cursor=request.query.get("cursor") or None)
     except ValueError:
-        return _error(400, "cursor is not one this API gave: start again without it")
+        return error_answer(400, "cursor is not one this API gave: start again without it")
     except StoreError as exc:
-        return _error(503, str(exc))
+        return error_answer(503, str(exc))
     return web.json_response({"deliveries": [e.shown() for e in page.entries], "nextCursor": page.cursor})
 
 
@@ -182,17 +181,17 @@ async def retry_job(request: web.Request) -> web.Response:
     try:
         job = await queue.get(job_id) if _JOB_ID.fullmatch(job_id) else None
         if job is None:
-            return _error(404, "unknown job id")
+            return error_answer(404, "unknown job id")
         if job.state not in REVIVABLE:
-            return _error(409, f"the job is {job.state}; only dead or failed jobs can be retried")
+            return error_answer(409, f"the job is {job.state}; only dead or failed jobs can be retried")
         added = await queue.revive(job_id)
     except QueueClosed:
-        return _error(503, "the App is restarting; retry shortly", **{"Retry-After": "30"})
+        return error_answer(503, "the App is restarting; retry shortly", **{"Retry-After": "30"})
     except StoreError as exc:
-        return _error(503, str(exc))
+        return error_answer(503, str(exc))
     if added is None:  # it changed meanwhile (retried by someone else, or pruned)
         current = await queue.get(job_id)
         if current is None:
-            return _error(404, "unknown job id")
-        return _error(409, f"the job is {current.state}; only dead or failed jobs can be retried")
+            return error_answer(404, "unknown job id")
+        return error_answer(409, f"the job is {current.state}; only dead or failed jobs can be retried")
     return web.json_response(added.job.status(), status=202)

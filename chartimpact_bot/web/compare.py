@@ -33,12 +33,12 @@ import structlog
 from aiohttp import web
 
 from ..analysis.errors import AnalysisError, brief
-from ..analysis.report.json import report_to_dict
-from ..analysis.report.safe_text import json_safe
+from ..analysis.report.json import dumps_document, report_to_dict
 from ..analysis.sources import is_plain_path
 from ..github.installations import NotInstalled
 from ..github.runner import Comparison, UnknownRef
 from ..jobs.model import RateLimited, TransientError
+from .answers import error_answer
 from .keys import QUEUE, RUNNER, SETTINGS
 
 log = structlog.get_logger(__name__)
@@ -49,6 +49,7 @@ MAX_REF_CHARS = 255
 BUSY_RETRY_SECONDS = 10
 GITHUB_RETRY_SECONDS = 30
 FIELDS = frozenset({"repository", "base", "head", "charts"})
+UNEXPECTED = "ChartImpact failed unexpectedly while comparing; the operator's logs have the details"
 # GitHub's own rules for owner and repository names (a dot-only name is not one).
 _OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
 _REPO = re.compile(r"[A-Za-z0-9._-]{1,100}")
@@ -131,10 +132,6 @@ def _shown(value: str) -> str:
     return json.dumps(text)
 
 
-def _error(status: int, message: str, **headers: str) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers=headers or None)
-
-
 def answer(comparison: Comparison) -> web.Response:
     body = report_to_dict(comparison.report)
     if comparison.problems:
@@ -142,8 +139,7 @@ def answer(comparison: Comparison) -> web.Response:
             {"file": ".chartimpact.yml", "line": p.line, "message": p.message, "in": p.where}
             for p in comparison.problems
         ]
-    text = json_safe(json.dumps(body, indent=2, ensure_ascii=False)) + "\n"
-    return web.Response(text=text, content_type="application/json")
+    return web.Response(text=dumps_document(body), content_type="application/json")
 
 
 class ComparisonSlots:
@@ -159,19 +155,19 @@ COMPARISONS = web.AppKey("comparisons", ComparisonSlots)
 
 async def compare(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return _error(413, f"the body may hold at most {MAX_BODY_BYTES} bytes")
+        return error_answer(413, f"the body may hold at most {MAX_BODY_BYTES} bytes")
     raw = await request.content.read(MAX_BODY_BYTES + 1)
     if len(raw) > MAX_BODY_BYTES:
-        return _error(413, f"the body may hold at most {MAX_BODY_BYTES} bytes")
+        return error_answer(413, f"the body may hold at most {MAX_BODY_BYTES} bytes")
     try:
         wanted = parse_request(raw)
     except BadComparison as bad:
-        return _error(400, str(bad))
+        return error_answer(400, str(bad))
     if not request.app[QUEUE].accepting:
-        return _error(503, "the App is restarting; retry shortly", **{"Retry-After": str(GITHUB_RETRY_SECONDS)})
+        return error_answer(503, "the App is restarting; retry shortly", **{"Retry-After": str(GITHUB_RETRY_SECONDS)})
     slots = request.app[COMPARISONS]
     if slots.taken >= slots.limit:
-        return _error(
+        return error_answer(
             429, f"{slots.limit} comparisons are already running here", **{"Retry-After": str(BUSY_RETRY_SECONDS)}
         )
     slots.taken += 1
@@ -189,22 +185,24 @@ async def _run(request: web.Request, wanted: CompareRequest) -> web.Response:
         async with asyncio.timeout(budget):
             comparison = await runner.compare(wanted.owner, wanted.repo, wanted.base, wanted.head, wanted.charts)
     except NotInstalled:
-        return _error(404, f"the App is not installed on {repository}")
+        return error_answer(404, f"the App is not installed on {repository}")
     except UnknownRef as exc:
-        return _error(422, str(exc))
+        return error_answer(422, str(exc))
     except RateLimited as exc:
         wait = max(1, math.ceil(exc.retry_after or 0))
-        return _error(503, "GitHub's rate limit for this installation is spent", **{"Retry-After": str(wait)})
+        return error_answer(503, "GitHub's rate limit for this installation is spent", **{"Retry-After": str(wait)})
     except (TransientError, aiohttp.ClientError) as exc:
-        return _error(503, f"GitHub is failing: {brief(str(exc))}", **{"Retry-After": str(GITHUB_RETRY_SECONDS)})
+        return error_answer(503, f"GitHub is failing: {brief(str(exc))}", **{"Retry-After": str(GITHUB_RETRY_SECONDS)})
     except gidgethub.BadRequest as exc:
-        return _error(502, f"GitHub refused a request ({exc.status_code})")
+        return error_answer(502, f"GitHub refused a request ({exc.status_code})")
     except AnalysisError as exc:
-        return _error(422, brief(str(exc)))
+        return error_answer(422, brief(str(exc)))
     except TimeoutError:
-        return _error(503, f"the comparison took longer than {budget:g} s", **{"Retry-After": "60"})
+        return error_answer(503, f"the comparison took longer than {budget:g} s", **{"Retry-After": "60"})
     except Exception:  # a bug of ours: its text may quote the charts, so only the log has it
         log.exception("comparison failed unexpectedly", repository=repository)
-        return _error(500, "ChartImpact failed unexpectedly while comparing; the operator's logs have the details")
+        return error_answer(
+            500, "ChartImpact failed unexpectedly while comparing; the operator's logs have the details"
+        )
     log.info("comparison answered", repository=repository, verdict=comparison.report.verdict)
     return answer(comparison)

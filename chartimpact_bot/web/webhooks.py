@@ -31,6 +31,7 @@ from ..jobs.audit import OUTCOMES
 from ..jobs.model import Job
 from ..jobs.queue import QueueClosed
 from ..jobs.store import StoreError
+from .answers import error_answer
 from .delivery_audit import DeliveryRecord
 from .keys import AUDIT, OUTCOME, QUEUE, SETTINGS
 from .metrics import METRICS
@@ -54,10 +55,6 @@ def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
         return False
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, header.removeprefix("sha256="))
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
 
 
 async def receive(request: web.Request) -> web.Response:
@@ -95,32 +92,32 @@ async def _answer(request: web.Request, record: DeliveryRecord) -> web.Response:
             log.warning("the job store cannot be used; the delivery is refused for now", error=str(exc))
             return _unavailable("the job store is unavailable; deliver again shortly")
         except _BadDelivery as bad:
-            return _error(bad.status, str(bad))
+            return error_answer(bad.status, str(bad))
         except web.HTTPException:
             raise
         except Exception:
             log.exception("the delivery could not be handled")
-            return _error(500, "the delivery could not be handled because of an error in the App")
+            return error_answer(500, "the delivery could not be handled because of an error in the App")
 
 
 async def _receive(request: web.Request, record: DeliveryRecord) -> web.Response:
     settings = request.app[SETTINGS]
     if not settings.webhook_enabled:
-        return _error(503, "webhooks are disabled")
+        return error_answer(503, "webhooks are disabled")
     queue = request.app[QUEUE]
     if not queue.accepting:
         return _shutting_down()
     if settings.webhook_secret is None:
-        return _error(503, "the GitHub App is not registered yet: open / on this server to set it up")
+        return error_answer(503, "the GitHub App is not registered yet: open / on this server to set it up")
     body = await _body(request, settings.max_webhook_bytes)
     if not signature_valid(settings.webhook_secret, body, request.headers.get("X-Hub-Signature-256")):
-        return _error(401, "missing or invalid X-Hub-Signature-256")
+        return error_answer(401, "missing or invalid X-Hub-Signature-256")
     event_name = request.headers.get("X-GitHub-Event")
     delivery_id = request.headers.get("X-GitHub-Delivery")
     if not event_name or not delivery_id:
-        return _error(400, "X-GitHub-Event and X-GitHub-Delivery headers are required")
+        return error_answer(400, "X-GitHub-Event and X-GitHub-Delivery headers are required")
     if not _DELIVERY_ID.fullmatch(delivery_id):
-        return _error(400, "X-GitHub-Delivery is not a delivery id")
+        return error_answer(400, "X-GitHub-Delivery is not a delivery id")
     data = _json_object(body, request.content_type)
     record.verified(data)
     # "event" is structlog's key for the message itself, so GitHub's event goes under github_event.
@@ -133,7 +130,7 @@ async def _receive(request: web.Request, record: DeliveryRecord) -> web.Response
             decision = await events.decide(event_name, delivery_id, data)
         except PayloadError as exc:
             log.info("malformed payload", field=exc.field, error=str(exc))
-            return _error(400, f"the {shown(event_name)} payload is missing or has a malformed field: {exc}")
+            return error_answer(400, f"the {shown(event_name)} payload is missing or has a malformed field: {exc}")
         if decision.job is None:
             log.info("delivery ignored", reason=decision.reason)
             return _ignored(decision.reason or "the delivery causes no analysis")
@@ -171,7 +168,7 @@ def _shutting_down() -> web.Response:
 
 
 def _unavailable(message: str) -> web.Response:
-    response = _error(503, message)
+    response = error_answer(503, message)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
@@ -236,5 +233,5 @@ async def status(request: web.Request) -> web.Response:
     job_id = request.match_info["job_id"]
     job = await request.app[QUEUE].get(job_id) if _JOB_ID.fullmatch(job_id) else None
     if job is None:
-        return _error(404, "unknown job id")
+        return error_answer(404, "unknown job id")
     return web.json_response(job.status())

@@ -23,7 +23,13 @@ SCHEMA_VERSION = "1.0.0"
 
 def dumps(report: Report) -> str:
     """The report as JSON text; no raw control or bidi character in it (values are unchanged)."""
-    return json_safe(json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)) + "\n"
+    return dumps_document(report_to_dict(report))
+
+
+def dumps_document(document: dict[str, Any]) -> str:
+    """A report's dict (perhaps with fields added, as /api/compare adds `configProblems`) as
+    the JSON text `dumps` writes."""
+    return json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
