@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from chartimpact_bot.analysis.yamlio import YamlLimits, load_untrusted, load_yaml
+from chartimpact_bot.core.yamlio import YamlLimits, load_untrusted, load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CLAIMED = 700 * 1024 * 1024

@@ -32,11 +32,10 @@ from pathlib import Path
 
 import aiohttp
 
+from benchmarks.github import APP_ID, ROOT, SECRET, _example_repo, _fake_process, _free_port, _headers, _keys, _wait
 from benchmarks.store import held_job
 from chartimpact_bot.jobs.store import open_store
 from tests.jobs.redis_server import redis_server
-
-from .github import APP_ID, ROOT, SECRET, _example_repo, _fake_process, _free_port, _headers, _keys, _wait
 
 HELD = 10_000
 WAITING = 2_000

@@ -22,20 +22,21 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.generate import generate
-from chartimpact_bot.analysis.charts import MaterializedChart, load_chart_info, materialize
-from chartimpact_bot.analysis.classify import classify
-from chartimpact_bot.analysis.diff import diff_resources
-from chartimpact_bot.analysis.documents import is_emitted, parse_template
-from chartimpact_bot.analysis.manifests import parse_rendered
-from chartimpact_bot.analysis.model import ChartReport, Resource, Revision, StructuredDiff
-from chartimpact_bot.analysis.normalize import NormalizeOptions, normalize_side
-from chartimpact_bot.analysis.pipeline import ChartOutcome, build_report
-from chartimpact_bot.analysis.render import IsolatedHelmRenderer, RenderedChart, RenderRequest
-from chartimpact_bot.analysis.report.json import dumps
-from chartimpact_bot.analysis.signals.context import ChartSide, SignalContext
-from chartimpact_bot.analysis.signals.engine import detect_signals, detectors
-from chartimpact_bot.analysis.sourcemap import SideFiles, SourceLocator
-from chartimpact_bot.analysis.sources import DirectorySource
+from chartimpact_bot.core.chart import MaterializedChart
+from chartimpact_bot.core.classify import classify
+from chartimpact_bot.core.diff import diff_resources
+from chartimpact_bot.core.documents import RenderedChart, is_emitted, parse_template
+from chartimpact_bot.core.manifests import parse_rendered
+from chartimpact_bot.core.model import ChartReport, Resource, Revision, StructuredDiff
+from chartimpact_bot.core.normalize import NormalizeOptions, normalize_side
+from chartimpact_bot.core.report.json import dumps
+from chartimpact_bot.core.signals.context import ChartSide, SignalContext
+from chartimpact_bot.core.signals.engine import detect_signals, detectors
+from chartimpact_bot.core.sourcemap import SideFiles, SourceLocator
+from chartimpact_bot.engine.charts import load_chart_info, materialize
+from chartimpact_bot.engine.pipeline import ChartOutcome, build_report
+from chartimpact_bot.engine.render import IsolatedHelmRenderer, RenderRequest
+from chartimpact_bot.engine.sources import DirectorySource
 
 DETECTORS = detectors()
 

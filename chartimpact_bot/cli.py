@@ -18,11 +18,16 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from . import __version__
-from .analysis.charts import load_chart_info
-from .analysis.config import AnalysisConfig, Environment
-from .analysis.errors import AnalysisError, ConfigError, brief
-from .analysis.model import Report, Revision
-from .analysis.pipeline import (
+from .core.config import AnalysisConfig, Environment
+from .core.config_file import CONFIG_FILE, load_config
+from .core.errors import AnalysisError, ConfigError, brief
+from .core.model import Report, Revision
+from .core.report.json import dumps as render_json
+from .core.report.markdown import render_markdown
+from .core.report.safe_text import one_line
+from .core.report.text import render_text
+from .engine.charts import load_chart_info
+from .engine.pipeline import (
     ChartTarget,
     PipelineOptions,
     RenderOverrides,
@@ -30,16 +35,11 @@ from .analysis.pipeline import (
     analyze_targets,
     build_report,
 )
-from .analysis.remote import HttpRepositoryFetcher
-from .analysis.render import IsolatedHelmRenderer, ValuesFile
-from .analysis.report.json import dumps as render_json
-from .analysis.report.markdown import render_markdown
-from .analysis.report.safe_text import one_line
-from .analysis.report.text import render_text
-from .analysis.sources import ChartSource, DirectorySource, GitRefSource
+from .engine.remote import HttpRepositoryFetcher
+from .engine.render import IsolatedHelmRenderer, ValuesFile
+from .engine.sources import ChartSource, DirectorySource, GitRefSource
 from .envvars import render_limits
 from .fingerprint_key import cli_key
-from .repo_config import CONFIG_FILE, load_config
 
 PROG = "chartimpact"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .analysis.errors import ConfigError
-from .analysis.render import MIN_MEMORY_MB, RenderLimits
+from .core.errors import ConfigError
+from .engine.render import MIN_MEMORY_MB, RenderLimits
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}

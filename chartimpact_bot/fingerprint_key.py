@@ -23,7 +23,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from .analysis.errors import ConfigError
+from .core.errors import ConfigError
 
 ENV_VAR = "CHARTIMPACT_FINGERPRINT_KEY"
 KEY_FILE = Path("chartimpact") / "fingerprint-key"

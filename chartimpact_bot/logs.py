@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from .analysis.report.safe_text import clip, visible
+from .core.report.safe_text import clip, visible
 
 _SECRET_KEYS = re.compile(r"(token|secret|password|authorization|private_?key|jwt)", re.IGNORECASE)
 # GitHub tokens (ghs_, ghp_, gho_, ghu_, ghr_, github_pat_) and JWTs anywhere in a message.

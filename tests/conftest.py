@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from chartimpact_bot.analysis.config import AnalysisConfig, Environment
-from chartimpact_bot.analysis.model import ChartReport, Report, ResourceDiff, Revision
-from chartimpact_bot.analysis.pipeline import (
+from chartimpact_bot.core.config import AnalysisConfig, Environment
+from chartimpact_bot.core.model import ChartReport, Report, ResourceDiff, Revision
+from chartimpact_bot.engine.pipeline import (
     ChartTarget,
     PipelineOptions,
     analyze_targets,
     build_report,
 )
-from chartimpact_bot.analysis.render import IsolatedHelmRenderer, RenderLimits
-from chartimpact_bot.analysis.sources import DirectorySource
+from chartimpact_bot.engine.render import IsolatedHelmRenderer, RenderLimits
+from chartimpact_bot.engine.sources import DirectorySource
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "examples" / "charts"

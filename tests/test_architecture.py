@@ -1,47 +1,150 @@
-"""The analysis library knows nothing of GitHub or of the web server (ARCHITECTURE.md)."""
+"""The package layout is the architecture (docs/architecture.md): each layer imports only the
+layers below it, the core does no I/O, and the render worker loads only what it needs."""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
-ANALYSIS = Path(__file__).resolve().parent.parent / "chartimpact_bot" / "analysis"
-FORBIDDEN = (
-    "gidgethub",
-    "aiohttp",
-    "chartimpact_bot.github",
-    "chartimpact_bot.web",
-    "chartimpact_bot.jobs",
+PACKAGE = Path(__file__).resolve().parent.parent / "chartimpact_bot"
+
+# Lowest first. A unit may import its own rank or a lower one, never a higher one: the core
+# cannot reach the engine, the engine cannot reach the job queue, and nothing below the App's
+# adapter knows GitHub.
+LAYERS: tuple[frozenset[str], ...] = (
+    frozenset({"__init__", "timestamps"}),
+    frozenset({"core"}),
+    frozenset({"engine"}),
+    frozenset({"logs", "envvars", "fingerprint_key", "settings"}),
+    frozenset({"jobs"}),
+    frozenset({"github"}),
+    frozenset({"web"}),
+    frozenset({"cli"}),
+    frozenset({"__main__"}),
+)
+RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
+
+# What the pure core may not import: anything that starts processes, opens sockets or files,
+# speaks HTTP or runs threads. Those belong to the engine, which hands the core plain values.
+CORE_FORBIDDEN = frozenset(
+    {
+        "asyncio",
+        "aiohttp",
+        "concurrent",
+        "ctypes",
+        "gidgethub",
+        "http",
+        "httpx",
+        "multiprocessing",
+        "os",
+        "requests",
+        "select",
+        "shutil",
+        "signal",
+        "socket",
+        "ssl",
+        "subprocess",
+        "tempfile",
+        "threading",
+        "urllib",
+    }
 )
 
 
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> Iterator[str]:
+    """Absolute names of everything `path` imports (relative imports resolved)."""
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-        elif isinstance(node, ast.ImportFrom) and node.level == 1 and path.parent == ANALYSIS:
-            names.add("chartimpact_bot.analysis." + (node.module or ""))
-        elif isinstance(node, ast.ImportFrom) and node.level >= 2:
-            names.add("chartimpact_bot." + (node.module or ""))
-    return names
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+            target = ".".join(base + ([node.module] if node.module else []))
+            yield target
+            if not node.module:  # `from . import x`: x may be a module of that package
+                yield from (
+                    f"{target}.{alias.name}" for alias in node.names if _is_module(f"{target}.{alias.name}")
+                )
 
 
-def test_analysis_imports_no_github_or_web_code() -> None:
-    offenders = {
-        f"{path.relative_to(ANALYSIS)}: {name}"
-        for path in ANALYSIS.rglob("*.py")
+def _is_module(name: str) -> bool:
+    path = PACKAGE.parent / name.replace(".", "/")
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
+def _unit(name: str) -> str:
+    """The layer unit of a module of ours: its top-level package or module below chartimpact_bot."""
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _sources() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def test_every_unit_has_a_layer() -> None:
+    units = {_unit(_module_name(path)) for path in _sources()}
+    assert units <= set(RANK), units - set(RANK)
+
+
+def test_layers_import_only_downwards() -> None:
+    upward = sorted(
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in _sources()
         for name in _imports(path)
-        if name.startswith(FORBIDDEN) or name.split(".")[0] in ("gidgethub", "aiohttp")
-    }
-    assert offenders == set()
+        if name.split(".")[0] == "chartimpact_bot"
+        and RANK[_unit(name)] > RANK[_unit(_module_name(path))]
+    )
+    assert upward == []
+
+
+def test_core_does_no_io() -> None:
+    offenders = sorted(
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in (PACKAGE / "core").rglob("*.py")
+        for name in _imports(path)
+        if name.split(".")[0] in CORE_FORBIDDEN
+    )
+    assert offenders == []
+
+
+def test_core_opens_no_files() -> None:
+    """Not through the builtin either: the core is handed text and bytes."""
+    offenders = sorted(
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for path in (PACKAGE / "core").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and (
+            (isinstance(node.func, ast.Name) and node.func.id == "open")
+            or (
+                isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"open", "write_text", "write_bytes", "mkdir", "unlink", "rmdir"}
+            )
+        )
+    )
+    assert offenders == []
+
+
+def test_import_resolver_resolves_relative_imports() -> None:
+    """The checks above see relative imports, or every one of them would pass vacuously."""
+    names = set(_imports(PACKAGE / "engine" / "pipeline.py"))
+    assert "chartimpact_bot.core.diff" in names
+    assert any(name.startswith("chartimpact_bot.engine.") for name in names)
 
 
 def test_render_worker_loads_only_light_modules() -> None:
     """The worker starts once per render: it may load the standard library, PyYAML, the Helm
-    engine and the two small modules that parse documents, nothing more."""
+    engine and the small modules that parse documents, nothing more."""
     allowed = {
         "json",
         "os",
@@ -59,32 +162,38 @@ def test_render_worker_loads_only_light_modules() -> None:
         "collections",
         "math",
         "dataclasses",
-        "chartimpact_bot.analysis.documents",
-        "chartimpact_bot.analysis.errors",
-        "chartimpact_bot.analysis.yamlio",
-        "chartimpact_bot.analysis.secret_values",
+        "chartimpact_bot",
+        "chartimpact_bot.core",
+        "chartimpact_bot.engine",
+        "chartimpact_bot.core.documents",
+        "chartimpact_bot.core.errors",
+        "chartimpact_bot.core.yamlio",
+        "chartimpact_bot.core.secret_values",
         # the secret vocabulary, to redact error text; it needs only these
-        "chartimpact_bot.analysis.sensitive",
+        "chartimpact_bot.core.sensitive",
         "base64",
         "binascii",
         "hashlib",
         "hmac",
         "functools",
         # dying with the worker that started it (prctl through ctypes)
-        "chartimpact_bot.analysis.parent_death",
+        "chartimpact_bot.engine.parent_death",
         "ctypes",
         "signal",
         "threading",
         # a bug's traceback, written to stderr for the parent to log
         "traceback",
     }
-    reached = set()
-    pending = ["render_worker.py"]
+    reached: set[str] = set()
+    pending = [PACKAGE / "engine" / "render_worker.py"]
     while pending:
-        module = pending.pop()
-        for name in _imports(ANALYSIS / module):
+        path = pending.pop()
+        for name in _imports(path):
+            if name in reached:
+                continue
             reached.add(name)
-            if name.startswith("chartimpact_bot.analysis."):
-                pending.append(name.rsplit(".", 1)[1] + ".py")
+            module_file = PACKAGE.parent / (name.replace(".", "/") + ".py")
+            if name.startswith("chartimpact_bot.") and module_file.exists():
+                pending.append(module_file)
     roots = {n if n.startswith("chartimpact_bot") else n.split(".")[0] for n in reached}
     assert roots <= allowed, roots - allowed

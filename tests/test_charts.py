@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from chartimpact_bot.analysis.archive import read_chart_archive
-from chartimpact_bot.analysis.charts import (
+from chartimpact_bot.core.errors import ArchiveError, ChartError
+from chartimpact_bot.engine.archive import read_chart_archive
+from chartimpact_bot.engine.charts import (
     chart_dirs,
     dependency_dirs,
     discover_charts,
     load_chart_info,
     materialize,
 )
-from chartimpact_bot.analysis.errors import ArchiveError, ChartError
-from chartimpact_bot.analysis.sources import MemorySource
+from chartimpact_bot.engine.sources import MemorySource
 
 
 def raw_archive(members: dict[str, bytes], *, symlink: tuple[str, str] | None = None) -> bytes:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chartimpact_bot.analysis.classify import classify, generic_path
-from chartimpact_bot.analysis.diff import FieldChange
-from chartimpact_bot.analysis.model import PathToken, Resource, ResourceId
+from chartimpact_bot.core.classify import classify, generic_path
+from chartimpact_bot.core.diff import FieldChange
+from chartimpact_bot.core.model import PathToken, Resource, ResourceId
 
 
 def _classify(kind: str, path: tuple[PathToken, ...], op: str = "replace", hook: str | None = None):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from chartimpact_bot.analysis.errors import ChartError
 from chartimpact_bot.cli import main
+from chartimpact_bot.core.errors import ChartError
 from tests.conftest import EXAMPLES, REPO_ROOT, chart_yaml, commit_all, init_repo, write_files
 
 BASE = str(EXAMPLES / "base" / "storefront")

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from chartimpact_bot.analysis.config import CustomRule
-from chartimpact_bot.analysis.model import Resource, ResourceDiff, ResourceId
-from chartimpact_bot.analysis.pipeline import PipelineOptions
-from chartimpact_bot.analysis.report.json import dumps
-from chartimpact_bot.analysis.signals.context import ChartSide, SignalContext
-from chartimpact_bot.analysis.signals.custom import (
+from chartimpact_bot.core.config import CustomRule
+from chartimpact_bot.core.config_file import InvalidConfig, load_config
+from chartimpact_bot.core.model import Resource, ResourceDiff, ResourceId
+from chartimpact_bot.core.report.json import dumps
+from chartimpact_bot.core.signals.context import ChartSide, SignalContext
+from chartimpact_bot.core.signals.custom import (
     MAX_RULES,
     MAX_STEPS_PER_CHART,
     StepBudget,
@@ -26,8 +26,8 @@ from chartimpact_bot.analysis.signals.custom import (
     evaluate_rules,
     rule_detector,
 )
-from chartimpact_bot.analysis.signals.engine import detect_signals
-from chartimpact_bot.analysis.signals.rule_paths import (
+from chartimpact_bot.core.signals.engine import detect_signals
+from chartimpact_bot.core.signals.rule_paths import (
     MAX_PATH_CHARS,
     MAX_SEGMENTS,
     MAX_WILDCARDS,
@@ -40,13 +40,13 @@ from chartimpact_bot.analysis.signals.rule_paths import (
     pairs,
     parse_path,
 )
-from chartimpact_bot.analysis.signals.rule_patterns import (
+from chartimpact_bot.core.signals.rule_patterns import (
     MAX_PATTERN_CHARS,
     MAX_SUBJECT_CHARS,
     PatternError,
     compile_pattern,
 )
-from chartimpact_bot.repo_config import InvalidConfig, load_config
+from chartimpact_bot.engine.pipeline import PipelineOptions
 from tests.conftest import EXAMPLES, chart_yaml, diff_dirs, only_chart, write_files
 
 

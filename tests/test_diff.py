@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from chartimpact_bot.analysis.classify import classify
-from chartimpact_bot.analysis.diff import diff_resources, diff_values
-from chartimpact_bot.analysis.model import Resource, ResourceId, json_pointer
+from chartimpact_bot.core.classify import classify
+from chartimpact_bot.core.diff import diff_resources, diff_values
+from chartimpact_bot.core.model import Resource, ResourceId, json_pointer
 
 
 def _pod(containers: list[dict[str, Any]]) -> dict[str, Any]:

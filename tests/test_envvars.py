@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chartimpact_bot.analysis.errors import ConfigError
+from chartimpact_bot.core.errors import ConfigError
 from chartimpact_bot.envvars import env_bool, env_int, render_limits
 
 

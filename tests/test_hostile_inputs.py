@@ -23,10 +23,10 @@ import pytest
 import yaml
 
 from benchmarks.hostile import header_bomb
-from chartimpact_bot.analysis.archive import read_chart_archive
-from chartimpact_bot.analysis.errors import ArchiveError
-from chartimpact_bot.analysis.remote import FetchError, HttpRepositoryFetcher
-from chartimpact_bot.analysis.yamlio import METADATA_LIMITS, YamlLimitError, check_untrusted, load_untrusted
+from chartimpact_bot.core.errors import ArchiveError
+from chartimpact_bot.core.yamlio import METADATA_LIMITS, YamlLimitError, check_untrusted, load_untrusted
+from chartimpact_bot.engine.archive import read_chart_archive
+from chartimpact_bot.engine.remote import FetchError, HttpRepositoryFetcher
 from tests.conftest import (
     REPO_ROOT,
     chart_yaml,

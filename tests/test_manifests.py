@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from chartimpact_bot.analysis.documents import is_emitted, parse_template, split_documents
-from chartimpact_bot.analysis.errors import RenderError
-from chartimpact_bot.analysis.manifests import parse_rendered
-from chartimpact_bot.analysis.model import ResourceId
-from chartimpact_bot.analysis.render import RenderedChart
+from chartimpact_bot.core.documents import RenderedChart, is_emitted, parse_template, split_documents
+from chartimpact_bot.core.errors import RenderError
+from chartimpact_bot.core.manifests import parse_rendered
+from chartimpact_bot.core.model import ResourceId
 
 
 def _parse(templates: dict[str, str], namespace: str = "default", **kwargs: bool):

@@ -7,8 +7,8 @@ import hashlib
 import hmac
 from typing import Any
 
-from chartimpact_bot.analysis.model import ResourceId
-from chartimpact_bot.analysis.normalize import fingerprint, is_sensitive_key, mask_secrets
+from chartimpact_bot.core.model import ResourceId
+from chartimpact_bot.core.normalize import fingerprint, is_sensitive_key, mask_secrets
 
 KEY = b"test-fingerprint-key"
 
@@ -79,7 +79,7 @@ def test_sensitive_key_heuristic() -> None:
 
 
 def test_name_patterns_cut_back_to_a_separator() -> None:
-    from chartimpact_bot.analysis.normalize import _name_pattern  # noqa: PLC0415
+    from chartimpact_bot.core.normalize import _name_pattern  # noqa: PLC0415
 
     assert _name_pattern("release-test-ab12c", "release-test-x9z8q") == "release-test-*"
     # random parts that share characters by chance do not leak into the pattern

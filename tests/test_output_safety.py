@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from chartimpact_bot.analysis.model import ChartReport, Report, Revision, StructuredDiff
-from chartimpact_bot.analysis.report.markdown import render_markdown
-from chartimpact_bot.analysis.report.safe_text import ZERO_WIDTH_SPACE, cut_markdown, md_code, md_text, one_line
-from chartimpact_bot.analysis.report.text import render_text
+from chartimpact_bot.core.model import ChartReport, Report, Revision, StructuredDiff
+from chartimpact_bot.core.report.markdown import render_markdown
+from chartimpact_bot.core.report.safe_text import ZERO_WIDTH_SPACE, cut_markdown, md_code, md_text, one_line
+from chartimpact_bot.core.report.text import render_text
 from tests.conftest import REPO_ROOT, make_chart
 
 # YAML escapes (the template is YAML): ESC[31m, an OSC 8 hyperlink ended by BEL, C1 CSI, RLO.

@@ -1,5 +1,5 @@
 """Render children and analysis workers die with their parent, even one killed with -9
-(analysis/parent_death.py). Linux only: elsewhere a watcher thread polls, tested by hand."""
+(engine/parent_death.py). Linux only: elsewhere a watcher thread polls, tested by hand."""
 
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from chartimpact_bot.analysis.parent_death import PARENT_VARIABLE, die_with_parent
-from chartimpact_bot.analysis.render import PACKAGE_PARENT, WORKER_MODULE
+from chartimpact_bot.engine.parent_death import PARENT_VARIABLE, die_with_parent
+from chartimpact_bot.engine.render import PACKAGE_PARENT, WORKER_MODULE
 from chartimpact_bot.jobs.analysis_process import AnalysisPool
 from chartimpact_bot.jobs.model import TransientError
-
-from .process_tree import alive, descendants, left_after
+from tests.process_tree import alive, descendants, left_after
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG) is Linux's")
 

@@ -7,10 +7,10 @@ import re
 import shutil
 from pathlib import Path
 
-from chartimpact_bot.analysis.config import AnalysisConfig
-from chartimpact_bot.analysis.normalize import NormalizeOptions
-from chartimpact_bot.analysis.pipeline import PipelineOptions
-from chartimpact_bot.analysis.report.json import dumps
+from chartimpact_bot.core.config import AnalysisConfig
+from chartimpact_bot.core.normalize import NormalizeOptions
+from chartimpact_bot.core.report.json import dumps
+from chartimpact_bot.engine.pipeline import PipelineOptions
 from tests.conftest import DEPLOYMENT, EXAMPLES, diff_dirs, make_chart, only_chart, resource
 
 API = """\
@@ -285,9 +285,9 @@ def test_directory_without_chart_yaml_is_a_clear_error(tmp_path: Path, options: 
 
 
 def test_added_and_removed_charts(tmp_path: Path, options: PipelineOptions) -> None:
-    from chartimpact_bot.analysis.config import Environment  # noqa: PLC0415
-    from chartimpact_bot.analysis.pipeline import ChartTarget, analyze_targets  # noqa: PLC0415
-    from chartimpact_bot.analysis.sources import DirectorySource  # noqa: PLC0415
+    from chartimpact_bot.core.config import Environment  # noqa: PLC0415
+    from chartimpact_bot.engine.pipeline import ChartTarget, analyze_targets  # noqa: PLC0415
+    from chartimpact_bot.engine.sources import DirectorySource  # noqa: PLC0415
 
     chart = make_chart(tmp_path, "app", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"})
     source = DirectorySource(tmp_path)
@@ -307,8 +307,8 @@ def test_added_and_removed_charts(tmp_path: Path, options: PipelineOptions) -> N
 
 
 def test_directories_without_digests_are_analyzed_not_called_unchanged(options: PipelineOptions) -> None:
-    from chartimpact_bot.analysis.pipeline import analyze_repository  # noqa: PLC0415
-    from chartimpact_bot.analysis.sources import DirectorySource  # noqa: PLC0415
+    from chartimpact_bot.engine.pipeline import analyze_repository  # noqa: PLC0415
+    from chartimpact_bot.engine.sources import DirectorySource  # noqa: PLC0415
 
     report = analyze_repository(
         DirectorySource(EXAMPLES / "base"), DirectorySource(EXAMPLES / "head"), AnalysisConfig(), options

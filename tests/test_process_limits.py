@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from chartimpact_bot.analysis.config import AnalysisConfig, Environment
-from chartimpact_bot.analysis.pipeline import ChartTarget, PipelineOptions, analyze_targets
-from chartimpact_bot.analysis.render import IsolatedHelmRenderer, RenderLimits, RenderRequest
-from chartimpact_bot.analysis.sources import DirectorySource
+from chartimpact_bot.core.config import AnalysisConfig, Environment
+from chartimpact_bot.engine.pipeline import ChartTarget, PipelineOptions, analyze_targets
+from chartimpact_bot.engine.render import IsolatedHelmRenderer, RenderLimits, RenderRequest
+from chartimpact_bot.engine.sources import DirectorySource
 from chartimpact_bot.jobs.analysis_process import AnalysisPool
 from tests.conftest import make_chart
 

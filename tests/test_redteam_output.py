@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from chartimpact_bot.analysis.report.safe_text import md_code, md_text, plain
-from chartimpact_bot.analysis.sensitive import mask_text
+from chartimpact_bot.core.report.safe_text import md_code, md_text, plain
+from chartimpact_bot.core.sensitive import mask_text
 
 # What cmark-gfm links: a scheme that is the whole run of ASCII letters before `:`, then `//`;
 # `www.` after the start, a space or one of `*_~(` (checked on the text after escapes).

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from chartimpact_bot.analysis.charts import load_chart_info, materialize
-from chartimpact_bot.analysis.sources import GitRefSource
+from chartimpact_bot.engine.charts import load_chart_info, materialize
+from chartimpact_bot.engine.sources import GitRefSource
 from tests.conftest import chart_yaml, commit_all, init_repo, write_files
 
 

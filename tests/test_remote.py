@@ -23,9 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from chartimpact_bot.analysis import remote
-from chartimpact_bot.analysis.pipeline import PipelineOptions
-from chartimpact_bot.analysis.remote import FetchError, HttpRepositoryFetcher
+from chartimpact_bot.engine import remote
+from chartimpact_bot.engine.pipeline import PipelineOptions
+from chartimpact_bot.engine.remote import FetchError, HttpRepositoryFetcher
 from tests.conftest import diff_dirs, make_chart, only_chart, resource
 from tests.test_charts import chart_archive
 

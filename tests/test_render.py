@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from chartimpact_bot.analysis.errors import RenderError
-from chartimpact_bot.analysis.manifests import parse_rendered
-from chartimpact_bot.analysis.render import (
+from chartimpact_bot.core.errors import RenderError
+from chartimpact_bot.core.manifests import parse_rendered
+from chartimpact_bot.engine.render import (
     WORKER_MODULE,
     IsolatedHelmRenderer,
     RenderLimits,

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from chartimpact_bot.analysis.errors import RenderError
-from chartimpact_bot.analysis.render import IsolatedHelmRenderer, RenderRequest, ValuesFile
-from chartimpact_bot.analysis.render_worker import split_cli_output
+from chartimpact_bot.core.errors import RenderError
+from chartimpact_bot.engine.render import IsolatedHelmRenderer, RenderRequest, ValuesFile
+from chartimpact_bot.engine.render_worker import split_cli_output
 
 HELM_TEMPLATE_OUTPUT = """\
 ---

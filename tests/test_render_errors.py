@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from chartimpact_bot.analysis import render_worker
-from chartimpact_bot.analysis.errors import RenderError
-from chartimpact_bot.analysis.render import IsolatedHelmRenderer, RenderLimits
+from chartimpact_bot.core.errors import RenderError
+from chartimpact_bot.engine import render_worker
+from chartimpact_bot.engine.render import IsolatedHelmRenderer, RenderLimits
 
 SECRET_LOOKING = "ghs_0123456789abcdefSECRET"
 REQUEST = {"memory_mb": 1024, "chart_dir": "/nonexistent", "values_files": [], "set_values": [], "repeat": 1}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chartimpact_bot.analysis.config import DEFAULT_THRESHOLDS, AnalysisConfig
-from chartimpact_bot.repo_config import InvalidConfig, load_config
+from chartimpact_bot.core.config import DEFAULT_THRESHOLDS, AnalysisConfig
+from chartimpact_bot.core.config_file import InvalidConfig, load_config
 
 FULL = """\
 version: 1

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from chartimpact_bot.analysis.classify import classify
-from chartimpact_bot.analysis.diff import diff_resources
-from chartimpact_bot.analysis.model import (
+from chartimpact_bot.core.classify import classify
+from chartimpact_bot.core.diff import diff_resources
+from chartimpact_bot.core.model import (
     ChartReport,
     Report,
     Resource,
@@ -12,9 +12,9 @@ from chartimpact_bot.analysis.model import (
     Revision,
     StructuredDiff,
 )
-from chartimpact_bot.analysis.report.markdown import render_markdown
-from chartimpact_bot.analysis.report.text import render_text
-from chartimpact_bot.analysis.report.values import md_code, md_text
+from chartimpact_bot.core.report.markdown import render_markdown
+from chartimpact_bot.core.report.text import render_text
+from chartimpact_bot.core.report.values import md_code, md_text
 
 HOSTILE = "</details><script>alert(1)</script>`|` **bold** [x](http://e.vil)\n| row |"
 

@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 
-from chartimpact_bot.analysis.model import ResourceId
-from chartimpact_bot.analysis.normalize import mask_secrets
-from chartimpact_bot.analysis.render_worker import invalid_set_message
-from chartimpact_bot.analysis.sensitive import (
+from chartimpact_bot.core.model import ResourceId
+from chartimpact_bot.core.normalize import mask_secrets
+from chartimpact_bot.core.sensitive import (
     SENSITIVE_PREFIX,
     fingerprint,
     is_sensitive_key,
@@ -28,6 +27,7 @@ from chartimpact_bot.analysis.sensitive import (
     redact,
     sensitive_values,
 )
+from chartimpact_bot.engine.render_worker import invalid_set_message
 from chartimpact_bot.fingerprint_key import cli_key, derive_app_key, load_or_create_key_file
 from chartimpact_bot.settings import Settings
 from tests.conftest import REPO_ROOT, chart_yaml, write_files

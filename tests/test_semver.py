@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chartimpact_bot.analysis.semver import Constraint, ConstraintError, Version
+from chartimpact_bot.core.semver import Constraint, ConstraintError, Version
 
 
 def test_parse_and_order() -> None:

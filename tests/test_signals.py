@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from chartimpact_bot.analysis.model import Report
-from chartimpact_bot.analysis.pipeline import PipelineOptions
-from chartimpact_bot.analysis.report.markdown import render_markdown
-from chartimpact_bot.analysis.signals import registry
-from chartimpact_bot.analysis.signals.catalogue import render_catalogue
 from chartimpact_bot.cli import main
-from chartimpact_bot.repo_config import load_config
+from chartimpact_bot.core.config_file import load_config
+from chartimpact_bot.core.model import Report
+from chartimpact_bot.core.report.markdown import render_markdown
+from chartimpact_bot.core.signals import registry
+from chartimpact_bot.core.signals.catalogue import render_catalogue
+from chartimpact_bot.engine.pipeline import PipelineOptions
 from tests.conftest import EXAMPLES, REPO_ROOT, chart_yaml, diff_dirs, only_chart, write_files
 
 POD = """\
@@ -287,7 +287,7 @@ def test_markdown_stays_readable_and_bounded_at_200_signals(tmp_path: Path, opti
 def test_docs_list_every_registered_signal() -> None:
     committed = (REPO_ROOT / "docs" / "signals.md").read_text()
     assert committed == render_catalogue(), (
-        "regenerate: python -m chartimpact_bot.analysis.signals.catalogue > docs/signals.md"
+        "regenerate: python -m chartimpact_bot.core.signals.catalogue > docs/signals.md"
     )
 
 

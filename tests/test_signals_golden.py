@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 import yaml
 
-from chartimpact_bot.analysis.model import Signal
-from chartimpact_bot.analysis.pipeline import PipelineOptions
-from chartimpact_bot.analysis.signals.engine import detectors
-from chartimpact_bot.repo_config import load_config
+from chartimpact_bot.core.config_file import load_config
+from chartimpact_bot.core.model import Signal
+from chartimpact_bot.core.signals.engine import detectors
+from chartimpact_bot.engine.pipeline import PipelineOptions
 from tests.conftest import chart_yaml, diff_dirs, only_chart, write_files
 
 GOLDEN = Path(__file__).parent / "golden" / "signals"

@@ -11,17 +11,16 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
-from chartimpact_bot.analysis.config import AnalysisConfig, Environment
-from chartimpact_bot.analysis.errors import SourceError
-from chartimpact_bot.analysis.model import Report, Revision
-from chartimpact_bot.analysis.pipeline import AnalysisPlan, PipelineOptions, plan_repository, run_plan
-from chartimpact_bot.analysis.report.json import dumps
-from chartimpact_bot.analysis.snapshot import detach, plan_inputs
-from chartimpact_bot.analysis.sources import FileEntry, MemorySource, SnapshotSource
+from chartimpact_bot.core.config import AnalysisConfig, Environment
+from chartimpact_bot.core.errors import SourceError
+from chartimpact_bot.core.model import Report, Revision
+from chartimpact_bot.core.report.json import dumps
+from chartimpact_bot.engine.pipeline import AnalysisPlan, PipelineOptions, plan_repository, run_plan
+from chartimpact_bot.engine.snapshot import detach, plan_inputs
+from chartimpact_bot.engine.sources import FileEntry, MemorySource, SnapshotSource
 from chartimpact_bot.jobs.analysis_process import AnalysisPool, WorkerOptions
 from chartimpact_bot.jobs.model import TransientError
-
-from .conftest import DEPLOYMENT, chart_yaml
+from tests.conftest import DEPLOYMENT, chart_yaml
 
 LIB_HELPERS = '{{- define "lib.team" -}}team: {{ .Values.team | default "platform" }}{{- end -}}\n'
 CONFIGMAP = """\

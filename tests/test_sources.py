@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chartimpact_bot.analysis.errors import SourceError
-from chartimpact_bot.analysis.sources import (
+from chartimpact_bot.core.errors import SourceError
+from chartimpact_bot.engine.sources import (
     DirectorySource,
     GitRefSource,
     MemorySource,

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..analysis.model import Report
-from ..analysis.report.counts import importance_phrase
-from ..analysis.report.markdown import render_diff_markdown, render_markdown
-from ..analysis.report.safe_text import cut_bytes, cut_markdown, cut_plain, md_text, plain
+from ..core.model import Report
+from ..core.report.counts import importance_phrase
+from ..core.report.markdown import render_diff_markdown, render_markdown
+from ..core.report.safe_text import cut_bytes, cut_markdown, cut_plain, md_text, plain
 from .client import GitHubClient
 
 CHECK_NAME = "ChartImpact"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import gidgethub
 
-from ..analysis.model import Report
-from ..analysis.report.markdown import render_markdown
-from ..analysis.report.safe_text import cut_markdown
+from ..core.model import Report
+from ..core.report.markdown import render_markdown
+from ..core.report.safe_text import cut_markdown
 from .client import GitHubClient
 
 MARKER = "<!-- chartimpact:analysis:v1 -->"

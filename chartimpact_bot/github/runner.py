@@ -26,15 +26,15 @@ import aiohttp
 import gidgethub
 import structlog
 
-from ..analysis.errors import AnalysisError, brief, unexpected_failure
-from ..analysis.model import Report, Revision
-from ..analysis.sources import SnapshotSource
+from ..core.config_file import CONFIG_FILE
+from ..core.errors import AnalysisError, brief, unexpected_failure
+from ..core.model import Report, Revision
+from ..engine.sources import SnapshotSource
 from ..jobs.analysis_process import AnalysisPool, Preparation, WorkerOptions
 from ..jobs.input_digest import SideInputs, input_digest
 from ..jobs.model import Job, TransientError
 from ..jobs.queue import Checkpoint, Ending
 from ..jobs.result_cache import ResultCache
-from ..repo_config import CONFIG_FILE
 from ..settings import Settings
 from .auth import AppAuth
 from .checks import (

@@ -20,9 +20,9 @@ from typing import Any
 
 from cachetools import LRUCache
 
-from ..analysis.errors import AnalysisError, SourceError
-from ..analysis.model import Revision
-from ..analysis.sources import MAX_LINK_TARGET_BYTES, FileEntry, is_plain_path, resolve_links, under
+from ..core.errors import AnalysisError, SourceError
+from ..core.model import Revision
+from ..engine.sources import MAX_LINK_TARGET_BYTES, FileEntry, is_plain_path, resolve_links, under
 from .client import GitHubClient
 
 FETCH_CONCURRENCY = 8

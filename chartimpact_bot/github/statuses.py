@@ -4,7 +4,7 @@ The description is plain text of at most 140 characters, cut here whatever it ho
 
 from __future__ import annotations
 
-from ..analysis.report.safe_text import cut_plain, plain
+from ..core.report.safe_text import cut_plain, plain
 from .client import GitHubClient
 
 CONTEXT = "chartimpact"

@@ -10,7 +10,7 @@ inherit it): answering GitHub's deliveries within its ten seconds matters more t
 an analysis a few milliseconds sooner. A worker handles data from pull requests, so it also runs
 under an address-space limit (WORKER_MEMORY_MB; its render children set their own), and each
 analysis under a total time budget (JOB_TIME_BUDGET_SECONDS). A worker dies with the server,
-even one killed with -9 (analysis/parent_death.py), and so do the render children it started;
+even one killed with -9 (engine/parent_death.py), and so do the render children it started;
 multiprocessing's resource tracker then ends on its own (its pipe closes with the last of them).
 """
 
@@ -30,16 +30,17 @@ from typing import Any, TypeVar
 
 import structlog
 
-from ..analysis.config import AnalysisConfig
-from ..analysis.model import Report
-from ..analysis.parent_death import die_with_parent
-from ..analysis.pipeline import AnalysisPlan, PipelineOptions, plan_repository, run_plan
-from ..analysis.remote import HttpRepositoryFetcher
-from ..analysis.render import IsolatedHelmRenderer, RenderLimits
-from ..analysis.snapshot import plan_inputs
-from ..analysis.sources import SnapshotSource
+from ..core.config import AnalysisConfig
+from ..core.config_file import Problem
+from ..core.model import Report
+from ..engine.config_source import repository_config
+from ..engine.parent_death import die_with_parent
+from ..engine.pipeline import AnalysisPlan, PipelineOptions, plan_repository, run_plan
+from ..engine.remote import HttpRepositoryFetcher
+from ..engine.render import IsolatedHelmRenderer, RenderLimits
+from ..engine.snapshot import plan_inputs
+from ..engine.sources import SnapshotSource
 from ..logs import configure_logging
-from ..repo_config import Problem, repository_config
 from .model import TransientError
 
 T = TypeVar("T")

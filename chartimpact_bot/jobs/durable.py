@@ -53,7 +53,7 @@ from typing import Any
 
 import structlog
 
-from ..analysis.errors import unexpected_failure
+from ..core.errors import unexpected_failure
 from .audit import AuditEntry
 from .closer import RunCloser
 from .model import Job, RateLimited, TransientError

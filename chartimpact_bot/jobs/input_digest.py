@@ -32,8 +32,8 @@ from typing import Any
 import msgspec
 
 from .. import __version__
-from ..analysis.config import AnalysisConfig
-from ..analysis.sources import FileEntry
+from ..core.config import AnalysisConfig
+from ..engine.sources import FileEntry
 from .analysis_process import WorkerOptions
 
 ENGINE_VERSION = __version__

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from ..analysis.model import Report
+from ..core.model import Report
 
 FORMAT = b"\x01"
 MAX_PAYLOAD_BYTES = 8 * 1024 * 1024

@@ -24,7 +24,7 @@ from typing import Literal
 
 import structlog
 
-from ..analysis.model import Report
+from ..core.model import Report
 from .report_codec import UnreadableEntry, decode_report, encode_report
 from .store import JobStore, ResultLimits
 

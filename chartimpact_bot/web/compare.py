@@ -32,9 +32,9 @@ import gidgethub
 import structlog
 from aiohttp import web
 
-from ..analysis.errors import AnalysisError, brief
-from ..analysis.report.json import dumps_document, report_to_dict
-from ..analysis.sources import is_plain_path
+from ..core.errors import AnalysisError, brief
+from ..core.report.json import dumps_document, report_to_dict
+from ..engine.sources import is_plain_path
 from ..github.installations import NotInstalled
 from ..github.runner import Comparison, UnknownRef
 from ..jobs.model import RateLimited, TransientError

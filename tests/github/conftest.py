@@ -25,10 +25,9 @@ from chartimpact_bot.settings import Settings
 from chartimpact_bot.web.app import create_app
 from chartimpact_bot.web.keys import QUEUE
 from tests.conftest import chart_yaml, commit_all, git, init_repo, write_files
-
-from .fake_github import FakeGitHub
-from .material import rest_description, webhook_examples
-from .openapi import RestDescription
+from tests.github.fake_github import FakeGitHub
+from tests.github.material import rest_description, webhook_examples
+from tests.github.openapi import RestDescription
 
 APP_ID = "12345"
 SECRET = "It's a Secret to Everybody"

@@ -36,7 +36,7 @@ from urllib.parse import parse_qs, unquote
 import jwt
 from aiohttp import web
 
-from .openapi import RestDescription
+from tests.github.openapi import RestDescription
 
 
 @dataclass(slots=True)

@@ -8,10 +8,9 @@ from typing import Any
 from chartimpact_bot.jobs.model import Job
 from chartimpact_bot.jobs.store import open_store
 from chartimpact_bot.web.keys import GITHUB
-
-from .conftest import INSTALLATION, REPOSITORY, AppUnderTest, MakeApp, Repo, chart_files, pull_request
-from .test_deliveries import _head
-from .test_durable_queue import UNAVAILABLE, _comments, _status
+from tests.github.conftest import INSTALLATION, REPOSITORY, AppUnderTest, MakeApp, Repo, chart_files, pull_request
+from tests.github.test_deliveries import _head
+from tests.github.test_durable_queue import UNAVAILABLE, _comments, _status
 
 TOKEN = "s3cret-operator-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -12,10 +12,19 @@ from chartimpact_bot.jobs.audit import AuditQuery
 from chartimpact_bot.jobs.store import open_store
 from chartimpact_bot.web.keys import AUDIT
 from chartimpact_bot.web.metrics import METRICS
+from tests.github.conftest import (
+    INSTALLATION,
+    REPOSITORY,
+    AppUnderTest,
+    MakeApp,
+    Repo,
+    chart_files,
+    example,
+    pull_request,
+    sign,
+)
+from tests.github.test_deliveries import _head
 from tests.jobs.conftest import FakeClock
-
-from .conftest import INSTALLATION, REPOSITORY, AppUnderTest, MakeApp, Repo, chart_files, example, pull_request, sign
-from .test_deliveries import _head
 
 TOKEN = "audit-operator-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -13,10 +13,9 @@ from typing import Any
 
 from chartimpact_bot.web.keys import RUNNER
 from tests.conftest import git
-
-from .conftest import REPOSITORY, AppUnderTest, MakeApp, Repo, chart_files
-from .fake_github import Call
-from .test_fairness import LIMITED
+from tests.github.conftest import REPOSITORY, AppUnderTest, MakeApp, Repo, chart_files
+from tests.github.fake_github import Call
+from tests.github.test_fairness import LIMITED
 
 TOKEN = "compare-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

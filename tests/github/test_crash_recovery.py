@@ -21,12 +21,11 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestServer
 
+from tests.github.conftest import APP_ID, REPOSITORY, SECRET, Repo, chart_files, pull_request, sign
+from tests.github.fake_github import FakeGitHub
+from tests.github.test_deliveries import _head
 from tests.jobs.redis_server import free_port
 from tests.process_tree import descendants, left_after
-
-from .conftest import APP_ID, REPOSITORY, SECRET, Repo, chart_files, pull_request, sign
-from .fake_github import FakeGitHub
-from .test_deliveries import _head
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LEASE_SECONDS = 2

@@ -11,10 +11,9 @@ from typing import Any
 
 from chartimpact_bot.jobs.store import open_store
 from chartimpact_bot.web.keys import GITHUB
+from tests.github.conftest import INSTALLATION, REPOSITORY, AppUnderTest, MakeApp, Repo, chart_files, pull_request
+from tests.github.test_deliveries import _head
 from tests.jobs.conftest import redis_url  # noqa: F401 - the session's redis-server fixture
-
-from .conftest import INSTALLATION, REPOSITORY, AppUnderTest, MakeApp, Repo, chart_files, pull_request
-from .test_deliveries import _head
 
 UNAVAILABLE: tuple[str, int, dict[str, str], Any] = ("git/get-tree", 503, {}, {"message": "Service Unavailable"})
 

@@ -11,12 +11,11 @@ from typing import Any
 
 from chartimpact_bot.web.keys import GITHUB
 from tests.conftest import init_repo
+from tests.github.conftest import INSTALLATION, REPOSITORY, AppUnderTest, MakeApp, Repo, chart_files, pull_request
+from tests.github.fake_github import Call
+from tests.github.test_deliveries import _head
+from tests.github.test_durable_queue import _status, _until
 from tests.jobs.conftest import FakeClock
-
-from .conftest import INSTALLATION, REPOSITORY, AppUnderTest, MakeApp, Repo, chart_files, pull_request
-from .fake_github import Call
-from .test_deliveries import _head
-from .test_durable_queue import _status, _until
 
 OTHER_REPOSITORY = "zeta/charts"
 OTHER_INSTALLATION = 777

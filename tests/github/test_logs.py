@@ -82,7 +82,7 @@ def test_log_lines_never_carry_terminal_controls_or_floods(fmt: str, capsys: pyt
 
 def _log_in_a_worker() -> None:
     """Runs in an analysis worker: the analysis library logs with the standard library."""
-    logging.getLogger("chartimpact_bot.analysis.render").warning(
+    logging.getLogger("chartimpact_bot.engine.render").warning(
         "render failed with ghs_abcdefghijklmnopqrstuvwxyz123 in \x1b[2J the output"
     )
 
@@ -93,7 +93,7 @@ def test_standard_library_lines_are_rendered_like_structlogs_with_their_secrets_
     configure_logging("info", "json")
     try:
         logging.getLogger("aiohttp.server").error("bad request from ghs_abcdefghijklmnopqrstuvwxyz123")
-        logging.getLogger("chartimpact_bot.analysis").debug("below the level")
+        logging.getLogger("chartimpact_bot.engine").debug("below the level")
     finally:
         logging.getLogger().handlers[:] = [h for h in logging.getLogger().handlers if h.get_name() != STDLIB_HANDLER]
         structlog.reset_defaults()
@@ -110,6 +110,6 @@ async def test_an_analysis_workers_lines_join_the_servers_log_in_its_format(capf
     finally:
         await asyncio.to_thread(pool.close)
     lines = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
-    (line,) = [line for line in lines if line.get("logger") == "chartimpact_bot.analysis.render"]
+    (line,) = [line for line in lines if line.get("logger") == "chartimpact_bot.engine.render"]
     assert line["event"] == "render failed with [redacted] in \\x1b[2J the output"
     assert line["level"] == "warning"

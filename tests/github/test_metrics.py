@@ -8,9 +8,9 @@ import uuid
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import INSTALLATION, AppUnderTest, MakeApp, Repo, chart_files, example, pull_request
-from .test_deliveries import _head
-from .test_durable_queue import UNAVAILABLE
+from tests.github.conftest import INSTALLATION, AppUnderTest, MakeApp, Repo, chart_files, example, pull_request
+from tests.github.test_deliveries import _head
+from tests.github.test_durable_queue import UNAVAILABLE
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

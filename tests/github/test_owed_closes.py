@@ -16,12 +16,11 @@ import pytest
 from chartimpact_bot.github.events import decide
 from chartimpact_bot.jobs.store import open_store
 from chartimpact_bot.web.keys import GITHUB
+from tests.github.conftest import INSTALLATION, REPOSITORY, AppUnderTest, MakeApp, Repo, chart_files, pull_request
+from tests.github.fake_github import Call
+from tests.github.test_deliveries import _head
+from tests.github.test_durable_queue import _comments, _status, _until
 from tests.jobs.conftest import FakeClock
-
-from .conftest import INSTALLATION, REPOSITORY, AppUnderTest, MakeApp, Repo, chart_files, pull_request
-from .fake_github import Call
-from .test_deliveries import _head
-from .test_durable_queue import _comments, _status, _until
 
 SECONDARY_FOR_AN_HOUR: tuple[str, int, dict[str, str], Any] = (
     "git/get-tree",

@@ -9,9 +9,8 @@ from typing import Any
 import gidgethub
 
 from chartimpact_bot.github.credentials import RECHECK_SECONDS, REJECTED, CredentialCheck
-
-from .conftest import MakeApp, generate_app_keys
-from .fake_github import Call
+from tests.github.conftest import MakeApp, generate_app_keys
+from tests.github.fake_github import Call
 
 
 async def _ready(app: Any) -> tuple[int, dict[str, Any]]:

@@ -13,18 +13,17 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from chartimpact_bot.analysis.config import AnalysisConfig
-from chartimpact_bot.analysis.model import Report
-from chartimpact_bot.analysis.sources import SnapshotSource
+from chartimpact_bot.core.config import AnalysisConfig
+from chartimpact_bot.core.model import Report
+from chartimpact_bot.engine.sources import SnapshotSource
 from chartimpact_bot.jobs import input_digest
 from chartimpact_bot.jobs.analysis_process import AnalysisPool, Preparation, WorkerOptions
 from tests.conftest import git
+from tests.github.conftest import AppUnderTest, MakeApp, Repo, chart_files, check_run_rerequested, pull_request
 from tests.jobs.conftest import (
     FakeClock,
     redis_url,  # noqa: F401 - the session's redis-server fixture
 )
-
-from .conftest import AppUnderTest, MakeApp, Repo, chart_files, check_run_rerequested, pull_request
 
 HOUR = 3600.0
 

@@ -13,10 +13,9 @@ import pytest
 
 from chartimpact_bot.jobs.model import Job
 from chartimpact_bot.jobs.store import ResultLimits, open_store
+from tests.github.conftest import REPOSITORY, MakeApp
+from tests.github.test_api import _finished_jobs
 from tests.jobs.conftest import FakeClock
-
-from .conftest import REPOSITORY, MakeApp
-from .test_api import _finished_jobs
 
 
 def _job(key: str) -> Job:

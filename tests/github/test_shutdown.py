@@ -18,12 +18,11 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestServer
 
+from tests.github.conftest import REPOSITORY, Repo, chart_files, pull_request, sign
+from tests.github.fake_github import FakeGitHub
+from tests.github.test_crash_recovery import server_environment, start_server, wait_ready
+from tests.github.test_deliveries import _head
 from tests.process_tree import descendants, left_after
-
-from .conftest import REPOSITORY, Repo, chart_files, pull_request, sign
-from .fake_github import FakeGitHub
-from .test_crash_recovery import server_environment, start_server, wait_ready
-from .test_deliveries import _head
 
 GRACE_SECONDS = 1.0
 # What stopping takes beyond the grace: returning the jobs, closing the store and the workers.

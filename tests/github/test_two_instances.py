@@ -31,13 +31,12 @@ from aiohttp.test_utils import TestServer
 
 from chartimpact_bot.jobs.model import Job
 from chartimpact_bot.jobs.store.redis import RedisJobStore
+from tests.github.conftest import REPOSITORY, Repo, chart_files, pull_request, sign
+from tests.github.fake_github import FakeGitHub
+from tests.github.test_crash_recovery import server_environment, start_server, wait_ready
+from tests.github.test_deliveries import _head
 from tests.jobs.conftest import redis_url  # noqa: F401 - the session's redis-server fixture
 from tests.process_tree import descendants, left_after
-
-from .conftest import REPOSITORY, Repo, chart_files, pull_request, sign
-from .fake_github import FakeGitHub
-from .test_crash_recovery import server_environment, start_server, wait_ready
-from .test_deliveries import _head
 
 LEASE_SECONDS = 5
 WAIT_SECONDS = 90.0  # for every job of a phase to end: generous, a lost job never ends

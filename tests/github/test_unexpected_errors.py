@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import structlog
 
-from chartimpact_bot.analysis.errors import ChartError, unexpected_failure
+from chartimpact_bot.core.errors import ChartError, unexpected_failure
 from chartimpact_bot.github.runner import AnalysisRunner
 from chartimpact_bot.logs import configure_logging
 from tests.conftest import git

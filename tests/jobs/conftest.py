@@ -15,8 +15,7 @@ from chartimpact_bot.jobs.model import Job
 from chartimpact_bot.jobs.store.base import JobStore
 from chartimpact_bot.jobs.store.redis import RedisJobStore
 from chartimpact_bot.jobs.store.sqlite import SqliteJobStore
-
-from .redis_server import redis_server
+from tests.jobs.redis_server import redis_server
 
 BACKENDS = ("sqlite", "redis")
 OpenStore = Callable[[], Awaitable[JobStore]]

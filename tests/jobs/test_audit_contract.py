@@ -14,9 +14,8 @@ from chartimpact_bot.jobs.store import sqlite_schema
 from chartimpact_bot.jobs.store.base import JobStore
 from chartimpact_bot.jobs.store.redis import RedisJobStore
 from chartimpact_bot.jobs.store.sqlite import SqliteJobStore
-
-from .conftest import FakeClock, make_job
-from .test_store_contract import _commands
+from tests.jobs.conftest import FakeClock, make_job
+from tests.jobs.test_store_contract import _commands
 
 LEASE = 30.0
 BIG = 100_000

@@ -13,8 +13,7 @@ from chartimpact_bot.jobs.audit import AuditEntry, AuditQuery
 from chartimpact_bot.jobs.audit_writer import AuditWriter
 from chartimpact_bot.jobs.retention import DAY_SECONDS, audit_retention, prune_once, retention
 from chartimpact_bot.jobs.store.sqlite import SqliteJobStore
-
-from .conftest import FakeClock
+from tests.jobs.conftest import FakeClock
 
 
 def rejected(n: int, at: float) -> AuditEntry:

@@ -6,9 +6,9 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from chartimpact_bot.analysis.config import AnalysisConfig
-from chartimpact_bot.analysis.render import RenderLimits
-from chartimpact_bot.analysis.sources import FileEntry
+from chartimpact_bot.core.config import AnalysisConfig
+from chartimpact_bot.engine.render import RenderLimits
+from chartimpact_bot.engine.sources import FileEntry
 from chartimpact_bot.jobs.analysis_process import WorkerOptions
 from chartimpact_bot.jobs.input_digest import SideInputs, input_digest
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from chartimpact_bot.jobs.model import Job
 from chartimpact_bot.jobs.store.base import RATE_WINDOW_SECONDS, JobStore
-
-from .conftest import FakeClock, OpenStore, make_job
+from tests.jobs.conftest import FakeClock, OpenStore, make_job
 
 LEASE = 600.0  # longer than every test's span: no lease expires unless a test says so
 

@@ -14,9 +14,8 @@ from chartimpact_bot.jobs.model import Job
 from chartimpact_bot.jobs.queue import Checkpoint, Ending
 from chartimpact_bot.jobs.store.base import RATE_WINDOW_SECONDS
 from chartimpact_bot.jobs.store.sqlite import SqliteJobStore
-
-from .conftest import FakeClock
-from .test_rate_limit_contract import of
+from tests.jobs.conftest import FakeClock
+from tests.jobs.test_rate_limit_contract import of
 
 WAIT_SECONDS = 30.0  # a loaded machine may be slow; a correct queue finishes in well under a second
 LIMIT = 2

@@ -10,16 +10,16 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from chartimpact_bot.analysis.model import Report, Revision
-from chartimpact_bot.analysis.pipeline import PipelineOptions
-from chartimpact_bot.analysis.report import json as report_json
-from chartimpact_bot.analysis.report.markdown import render_markdown
-from chartimpact_bot.analysis.report.text import render_text
+from chartimpact_bot.core.config_file import load_config
+from chartimpact_bot.core.model import Report, Revision
+from chartimpact_bot.core.report import json as report_json
+from chartimpact_bot.core.report.markdown import render_markdown
+from chartimpact_bot.core.report.text import render_text
+from chartimpact_bot.engine.pipeline import PipelineOptions
 from chartimpact_bot.github.checks import build_output
 from chartimpact_bot.github.comments import comment_body
 from chartimpact_bot.jobs import report_codec
 from chartimpact_bot.jobs.report_codec import FORMAT, UnreadableEntry, decode_report, encode_report
-from chartimpact_bot.repo_config import load_config
 from tests.conftest import diff_dirs
 from tests.test_signals_golden import CASES, _chart
 

@@ -11,8 +11,7 @@ from chartimpact_bot.jobs.store import ResultLimits
 from chartimpact_bot.jobs.store.base import JobStore
 from chartimpact_bot.jobs.store.sqlite import SqliteJobStore
 from chartimpact_bot.jobs.store.sqlite_schema import SCHEMA_VERSION, V1, V2
-
-from .conftest import FakeClock, OpenStore
+from tests.jobs.conftest import FakeClock, OpenStore
 
 ROOMY = ResultLimits(max_entries=100, max_bytes=1_000_000)
 HOUR = 3600.0

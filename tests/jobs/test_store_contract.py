@@ -15,8 +15,7 @@ from chartimpact_bot.jobs.store.base import DELIVERY_WINDOW_SECONDS, STATES, Job
 from chartimpact_bot.jobs.store.factory import sqlite_path
 from chartimpact_bot.jobs.store.redis import RedisJobStore
 from chartimpact_bot.jobs.store.sqlite import SqliteJobStore
-
-from .conftest import FakeClock, OpenStore, make_job
+from tests.jobs.conftest import FakeClock, OpenStore, make_job
 
 LEASE = 30.0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -65,3 +66,15 @@ def _yaml_problem(source: str, index: int, first_line: int, exc: yaml.YAMLError)
     problem = getattr(exc, "problem", None) or "invalid YAML"
     where = f"line {first_line + mark.line}" if mark is not None else f"line {first_line}"
     return f"{source} renders invalid YAML (document {index + 1}, {where}): {problem}"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedChart:
+    """Helm's output, parsed: template path → its documents; and the chart's `crds/` files."""
+
+    templates: dict[str, list[ParsedDocument]] = field(default_factory=dict)
+    crds: dict[str, list[ParsedDocument]] = field(default_factory=dict)
+    # Seconds the render process spent rendering and parsing all renders (for benchmarks).
+    timings: dict[str, float] = field(default_factory=dict)
+    # `helm lint` errors for the same input (the embedded engine only).
+    lint_errors: tuple[str, ...] = ()

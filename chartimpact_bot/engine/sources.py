@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .errors import SourceError
-from .model import Revision
+from ..core.errors import SourceError
+from ..core.model import Revision
 
 _GIT_TIMEOUT_SECONDS = 120
 

@@ -1,6 +1,6 @@
 """What a repository's `.chartimpact.yml` means to the analysis, as plain values.
 
-Loading and validation live in `chartimpact_bot.repo_config`; this module only holds the result
+Loading and validation live in `chartimpact_bot.core.config_file`; this module only holds the result
 and its defaults, so the library can run without any file.
 """
 

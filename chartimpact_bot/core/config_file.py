@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
-from .analysis.config import (
+from .config import (
     DEFAULT_THRESHOLDS,
     AnalysisConfig,
     CustomRule,
@@ -25,12 +25,11 @@ from .analysis.config import (
     IgnoreRules,
     ResourceFilter,
 )
-from .analysis.errors import ConfigError, brief
-from .analysis.model import Category, Importance
-from .analysis.normalize import NormalizeOptions
-from .analysis.signals.custom import check_rules
-from .analysis.sources import ChartSource, read_file
-from .analysis.yamlio import METADATA_LIMITS, YamlLimitError, compose_untrusted, load_config_yaml
+from .errors import ConfigError, brief
+from .model import Category, Importance
+from .normalize import NormalizeOptions
+from .signals.custom import check_rules
+from .yamlio import METADATA_LIMITS, YamlLimitError, compose_untrusted, load_config_yaml
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -263,29 +262,3 @@ def _rule(raw: dict[str, Any]) -> CustomRule:
         on=raw.get("on"),
         equals=raw.get("equals"),
     )
-
-
-def repository_config(base: ChartSource, head: ChartSource) -> tuple[AnalysisConfig, list[tuple[str, Problem]]]:
-    """The base branch's configuration (a change cannot weaken its own policy), and the problems
-    of either version, each with the version it is in. An invalid base file means the defaults.
-
-    Both files come from the pull request's repository: call this where untrusted input is
-    parsed (an analysis worker, the command line), never on the server's event loop.
-    """
-    problems: list[tuple[str, Problem]] = []
-    config = AnalysisConfig()
-    base_entry, head_entry = (
-        base.list_files(CONFIG_FILE).get(CONFIG_FILE),
-        head.list_files(CONFIG_FILE).get(CONFIG_FILE),
-    )
-    if base_entry is not None:
-        try:
-            config = load_config(read_file(base, CONFIG_FILE), CONFIG_FILE)
-        except InvalidConfig as exc:
-            problems += [("base branch", p) for p in exc.problems]
-    if head_entry is not None and (base_entry is None or head_entry.digest != base_entry.digest):
-        try:
-            load_config(read_file(head, CONFIG_FILE), CONFIG_FILE)
-        except InvalidConfig as exc:
-            problems += [("this change", p) for p in exc.problems]
-    return config, problems

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..charts import ChartInfo, MaterializedChart
+from ..chart import ChartInfo, MaterializedChart
 from ..model import Resource as Res
 from ..model import ResourceDiff, ResourceId
 from ..semver import Version

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .documents import RenderedChart
 from .model import ResourceId
-from .render import RenderedChart
 
 _TEST_HOOKS = frozenset({"test", "test-success", "test-failure"})
 

@@ -1,4 +1,4 @@
-"""The child process that renders one chart: `python -m chartimpact_bot.analysis.render_worker`.
+"""The child process that renders one chart: `python -m chartimpact_bot.engine.render_worker`.
 
 It reads a JSON request on stdin, limits its own address space before the Go runtime inside
 `helm_python` starts, renders the chart `repeat` times from the same input (so the parent can
@@ -28,11 +28,11 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from chartimpact_bot.analysis.documents import is_emitted, parse_template
-from chartimpact_bot.analysis.errors import RenderError
-from chartimpact_bot.analysis.parent_death import die_with_parent, parent_from_environment
-from chartimpact_bot.analysis.secret_values import given_secrets
-from chartimpact_bot.analysis.sensitive import redact, set_expression_parts
+from chartimpact_bot.core.documents import is_emitted, parse_template
+from chartimpact_bot.core.errors import RenderError
+from chartimpact_bot.core.secret_values import given_secrets
+from chartimpact_bot.core.sensitive import redact, set_expression_parts
+from chartimpact_bot.engine.parent_death import die_with_parent, parent_from_environment
 
 MAX_VALUES_BYTES = 8 * 1024 * 1024  # values.yaml files read for redaction, in all
 

@@ -35,9 +35,9 @@ from typing import Any, Protocol
 
 import yaml
 
-from .errors import brief
-from .semver import Constraint, ConstraintError
-from .yamlio import YamlLimits, load_untrusted
+from ..core.errors import brief
+from ..core.semver import Constraint, ConstraintError
+from ..core.yamlio import YamlLimits, load_untrusted
 
 MAX_INDEX_BYTES = 64 * 1024 * 1024
 # Bitnami's index, among the largest, holds about two million nodes; an alias bomb holds billions.

@@ -1,4 +1,4 @@
-"""docs/signals.md, generated from the detector registry: `python -m chartimpact_bot.analysis.signals.catalogue`.
+"""docs/signals.md, generated from the detector registry: `python -m chartimpact_bot.core.signals.catalogue`.
 
 A test compares the committed file with this output, so the documentation cannot drift from
 what is implemented.
@@ -18,7 +18,7 @@ def render_catalogue() -> str:
     lines = [
         "# Signals",
         "",
-        "Generated from the detector registry (`python -m chartimpact_bot.analysis.signals.catalogue`);",
+        "Generated from the detector registry (`python -m chartimpact_bot.core.signals.catalogue`);",
         "do not edit by hand. Importance is the default; `.chartimpact.yml` can override it per type.",
         "A repository adds signal types of its own, `custom.<id>`, with `rules:` in `.chartimpact.yml`",
         "(see configuration.md); they take part in thresholds, ignores and annotations like these.",

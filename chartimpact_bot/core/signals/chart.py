@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..charts import MaterializedChart
+from ..chart import MaterializedChart
 from ..sourcemap import changed_values, values_leaves
 from .context import SignalContext
 from .registry import Finding, detector

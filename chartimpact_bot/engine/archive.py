@@ -13,7 +13,7 @@ import io
 import tarfile
 import zlib
 
-from .errors import ArchiveError, brief
+from ..core.errors import ArchiveError, brief
 from .sources import clean_path
 
 MAX_ARCHIVE_BYTES = 64 * 1024 * 1024

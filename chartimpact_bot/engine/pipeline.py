@@ -19,21 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
-from ..timestamps import now
-from .charts import (
-    ChartInfo,
-    MaterializedChart,
-    dependency_dirs,
-    load_chart_info,
-    materialize,
-    survey_charts,
-)
-from .classify import classify
-from .config import AnalysisConfig, Environment
-from .diff import diff_resources
-from .errors import AnalysisError, BudgetExhausted, ChartError
-from .manifests import parse_rendered
-from .model import (
+from ..core.chart import ChartInfo, MaterializedChart
+from ..core.classify import classify
+from ..core.config import AnalysisConfig, Environment
+from ..core.diff import diff_resources
+from ..core.errors import AnalysisError, BudgetExhausted, ChartError
+from ..core.manifests import parse_rendered
+from ..core.model import (
     ChartReport,
     ChartStatus,
     NormalizationRule,
@@ -45,17 +37,24 @@ from .model import (
     StructuredDiff,
     Verdict,
 )
-from .normalize import normalize_side, standing_rules
-from .policy import apply_policy
+from ..core.normalize import normalize_side, standing_rules
+from ..core.policy import apply_policy
+from ..core.secret_values import given_secrets, literal_pattern
+from ..core.semver import Version
+from ..core.sensitive import REDACTED, mask_text
+from ..core.signals.context import ChartSide, SignalContext
+from ..core.signals.engine import detect_signals
+from ..core.signals.engine import sort_key as signal_sort_key
+from ..core.sourcemap import SideFiles, SourceLocator, ValuesSource
+from ..timestamps import now
+from .charts import (
+    dependency_dirs,
+    load_chart_info,
+    materialize,
+    survey_charts,
+)
 from .remote import DependencyFetcher
 from .render import IsolatedHelmRenderer, Renderer, RenderRequest, ValuesFile
-from .secret_values import given_secrets, literal_pattern
-from .semver import Version
-from .sensitive import REDACTED, mask_text
-from .signals.context import ChartSide, SignalContext
-from .signals.engine import detect_signals
-from .signals.engine import sort_key as signal_sort_key
-from .sourcemap import SideFiles, SourceLocator, ValuesSource
 from .sources import ChartSource, FileEntry
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from .charts import MaterializedChart
+from .chart import MaterializedChart
 from .model import Resource, ResourceId, SignalSource
 from .signals.registry import Finding
 from .yamlio import VALUES_LIMITS, compose_untrusted

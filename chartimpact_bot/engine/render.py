@@ -20,17 +20,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from .documents import ParsedDocument
-from .errors import BudgetExhausted, RenderError
+from ..core.documents import ParsedDocument, RenderedChart
+from ..core.errors import BudgetExhausted, RenderError
 from .parent_death import PARENT_VARIABLE
 
 log = logging.getLogger(__name__)
 
-WORKER_MODULE = "chartimpact_bot.analysis.render_worker"
+WORKER_MODULE = "chartimpact_bot.engine.render_worker"
 # The directory holding the `chartimpact_bot` package, so the child can import it wherever the
 # package is installed (a checkout, site-packages).
 PACKAGE_PARENT = Path(__file__).resolve().parents[2]
@@ -60,18 +60,6 @@ class RenderRequest:
     api_versions: tuple[str, ...] = ()
     # time.monotonic() by which the whole analysis must end; the render is cut short at it.
     deadline: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedChart:
-    """Helm's output, parsed: template path → its documents; and the chart's `crds/` files."""
-
-    templates: dict[str, list[ParsedDocument]] = field(default_factory=dict)
-    crds: dict[str, list[ParsedDocument]] = field(default_factory=dict)
-    # Seconds the render process spent rendering and parsing all renders (for benchmarks).
-    timings: dict[str, float] = field(default_factory=dict)
-    # `helm lint` errors for the same input (the embedded engine only).
-    lint_errors: tuple[str, ...] = ()
 
 
 class Renderer(Protocol):

@@ -11,9 +11,9 @@ import contextlib
 import dataclasses
 from collections.abc import Mapping
 
+from ..core.config import Environment
+from ..core.errors import AnalysisError
 from .charts import dependency_dirs, load_chart_info
-from .config import Environment
-from .errors import AnalysisError
 from .pipeline import AnalysisPlan
 from .sources import ChartSource, SnapshotSource
 
