@@ -71,9 +71,7 @@ def _imports(path: Path) -> Iterator[str]:
             target = ".".join(base + ([node.module] if node.module else []))
             yield target
             if not node.module:  # `from . import x`: x may be a module of that package
-                yield from (
-                    f"{target}.{alias.name}" for alias in node.names if _is_module(f"{target}.{alias.name}")
-                )
+                yield from (f"{target}.{alias.name}" for alias in node.names if _is_module(f"{target}.{alias.name}"))
 
 
 def _is_module(name: str) -> bool:
@@ -101,8 +99,7 @@ def test_layers_import_only_downwards() -> None:
         f"{path.relative_to(PACKAGE)} imports {name}"
         for path in _sources()
         for name in _imports(path)
-        if name.split(".")[0] == "chartimpact_bot"
-        and RANK[_unit(name)] > RANK[_unit(_module_name(path))]
+        if name.split(".")[0] == "chartimpact_bot" and RANK[_unit(name)] > RANK[_unit(_module_name(path))]
     )
     assert upward == []
 
