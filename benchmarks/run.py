@@ -30,9 +30,10 @@ from chartimpact_bot.core.manifests import parse_rendered
 from chartimpact_bot.core.model import ChartReport, Resource, Revision, StructuredDiff
 from chartimpact_bot.core.normalize import NormalizeOptions, normalize_side
 from chartimpact_bot.core.report.json import dumps
-from chartimpact_bot.core.signals.context import ChartSide, SignalContext
+from chartimpact_bot.core.side import ChartSide
+from chartimpact_bot.core.signals.context import SignalContext
 from chartimpact_bot.core.signals.engine import detect_signals, detectors
-from chartimpact_bot.core.sourcemap import SideFiles, SourceLocator
+from chartimpact_bot.core.sourcemap import SourceLocator
 from chartimpact_bot.engine.charts import load_chart_info, materialize
 from chartimpact_bot.engine.pipeline import ChartOutcome, build_report
 from chartimpact_bot.engine.render import IsolatedHelmRenderer, RenderRequest
@@ -152,7 +153,7 @@ def bench_pipeline(base_dir: Path, head_dir: Path, deepdiff_seconds: float) -> N
             for resources, chart in ((base, base_chart), (head, head_chart))
         ]
         ctx = SignalContext("bench", "bench", sides[0], sides[1], diffs)
-        locator = SourceLocator(SideFiles(sides[0].resources, base_chart), SideFiles(sides[1].resources, head_chart))
+        locator = SourceLocator(sides[0], sides[1])
         found, failures = detect_signals(ctx, locator)
         assert not failures, failures
         return len(found)

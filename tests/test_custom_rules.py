@@ -17,7 +17,8 @@ from chartimpact_bot.core.config import CustomRule
 from chartimpact_bot.core.config_file import InvalidConfig, load_config
 from chartimpact_bot.core.model import Resource, ResourceDiff, ResourceId
 from chartimpact_bot.core.report.json import dumps
-from chartimpact_bot.core.signals.context import ChartSide, SignalContext
+from chartimpact_bot.core.side import ChartSide
+from chartimpact_bot.core.signals.context import SignalContext
 from chartimpact_bot.core.signals.custom import (
     MAX_RULES,
     MAX_STEPS_PER_CHART,

@@ -7,12 +7,13 @@ hooks left out and duplicates reported.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from .documents import RenderedChart
-from .model import ResourceId
+from .model import Resource, ResourceId
 
 _TEST_HOOKS = frozenset({"test", "test-success", "test-failure"})
 
@@ -49,19 +50,8 @@ CLUSTER_SCOPED_KINDS = frozenset(
 
 
 @dataclass(slots=True)
-class ParsedResource:
-    id: ResourceId
-    api_version: str
-    body: dict[str, Any]
-    source: str
-    document: int
-    hook: str | None = None
-    install_only: bool = False
-
-
-@dataclass(slots=True)
 class ManifestSet:
-    resources: dict[ResourceId, ParsedResource] = field(default_factory=dict)
+    resources: dict[ResourceId, Resource] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -71,7 +61,7 @@ def api_group(api_version: str) -> str:
 
 def parse_rendered(rendered: RenderedChart, *, namespace: str, include_tests: bool = False) -> ManifestSet:
     """Every object of one render, keyed by identity."""
-    parsed: list[ParsedResource] = []
+    parsed: list[Resource] = []
     out = ManifestSet()
     for install_only, outputs in ((True, rendered.crds), (False, rendered.templates)):
         for source in sorted(outputs):
@@ -82,7 +72,7 @@ def parse_rendered(rendered: RenderedChart, *, namespace: str, include_tests: bo
         hook = item.hook
         if hook and not include_tests and _TEST_HOOKS.intersection(_hook_events(hook)):
             continue
-        item.id = _identity(item, namespace, cluster_scoped)
+        item = dataclasses.replace(item, id=_identity(item, namespace, cluster_scoped))
         first = out.resources.get(item.id)
         if first is not None:
             out.warnings.append(
@@ -95,7 +85,7 @@ def parse_rendered(rendered: RenderedChart, *, namespace: str, include_tests: bo
 
 def _objects(
     source: str, document: int, obj: dict[str, Any], install_only: bool, warnings: list[str]
-) -> Iterator[ParsedResource]:
+) -> Iterator[Resource]:
     kind = obj.get("kind")
     items = obj.get("items")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
@@ -119,7 +109,7 @@ def _objects(
         return
     annotations = metadata.get("annotations")
     hook = annotations.get("helm.sh/hook") if isinstance(annotations, dict) else None
-    yield ParsedResource(
+    yield Resource(
         id=ResourceId(api_group(api_version), kind, str(metadata.get("namespace") or ""), str(name)),
         api_version=api_version,
         body=obj,
@@ -134,7 +124,7 @@ def _hook_events(hook: str) -> list[str]:
     return [event.strip() for event in hook.split(",")]
 
 
-def _cluster_scoped_kinds(parsed: list[ParsedResource]) -> set[tuple[str, str]]:
+def _cluster_scoped_kinds(parsed: list[Resource]) -> set[tuple[str, str]]:
     """Custom kinds the chart itself declares cluster-scoped, as (group, kind)."""
     scoped: set[tuple[str, str]] = set()
     for item in parsed:
@@ -148,7 +138,7 @@ def _cluster_scoped_kinds(parsed: list[ParsedResource]) -> set[tuple[str, str]]:
     return scoped
 
 
-def _identity(item: ParsedResource, namespace: str, cluster_scoped: set[tuple[str, str]]) -> ResourceId:
+def _identity(item: Resource, namespace: str, cluster_scoped: set[tuple[str, str]]) -> ResourceId:
     rid = item.id
     if rid.kind in CLUSTER_SCOPED_KINDS or (rid.group, rid.kind) in cluster_scoped:
         return ResourceId(rid.group, rid.kind, "", rid.name)

@@ -17,12 +17,13 @@ import base64
 import binascii
 import contextlib
 import copy
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .manifests import ManifestSet, ParsedResource
+from .manifests import ManifestSet
 from .model import NormalizationRule, PathToken, Resource, ResourceId, json_pointer
 from .sensitive import (
     SENSITIVE_PREFIX,
@@ -72,17 +73,7 @@ def normalize_side(
         if options.drop_checksum_annotations:
             _drop_checksum_annotations(body)
         mask_secrets(item.id, body, fingerprint_key, given_secrets)
-        out.append(
-            Resource(
-                id=item.id,
-                api_version=item.api_version,
-                body=body,
-                source=item.source,
-                document=item.document,
-                hook=item.hook,
-                install_only=item.install_only,
-            )
-        )
+        out.append(item)
     return out, rules
 
 
@@ -106,16 +97,14 @@ def standing_rules(options: NormalizeOptions) -> list[NormalizationRule]:
 # --- nondeterminism -------------------------------------------------------------------------
 
 
-def _mask_nondeterminism(
-    first: ManifestSet, second: ManifestSet, rules: list[NormalizationRule]
-) -> list[ParsedResource]:
+def _mask_nondeterminism(first: ManifestSet, second: ManifestSet, rules: list[NormalizationRule]) -> list[Resource]:
     """The first render with every field that the second render disagrees on masked.
 
     Rules name resources by their masked identity and never quote a generated value, so the
     report stays byte-identical from run to run.
     """
     partners = _pair_resources(first, second)
-    out: list[ParsedResource] = []
+    out: list[Resource] = []
     for rid, item in first.resources.items():
         other = partners.get(rid)
         if other is None:
@@ -127,22 +116,21 @@ def _mask_nondeterminism(
             continue
         if other.id.name != rid.name:
             pattern = _name_pattern(rid.name, other.id.name)
-            item.id = ResourceId(rid.group, rid.kind, rid.namespace, pattern)
+            item = dataclasses.replace(item, id=ResourceId(rid.group, rid.kind, rid.namespace, pattern))
             rules.append(NormalizationRule("nondeterministic-name", str(item.id), "name differs between renders"))
         body = copy.deepcopy(item.body)
         for path in _differing_paths(item.body, other.body, ()):
             _set_path(body, path, GENERATED)
             rules.append(NormalizationRule("nondeterministic", str(item.id), json_pointer(path)))
-        item.body = body
-        out.append(item)
+        out.append(dataclasses.replace(item, body=body))
     return out
 
 
-def _pair_resources(first: ManifestSet, second: ManifestSet) -> dict[ResourceId, ParsedResource]:
+def _pair_resources(first: ManifestSet, second: ManifestSet) -> dict[ResourceId, Resource]:
     """Each resource of the first render with its twin in the second: by identity, else (for
     random names) by kind, namespace and position in the same template."""
-    pairs: dict[ResourceId, ParsedResource] = {}
-    unmatched: dict[tuple[str, str, str, str, int], ParsedResource] = {}
+    pairs: dict[ResourceId, Resource] = {}
+    unmatched: dict[tuple[str, str, str, str, int], Resource] = {}
     for rid, item in second.resources.items():
         if rid in first.resources:
             pairs[rid] = item
@@ -156,7 +144,7 @@ def _pair_resources(first: ManifestSet, second: ManifestSet) -> dict[ResourceId,
     return pairs
 
 
-def _position(item: ParsedResource) -> tuple[str, str, str, str, int]:
+def _position(item: Resource) -> tuple[str, str, str, str, int]:
     return (item.id.group, item.id.kind, item.id.namespace, item.source, item.document)
 
 

@@ -15,29 +15,19 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
 from .chart import MaterializedChart
 from .model import Resource, ResourceId, SignalSource
-from .signals.registry import Finding
+from .side import ChartSide, Side, ValuesSource
 from .yamlio import VALUES_LIMITS, compose_untrusted
 
 _SEGMENT = re.compile(r'\.([^.\[\]]+)|\["((?:[^"\\]|\\.)*)"\]|\[([^\]]*)\]')
 _DOCUMENT_START = re.compile(r"^---", re.MULTILINE)
-
-
-@dataclass(frozen=True, slots=True)
-class ValuesSource:
-    """A values file a side was rendered with: `key` is the same on both sides (the chart's own
-    values.yaml by its Helm path, others by name), `path` is where it is in the repository."""
-
-    key: str
-    path: str
-    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,22 +37,26 @@ class ValuesLeaf:
     value: str
 
 
-@dataclass(slots=True)
-class SideFiles:
-    """What one side of a chart was rendered from."""
+class Locatable(Protocol):
+    """What the locator needs of a detector's finding (signals' `Finding` has it)."""
 
-    resources: dict[ResourceId, Resource] = field(default_factory=dict)
-    chart: MaterializedChart | None = None
-    values: tuple[ValuesSource, ...] = ()
+    @property
+    def source(self) -> tuple[str, int] | None: ...
+    @property
+    def side(self) -> Side: ...
+    @property
+    def affected_path(self) -> str: ...
+    @property
+    def after(self) -> Any: ...
 
 
 class SourceLocator:
-    def __init__(self, base: SideFiles, head: SideFiles) -> None:
+    def __init__(self, base: ChartSide, head: ChartSide) -> None:
         self.base = base
         self.head = head
         self._changed: dict[str, set[int]] = {}
 
-    def locate(self, resource_id: ResourceId, finding: Finding) -> SignalSource | None:
+    def locate(self, resource_id: ResourceId, finding: Locatable) -> SignalSource | None:
         if finding.source is not None:
             return SignalSource(*finding.source)
         side = self.base if finding.side == "base" else self.head
@@ -118,7 +112,7 @@ class SourceLocator:
         """(repository path, leaf) of every values leaf the change added or modified."""
         return changed_values(self.base.values, self.head.values)
 
-    def _values_cause(self, finding: Finding, template_text: str) -> SignalSource | None:
+    def _values_cause(self, finding: Locatable, template_text: str) -> SignalSource | None:
         """The changed values line that clearly feeds the finding's field, if exactly one does.
 
         Clear means: the same key name; or a similar key name, or the new value appearing in the

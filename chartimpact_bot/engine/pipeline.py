@@ -42,10 +42,11 @@ from ..core.policy import apply_policy
 from ..core.secret_values import given_secrets, literal_pattern
 from ..core.semver import Version
 from ..core.sensitive import REDACTED, mask_text
-from ..core.signals.context import ChartSide, SignalContext
+from ..core.side import ChartSide, ValuesSource
+from ..core.signals.context import SignalContext
 from ..core.signals.engine import detect_signals
 from ..core.signals.engine import sort_key as signal_sort_key
-from ..core.sourcemap import SideFiles, SourceLocator, ValuesSource
+from ..core.sourcemap import SourceLocator
 from ..timestamps import now
 from .charts import (
     dependency_dirs,
@@ -514,10 +515,7 @@ def _signals(
         kube_version=Version.parse(kube) if kube else None,
         fingerprint_key=options.fingerprint_key,
     )
-    locator = SourceLocator(
-        SideFiles(sides[0].resources, sides[0].chart, sides[0].values),
-        SideFiles(sides[1].resources, sides[1].chart, sides[1].values),
-    )
+    locator = SourceLocator(sides[0], sides[1])
     return detect_signals(ctx, locator, only=only, rules=config.rules)
 
 

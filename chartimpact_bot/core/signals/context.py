@@ -4,32 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from ..chart import ChartInfo, MaterializedChart
 from ..model import Resource as Res
 from ..model import ResourceDiff, ResourceId
 from ..semver import Version
 from ..sensitive import fingerprint, mask_leaf
-from ..sourcemap import ValuesSource
+from ..side import ChartSide, Side
 from .kube import as_dict, get, labels_match, pod_template
-
-Side = Literal["base", "head"]
-
-
-@dataclass(slots=True)
-class ChartSide:
-    """One side of a chart: its resources, its files, and the values it was rendered with."""
-
-    resources: dict[ResourceId, Res] = field(default_factory=dict)
-    chart: MaterializedChart | None = None
-    values: tuple[ValuesSource, ...] = ()
-    error: str | None = None
-    lint_errors: tuple[str, ...] = ()
-
-    @property
-    def info(self) -> ChartInfo | None:
-        return self.chart.info if self.chart is not None else None
 
 
 @dataclass(slots=True)

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 class Locator(Protocol):
-    def locate(self, signal_resource: ResourceId, finding: Finding) -> SignalSource | None: ...
+    def locate(self, resource_id: ResourceId, finding: Finding) -> SignalSource | None: ...
 
 
 def signal_id(type_: str, resource: ResourceId, affected_path: str) -> str:
