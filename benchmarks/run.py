@@ -13,30 +13,25 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from benchmarks.generate import generate
-from chartimpact_bot.core.chart import MaterializedChart
+from chartimpact_bot.core.chart_report import build_report, chart_signals
 from chartimpact_bot.core.classify import classify
+from chartimpact_bot.core.config import AnalysisConfig, Environment
 from chartimpact_bot.core.diff import diff_resources
 from chartimpact_bot.core.documents import RenderedChart, is_emitted, parse_template
 from chartimpact_bot.core.manifests import parse_rendered
-from chartimpact_bot.core.model import ChartReport, Resource, Revision, StructuredDiff
+from chartimpact_bot.core.model import Revision
 from chartimpact_bot.core.normalize import NormalizeOptions, normalize_side
 from chartimpact_bot.core.report.json import dumps
-from chartimpact_bot.core.side import ChartSide
-from chartimpact_bot.core.signals.context import SignalContext
-from chartimpact_bot.core.signals.engine import detect_signals, detectors
-from chartimpact_bot.core.sourcemap import SourceLocator
-from chartimpact_bot.engine.charts import load_chart_info, materialize
-from chartimpact_bot.engine.pipeline import ChartOutcome, build_report
-from chartimpact_bot.engine.render import IsolatedHelmRenderer, RenderRequest
+from chartimpact_bot.core.signals.engine import detectors
+from chartimpact_bot.engine.pipeline import ChartTarget, PipelineOptions, chart_at, render_targets, report_sides
+from chartimpact_bot.engine.render import IsolatedHelmRenderer
 from chartimpact_bot.engine.sources import DirectorySource
 
 DETECTORS = detectors()
@@ -112,59 +107,33 @@ def bench_diff(base_dir: Path, head_dir: Path) -> float:
     return float(peer_time)
 
 
-def _side(
-    chart_dir: Path, renderer: IsolatedHelmRenderer
-) -> tuple[list[Resource], dict[str, float], MaterializedChart]:
-    """One side as the pipeline runs it, with the time of each stage."""
-    source = DirectorySource(chart_dir.parent)
-    times: dict[str, float] = {}
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        materialized = materialize(source, load_chart_info(source, chart_dir.name), Path(tmp))
-        times["materialize"] = time.perf_counter() - start
-        start = time.perf_counter()
-        first, second = renderer.render(RenderRequest(materialized.directory), repeat=2)
-        child = time.perf_counter() - start
-    times["render ×2 + helm lint (child)"] = first.timings["render"]
-    times["parse (child)"] = first.timings["parse"]
-    times["process start + transfer"] = child - first.timings["render"] - first.timings["parse"]
-    start = time.perf_counter()
-    sets = [parse_rendered(r, namespace="default") for r in (first, second)]
-    times["identities (parent)"] = time.perf_counter() - start
-    start = time.perf_counter()
-    resources, _ = normalize_side(sets[0], sets[1], NormalizeOptions(), fingerprint_key=b"bench")
-    times["normalize (parent)"] = time.perf_counter() - start
-    return resources, times, materialized
-
-
 def bench_pipeline(base_dir: Path, head_dir: Path, deepdiff_seconds: float) -> None:
-    renderer = IsolatedHelmRenderer()
+    """The pipeline's own public stages on the generated pair: render both sides (their stage
+    times recorded by the engine), then the core's diff, signals and report."""
+    options = PipelineOptions(renderer=IsolatedHelmRenderer(), fingerprint_key=b"bench")
+    config = AnalysisConfig()
+    base_at, head_at = (chart_at(DirectorySource(d.parent), d.name) for d in (base_dir, head_dir))
+    target = ChartTarget("bench", base_at, head_at, Environment())
     start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        base_future = pool.submit(_side, base_dir, renderer)
-        head_future = pool.submit(_side, head_dir, renderer)
-        (base, base_times, base_chart), (head, head_times, head_chart) = base_future.result(), head_future.result()
+    (sides,) = list(render_targets([target], options, config))
     sides_wall = time.perf_counter() - start
-    diff_time, diffs = timed(lambda: diff_resources(base, head, classify))
+    base, head = sides.base, sides.head
+    if base is None or head is None or base.error or head.error:
+        raise SystemExit(f"the generated charts did not render: {base and base.error} / {head and head.error}")
+    diff_time, diffs = timed(
+        lambda: diff_resources(base.resources.values(), head.resources.values(), classify), repeat=3
+    )
 
     def signals() -> int:
-        sides = [
-            ChartSide({r.id: r for r in resources}, chart, ())
-            for resources, chart in ((base, base_chart), (head, head_chart))
-        ]
-        ctx = SignalContext("bench", "bench", sides[0], sides[1], diffs)
-        locator = SourceLocator(sides[0], sides[1])
-        found, failures = detect_signals(ctx, locator)
+        found, failures = chart_signals(base, head, diffs, config, name="bench", display_path="bench")
         assert not failures, failures
         return len(found)
 
     signals_time, signal_count = timed(signals, repeat=3)
 
     def report() -> str:
-        outcome = ChartOutcome(
-            ChartReport(path="bench", name="bench", status="analyzed", diff=StructuredDiff("x", (), diffs))
-        )
-        return dumps(build_report([outcome], Revision("base"), Revision("head")))
+        chart = report_sides(sides, options, config)
+        return dumps(build_report([chart], Revision("base"), Revision("head")))
 
     report_time, text = timed(report)
     command = [
@@ -185,19 +154,19 @@ def bench_pipeline(base_dir: Path, head_dir: Path, deepdiff_seconds: float) -> N
     report_mb = len(text) / 2**20
     print(f"Whole `diff` command, end to end: {total:.2f} s (median of 3; report {report_mb:.1f} MB)")
     print(f"  both sides in parallel: {sides_wall:.2f} s wall; per side (base / head):")
-    for name in base_times:
-        print(f"    {name:28s} {base_times[name]:6.3f} s / {head_times[name]:6.3f} s")
+    for name in base.timings:
+        print(f"    {name:34s} {base.timings[name]:6.3f} s / {head.timings.get(name, 0):6.3f} s")
     print(f"  diff + classify             {diff_time:6.3f} s")
     print(
         f"  signals ({len(DETECTORS)} detectors)       {signals_time:6.3f} s: {signal_count} signals, "
-        f"{signals_time / max(len(head), 1) * 1000:.2f} ms per resource over {len(head)} resources"
+        f"{signals_time / max(len(head.resources), 1) * 1000:.2f} ms per resource over {len(head.resources)} resources"
     )
-    print(f"  report (JSON)               {report_time:6.3f} s")
+    print(f"  chart report (diff, signals, policy) + JSON {report_time:6.3f} s")
     print(
         f"  → {total / deepdiff_seconds:.2f} of deepdiff's time on the diff alone "
         f"({deepdiff_seconds:.2f} s; target ≤ 0.33)"
     )
-    print(f"  → whole pipeline with signals on {len(head)} resources: {total:.2f} s (target < 2 s)")
+    print(f"  → whole pipeline with signals on {len(head.resources)} resources: {total:.2f} s (target < 2 s)")
 
 
 def main() -> None:

@@ -27,17 +27,10 @@ from .core.report.markdown import render_markdown
 from .core.report.safe_text import one_line
 from .core.report.text import render_text
 from .engine.charts import load_chart_info
-from .engine.pipeline import (
-    ChartTarget,
-    PipelineOptions,
-    RenderOverrides,
-    analyze_repository,
-    analyze_targets,
-    build_report,
-)
+from .engine.pipeline import ChartAt, PipelineOptions, RenderOverrides, compare, compare_charts
 from .engine.remote import HttpRepositoryFetcher
 from .engine.render import IsolatedHelmRenderer, ValuesFile
-from .engine.sources import ChartSource, DirectorySource, GitRefSource
+from .engine.sources import DirectorySource, GitRefSource
 from .envvars import render_limits
 from .fingerprint_key import cli_key
 
@@ -189,20 +182,19 @@ def _run(args: argparse.Namespace) -> Report:
 
 def _diff(args: argparse.Namespace, options: PipelineOptions) -> Report:
     config = _config_file(args.config) if args.config else AnalysisConfig()
-    sides: list[tuple[ChartSource, str]] = []
+    sides: list[ChartAt] = []
     for given in (args.base, args.head):
         directory = Path(given)
         if not directory.is_dir():
             raise UsageError(f"'{given}' is not a directory")
         root = _source_root(directory.resolve())
         source = DirectorySource(root, Revision(ref=given))
-        chart_path = directory.resolve().relative_to(root).as_posix()
-        load_chart_info(source, "" if chart_path == "." else chart_path)
-        sides.append((source, "" if chart_path == "." else chart_path))
+        relative = directory.resolve().relative_to(root).as_posix()
+        chart_path = "" if relative == "." else relative
+        # Read here, so that a directory that is no chart is a usage error, not a chart report.
+        sides.append(ChartAt(source, chart_path, info=load_chart_info(source, chart_path)))
     options = _with_values(options, [_read_values_file(v) for v in args.values])
-    target = ChartTarget(display_path=args.head, base=sides[0], head=sides[1], environment=Environment())
-    outcomes = analyze_targets([target], options, config)
-    return build_report(outcomes, Revision(ref=args.base), Revision(ref=args.head))
+    return compare_charts(sides[0], sides[1], options, config=config, display_path=args.head)
 
 
 def _analyze(args: argparse.Namespace, options: PipelineOptions) -> Report:
@@ -220,7 +212,7 @@ def _analyze(args: argparse.Namespace, options: PipelineOptions) -> Report:
         config = _with_environment_values(config, tuple(_repo_path(v) for v in in_repo))
     options = _with_values(options, on_disk)
     only = [c.strip("/") or "" for c in args.chart] or None
-    return analyze_repository(base, head, config, options, only=only)
+    return compare(base, head, options, config=config, only=only)
 
 
 def _emit(report: Report, args: argparse.Namespace, out: TextIO) -> None:

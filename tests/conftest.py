@@ -11,12 +11,7 @@ import pytest
 
 from chartimpact_bot.core.config import AnalysisConfig, Environment
 from chartimpact_bot.core.model import ChartReport, Report, ResourceDiff, Revision
-from chartimpact_bot.engine.pipeline import (
-    ChartTarget,
-    PipelineOptions,
-    analyze_targets,
-    build_report,
-)
+from chartimpact_bot.engine.pipeline import PipelineOptions, chart_at, compare_charts
 from chartimpact_bot.engine.render import IsolatedHelmRenderer, RenderLimits
 from chartimpact_bot.engine.sources import DirectorySource
 
@@ -104,17 +99,11 @@ def diff_dirs(
     environment: Environment | None = None,
 ) -> Report:
     """Run the pipeline on two chart directories, as `chartimpact diff` does."""
-    sides = []
-    for directory in (base, head):
-        sides.append((DirectorySource(directory.parent), directory.name))
-    target = ChartTarget(
-        display_path=head.name,
-        base=sides[0],
-        head=sides[1],
-        environment=environment or Environment(),
+    base_at, head_at = (
+        chart_at(DirectorySource(directory.parent, Revision(ref=ref)), directory.name)
+        for directory, ref in ((base, "base"), (head, "head"))
     )
-    outcomes = analyze_targets([target], options, config or AnalysisConfig())
-    return build_report(outcomes, Revision(ref="base"), Revision(ref="head"))
+    return compare_charts(base_at, head_at, options, config=config, environment=environment, display_path=head.name)
 
 
 def only_chart(report: Report) -> ChartReport:

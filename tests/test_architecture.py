@@ -135,7 +135,7 @@ def test_core_opens_no_files() -> None:
 def test_import_resolver_resolves_relative_imports() -> None:
     """The checks above see relative imports, or every one of them would pass vacuously."""
     names = set(_imports(PACKAGE / "engine" / "pipeline.py"))
-    assert "chartimpact_bot.core.diff" in names
+    assert "chartimpact_bot.core.chart_report" in names
     assert any(name.startswith("chartimpact_bot.engine.") for name in names)
 
 
@@ -194,3 +194,56 @@ def test_render_worker_loads_only_light_modules() -> None:
                 pending.append(module_file)
     roots = {n if n.startswith("chartimpact_bot") else n.split(".")[0] for n in reached}
     assert roots <= allowed, roots - allowed
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """Our modules `path` imports when it runs (imports under `if TYPE_CHECKING:` left out)."""
+    tree = ast.parse(path.read_text(), str(path))
+    typing_only = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for child in block.body
+        for node in ast.walk(child)
+    }
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only or not isinstance(node, ast.ImportFrom | ast.Import):
+            continue
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif node.level == 0:
+            names = [node.module or ""]
+        else:
+            base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+            target = ".".join(base + ([node.module] if node.module else []))
+            names = [target, *(f"{target}.{a.name}" for a in node.names)]
+        found.update(name for name in names if name.startswith("chartimpact_bot") and _is_module(name))
+    return found
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    """Import cycles make the layout lie about what depends on what (the core once had
+    signals/context → sourcemap → signals/registry)."""
+    graph = {_module_name(path): _runtime_imports(path) - {_module_name(path)} for path in _sources()}
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = 1
+        for imported in sorted(graph.get(module, ())):
+            # A package's __init__ is imported on the way to its modules: not a dependency edge.
+            if module.startswith(imported + "."):
+                continue
+            if state.get(imported) == 1:
+                cycles.append([*trail[trail.index(imported) :], imported])
+            elif imported not in state:
+                visit(imported, [*trail, imported])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []

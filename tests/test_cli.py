@@ -274,7 +274,7 @@ def test_a_bug_is_one_fixed_sentence_exit_2_and_its_traceback_is_saved(
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError(SECRET_LOOKING)
 
-    monkeypatch.setattr("chartimpact_bot.cli.analyze_targets", broken)
+    monkeypatch.setattr("chartimpact_bot.cli.compare_charts", broken)
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     code, out, err = run("diff", BASE, HEAD, "--format", "json")
     assert code == 2 and out == ""
@@ -289,7 +289,7 @@ def test_an_error_raised_on_purpose_keeps_its_sentence_bounded(monkeypatch: pyte
     def refused(*_: object, **__: object) -> None:
         raise ChartError("chart 'x' is not usable: " + "y" * 5000)
 
-    monkeypatch.setattr("chartimpact_bot.cli.analyze_targets", refused)
+    monkeypatch.setattr("chartimpact_bot.cli.compare_charts", refused)
     code, _, err = run("diff", BASE, HEAD)
     assert code == 2
     assert err.startswith("chartimpact: chart 'x' is not usable: yyy") and len(err) <= len("chartimpact: ") + 1001

@@ -17,6 +17,7 @@ from chartimpact_bot.core.model import ChartReport, Report, Revision, Structured
 from chartimpact_bot.core.report.markdown import render_markdown
 from chartimpact_bot.core.report.safe_text import ZERO_WIDTH_SPACE, cut_markdown, md_code, md_text, one_line
 from chartimpact_bot.core.report.text import render_text
+from chartimpact_bot.github.checks import github_destination
 from tests.conftest import REPO_ROOT, make_chart
 
 # YAML escapes (the template is YAML): ESC[31m, an OSC 8 hyperlink ended by BEL, C1 CSI, RLO.
@@ -174,7 +175,9 @@ def test_a_cut_report_keeps_our_own_link_live_and_stays_within_the_size() -> Non
     report = _hostile_report()
     big = ChartReport(path="c", name="c", status="render_error", error=HOSTILE * 5_000, warnings=(HOSTILE * 5_000,))
     report = Report(report.base, report.head, (*report.charts, big) * 20, report.generated_at)
-    markdown = render_markdown(report, max_chars=3_000, more_url="https://github.example/acme/charts/runs/1")
+    markdown = render_markdown(
+        report, max_chars=3_000, destination=github_destination("https://github.example/acme/charts/runs/1")
+    )
     assert len(markdown) <= 3_000
     assert "[the Check Run](https://github.example/acme/charts/runs/1)" in markdown
     assert _live_references(markdown.replace("https://github.example/acme/charts/runs/1", "")) == []

@@ -7,11 +7,13 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
+
 from chartimpact_bot.core.config import AnalysisConfig
 from chartimpact_bot.core.normalize import NormalizeOptions
 from chartimpact_bot.core.report.json import dumps
 from chartimpact_bot.engine.pipeline import PipelineOptions
-from tests.conftest import DEPLOYMENT, EXAMPLES, diff_dirs, make_chart, only_chart, resource
+from tests.conftest import DEPLOYMENT, EXAMPLES, REPO_ROOT, diff_dirs, make_chart, only_chart, resource
 
 API = """\
 - name: api
@@ -286,33 +288,31 @@ def test_directory_without_chart_yaml_is_a_clear_error(tmp_path: Path, options: 
 
 def test_added_and_removed_charts(tmp_path: Path, options: PipelineOptions) -> None:
     from chartimpact_bot.core.config import Environment  # noqa: PLC0415
-    from chartimpact_bot.engine.pipeline import ChartTarget, analyze_targets  # noqa: PLC0415
+    from chartimpact_bot.engine.pipeline import ChartTarget, analyze_targets, chart_at  # noqa: PLC0415
     from chartimpact_bot.engine.sources import DirectorySource  # noqa: PLC0415
 
     chart = make_chart(tmp_path, "app", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"})
     source = DirectorySource(tmp_path)
     added, removed = analyze_targets(
         [
-            ChartTarget("added", None, (source, "app"), Environment()),
-            ChartTarget("removed", (source, "app"), None, Environment()),
+            ChartTarget("added", None, chart_at(source, "app"), Environment()),
+            ChartTarget("removed", chart_at(source, "app"), None, Environment()),
         ],
         options,
         AnalysisConfig(),
     )
-    assert added.report.status == "added"
-    assert [r.change_type for r in added.report.diff.resources] == ["added"]  # type: ignore[union-attr]
-    assert removed.report.status == "removed"
-    assert [r.change_type for r in removed.report.diff.resources] == ["removed"]  # type: ignore[union-attr]
+    assert added.status == "added" and added.diff is not None
+    assert [r.change_type for r in added.diff.resources] == ["added"]
+    assert removed.status == "removed" and removed.diff is not None
+    assert [r.change_type for r in removed.diff.resources] == ["removed"]
     assert chart.exists()
 
 
 def test_directories_without_digests_are_analyzed_not_called_unchanged(options: PipelineOptions) -> None:
-    from chartimpact_bot.engine.pipeline import analyze_repository  # noqa: PLC0415
+    from chartimpact_bot.engine.pipeline import compare  # noqa: PLC0415
     from chartimpact_bot.engine.sources import DirectorySource  # noqa: PLC0415
 
-    report = analyze_repository(
-        DirectorySource(EXAMPLES / "base"), DirectorySource(EXAMPLES / "head"), AnalysisConfig(), options
-    )
+    report = compare(DirectorySource(EXAMPLES / "base"), DirectorySource(EXAMPLES / "head"), options)
 
     assert [(c.path, c.status) for c in report.charts] == [("storefront", "analyzed")]
     assert report.charts[0].signals
@@ -338,3 +338,16 @@ def test_random_names_and_values_give_byte_identical_json(tmp_path: Path, option
     assert len(runs) == 1
     (text,) = runs
     assert "release-probe-*" in text
+
+
+def test_the_readme_library_example_prints_what_it_says(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    code = re.search(r"one call from Python.*?```python\n(.*?)```", readme, re.DOTALL)
+    assert code is not None, "the README lost its library example"
+    promised = re.search(r"# (.+)$", code.group(1), re.MULTILINE)
+    assert promised is not None
+    monkeypatch.chdir(REPO_ROOT)
+    exec(compile(code.group(1), "README.md", "exec"), {})
+    assert capsys.readouterr().out.strip() == promised.group(1)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from chartimpact_bot.core.config import AnalysisConfig, Environment
-from chartimpact_bot.engine.pipeline import ChartTarget, PipelineOptions, analyze_targets
+from chartimpact_bot.engine.pipeline import ChartTarget, PipelineOptions, analyze_targets, chart_at
 from chartimpact_bot.engine.render import IsolatedHelmRenderer, RenderLimits, RenderRequest
 from chartimpact_bot.engine.sources import DirectorySource
 from chartimpact_bot.jobs.analysis_process import AnalysisPool
@@ -74,8 +74,8 @@ def _targets(tmp_path: Path, names: list[str], template: str) -> list[ChartTarge
         targets.append(
             ChartTarget(
                 display_path=name,
-                base=(DirectorySource(tmp_path / "base"), name),
-                head=(DirectorySource(tmp_path / "head"), name),
+                base=chart_at(DirectorySource(tmp_path / "base"), name),
+                head=chart_at(DirectorySource(tmp_path / "head"), name),
                 environment=Environment(),
             )
         )
@@ -88,10 +88,10 @@ def test_a_job_time_budget_cuts_slow_charts_and_reports_those_it_skipped(tmp_pat
         renderer=IsolatedHelmRenderer(RenderLimits(timeout_seconds=60)), max_workers=2, time_budget_seconds=1.5
     )
     started = time.monotonic()
-    outcomes = analyze_targets(slow, options, AnalysisConfig())
+    charts = analyze_targets(slow, options, AnalysisConfig())
     took = time.monotonic() - started
     assert took < 6, "the budget did not stop the renders"
-    reports = {o.report.path: o.report for o in outcomes}
+    reports = {chart.path: chart for chart in charts}
     assert {r.status for r in reports.values()} == {"skipped"}
     for report in reports.values():
         assert report.warnings == ("not analyzed: the analysis used up its time budget (1.5 s) before this chart",)
@@ -100,5 +100,5 @@ def test_a_job_time_budget_cuts_slow_charts_and_reports_those_it_skipped(tmp_pat
 def test_charts_within_the_budget_are_analyzed_as_usual(tmp_path: Path) -> None:
     fast = _targets(tmp_path, ["fast"], CM)
     options = PipelineOptions(time_budget_seconds=120)
-    (outcome,) = analyze_targets(fast, options, AnalysisConfig())
-    assert outcome.report.status == "analyzed"
+    (chart,) = analyze_targets(fast, options, AnalysisConfig())
+    assert chart.status == "analyzed"

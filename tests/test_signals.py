@@ -18,6 +18,7 @@ from chartimpact_bot.core.report.markdown import render_markdown
 from chartimpact_bot.core.signals import registry
 from chartimpact_bot.core.signals.catalogue import render_catalogue
 from chartimpact_bot.engine.pipeline import PipelineOptions
+from chartimpact_bot.github.checks import github_destination
 from tests.conftest import EXAMPLES, REPO_ROOT, chart_yaml, diff_dirs, only_chart, write_files
 
 POD = """\
@@ -275,7 +276,9 @@ def test_markdown_stays_readable_and_bounded_at_200_signals(tmp_path: Path, opti
     assert len(only_chart(report).signals) == 200
     full = render_markdown(report)
     assert full.count("| ❌ | high | security |") == 200
-    bounded = render_markdown(report, max_chars=20_000, more_url="https://github.example/checks/1")
+    bounded = render_markdown(
+        report, max_chars=20_000, destination=github_destination("https://github.example/checks/1")
+    )
     assert len(bounded) <= 20_000
     assert "<details>" not in bounded  # the diff went first
     assert "more signals not shown here: see [the Check Run](https://github.example/checks/1)" in bounded

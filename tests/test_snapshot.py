@@ -153,9 +153,12 @@ async def test_a_dying_worker_fails_the_job_as_transient_and_the_pool_recovers(
     sources: tuple[MemorySource, MemorySource], pool: AnalysisPool
 ) -> None:
     plan, detached = _detached(*sources)
+    readable = detached.targets[0].base
+    assert readable is not None
     fatal = _FatalSource(Revision("main", "d" * 40), {"charts/app/Chart.yaml": FileEntry(1)}, {})
     doomed = dataclasses.replace(
-        detached, targets=(dataclasses.replace(detached.targets[0], base=(fatal, "charts/app")),)
+        detached,
+        targets=(dataclasses.replace(detached.targets[0], base=dataclasses.replace(readable, source=fatal)),),
     )
 
     with pytest.raises(TransientError, match="stopped unexpectedly"):

@@ -1,5 +1,7 @@
 """One side of a comparison (the base or the head of a change) as the core sees it: the
-resources its chart rendered, the chart's files and the values files it was rendered with."""
+resources its chart rendered, the chart's files and the values files it was rendered with, or
+the sentence saying why it did not render. The engine builds it (`engine/sides.py`); the core's
+stages (diff, signals, the chart report) read it."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .chart import ChartInfo, MaterializedChart
-from .model import Resource, ResourceId
+from .model import NormalizationRule, Resource, ResourceId
 
 Side = Literal["base", "head"]
 
@@ -29,9 +31,20 @@ class ChartSide:
 
     resources: dict[ResourceId, Resource] = field(default_factory=dict)
     chart: MaterializedChart | None = None
+    # The chart's own values.yaml (by its Helm path), then the values files passed to Helm.
     values: tuple[ValuesSource, ...] = ()
     error: str | None = None
     lint_errors: tuple[str, ...] = ()
+    # The normalizations applied to this side's resources, and what rendering warned about.
+    rules: list[NormalizationRule] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    # A keyed digest of every render input (the report's compareId derives from both sides').
+    fingerprint: str = ""
+    # The analysis' time budget ran out before this side was rendered.
+    out_of_time: bool = False
+    # Seconds per stage of this side (materialize, render, parse, identities, normalize), for
+    # benchmarks; never in a report.
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def info(self) -> ChartInfo | None:

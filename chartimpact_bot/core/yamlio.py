@@ -11,14 +11,17 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+    _BaseLoader = yaml.SafeLoader
+else:  # libyaml's C loader where PyYAML was built with it: the same behaviour, much faster
+    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class KubeLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+class KubeLoader(_BaseLoader):
     """libyaml's safe loader with Go's idea of which plain scalars are not strings."""
 
 
@@ -35,13 +38,16 @@ KubeLoader.yaml_implicit_resolvers = {
 
 
 def _as_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
-    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+    # A hostile `!!binary {a: 1}` reaches here with a mapping: construct_scalar then raises the
+    # YAMLError every caller handles, so the node is only cast for the type checker.
+    return str(loader.construct_scalar(cast(yaml.ScalarNode, node)))
 
 
 def _finite_float(loader: yaml.SafeLoader, node: yaml.Node) -> float | str:
     """Floats; `.inf` and `.nan` stay text, since JSON has no way to write them."""
-    value = loader.construct_yaml_float(node)  # type: ignore[arg-type]
-    return value if math.isfinite(value) else str(loader.construct_scalar(node))  # type: ignore[arg-type]
+    scalar = cast(yaml.ScalarNode, node)  # a non-scalar raises the usual YAMLError, as above
+    value = loader.construct_yaml_float(scalar)
+    return value if math.isfinite(value) else str(loader.construct_scalar(scalar))
 
 
 KubeLoader.add_constructor("tag:yaml.org,2002:float", _finite_float)

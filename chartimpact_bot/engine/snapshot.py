@@ -7,15 +7,13 @@ CPU-heavy part of an analysis never holds the web server's interpreter lock.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Mapping
 
 from ..core.config import Environment
-from ..core.errors import AnalysisError
-from .charts import dependency_dirs, load_chart_info
-from .pipeline import AnalysisPlan
-from .sources import ChartSource, SnapshotSource
+from .charts import dependency_dirs
+from .plan import AnalysisPlan, ChartAt
+from .sources import SnapshotSource
 
 
 def plan_inputs(plan: AnalysisPlan) -> tuple[set[str], set[str]]:
@@ -26,7 +24,7 @@ def plan_inputs(plan: AnalysisPlan) -> tuple[set[str], set[str]]:
     for target in plan.targets:
         for where, paths in ((target.base, base), (target.head, head)):
             if where is not None:
-                paths.update(_side_inputs(where[0], where[1], target.environment))
+                paths.update(_side_inputs(where, target.environment))
     return base, head
 
 
@@ -37,27 +35,27 @@ def detach(plan: AnalysisPlan, base_contents: Mapping[str, bytes], head_contents
     targets = tuple(
         dataclasses.replace(
             target,
-            base=(base_snapshot, target.base[1]) if target.base is not None and base_snapshot else None,
-            head=(head_snapshot, target.head[1]) if target.head is not None and head_snapshot else None,
+            base=dataclasses.replace(target.base, source=base_snapshot) if target.base and base_snapshot else None,
+            head=dataclasses.replace(target.head, source=head_snapshot) if target.head and head_snapshot else None,
         )
         for target in plan.targets
     )
     return dataclasses.replace(plan, targets=targets)
 
 
-def _side_inputs(source: ChartSource, path: str, environment: Environment) -> set[str]:
-    prefixes = [path]
+def _side_inputs(where: ChartAt, environment: Environment) -> set[str]:
+    source, prefixes = where.source, [where.path]
     # A broken chart is reported by the analysis; its own files are enough for that.
-    with contextlib.suppress(AnalysisError):
-        prefixes += dependency_dirs(source, load_chart_info(source, path))
+    if where.info is not None:
+        prefixes += dependency_dirs(source, where.info)
     files = {file for prefix in prefixes for file in source.list_files(prefix)}
     for values_path in environment.values:
         files.update(source.list_files(values_path))
     return files
 
 
-def _snapshot(sides: list[tuple[ChartSource, str] | None], contents: Mapping[str, bytes]) -> SnapshotSource | None:
-    source = next((side[0] for side in sides if side is not None), None)
+def _snapshot(sides: list[ChartAt | None], contents: Mapping[str, bytes]) -> SnapshotSource | None:
+    source = next((side.source for side in sides if side is not None), None)
     if source is None:
         return None
     listing = source.list_files("")

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..core.model import Report
 from ..core.report.counts import importance_phrase
-from ..core.report.markdown import render_diff_markdown, render_markdown
+from ..core.report.markdown import Destination, render_diff_markdown, render_markdown
 from ..core.report.safe_text import cut_bytes, cut_markdown, cut_plain, md_text, plain
 from .client import GitHubClient
 
@@ -44,6 +44,11 @@ class CheckOutput:
     summary: str
     text: str
     annotations: list[dict[str, Any]] = field(default_factory=list)
+
+
+def github_destination(check_run_url: str | None = None) -> Destination:
+    """How the Markdown renderer names GitHub's size limit and the Check Run holding the rest."""
+    return Destination(limit_owner="GitHub", full_report="the Check Run", full_report_url=check_run_url)
 
 
 def annotation(
@@ -89,9 +94,11 @@ def build_output(
             f"- {md_text(p.where)} line {p.line}: {md_text(p.message, limit=MAX_PROBLEM_CHARS)}" for p in problems
         ]
         head = cut_markdown("\n".join(lines), MAX_OUTPUT_CHARS // 4) + "\n\n"
-    summary = head + render_markdown(report, include_diff=False, max_chars=MAX_OUTPUT_CHARS - len(head))
+    summary = head + render_markdown(
+        report, include_diff=False, max_chars=MAX_OUTPUT_CHARS - len(head), destination=github_destination()
+    )
     text = (
-        render_diff_markdown(report, max_chars=MAX_OUTPUT_CHARS)
+        render_diff_markdown(report, max_chars=MAX_OUTPUT_CHARS, destination=github_destination())
         if any(c.diff and c.diff.resources for c in report.charts)
         else ""
     )

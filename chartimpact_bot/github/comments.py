@@ -12,6 +12,7 @@ import gidgethub
 from ..core.model import Report
 from ..core.report.markdown import render_markdown
 from ..core.report.safe_text import cut_markdown
+from .checks import github_destination
 from .client import GitHubClient
 
 MARKER = "<!-- chartimpact:analysis:v1 -->"
@@ -23,7 +24,9 @@ def comment_body(report: Report, *, check_run_url: str | None, max_signals: int 
     body = (
         MARKER
         + "\n"
-        + render_markdown(report, max_chars=budget, max_signals=max_signals, more_url=check_run_url or None)
+        + render_markdown(
+            report, max_chars=budget, max_signals=max_signals, destination=github_destination(check_run_url or None)
+        )
     )
     return cut_markdown(body, MAX_COMMENT_CHARS)
 

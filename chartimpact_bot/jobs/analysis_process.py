@@ -34,8 +34,10 @@ from ..core.config import AnalysisConfig
 from ..core.config_file import Problem
 from ..core.model import Report
 from ..engine.config_source import repository_config
+from ..engine.options import PipelineOptions
 from ..engine.parent_death import die_with_parent
-from ..engine.pipeline import AnalysisPlan, PipelineOptions, plan_repository, run_plan
+from ..engine.pipeline import run_plan
+from ..engine.plan import AnalysisPlan, plan_repository
 from ..engine.remote import HttpRepositoryFetcher
 from ..engine.render import IsolatedHelmRenderer, RenderLimits
 from ..engine.snapshot import plan_inputs

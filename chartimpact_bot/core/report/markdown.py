@@ -32,6 +32,20 @@ NAME_LIMIT = 300
 
 
 @dataclass(frozen=True, slots=True)
+class Destination:
+    """Where the Markdown is published, in the words its notes use when it must be cut: who sets
+    the size limit, and where the whole report is (a link when there is one). The renderer knows
+    no publisher; the GitHub adapter says "GitHub" and "the Check Run"."""
+
+    limit_owner: str = "the destination"
+    full_report: str = "the full report"
+    full_report_url: str | None = None
+
+    def where(self) -> str:
+        return f"[{self.full_report}]({self.full_report_url})" if self.full_report_url else "the full report"
+
+
+@dataclass(frozen=True, slots=True)
 class _Budget:
     """How much to show: `None` means everything."""
 
@@ -53,10 +67,10 @@ def render_markdown(
     *,
     max_signals: int | None = None,
     max_chars: int | None = None,
-    more_url: str | None = None,
+    destination: Destination = Destination(),
     include_diff: bool = True,
 ) -> str:
-    """The report as Markdown, within `max_chars` when given; `more_url` is where the rest is."""
+    """The report as Markdown, within `max_chars` when given; `destination` names where it goes."""
     if max_chars is None:
         budgets = [_Budget(max_signals, True, include_diff)]
     else:
@@ -73,18 +87,22 @@ def render_markdown(
             budgets.append(_Budget(limit, False, False, TEXT_LIMITS[-1], NAME_LIMIT))
     text = ""
     for budget in budgets:
-        text = visible("\n".join(_lines(report, budget, more_url)).rstrip() + "\n")
+        text = visible("\n".join(_lines(report, budget, destination)).rstrip() + "\n")
         if max_chars is None or len(text) <= max_chars:
             return text
-    where = f"[the Check Run]({more_url})" if more_url else "the full report"
     assert max_chars is not None
     return cut_markdown(
-        text, max_chars, note=f"_The report is cut here (GitHub allows {max_chars:,} characters): see {where}._"
+        text,
+        max_chars,
+        note=f"_The report is cut here ({destination.limit_owner} allows {max_chars:,} characters): "
+        f"see {destination.where()}._",
     )
 
 
-def render_diff_markdown(report: Report, *, max_chars: int | None = None) -> str:
-    """Only the diff of every chart (the Check Run's `text`), cut to `max_chars` at a resource."""
+def render_diff_markdown(
+    report: Report, *, max_chars: int | None = None, destination: Destination = Destination()
+) -> str:
+    """Only the diff of every chart (a Check Run's `text`), cut to `max_chars` at a resource."""
     budget = _Budget() if max_chars is None else _Budget(text_limit=TEXT_LIMITS[0], name_limit=NAME_LIMIT)
     out: list[str] = []
     for chart in report.charts:
@@ -96,7 +114,7 @@ def render_diff_markdown(report: Report, *, max_chars: int | None = None) -> str
     text = visible("\n".join(out).strip() + "\n")
     if max_chars is None or len(text) <= max_chars:
         return text
-    note = "_The diff is longer than GitHub allows here; run `chartimpact analyze` for all of it._"
+    note = f"_The diff is longer than {destination.limit_owner} allows here; run `chartimpact analyze` for all of it._"
     kept = text[: max_chars - len(note) - 4]
     cut = kept.rfind("\n**")  # the start of the last whole resource that fits
     if cut > 0:
@@ -111,7 +129,7 @@ def _revision(ref: str | None, sha: str | None) -> str:
     return md_code(text, limit=NAME_LIMIT)
 
 
-def _lines(report: Report, budget: _Budget, more_url: str | None) -> Iterator[str]:
+def _lines(report: Report, budget: _Budget, destination: Destination) -> Iterator[str]:
     signals = [s for c in report.charts for s in c.signals]
     yield f"### ChartImpact {_VERDICT_ICON[report.verdict]} {report.verdict}"
     yield ""
@@ -140,8 +158,7 @@ def _lines(report: Report, budget: _Budget, more_url: str | None) -> Iterator[st
     hidden = len(signals) - shown
     if hidden > 0:
         yield ""
-        where = f"[the Check Run]({more_url})" if more_url else "the full report"
-        yield f"_{hidden} more signal{'s' if hidden != 1 else ''} not shown here: see {where}._"
+        yield f"_{hidden} more signal{'s' if hidden != 1 else ''} not shown here: see {destination.where()}._"
 
 
 def _chart(chart: ChartReport, budget: _Budget, already: int) -> tuple[list[str], int]:

@@ -1,0 +1,135 @@
+"""Which charts an analysis renders: every chart of either side whose inputs changed.
+
+Each chart's metadata (`Chart.yaml`, dependencies, lock file) is parsed once, here, and carried
+by the plan to the render (a plan may travel to a worker process: it holds plain values).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from ..core.chart import ChartInfo
+from ..core.config import AnalysisConfig, Environment
+from ..core.errors import AnalysisError, ChartError
+from ..core.model import ChartReport, Revision
+from .charts import dependency_dirs, load_chart_info, survey_charts
+from .sources import ChartSource, FileEntry
+
+
+@dataclass(frozen=True, slots=True)
+class ChartAt:
+    """A chart directory in a source, with its metadata as read (or why it could not be)."""
+
+    source: ChartSource
+    path: str
+    info: ChartInfo | None = None
+    error: str | None = None
+
+
+def chart_at(source: ChartSource, path: str) -> ChartAt:
+    """The chart at `path`, its Chart.yaml read; a broken one carries the sentence saying why."""
+    try:
+        return ChartAt(source, path, info=load_chart_info(source, path))
+    except AnalysisError as exc:
+        return ChartAt(source, path, error=str(exc))
+
+
+@dataclass(frozen=True, slots=True)
+class ChartTarget:
+    """One chart to analyze: where it is on each side (None where it does not exist)."""
+
+    display_path: str
+    base: ChartAt | None
+    head: ChartAt | None
+    environment: Environment
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisPlan:
+    """What an analysis will do: the targets to render, and the charts it reports without
+    rendering (skipped by configuration, or unchanged)."""
+
+    targets: tuple[ChartTarget, ...]
+    skipped: tuple[ChartReport, ...]
+    base: Revision
+    head: Revision
+
+
+def plan_repository(
+    base_source: ChartSource,
+    head_source: ChartSource,
+    config: AnalysisConfig,
+    *,
+    only: Iterable[str] | None = None,
+) -> AnalysisPlan:
+    """Every chart of either side: a target when its inputs changed, else an unchanged report."""
+    base_charts = survey_charts(base_source)
+    head_charts = survey_charts(head_source)
+    wanted = set(only) if only is not None else None
+    targets: list[ChartTarget] = []
+    skipped: list[ChartReport] = []
+    for path in sorted(base_charts.keys() | head_charts.keys()):
+        if wanted is not None and path not in wanted:
+            continue
+        known = [c for c in (head_charts.get(path), base_charts.get(path)) if isinstance(c, ChartInfo)]
+        display = path or "."
+        name = known[0].name if known else posixpath.basename(display)
+        if not config.selects(display):
+            skipped.append(ChartReport(path=display, name=name, status="skipped"))
+            continue
+        base_at = _located(base_source, path, base_charts.get(path))
+        head_at = _located(head_source, path, head_charts.get(path))
+        for environment in config.environments_for(display):
+            base_info = base_at.info if base_at is not None else None
+            head_info = head_at.info if head_at is not None else None
+            broken_both = base_info is None and head_info is None and base_at is not None and head_at is not None
+            if (
+                _same_files(base_source.list_files(path), head_source.list_files(path))
+                if broken_both
+                else not is_affected(base_source, head_source, base_info, head_info, environment)
+            ):
+                skipped.append(ChartReport(path=display, name=name, status="unchanged", environment=environment.name))
+                continue
+            targets.append(ChartTarget(display_path=display, base=base_at, head=head_at, environment=environment))
+    return AnalysisPlan(tuple(targets), tuple(skipped), base_source.revision, head_source.revision)
+
+
+def _located(source: ChartSource, path: str, surveyed: ChartInfo | ChartError | None) -> ChartAt | None:
+    """A chart whose Chart.yaml cannot be read counts as changed: rendering it reports why."""
+    if surveyed is None:
+        return None
+    if isinstance(surveyed, ChartError):
+        return ChartAt(source, path, error=str(surveyed))
+    return ChartAt(source, path, info=surveyed)
+
+
+def is_affected(
+    base_source: ChartSource,
+    head_source: ChartSource,
+    base_chart: ChartInfo | None,
+    head_chart: ChartInfo | None,
+    environment: Environment,
+) -> bool:
+    """Whether anything that feeds the chart's render differs between the two sources."""
+    if base_chart is None or head_chart is None:
+        return True
+    prefixes = {base_chart.path, head_chart.path}
+    for source, chart in ((base_source, base_chart), (head_source, head_chart)):
+        prefixes.update(dependency_dirs(source, chart))
+    for prefix in sorted(prefixes):
+        if not _same_files(base_source.list_files(prefix), head_source.list_files(prefix)):
+            return True
+    for values_path in environment.values:
+        if not _same_files(base_source.list_files(values_path), head_source.list_files(values_path)):
+            return True
+    return False
+
+
+def _same_files(base: Mapping[str, FileEntry], head: Mapping[str, FileEntry]) -> bool:
+    """Whether both listings hold the same paths with the same digests. A source that does not
+    know its digests (a plain directory) never proves sameness: its charts count as changed."""
+    if base.keys() != head.keys():
+        return False
+    return all(entry.digest is not None and entry.digest == head[path].digest for path, entry in base.items())

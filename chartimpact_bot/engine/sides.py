@@ -1,0 +1,177 @@
+"""One side of one chart, rendered: materialize it with its dependencies, render it twice with
+the real Helm engine (in a child process), parse, and normalize. What goes wrong becomes the
+side's error, one sentence, and never stops the other charts."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from ..core.chart import MaterializedChart
+from ..core.config import AnalysisConfig, Environment
+from ..core.errors import AnalysisError, BudgetExhausted
+from ..core.manifests import parse_rendered
+from ..core.normalize import normalize_side
+from ..core.secret_values import given_secrets, literal_pattern
+from ..core.sensitive import REDACTED, mask_text
+from ..core.side import ChartSide, ValuesSource
+from .charts import materialize
+from .options import PipelineOptions
+from .plan import ChartAt
+from .render import RenderRequest, ValuesFile
+from .sources import ChartSource
+
+
+def render_side(
+    where: ChartAt | None,
+    environment: Environment,
+    options: PipelineOptions,
+    config: AnalysisConfig,
+    deadline: float | None = None,
+) -> ChartSide | None:
+    """One side (None where the chart does not exist), its error and warnings scrubbed of any
+    secret they carry (a repository URL with a password, a private key quoted in a message):
+    the render process redacts values already, this covers every other message.
+
+    `deadline` (time.monotonic()) is when the analysis' time budget ends."""
+    side = _render(where, environment, options, config, deadline)
+    if side is not None:
+        if side.error is not None:
+            side.error = _scrubbed(side.error)
+        side.warnings = [_scrubbed(w) for w in side.warnings]
+    return side
+
+
+def _scrubbed(text: str) -> str:
+    return mask_text(text, lambda _secret: REDACTED)
+
+
+def _render(
+    where: ChartAt | None,
+    environment: Environment,
+    options: PipelineOptions,
+    config: AnalysisConfig,
+    deadline: float | None,
+) -> ChartSide | None:
+    if where is None:
+        return None
+    if deadline is not None and time.monotonic() >= deadline:
+        return ChartSide(out_of_time=True)
+    if where.info is None:
+        return ChartSide(error=where.error or "the chart could not be read")
+    source, chart = where.source, where.info
+    values, warnings = _environment_values(source, environment)
+    values += options.extra_values
+    overrides = options.overrides
+    timings: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="chartimpact-") as workdir:
+        start = time.perf_counter()
+        try:
+            materialized = materialize(source, chart, Path(workdir), fetcher=options.fetcher)
+        except AnalysisError as exc:
+            return ChartSide(error=str(exc), values=_values_sources(values, None))
+        timings["materialize"] = time.perf_counter() - start
+        side = ChartSide(
+            chart=materialized,
+            values=_values_sources(values, materialized),
+            warnings=[*materialized.warnings, *warnings],
+            timings=timings,
+        )
+        request = RenderRequest(
+            chart_dir=materialized.directory,
+            release_name=overrides.release_name or environment.release_name,
+            namespace=overrides.namespace or environment.namespace,
+            values_files=values,
+            set_values=(*environment.set_values, *options.extra_set),
+            kube_version=overrides.kube_version or environment.kube_version,
+            api_versions=overrides.api_versions if overrides.api_versions is not None else environment.api_versions,
+            deadline=deadline,
+        )
+        start = time.perf_counter()
+        try:
+            first, second = options.renderer.render(request, repeat=2)
+        except BudgetExhausted:
+            return ChartSide(out_of_time=True)
+        except AnalysisError as exc:
+            side.error = str(exc)
+            return side
+        timings["render process"] = time.perf_counter() - start
+        timings.update({f"{stage} (render process)": seconds for stage, seconds in first.timings.items()})
+    start = time.perf_counter()
+    sets = [
+        parse_rendered(r, namespace=request.namespace, include_tests=options.include_tests) for r in (first, second)
+    ]
+    timings["identities"] = time.perf_counter() - start
+    start = time.perf_counter()
+    resources, side.rules = normalize_side(
+        sets[0],
+        sets[1],
+        config.normalize,
+        fingerprint_key=options.fingerprint_key,
+        given_secrets=literal_pattern(_given_secrets(materialized, request)),
+    )
+    timings["normalize"] = time.perf_counter() - start
+    side.resources = {r.id: r for r in resources}
+    side.lint_errors = first.lint_errors
+    side.warnings.extend(sets[0].warnings)
+    side.fingerprint = _fingerprint(materialized, request, options.fingerprint_key)
+    return side
+
+
+def _given_secrets(chart: MaterializedChart, request: RenderRequest) -> set[str]:
+    """What the render was given under sensitive keys: the chart's and its subcharts' values.yaml,
+    the values files and `--set` (see secret_values.py)."""
+    texts = [
+        content.decode("utf-8", "replace") for path, content in chart.files.items() if path.endswith("/values.yaml")
+    ]
+    texts += [v.text for v in request.values_files]
+    return given_secrets(texts, request.set_values)
+
+
+def _environment_values(source: ChartSource, environment: Environment) -> tuple[tuple[ValuesFile, ...], list[str]]:
+    """The environment's values files, read from the source, by repository path."""
+    files: list[ValuesFile] = []
+    warnings: list[str] = []
+    for path in environment.values:
+        if path not in source.list_files(path):
+            warnings.append(f"values file '{path}' of environment '{environment.name}' does not exist")
+            continue
+        content = source.read_many([path])[path]
+        files.append(ValuesFile(name=path, text=content.decode("utf-8", "replace")))
+    return tuple(files), warnings
+
+
+def _values_sources(values: tuple[ValuesFile, ...], chart: MaterializedChart | None) -> tuple[ValuesSource, ...]:
+    """What the side was rendered with, for signals: the chart's own values.yaml (Helm reads it
+    from the chart, so it is not among the values files) keyed by its Helm path, then the values
+    files passed to Helm."""
+    out = [ValuesSource(key=v.name, path=v.name, text=v.text) for v in values]
+    if chart is not None:
+        helm_path = f"{chart.info.name}/values.yaml"
+        content = chart.files.get(helm_path)
+        if content is not None:
+            text = content.decode("utf-8", "replace")
+            out.insert(0, ValuesSource(key=helm_path, path=chart.source_file(helm_path), text=text))
+    return tuple(out)
+
+
+def _fingerprint(chart: MaterializedChart, request: RenderRequest, key: bytes) -> str:
+    """A digest of every render input. Values files and `--set` may hold secrets and the
+    compareId derived from this is public, so they enter it keyed."""
+    digest = hashlib.sha256()
+    for path in sorted(chart.files):
+        digest.update(path.encode() + b"\0" + hashlib.sha256(chart.files[path]).digest())
+    inputs = {
+        "release": request.release_name,
+        "namespace": request.namespace,
+        "values": [[v.name, hmac.new(key, v.text.encode(), hashlib.sha256).hexdigest()] for v in request.values_files],
+        "set": [hmac.new(key, s.encode(), hashlib.sha256).hexdigest() for s in request.set_values],
+        "kube": request.kube_version,
+        "apis": list(request.api_versions),
+    }
+    digest.update(json.dumps(inputs, sort_keys=True).encode())
+    return digest.hexdigest()
