@@ -48,7 +48,16 @@ from .checks import (
     create_check_run,
     fail_check_run,
 )
-from .client import BreakerRegistry, CircuitBreaker, Clock, GitHubClient, RateLimitGate, ResponseHook, Sleep
+from .client import (
+    AppClient,
+    BreakerRegistry,
+    CircuitBreaker,
+    Clock,
+    GitHubClient,
+    RateLimitGate,
+    ResponseHook,
+    Sleep,
+)
 from .comments import comment_body, upsert_comment
 from .installations import InstallationDirectory
 from .source import BlobCache, GitHubSource, Tree, TreeCache, fetch_tree
@@ -115,14 +124,8 @@ class GitHubContext:
     async def installation_of(self, owner: str, repo: str) -> int:
         """The installation that reads `owner/repo` (for work no delivery named); NotInstalled."""
         if self._installations is None:
-            self._installations = InstallationDirectory(
-                self.session,
-                self.auth,
-                self.settings.api_url,
-                self.breaker(None),
-                self.sleep,
-                on_response=self.on_response,
-            )
+            app = AppClient(self.session, self.settings.api_url, self.breaker(None), self.sleep, self.on_response)
+            self._installations = InstallationDirectory(app, self.auth)
         return await self._installations.installation_of(owner, repo)
 
     def breaker(self, installation_id: int | None) -> CircuitBreaker:
