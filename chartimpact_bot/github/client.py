@@ -7,13 +7,13 @@
   parks the job until the reset without counting an attempt).
 - Secondary rate limit (403/429 with `retry-after`, or without it): honour it, else wait 60 s
   and back off exponentially. gidgethub reports these as BadRequest and ignores `retry-after`,
-  so the headers are kept from the response.
+  so it is read from the headers the exception carries.
 - 5xx and connection errors: exponential backoff with jitter; a circuit breaker stops calling a
   GitHub that keeps failing; the job is retried later (TransientError), never lost. There is one
   breaker per (API host, installation) (BreakerRegistry): one installation's outage, or one
   GHES host's, never pauses the calls of another.
-- 401: the installation token is refreshed once.
-Waits longer than `max_wait` become a TransientError instead of blocking a worker.
+- 401: the installation token is refreshed once (GitHubClient, around each call it makes).
+Waits longer than MAX_WAIT_SECONDS become a TransientError instead of blocking a worker.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import gidgethub
@@ -42,6 +42,9 @@ Clock = Callable[[], float]
 # Whose calls: the API base URL (github.com or a GHES host) and the installation (None: the App itself).
 Scope = tuple[str, int | None]
 NO_RESET_WAIT_SECONDS = 60.0  # a primary limit answered without x-ratelimit-reset
+MAX_WAIT_SECONDS = 120.0
+MAX_ATTEMPTS = 4  # of one request, in all
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -130,7 +133,10 @@ def _limited(installation_id: int | None, until: float) -> str:
 
 
 class _API(gidgethub.aiohttp.GitHubAPI):
-    """gidgethub's client, keeping response headers and retrying what GitHub asks to retry."""
+    """gidgethub's client, taking the care above over every HTTP request it makes, through
+    gidgethub's two extension points: `_request`, the transport a GitHubAPI subclass implements
+    (gidgethub.abc), and `handle_rate_limit_error`, asked whether an answer that failed is tried
+    again. Credentials are not its own: each call passes its token (`oauth_token=`, `jwt=`)."""
 
     def __init__(
         self,
@@ -139,30 +145,24 @@ class _API(gidgethub.aiohttp.GitHubAPI):
         base_url: str,
         breaker: CircuitBreaker,
         sleep: Sleep,
-        max_wait: float,
-        max_attempts: int,
         installation_id: int | None = None,
         on_response: ResponseHook | None = None,
         gate: RateLimitGate | None = None,
         clock: Clock = time.time,
     ) -> None:
         super().__init__(session, USER_AGENT, base_url=base_url)
-        self._installation_id = installation_id
-        self._on_response = on_response
-        self.last_headers: Mapping[str, str] = {}
         self._base_url = base_url
         self._breaker = breaker
         self._sleep = sleep
-        self._max_wait = max_wait
-        self._max_attempts = max_attempts
         self._installation_id = installation_id
+        self._on_response = on_response
         self._gate = gate
         self._clock = clock
 
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, Mapping[str, str], bytes]:
-        for attempt in range(1, self._max_attempts + 1):
+        for attempt in range(1, MAX_ATTEMPTS + 1):
             if self._gate is not None:
                 self._gate.check(self._base_url, self._installation_id)
             self._breaker.check()
@@ -170,11 +170,10 @@ class _API(gidgethub.aiohttp.GitHubAPI):
                 status, response_headers, data = await super()._request(method, url, headers, body)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 self._breaker.failure()
-                if attempt == self._max_attempts:
+                if attempt == MAX_ATTEMPTS:
                     raise TransientError(f"GitHub is unreachable ({type(exc).__name__})") from exc
                 await self._sleep(_backoff(attempt))
                 continue
-            self.last_headers = response_headers
             if self._on_response is not None:
                 self._on_response(self._installation_id, status, response_headers)
             self._note_spent_limit(status, response_headers)
@@ -199,10 +198,9 @@ class _API(gidgethub.aiohttp.GitHubAPI):
         return reset if reset > now else now + (1.0 if reset else NO_RESET_WAIT_SECONDS)
 
     async def handle_rate_limit_error(
-        self, method: str, url: str, exception: gidgethub.HTTPException, attempt: int
+        self, *, method: str, url: str, exception: gidgethub.HTTPException, attempt: int
     ) -> bool:
-        status = exception.status_code
-        headers = self.last_headers
+        status, headers = exception.status_code, exception.headers
         wait: float | None = None
         if isinstance(exception, gidgethub.RateLimitExceeded) or (
             status in (403, 429) and headers.get("x-ratelimit-remaining") == "0"
@@ -212,13 +210,13 @@ class _API(gidgethub.aiohttp.GitHubAPI):
             retry_after = headers.get("retry-after")
             wait = float(retry_after) if retry_after and retry_after.isdigit() else 60.0 * 2 ** (attempt - 1)
         elif status >= 500:
-            if attempt >= self._max_attempts:
+            if attempt >= MAX_ATTEMPTS:
                 raise TransientError(f"GitHub answered {int(status)} to {method} {_path(url)}") from exception
             await self._sleep(_backoff(attempt))
             return True
         if wait is None:
             return False
-        if wait > self._max_wait or attempt >= self._max_attempts:
+        if wait > MAX_WAIT_SECONDS or attempt >= MAX_ATTEMPTS:
             raise TransientError(f"GitHub rate limit: retry after {int(wait)} s", retry_after=wait) from exception
         await self._sleep(wait)
         return True
@@ -231,7 +229,7 @@ class _API(gidgethub.aiohttp.GitHubAPI):
         now, until = self._clock(), self._reset(headers)
         if self._gate is not None:
             self._gate.limit(self._base_url, self._installation_id, until)
-        if until - now > self._max_wait or attempt >= self._max_attempts:
+        if until - now > MAX_WAIT_SECONDS or attempt >= MAX_ATTEMPTS:
             raise RateLimited(
                 _limited(self._installation_id, until), installation_id=self._installation_id, until=until, now=now
             ) from exception
@@ -265,8 +263,6 @@ class GitHubClient:
         base_url: str,
         breaker: CircuitBreaker,
         sleep: Sleep = asyncio.sleep,
-        max_wait: float = 120.0,
-        max_attempts: int = 4,
         on_response: ResponseHook | None = None,
         gate: RateLimitGate | None = None,
         clock: Clock = time.time,
@@ -276,112 +272,68 @@ class GitHubClient:
             base_url=base_url,
             breaker=breaker,
             sleep=sleep,
-            max_wait=max_wait,
-            max_attempts=max_attempts,
             installation_id=installation_id,
             on_response=on_response,
             gate=gate,
             clock=clock,
         )
         self._auth = auth
-        self.installation_id = installation_id
+        self._installation_id = installation_id
         self._base_url, self._gate = base_url, gate
 
     async def getitem(self, url: str, url_vars: Mapping[str, Any] | None = None) -> Any:
-        return await self._call("GET", url, url_vars)
+        return await self._as_installation(lambda token: self._api.getitem(url, url_vars, oauth_token=token))
+
+    async def getall(self, url: str, url_vars: Mapping[str, Any] | None = None) -> list[Any]:
+        """Every item of a paginated list (gidgethub follows each page's `link` to the next)."""
+
+        async def pages(token: str) -> list[Any]:
+            return [item async for item in self._api.getiter(url, url_vars, oauth_token=token)]
+
+        return await self._as_installation(pages)
 
     async def post(self, url: str, url_vars: Mapping[str, Any] | None = None, *, data: Any) -> Any:
-        return await self._call("POST", url, url_vars, data)
+        return await self._as_installation(lambda token: self._api.post(url, url_vars, data=data, oauth_token=token))
 
     async def patch(self, url: str, url_vars: Mapping[str, Any] | None = None, *, data: Any) -> Any:
-        return await self._call("PATCH", url, url_vars, data)
-
-    async def delete(self, url: str, url_vars: Mapping[str, Any] | None = None) -> Any:
-        return await self._call("DELETE", url, url_vars)
+        return await self._as_installation(lambda token: self._api.patch(url, url_vars, data=data, oauth_token=token))
 
     async def app_identity(self) -> AppIdentity:
         """Who this App is (read once per process)."""
         return await self._auth.identity()
 
-    async def getall(
-        self, url: str, url_vars: Mapping[str, Any] | None = None, *, iterable_key: str | None = None
-    ) -> list[Any]:
-        """Every item of a paginated list."""
-        items: list[Any] = []
-        next_url: str | None = url
-        while next_url:
-            data, next_url = await self._page(next_url, url_vars)
-            if iterable_key is not None and isinstance(data, dict):
-                data = data.get(iterable_key, [])
-            items.extend(data)
-        return items
-
-    def _gate_check(self) -> None:
-        """A limited installation fails fast, before even its token is fetched."""
-        if self._gate is not None:
-            self._gate.check(self._base_url, self.installation_id)
-
-    async def _page(self, url: str, url_vars: Mapping[str, Any] | None) -> tuple[Any, str | None]:
-        return await self._request("GET", url, url_vars)
-
-    async def _call(self, method: str, url: str, url_vars: Mapping[str, Any] | None, data: Any = b"") -> Any:
-        body, _ = await self._request(method, url, url_vars, data)
-        return body
-
-    async def _request(
-        self, method: str, url: str, url_vars: Mapping[str, Any] | None, data: Any = b""
-    ) -> tuple[Any, str | None]:
-        """One call as the installation: its body and the next page's URL, if any. A 401 means
-        the cached token was revoked or expired early: fetch a new one and try once more.
-
-        gidgethub's public methods (getitem, getiter…) hide the next page's link and take the
-        token per call; `_make_request`, which they all call, is the one place both are at hand."""
-        self._gate_check()
-        for refresh in (False, True):
-            token = await self._auth.installation_token(self.installation_id, refresh=refresh)
-            try:
-                body, more, _ = await self._api._make_request(
-                    method, url, url_vars or {}, data, gidgethub.sansio.accept_format(), oauth_token=token
-                )
-            except gidgethub.BadRequest as exc:
-                if exc.status_code == 401 and not refresh:
-                    continue
+    async def _as_installation(self, call: Callable[[str], Awaitable[T]]) -> T:
+        """One call of gidgethub's with the installation's token. A 401 means the cached token
+        was revoked or expired early: fetch a new one and make the call once more (a list is
+        then read again from its first page). Retries of what GitHub asks to retry, and the rate
+        limits, are _API's, for each request the call makes."""
+        if self._gate is not None:  # a limited installation fails fast, before even its token is fetched
+            self._gate.check(self._base_url, self._installation_id)
+        try:
+            return await call(await self._auth.installation_token(self._installation_id))
+        except gidgethub.BadRequest as exc:
+            if exc.status_code != 401:
                 raise
-            return body, more
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await call(await self._auth.installation_token(self._installation_id, refresh=True))
 
 
-def _app_api(
-    session: aiohttp.ClientSession,
-    base_url: str,
-    breaker: CircuitBreaker,
-    sleep: Sleep,
-    on_response: ResponseHook | None,
-) -> _API:
-    """A client for the App's own calls (made with its JWT, not as an installation)."""
-    return _API(
-        session,
-        base_url=base_url,
-        breaker=breaker,
-        sleep=sleep,
-        max_wait=120.0,
-        max_attempts=4,
-        on_response=on_response,
-    )
+class AppClient:
+    """Calls made as the App itself, with its JWT (not as an installation): its installations'
+    tokens (AppAuth's fetcher), its own description, and which installation reads a repository."""
 
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        breaker: CircuitBreaker,
+        sleep: Sleep = asyncio.sleep,
+        on_response: ResponseHook | None = None,
+    ) -> None:
+        self._api = _API(session, base_url=base_url, breaker=breaker, sleep=sleep, on_response=on_response)
 
-def token_fetcher(
-    session: aiohttp.ClientSession,
-    base_url: str,
-    breaker: CircuitBreaker,
-    sleep: Sleep = asyncio.sleep,
-    on_response: ResponseHook | None = None,
-) -> Callable[[int, str], Awaitable[dict[str, str]]]:
-    """A token fetcher for AppAuth: `POST /app/installations/{id}/access_tokens` with the App JWT."""
-    api = _app_api(session, base_url, breaker, sleep, on_response)
-
-    async def fetch(installation_id: int, app_jwt: str) -> dict[str, str]:
-        answer: dict[str, str] = await api.post(
+    async def access_token(self, installation_id: int, app_jwt: str) -> dict[str, str]:
+        """`POST /app/installations/{id}/access_tokens`: a new token of the installation."""
+        answer: dict[str, str] = await self._api.post(
             "/app/installations/{installation_id}/access_tokens",
             {"installation_id": installation_id},
             data={},
@@ -389,21 +341,10 @@ def token_fetcher(
         )
         return answer
 
-    return fetch
-
-
-def app_fetcher(
-    session: aiohttp.ClientSession,
-    base_url: str,
-    breaker: CircuitBreaker,
-    sleep: Sleep = asyncio.sleep,
-    on_response: ResponseHook | None = None,
-) -> Callable[[str], Awaitable[dict[str, Any]]]:
-    """The App's own description for AppAuth: `GET /app` with the App JWT."""
-    api = _app_api(session, base_url, breaker, sleep, on_response)
-
-    async def fetch(app_jwt: str) -> dict[str, Any]:
-        answer: dict[str, Any] = await api.getitem("/app", jwt=app_jwt)
+    async def app(self, app_jwt: str) -> dict[str, Any]:
+        """`GET /app`: the App's own description."""
+        answer: dict[str, Any] = await self._api.getitem("/app", jwt=app_jwt)
         return answer
 
-    return fetch
+    async def getitem(self, url: str, url_vars: Mapping[str, Any], app_jwt: str) -> Any:
+        return await self._api.getitem(url, url_vars, jwt=app_jwt)

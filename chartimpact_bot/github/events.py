@@ -15,7 +15,8 @@ from typing import Any
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from ..jobs.model import Job, JobKind
+from ..jobs.model import Job
+from ..jobs.params import Commits, JobKind, JobParams, PullRequestParams, ReleaseParams
 from . import payloads
 from .checks import CHECK_NAME
 from .payloads import (
@@ -50,7 +51,7 @@ class Decision:
     def ignore(self, reason: str) -> None:
         self.reason = reason
 
-    def accept(self, repository: str, kind: JobKind, params: dict[str, Any], key: str) -> None:
+    def accept(self, repository: str, kind: JobKind, params: JobParams, key: str) -> None:
         if self.installation_id is None:
             raise RuntimeError(f"a job was asked for by a {self.event} delivery without an installation")
         self.job = Job(
@@ -97,14 +98,7 @@ async def pull_request_changed(event: Event, decision: Decision, payload: PullRe
     if payload.state == "closed":
         decision.ignore("the pull request is closed")
         return
-    params = {
-        "number": payload.number,
-        "base_sha": payload.base.sha,
-        "head_sha": payload.head.sha,
-        "base_ref": payload.base.ref,
-        "head_ref": payload.head.ref,
-    }
-    decision.accept(payload.repository, "pull_request", params, key=f"{payload.repository}#{payload.number}")
+    _accept_pull_request(decision, payload.repository, payload.pull)
 
 
 @pull_requests.register("pull_request", action="edited")
@@ -130,13 +124,8 @@ async def push(event: Event, decision: Decision, payload: PushEvent) -> None:
     elif payload.created or payload.deleted or ZERO_SHA in (payload.before, payload.after):
         decision.ignore("the push creates or deletes the branch")
     else:
-        params = {
-            "base_sha": payload.before,
-            "head_sha": payload.after,
-            "base_ref": payload.before[:7],
-            "head_ref": payload.ref.removeprefix("refs/heads/"),
-        }
-        decision.accept(payload.repository, "push", params, key=f"{payload.repository}@{payload.ref}")
+        commits = Commits(payload.before, payload.after, payload.before[:7], payload.ref.removeprefix("refs/heads/"))
+        decision.accept(payload.repository, "push", commits, key=f"{payload.repository}@{payload.ref}")
 
 
 releases = Router()
@@ -144,7 +133,7 @@ releases = Router()
 
 @releases.register("release", action="published")
 async def release_published(event: Event, decision: Decision, payload: ReleaseEvent) -> None:
-    params = {"tag": payload.tag, "release_id": payload.release_id}
+    params = ReleaseParams(payload.tag, payload.release_id)
     decision.accept(payload.repository, "release", params, key=f"{payload.repository}@releases")
 
 
@@ -170,25 +159,28 @@ async def check_suite_rerequested(event: Event, decision: Decision, payload: Che
 def _rerun(decision: Decision, repository: str, head_sha: str, origin: Origin, pull: PullRequestLink | None) -> None:
     """The analysis the check was made for, again: from our external_id, else the pull request."""
     if pull is not None and origin.kind in (None, "pull_request"):
-        params = {
-            "number": pull.number,
-            "base_sha": origin.base or pull.base.sha,
-            "head_sha": head_sha,
-            "base_ref": pull.base.ref,
-            "head_ref": pull.head.ref,
-        }
-        decision.accept(repository, "pull_request", params, key=f"{repository}#{pull.number}")
+        _accept_pull_request(decision, repository, pull, base_sha=origin.base, head_sha=head_sha)
     elif origin.base:
         kind: JobKind = "release" if origin.kind == "release" else "push"
-        params = {
-            "base_sha": origin.base,
-            "head_sha": head_sha,
-            "base_ref": origin.base[:7],
-            "head_ref": head_sha[:7],
-        }
-        decision.accept(repository, kind, params, key=f"{repository}@{head_sha}")
+        commits = Commits(origin.base, head_sha, origin.base[:7], head_sha[:7])
+        decision.accept(repository, kind, commits, key=f"{repository}@{head_sha}")
     else:
         decision.ignore("the check has no pull request or earlier commit to compare with")
+
+
+def _accept_pull_request(
+    decision: Decision,
+    repository: str,
+    pull: PullRequestLink,
+    *,
+    base_sha: str | None = None,
+    head_sha: str | None = None,
+) -> None:
+    """The analysis of a pull request: of `base_sha` and `head_sha` when given, else of its branches."""
+    commits = Commits(base_sha or pull.base.sha, head_sha or pull.head.sha, pull.base.ref, pull.head.ref)
+    decision.accept(
+        repository, "pull_request", PullRequestParams(pull.number, commits), key=f"{repository}#{pull.number}"
+    )
 
 
 installations = Router()

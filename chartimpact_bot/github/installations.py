@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 import gidgethub
 from cachetools import TTLCache
 
 from .auth import AppAuth
-from .client import CircuitBreaker, ResponseHook, Sleep, _app_api
+from .client import AppClient
 
 FOUND_TTL_SECONDS = 300.0
 MISSING_TTL_SECONDS = 30.0
@@ -30,18 +29,8 @@ class NotInstalled(Exception):
 
 
 class InstallationDirectory:
-    def __init__(
-        self,
-        session: Any,
-        auth: AppAuth,
-        base_url: str,
-        breaker: CircuitBreaker,
-        sleep: Sleep,
-        *,
-        on_response: ResponseHook | None = None,
-        timer: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._api = _app_api(session, base_url, breaker, sleep, on_response)
+    def __init__(self, app: AppClient, auth: AppAuth, *, timer: Callable[[], float] = time.monotonic) -> None:
+        self._app = app
         self._auth = auth
         self._found: TTLCache[str, int] = TTLCache(MAX_CACHED, FOUND_TTL_SECONDS, timer=timer)
         self._missing: TTLCache[str, bool] = TTLCache(MAX_CACHED, MISSING_TTL_SECONDS, timer=timer)
@@ -55,8 +44,8 @@ class InstallationDirectory:
         if key in self._missing:
             raise NotInstalled(f"the App is not installed on {owner}/{repo}")
         try:
-            answer = await self._api.getitem(
-                "/repos/{owner}/{repo}/installation", {"owner": owner, "repo": repo}, jwt=self._auth.app_jwt()
+            answer = await self._app.getitem(
+                "/repos/{owner}/{repo}/installation", {"owner": owner, "repo": repo}, self._auth.app_jwt()
             )
         except gidgethub.BadRequest as exc:
             if exc.status_code in (403, 404):  # 403: a repository the App may not see at all

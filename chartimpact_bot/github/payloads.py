@@ -177,7 +177,7 @@ class Branch:
 
 @dataclass(frozen=True, slots=True)
 class PullRequestLink:
-    """A pull request as check runs and suites list it."""
+    """A pull request's number and both its sides (as check runs and suites list it, too)."""
 
     number: int
     base: Branch
@@ -187,10 +187,8 @@ class PullRequestLink:
 @dataclass(frozen=True, slots=True)
 class PullRequestEvent:
     repository: str
-    number: int
+    pull: PullRequestLink
     state: str | None
-    base: Branch
-    head: Branch
     base_changed: bool
 
 
@@ -249,9 +247,7 @@ def _branch(fields: _Fields) -> Branch:
     return Branch(sha=fields.sha("sha"), ref=fields.optional_text("ref") or "")
 
 
-def _link(fields: _Fields | None) -> PullRequestLink | None:
-    if fields is None:
-        return None
+def _pull(fields: _Fields) -> PullRequestLink:
     return PullRequestLink(
         number=fields.identifier("number"), base=_branch(fields.obj("base")), head=_branch(fields.obj("head"))
     )
@@ -264,10 +260,8 @@ def pull_request(data: Mapping[str, Any]) -> PullRequestEvent:
     changes = fields.optional_obj("changes")
     return PullRequestEvent(
         repository=fields.repository(),
-        number=pull.identifier("number"),
+        pull=_pull(pull),
         state=pull.optional_text("state"),
-        base=_branch(pull.obj("base")),
-        head=_branch(pull.obj("head")),
         base_changed=changes is not None and changes.has("base"),
     )
 
@@ -299,7 +293,7 @@ def check_run(data: Mapping[str, Any]) -> CheckRunEvent:
         name=run.optional_text("name"),
         head_sha=run.sha("head_sha"),
         origin=_origin(run.optional_text("external_id")),
-        pull_request=_link(run.first("pull_requests")),
+        pull_request=_optional_pull(run.first("pull_requests")),
     )
 
 
@@ -310,8 +304,12 @@ def check_suite(data: Mapping[str, Any]) -> CheckSuiteEvent:
         repository=fields.repository(),
         head_sha=suite.sha("head_sha"),
         before=suite.optional_sha("before"),
-        pull_request=_link(suite.first("pull_requests")),
+        pull_request=_optional_pull(suite.first("pull_requests")),
     )
+
+
+def _optional_pull(fields: _Fields | None) -> PullRequestLink | None:
+    return None if fields is None else _pull(fields)
 
 
 def _origin(external_id: str | None) -> Origin:

@@ -20,19 +20,21 @@ import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, assert_never
 
 import aiohttp
 import gidgethub
 import structlog
 
+from ..core.config import AnalysisConfig
 from ..core.config_file import CONFIG_FILE
 from ..core.errors import AnalysisError, brief, unexpected_failure
 from ..core.model import Report, Revision
 from ..engine.sources import SnapshotSource
 from ..jobs.analysis_process import AnalysisPool, Preparation, WorkerOptions
 from ..jobs.input_digest import SideInputs, input_digest
-from ..jobs.model import Job, TransientError
+from ..jobs.model import CheckRun, Job, TransientError
+from ..jobs.params import Commits, CompareParams, JobKind, PullRequestParams, ReleaseParams, named_head
 from ..jobs.queue import Checkpoint, Ending
 from ..jobs.result_cache import ResultCache
 from ..settings import Settings
@@ -46,7 +48,16 @@ from .checks import (
     create_check_run,
     fail_check_run,
 )
-from .client import BreakerRegistry, CircuitBreaker, Clock, GitHubClient, RateLimitGate, ResponseHook, Sleep
+from .client import (
+    AppClient,
+    BreakerRegistry,
+    CircuitBreaker,
+    Clock,
+    GitHubClient,
+    RateLimitGate,
+    ResponseHook,
+    Sleep,
+)
 from .comments import comment_body, upsert_comment
 from .installations import InstallationDirectory
 from .source import BlobCache, GitHubSource, Tree, TreeCache, fetch_tree
@@ -77,6 +88,17 @@ class Comparison:
     problems: list[ConfigProblem]
 
 
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """A job's analysis, before it is published: the report, the problems and settings of
+    `.chartimpact.yml` (its comment mode), and every path of the head commit."""
+
+    report: Report
+    problems: list[ConfigProblem]
+    config: AnalysisConfig
+    head_paths: set[str]
+
+
 @dataclass(slots=True)
 class GitHubContext:
     """What every job shares: the HTTP session, authentication and caches, a circuit breaker
@@ -102,14 +124,8 @@ class GitHubContext:
     async def installation_of(self, owner: str, repo: str) -> int:
         """The installation that reads `owner/repo` (for work no delivery named); NotInstalled."""
         if self._installations is None:
-            self._installations = InstallationDirectory(
-                self.session,
-                self.auth,
-                self.settings.api_url,
-                self.breaker(None),
-                self.sleep,
-                on_response=self.on_response,
-            )
+            app = AppClient(self.session, self.settings.api_url, self.breaker(None), self.sleep, self.on_response)
+            self._installations = InstallationDirectory(app, self.auth)
         return await self._installations.installation_of(owner, repo)
 
     def breaker(self, installation_id: int | None) -> CircuitBreaker:
@@ -159,9 +175,9 @@ class AnalysisRunner:
         RateLimited says when to try again. GitHub unreachable or failing raises TransientError
         (the queue keeps the close owed); a refusal that no retry changes (the run was deleted,
         the App may no longer write it) ends the close."""
-        run_id: int | None = job.params.get("check_run_id")
-        if run_id is None or not self.github.settings.checks_enabled:
+        if job.check_run is None or not self.github.settings.checks_enabled:
             return
+        run_id = job.check_run.id
         client = self.github.client(job.installation_id, breaker=CircuitBreaker())
         with self._bound(job):
             try:
@@ -171,7 +187,7 @@ class AnalysisRunner:
                 elif ending == "failed":
                     await fail_check_run(client, job.owner, job.repo, run_id, job.error or "the analysis failed")
                 elif ending == "superseded":
-                    sha = str((newer.params.get("head_sha") if newer else None) or "")[:7]
+                    sha = ((named_head(newer.params) if newer else None) or "")[:7]
                     title = f"superseded by {sha}" if sha else "superseded by a newer analysis"
                     await cancel_check_run(client, job.owner, job.repo, run_id, title)
                 else:
@@ -202,15 +218,12 @@ class AnalysisRunner:
             repository=f"{owner}/{repo}",
             installation_id=installation_id,
             kind="compare",
-            params={"base_ref": base_ref, "head_ref": head_ref},
+            params=CompareParams(base_ref, head_ref),
             key=f"compare:{owner}/{repo}",
         )
         with self._bound(job):
-            job.params["base_sha"], job.params["head_sha"] = await _both(
-                self._commit_of_ref(client, job, base_ref), self._commit_of_ref(client, job, head_ref)
-            )
-            report, problems, _ = await self._analyze(client, job, only=only)
-        return Comparison(report, problems)
+            analysis = await self._analyze(client, job, await self._commits(client, job), only=only)
+        return Comparison(analysis.report, analysis.problems)
 
     async def _commit_of_ref(self, client: GitHubClient, job: Job, ref: str) -> str:
         try:
@@ -246,55 +259,46 @@ class AnalysisRunner:
         # The first attempt opens a run (also when a dead job is revived: its old run is
         # completed); a retry, a job parked for a rate limit (its attempt given back) or one
         # recovered from a lost worker reuses the one it opened. A revived job has a new seq.
-        opened_by = job.params.get("check_run_seq")
-        if (job.attempts <= 1 and opened_by is None) or (opened_by is not None and opened_by != job.seq):
-            job.params.pop("check_run_id", None)
-            job.params.pop("check_run_url", None)
-            job.params.pop("check_run_seq", None)
-        run_id: int | None = job.params.get("check_run_id")
-        run_url: str = job.params.get("check_run_url", "")
+        if job.check_run is not None and job.check_run.seq != job.seq:
+            job.check_run = None
         try:
-            if job.kind == "release":
-                # The first release is compared with nothing: every chart in it is new.
-                await self._resolve_release(client, job)
-            head_sha = job.params["head_sha"]
-            if settings.checks_enabled and run_id is None:
-                run_id, run_url = await create_check_run(client, job.owner, job.repo, head_sha, self._external_id(job))
-                job.params["check_run_id"], job.params["check_run_url"] = run_id, run_url
-                job.params["check_run_seq"] = job.seq
+            commits = await self._commits(client, job)
+            if settings.checks_enabled and job.check_run is None:
+                external_id = _external_id(job.kind, commits)
+                run_id, run_url = await create_check_run(client, job.owner, job.repo, commits.head_sha, external_id)
+                job.check_run = CheckRun(run_id, run_url, job.seq)
                 job.result["checkRunIds"] = [run_id]
                 await checkpoint()  # stored before anything else, so no later attempt opens a second run
+            run_url = job.check_run.url if job.check_run is not None else ""
             if settings.status_enabled and job.attempts == 1:
                 await set_status(
                     client,
                     job.owner,
                     job.repo,
-                    head_sha,
+                    commits.head_sha,
                     state="pending",
                     description="ChartImpact is analyzing the charts",
                     target_url=run_url or None,
                 )
-            log.info("analysis started", base=job.params["base_sha"], head=head_sha)
-            report, problems, head_paths = await self._analyze(client, job)
+            log.info("analysis started", base=commits.base_sha, head=commits.head_sha)
+            analysis = await self._analyze(client, job, commits)
             with self._stage("publish"):
-                await self._publish(
-                    client, job, report=report, problems=problems, head_paths=head_paths, run_id=run_id, run_url=run_url
-                )
+                await self._publish(client, job, commits.head_sha, analysis)
             log.info("analysis published", verdict=job.result["verdict"])
         except TransientError:
             raise  # the queue retries it, and closes the run after the last attempt
         except (AnalysisError, gidgethub.GitHubException) as exc:  # raised on purpose: its sentence says what failed
             error = _sentence(exc)
             log.warning("analysis failed", error=error)
-            await self._fail(job, run_id, error)
+            await self._fail(job, error)
         except Exception:  # a bug: the Check Run still completes, but says nothing of its text
             log.exception("analysis failed unexpectedly")
-            await self._fail(job, run_id, unexpected_failure(job.id))
+            await self._fail(job, unexpected_failure(job.id))
 
-    async def _fail(self, job: Job, run_id: int | None, error: str) -> None:
+    async def _fail(self, job: Job, error: str) -> None:
         job.state, job.error = "failed", error
-        if run_id is not None:
-            await self._give_up(job, run_id, error)
+        if job.check_run is not None:
+            await self._give_up(job, job.check_run.id, error)
 
     async def _give_up(self, job: Job, run_id: int, reason: str) -> None:
         client = self.github.client(job.installation_id, breaker=CircuitBreaker())
@@ -306,33 +310,44 @@ class AnalysisRunner:
         except gidgethub.GitHubException:
             log.warning("could not complete the check run", check_run_id=run_id)
 
-    def _external_id(self, job: Job) -> str:
-        """Enough to run the same analysis again when someone asks for a re-run."""
-        return json.dumps({"kind": job.kind, "base": job.params.get("base_sha")}, separators=(",", ":"))
+    async def _commits(self, client: GitHubClient, job: Job) -> Commits:
+        """The two commits the job compares: named by its delivery, or looked up now."""
+        match job.params:
+            case PullRequestParams(commits=commits):
+                return commits
+            case Commits():
+                return job.params
+            case ReleaseParams():
+                return await self._release_commits(client, job, job.params)
+            case CompareParams(base_ref=base_ref, head_ref=head_ref):
+                base_sha, head_sha = await _both(
+                    self._commit_of_ref(client, job, base_ref), self._commit_of_ref(client, job, head_ref)
+                )
+                return Commits(base_sha, head_sha, base_ref, head_ref)
+            case _:
+                assert_never(job.params)
 
-    async def _resolve_release(self, client: GitHubClient, job: Job) -> None:
-        """This release's commit, and the commit of the release published before it."""
+    async def _release_commits(self, client: GitHubClient, job: Job, release: ReleaseParams) -> Commits:
+        """This release's commit, and the commit of the release published before it (none for
+        the first release: every chart in it is new)."""
         vars_ = {"owner": job.owner, "repo": job.repo}
         releases = await client.getall("/repos/{owner}/{repo}/releases?per_page=100", vars_)
-        this = next((r for r in releases if r.get("id") == job.params["release_id"]), None)
-        published_at = _when((this or {}).get("published_at")) or datetime.max.replace(tzinfo=None)
+        this = next((r for r in releases if r.get("id") == release.release_id), None)
+        published_at = _when((this or {}).get("published_at")) or datetime.max
         earlier = [
-            r
+            (when, r)
             for r in releases
-            if r.get("id") != job.params["release_id"]
+            if r.get("id") != release.release_id
             and not r.get("draft")
-            and r.get("published_at")
-            and _when(r["published_at"]) < published_at  # type: ignore[operator]
+            and (when := _when(r.get("published_at"))) is not None
+            and when < published_at
         ]
-        earlier.sort(key=lambda r: _when(r["published_at"]))  # type: ignore[arg-type,return-value]
-        job.params["head_sha"] = await self._commit(client, job, job.params["tag"])
-        job.params["head_ref"] = job.params["tag"]
-        if earlier:
-            previous = earlier[-1]["tag_name"]
-            job.params["base_sha"] = await self._commit(client, job, previous)
-            job.params["base_ref"] = previous
-        else:
-            job.params["base_sha"] = None
+        earlier.sort(key=lambda pair: pair[0])
+        head_sha = await self._commit(client, job, release.tag)
+        if not earlier:
+            return Commits(None, head_sha, None, release.tag)
+        previous = str(earlier[-1][1]["tag_name"])
+        return Commits(await self._commit(client, job, previous), head_sha, previous, release.tag)
 
     async def _commit(self, client: GitHubClient, job: Job, ref: str) -> str:
         answer = await client.getitem(
@@ -348,10 +363,9 @@ class AnalysisRunner:
             self.github.trees.put(key, cached)
         return cached
 
-    async def _source(self, client: GitHubClient, job: Job, side: str) -> GitHubSource:
-        """The job's base or head commit: its listing fetched (or cached), its blobs on demand. A
-        side without a commit (the first release has no earlier one) is empty."""
-        sha = job.params.get(f"{side}_sha")
+    async def _source(self, client: GitHubClient, job: Job, sha: str | None, ref: str | None) -> GitHubSource:
+        """One commit of the job: its listing fetched (or cached), its blobs on demand. A side
+        without a commit (the first release has no earlier one) is empty."""
         if sha is None:
             return GitHubSource(
                 client,
@@ -366,15 +380,15 @@ class AnalysisRunner:
             client,
             job.owner,
             job.repo,
-            revision=Revision(job.params.get(f"{side}_ref") or None, sha),
+            revision=Revision(ref or None, sha),
             tree=await self._tree(client, job, sha),
             blobs=self.github.blobs,
             loop=asyncio.get_running_loop(),
         )
 
     async def _analyze(
-        self, client: GitHubClient, job: Job, *, only: tuple[str, ...] | None = None
-    ) -> tuple[Report, list[ConfigProblem], set[str]]:
+        self, client: GitHubClient, job: Job, commits: Commits, *, only: tuple[str, ...] | None = None
+    ) -> Analysis:
         """Fetch on the event loop, parse and analyze in a worker process.
 
         The event loop never parses what the pull request wrote: it fetches the chart metadata
@@ -382,7 +396,10 @@ class AnalysisRunner:
         the loop fetches those, and a worker analyzes them.
         """
         with self._stage("fetch_metadata"):
-            base, head = await _both(self._source(client, job, "base"), self._source(client, job, "head"))
+            base, head = await _both(
+                self._source(client, job, commits.base_sha, commits.base_ref),
+                self._source(client, job, commits.head_sha, commits.head_ref),
+            )
             base_listing, head_listing = base.list_files(), head.list_files()
             metadata = {
                 p for p in {**base_listing, **head_listing} if p.rsplit("/", 1)[-1] in (*CHART_METADATA, CONFIG_FILE)
@@ -390,12 +407,9 @@ class AnalysisRunner:
             snapshots = await _both(_snapshot(base, metadata), _snapshot(head, metadata))
         with self._stage("prepare"):
             preparation = await self.pool.prepare(*snapshots, only)
-        config = preparation.config
-        job.params["comment_mode"] = config.comment_mode
-        job.params["comment_max_signals"] = config.comment_max_signals
         problems = [ConfigProblem(p.line, p.message, where) for where, p in preparation.problems]
         report = await self.analyze_prepared(job.repository, base, head, metadata, preparation, only=only)
-        return report, problems, set(head_listing)
+        return Analysis(report, problems, preparation.config, set(head_listing))
 
     async def analyze_prepared(
         self,
@@ -439,37 +453,28 @@ class AnalysisRunner:
             await self.cache.remember(digest, report)
         return report
 
-    async def _publish(
-        self,
-        client: GitHubClient,
-        job: Job,
-        *,
-        report: Report,
-        problems: list[ConfigProblem],
-        head_paths: set[str],
-        run_id: int | None,
-        run_url: str,
-    ) -> None:
+    async def _publish(self, client: GitHubClient, job: Job, head_sha: str, analysis: Analysis) -> None:
         settings = self.github.settings
-        output = build_output(report, head_paths=head_paths, problems=problems)
+        report, problems, config = analysis.report, analysis.problems, analysis.config
+        output = build_output(report, head_paths=analysis.head_paths, problems=problems)
         verdict = output.verdict
         job.result["verdict"] = verdict
-        if run_id is not None:
-            await complete_check_run(client, job.owner, job.repo, run_id, output)
-        if job.kind == "pull_request" and settings.commenting_enabled:
-            mode = job.params.get("comment_mode", "changes")
-            if mode != "never":
-                body = comment_body(report, check_run_url=run_url, max_signals=job.params.get("comment_max_signals"))
-                changed = _has_changes(report) or bool(problems)
-                job.result["commentId"] = await upsert_comment(
-                    client, job.owner, job.repo, job.params["number"], body, create=mode == "always" or changed
-                )
+        run_url = job.check_run.url if job.check_run is not None else ""
+        if job.check_run is not None:
+            await complete_check_run(client, job.owner, job.repo, job.check_run.id, output)
+        if isinstance(job.params, PullRequestParams) and settings.commenting_enabled and config.comment_mode != "never":
+            body = comment_body(report, check_run_url=run_url, max_signals=config.comment_max_signals)
+            changed = _has_changes(report) or bool(problems)
+            create = config.comment_mode == "always" or changed
+            job.result["commentId"] = await upsert_comment(
+                client, job.owner, job.repo, job.params.number, body, create=create
+            )
         if settings.status_enabled:
             await set_status(
                 client,
                 job.owner,
                 job.repo,
-                job.params["head_sha"],
+                head_sha,
                 state=STATES[verdict],
                 description=output.title,
                 target_url=run_url or None,
@@ -513,6 +518,11 @@ async def _snapshot(source: GitHubSource, paths: set[str]) -> SnapshotSource:
     await source.prefetch(wanted)
     contents = await asyncio.to_thread(source.read_many, wanted)
     return SnapshotSource(source.revision, listing, contents, source.left_out())
+
+
+def _external_id(kind: JobKind, commits: Commits) -> str:
+    """Enough to run the same analysis again when someone asks for a re-run (events.py)."""
+    return json.dumps({"kind": kind, "base": commits.base_sha}, separators=(",", ":"))
 
 
 def _has_changes(report: Report) -> bool:

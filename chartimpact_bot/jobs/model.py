@@ -7,18 +7,26 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..timestamps import now
+from .params import JobKind, JobParams, check_params
 
 JobState = Literal["queued", "running", "succeeded", "failed", "superseded", "dead"]
-# "compare": the analysis of POST /api/compare, which is never stored (a re-run of a delivery's
-# job has the kind of the job it repeats).
-JobKind = Literal["pull_request", "push", "release", "compare"]
 # Why a job ended without publishing its results, for the runner to say on its check run
 # ("failed": the runner reported the failure, but GitHub did not take that report).
 Ending = Literal["superseded", "dead", "stopped", "failed"]
 
 
 # Lower runs first: a reviewer waits on a pull request's check run; pushes and releases can wait.
-KIND_PRIORITY: dict[str, int] = {"pull_request": 0, "compare": 0, "push": 1, "release": 2}
+KIND_PRIORITY: dict[JobKind, int] = {"pull_request": 0, "compare": 0, "push": 1, "release": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRun:
+    """The check run a job opened, kept with it so that its retries complete that one run.
+    `seq`: the job's seq when it opened the run; a revived job (a new seq) opens its own."""
+
+    id: int
+    url: str
+    seq: int
 
 
 @dataclass(slots=True)
@@ -32,7 +40,7 @@ class Job:
     repository: str
     installation_id: int
     kind: JobKind
-    params: dict[str, Any]
+    params: JobParams  # what the delivery asked for; the kind says which (jobs/params.py)
     key: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     state: JobState = "queued"
@@ -55,10 +63,12 @@ class Job:
     close_owed: Ending | None = None
     close_due: float | None = None  # epoch seconds: when the owed close is (next) tried
     seq: int = 0  # the store's intake order (age); 0 until stored
+    check_run: CheckRun | None = None  # the run it opened, checkpointed before anything else
 
     def __post_init__(self) -> None:
+        check_params(self.kind, self.params)
         if self.priority < 0:
-            self.priority = KIND_PRIORITY.get(self.kind, 1)
+            self.priority = KIND_PRIORITY[self.kind]
 
     @property
     def owner(self) -> str:

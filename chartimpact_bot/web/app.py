@@ -13,7 +13,7 @@ import structlog
 from aiohttp import web
 
 from ..github.auth import AppAuth
-from ..github.client import BreakerRegistry, Clock, Sleep, app_fetcher, token_fetcher
+from ..github.client import AppClient, BreakerRegistry, Clock, Sleep
 from ..github.credentials import CredentialCheck
 from ..github.runner import AnalysisRunner, GitHubContext
 from ..jobs.analysis_process import AnalysisPool
@@ -83,14 +83,9 @@ def _github_and_queue(
             metrics.github_response(installation_id, status, headers)
             credentials.observe(installation_id, status, headers)  # the App's own calls: is its key accepted
 
-        fetch_app = app_fetcher(session, settings.api_url, app_breaker, sleep, on_response=observe)
-        auth = AppAuth(
-            settings.app_id or "",
-            settings.private_key or "",
-            token_fetcher(session, settings.api_url, app_breaker, sleep, on_response=observe),
-            fetch_app=fetch_app,
-        )
-        credentials = app[CREDENTIALS] = CredentialCheck(fetch_app, auth.app_jwt)
+        as_app = AppClient(session, settings.api_url, app_breaker, sleep, on_response=observe)
+        auth = AppAuth(settings.app_id or "", settings.private_key or "", as_app.access_token, fetch_app=as_app.app)
+        credentials = app[CREDENTIALS] = CredentialCheck(as_app.app, auth.app_jwt)
         github = GitHubContext(
             settings,
             session,

@@ -73,6 +73,7 @@ class FakeGitHub:
         self.app_client_id = app_id if not app_id.isdigit() else "Iv1.0123456789abcdef"
         self.public_key = public_key
         self.base_path = base_path.rstrip("/")
+        self.origin = ""  # where the fake is served, as its requests name it (for `link` headers)
         self.repos: dict[str, FakeRepo] = {}
         self.calls: list[Call] = []
         self.violations: list[str] = []
@@ -159,6 +160,7 @@ class FakeGitHub:
         # The raw path: a ref such as `feature/web` arrives as one segment, `feature%2Fweb`, as
         # GitHub reads it; each parameter is decoded once the operation is known.
         path = request.rel_url.raw_path
+        self.origin = f"{request.scheme}://{request.host}"  # the same for every request to this server
         if self.base_path:
             if not path.startswith(self.base_path + "/"):
                 return self._violation(404, f"{request.method} {path} is outside the API base {self.base_path}")
@@ -326,7 +328,11 @@ class FakeGitHub:
         return self._answer("apps/get-repo-installation", 200, installation)
 
     async def _op_repos_list_releases(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
-        return web.json_response(self._repo(params).releases)
+        # Tests give a release only the fields the App reads: its answer is not held to the schema.
+        page, headers = self._page(
+            f"/repos/{params['owner']}/{params['repo']}/releases", self._repo(params).releases, query
+        )
+        return web.json_response(page, headers=headers)
 
     async def _op_checks_create(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
         problem = self._check_limits(body)
@@ -378,15 +384,18 @@ class FakeGitHub:
 
     async def _op_issues_list_comments(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
         key = (f"{params['owner']}/{params['repo']}", int(params["issue_number"]))
-        comments = [c for c in self.comments.values() if (c["repository"], c["issue"]) == key]
-        per_page = int(query.get("per_page", "30"))
-        page = int(query.get("page", "1"))
-        chunk = comments[(page - 1) * per_page : page * per_page]
+        comments = [self._public(c) for c in self.comments.values() if (c["repository"], c["issue"]) == key]
+        page, headers = self._page(f"/repos/{key[0]}/issues/{key[1]}/comments", comments, query)
+        return self._answer("issues/list-comments", 200, page, headers=headers)
+
+    def _page(self, path: str, items: list[Any], query: dict[str, str]) -> tuple[list[Any], dict[str, str]]:
+        """One page of a list (`per_page`, default 30, and `page`), and the `link` to the next as GitHub gives it."""
+        per_page, page = int(query.get("per_page", "30")), int(query.get("page", "1"))
         headers = {}
-        if page * per_page < len(comments):
-            url = f"http://fake{self.base_path}/repos/{key[0]}/issues/{key[1]}/comments?per_page={per_page}&page={page + 1}"
+        if page * per_page < len(items):
+            url = f"{self.origin}{self.base_path}{path}?per_page={per_page}&page={page + 1}"
             headers["Link"] = f'<{url}>; rel="next"'
-        return self._answer("issues/list-comments", 200, [self._public(c) for c in chunk], headers=headers)
+        return items[(page - 1) * per_page : page * per_page], headers
 
     async def _op_issues_create_comment(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
         if len(body["body"]) > 65_536:

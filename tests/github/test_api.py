@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from chartimpact_bot.jobs.model import Job
 from chartimpact_bot.jobs.store import open_store
 from chartimpact_bot.web.keys import GITHUB
-from tests.github.conftest import INSTALLATION, REPOSITORY, AppUnderTest, MakeApp, Repo, chart_files, pull_request
-from tests.github.test_deliveries import _head
-from tests.github.test_durable_queue import UNAVAILABLE, _comments, _status
+
+from .conftest import INSTALLATION, AppUnderTest, MakeApp, Repo, chart_files, pull_request, pull_request_job
+from .test_deliveries import _head
+from .test_durable_queue import UNAVAILABLE, _comments, _status
 
 TOKEN = "s3cret-operator-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -28,7 +28,7 @@ async def _finished_jobs(queue_url: str, states: list[str]) -> list[Job]:
     jobs = []
     try:
         for number, state in enumerate(states, 1):
-            job = Job(str(uuid.uuid4()), "pull_request", "opened", REPOSITORY, 4242, "pull_request", {}, f"pr:{number}")
+            job = pull_request_job(f"pr:{number}", number)
             await store.add(job)
             claimed = await store.claim("elsewhere", 60.0)
             assert claimed is not None and claimed.id == job.id

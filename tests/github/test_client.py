@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -13,7 +14,7 @@ from chartimpact_bot.github.client import BreakerRegistry, CircuitBreaker, RateL
 from chartimpact_bot.jobs.model import RateLimited, TransientError
 from tests.conftest import git
 from tests.github import conftest
-from tests.github.conftest import APP_ID, MakeApp, Repo, chart_files, pull_request
+from tests.github.conftest import APP_ID, REPOSITORY, MakeApp, Repo, chart_files, pull_request, release_published
 
 
 def _head(repo: Repo) -> str:
@@ -174,3 +175,74 @@ def test_the_rate_limit_gate_holds_an_installation_until_its_reset() -> None:
     now[0] = 1600.0
     gate.check("https://api.github.com", 1)
     assert gate.until("https://api.github.com", 1) is None
+
+
+def _bot_comments(app: Any, number: int) -> list[dict[str, Any]]:
+    return [c for c in app.fake.comments.values() if c["issue"] == number and c.get("author_type", "Bot") == "Bot"]
+
+
+async def test_a_list_is_read_to_its_last_page(make_app: MakeApp, repo: Repo) -> None:
+    """130 comments of people before ours: the App reads both pages of 100 to find its own."""
+    app = await make_app()
+    for n in range(130):
+        app.fake.add_comment(REPOSITORY, 1, f"comment {n}")
+    base = _head(repo)
+    first = repo.commit(chart_files("web", readiness=False))
+    await app.deliver("pull_request", pull_request("opened", number=1, base_sha=base, head_sha=first))
+    await app.settle()
+    second = repo.commit(chart_files("web", readiness=False, tag="1.27"))
+    await app.deliver("pull_request", pull_request("synchronize", number=1, base_sha=base, head_sha=second))
+    await app.settle()
+    (ours,) = _bot_comments(app, 1)
+    assert "1.27" in ours["body"]
+    pages = [c.query.get("page", "1") for c in app.fake.operations("issues/list-comments")]
+    assert pages == ["1", "2", "1", "2"]
+    assert len(app.fake.operations("issues/update-comment")) == 1
+
+
+async def test_a_token_revoked_while_a_list_is_read_is_refreshed_and_the_list_read_again(
+    make_app: MakeApp, repo: Repo
+) -> None:
+    app = await make_app()
+    for n in range(130):
+        app.fake.add_comment(REPOSITORY, 1, f"comment {n}")
+    revoked: list[Any] = []
+
+    def revoke_on_page_two(call: Any) -> tuple[int, dict[str, str], Any] | None:
+        if call.operation == "issues/list-comments" and call.query.get("page") == "2" and not revoked:
+            revoked.append(call)
+            app.fake.tokens.clear()
+            return 401, {}, {"message": "Bad credentials"}
+        return None
+
+    app.fake.rules.append(revoke_on_page_two)
+    base = _head(repo)
+    head = repo.commit(chart_files("web", readiness=False))
+    await app.deliver("pull_request", pull_request("opened", number=1, base_sha=base, head_sha=head))
+    await app.settle()
+    assert len(_bot_comments(app, 1)) == 1
+    pages = [c.query.get("page", "1") for c in app.fake.operations("issues/list-comments")]
+    assert pages == ["1", "2", "1", "2"]
+    assert len(app.fake.operations("apps/create-installation-access-token")) == 2
+
+
+async def test_the_previous_release_is_found_beyond_the_first_page(make_app: MakeApp, repo: Repo) -> None:
+    app = await make_app()
+    repo.tag("v1.0.0")
+    first = _head(repo)
+    second = repo.commit(chart_files("worker", tag="1.27"), "worker image")
+    repo.tag("v2.0.0")
+    drafts = [
+        {"id": 10 + n, "tag_name": f"draft-{n}", "draft": True, "prerelease": False, "published_at": None}
+        for n in range(120)
+    ]
+    app.fake.repos[REPOSITORY].releases = [
+        {"id": 2, "tag_name": "v2.0.0", "draft": False, "prerelease": False, "published_at": "2026-11-02T10:00:00Z"},
+        *drafts,
+        {"id": 1, "tag_name": "v1.0.0", "draft": False, "prerelease": False, "published_at": "2026-11-01T10:00:00Z"},
+    ]
+    await app.deliver("release", release_published(tag="v2.0.0", release_id=2))
+    await app.settle()
+    (run,) = app.fake.runs_for(second)
+    assert json.loads(run["external_id"]) == {"kind": "release", "base": first}
+    assert [c.query.get("page", "1") for c in app.fake.operations("repos/list-releases")] == ["1", "2"]

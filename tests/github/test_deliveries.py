@@ -201,6 +201,32 @@ async def test_release_published_is_compared_with_the_previous_release(make_app:
     assert "nginx:1.27" in run["output"]["summary"]
 
 
+async def test_a_re_run_of_a_release_check_run_compares_the_same_commits(make_app: MakeApp, repo: Repo) -> None:
+    """Its external_id names the release's kind and base; the head is the run's own commit."""
+    app = await make_app()
+    repo.tag("v1.0.0")
+    first = _head(repo)
+    second = repo.commit(chart_files("worker", tag="1.27"), "worker image")
+    repo.tag("v1.1.0")
+    app.fake.repos["acme/charts"].releases = [
+        {"id": 2, "tag_name": "v1.1.0", "draft": False, "prerelease": False, "published_at": "2026-11-02T10:00:00Z"},
+        {"id": 1, "tag_name": "v1.0.0", "draft": False, "prerelease": False, "published_at": "2026-11-01T10:00:00Z"},
+    ]
+    await app.deliver("release", release_published(tag="v1.1.0", release_id=2))
+    await app.settle()
+    (run,) = app.fake.runs_for(second)
+    rerun = check_run_rerequested(run, number=1, base_sha=first)
+    rerun["check_run"]["pull_requests"] = []
+    status, answer = await app.deliver("check_run", rerun)
+    assert status == 202
+    await app.settle()
+    assert (await (await app.client.get(answer["statusUrl"])).json())["state"] == "succeeded"
+    again = app.fake.runs_for(second)[1]
+    assert (again["status"], again["conclusion"]) == ("completed", run["conclusion"])
+    assert "nginx:1.27" in again["output"]["summary"]
+    assert json.loads(again["external_id"]) == {"kind": "release", "base": first}
+
+
 async def test_the_first_release_gets_a_completed_check_run_with_every_chart_added(
     make_app: MakeApp, repo: Repo
 ) -> None:

@@ -5,6 +5,9 @@ tmp_path (conftest.make_app) or on a real redis-server of its own."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import sqlite3
 import time
 import uuid
 from typing import Any
@@ -70,6 +73,62 @@ async def test_jobs_survive_a_restart_of_the_app(make_app: MakeApp, repo: Repo) 
         assert run["status"] == "completed"
         assert len(_comments(second, number)) == 1
     assert (await _status(second, one["jobId"]))["attempts"] == 2
+
+
+async def test_jobs_stored_by_the_previous_version_run_after_an_upgrade(make_app: MakeApp, repo: Repo) -> None:
+    """The App stops with one job running (its check run open) and one waiting; their rows are
+    rewritten as the previous version stored them (`params`: a JSON object of its own keys,
+    tests/jobs/test_stored_params.py has every kind). The upgraded App runs both, and the
+    running one completes the check run it opened."""
+    first = await make_app(worker_concurrency=1, shutdown_grace_seconds=0)
+    first.fake.latency = 0.3
+    base = _head(repo)
+    head1 = repo.commit(chart_files("web", tag="1.26"), "web image")
+    head2 = repo.commit(chart_files("api", tag="1.27"), "api image")
+    _, one = await first.deliver("pull_request", pull_request("opened", number=1, base_sha=base, head_sha=head1))
+    _, two = await first.deliver("pull_request", pull_request("opened", number=2, base_sha=base, head_sha=head2))
+
+    async def run_checkpointed() -> bool:
+        store = await open_store(first.settings.queue_url)
+        try:
+            job = await store.get(one["jobId"])
+        finally:
+            await store.close()
+        return job is not None and job.check_run is not None
+
+    await _until(run_checkpointed)
+    await first.client.close()
+    (run,) = first.fake.runs_for(head1)
+    legacy = {
+        one["jobId"]: {
+            "number": 1,
+            "base_sha": base,
+            "head_sha": head1,
+            "base_ref": "main",
+            "head_ref": "feature",
+            "check_run_id": run["id"],
+            "check_run_url": run["html_url"],
+            "check_run_seq": 1,
+            "comment_mode": "changes",
+            "comment_max_signals": 30,
+        },
+        two["jobId"]: {"number": 2, "base_sha": base, "head_sha": head2, "base_ref": "main", "head_ref": "feature"},
+    }
+    path = first.settings.queue_url.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        for job_id, params in legacy.items():
+            text = json.dumps(params, separators=(",", ":"), sort_keys=True)
+            conn.execute("UPDATE jobs SET params = ? WHERE id = ?", (text, job_id))
+
+    first.fake.latency = 0.0
+    second = await make_app()
+    await second.settle()
+    for job, head, number in ((one, head1, 1), (two, head2, 2)):
+        assert (await _status(second, job["jobId"]))["state"] == "succeeded"
+        (completed,) = second.fake.runs_for(head)
+        assert completed["status"] == "completed"
+        assert len(_comments(second, number)) == 1
+    assert second.fake.runs_for(head1)[0]["id"] == run["id"]
 
 
 async def test_webhooks_answer_503_with_retry_after_once_shutdown_began(make_app: MakeApp, repo: Repo) -> None:

@@ -22,8 +22,8 @@ def test_a_pull_request_reads_only_the_fields_the_app_uses() -> None:
     (example,) = [p for p in webhook_examples()["pull_request"] if p["action"] == "synchronize"]
     pull = payloads.pull_request(example)
     assert pull.repository == "Codertocat/Hello-World"
-    assert pull.number == example["pull_request"]["number"]
-    assert pull.head == Branch(example["pull_request"]["head"]["sha"], example["pull_request"]["head"]["ref"])
+    assert pull.pull.number == example["pull_request"]["number"]
+    assert pull.pull.head == Branch(example["pull_request"]["head"]["sha"], example["pull_request"]["head"]["ref"])
     assert pull.base_changed is False
     assert payloads.pull_request({**example, "changes": {"base": {}}}).base_changed is True
 

@@ -6,31 +6,27 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from chartimpact_bot.jobs.model import Job
 from chartimpact_bot.jobs.store import ResultLimits, open_store
-from tests.github.conftest import REPOSITORY, MakeApp
-from tests.github.test_api import _finished_jobs
 from tests.jobs.conftest import FakeClock
 
-
-def _job(key: str) -> Job:
-    return Job(str(uuid.uuid4()), "pull_request", "opened", REPOSITORY, 4242, "pull_request", {}, key)
+from .conftest import MakeApp, pull_request_job
+from .test_api import _finished_jobs
 
 
 async def _unfinished(queue_url: str) -> tuple[Job, Job]:
     """A job running elsewhere (a long lease), and a queued one waiting for it (same key)."""
     store = await open_store(queue_url)
     try:
-        running = _job("pr:busy")
+        running = pull_request_job("pr:busy")
         await store.add(running)
         claimed = await store.claim("elsewhere", 3600.0)
         assert claimed is not None and claimed.id == running.id
-        waiting = _job("pr:busy")
+        waiting = pull_request_job("pr:busy")
         await store.add(waiting)
         return claimed, waiting
     finally:

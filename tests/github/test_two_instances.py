@@ -223,7 +223,7 @@ async def _checkpointed(store: RedisJobStore, job_id: str) -> Job:
     """The job once running with its check run's id stored (so the kill lands mid-job)."""
     for _ in range(int(WAIT_SECONDS / 0.02)):
         job = await store.get(job_id)
-        if job is not None and job.state == "running" and job.params.get("check_run_id") and job.lease_owner:
+        if job is not None and job.state == "running" and job.check_run is not None and job.lease_owner:
             return job
         await asyncio.sleep(0.02)
     raise AssertionError("the job did not start")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from chartimpact_bot.jobs.model import Job
+from chartimpact_bot.jobs.params import Commits, JobKind, JobParams, PullRequestParams, ReleaseParams
 from chartimpact_bot.jobs.store.base import JobStore
 from chartimpact_bot.jobs.store.redis import RedisJobStore
 from chartimpact_bot.jobs.store.sqlite import SqliteJobStore
@@ -82,14 +83,22 @@ async def store(open_store: OpenStore) -> JobStore:
     return await open_store()
 
 
-def make_job(n: int | str, *, key: str | None = None, kind: str = "pull_request", delivery: str | None = None) -> Job:
+def make_job(
+    n: int | str, *, key: str | None = None, kind: JobKind = "pull_request", delivery: str | None = None
+) -> Job:
+    commits = Commits("a" * 40, "b" * 40, "main", f"feature-{n}")
+    params: JobParams = commits
+    if kind == "pull_request":
+        params = PullRequestParams(n if isinstance(n, int) else 1, commits)
+    elif kind == "release":
+        params = ReleaseParams(f"v{n}", n if isinstance(n, int) else 1)
     return Job(
         delivery_id=delivery or f"delivery-{n}",
         event="push" if kind == "push" else "release" if kind == "release" else "pull_request",
         action=None if kind in ("push", "release") else "synchronize",
         repository="octo/charts",
         installation_id=42,
-        kind=kind,  # type: ignore[arg-type]
-        params={"number": n, "base": "a" * 40, "head": "b" * 40},
+        kind=kind,
+        params=params,
         key=key or f"octo/charts#{n}",
     )

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from chartimpact_bot.jobs.model import Job
+from chartimpact_bot.jobs.model import CheckRun, Job
+from chartimpact_bot.jobs.params import Commits, PullRequestParams
 from chartimpact_bot.jobs.store import Retention, StoreError, open_store
 from chartimpact_bot.jobs.store.base import DELIVERY_WINDOW_SECONDS, STATES, JobStore
 from chartimpact_bot.jobs.store.factory import sqlite_path
@@ -39,7 +40,8 @@ async def test_added_job_is_queued_and_answers_the_status_shape(store: JobStore)
         "createdAt", "startedAt", "finishedAt", "error", "result",
     ]  # fmt: skip
     assert status["result"] == {"verdict": None, "checkRunIds": [], "commentId": None}
-    assert stored.params == {"number": 1, "base": "a" * 40, "head": "b" * 40}
+    assert stored.params == PullRequestParams(1, Commits("a" * 40, "b" * 40, "main", "feature-1"))
+    assert stored.check_run is None
     assert await store.get("no-such-job") is None
 
 
@@ -342,11 +344,11 @@ async def test_save_writes_progress_and_finishes(store: JobStore, clock: FakeClo
     job = await store.claim("w", LEASE)
     assert job is not None
     job.result["checkRunIds"] = [11, 12]
-    job.params["plan"] = {"charts": ["charts/web"]}
+    job.check_run = CheckRun(7, "https://github.example/octo/charts/runs/7", job.seq)
     assert await store.save(job)  # still running: progress only
     stored = await store.get(job.id)
     assert stored is not None and stored.state == "running" and stored.result["checkRunIds"] == [11, 12]
-    assert stored.params["plan"] == {"charts": ["charts/web"]}
+    assert stored.check_run == job.check_run
     clock.advance(5)
     job.result["verdict"] = "warn"
     await finish(store, job)

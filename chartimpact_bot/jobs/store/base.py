@@ -34,9 +34,9 @@ Semantics, identical on sqlite and Redis:
 - **Retries.** `requeue` returns a running job to `queued` with an error and a `not_before`
   time. `requeue` and `recover` supersede the job instead when a newer queued job of its key
   already exists, since that one will publish newer results.
-- **Finishing.** `save` writes a job the caller holds: its `result`, `params`, `error` and
-  `attempts`, and its state, which is `running` (progress) or a terminal state; a terminal
-  state sets `finished_at` and releases the lease and the key.
+- **Finishing.** `save` writes a job the caller holds: its `result`, `params`, `check_run`,
+  `error` and `attempts`, and its state, which is `running` (progress) or a terminal state; a
+  terminal state sets `finished_at` and releases the lease and the key.
 - **Owed closes.** A job that ends without its worker publishing a result may leave a check
   run `in_progress`; the store keeps that debt until it is paid, so that neither a crash nor
   GitHub failing at that moment strands the run. A job owes a close (`close_owed`: why it

@@ -1,7 +1,8 @@
 """A Job as a flat record of scalars, the one shape both backends store (a sqlite row, a Redis hash).
 
-`params` and `result` travel as JSON text; a field whose value is None is left out, so the
-Redis scripts can delete it and sqlite stores NULL.
+`params` (the job's parameters and check run, params_codec.py) and `result` travel as JSON
+text; a field whose value is None is left out, so the Redis scripts can delete it and sqlite
+stores NULL.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import json
 from collections.abc import Mapping
 from typing import Any, cast
 
-from ..model import Ending, Job, JobKind, JobState
+from ..model import Ending, Job, JobState
+from ..params import JobKind
+from . import params_codec
 
 Scalar = str | int | float
 INT_FIELDS = ("installation_id", "attempts", "priority", "seq")
@@ -32,8 +35,7 @@ TEXT_FIELDS = (
     "superseded_by",
     "close_owed",
 )
-JSON_FIELDS = ("params", "result")
-FIELDS = TEXT_FIELDS + INT_FIELDS + FLOAT_FIELDS + JSON_FIELDS
+FIELDS = (*TEXT_FIELDS, *INT_FIELDS, *FLOAT_FIELDS, "params", "result")
 
 
 def to_record(job: Job) -> dict[str, Scalar]:
@@ -42,8 +44,8 @@ def to_record(job: Job) -> dict[str, Scalar]:
         value = getattr(job, name)
         if value is not None:
             record[name] = value
-    for name in JSON_FIELDS:
-        record[name] = json.dumps(getattr(job, name), separators=(",", ":"), sort_keys=True)
+    record["params"] = params_codec.encode(job.params, job.check_run)
+    record["result"] = json.dumps(job.result, separators=(",", ":"), sort_keys=True)
     return record
 
 
@@ -55,7 +57,8 @@ def from_record(record: Mapping[str, Any]) -> Job:
     for name in FLOAT_FIELDS:
         raw = record.get(name)
         values[name] = None if raw is None or raw in (b"", "") else float(raw)
-    params = json.loads(_text(record.get("params")) or "{}")
+    kind = cast(JobKind, values["kind"])
+    params, check_run = params_codec.decode(kind, _text(record.get("params")) or "{}")
     result = json.loads(_text(record.get("result")) or "{}")
     return Job(
         delivery_id=values["delivery_id"] or "",
@@ -63,7 +66,7 @@ def from_record(record: Mapping[str, Any]) -> Job:
         action=values["action"],
         repository=values["repository"] or "",
         installation_id=values["installation_id"],
-        kind=cast(JobKind, values["kind"]),
+        kind=kind,
         params=params,
         key=values["key"] or "",
         id=values["id"] or "",
@@ -82,6 +85,7 @@ def from_record(record: Mapping[str, Any]) -> Job:
         close_owed=cast("Ending | None", values["close_owed"]),
         close_due=values["close_due"],
         seq=values["seq"],
+        check_run=check_run,
     )
 
 

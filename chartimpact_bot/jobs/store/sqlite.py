@@ -477,6 +477,7 @@ def _take_writable(stored: Job, job: Job) -> Job:
         state=job.state,
         result=job.result,
         params=job.params,
+        check_run=job.check_run,
         error=job.error,
         attempts=job.attempts,
         close_owed=job.close_owed,
