@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -351,3 +352,29 @@ def test_the_readme_library_example_prints_what_it_says(
     monkeypatch.chdir(REPO_ROOT)
     exec(compile(code.group(1), "README.md", "exec"), {})
     assert capsys.readouterr().out.strip() == promised.group(1)
+
+
+def test_each_chart_yaml_is_parsed_once_per_side(monkeypatch: pytest.MonkeyPatch, options: PipelineOptions) -> None:
+    """The plan carries the parsed chart to the render: before, each side parsed it again there."""
+    from chartimpact_bot.core.chart import ChartInfo  # noqa: PLC0415
+    from chartimpact_bot.engine import charts  # noqa: PLC0415
+    from chartimpact_bot.engine.pipeline import compare  # noqa: PLC0415
+    from chartimpact_bot.engine.sources import MemorySource  # noqa: PLC0415
+
+    parsed: list[str] = []
+    real = charts.parse_chart_info
+
+    def counting(path: str, *args: Any) -> ChartInfo:
+        parsed.append(path)
+        return real(path, *args)
+
+    monkeypatch.setattr(charts, "parse_chart_info", counting)
+    chart = b"apiVersion: v2\nname: app\nversion: 0.1.0\n"
+    template = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {v: '%d'}\n"
+    base, head = (
+        MemorySource({"charts/app/Chart.yaml": chart, "charts/app/templates/cm.yaml": (template % v).encode()})
+        for v in (1, 2)
+    )
+    report = compare(base, head, options)
+    assert [(c.path, c.status) for c in report.charts] == [("charts/app", "analyzed")]
+    assert parsed == ["charts/app", "charts/app"]
