@@ -10,7 +10,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -47,7 +47,7 @@ def neutralize(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMappi
 STDLIB_HANDLER = "chartimpact-stdlib"
 
 
-class _Stdout(logging.StreamHandler):  # type: ignore[type-arg]
+class _Stdout(logging.StreamHandler[TextIO]):
     """Writes to whatever `sys.stdout` is when a line is emitted (a test may have replaced it)."""
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ..jobs.audit import LIMITS, OUTCOMES, AuditQuery, bounded, installation
+from ..jobs.audit import LIMITS, OUTCOMES, AuditQuery, Outcome, bounded, installation
 from ..jobs.queue import QueueClosed
 from ..jobs.store import StoreError
 from ..jobs.store.base import REVIVABLE, STATES
@@ -120,37 +120,40 @@ async def list_jobs(request: web.Request) -> web.Response:
     return web.json_response({"jobs": [job.status() for job in page.jobs], "nextCursor": page.cursor})
 
 
-# query parameter → (AuditQuery field, the longest value an entry can hold)
-_DELIVERY_FILTERS = {
-    "delivery": ("delivery_id", LIMITS["delivery_id"]),
-    "event": ("event", LIMITS["event"]),
-    "repository": ("repository", LIMITS["repository"]),
-}
 _DELIVERY_PARAMETERS = ("repository", "event", "outcome", "delivery", "installation", "limit", "cursor")
+_OUTCOMES: dict[str, Outcome] = {outcome: outcome for outcome in OUTCOMES}
 
 
 def _delivery_query(request: web.Request) -> AuditQuery:
-    filters: dict[str, object] = {}
-    for parameter, (name, longest) in _DELIVERY_FILTERS.items():
-        raw = request.query.get(parameter)
-        if raw is None:
-            continue
-        value = bounded(raw, longest)
-        if value is None or len(raw) > longest:
-            raise _BadQuery(f"{parameter} must be 1 to {longest} characters")
-        filters[name] = value
+    delivery_id = _text_filter(request, "delivery", LIMITS["delivery_id"])
+    event = _text_filter(request, "event", LIMITS["event"])
+    repository = _text_filter(request, "repository", LIMITS["repository"])
     outcome = request.query.get("outcome")
-    if outcome is not None:
-        if outcome not in OUTCOMES:
-            raise _BadQuery(f"unknown outcome {outcome[:40]!r}; expected {', '.join(OUTCOMES)}")
-        filters["outcome"] = outcome
-    raw = request.query.get("installation")
+    if outcome is not None and outcome not in _OUTCOMES:
+        raise _BadQuery(f"unknown outcome {outcome[:40]!r}; expected {', '.join(OUTCOMES)}")
+    raw, number = request.query.get("installation"), None
     if raw is not None:
-        number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 19 else None
-        if installation(number) is None:
+        number = installation(int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 19 else None)
+        if number is None:
             raise _BadQuery("installation must be an installation id (a positive whole number)")
-        filters["installation_id"] = number
-    return AuditQuery(**filters)  # type: ignore[arg-type]
+    return AuditQuery(
+        delivery_id=delivery_id,
+        event=event,
+        outcome=None if outcome is None else _OUTCOMES[outcome],
+        repository=repository,
+        installation_id=number,
+    )
+
+
+def _text_filter(request: web.Request, parameter: str, longest: int) -> str | None:
+    """A filter compared with what an entry stores: no longer than the entry can hold."""
+    raw = request.query.get(parameter)
+    if raw is None:
+        return None
+    value = bounded(raw, longest)
+    if value is None or len(raw) > longest:
+        raise _BadQuery(f"{parameter} must be 1 to {longest} characters")
+    return value
 
 
 async def list_deliveries(request: web.Request) -> web.Response:
