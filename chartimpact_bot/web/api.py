@@ -117,7 +117,7 @@ async def list_jobs(request: web.Request) -> web.Response:
         return error_answer(400, "cursor is not one this API gave: start again without it")
     except StoreError as exc:
         return error_answer(503, str(exc))
-    return web.json_response({"jobs": [job.status() for job in page.jobs], "nextCursor": page.cursor})
+    return web.json_response({"jobs": [job.status() for job in page.items], "nextCursor": page.cursor})
 
 
 _DELIVERY_PARAMETERS = ("repository", "event", "outcome", "delivery", "installation", "limit", "cursor")
@@ -175,7 +175,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
         return error_answer(400, "cursor is not one this API gave: start again without it")
     except StoreError as exc:
         return error_answer(503, str(exc))
-    return web.json_response({"deliveries": [e.shown() for e in page.entries], "nextCursor": page.cursor})
+    return web.json_response({"deliveries": [e.shown() for e in page.items], "nextCursor": page.cursor})
 
 
 async def retry_job(request: web.Request) -> web.Response:
