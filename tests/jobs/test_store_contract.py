@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from chartimpact_bot.jobs.model import CheckRun, Job
-from chartimpact_bot.jobs.params import Commits, PullRequestParams
+from chartimpact_bot.jobs.params import PullRequestParams
 from chartimpact_bot.jobs.store import Retention, StoreError, open_store
 from chartimpact_bot.jobs.store.base import DELIVERY_WINDOW_SECONDS, STATES, JobStore
 from chartimpact_bot.jobs.store.factory import sqlite_path
@@ -41,7 +41,7 @@ async def test_added_job_is_queued_and_answers_the_status_shape(store: JobStore)
         "createdAt", "startedAt", "finishedAt", "error", "result",
     ]  # fmt: skip
     assert status["result"] == {"verdict": None, "checkRunIds": [], "commentId": None}
-    assert stored.params == PullRequestParams(1, Commits("a" * 40, "b" * 40, "main", "feature-1"))
+    assert stored.params == PullRequestParams("a" * 40, "b" * 40, "main", "feature-1", number=1)
     assert stored.check_run is None
     assert await store.get("no-such-job") is None
 
