@@ -29,13 +29,15 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
-from ..jobs.audit import LIMITS, OUTCOMES, AuditQuery, Outcome, bounded, installation
+from ..jobs.audit import LIMITS, OUTCOMES, AuditEntry, AuditQuery, Outcome, bounded, installation
+from ..jobs.model import Job
 from ..jobs.queue import QueueClosed
 from ..jobs.store import StoreError
-from ..jobs.store.base import REVIVABLE, STATES
+from ..jobs.store.base import REVIVABLE, STATES, Item, Page
 from .answers import error_answer
 from .compare import compare
 from .keys import JOBS, SETTINGS
@@ -102,22 +104,37 @@ def _limit(request: web.Request) -> int:
     return int(raw)
 
 
-async def list_jobs(request: web.Request) -> web.Response:
-    unknown = set(request.query) - {"state", "limit", "cursor"}
+async def _listing(
+    request: web.Request,
+    parameters: tuple[str, ...],
+    read: Callable[[str | None], Awaitable[Page[Item]]],
+    shown: Callable[[Item], dict[str, Any]],
+    key: str,
+) -> web.Response:
+    """A page of a listing, `read` from the store with the query's cursor, or why not: 400 for
+    a query parameter not in `parameters` or a bad value (_BadQuery), 503 for the store."""
+    unknown = set(request.query) - set(parameters)
     if unknown:
-        return error_answer(400, f"unknown query parameter {sorted(unknown)[0][:40]!r}; expected state, limit, cursor")
+        return error_answer(
+            400, f"unknown query parameter {sorted(unknown)[0][:40]!r}; expected {', '.join(parameters)}"
+        )
     try:
-        states, limit = _states(request), _limit(request)
+        page = await read(request.query.get("cursor") or None)
     except _BadQuery as bad:
         return error_answer(400, str(bad))
-    cursor = request.query.get("cursor") or None
-    try:
-        page = await request.app[JOBS].store.list(states, limit=limit, cursor=cursor)
-    except ValueError:
+    except ValueError:  # the store's answer to a cursor it did not give
         return error_answer(400, "cursor is not one this API gave: start again without it")
     except StoreError as exc:
         return error_answer(503, str(exc))
-    return web.json_response({"jobs": [job.status() for job in page.items], "nextCursor": page.cursor})
+    return web.json_response({key: [shown(item) for item in page.items], "nextCursor": page.cursor})
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    async def read(cursor: str | None) -> Page[Job]:
+        states, limit = _states(request), _limit(request)
+        return await request.app[JOBS].store.list(states, limit=limit, cursor=cursor)
+
+    return await _listing(request, ("state", "limit", "cursor"), read, Job.status, "jobs")
 
 
 _DELIVERY_PARAMETERS = ("repository", "event", "outcome", "delivery", "installation", "limit", "cursor")
@@ -157,25 +174,14 @@ def _text_filter(request: web.Request, parameter: str, longest: int) -> str | No
 
 
 async def list_deliveries(request: web.Request) -> web.Response:
-    unknown = set(request.query) - set(_DELIVERY_PARAMETERS)
-    if unknown:
-        return error_answer(
-            400, f"unknown query parameter {sorted(unknown)[0][:40]!r}; expected {', '.join(_DELIVERY_PARAMETERS)}"
-        )
-    repeated = [name for name in _DELIVERY_PARAMETERS if len(request.query.getall(name, [])) > 1]
-    if repeated:
-        return error_answer(400, f"{repeated[0]} may be given once")
-    try:
+    async def read(cursor: str | None) -> Page[AuditEntry]:
+        repeated = [name for name in _DELIVERY_PARAMETERS if len(request.query.getall(name, [])) > 1]
+        if repeated:
+            raise _BadQuery(f"{repeated[0]} may be given once")
         query, limit = _delivery_query(request), _limit(request)
-    except _BadQuery as bad:
-        return error_answer(400, str(bad))
-    try:
-        page = await request.app[JOBS].store.deliveries(query, limit=limit, cursor=request.query.get("cursor") or None)
-    except ValueError:
-        return error_answer(400, "cursor is not one this API gave: start again without it")
-    except StoreError as exc:
-        return error_answer(503, str(exc))
-    return web.json_response({"deliveries": [e.shown() for e in page.items], "nextCursor": page.cursor})
+        return await request.app[JOBS].store.deliveries(query, limit=limit, cursor=cursor)
+
+    return await _listing(request, _DELIVERY_PARAMETERS, read, AuditEntry.shown, "deliveries")
 
 
 async def retry_job(request: web.Request) -> web.Response:
