@@ -11,7 +11,7 @@ import builtins
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -219,13 +219,7 @@ class RedisJobStore(JobStore):
         return {state: int(size) for state, size in zip(STATES, sizes, strict=True)}
 
     async def prune(self, retention: Retention) -> int:
-        cutoff = repr(self._clock() - retention.max_age_seconds)
-        removed = 0
-        while True:
-            batch = int(await self._call("PRUNE", cutoff, retention.max_kept, PRUNE_BATCH))
-            removed += batch
-            if batch < PRUNE_BATCH:
-                return removed
+        return await self._prune_with("PRUNE", retention)
 
     async def _get_result(self, digest: str) -> bytes | None:
         payload, expires = await self._do(self._redis.hmget(self._key("result", digest), "payload", "expires"))
@@ -250,12 +244,7 @@ class RedisJobStore(JobStore):
     async def prune_results(self, limits: ResultLimits) -> int:
         script = self._result_scripts["PRUNE_RESULTS"]
         args = [self._prefix, repr(self._clock()), str(limits.max_entries), str(limits.max_bytes), str(PRUNE_BATCH)]
-        removed = 0
-        while True:
-            batch = int(await self._do(script(keys=[], args=args)))
-            removed += batch
-            if batch < PRUNE_BATCH:
-                return removed
+        return await _in_batches(lambda: self._do(script(keys=[], args=args)))
 
     async def record_deliveries(self, entries: Sequence[AuditEntry], *, max_entries: int) -> None:
         if entries:
@@ -287,13 +276,7 @@ class RedisJobStore(JobStore):
         return Page(found, top[1:])
 
     async def prune_deliveries(self, retention: Retention) -> int:
-        cutoff = repr(self._clock() - retention.max_age_seconds)
-        removed = 0
-        while True:
-            batch = int(await self._call("PRUNE_AUDIT", cutoff, retention.max_kept, PRUNE_BATCH))
-            removed += batch
-            if batch < PRUNE_BATCH:
-                return removed
+        return await self._prune_with("PRUNE_AUDIT", retention)
 
     async def ping(self) -> None:
         await self._do(self._redis.ping())
@@ -315,6 +298,10 @@ class RedisJobStore(JobStore):
             return await awaitable
         except RedisError as exc:
             raise StoreError(f"the job store at {self._where} cannot be used: {exc}") from exc
+
+    async def _prune_with(self, script: str, retention: Retention) -> int:
+        cutoff = repr(self._clock() - retention.max_age_seconds)
+        return await _in_batches(lambda: self._call(script, cutoff, retention.max_kept, PRUNE_BATCH))
 
     async def _narrowest(self, query: AuditQuery) -> str:
         """The index of the query's filters holding the fewest entries (all entries without one)."""
@@ -338,6 +325,17 @@ class RedisJobStore(JobStore):
             records = await self._do(pipe.execute())
         # A job pruned between the two reads is left out rather than answered empty.
         return [from_record(_decode(r)) for r in records if r]
+
+
+async def _in_batches(prune: Callable[[], Awaitable[Any]]) -> int:
+    """Run a pruning script until it removes less than a batch (each run is short, so the
+    server's other clients never wait long); answers how many it removed in all."""
+    removed = 0
+    while True:
+        batch = int(await prune())
+        removed += batch
+        if batch < PRUNE_BATCH:
+            return removed
 
 
 def _split_prefix(url: str, default: str) -> tuple[str, str]:
