@@ -36,7 +36,7 @@ _TYPES: dict[JobKind, type[JobParams]] = {
 
 
 def encode(params: JobParams, check_run: CheckRun | None) -> str:
-    stored = msgspec.to_builtins(params)
+    stored: dict[str, object] = msgspec.to_builtins(params)  # a Struct's builtins are a dict
     if check_run is not None:
         stored |= {"check_run_id": check_run.id, "check_run_url": check_run.url, "check_run_seq": check_run.seq}
     return msgspec.json.encode(stored).decode()
