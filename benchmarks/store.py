@@ -20,7 +20,7 @@ from pathlib import Path
 
 from chartimpact_bot.jobs.audit import AuditEntry
 from chartimpact_bot.jobs.model import Job
-from chartimpact_bot.jobs.params import Commits, PullRequestParams
+from chartimpact_bot.jobs.params import PullRequestParams
 from chartimpact_bot.jobs.store.base import JobStore
 from chartimpact_bot.jobs.store.redis import RedisJobStore
 from chartimpact_bot.jobs.store.sqlite import SqliteJobStore
@@ -42,7 +42,7 @@ def held_job(n: int, repository: str = "octo/charts") -> Job:
         repository=repository,
         installation_id=42,
         kind="pull_request",
-        params=PullRequestParams(n, Commits("a" * 40, "b" * 40)),
+        params=PullRequestParams("a" * 40, "b" * 40, number=n),
         key=f"{repository}#{n}",
     )
 

@@ -2,38 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from .core.errors import ConfigError
 from .engine.render import MIN_MEMORY_MB, RenderLimits
 
+N = TypeVar("N", int, float)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
 def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not '{raw}'") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
-    return value
+    return _number(env, name, default, int, what="a whole number", minimum=minimum)
 
 
 def env_float(env: Mapping[str, str], name: str, default: float, *, minimum: float, unit: str = "seconds") -> float:
+    return _number(env, name, default, float, what=f"a number of {unit}", minimum=minimum)
+
+
+def _number(env: Mapping[str, str], name: str, default: N, parse: Callable[[str], N], *, what: str, minimum: N) -> N:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number of {unit}, not '{raw}'") from None
-    if not value >= minimum:
-        raise ConfigError(f"{name} must be at least {minimum:g}, not {raw}")
+        raise ConfigError(f"{name} must be {what}, not '{raw}'") from None
+    if not value >= minimum:  # `not >=`: a float's NaN is below every minimum too
+        shown = f"{minimum:g}" if isinstance(minimum, float) else str(minimum)
+        raise ConfigError(f"{name} must be at least {shown}, not {raw}")
     return value
 
 

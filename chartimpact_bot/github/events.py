@@ -98,7 +98,7 @@ async def pull_request_changed(event: Event, decision: Decision, payload: PullRe
     if payload.state == "closed":
         decision.ignore("the pull request is closed")
         return
-    _accept_pull_request(decision, payload.repository, payload.pull)
+    _accept_pull_request(decision, payload.repository, payload.pull, payload.pull.base.sha, payload.pull.head.sha)
 
 
 @pull_requests.register("pull_request", action="edited")
@@ -159,7 +159,7 @@ async def check_suite_rerequested(event: Event, decision: Decision, payload: Che
 def _rerun(decision: Decision, repository: str, head_sha: str, origin: Origin, pull: PullRequestLink | None) -> None:
     """The analysis the check was made for, again: from our external_id, else the pull request."""
     if pull is not None and origin.kind in (None, "pull_request"):
-        _accept_pull_request(decision, repository, pull, base_sha=origin.base, head_sha=head_sha)
+        _accept_pull_request(decision, repository, pull, origin.base or pull.base.sha, head_sha)
     elif origin.base:
         kind: JobKind = "release" if origin.kind == "release" else "push"
         commits = Commits(origin.base, head_sha, origin.base[:7], head_sha[:7])
@@ -168,19 +168,10 @@ def _rerun(decision: Decision, repository: str, head_sha: str, origin: Origin, p
         decision.ignore("the check has no pull request or earlier commit to compare with")
 
 
-def _accept_pull_request(
-    decision: Decision,
-    repository: str,
-    pull: PullRequestLink,
-    *,
-    base_sha: str | None = None,
-    head_sha: str | None = None,
-) -> None:
-    """The analysis of a pull request: of `base_sha` and `head_sha` when given, else of its branches."""
-    commits = Commits(base_sha or pull.base.sha, head_sha or pull.head.sha, pull.base.ref, pull.head.ref)
-    decision.accept(
-        repository, "pull_request", PullRequestParams(pull.number, commits), key=f"{repository}#{pull.number}"
-    )
+def _accept_pull_request(decision: Decision, repository: str, pull: PullRequestLink, base: str, head: str) -> None:
+    """The analysis of pull request `pull`: its head commit `head` against `base`."""
+    params = PullRequestParams(base, head, pull.base.ref, pull.head.ref, number=pull.number)
+    decision.accept(repository, "pull_request", params, key=f"{repository}#{pull.number}")
 
 
 installations = Router()

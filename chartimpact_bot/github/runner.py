@@ -313,9 +313,7 @@ class AnalysisRunner:
     async def _commits(self, client: GitHubClient, job: Job) -> Commits:
         """The two commits the job compares: named by its delivery, or looked up now."""
         match job.params:
-            case PullRequestParams(commits=commits):
-                return commits
-            case Commits():
+            case Commits():  # a pull request's too
                 return job.params
             case ReleaseParams():
                 return await self._release_commits(client, job, job.params)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar, TypeVarTuple
 
 import structlog
 
@@ -46,6 +46,7 @@ from ..logs import configure_logging
 from .model import TransientError
 
 T = TypeVar("T")
+Args = TypeVarTuple("Args")
 
 log = structlog.get_logger(__name__)
 JOBS_PER_WORKER = 50  # calls a generation of workers takes per worker before it is replaced
@@ -197,7 +198,7 @@ class AnalysisPool:
     ) -> Report:
         return await self._call(analyze_snapshots, base, head, config, options, only)
 
-    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _call(self, fn: Callable[[*Args], T], *args: *Args) -> T:
         executor = self._current()
         self._count()
         self.in_flight += 1

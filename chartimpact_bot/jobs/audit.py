@@ -124,15 +124,3 @@ class AuditQuery:
                 ("installation_id", self.installation_id),
             )
         )
-
-
-@dataclass(frozen=True, slots=True)
-class AuditPage:
-    entries: list[AuditEntry]
-    cursor: str | None  # pass back for the next page; None when this is the last
-
-
-@dataclass(frozen=True, slots=True)
-class AuditRetention:
-    max_age_seconds: float
-    max_entries: int

@@ -1,22 +1,23 @@
 """What a job is asked to analyze: typed parameters, one shape per kind of job.
 
 A delivery decides them (github/events.py), the runner reads them (github/runner.py), and the
-store keeps them as one JSON object (store/params_codec.py). They never change once decided:
-what a run finds out (the commits of a release, the check run it opened) is kept elsewhere.
+store keeps them as one JSON object (store/params_codec.py): msgspec Structs, so that object is
+their own encoding. They never change once decided: what a run finds out (the commits of a
+release, the check run it opened) is kept elsewhere.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, assert_never
+
+import msgspec
 
 # "compare": the analysis of POST /api/compare, which is never stored (a re-run of a delivery's
 # job has the kind of the job it repeats).
 JobKind = Literal["pull_request", "push", "release", "compare"]
 
 
-@dataclass(frozen=True, slots=True)
-class Commits:
+class Commits(msgspec.Struct, frozen=True, omit_defaults=True):
     """Two commits an analysis compares, and the names its report shows them by. The
     parameters of a push, and of the re-run of a push's or a release's check run."""
 
@@ -26,16 +27,13 @@ class Commits:
     head_ref: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PullRequestParams:
+class PullRequestParams(Commits, frozen=True, omit_defaults=True, kw_only=True):
     """A pull request's head against its base; the comment goes on pull request `number`."""
 
     number: int
-    commits: Commits
 
 
-@dataclass(frozen=True, slots=True)
-class ReleaseParams:
+class ReleaseParams(msgspec.Struct, frozen=True):
     """A published release: its commit and that of the release published before it are looked
     up when it runs."""
 
@@ -43,8 +41,7 @@ class ReleaseParams:
     release_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class CompareParams:
+class CompareParams(msgspec.Struct, frozen=True):
     """Two refs of POST /api/compare, resolved to commits when it runs."""
 
     base_ref: str
@@ -64,16 +61,15 @@ PARAMS_OF_KIND: dict[JobKind, tuple[type[JobParams], ...]] = {
 
 
 def check_params(kind: JobKind, params: JobParams) -> None:
-    if not isinstance(params, PARAMS_OF_KIND[kind]):
+    # The type itself, not isinstance: a pull request's parameters are Commits too.
+    if type(params) not in PARAMS_OF_KIND[kind]:
         raise TypeError(f"a {kind} job does not take {type(params).__name__}")
 
 
 def named_head(params: JobParams) -> str | None:
     """The head commit the parameters name, when they name one before the job runs."""
     match params:
-        case PullRequestParams(commits=commits):
-            return commits.head_sha
-        case Commits(head_sha=sha):
+        case Commits(head_sha=sha):  # a pull request's too
             return sha
         case ReleaseParams() | CompareParams():
             return None

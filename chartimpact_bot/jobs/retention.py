@@ -19,7 +19,6 @@ from collections.abc import Awaitable
 
 import structlog
 
-from .audit import AuditRetention
 from .store import JobStore
 from .store.base import ResultLimits, Retention
 
@@ -27,19 +26,16 @@ log = structlog.get_logger(__name__)
 DAY_SECONDS = 24 * 3600.0
 
 
-def retention(days: float, max_jobs: int) -> Retention:
-    return Retention(max_age_seconds=days * DAY_SECONDS, max_jobs=max_jobs)
-
-
-def audit_retention(days: float, max_entries: int) -> AuditRetention:
-    return AuditRetention(max_age_seconds=days * DAY_SECONDS, max_entries=max_entries)
+def retention(days: float, max_kept: int) -> Retention:
+    """Of finished jobs, or of audit entries."""
+    return Retention(max_age_seconds=days * DAY_SECONDS, max_kept=max_kept)
 
 
 async def prune_periodically(
     store: JobStore,
     policy: Retention,
     interval: float,
-    audit: AuditRetention | None = None,
+    audit: Retention | None = None,
     *,
     results: ResultLimits | None = None,
 ) -> None:
@@ -49,7 +45,7 @@ async def prune_periodically(
 
 
 async def prune_once(
-    store: JobStore, policy: Retention, audit: AuditRetention | None, *, results: ResultLimits | None = None
+    store: JobStore, policy: Retention, audit: Retention | None, *, results: ResultLimits | None = None
 ) -> None:
     """One pass; a failure is logged and left for the next pass, and does not stop the others."""
     await _prune("finished jobs", store.prune(policy))

@@ -29,13 +29,15 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
-from ..jobs.audit import LIMITS, OUTCOMES, AuditQuery, bounded, installation
+from ..jobs.audit import LIMITS, OUTCOMES, AuditEntry, AuditQuery, Outcome, bounded, installation
+from ..jobs.model import Job
 from ..jobs.queue import QueueClosed
 from ..jobs.store import StoreError
-from ..jobs.store.base import REVIVABLE, STATES
+from ..jobs.store.base import REVIVABLE, STATES, Item, Page
 from .answers import error_answer
 from .compare import compare
 from .keys import JOBS, SETTINGS
@@ -102,77 +104,84 @@ def _limit(request: web.Request) -> int:
     return int(raw)
 
 
-async def list_jobs(request: web.Request) -> web.Response:
-    unknown = set(request.query) - {"state", "limit", "cursor"}
+async def _listing(
+    request: web.Request,
+    parameters: tuple[str, ...],
+    read: Callable[[str | None], Awaitable[Page[Item]]],
+    shown: Callable[[Item], dict[str, Any]],
+    key: str,
+) -> web.Response:
+    """A page of a listing, `read` from the store with the query's cursor, or why not: 400 for
+    a query parameter not in `parameters` or a bad value (_BadQuery), 503 for the store."""
+    unknown = set(request.query) - set(parameters)
     if unknown:
-        return error_answer(400, f"unknown query parameter {sorted(unknown)[0][:40]!r}; expected state, limit, cursor")
+        return error_answer(
+            400, f"unknown query parameter {sorted(unknown)[0][:40]!r}; expected {', '.join(parameters)}"
+        )
     try:
-        states, limit = _states(request), _limit(request)
+        page = await read(request.query.get("cursor") or None)
     except _BadQuery as bad:
         return error_answer(400, str(bad))
-    cursor = request.query.get("cursor") or None
-    try:
-        page = await request.app[JOBS].store.list(states, limit=limit, cursor=cursor)
-    except ValueError:
+    except ValueError:  # the store's answer to a cursor it did not give
         return error_answer(400, "cursor is not one this API gave: start again without it")
     except StoreError as exc:
         return error_answer(503, str(exc))
-    return web.json_response({"jobs": [job.status() for job in page.jobs], "nextCursor": page.cursor})
+    return web.json_response({key: [shown(item) for item in page.items], "nextCursor": page.cursor})
 
 
-# query parameter → (AuditQuery field, the longest value an entry can hold)
-_DELIVERY_FILTERS = {
-    "delivery": ("delivery_id", LIMITS["delivery_id"]),
-    "event": ("event", LIMITS["event"]),
-    "repository": ("repository", LIMITS["repository"]),
-}
+async def list_jobs(request: web.Request) -> web.Response:
+    async def read(cursor: str | None) -> Page[Job]:
+        states, limit = _states(request), _limit(request)
+        return await request.app[JOBS].store.list(states, limit=limit, cursor=cursor)
+
+    return await _listing(request, ("state", "limit", "cursor"), read, Job.status, "jobs")
+
+
 _DELIVERY_PARAMETERS = ("repository", "event", "outcome", "delivery", "installation", "limit", "cursor")
+_OUTCOMES: dict[str, Outcome] = {outcome: outcome for outcome in OUTCOMES}
 
 
 def _delivery_query(request: web.Request) -> AuditQuery:
-    filters: dict[str, object] = {}
-    for parameter, (name, longest) in _DELIVERY_FILTERS.items():
-        raw = request.query.get(parameter)
-        if raw is None:
-            continue
-        value = bounded(raw, longest)
-        if value is None or len(raw) > longest:
-            raise _BadQuery(f"{parameter} must be 1 to {longest} characters")
-        filters[name] = value
+    delivery_id = _text_filter(request, "delivery", LIMITS["delivery_id"])
+    event = _text_filter(request, "event", LIMITS["event"])
+    repository = _text_filter(request, "repository", LIMITS["repository"])
     outcome = request.query.get("outcome")
-    if outcome is not None:
-        if outcome not in OUTCOMES:
-            raise _BadQuery(f"unknown outcome {outcome[:40]!r}; expected {', '.join(OUTCOMES)}")
-        filters["outcome"] = outcome
-    raw = request.query.get("installation")
+    if outcome is not None and outcome not in _OUTCOMES:
+        raise _BadQuery(f"unknown outcome {outcome[:40]!r}; expected {', '.join(OUTCOMES)}")
+    raw, number = request.query.get("installation"), None
     if raw is not None:
-        number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 19 else None
-        if installation(number) is None:
+        number = installation(int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 19 else None)
+        if number is None:
             raise _BadQuery("installation must be an installation id (a positive whole number)")
-        filters["installation_id"] = number
-    return AuditQuery(**filters)  # type: ignore[arg-type]
+    return AuditQuery(
+        delivery_id=delivery_id,
+        event=event,
+        outcome=None if outcome is None else _OUTCOMES[outcome],
+        repository=repository,
+        installation_id=number,
+    )
+
+
+def _text_filter(request: web.Request, parameter: str, longest: int) -> str | None:
+    """A filter compared with what an entry stores: no longer than the entry can hold."""
+    raw = request.query.get(parameter)
+    if raw is None:
+        return None
+    value = bounded(raw, longest)
+    if value is None or len(raw) > longest:
+        raise _BadQuery(f"{parameter} must be 1 to {longest} characters")
+    return value
 
 
 async def list_deliveries(request: web.Request) -> web.Response:
-    unknown = set(request.query) - set(_DELIVERY_PARAMETERS)
-    if unknown:
-        return error_answer(
-            400, f"unknown query parameter {sorted(unknown)[0][:40]!r}; expected {', '.join(_DELIVERY_PARAMETERS)}"
-        )
-    repeated = [name for name in _DELIVERY_PARAMETERS if len(request.query.getall(name, [])) > 1]
-    if repeated:
-        return error_answer(400, f"{repeated[0]} may be given once")
-    try:
+    async def read(cursor: str | None) -> Page[AuditEntry]:
+        repeated = [name for name in _DELIVERY_PARAMETERS if len(request.query.getall(name, [])) > 1]
+        if repeated:
+            raise _BadQuery(f"{repeated[0]} may be given once")
         query, limit = _delivery_query(request), _limit(request)
-    except _BadQuery as bad:
-        return error_answer(400, str(bad))
-    try:
-        page = await request.app[JOBS].store.deliveries(query, limit=limit, cursor=request.query.get("cursor") or None)
-    except ValueError:
-        return error_answer(400, "cursor is not one this API gave: start again without it")
-    except StoreError as exc:
-        return error_answer(503, str(exc))
-    return web.json_response({"deliveries": [e.shown() for e in page.entries], "nextCursor": page.cursor})
+        return await request.app[JOBS].store.deliveries(query, limit=limit, cursor=cursor)
+
+    return await _listing(request, _DELIVERY_PARAMETERS, read, AuditEntry.shown, "deliveries")
 
 
 async def retry_job(request: web.Request) -> web.Response:

@@ -20,7 +20,7 @@ from ..jobs.analysis_process import AnalysisPool
 from ..jobs.audit_writer import AuditWriter
 from ..jobs.durable import DurableJobQueue
 from ..jobs.result_cache import CachePolicy, ResultCache
-from ..jobs.retention import audit_retention, prune_periodically, retention
+from ..jobs.retention import prune_periodically, retention
 from ..jobs.store import ResultLimits, StoreError, open_store
 from ..logs import configure_logging
 from ..settings import Settings
@@ -137,7 +137,7 @@ def _github_and_queue(
                     store,
                     retention(settings.result_retention_days, settings.max_stored_jobs),
                     settings.prune_interval_seconds,
-                    audit_retention(settings.audit_retention_days, settings.max_audit_entries),
+                    retention(settings.audit_retention_days, settings.max_audit_entries),
                     results=cache.policy.limits,
                 ),
                 name="job-retention",

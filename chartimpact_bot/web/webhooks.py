@@ -124,7 +124,7 @@ async def _receive(request: web.Request, record: DeliveryRecord) -> web.Response
     with structlog.contextvars.bound_contextvars(github_event=shown(event_name)):
         seen = await queue.for_delivery(delivery_id)
         if seen is not None and seen.state != "dead":  # a dead job's redelivery revives it (submit)
-            record.job_id = seen.id
+            record.facts.job_id = seen.id
             return _duplicate(seen)
         try:
             decision = await events.decide(event_name, delivery_id, data)
@@ -149,7 +149,7 @@ async def _receive(request: web.Request, record: DeliveryRecord) -> web.Response
                     added = await queue.run_now(job, audit=entry)
             except QueueClosed:
                 return _shutting_down()
-            record.stored, record.job_id = True, added.job.id
+            record.stored, record.facts.job_id = True, added.job.id
             if not (added.created or added.revived):
                 return _duplicate(added.job)  # the same delivery, arrived twice at once
             log.info("delivery revived a dead job" if added.revived else "delivery accepted", kind=job.kind)

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from chartimpact_bot.jobs.analysis_process import AnalysisPool
 from chartimpact_bot.jobs.durable import DurableJobQueue
 from chartimpact_bot.jobs.model import Job
-from chartimpact_bot.jobs.params import Commits, PullRequestParams
+from chartimpact_bot.jobs.params import PullRequestParams
 from chartimpact_bot.settings import Settings
 from chartimpact_bot.web.app import create_app
 from chartimpact_bot.web.keys import QUEUE
@@ -259,7 +259,7 @@ def release_published(*, tag: str, release_id: int) -> dict[str, Any]:
 
 def pull_request_job(key: str, number: int = 1) -> Job:
     """A job of pull request `number` of the test repository, as the App would store one."""
-    params = PullRequestParams(number, Commits("a" * 40, "b" * 40, "main", "feature"))
+    params = PullRequestParams("a" * 40, "b" * 40, "main", "feature", number=number)
     return Job(str(uuid.uuid4()), "pull_request", "opened", REPOSITORY, INSTALLATION, "pull_request", params, key)
 
 

@@ -117,7 +117,7 @@ async def test_an_accepted_deliverys_entry_is_stored_before_the_answer(make_app:
     assert status == 202 and app.client.app[AUDIT].pending == 0
     store = await open_store(app.settings.queue_url)
     try:
-        [entry] = (await store.deliveries(AuditQuery(outcome="accepted"))).entries
+        [entry] = (await store.deliveries(AuditQuery(outcome="accepted"))).items
     finally:
         await store.close()
     assert (entry.job_id, entry.repository, entry.sender) == (answer["jobId"], REPOSITORY, SENDER)
@@ -211,7 +211,7 @@ async def test_an_unsigned_flood_keeps_the_audit_log_within_its_bound(make_app: 
     await app.client.app[AUDIT].flush()
     store = await open_store(app.settings.queue_url)
     try:
-        held = [e.delivery_id for e in (await store.deliveries(AuditQuery(), limit=200)).entries]
+        held = [e.delivery_id for e in (await store.deliveries(AuditQuery(), limit=200)).items]
     finally:
         await store.close()
     assert held == [f"flood-{n}" for n in reversed(range(50, 150))]

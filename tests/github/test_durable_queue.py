@@ -187,7 +187,7 @@ async def test_transient_failures_are_retried_then_the_job_is_dead(make_app: Mak
     assert (state["state"], state["attempts"]) == ("dead", 2)
     assert state["error"]
     dead = await app.queue.store.list(["dead"])
-    assert [j.id for j in dead.jobs] == [answer["jobId"]]
+    assert [j.id for j in dead.items] == [answer["jobId"]]
     # The installation's circuit breaker opened on the 503s; the run is completed all the same.
     assert app.client.app[GITHUB].breaker(INSTALLATION).opened_at is not None
     (run,) = app.fake.runs_for(head)

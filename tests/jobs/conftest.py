@@ -86,10 +86,9 @@ async def store(open_store: OpenStore) -> JobStore:
 def make_job(
     n: int | str, *, key: str | None = None, kind: JobKind = "pull_request", delivery: str | None = None
 ) -> Job:
-    commits = Commits("a" * 40, "b" * 40, "main", f"feature-{n}")
-    params: JobParams = commits
+    params: JobParams = Commits("a" * 40, "b" * 40, "main", f"feature-{n}")
     if kind == "pull_request":
-        params = PullRequestParams(n if isinstance(n, int) else 1, commits)
+        params = PullRequestParams("a" * 40, "b" * 40, "main", f"feature-{n}", number=n if isinstance(n, int) else 1)
     elif kind == "release":
         params = ReleaseParams(f"v{n}", n if isinstance(n, int) else 1)
     return Job(

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from chartimpact_bot.jobs.audit import AuditEntry, AuditQuery, AuditRetention, Outcome
+from chartimpact_bot.jobs.audit import AuditEntry, AuditQuery, Outcome
 from chartimpact_bot.jobs.store import sqlite_schema
-from chartimpact_bot.jobs.store.base import JobStore
+from chartimpact_bot.jobs.store.base import JobStore, Retention
 from chartimpact_bot.jobs.store.redis import RedisJobStore
 from chartimpact_bot.jobs.store.sqlite import SqliteJobStore
 from tests.jobs.conftest import FakeClock, make_job
@@ -46,7 +46,7 @@ def entry(
 async def everything(store: JobStore, query: AuditQuery | None = None) -> list[AuditEntry]:
     page = await store.deliveries(query or AuditQuery(), limit=200)
     assert page.cursor is None
-    return page.entries
+    return page.items
 
 
 async def test_an_accepted_delivery_is_recorded_with_its_job(store: JobStore, clock: FakeClock) -> None:
@@ -95,8 +95,8 @@ async def test_entries_are_listed_newest_first_in_pages(store: JobStore, clock: 
     cursor = None
     while True:
         page = await store.deliveries(AuditQuery(), limit=10, cursor=cursor)
-        assert len(page.entries) <= 10
-        seen.extend(page.entries)
+        assert len(page.items) <= 10
+        seen.extend(page.items)
         if page.cursor is None:
             break
         cursor = page.cursor
@@ -144,17 +144,17 @@ async def test_prune_removes_old_entries_then_the_oldest_beyond_the_bound(store:
         await store.record_deliveries([entry(n, clock())], max_entries=BIG)
         clock.advance(3600)
     # Now the entries are 6 h, 5 h, … 1 h old: those older than 4.5 h go.
-    assert await store.prune_deliveries(AuditRetention(max_age_seconds=4.5 * 3600, max_entries=BIG)) == 2
+    assert await store.prune_deliveries(Retention(max_age_seconds=4.5 * 3600, max_kept=BIG)) == 2
     assert [e.delivery_id for e in await everything(store)] == [f"delivery-{n}" for n in (5, 4, 3, 2)]
-    assert await store.prune_deliveries(AuditRetention(max_age_seconds=10**9, max_entries=3)) == 1
+    assert await store.prune_deliveries(Retention(max_age_seconds=10**9, max_kept=3)) == 1
     assert len(await everything(store)) == 3
-    assert await store.prune_deliveries(AuditRetention(max_age_seconds=10**9, max_entries=3)) == 0
-    assert await store.prune_deliveries(AuditRetention(max_age_seconds=0, max_entries=BIG)) == 3
+    assert await store.prune_deliveries(Retention(max_age_seconds=10**9, max_kept=3)) == 0
+    assert await store.prune_deliveries(Retention(max_age_seconds=0, max_kept=BIG)) == 3
     assert await everything(store) == []
     # Jobs are pruned by their own retention, not the log's.
     await store.add(make_job(1), audit=entry(1, clock(), outcome="accepted", status=202))
     clock.advance(1)
-    assert await store.prune_deliveries(AuditRetention(max_age_seconds=0, max_entries=BIG)) == 1
+    assert await store.prune_deliveries(Retention(max_age_seconds=0, max_kept=BIG)) == 1
     assert (await store.counts())["queued"] == 1
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from chartimpact_bot.jobs.audit import AuditEntry, AuditQuery
 from chartimpact_bot.jobs.audit_writer import AuditWriter
-from chartimpact_bot.jobs.retention import DAY_SECONDS, audit_retention, prune_once, retention
+from chartimpact_bot.jobs.retention import DAY_SECONDS, prune_once, retention
 from chartimpact_bot.jobs.store.sqlite import SqliteJobStore
 from tests.jobs.conftest import FakeClock
 
@@ -28,7 +28,7 @@ async def store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SqliteJobStor
 
 
 async def held(store: SqliteJobStore) -> list[str | None]:
-    return [e.delivery_id for e in (await store.deliveries(AuditQuery(), limit=200)).entries]
+    return [e.delivery_id for e in (await store.deliveries(AuditQuery(), limit=200)).items]
 
 
 async def test_entries_are_written_in_order_in_batches_and_kept_within_the_bound(
@@ -85,7 +85,7 @@ async def test_retention_prunes_the_audit_log_by_its_own_period(store: SqliteJob
     clock.advance(2 * DAY_SECONDS)
     await store.record_deliveries([rejected(2, clock())], max_entries=1000)
     clock.advance(1)
-    await prune_once(store, retention(90, 1000), audit_retention(days=2, max_entries=1000))
+    await prune_once(store, retention(90, 1000), retention(2, 1000))
     assert await held(store) == ["flood-2"]
-    await prune_once(store, retention(90, 1000), audit_retention(days=30, max_entries=100))
+    await prune_once(store, retention(90, 1000), retention(30, 100))
     assert await held(store) == ["flood-2"]

@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from chartimpact_bot.jobs.model import CheckRun, Job
-from chartimpact_bot.jobs.params import Commits, PullRequestParams
+from chartimpact_bot.jobs.params import PullRequestParams
 from chartimpact_bot.jobs.store import Retention, StoreError, open_store
 from chartimpact_bot.jobs.store.base import DELIVERY_WINDOW_SECONDS, STATES, JobStore
 from chartimpact_bot.jobs.store.factory import sqlite_path
@@ -40,7 +40,7 @@ async def test_added_job_is_queued_and_answers_the_status_shape(store: JobStore)
         "createdAt", "startedAt", "finishedAt", "error", "result",
     ]  # fmt: skip
     assert status["result"] == {"verdict": None, "checkRunIds": [], "commentId": None}
-    assert stored.params == PullRequestParams(1, Commits("a" * 40, "b" * 40, "main", "feature-1"))
+    assert stored.params == PullRequestParams("a" * 40, "b" * 40, "main", "feature-1", number=1)
     assert stored.check_run is None
     assert await store.get("no-such-job") is None
 
@@ -377,15 +377,15 @@ async def test_dead_jobs_are_listed_and_revived(store: JobStore) -> None:
         job.error = f"gave up {n}"
         await finish(store, job, "dead" if n else "succeeded")
     dead = await store.list(["dead"])
-    assert [j.error for j in dead.jobs] == ["gave up 2", "gave up 1"] and dead.cursor is None
-    revived = await store.revive(dead.jobs[0].id)
+    assert [j.error for j in dead.items] == ["gave up 2", "gave up 1"] and dead.cursor is None
+    revived = await store.revive(dead.items[0].id)
     assert revived is not None and revived.revived and revived.job.state == "queued"
-    assert [j.id for j in (await store.list(["dead"])).jobs] == [dead.jobs[1].id]
-    succeeded = (await store.list(["succeeded"])).jobs[0]
+    assert [j.id for j in (await store.list(["dead"])).items] == [dead.items[1].id]
+    succeeded = (await store.list(["succeeded"])).items[0]
     assert await store.revive(succeeded.id) is None
     assert await store.revive("no-such-job") is None
     claimed = await store.claim("w", LEASE)
-    assert claimed is not None and claimed.id == dead.jobs[0].id and claimed.attempts == 1
+    assert claimed is not None and claimed.id == dead.items[0].id and claimed.attempts == 1
 
 
 # -- owed closes -------------------------------------------------------------------------------
@@ -436,7 +436,7 @@ async def test_a_job_saved_finished_owing_a_close_is_retained_until_closed(store
     job.state, job.error, job.close_owed = "dead", "GitHub kept answering 502", "dead"
     assert await store.save(job)
     assert (job.close_owed, job.close_due) == ("dead", clock())
-    assert await store.prune(Retention(max_age_seconds=0, max_jobs=0)) == 0  # the debt keeps it
+    assert await store.prune(Retention(max_age_seconds=0, max_kept=0)) == 0  # the debt keeps it
     # GitHub failed again: tried later, not before.
     assert [j.id for j in await store.closes_due(10, hold=LEASE)] == [job.id]
     assert await store.close_later(job.id, clock() + 300)
@@ -448,9 +448,9 @@ async def test_a_job_saved_finished_owing_a_close_is_retained_until_closed(store
     assert await store.closed(job.id)
     # Retention counts from the close.
     clock.advance(10)
-    assert await store.prune(Retention(max_age_seconds=50, max_jobs=1000)) == 0
+    assert await store.prune(Retention(max_age_seconds=50, max_kept=1000)) == 0
     clock.advance(50)
-    assert await store.prune(Retention(max_age_seconds=50, max_jobs=1000)) == 1
+    assert await store.prune(Retention(max_age_seconds=50, max_kept=1000)) == 1
 
 
 async def test_closes_due_come_soonest_first_and_by_the_limit(store: JobStore, clock: FakeClock) -> None:
@@ -498,15 +498,15 @@ async def test_listing_pages_newest_first(store: JobStore) -> None:
     cursor = None
     while True:
         page = await store.list(["queued", "dead"], limit=10, cursor=cursor)
-        seen.extend(page.jobs)
-        assert len(page.jobs) <= 10
+        seen.extend(page.items)
+        assert len(page.items) <= 10
         if page.cursor is None:
             break
         cursor = page.cursor
     assert len(seen) == 23 == len({j.id for j in seen})
     assert [j.seq for j in seen] == sorted((j.seq for j in seen), reverse=True)
     only_dead = await store.list(["dead"], limit=5)
-    assert len(only_dead.jobs) == 5 and only_dead.cursor is None
+    assert len(only_dead.items) == 5 and only_dead.cursor is None
     with pytest.raises(ValueError, match="unknown job state"):
         await store.list(["lost"])
     with pytest.raises(ValueError, match="cursor"):
@@ -536,12 +536,12 @@ async def test_prune_by_age_and_size_never_drops_unfinished_jobs(store: JobStore
     assert await store.claim("w", LEASE) is not None
     queued = (await store.add(make_job("q"))).job
     # The oldest two finished more than 4.5 h ago.
-    assert await store.prune(Retention(max_age_seconds=4.5 * 3600, max_jobs=1000)) == 2
+    assert await store.prune(Retention(max_age_seconds=4.5 * 3600, max_kept=1000)) == 2
     assert [await store.get(i) for i in finished[:2]] == [None, None]
     # Then by size: the oldest finished go first, and unfinished jobs stay even over the limit.
-    assert await store.prune(Retention(max_age_seconds=10**9, max_jobs=4)) == 2
+    assert await store.prune(Retention(max_age_seconds=10**9, max_kept=4)) == 2
     assert [await store.get(i) is not None for i in finished[2:]] == [False, False, True, True]
-    assert await store.prune(Retention(max_age_seconds=0, max_jobs=0)) == 2
+    assert await store.prune(Retention(max_age_seconds=0, max_kept=0)) == 2
     remaining = await store.counts()
     assert remaining["queued"] == 1 and remaining["running"] == 1 and sum(remaining.values()) == 2
     assert (await store.get(running.id)) is not None and (await store.get(queued.id)) is not None

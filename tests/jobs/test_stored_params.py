@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 
 from chartimpact_bot.jobs.model import CheckRun
 from chartimpact_bot.jobs.params import Commits, JobKind, JobParams, PullRequestParams, ReleaseParams
+from chartimpact_bot.jobs.store import params_codec
 from chartimpact_bot.jobs.store.base import JobStore
 from chartimpact_bot.jobs.store.redis import RedisJobStore
 from chartimpact_bot.jobs.store.sqlite import SqliteJobStore
@@ -33,13 +34,13 @@ CASES: list[tuple[JobKind, dict[str, Any], JobParams, CheckRun | None]] = [
     (
         "pull_request",
         {"number": 7, "base_sha": BASE, "head_sha": HEAD, "base_ref": "main", "head_ref": "feature"},
-        PullRequestParams(7, Commits(BASE, HEAD, "main", "feature")),
+        PullRequestParams(BASE, HEAD, "main", "feature", number=7),
         None,
     ),
     (
         "pull_request",
         {"number": 7, "base_sha": BASE, "head_sha": HEAD, "base_ref": "", "head_ref": "", **RUN, **SETTINGS},
-        PullRequestParams(7, Commits(BASE, HEAD, "", "")),
+        PullRequestParams(BASE, HEAD, "", "", number=7),
         CheckRun(91, RUN_URL, 1),
     ),
     (
@@ -136,3 +137,12 @@ async def _store_with_raw_access(
             await client.aclose()
 
     return redis_store, write_redis
+
+
+def test_parameters_a_kind_does_not_have_are_a_value_error_naming_the_key() -> None:
+    with pytest.raises(ValueError, match="pull_request job cannot be read: Object missing required field `number`"):
+        params_codec.decode("pull_request", json.dumps({"base_sha": BASE, "head_sha": HEAD}))
+    with pytest.raises(ValueError, match=r"release job cannot be read: Expected `int`, got `str` - at `\$.release_id`"):
+        params_codec.decode("release", json.dumps({"tag": "v1", "release_id": "1"}))
+    params = PullRequestParams(BASE, HEAD, number=3)
+    assert params_codec.decode("pull_request", params_codec.encode(params, None)) == (params, None)

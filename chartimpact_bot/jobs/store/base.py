@@ -54,8 +54,8 @@ Semantics, identical on sqlite and Redis:
 - **Listing.** `list` pages jobs in the given states newest first (by `seq`); the cursor is
   opaque. `counts` answers the number of jobs in every state.
 - **Retention.** `prune` removes finished jobs older than `max_age_seconds` and then the oldest
-  finished jobs while more than `max_jobs` are held; `queued` and `running` jobs are never
-  removed, so the store may hold more than `max_jobs` when that many are unfinished.
+  finished jobs while more than `max_kept` are held; `queued` and `running` jobs are never
+  removed, so the store may hold more than `max_kept` when that many are unfinished.
 - **Audit log.** Every webhook delivery is recorded as an `AuditEntry` (jobs/audit.py), in
   recording order (`seq`). `add(job, audit=entry)` records the delivery's entry in the same
   atomic change as the job, so an accepted delivery's entry exists exactly when its job does:
@@ -69,7 +69,7 @@ Semantics, identical on sqlite and Redis:
   (highest `seq`) first, with an opaque cursor; a page may hold fewer than `limit` entries
   while a cursor is answered. `prune_deliveries` removes the oldest entries while they are
   older than `max_age_seconds` (in recording order, so an entry written behind a younger one
-  goes on the next run), then the oldest while more than `max_entries` are held.
+  goes on the next run), then the oldest while more than `max_kept` are held.
 - **Cost.** `add`, `get`, `for_delivery`, `renew`, `save`, `closed` and `close_later` touch a bounded number of index
   entries whatever the number of jobs held; `claim` skips only the runnable-looking jobs whose
   key is busy (at most one queued job per key can exist, so at most one per running job), and
@@ -92,12 +92,13 @@ Semantics, identical on sqlite and Redis:
 
 from __future__ import annotations
 
+import abc
 import builtins
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Generic, TypeVar
 
-from ..audit import AuditEntry, AuditPage, AuditQuery, AuditRetention
+from ..audit import AuditEntry, AuditQuery
 from ..model import Job, JobState
 
 Clock = Callable[[], float]
@@ -106,6 +107,8 @@ RATE_WINDOW_SECONDS = 60.0  # the repository rate limit counts the claims of the
 STATES: tuple[JobState, ...] = ("queued", "running", "succeeded", "failed", "superseded", "dead")
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "superseded", "dead"})
 REVIVABLE: frozenset[str] = frozenset({"dead", "failed"})
+LOST_WORKER = "the worker running this job stopped; queued again"
+Item = TypeVar("Item", Job, AuditEntry)
 
 
 class StoreError(Exception):
@@ -123,15 +126,19 @@ class Added:
 
 
 @dataclass(frozen=True, slots=True)
-class Page:
-    jobs: list[Job]
+class Page(Generic[Item]):
+    """One page of a listing (jobs, or audit entries), newest first."""
+
+    items: list[Item]
     cursor: str | None  # pass back for the next page; None when this is the last
 
 
 @dataclass(frozen=True, slots=True)
 class Retention:
+    """What `prune` keeps of finished jobs, and `prune_deliveries` of audit entries."""
+
     max_age_seconds: float
-    max_jobs: int
+    max_kept: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,17 +149,22 @@ class ResultLimits:
     max_bytes: int
 
 
-class JobStore(Protocol):
+class JobStore(abc.ABC):
+    """What a backend implements. The checks of the callers' arguments are made here, once:
+    a method that checks them calls the backend's step of the same name with a `_` (`save` →
+    `_save_held`…), its arguments checked and normalized."""
+
+    @abc.abstractmethod
     async def add(self, job: Job, *, audit: AuditEntry | None = None) -> Added:
         """Store a new job (state `queued`), or answer the job already stored for its delivery;
         record `audit`, the delivery's entry, with it (accepted, or duplicate)."""
-        ...
 
+    @abc.abstractmethod
     async def get(self, job_id: str) -> Job | None: ...
 
+    @abc.abstractmethod
     async def for_delivery(self, delivery_id: str) -> Job | None:
         """The job stored for a delivery id within the dedup window, if any."""
-        ...
 
     async def claim(
         self,
@@ -165,77 +177,117 @@ class JobStore(Protocol):
         """Take the next runnable job for `owner`, leased for `lease` seconds; None if none is.
         `installation_cap`: skip the jobs of installations with that many running jobs;
         `repository_limit`: park the jobs of repositories with that many starts in the window."""
-        ...
+        return await self._claim_next(owner, lease, installation_cap or 0, repository_limit or 0)
 
+    @abc.abstractmethod
+    async def _claim_next(self, owner: str, lease: float, installation_cap: int, repository_limit: int) -> Job | None:
+        """`claim`, a cap or limit of 0 meaning none."""
+
+    @abc.abstractmethod
     async def renew(self, job: Job, lease: float) -> bool:
         """Extend the lease of a job the caller holds; False when the lease was lost."""
-        ...
 
     async def save(self, job: Job) -> bool:
         """Write a held job (state `running` or terminal); False when the lease was lost."""
-        ...
+        if job.state != "running" and job.state not in TERMINAL:
+            raise ValueError(f"save takes a running or finished job, not {job.state!r}: use requeue or revive")
+        return await self._save_held(job)
 
+    @abc.abstractmethod
+    async def _save_held(self, job: Job) -> bool: ...
+
+    @abc.abstractmethod
     async def requeue(self, job: Job, *, not_before: float | None, error: str | None) -> Job | None:
         """Return a held job to the queue (retry); None when the lease was lost. The answer's
         state is `queued`, or `superseded` when a newer job of its key is waiting."""
-        ...
 
+    @abc.abstractmethod
     async def revive(self, job_id: str) -> Added | None:
         """Queue a dead or failed job again (same id, attempts 0); None if it is neither."""
-        ...
 
+    @abc.abstractmethod
     async def recover(self) -> builtins.list[Job]:
         """Return running jobs whose lease expired to the queue; answers them as now stored."""
-        ...
 
     async def closes_due(self, limit: int, hold: float) -> builtins.list[Job]:
         """Finished jobs owing a close that is due now, soonest first; each held for `hold` s."""
-        ...
+        return await self._hold_closes_due(max(1, limit), hold)
 
+    @abc.abstractmethod
+    async def _hold_closes_due(self, limit: int, hold: float) -> builtins.list[Job]: ...
+
+    @abc.abstractmethod
     async def closed(self, job_id: str) -> bool:
         """The job's owed close was made; False when it owed none."""
-        ...
 
+    @abc.abstractmethod
     async def close_later(self, job_id: str, at: float) -> bool:
         """The job's close is still owed, due at `at` (epoch seconds); False when it owed none."""
-        ...
 
-    async def list(self, states: Sequence[str], *, limit: int = 50, cursor: str | None = None) -> Page: ...
+    async def list(self, states: Sequence[str], *, limit: int = 50, cursor: str | None = None) -> Page[Job]:
+        unknown = [s for s in states if s not in STATES]
+        if unknown:
+            raise ValueError(f"unknown job state {unknown[0]!r}; expected one of {', '.join(STATES)}")
+        return await self._list_states(list(dict.fromkeys(states)), max(1, limit), parse_cursor(cursor))
 
+    @abc.abstractmethod
+    async def _list_states(self, states: builtins.list[str], limit: int, before: int | None) -> Page[Job]:
+        """Each state's jobs with a seq below `before` (all when None), newest first: merge_newest."""
+
+    @abc.abstractmethod
     async def counts(self) -> dict[str, int]: ...
 
+    @abc.abstractmethod
     async def prune(self, retention: Retention) -> int:
         """Remove finished jobs by age, then by number; answers how many were removed."""
-        ...
 
     async def get_result(self, digest: str) -> bytes | None:
         """The result-cache payload stored under `digest`; None when absent or expired."""
-        ...
+        return await self._get_result(check_digest(digest))
+
+    @abc.abstractmethod
+    async def _get_result(self, digest: str) -> bytes | None: ...
 
     async def put_result(self, digest: str, payload: bytes, *, ttl: float, limits: ResultLimits) -> bool:
-        """Store a result-cache payload for `ttl` seconds, then evict down to `limits`."""
-        ...
+        """Store a result-cache payload for `ttl` seconds, then evict down to `limits`; False
+        when it is larger than the whole cache (not stored)."""
+        check_digest(digest)
+        if not ttl > 0:
+            raise ValueError(f"a result's ttl is a positive number of seconds, not {ttl!r}")
+        if limits.max_entries < 1 or limits.max_bytes < 1:
+            raise ValueError(f"result limits must be positive, not {limits}")
+        if len(payload) > limits.max_bytes:
+            return False
+        await self._put_result(digest, payload, ttl, limits)
+        return True
 
+    @abc.abstractmethod
+    async def _put_result(self, digest: str, payload: bytes, ttl: float, limits: ResultLimits) -> None: ...
+
+    @abc.abstractmethod
     async def prune_results(self, limits: ResultLimits) -> int:
         """Remove expired result-cache entries, then evict down to `limits`; answers how many."""
-        ...
 
+    @abc.abstractmethod
     async def record_deliveries(self, entries: Sequence[AuditEntry], *, max_entries: int) -> None:
         """Record audit entries, then keep at most `max_entries`, removing the oldest."""
-        ...
 
-    async def deliveries(self, query: AuditQuery, *, limit: int = 50, cursor: str | None = None) -> AuditPage:
+    async def deliveries(self, query: AuditQuery, *, limit: int = 50, cursor: str | None = None) -> Page[AuditEntry]:
         """Audit entries matching `query`, newest first."""
-        ...
+        return await self._list_deliveries(query, max(1, limit), parse_cursor(cursor))
 
-    async def prune_deliveries(self, retention: AuditRetention) -> int:
+    @abc.abstractmethod
+    async def _list_deliveries(self, query: AuditQuery, limit: int, before: int | None) -> Page[AuditEntry]: ...
+
+    @abc.abstractmethod
+    async def prune_deliveries(self, retention: Retention) -> int:
         """Remove audit entries by age, then by number; answers how many were removed."""
-        ...
 
+    @abc.abstractmethod
     async def ping(self) -> None:
         """Raise StoreError when the store cannot be reached (for /readyz)."""
-        ...
 
+    @abc.abstractmethod
     async def close(self) -> None: ...
 
 
@@ -250,34 +302,35 @@ def check_digest(digest: str) -> str:
     return digest
 
 
-def check_result_args(payload: bytes, ttl: float, limits: ResultLimits) -> bool:
-    """Whether `put_result` stores the payload at all (False: larger than the whole cache)."""
-    if not ttl > 0:
-        raise ValueError(f"a result's ttl is a positive number of seconds, not {ttl!r}")
-    if limits.max_entries < 1 or limits.max_bytes < 1:
-        raise ValueError(f"result limits must be positive, not {limits}")
-    return len(payload) <= limits.max_bytes
-
-
-def check_states(states: Sequence[str]) -> list[str]:
-    unknown = [s for s in states if s not in STATES]
-    if unknown:
-        raise ValueError(f"unknown job state {unknown[0]!r}; expected one of {', '.join(STATES)}")
-    return list(dict.fromkeys(states))
-
-
-def check_saved_state(job: Job) -> None:
-    if job.state != "running" and job.state not in TERMINAL:
-        raise ValueError(f"save takes a running or finished job, not {job.state!r}: use requeue or revive")
-
-
-def merge_newest(pages: list[list[Job]], limit: int) -> Page:
+def merge_newest(pages: builtins.list[builtins.list[Job]], limit: int) -> Page[Job]:
     """Merge per-state pages into one page. Each page holds up to `limit + 1` jobs, newest first,
     so more jobs exist exactly when the pages hold more than `limit` together."""
     merged = sorted((job for page in pages for job in page), key=lambda j: j.seq, reverse=True)
     more = len(merged) > limit
     merged = merged[:limit]
     return Page(merged, str(merged[-1].seq) if more and merged else None)
+
+
+def copy_stored(job: Job, stored: Job) -> None:
+    """Give the caller's copy of a job what the store decided (its state, lease, times…)."""
+    for name in _STORED_BY_US:
+        setattr(job, name, getattr(stored, name))
+
+
+_STORED_BY_US = (
+    "state",
+    "seq",
+    "attempts",
+    "started_at",
+    "finished_at",
+    "lease_owner",
+    "lease_until",
+    "not_before",
+    "superseded_by",
+    "error",
+    "close_owed",
+    "close_due",
+)
 
 
 def parse_cursor(cursor: str | None) -> int | None:

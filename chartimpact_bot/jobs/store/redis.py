@@ -11,7 +11,7 @@ import builtins
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -19,30 +19,27 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from ...timestamps import iso
-from ..audit import AuditEntry, AuditPage, AuditQuery, AuditRetention
+from ..audit import AuditEntry, AuditQuery
 from ..model import Job
 from . import redis_result_scripts as result_lua
 from . import redis_scripts as lua
 from .base import (
     DELIVERY_WINDOW_SECONDS,
+    LOST_WORKER,
     RATE_WINDOW_SECONDS,
     STATES,
     Added,
     Clock,
+    JobStore,
     Page,
     ResultLimits,
     Retention,
     StoreError,
-    check_digest,
-    check_result_args,
-    check_saved_state,
-    check_states,
+    copy_stored,
     merge_newest,
-    parse_cursor,
 )
 from .codec import from_record, to_record
 
-LOST_WORKER = "the worker running this job stopped; queued again"
 # The delivery key outlives the window a little; the scripts compare times themselves, so
 # dedup follows the store's clock and Redis only collects what is surely stale.
 DELIVERY_TTL_SECONDS = DELIVERY_WINDOW_SECONDS + 3600
@@ -60,7 +57,7 @@ AUDIT_FIELDS = ("delivery_id", "event", "action", "repository", "installation_id
 AUDIT_INDEXED = ("delivery_id", "repository", "outcome")
 
 
-class RedisJobStore:
+class RedisJobStore(JobStore):
     def __init__(self, client: aioredis.Redis, *, prefix: str, clock: Clock = time.time, where: str = "redis") -> None:
         self._redis = client
         self._prefix = prefix
@@ -100,7 +97,7 @@ class RedisJobStore:
             if outcome == b"seen":
                 audit.outcome, audit.status = "duplicate", 200
         if outcome == b"created":
-            _copy_into(job, stored)
+            copy_stored(job, stored)
             stored = job
         return Added(
             stored,
@@ -122,14 +119,7 @@ class RedisJobStore:
             return None
         return await self.get(job_id)
 
-    async def claim(
-        self,
-        owner: str,
-        lease: float,
-        *,
-        installation_cap: int | None = None,
-        repository_limit: int | None = None,
-    ) -> Job | None:
+    async def _claim_next(self, owner: str, lease: float, installation_cap: int, repository_limit: int) -> Job | None:
         now = self._clock()
         # A token per claim (see sqlite.py): the worker of an earlier claim is not the holder.
         token = f"{owner}/{uuid.uuid4().hex[:12]}"
@@ -139,8 +129,8 @@ class RedisJobStore:
             iso(now),
             repr(now + lease),
             token,
-            installation_cap or 0,
-            repository_limit or 0,
+            installation_cap,
+            repository_limit,
             RATE_WINDOW_SECONDS,
             RATE_TTL_SECONDS,
         )
@@ -153,8 +143,7 @@ class RedisJobStore:
             job.lease_until = until
         return bool(renewed == 1)
 
-    async def save(self, job: Job) -> bool:
-        check_saved_state(job)
+    async def _save_held(self, job: Job) -> bool:
         now = self._clock()
         record = await self._call(
             "SAVE",
@@ -169,7 +158,7 @@ class RedisJobStore:
         )
         if not record:
             return False
-        _copy_into(job, _job(record))
+        copy_stored(job, _job(record))
         return True
 
     async def requeue(self, job: Job, *, not_before: float | None, error: str | None) -> Job | None:
@@ -187,7 +176,7 @@ class RedisJobStore:
         if not record:
             return None
         stored = _job(record)
-        _copy_into(job, stored)
+        copy_stored(job, stored)
         return stored
 
     async def revive(self, job_id: str) -> Added | None:
@@ -202,9 +191,9 @@ class RedisJobStore:
         now = self._clock()
         return [_job(r) for r in await self._call("RECOVER", now, iso(now), LOST_WORKER)]
 
-    async def closes_due(self, limit: int, hold: float) -> builtins.list[Job]:
+    async def _hold_closes_due(self, limit: int, hold: float) -> builtins.list[Job]:
         now = self._clock()
-        return [_job(r) for r in await self._call("CLOSES_DUE", now, max(1, limit), repr(now + hold))]
+        return [_job(r) for r in await self._call("CLOSES_DUE", now, limit, repr(now + hold))]
 
     async def closed(self, job_id: str) -> bool:
         return bool(await self._call("CLOSED", self._clock(), job_id) == 1)
@@ -212,12 +201,10 @@ class RedisJobStore:
     async def close_later(self, job_id: str, at: float) -> bool:
         return bool(await self._call("CLOSE_LATER", job_id, repr(at)) == 1)
 
-    async def list(self, states: Sequence[str], *, limit: int = 50, cursor: str | None = None) -> Page:
-        wanted, before = check_states(states), parse_cursor(cursor)
-        limit = max(1, limit)
+    async def _list_states(self, states: builtins.list[str], limit: int, before: int | None) -> Page[Job]:
         top = "+inf" if before is None else f"({before}"
         pages = []
-        for state in wanted:
+        for state in states:
             ids = await self._do(
                 self._redis.zrevrangebyscore(self._key("state", state), top, "-inf", start=0, num=limit + 1)
             )
@@ -232,26 +219,15 @@ class RedisJobStore:
         return {state: int(size) for state, size in zip(STATES, sizes, strict=True)}
 
     async def prune(self, retention: Retention) -> int:
-        cutoff = repr(self._clock() - retention.max_age_seconds)
-        removed = 0
-        while True:
-            batch = int(await self._call("PRUNE", cutoff, retention.max_jobs, PRUNE_BATCH))
-            removed += batch
-            if batch < PRUNE_BATCH:
-                return removed
+        return await self._prune_with("PRUNE", retention)
 
-    async def get_result(self, digest: str) -> bytes | None:
-        payload, expires = await self._do(
-            self._redis.hmget(self._key("result", check_digest(digest)), "payload", "expires")
-        )
+    async def _get_result(self, digest: str) -> bytes | None:
+        payload, expires = await self._do(self._redis.hmget(self._key("result", digest), "payload", "expires"))
         if payload is None or expires is None or float(expires) <= self._clock():
             return None
         return bytes(payload)
 
-    async def put_result(self, digest: str, payload: bytes, *, ttl: float, limits: ResultLimits) -> bool:
-        check_digest(digest)
-        if not check_result_args(payload, ttl, limits):
-            return False
+    async def _put_result(self, digest: str, payload: bytes, ttl: float, limits: ResultLimits) -> None:
         expires = repr(self._clock() + ttl)
         script = self._result_scripts["PUT_RESULT"]
         # The payload goes to Redis as the bytes it is (the job scripts' arguments are text).
@@ -264,17 +240,11 @@ class RedisJobStore:
             str(limits.max_bytes),
         ]
         await self._do(script(keys=[], args=args))
-        return True
 
     async def prune_results(self, limits: ResultLimits) -> int:
         script = self._result_scripts["PRUNE_RESULTS"]
         args = [self._prefix, repr(self._clock()), str(limits.max_entries), str(limits.max_bytes), str(PRUNE_BATCH)]
-        removed = 0
-        while True:
-            batch = int(await self._do(script(keys=[], args=args)))
-            removed += batch
-            if batch < PRUNE_BATCH:
-                return removed
+        return await _in_batches(lambda: self._do(script(keys=[], args=args)))
 
     async def record_deliveries(self, entries: Sequence[AuditEntry], *, max_entries: int) -> None:
         if entries:
@@ -283,8 +253,7 @@ class RedisJobStore:
             for entry, seq in zip(entries, seqs, strict=True):
                 entry.seq = int(seq)
 
-    async def deliveries(self, query: AuditQuery, *, limit: int = 50, cursor: str | None = None) -> AuditPage:
-        before, limit = parse_cursor(cursor), max(1, limit)
+    async def _list_deliveries(self, query: AuditQuery, limit: int, before: int | None) -> Page[AuditEntry]:
         index = await self._narrowest(query)
         top = "+inf" if before is None else f"({before}"
         found: builtins.list[AuditEntry] = []
@@ -292,7 +261,7 @@ class RedisJobStore:
         while scanned < SCAN_BUDGET:
             seqs = await self._do(self._redis.zrevrangebyscore(index, top, "-inf", start=0, num=SCAN_CHUNK))
             if not seqs:
-                return AuditPage(found, None)
+                return Page(found, None)
             raws = await self._do(self._redis.hmget(self._key("audit", "entry"), seqs))
             for seq, raw in zip(seqs, raws, strict=True):
                 scanned += 1
@@ -301,19 +270,13 @@ class RedisJobStore:
                     continue
                 found.append(entry)
                 if len(found) > limit:
-                    return AuditPage(found[:limit], str(found[limit - 1].seq))
+                    return Page(found[:limit], str(found[limit - 1].seq))
             top = f"({int(seqs[-1])}"
         # Read through the budget: the page stops here, and the cursor goes on below what was read.
-        return AuditPage(found, top[1:])
+        return Page(found, top[1:])
 
-    async def prune_deliveries(self, retention: AuditRetention) -> int:
-        cutoff = repr(self._clock() - retention.max_age_seconds)
-        removed = 0
-        while True:
-            batch = int(await self._call("PRUNE_AUDIT", cutoff, retention.max_entries, PRUNE_BATCH))
-            removed += batch
-            if batch < PRUNE_BATCH:
-                return removed
+    async def prune_deliveries(self, retention: Retention) -> int:
+        return await self._prune_with("PRUNE_AUDIT", retention)
 
     async def ping(self) -> None:
         await self._do(self._redis.ping())
@@ -335,6 +298,10 @@ class RedisJobStore:
             return await awaitable
         except RedisError as exc:
             raise StoreError(f"the job store at {self._where} cannot be used: {exc}") from exc
+
+    async def _prune_with(self, script: str, retention: Retention) -> int:
+        cutoff = repr(self._clock() - retention.max_age_seconds)
+        return await _in_batches(lambda: self._call(script, cutoff, retention.max_kept, PRUNE_BATCH))
 
     async def _narrowest(self, query: AuditQuery) -> str:
         """The index of the query's filters holding the fewest entries (all entries without one)."""
@@ -358,6 +325,17 @@ class RedisJobStore:
             records = await self._do(pipe.execute())
         # A job pruned between the two reads is left out rather than answered empty.
         return [from_record(_decode(r)) for r in records if r]
+
+
+async def _in_batches(prune: Callable[[], Awaitable[Any]]) -> int:
+    """Run a pruning script until it removes less than a batch (each run is short, so the
+    server's other clients never wait long); answers how many it removed in all."""
+    removed = 0
+    while True:
+        batch = int(await prune())
+        removed += batch
+        if batch < PRUNE_BATCH:
+            return removed
 
 
 def _split_prefix(url: str, default: str) -> tuple[str, str]:
@@ -414,21 +392,3 @@ def _writable(job: Job) -> list[str]:
     """What a holder may change, in the order SAVE and REQUEUE read them."""
     record = to_record(job)
     return [str(record["result"]), str(record["params"]), str(job.attempts), *_optional(job.error)]
-
-
-def _copy_into(job: Job, stored: Job) -> None:
-    for name in (
-        "state",
-        "seq",
-        "attempts",
-        "started_at",
-        "finished_at",
-        "lease_owner",
-        "lease_until",
-        "not_before",
-        "superseded_by",
-        "error",
-        "close_owed",
-        "close_due",
-    ):
-        setattr(job, name, getattr(stored, name))

@@ -23,37 +23,34 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ...timestamps import iso
-from ..audit import AuditEntry, AuditPage, AuditQuery, AuditRetention
+from ..audit import AuditEntry, AuditQuery
 from ..model import Ending, Job
 from . import sqlite_results as results
 from . import sqlite_schema as sql
 from .base import (
     DELIVERY_WINDOW_SECONDS,
+    LOST_WORKER,
     RATE_WINDOW_SECONDS,
     REVIVABLE,
     STATES,
     TERMINAL,
     Added,
     Clock,
+    JobStore,
     Page,
     ResultLimits,
     Retention,
     StoreError,
-    check_digest,
-    check_result_args,
-    check_saved_state,
-    check_states,
+    copy_stored,
     merge_newest,
-    parse_cursor,
 )
 from .codec import from_record, to_record
 
 T = TypeVar("T")
-LOST_WORKER = "the worker running this job stopped; queued again"
 BUSY_TIMEOUT_SECONDS = 10.0
 
 
-class SqliteJobStore:
+class SqliteJobStore(JobStore):
     def __init__(self, path: str, *, clock: Clock = time.time) -> None:
         self.path = path
         self._clock = clock
@@ -82,14 +79,7 @@ class SqliteJobStore:
     async def for_delivery(self, delivery_id: str) -> Job | None:
         return await self._run(self._for_delivery, delivery_id)
 
-    async def claim(
-        self,
-        owner: str,
-        lease: float,
-        *,
-        installation_cap: int | None = None,
-        repository_limit: int | None = None,
-    ) -> Job | None:
+    async def _claim_next(self, owner: str, lease: float, installation_cap: int, repository_limit: int) -> Job | None:
         claim = functools.partial(
             self._claim, owner=owner, lease=lease, installation_cap=installation_cap, repository_limit=repository_limit
         )
@@ -98,8 +88,7 @@ class SqliteJobStore:
     async def renew(self, job: Job, lease: float) -> bool:
         return await self._run(self._renew, job, lease)
 
-    async def save(self, job: Job) -> bool:
-        check_saved_state(job)
+    async def _save_held(self, job: Job) -> bool:
         return await self._run(self._tx, self._save, job)
 
     async def requeue(self, job: Job, *, not_before: float | None, error: str | None) -> Job | None:
@@ -111,8 +100,8 @@ class SqliteJobStore:
     async def recover(self) -> builtins.list[Job]:
         return await self._run(self._tx, self._recover)
 
-    async def closes_due(self, limit: int, hold: float) -> builtins.list[Job]:
-        return await self._run(self._tx, self._closes_due, max(1, limit), hold)
+    async def _hold_closes_due(self, limit: int, hold: float) -> builtins.list[Job]:
+        return await self._run(self._tx, self._closes_due, limit, hold)
 
     async def closed(self, job_id: str) -> bool:
         return await self._run(self._tx, self._closed, job_id)
@@ -120,9 +109,8 @@ class SqliteJobStore:
     async def close_later(self, job_id: str, at: float) -> bool:
         return await self._run(self._tx, self._close_later, job_id, at)
 
-    async def list(self, states: Sequence[str], *, limit: int = 50, cursor: str | None = None) -> Page:
-        wanted, before = check_states(states), parse_cursor(cursor)
-        return await self._run(self._list, wanted, max(1, limit), before)
+    async def _list_states(self, states: builtins.list[str], limit: int, before: int | None) -> Page[Job]:
+        return await self._run(self._list, states, limit, before)
 
     async def counts(self) -> dict[str, int]:
         return await self._run(self._counts)
@@ -130,16 +118,11 @@ class SqliteJobStore:
     async def prune(self, retention: Retention) -> int:
         return await self._run(self._tx, self._prune, retention)
 
-    async def get_result(self, digest: str) -> bytes | None:
-        check_digest(digest)
+    async def _get_result(self, digest: str) -> bytes | None:
         return await self._run(lambda: results.get(self._db(), self._clock(), digest))
 
-    async def put_result(self, digest: str, payload: bytes, *, ttl: float, limits: ResultLimits) -> bool:
-        check_digest(digest)
-        if not check_result_args(payload, ttl, limits):
-            return False
+    async def _put_result(self, digest: str, payload: bytes, ttl: float, limits: ResultLimits) -> None:
         await self._run(self._tx, lambda conn, now: results.put(conn, now, digest, payload, ttl=ttl, limits=limits))
-        return True
 
     async def prune_results(self, limits: ResultLimits) -> int:
         return await self._run(self._tx, results.prune, limits)
@@ -147,11 +130,10 @@ class SqliteJobStore:
     async def record_deliveries(self, entries: Sequence[AuditEntry], *, max_entries: int) -> None:
         await self._run(self._tx, self._record_deliveries, list(entries), max_entries)
 
-    async def deliveries(self, query: AuditQuery, *, limit: int = 50, cursor: str | None = None) -> AuditPage:
-        before = parse_cursor(cursor)
-        return await self._run(self._deliveries, query, max(1, limit), before)
+    async def _list_deliveries(self, query: AuditQuery, limit: int, before: int | None) -> Page[AuditEntry]:
+        return await self._run(self._deliveries, query, limit, before)
 
-    async def prune_deliveries(self, retention: AuditRetention) -> int:
+    async def prune_deliveries(self, retention: Retention) -> int:
         return await self._run(self._tx, self._prune_deliveries, retention)
 
     async def ping(self) -> None:
@@ -245,8 +227,8 @@ class SqliteJobStore:
         *,
         owner: str,
         lease: float,
-        installation_cap: int | None,
-        repository_limit: int | None,
+        installation_cap: int,
+        repository_limit: int,
     ) -> Job | None:
         conn.execute(sql.PROMOTE_DUE, (now,))
         while True:
@@ -292,7 +274,7 @@ class SqliteJobStore:
         else:
             stored.close_owed = None  # only a finished job owes a close
         self._write(conn, stored, row["added_ts"], finished)
-        _copy_into(job, stored)
+        copy_stored(job, stored)
         return True
 
     def _requeue(
@@ -304,7 +286,7 @@ class SqliteJobStore:
         stored = _take_writable(_job(row), job)
         stored.error = error
         self._back_to_queue(conn, now, stored, row["added_ts"], not_before)
-        _copy_into(job, stored)
+        copy_stored(job, stored)
         return stored
 
     def _recover(self, conn: sqlite3.Connection, now: float) -> builtins.list[Job]:
@@ -348,8 +330,8 @@ class SqliteJobStore:
     def _prune(self, conn: sqlite3.Connection, now: float, retention: Retention) -> int:
         removed = conn.execute(sql.PRUNE_AGE, (now - retention.max_age_seconds,)).rowcount
         held = int(conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
-        if held > retention.max_jobs:
-            removed += conn.execute(sql.PRUNE_SIZE, (held - retention.max_jobs,)).rowcount
+        if held > retention.max_kept:
+            removed += conn.execute(sql.PRUNE_SIZE, (held - retention.max_kept,)).rowcount
         conn.execute(sql.PRUNE_DELIVERIES, (now - DELIVERY_WINDOW_SECONDS,))
         conn.execute(sql.RATE_FORGET_ALL, (now - RATE_WINDOW_SECONDS,))
         return removed
@@ -361,13 +343,13 @@ class SqliteJobStore:
             _insert_audit(conn, entry)
         conn.execute(sql.TRIM_AUDIT, (max_entries,))
 
-    def _prune_deliveries(self, conn: sqlite3.Connection, now: float, retention: AuditRetention) -> int:
+    def _prune_deliveries(self, conn: sqlite3.Connection, now: float, retention: Retention) -> int:
         kept = conn.execute(sql.FIRST_KEPT_AUDIT, (now - retention.max_age_seconds,)).fetchone()
         if kept is None:
             removed = conn.execute("DELETE FROM audit").rowcount
         else:
             removed = conn.execute(sql.PRUNE_AUDIT_BEFORE, (kept["seq"],)).rowcount
-        return int(removed + conn.execute(sql.TRIM_AUDIT, (retention.max_entries,)).rowcount)
+        return int(removed + conn.execute(sql.TRIM_AUDIT, (retention.max_kept,)).rowcount)
 
     # -- reads, outside a transaction (one statement each, so each reads one snapshot) --------
 
@@ -381,19 +363,19 @@ class SqliteJobStore:
             return None
         return self._load(conn, seen["job_id"])
 
-    def _list(self, states: builtins.list[str], limit: int, before: int | None) -> Page:
+    def _list(self, states: builtins.list[str], limit: int, before: int | None) -> Page[Job]:
         conn = self._db()
         bound = before if before is not None else 2**62
         pages = [[_job(r) for r in conn.execute(sql.PAGE, (s, bound, limit + 1))] for s in states]
         return merge_newest(pages, limit)
 
-    def _deliveries(self, query: AuditQuery, limit: int, before: int | None) -> AuditPage:
+    def _deliveries(self, query: AuditQuery, limit: int, before: int | None) -> Page[AuditEntry]:
         filters = [(name, getattr(query, name)) for name in sql.AUDIT_FILTERS if getattr(query, name) is not None]
         statement = sql.AUDIT_PAGE.format(filters="".join(f" AND {name} = ?" for name, _ in filters))
         bound = before if before is not None else 2**62
         rows = self._db().execute(statement, (bound, *(value for _, value in filters), limit + 1)).fetchall()
         entries = [_audit_entry(row) for row in rows[:limit]]
-        return AuditPage(entries, str(entries[-1].seq) if len(rows) > limit else None)
+        return Page(entries, str(entries[-1].seq) if len(rows) > limit else None)
 
     def _counts(self) -> dict[str, int]:
         counts: dict[str, int] = dict.fromkeys(STATES, 0)
@@ -482,24 +464,6 @@ def _take_writable(stored: Job, job: Job) -> Job:
         attempts=job.attempts,
         close_owed=job.close_owed,
     )
-
-
-_STORED_BY_US = (
-    "state",
-    "finished_at",
-    "lease_owner",
-    "lease_until",
-    "not_before",
-    "superseded_by",
-    "error",
-    "close_owed",
-    "close_due",
-)
-
-
-def _copy_into(job: Job, stored: Job) -> None:
-    for name in _STORED_BY_US:
-        setattr(job, name, getattr(stored, name))
 
 
 def _rate_allows_at(conn: sqlite3.Connection, now: float, repository: str, limit: int) -> float | None:
