@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from chartimpact_bot.jobs.model import Job
@@ -21,9 +22,15 @@ async def _get(app: AppUnderTest, path: str) -> tuple[int, dict[str, Any]]:
     return response.status, await response.json()
 
 
+def _queue_url(tmp_path: Path) -> str:
+    """The sqlite file `make_app` gives the App of this test."""
+    return f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
+
+
 async def _finished_jobs(queue_url: str, states: list[str]) -> list[Job]:
     """Jobs that ran elsewhere and ended in `states` (oldest first), written by another store
-    object on the App's sqlite file, as another instance would."""
+    object on the App's sqlite file, as another instance would. Call it before the App starts:
+    a running App's workers would claim a queued job before this store could."""
     store = await open_store(queue_url)
     jobs = []
     try:
@@ -74,11 +81,11 @@ async def test_a_missing_or_wrong_token_answers_401(make_app: MakeApp) -> None:
     assert (await app.client.get("/metrics")).status == 200
 
 
-async def test_jobs_are_listed_by_state_newest_first_in_pages(make_app: MakeApp) -> None:
-    app = await make_app(api_token=TOKEN)
+async def test_jobs_are_listed_by_state_newest_first_in_pages(make_app: MakeApp, tmp_path: Path) -> None:
     jobs = await _finished_jobs(
-        app.settings.queue_url, ["dead", "succeeded", "dead", "failed", "dead", "dead", "succeeded"]
+        _queue_url(tmp_path), ["dead", "succeeded", "dead", "failed", "dead", "dead", "succeeded"]
     )
+    app = await make_app(api_token=TOKEN)
     dead = [j.id for j in reversed(jobs) if j.state == "dead"]
 
     status, page = await _get(app, "/api/jobs?state=dead&limit=3")
@@ -105,9 +112,9 @@ async def test_jobs_are_listed_by_state_newest_first_in_pages(make_app: MakeApp)
     assert (status, none) == (200, {"jobs": [], "nextCursor": None})
 
 
-async def test_bad_query_parameters_answer_400_with_a_reason(make_app: MakeApp) -> None:
+async def test_bad_query_parameters_answer_400_with_a_reason(make_app: MakeApp, tmp_path: Path) -> None:
+    await _finished_jobs(_queue_url(tmp_path), ["dead", "dead"])
     app = await make_app(api_token=TOKEN)
-    await _finished_jobs(app.settings.queue_url, ["dead", "dead"])
     for query in (
         "state=bogus",
         "state=dead,zombie",
@@ -132,9 +139,11 @@ async def test_bad_query_parameters_answer_400_with_a_reason(make_app: MakeApp) 
     assert (status, len(answer["jobs"])) == (200, 2)
 
 
-async def test_retry_answers_404_for_an_unknown_job_and_409_for_one_neither_dead_nor_failed(make_app: MakeApp) -> None:
+async def test_retry_answers_404_for_an_unknown_job_and_409_for_one_neither_dead_nor_failed(
+    make_app: MakeApp, tmp_path: Path
+) -> None:
+    (done,) = await _finished_jobs(_queue_url(tmp_path), ["succeeded"])
     app = await make_app(api_token=TOKEN)
-    (done,) = await _finished_jobs(app.settings.queue_url, ["succeeded"])
     for job_id in ("0" * 32, "not a job id", "x" * 65):
         response = await app.client.post(f"/api/jobs/{job_id}/retry", headers=AUTH)
         assert response.status == 404, job_id
