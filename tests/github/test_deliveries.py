@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.conftest import git
 from tests.github.conftest import (
+    AppUnderTest,
     MakeApp,
     Repo,
     chart_files,
@@ -182,8 +183,8 @@ async def test_pushes_elsewhere_are_ignored(make_app: MakeApp, repo: Repo) -> No
     assert (status, answer["reason"]) == (200, "the push creates or deletes the branch")
 
 
-async def test_release_published_is_compared_with_the_previous_release(make_app: MakeApp, repo: Repo) -> None:
-    app = await make_app()
+def _two_releases(app: AppUnderTest, repo: Repo) -> tuple[str, str]:
+    """Releases v1.0.0 and v1.1.0 (which changes the worker's image): their commits."""
     repo.tag("v1.0.0")
     first = _head(repo)
     second = repo.commit(chart_files("worker", tag="1.27"), "worker image")
@@ -192,6 +193,12 @@ async def test_release_published_is_compared_with_the_previous_release(make_app:
         {"id": 2, "tag_name": "v1.1.0", "draft": False, "prerelease": False, "published_at": "2026-11-02T10:00:00Z"},
         {"id": 1, "tag_name": "v1.0.0", "draft": False, "prerelease": False, "published_at": "2026-11-01T10:00:00Z"},
     ]
+    return first, second
+
+
+async def test_release_published_is_compared_with_the_previous_release(make_app: MakeApp, repo: Repo) -> None:
+    app = await make_app()
+    first, second = _two_releases(app, repo)
     status, answer = await app.deliver("release", release_published(tag="v1.1.0", release_id=2))
     assert status == 202
     await app.settle()
@@ -204,14 +211,7 @@ async def test_release_published_is_compared_with_the_previous_release(make_app:
 async def test_a_re_run_of_a_release_check_run_compares_the_same_commits(make_app: MakeApp, repo: Repo) -> None:
     """Its external_id names the release's kind and base; the head is the run's own commit."""
     app = await make_app()
-    repo.tag("v1.0.0")
-    first = _head(repo)
-    second = repo.commit(chart_files("worker", tag="1.27"), "worker image")
-    repo.tag("v1.1.0")
-    app.fake.repos["acme/charts"].releases = [
-        {"id": 2, "tag_name": "v1.1.0", "draft": False, "prerelease": False, "published_at": "2026-11-02T10:00:00Z"},
-        {"id": 1, "tag_name": "v1.0.0", "draft": False, "prerelease": False, "published_at": "2026-11-01T10:00:00Z"},
-    ]
+    first, second = _two_releases(app, repo)
     await app.deliver("release", release_published(tag="v1.1.0", release_id=2))
     await app.settle()
     (run,) = app.fake.runs_for(second)

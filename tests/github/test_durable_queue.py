@@ -38,16 +38,25 @@ def _comments(app: AppUnderTest, number: int) -> list[dict[str, Any]]:
     return [c for c in app.fake.comments.values() if (c["repository"], c["issue"]) == (REPOSITORY, number)]
 
 
+async def _two_slow_pull_requests(
+    app: AppUnderTest, repo: Repo
+) -> tuple[str, str, str, dict[str, Any], dict[str, Any]]:
+    """Two pull requests delivered to an App whose GitHub answers slowly (the first job runs
+    while the second waits): the base commit, both heads, and both delivery answers."""
+    app.fake.latency = 0.3
+    base = _head(repo)
+    head1 = repo.commit(chart_files("web", tag="1.26"), "web image")
+    head2 = repo.commit(chart_files("api", tag="1.27"), "api image")
+    _, one = await app.deliver("pull_request", pull_request("opened", number=1, base_sha=base, head_sha=head1))
+    _, two = await app.deliver("pull_request", pull_request("opened", number=2, base_sha=base, head_sha=head2))
+    return base, head1, head2, one, two
+
+
 async def test_jobs_survive_a_restart_of_the_app(make_app: MakeApp, repo: Repo) -> None:
     """One job is running and one waits when the App stops (no grace): the next App on the same
     sqlite file runs both; the running one's check run is reused, not doubled."""
     first = await make_app(worker_concurrency=1, shutdown_grace_seconds=0)
-    first.fake.latency = 0.3
-    base = _head(repo)
-    head1 = repo.commit(chart_files("web", tag="1.26"), "web image")
-    head2 = repo.commit(chart_files("api", tag="1.27"), "api image")
-    _, one = await first.deliver("pull_request", pull_request("opened", number=1, base_sha=base, head_sha=head1))
-    _, two = await first.deliver("pull_request", pull_request("opened", number=2, base_sha=base, head_sha=head2))
+    base, head1, head2, one, two = await _two_slow_pull_requests(first, repo)
 
     async def run_opened() -> bool:
         return bool(first.fake.runs_for(head1))
@@ -81,12 +90,7 @@ async def test_jobs_stored_by_the_previous_version_run_after_an_upgrade(make_app
     tests/jobs/test_stored_params.py has every kind). The upgraded App runs both, and the
     running one completes the check run it opened."""
     first = await make_app(worker_concurrency=1, shutdown_grace_seconds=0)
-    first.fake.latency = 0.3
-    base = _head(repo)
-    head1 = repo.commit(chart_files("web", tag="1.26"), "web image")
-    head2 = repo.commit(chart_files("api", tag="1.27"), "api image")
-    _, one = await first.deliver("pull_request", pull_request("opened", number=1, base_sha=base, head_sha=head1))
-    _, two = await first.deliver("pull_request", pull_request("opened", number=2, base_sha=base, head_sha=head2))
+    base, head1, head2, one, two = await _two_slow_pull_requests(first, repo)
 
     async def run_checkpointed() -> bool:
         store = await open_store(first.settings.queue_url)
