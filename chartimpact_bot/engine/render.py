@@ -139,7 +139,8 @@ class IsolatedHelmRenderer:
         env[PARENT_VARIABLE] = str(os.getpid())
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_PARENT), env.get("PYTHONPATH", "")) if p)
         with subprocess.Popen(
-            [sys.executable, "-m", WORKER_MODULE],
+            # -P: the package is the one PYTHONPATH names, never one in the working directory.
+            [sys.executable, "-P", "-m", WORKER_MODULE],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
