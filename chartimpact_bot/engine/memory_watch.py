@@ -24,7 +24,7 @@ PROC = "/proc"
 # tests, grows by 1.5 to 2 GB/s here (docs/adr/0003-render-memory-bound.md).
 GROWTH_BYTES_PER_SECOND = 4 * 1024**3
 FASTEST_POLL_SECONDS = 0.002  # near the limit only
-SLOWEST_POLL_SECONDS = 0.05  # far from it: a look costs ~0.1 ms of this process (render.py's loop)
+SLOWEST_POLL_SECONDS = 0.05  # far from it: a look costs this process ~0.2 ms (render.py's loop)
 
 
 @functools.cache
