@@ -39,7 +39,7 @@ WORKER_MODULE = "chartimpact_bot.engine.render_worker"
 # package is installed (a checkout, site-packages).
 PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 # Below this the Go runtime cannot start where RENDER_MEMORY_MB is an address-space limit (no
-# /proc to watch), and the few charts that need less gain nothing from a lower one.
+# /proc to watch); the same floor everywhere keeps the setting's meaning the same on every system.
 MIN_MEMORY_MB = 1024
 # Where a render is bounded by its address space only (no /proc), parsing and writing its output
 # get this much more than the render; elsewhere this much of RENDER_MEMORY_MB is left out of the
