@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
+import os
+import resource
 import statistics
 import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from benchmarks.generate import generate
 from chartimpact_bot.core.chart_report import build_report, chart_signals
@@ -25,13 +30,15 @@ from chartimpact_bot.core.classify import classify
 from chartimpact_bot.core.config import AnalysisConfig, Environment
 from chartimpact_bot.core.diff import diff_resources
 from chartimpact_bot.core.documents import RenderedChart, is_emitted, parse_template
+from chartimpact_bot.core.errors import RenderError
 from chartimpact_bot.core.manifests import parse_rendered
 from chartimpact_bot.core.model import Revision
 from chartimpact_bot.core.normalize import NormalizeOptions, normalize_side
 from chartimpact_bot.core.report.json import dumps
 from chartimpact_bot.core.signals.engine import detectors
+from chartimpact_bot.engine import memory_watch
 from chartimpact_bot.engine.pipeline import ChartTarget, PipelineOptions, chart_at, render_targets, report_sides
-from chartimpact_bot.engine.render import IsolatedHelmRenderer
+from chartimpact_bot.engine.render import IsolatedHelmRenderer, RenderRequest
 from chartimpact_bot.engine.sources import DirectorySource
 
 DETECTORS = detectors()
@@ -169,11 +176,70 @@ def bench_pipeline(base_dir: Path, head_dir: Path, deepdiff_seconds: float) -> N
     print(f"  → whole pipeline with signals on {len(head.resources)} resources: {total:.2f} s (target < 2 s)")
 
 
+@contextmanager
+def address_space_bound() -> Iterator[None]:
+    """Renders bounded as before the resident-set watch: RLIMIT_AS at RENDER_MEMORY_MB (+256 MB
+    to parse the output), nobody looking at the child, no Go heap limit."""
+    saved = os.environ.get("GOMEMLIMIT")
+    os.environ["GOMEMLIMIT"] = "off"
+    try:
+        with mock.patch.object(memory_watch, "available", return_value=False):
+            yield
+    finally:
+        if saved is None:
+            del os.environ["GOMEMLIMIT"]
+        else:
+            os.environ["GOMEMLIMIT"] = saved
+
+
+def bench_memory_bound(chart_dir: Path, rounds: int = 5) -> None:
+    """What the memory bound costs a render of the generated chart: the resident-set watch
+    (this process looks at the child every 2-50 ms) against the address-space limit it replaced,
+    interleaved so both see the same load. The render is the pipeline's: two renders and lint."""
+    renderer = IsolatedHelmRenderer()
+    request = RenderRequest(chart_dir=chart_dir)
+    figures: dict[str, list[tuple[float, float, float]]] = {"before": [], "after": []}
+    failures = {"before": 0, "after": 0}
+    logging_off = mock.patch.object(logging.getLogger("chartimpact_bot.engine.render"), "disabled", True)
+    with logging_off:
+        for _ in range(rounds):
+            for label in ("before", "after"):
+                children = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu, start = time.process_time(), time.perf_counter()
+                try:
+                    if label == "before":
+                        with address_space_bound():
+                            renderer.render(request, repeat=2)
+                    else:
+                        renderer.render(request, repeat=2)
+                except RenderError:  # the flake the watch removes; its time still counts
+                    failures[label] += 1
+                wall, own = time.perf_counter() - start, time.process_time() - cpu
+                done = resource.getrusage(resource.RUSAGE_CHILDREN)
+                child = done.ru_utime + done.ru_stime - children.ru_utime - children.ru_stime
+                figures[label].append((wall, own, child))
+    medians = {label: [statistics.median(f[i] for f in rows) for i in range(3)] for label, rows in figures.items()}
+    names = {"before": "before: RLIMIT_AS at the limit", "after": "after: resident-set watch"}
+    print()
+    print(f"Memory bound of a render (RENDER_MEMORY_MB), {chart_dir.name}: medians of {rounds}, interleaved")
+    for label, (wall, own, child) in medians.items():
+        print(
+            f"  {names[label]:32s} {wall:6.3f} s wall, this process {own * 1000:6.1f} ms CPU, "
+            f"render process {child:6.3f} s CPU, {failures[label]} of {rounds} failed"
+        )
+    before, after = medians["before"], medians["after"]
+    print(
+        f"  → {after[0] / before[0]:.2f}× the wall time, {after[2] / before[2]:.2f}× the render process's CPU; "
+        f"the watch costs this process {(after[1] - before[1]) * 1000:+.1f} ms of CPU per render"
+    )
+
+
 def main() -> None:
     WORK.mkdir(exist_ok=True)
     base_dir, head_dir, _, _ = generate(WORK)
     deepdiff_seconds = bench_diff(base_dir, head_dir)
     bench_pipeline(base_dir, head_dir, deepdiff_seconds)
+    bench_memory_bound(head_dir)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .core.errors import ConfigError
-from .engine.render import MIN_MEMORY_MB, RenderLimits
-from .engine.render_worker import OUTPUT_HEADROOM_MB
+from .engine.render import MIN_MEMORY_MB, OUTPUT_HEADROOM_MB, RenderLimits
 from .envvars import env_bool, env_float, env_int, render_limits
 from .fingerprint_key import ENV_VAR as FINGERPRINT_ENV_VAR
 from .fingerprint_key import derive_app_key

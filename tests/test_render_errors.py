@@ -7,16 +7,23 @@ import io
 import json
 import logging
 import resource
+import signal
 from typing import Any
 
 import pytest
 
-from chartimpact_bot.core.errors import RenderError
+from chartimpact_bot.core.errors import RenderError, RenderOutOfMemory
 from chartimpact_bot.engine import render_worker
 from chartimpact_bot.engine.render import IsolatedHelmRenderer, RenderLimits
 
 SECRET_LOOKING = "ghs_0123456789abcdefSECRET"
-REQUEST = {"memory_mb": 1024, "chart_dir": "/nonexistent", "values_files": [], "set_values": [], "repeat": 1}
+REQUEST = {
+    "address_space_mb": [4096, 4096],
+    "chart_dir": "/nonexistent",
+    "values_files": [],
+    "set_values": [],
+    "repeat": 1,
+}
 
 
 def _run_worker(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fails: Exception) -> Any:
@@ -83,3 +90,35 @@ def test_a_crashed_worker_reports_no_text_of_its_stderr(caplog: pytest.LogCaptur
         "the render process failed unexpectedly (exit code 1); the operator's logs have the details"
     )
     assert SECRET_LOOKING in caplog.text
+
+
+def test_python_running_out_of_memory_in_the_worker_is_flagged(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answer, _ = _run_worker(monkeypatch, capsys, MemoryError())
+    assert answer == {"ok": False, "error": "rendering ran out of memory", "out_of_memory": True}
+
+
+@pytest.mark.parametrize(
+    ("stdout", "returncode", "message"),
+    [
+        # The worker's MemoryError (the address-space backstop refused Python).
+        (b'{"ok": false, "error": "rendering ran out of memory", "out_of_memory": true}', 0, None),
+        # The Go runtime's abort when the backstop refuses it.
+        (b"", -signal.SIGABRT, None),
+        # Killed by someone else than the watcher: the kernel's OOM killer, most likely.
+        (b"", -signal.SIGKILL, "the render process was killed, most likely for using too much memory"),
+    ],
+)
+def test_lack_of_memory_is_told_apart_from_other_failures(stdout: bytes, returncode: int, message: str | None) -> None:
+    renderer = IsolatedHelmRenderer(RenderLimits(memory_mb=2048))
+    with pytest.raises(RenderOutOfMemory) as raised:
+        renderer._read_result(stdout, b"", returncode)
+    assert str(raised.value) == (message or "rendering ran out of memory (limit 2048 MB, RENDER_MEMORY_MB)")
+
+
+def test_a_render_error_is_not_taken_for_lack_of_memory() -> None:
+    renderer = IsolatedHelmRenderer(RenderLimits())
+    with pytest.raises(RenderError) as raised:
+        renderer._read_result(b'{"ok": false, "error": "template: x.yaml:1: boom"}', b"", 0)
+    assert not isinstance(raised.value, RenderOutOfMemory)

@@ -24,6 +24,11 @@ class RenderError(AnalysisError):
     """Helm could not render a chart, or its output is not valid Kubernetes YAML."""
 
 
+class RenderOutOfMemory(RenderError):
+    """The render used more memory than it may (RENDER_MEMORY_MB), or the system had none left.
+    The engine renders such a side once more before the failure counts (engine/sides.py)."""
+
+
 class BudgetExhausted(RenderError):
     """The analysis ran out of its total time before (or while) this chart was rendered."""
 

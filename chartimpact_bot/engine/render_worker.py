@@ -1,15 +1,17 @@
 """The child process that renders one chart: `python -m chartimpact_bot.engine.render_worker`.
 
-It reads a JSON request on stdin, limits its own address space before the Go runtime inside
-`helm_python` starts, renders the chart `repeat` times from the same input (so the parent can
-mask nondeterministic fields), splits and parses the output the way Helm does, and prints one
-JSON object:
+It reads a JSON request on stdin, sets the address-space limits the parent chose before the
+Go runtime inside `helm_python` starts (the parent bounds its resident memory, render.py),
+renders the chart `repeat` times from the same input (so the parent can mask nondeterministic
+fields), splits and parses the output the way Helm does, and prints one JSON object:
 `{"ok": true, "renders": [{"templates": {path: [[index, line, object], ...]}, "crds": {...}}]}`
-or `{"ok": false, "error": "one sentence"}`. In renders after the first, a template whose text
-is unchanged is `null`: the parent reuses the first render's objects.
+or `{"ok": false, "error": "one sentence"}` (with `"out_of_memory": true` when Python ran out).
+In renders after the first, a template whose text is unchanged is `null`: the parent reuses the
+first render's objects.
 
 Parsing here, not in the parent, keeps a hostile template's output (an alias bomb, gigabytes of
-YAML) under this process's limits, and lets the two sides of a diff parse on two cores.
+YAML) under this process's limits (the parent watches its resident memory, parsing included),
+and lets the two sides of a diff parse on two cores.
 It imports only the standard library, PyYAML and `documents.py`, so it starts fast.
 """
 
@@ -276,21 +278,15 @@ class _Redactor:
         return redact(text, self._secrets)
 
 
-# The Go runtime reserves address space up to the limit it starts under: after a render of
-# kube-prometheus-stack the process has about 1,000 of its 1,024 MB mapped while using 150 MB, and
-# reading the output (parse, JSON) then fails at random. The render itself stays within
-# RENDER_MEMORY_MB; parsing and writing its output, bounded by what the render produced, get
-# this much more.
-OUTPUT_HEADROOM_MB = 256
-
-
 def main() -> int:
     # Before anything else, the Go runtime above all: this process dies with the worker that
     # started it (it is in a session of its own, so the worker's process group is not enough).
     die_with_parent(parent_from_environment())
     request = json.load(sys.stdin)
-    limit = int(request["memory_mb"]) * 1024 * 1024
-    ceiling = limit + OUTPUT_HEADROOM_MB * 1024 * 1024
+    # The render's limit, then the one of parsing and writing its output (at most the first as
+    # high): the same far backstop where the parent watches the resident memory, RENDER_MEMORY_MB
+    # and a little more where it cannot (render.address_space_mb).
+    limit, ceiling = (int(mb) * 1024 * 1024 for mb in request["address_space_mb"])
     resource.setrlimit(resource.RLIMIT_AS, (limit, ceiling))
     secrets = _Redactor(request)
     try:
@@ -308,7 +304,7 @@ def main() -> int:
         # the template gives it): never one that came from a sensitive key.
         text = json.dumps({"ok": False, "error": secrets.redact(str(exc))})
     except MemoryError:
-        text = json.dumps({"ok": False, "error": "rendering ran out of memory"})
+        text = json.dumps({"ok": False, "error": "rendering ran out of memory", "out_of_memory": True})
     except RecursionError:
         # PyYAML composes and json writes nested collections recursively.
         text = json.dumps({"ok": False, "error": "the rendered YAML nests too deeply to be read"})
