@@ -13,23 +13,8 @@ import re
 from dataclasses import dataclass
 
 from .diff import FieldChange
+from .kubernetes.workloads import POD_SPEC_PATHS, ROLLING_KINDS, WORKLOAD_KINDS
 from .model import Change, Importance, PathToken, Resource
-
-# Where the pod spec lives in each pod-bearing kind.
-POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
-    "Pod": ("spec",),
-    "Deployment": ("spec", "template", "spec"),
-    "StatefulSet": ("spec", "template", "spec"),
-    "DaemonSet": ("spec", "template", "spec"),
-    "ReplicaSet": ("spec", "template", "spec"),
-    "ReplicationController": ("spec", "template", "spec"),
-    "Job": ("spec", "template", "spec"),
-    "Rollout": ("spec", "template", "spec"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-}
-# Kinds whose pod template change restarts running pods.
-ROLLING_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Rollout"})
-WORKLOAD_KINDS = frozenset(POD_SPEC_PATHS)
 
 
 @dataclass(frozen=True, slots=True)

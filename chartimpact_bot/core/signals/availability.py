@@ -5,22 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..kubernetes.bodies import as_dict, as_list, get
+from ..kubernetes.containers import Container, container_pairs
+from ..kubernetes.ports import named_ports, service_target_ports
+from ..kubernetes.quantities import int_or_percent, quantity
+from ..kubernetes.references import CONFIG_KINDS, config_references, object_references
+from ..kubernetes.workloads import (
+    ROLLING_KINDS,
+    SCALABLE_KINDS,
+    STRATEGY_FIELDS,
+    WORKLOAD_KINDS,
+    pod_template,
+    replicas_of,
+)
 from ..model import ChangeType, Resource, ResourceDiff
 from .common import is_added, show, what
 from .context import SignalContext
-from .kube import (
-    SCALABLE_KINDS,
-    WORKLOAD_KINDS,
-    Container,
-    as_dict,
-    as_list,
-    container_pairs,
-    get,
-    int_or_percent,
-    pod_template,
-    quantity,
-    replicas_of,
-)
 from .registry import Finding, detector
 
 PROBE_DEFAULTS = {
@@ -224,7 +224,7 @@ def replicas(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     "availability.rollout.strategy",
     category="availability",
     importance="high",
-    kinds={"Deployment", "StatefulSet", "DaemonSet"},
+    kinds=frozenset(STRATEGY_FIELDS),
     explanation="Recreate stops every old pod before starting new ones, and OnDelete never "
     "replaces pods by itself: either way the rollout is no longer gradual.",
 )
@@ -233,7 +233,7 @@ def rollout_strategy(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding
     base, head = diff.base, diff.head
     if base is None or head is None:
         return
-    field, risky = ("strategy", "Recreate") if head.id.kind == "Deployment" else ("updateStrategy", "OnDelete")
+    field, risky = STRATEGY_FIELDS[head.id.kind], "Recreate" if head.id.kind == "Deployment" else "OnDelete"
     before = get(base.body, "spec", field, "type") or "RollingUpdate"
     after = get(head.body, "spec", field, "type") or "RollingUpdate"
     if after == risky and before != risky:
@@ -248,9 +248,7 @@ def rollout_strategy(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding
 
 
 def _rolling(resource: Resource) -> dict[str, Any] | None:
-    kind = resource.id.kind
-    field = "strategy" if kind == "Deployment" else "updateStrategy"
-    strategy = as_dict(get(resource.body, "spec", field))
+    strategy = as_dict(get(resource.body, "spec", STRATEGY_FIELDS[resource.id.kind]))
     if strategy.get("type", "RollingUpdate") != "RollingUpdate":
         return None
     return as_dict(strategy.get("rollingUpdate"))
@@ -278,7 +276,7 @@ def _max_surge(resource: Resource) -> tuple[Any, int | None]:
     "availability.rollout.maxUnavailable",
     category="availability",
     importance="medium",
-    kinds={"Deployment", "StatefulSet", "DaemonSet"},
+    kinds=frozenset(STRATEGY_FIELDS),
     explanation="maxUnavailable is how many pods a rollout may take down at once; when it reaches "
     "the replica count, every pod can be down at the same time.",
 )
@@ -292,7 +290,7 @@ def max_unavailable(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]
     raw_after, after = _max_unavailable(head)
     if before is None or after is None or after <= before:
         return
-    field = "strategy" if head.id.kind == "Deployment" else "updateStrategy"
+    field = STRATEGY_FIELDS[head.id.kind]
     total = replicas_of(head)
     outage = total is not None and after >= total
     yield Finding(
@@ -342,7 +340,7 @@ def max_surge(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     "availability.rollout.minReadySeconds",
     category="availability",
     importance="low",
-    kinds={"Deployment", "StatefulSet", "DaemonSet"},
+    kinds=frozenset(STRATEGY_FIELDS),
     explanation="minReadySeconds is how long a new pod must stay ready before the rollout moves "
     "on; progressDeadlineSeconds is how long before a stuck rollout is reported as failed.",
 )
@@ -792,21 +790,9 @@ def scheduling(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         )
 
 
-def _service_ports(service: Resource) -> list[Any]:
-    return [
-        p.get("targetPort", p.get("port")) for p in as_list(get(service.body, "spec", "ports")) if isinstance(p, dict)
-    ]
-
-
 def _named_ports(workloads: list[Resource]) -> set[str]:
-    names: set[str] = set()
-    for workload in workloads:
-        pod = pod_template(workload)
-        for container in as_list(pod.spec.get("containers")) if pod else []:
-            for port in as_list(as_dict(container).get("ports")):
-                if isinstance(port, dict) and isinstance(port.get("name"), str):
-                    names.add(port["name"])
-    return names
+    pods = [pod for pod in map(pod_template, workloads) if pod is not None]
+    return {name for pod in pods for name in named_ports(pod)}
 
 
 @detector(
@@ -845,7 +831,7 @@ def service_selector(ctx: SignalContext) -> Iterator[Finding]:
         if not after:
             continue
         old_names, new_names = _named_ports(before), _named_ports(after)
-        for port in _service_ports(service):
+        for port in service_target_ports(service):
             if isinstance(port, str) and port in old_names and port not in new_names:
                 yield Finding(
                     f"targetPort '{port}' of Service '{rid.name}' no longer exists on the containers it selects",
@@ -859,48 +845,13 @@ def service_selector(ctx: SignalContext) -> Iterator[Finding]:
                 )
 
 
-def _config_refs(workload: Resource) -> set[tuple[str, str]]:
-    """(kind, name) of ConfigMaps and Secrets a workload's pods read."""
-    pod = pod_template(workload)
-    if pod is None:
-        return set()
-    refs: set[tuple[str, str]] = set()
-    for list_name in ("initContainers", "containers"):
-        for container in as_list(pod.spec.get(list_name)):
-            container = as_dict(container)
-            for env in as_list(container.get("env")):
-                source = as_dict(as_dict(env).get("valueFrom"))
-                for key, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
-                    name = as_dict(source.get(key)).get("name")
-                    if isinstance(name, str):
-                        refs.add((kind, name))
-            for env_from in as_list(container.get("envFrom")):
-                for key, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
-                    name = as_dict(as_dict(env_from).get(key)).get("name")
-                    if isinstance(name, str):
-                        refs.add((kind, name))
-    for volume in as_list(pod.spec.get("volumes")):
-        volume = as_dict(volume)
-        if isinstance(as_dict(volume.get("configMap")).get("name"), str):
-            refs.add(("ConfigMap", volume["configMap"]["name"]))
-        if isinstance(as_dict(volume.get("secret")).get("secretName"), str):
-            refs.add(("Secret", volume["secret"]["secretName"]))
-        for source in as_list(as_dict(volume.get("projected")).get("sources")):
-            source = as_dict(source)
-            for key, kind in (("configMap", "ConfigMap"), ("secret", "Secret")):
-                name = as_dict(source.get(key)).get("name")
-                if isinstance(name, str):
-                    refs.add((kind, name))
-    return refs
-
-
 def _template_changed(diff: ResourceDiff | None) -> bool:
     if diff is None:
         return False
     pod = pod_template(diff.head)
     if pod is None:
         return False
-    prefix = ".".join(pod.spec_path[:-1])
+    prefix = ".".join(pod.template_path)
     return any(c.display_path.startswith(prefix) for c in diff.changes)
 
 
@@ -921,28 +872,21 @@ def config_no_rollout(ctx: SignalContext) -> Iterator[Finding]:
         (d.id.kind, d.id.name, d.id.namespace)
         for d in ctx.diffs
         if d.change_type == "modified"
-        and d.id.kind in ("ConfigMap", "Secret")
+        and d.id.kind in CONFIG_KINDS
         and any(c.display_path.startswith(("data", "stringData", "binaryData")) for c in d.changes)
     }
     if not changed:
         return
     for workload in sorted(ctx.workloads("head"), key=lambda r: r.id.sort_key()):
-        if workload.id not in ctx.base.resources or workload.id.kind not in (
-            "Deployment",
-            "StatefulSet",
-            "DaemonSet",
-            "ReplicaSet",
-            "Rollout",
-        ):
+        pod = pod_template(workload)
+        if pod is None or workload.id not in ctx.base.resources or workload.id.kind not in ROLLING_KINDS:
             continue
         consumed = sorted(
-            (kind, name) for kind, name in _config_refs(workload) if (kind, name, workload.id.namespace) in changed
+            (kind, name) for kind, name in config_references(pod) if (kind, name, workload.id.namespace) in changed
         )
         if not consumed or _template_changed(ctx.diff_by_id.get(workload.id)):
             continue
         names = ", ".join(f"{kind} '{name}'" for kind, name in consumed)
-        pod = pod_template(workload)
-        assert pod is not None
         yield Finding(
             f"{names} changed but the pods of {what(workload)} that read it will not restart",
             pod.display(),
@@ -953,21 +897,6 @@ def config_no_rollout(ctx: SignalContext) -> Iterator[Finding]:
             resource=workload.id,
             api_version=workload.api_version,
         )
-
-
-def _references(workload: Resource) -> set[tuple[str, str]]:
-    refs = set(_config_refs(workload))
-    pod = pod_template(workload)
-    if pod is None:
-        return refs
-    for volume in as_list(pod.spec.get("volumes")):
-        claim = as_dict(as_dict(volume).get("persistentVolumeClaim")).get("claimName")
-        if isinstance(claim, str):
-            refs.add(("PersistentVolumeClaim", claim))
-    account = pod.spec.get("serviceAccountName") or pod.spec.get("serviceAccount")
-    if isinstance(account, str):
-        refs.add(("ServiceAccount", account))
-    return refs
 
 
 @detector(
@@ -985,7 +914,7 @@ def config_missing_ref(ctx: SignalContext) -> Iterator[Finding]:
     for workload in sorted(ctx.workloads("head"), key=lambda r: r.id.sort_key()):
         pod = pod_template(workload)
         assert pod is not None
-        for kind, name in sorted(_references(workload)):
+        for kind, name in sorted(object_references(pod)):
             existed = ctx.resource("base", kind, workload.id.namespace, name) is not None
             exists = ctx.resource("head", kind, workload.id.namespace, name) is not None
             if existed and not exists:
@@ -1005,7 +934,7 @@ def config_missing_ref(ctx: SignalContext) -> Iterator[Finding]:
     "availability.rollout.restart",
     category="availability",
     importance="low",
-    kinds={"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Rollout"},
+    kinds=ROLLING_KINDS,
     explanation="Any change to a pod template replaces the workload's pods through a rollout.",
 )
 def rollout_restart(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
@@ -1016,7 +945,7 @@ def rollout_restart(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]
     pod = pod_template(diff.head)
     if pod is None:
         return
-    prefix = ".".join(pod.spec_path[:-1])
+    prefix = ".".join(pod.template_path)
     touched = sorted({_area(c.display_path, prefix) for c in diff.changes if c.display_path.startswith(prefix + ".")})
     if touched:
         listed = ", ".join(touched[:4]) + (f" and {len(touched) - 4} more" if len(touched) > 4 else "")
@@ -1026,7 +955,7 @@ def rollout_restart(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]
             None,
             touched,
             "modified",
-            tuple(pod.spec_path[:-1]),
+            pod.template_path,
         )
 
 

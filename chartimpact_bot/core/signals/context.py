@@ -6,12 +6,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..kubernetes.bodies import as_dict, get
+from ..kubernetes.selectors import labels_match
+from ..kubernetes.workloads import pod_template
 from ..model import Resource as Res
 from ..model import ResourceDiff, ResourceId
 from ..semver import Version
 from ..sensitive import fingerprint, mask_leaf
 from ..side import ChartSide, Side
-from .kube import as_dict, get, labels_match, pod_template
 
 
 @dataclass(slots=True)

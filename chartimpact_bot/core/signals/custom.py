@@ -26,10 +26,10 @@ from functools import partial
 from typing import Any
 
 from ..config import CustomRule
+from ..kubernetes.bodies import as_dict
 from ..model import ChangeType, PathToken, ResourceDiff
 from .common import show, what
 from .context import SignalContext
-from .kube import as_dict
 from .registry import Detector, Finding
 from .rule_paths import Pair, PathError, RulePath, pairs, parse_path
 from .rule_patterns import MAX_SUBJECT_CHARS, Pattern, PatternError, compile_pattern

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
+from ..kubernetes.bodies import as_dict, get
+from ..kubernetes.rbac import BINDING_KINDS, ROLE_KINDS
+from ..kubernetes.workloads import SCALABLE_KINDS, pod_template, replicas_of
 from ..model import ResourceDiff, ResourceId, Signal
 from .common import what
 from .context import SignalContext
-from .kube import SCALABLE_KINDS, as_dict, get, pod_template, replicas_of
 from .registry import Finding, detector
 
 EXPOSURE_TYPES = (
@@ -103,7 +105,7 @@ def rbac_coordinated(ctx: SignalContext, signals: list[Signal]) -> Iterator[Find
         # A role that is new in this change is new RBAC, which the role's own signals report.
         if (
             signal.type.startswith("security.rbac.")
-            and signal.resource.kind in ("Role", "ClusterRole")
+            and signal.resource.kind in ROLE_KINDS
             and signal.resource in ctx.base.resources
         ):
             widened[signal.resource].append(signal)
@@ -127,7 +129,7 @@ def rbac_coordinated(ctx: SignalContext, signals: list[Signal]) -> Iterator[Find
 
 
 def _binds(diff: ResourceDiff, role: ResourceId) -> bool:
-    if diff.id.kind not in ("RoleBinding", "ClusterRoleBinding") or diff.head is None:
+    if diff.id.kind not in BINDING_KINDS or diff.head is None:
         return False
     ref = get(diff.head.body, "roleRef")
     return bool(get(ref, "kind") == role.kind and get(ref, "name") == role.name)

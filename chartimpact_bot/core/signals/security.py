@@ -5,56 +5,28 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ..kubernetes.bodies import as_dict, as_list, get
+from ..kubernetes.containers import Container, container_pairs
+from ..kubernetes.images import parse_image
+from ..kubernetes.pod_security import (
+    BASELINE_CAPABILITIES,
+    CONFINING_SECCOMP,
+    SAFE_SYSCTLS,
+    capability_set,
+    selinux_outside_baseline,
+    sysctl_names,
+)
+from ..kubernetes.ports import host_ports
+from ..kubernetes.rbac import BINDING_KINDS, ROLE_KINDS, Grant, covered, grants
+from ..kubernetes.references import env_references, volume_references
+from ..kubernetes.workloads import WORKLOAD_KINDS, pod_template
 from ..model import ChangeType, Resource, ResourceDiff
 from ..normalize import SENSITIVE_PREFIX, is_sensitive_key
 from .common import show, what
 from .context import SignalContext
-from .kube import (
-    WORKLOAD_KINDS,
-    Container,
-    as_dict,
-    as_list,
-    container_pairs,
-    get,
-    parse_image,
-    pod_template,
-)
 from .registry import Finding, detector
 
-# Pod Security Standards, baseline: capabilities a container may add.
-BASELINE_CAPABILITIES = frozenset(
-    {
-        "AUDIT_WRITE",
-        "CHOWN",
-        "DAC_OVERRIDE",
-        "FOWNER",
-        "FSETID",
-        "KILL",
-        "MKNOD",
-        "NET_BIND_SERVICE",
-        "SETFCAP",
-        "SETGID",
-        "SETPCAP",
-        "SETUID",
-        "SYS_CHROOT",
-    }
-)
 DANGEROUS_CAPABILITIES = frozenset({"SYS_ADMIN", "NET_ADMIN", "ALL"})
-SAFE_SYSCTLS = frozenset(
-    {
-        "kernel.shm_rmid_forced",
-        "net.ipv4.ip_local_port_range",
-        "net.ipv4.ip_unprivileged_port_start",
-        "net.ipv4.tcp_syncookies",
-        "net.ipv4.ping_group_range",
-        "net.ipv4.ip_local_reserved_ports",
-        "net.ipv4.tcp_keepalive_time",
-        "net.ipv4.tcp_fin_timeout",
-        "net.ipv4.tcp_keepalive_intvl",
-        "net.ipv4.tcp_keepalive_probes",
-    }
-)
-SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"})
 SENSITIVE_HOST_PATHS = (
     "/",
     "/etc",
@@ -66,10 +38,6 @@ SENSITIVE_HOST_PATHS = (
     "/var/lib/kubelet",
     "/var/lib/docker",
 )
-
-
-def capability(name: Any) -> str:
-    return str(name).upper().removeprefix("CAP_")
 
 
 def _container_transition(
@@ -222,13 +190,6 @@ def run_as_user(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         )
 
 
-def _caps(container: Container | None, key: str) -> set[str]:
-    if container is None:
-        return set()
-    caps = as_dict(as_dict(container.body.get("securityContext")).get("capabilities"))
-    return {capability(c) for c in as_list(caps.get(key))}
-
-
 @detector(
     "security.context.capabilities",
     category="security",
@@ -243,26 +204,26 @@ def capabilities(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     for old, new in container_pairs(diff.base, diff.head):
         if new is None:
             continue
-        added = sorted(_caps(new, "add") - _caps(old, "add"))
+        added = sorted(capability_set(new, "add") - capability_set(old, "add"))
         if added:
             high = any(c in DANGEROUS_CAPABILITIES or c not in BASELINE_CAPABILITIES for c in added)
             yield Finding(
                 f"{_in(new, diff)} gains capabilities {', '.join(added)}".capitalize(),
                 new.display("securityContext", "capabilities", "add"),
-                sorted(_caps(old, "add")),
-                sorted(_caps(new, "add")),
+                sorted(capability_set(old, "add")),
+                sorted(capability_set(new, "add")),
                 "added" if old is None else "modified",
                 (*new.path, "securityContext", "capabilities", "add"),
                 importance="high" if high else "medium",
             )
         if old is not None:
-            lost = sorted(({"ALL", "NET_RAW"} & _caps(old, "drop")) - _caps(new, "drop"))
+            lost = sorted(({"ALL", "NET_RAW"} & capability_set(old, "drop")) - capability_set(new, "drop"))
             if lost:
                 yield Finding(
                     f"{_in(new, diff)} no longer drops {', '.join(lost)}".capitalize(),
                     new.display("securityContext", "capabilities", "drop"),
-                    sorted(_caps(old, "drop")),
-                    sorted(_caps(new, "drop")),
+                    sorted(capability_set(old, "drop")),
+                    sorted(capability_set(new, "drop")),
                     "removed",
                     (*new.path, "securityContext", "capabilities", "drop"),
                     importance="medium",
@@ -290,10 +251,7 @@ def read_only_root_filesystem(ctx: SignalContext, diff: ResourceDiff) -> Iterato
 
 
 def _profile_type(container: Container | None, field: str) -> str | None:
-    if container is None:
-        return None
-    value = as_dict(container.security(field)).get("type")
-    return str(value) if value is not None else None
+    return container.profile_type(field) if container is not None else None
 
 
 @detector(
@@ -323,7 +281,7 @@ def seccomp(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 path,
                 importance="high",
             )
-        elif old is not None and before in ("RuntimeDefault", "Localhost") and after is None:
+        elif old is not None and before in CONFINING_SECCOMP and after is None:
             yield Finding(
                 f"Seccomp profile of {_in(new, diff)} removed (was {before})",
                 display,
@@ -385,17 +343,10 @@ def _annotation_profile(metadata: dict[str, Any], key: str) -> str | None:
 def se_linux(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """seLinuxOptions with a type outside container_t, container_init_t, container_kvm_t,
     container_engine_t, or with a user or role set."""
-
-    def risky(value: Any) -> bool:
-        options = as_dict(value)
-        return (
-            str(options.get("type", "")) not in SELINUX_TYPES or bool(options.get("user")) or bool(options.get("role"))
-        )
-
     return _container_transition(
         diff,
         "seLinuxOptions",
-        risky,
+        selinux_outside_baseline,
         lambda c, b, a: f"SELinux options of {_in(c, diff)} set to {show(a)}",
         removal=False,
     )
@@ -431,19 +382,13 @@ def sysctls(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     old_pod, new_pod = pod_template(diff.base), pod_template(diff.head)
     if new_pod is None:
         return
-
-    def names(pod: Any) -> set[str]:
-        if pod is None:
-            return set()
-        return {str(as_dict(s).get("name")) for s in as_list(as_dict(pod.spec.get("securityContext")).get("sysctls"))}
-
-    added = sorted(n for n in names(new_pod) - names(old_pod) if n not in SAFE_SYSCTLS)
+    added = sorted(n for n in sysctl_names(new_pod) - sysctl_names(old_pod) if n not in SAFE_SYSCTLS)
     if added:
         yield Finding(
             f"{what(diff.resource)} sets unsafe sysctls {', '.join(added)}",
             new_pod.display("securityContext", "sysctls"),
-            sorted(names(old_pod)),
-            sorted(names(new_pod)),
+            sorted(sysctl_names(old_pod)),
+            sorted(sysctl_names(new_pod)),
             "added" if old_pod is None else "modified",
             (*new_pod.spec_path, "securityContext", "sysctls"),
         )
@@ -608,7 +553,7 @@ def host_port(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     for old, new in container_pairs(diff.base, diff.head):
         if new is None:
             continue
-        old_ports = {p.get("hostPort") for p in as_list(old.body.get("ports")) if isinstance(p, dict)} if old else set()
+        old_ports = set(host_ports(old.body)) if old else set()
         for index, port in enumerate(as_list(new.body.get("ports"))):
             host = as_dict(port).get("hostPort")
             if host and host not in old_ports:
@@ -635,8 +580,8 @@ def service_account(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]
     old_pod, new_pod = pod_template(diff.base), pod_template(diff.head)
     if old_pod is None or new_pod is None:
         return
-    before = old_pod.spec.get("serviceAccountName") or old_pod.spec.get("serviceAccount") or "default"
-    after = new_pod.spec.get("serviceAccountName") or new_pod.spec.get("serviceAccount") or "default"
+    before = old_pod.service_account or "default"
+    after = new_pod.service_account or "default"
     if before != after:
         yield Finding(
             f"Service account of {what(diff.resource)} changed from '{before}' to '{after}'",
@@ -690,32 +635,8 @@ def automount(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
 
 # --- RBAC -------------------------------------------------------------------------------------
 
-Grant = tuple[str, str, str]  # (apiGroup, resource, verb); non-resource URLs as ("url", url, verb)
 ESCALATION_VERBS = frozenset({"escalate", "bind", "impersonate"})
 CONTROL_RESOURCES = frozenset({"pods/exec", "pods/attach", "pods/portforward", "nodes/proxy"})
-
-
-def grants(resource: Resource | None) -> set[Grant]:
-    if resource is None:
-        return set()
-    out: set[Grant] = set()
-    for rule in as_list(resource.body.get("rules")):
-        rule = as_dict(rule)
-        verbs = [str(v) for v in as_list(rule.get("verbs"))]
-        for url in as_list(rule.get("nonResourceURLs")):
-            out.update(("url", str(url), v) for v in verbs)
-        for group in as_list(rule.get("apiGroups")) or ([""] if rule.get("resources") else []):
-            for name in as_list(rule.get("resources")):
-                out.update((str(group), str(name), v) for v in verbs)
-    return out
-
-
-def _covered(grant: Grant, existing: set[Grant]) -> bool:
-    group, name, verb = grant
-    return any(
-        g in (group, "*") and (n in (name, "*") or (n.endswith("/*") and name.startswith(n[:-1]))) and v in (verb, "*")
-        for g, n, v in existing
-    )
 
 
 def _category(grant: Grant) -> str:
@@ -747,7 +668,7 @@ def new_grants(diff: ResourceDiff) -> dict[str, list[Grant]]:
     old, new = grants(diff.base), grants(diff.head)
     by_type: dict[str, list[Grant]] = {}
     for grant in sorted(new):
-        if not _covered(grant, old):
+        if not covered(grant, old):
             by_type.setdefault(_category(grant), []).append(grant)
     return by_type
 
@@ -808,7 +729,7 @@ for _type, _why, _doc in (
         _type,
         category="security",
         importance="high",
-        kinds={"Role", "ClusterRole"},
+        kinds=ROLE_KINDS,
         explanation=_why,
     )(_make(_type, _doc))
 
@@ -861,11 +782,9 @@ def rbac_binding(ctx: SignalContext) -> Iterator[Finding]:
     """A binding's roleRef becomes cluster-admin or a wildcard role; its subjects gain
     system:masters, system:anonymous or system:authenticated; a RoleBinding becomes a
     ClusterRoleBinding."""
-    base_bindings = {
-        rid: r for rid, r in ctx.base.resources.items() if rid.kind in ("RoleBinding", "ClusterRoleBinding")
-    }
+    base_bindings = {rid: r for rid, r in ctx.base.resources.items() if rid.kind in BINDING_KINDS}
     for rid, binding in sorted(ctx.head.resources.items(), key=lambda item: item[0].sort_key()):
-        if rid.kind not in ("RoleBinding", "ClusterRoleBinding"):
+        if rid.kind not in BINDING_KINDS:
             continue
         old = base_bindings.get(rid)
         role_ref = as_dict(binding.body.get("roleRef"))
@@ -1181,18 +1100,14 @@ def network_policy(ctx: SignalContext) -> Iterator[Finding]:
 
 
 def _secret_refs(container: Container | None) -> set[str]:
+    """`secret/key` for each secretKeyRef, `secret` for each envFrom secretRef."""
     if container is None:
         return set()
-    refs = set()
-    for env in as_list(container.body.get("env")):
-        ref = as_dict(get(env, "valueFrom", "secretKeyRef"))
-        if ref.get("name"):
-            refs.add(f"{ref.get('name')}/{ref.get('key')}")
-    for source in as_list(container.body.get("envFrom")):
-        name = get(source, "secretRef", "name")
-        if name:
-            refs.add(str(name))
-    return refs
+    return {
+        f"{ref.name}/{ref.key}" if ref.key is not None else ref.name
+        for ref in env_references(container.body)
+        if ref.kind == "Secret"
+    }
 
 
 def _literal_credentials(container: Container | None) -> set[str]:
@@ -1247,19 +1162,11 @@ def secrets_env(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
 
 
 def _secret_volumes(resource: Resource | None) -> dict[str, str]:
+    """Secret by volume name (the last one for a projected volume of several)."""
     pod = pod_template(resource)
     if pod is None:
         return {}
-    out = {}
-    for volume in as_list(pod.spec.get("volumes")):
-        volume = as_dict(volume)
-        name = get(volume, "secret", "secretName")
-        if name:
-            out[str(volume.get("name"))] = str(name)
-        for source in as_list(get(volume, "projected", "sources")):
-            if get(source, "secret", "name"):
-                out[str(volume.get("name"))] = str(get(source, "secret", "name"))
-    return out
+    return {volume: ref.name for volume, ref in volume_references(pod) if ref.kind == "Secret"}
 
 
 @detector(

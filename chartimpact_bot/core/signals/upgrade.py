@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..kubernetes.bodies import as_dict, as_list, get
+from ..kubernetes.quantities import quantity
+from ..kubernetes.selectors import labels_match
+from ..kubernetes.workloads import IMMUTABLE_SELECTOR_KINDS, pod_template
 from ..model import Resource, ResourceDiff
 from ..semver import Version
 from .common import show, what
 from .context import SignalContext
-from .kube import as_dict, as_list, get, labels_match, pod_template
 from .registry import Finding, detector
 
-SELECTOR_KINDS = frozenset({"Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job"})
 DEFAULT_KUBE_VERSION = Version(1, 33, 0)
 
 # apiVersion → (kinds it served, Kubernetes release that removed it for them)
@@ -56,7 +58,7 @@ def _immutable(description: str, path: tuple[Any, ...], before: Any, after: Any)
     "upgrade.immutable.selector",
     category="upgrade",
     importance="high",
-    kinds=SELECTOR_KINDS,
+    kinds=IMMUTABLE_SELECTOR_KINDS,
     explanation="spec.selector cannot be changed after creation, and the pod template's labels "
     "must match it: the API server rejects the upgrade until the object is deleted and recreated.",
 )
@@ -175,8 +177,6 @@ def immutable_storage(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Findin
     source changes; a StorageClass's provisioner, parameters or reclaimPolicy change."""
     if diff.base is None or diff.head is None:
         return
-    from .kube import quantity  # noqa: PLC0415
-
     kind = diff.id.kind
     if kind == "PersistentVolumeClaim":
         old_spec, new_spec = (

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..kubernetes.containers import container_pairs
+from ..kubernetes.images import parse_image
+from ..kubernetes.workloads import WORKLOAD_KINDS
 from ..model import ResourceDiff
 from .common import what
 from .context import SignalContext
-from .kube import WORKLOAD_KINDS, container_pairs, parse_image
 from .registry import Finding, detector
 
 
@@ -47,7 +49,7 @@ def image(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
 
 def _mutable(reference: object) -> bool:
     parsed = parse_image(reference)
-    return parsed is not None and parsed.digest is None and parsed.tag in (None, "latest")
+    return parsed is not None and parsed.mutable
 
 
 @detector(
