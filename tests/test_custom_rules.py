@@ -324,7 +324,7 @@ def test_a_rule_is_described_like_a_detector_and_runs_alone_through_it() -> None
     )  # fmt: skip
     assert detector.explanation == "A rule of this repository's .chartimpact.yml."
     ctx = _context(count=1, keys=2)
-    found = list(detector.function(ctx, ctx.diffs[0]))
+    found = list(detector.check(ctx, ctx.diffs[0]))
     assert [(f.affected_path, f.before, f.after, f.change_type) for f in found] == [
         ("data.k0", "old", "new", "modified"),
         ("data.k1", "old", "new", "modified"),

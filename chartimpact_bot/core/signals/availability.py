@@ -19,9 +19,9 @@ from ..kubernetes.workloads import (
     replicas_of,
 )
 from ..model import ChangeType, Resource, ResourceDiff
-from .common import is_added, show, what
-from .context import SignalContext
-from .registry import Finding, detector
+from .common import show, what
+from .context import SignalContext, Update
+from .registry import Finding, chart_detector, resource_detector, update_detector
 
 PROBE_DEFAULTS = {
     "initialDelaySeconds": 0,
@@ -122,61 +122,48 @@ def _what(diff: ResourceDiff) -> str:
     return what(diff.resource)
 
 
-@detector(
-    "availability.probe.readiness",
-    category="availability",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="Without a readiness probe, a pod receives traffic as soon as its process starts, "
-    "and a rollout no longer waits for new pods to be ready. Probe changes decide when traffic "
-    "reaches a pod.",
-)
+@resource_detector("availability.probe.readiness", "medium", kinds=WORKLOAD_KINDS)
 def readiness_probe(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """A readiness probe removed (high), added, or changed: handler, port, path, or thresholds
-    that make it fail sooner."""
+    that make it fail sooner.
+
+    Without a readiness probe, a pod receives traffic as soon as its process starts, and a rollout
+    no longer waits for new pods to be ready. Probe changes decide when traffic reaches a pod.
+    """
     return _probe_findings(diff, "readinessProbe", "high")
 
 
-@detector(
-    "availability.probe.liveness",
-    category="availability",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="The kubelet restarts a container whose liveness probe fails. A stricter or new "
-    "probe (without a startup probe or a delay) can restart-loop slow starters; a removed one "
-    "leaves hung processes running.",
-)
+@resource_detector("availability.probe.liveness", "medium", kinds=WORKLOAD_KINDS)
 def liveness_probe(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """A liveness probe removed or changed, or added with an initialDelaySeconds under 10 and no
-    startupProbe."""
+    startupProbe.
+
+    The kubelet restarts a container whose liveness probe fails. A stricter or new probe (without a
+    startup probe or a delay) can restart-loop slow starters; a removed one leaves hung processes
+    running.
+    """
     return _probe_findings(diff, "livenessProbe", "medium")
 
 
-@detector(
-    "availability.probe.startup",
-    category="availability",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="A startup probe holds liveness and readiness checks until the application has "
-    "started; changing or removing it changes how long slow starters get.",
-)
+@resource_detector("availability.probe.startup", "medium", kinds=WORKLOAD_KINDS)
 def startup_probe(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A startup probe removed, added or changed."""
+    """A startup probe removed, added or changed.
+
+    A startup probe holds liveness and readiness checks until the application has started; changing
+    or removing it changes how long slow starters get.
+    """
     return _probe_findings(diff, "startupProbe", "medium")
 
 
-@detector(
-    "availability.replicas",
-    category="availability",
-    importance="high",
-    kinds=SCALABLE_KINDS,
-    explanation="Fewer replicas means less capacity and less tolerance of node failures; one "
-    "replica is a single point of failure. A replica count on a workload an autoscaler manages "
-    "resets the autoscaler's choice on every upgrade.",
-)
+@resource_detector("availability.replicas", "high", kinds=SCALABLE_KINDS)
 def replicas(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """spec.replicas lowered (high when it ends at 1 or less), removed (Kubernetes then runs
-    1), or newly set on a workload that a HorizontalPodAutoscaler targets."""
+    1), or newly set on a workload that a HorizontalPodAutoscaler targets.
+
+    Fewer replicas means less capacity and less tolerance of node failures; one replica is a single
+    point of failure. A replica count on a workload an autoscaler manages resets the autoscaler's
+    choice on every upgrade.
+    """
     base, head = diff.base, diff.head
     if head is None:
         return
@@ -220,19 +207,14 @@ def replicas(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         )
 
 
-@detector(
-    "availability.rollout.strategy",
-    category="availability",
-    importance="high",
-    kinds=frozenset(STRATEGY_FIELDS),
-    explanation="Recreate stops every old pod before starting new ones, and OnDelete never "
-    "replaces pods by itself: either way the rollout is no longer gradual.",
-)
-def rollout_strategy(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """Deployment strategy → Recreate; StatefulSet or DaemonSet updateStrategy → OnDelete."""
-    base, head = diff.base, diff.head
-    if base is None or head is None:
-        return
+@update_detector("availability.rollout.strategy", "high", kinds=frozenset(STRATEGY_FIELDS))
+def rollout_strategy(ctx: SignalContext, update: Update) -> Iterator[Finding]:
+    """Deployment strategy → Recreate; StatefulSet or DaemonSet updateStrategy → OnDelete.
+
+    Recreate stops every old pod before starting new ones, and OnDelete never replaces pods by
+    itself: either way the rollout is no longer gradual.
+    """
+    base, head = update.base, update.head
     field, risky = STRATEGY_FIELDS[head.id.kind], "Recreate" if head.id.kind == "Deployment" else "OnDelete"
     before = get(base.body, "spec", field, "type") or "RollingUpdate"
     after = get(head.body, "spec", field, "type") or "RollingUpdate"
@@ -272,20 +254,15 @@ def _max_surge(resource: Resource) -> tuple[Any, int | None]:
     return raw, int_or_percent(raw, replicas_of(resource) or 1, round_up=True)
 
 
-@detector(
-    "availability.rollout.maxUnavailable",
-    category="availability",
-    importance="medium",
-    kinds=frozenset(STRATEGY_FIELDS),
-    explanation="maxUnavailable is how many pods a rollout may take down at once; when it reaches "
-    "the replica count, every pod can be down at the same time.",
-)
-def max_unavailable(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+@update_detector("availability.rollout.maxUnavailable", "medium", kinds=frozenset(STRATEGY_FIELDS))
+def max_unavailable(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     """rollingUpdate.maxUnavailable raised, resolved against the replica count (high when it
-    reaches the replica count)."""
-    base, head = diff.base, diff.head
-    if base is None or head is None:
-        return
+    reaches the replica count).
+
+    maxUnavailable is how many pods a rollout may take down at once; when it reaches the replica
+    count, every pod can be down at the same time.
+    """
+    base, head = update.base, update.head
     raw_before, before = _max_unavailable(base)
     raw_after, after = _max_unavailable(head)
     if before is None or after is None or after <= before:
@@ -305,19 +282,14 @@ def max_unavailable(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]
     )
 
 
-@detector(
-    "availability.rollout.maxSurge",
-    category="availability",
-    importance="medium",
-    kinds={"Deployment"},
-    explanation="maxSurge is how many extra pods a rollout may start; with maxSurge and "
-    "maxUnavailable both 0 a rollout cannot make progress, and a lower surge slows it down.",
-)
-def max_surge(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """rollingUpdate.maxSurge lowered, or set to 0 while maxUnavailable is 0."""
-    base, head = diff.base, diff.head
-    if base is None or head is None:
-        return
+@update_detector("availability.rollout.maxSurge", "medium", kinds={"Deployment"})
+def max_surge(ctx: SignalContext, update: Update) -> Iterator[Finding]:
+    """rollingUpdate.maxSurge lowered, or set to 0 while maxUnavailable is 0.
+
+    maxSurge is how many extra pods a rollout may start; with maxSurge and maxUnavailable both 0 a
+    rollout cannot make progress, and a lower surge slows it down.
+    """
+    base, head = update.base, update.head
     raw_before, before = _max_surge(base)
     raw_after, after = _max_surge(head)
     if before is None or after is None or after >= before:
@@ -336,19 +308,14 @@ def max_surge(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     )
 
 
-@detector(
-    "availability.rollout.minReadySeconds",
-    category="availability",
-    importance="low",
-    kinds=frozenset(STRATEGY_FIELDS),
-    explanation="minReadySeconds is how long a new pod must stay ready before the rollout moves "
-    "on; progressDeadlineSeconds is how long before a stuck rollout is reported as failed.",
-)
-def min_ready_seconds(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """minReadySeconds or progressDeadlineSeconds lowered."""
-    base, head = diff.base, diff.head
-    if base is None or head is None:
-        return
+@update_detector("availability.rollout.minReadySeconds", "low", kinds=frozenset(STRATEGY_FIELDS))
+def min_ready_seconds(ctx: SignalContext, update: Update) -> Iterator[Finding]:
+    """minReadySeconds or progressDeadlineSeconds lowered.
+
+    minReadySeconds is how long a new pod must stay ready before the rollout moves on;
+    progressDeadlineSeconds is how long before a stuck rollout is reported as failed.
+    """
+    base, head = update.base, update.head
     defaults = {"minReadySeconds": 0, "progressDeadlineSeconds": 600}
     for field, default in defaults.items():
         if field == "progressDeadlineSeconds" and head.id.kind != "Deployment":
@@ -410,42 +377,33 @@ def _resource_signals(diff: ResourceDiff, section: str, noun: str, *, risky: str
         )
 
 
-@detector(
-    "availability.resources.limits",
-    category="availability",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="A container that exceeds its memory limit is killed (OOMKilled) and one that "
-    "reaches its CPU limit is throttled; a removed limit lets it starve its neighbours.",
-)
+@resource_detector("availability.resources.limits", "medium", kinds=WORKLOAD_KINDS)
 def resource_limits(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A container's memory or CPU limit lowered or removed."""
+    """A container's memory or CPU limit lowered or removed.
+
+    A container that exceeds its memory limit is killed (OOMKilled) and one that reaches its CPU
+    limit is throttled; a removed limit lets it starve its neighbours.
+    """
     return _resource_signals(diff, "limits", "limit", risky="lowered")
 
 
-@detector(
-    "availability.resources.requests",
-    category="availability",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="The scheduler places a pod only on a node with its requests free: raised "
-    "requests may leave pods Pending; removed requests let a pod land on a node without room.",
-)
+@resource_detector("availability.resources.requests", "medium", kinds=WORKLOAD_KINDS)
 def resource_requests(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A container's memory or CPU request raised or removed."""
+    """A container's memory or CPU request raised or removed.
+
+    The scheduler places a pod only on a node with its requests free: raised requests may leave pods
+    Pending; removed requests let a pod land on a node without room.
+    """
     return _resource_signals(diff, "requests", "request", risky="raised")
 
 
-@detector(
-    "availability.resources.quota",
-    category="availability",
-    importance="medium",
-    kinds={"ResourceQuota", "LimitRange"},
-    explanation="Quotas and limit ranges apply to every pod in the namespace: new or tighter ones "
-    "can reject pods of other workloads too.",
-)
+@resource_detector("availability.resources.quota", "medium", kinds={"ResourceQuota", "LimitRange"})
 def quota(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A ResourceQuota or LimitRange added or removed, or one of its hard limits (max) lowered."""
+    """A ResourceQuota or LimitRange added or removed, or one of its hard limits (max) lowered.
+
+    Quotas and limit ranges apply to every pod in the namespace: new or tighter ones can reject pods
+    of other workloads too.
+    """
     resource = diff.resource
     if diff.change_type in ("added", "removed"):
         verb = "added" if diff.change_type == "added" else "removed"
@@ -517,24 +475,19 @@ def _budget(ctx: SignalContext, pdb: Resource, which: str, field: str) -> tuple[
     return raw, int_or_percent(raw, total, round_up=field == "minAvailable")
 
 
-@detector(
-    "availability.pdb.minAvailable",
-    category="availability",
-    importance="medium",
-    kinds={"PodDisruptionBudget"},
-    explanation="minAvailable is how many pods voluntary disruptions (node drains, cluster "
-    "upgrades) must leave running; lowering it lets more pods go down at once.",
-)
-def pdb_min_available(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+@update_detector("availability.pdb.minAvailable", "medium", kinds={"PodDisruptionBudget"})
+def pdb_min_available(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     """A PodDisruptionBudget's minAvailable lowered (percentages resolved against the replicas of
-    the workloads it selects)."""
-    if diff.base is None or diff.head is None:
-        return
-    raw_before, before = _budget(ctx, diff.base, "base", "minAvailable")
-    raw_after, after = _budget(ctx, diff.head, "head", "minAvailable")
+    the workloads it selects).
+
+    minAvailable is how many pods voluntary disruptions (node drains, cluster upgrades) must leave
+    running; lowering it lets more pods go down at once.
+    """
+    raw_before, before = _budget(ctx, update.base, "base", "minAvailable")
+    raw_after, after = _budget(ctx, update.head, "head", "minAvailable")
     if before is not None and after is not None and after < before:
         yield Finding(
-            f"minAvailable of {what(diff.head)} lowered from {show(raw_before)} to {show(raw_after)}",
+            f"minAvailable of {what(update.head)} lowered from {show(raw_before)} to {show(raw_after)}",
             "spec.minAvailable",
             raw_before,
             raw_after,
@@ -543,23 +496,18 @@ def pdb_min_available(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Findin
         )
 
 
-@detector(
-    "availability.pdb.maxUnavailable",
-    category="availability",
-    importance="medium",
-    kinds={"PodDisruptionBudget"},
-    explanation="maxUnavailable is how many pods voluntary disruptions may take down at once; "
-    "raising it lets drains remove more capacity at the same time.",
-)
-def pdb_max_unavailable(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A PodDisruptionBudget's maxUnavailable raised."""
-    if diff.base is None or diff.head is None:
-        return
-    raw_before, before = _budget(ctx, diff.base, "base", "maxUnavailable")
-    raw_after, after = _budget(ctx, diff.head, "head", "maxUnavailable")
+@update_detector("availability.pdb.maxUnavailable", "medium", kinds={"PodDisruptionBudget"})
+def pdb_max_unavailable(ctx: SignalContext, update: Update) -> Iterator[Finding]:
+    """A PodDisruptionBudget's maxUnavailable raised.
+
+    maxUnavailable is how many pods voluntary disruptions may take down at once; raising it lets
+    drains remove more capacity at the same time.
+    """
+    raw_before, before = _budget(ctx, update.base, "base", "maxUnavailable")
+    raw_after, after = _budget(ctx, update.head, "head", "maxUnavailable")
     if before is not None and after is not None and after > before:
         yield Finding(
-            f"maxUnavailable of {what(diff.head)} raised from {show(raw_before)} to {show(raw_after)}",
+            f"maxUnavailable of {what(update.head)} raised from {show(raw_before)} to {show(raw_after)}",
             "spec.maxUnavailable",
             raw_before,
             raw_after,
@@ -568,17 +516,13 @@ def pdb_max_unavailable(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Find
         )
 
 
-@detector(
-    "availability.pdb.removed",
-    category="availability",
-    importance="medium",
-    kinds={"PodDisruptionBudget"},
-    absorbs=("availability.pdb.",),
-    explanation="Without a PodDisruptionBudget, a node drain or cluster upgrade may evict every "
-    "pod of the workload at the same time.",
-)
+@resource_detector("availability.pdb.removed", "medium", kinds={"PodDisruptionBudget"}, absorbs=("availability.pdb.",))
 def pdb_removed(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A PodDisruptionBudget removed."""
+    """A PodDisruptionBudget removed.
+
+    Without a PodDisruptionBudget, a node drain or cluster upgrade may evict every pod of the
+    workload at the same time.
+    """
     if diff.change_type == "removed":
         yield Finding(f"{what(diff.resource)} removed", "", None, None, "removed", side="base")
 
@@ -593,18 +537,14 @@ def _blocks(ctx: SignalContext, pdb: Resource, which: str) -> str | None:
     return None
 
 
-@detector(
-    "availability.pdb.blocksEviction",
-    category="availability",
-    importance="medium",
-    kinds=None,
-    scope="chart",
-    explanation="A budget that allows no disruption makes node drains wait forever: cluster "
-    "upgrades and autoscaler scale-downs stall until someone intervenes.",
-)
+@chart_detector("availability.pdb.blocksEviction", "medium")
 def pdb_blocks_eviction(ctx: SignalContext) -> Iterator[Finding]:
     """A PodDisruptionBudget that now allows no eviction: minAvailable at or above the replicas
-    it covers, or maxUnavailable 0 (including when the workload's replicas went down)."""
+    it covers, or maxUnavailable 0 (including when the workload's replicas went down).
+
+    A budget that allows no disruption makes node drains wait forever: cluster upgrades and
+    autoscaler scale-downs stall until someone intervenes.
+    """
     for rid, pdb in sorted(ctx.head.resources.items(), key=lambda item: item[0].sort_key()):
         if rid.kind != "PodDisruptionBudget":
             continue
@@ -626,18 +566,14 @@ def pdb_blocks_eviction(ctx: SignalContext) -> Iterator[Finding]:
         )
 
 
-@detector(
-    "availability.hpa",
-    category="availability",
-    importance="medium",
-    kinds=None,
-    scope="chart",
-    explanation="The HorizontalPodAutoscaler is what adds pods under load: a lower ceiling or "
-    "floor, a missing target or a removed autoscaler leaves the workload at a fixed size.",
-)
+@chart_detector("availability.hpa", "medium")
 def hpa(ctx: SignalContext) -> Iterator[Finding]:
     """A HorizontalPodAutoscaler removed, its minReplicas or maxReplicas lowered, or its target
-    workload no longer rendered."""
+    workload no longer rendered.
+
+    The HorizontalPodAutoscaler is what adds pods under load: a lower ceiling or floor, a missing
+    target or a removed autoscaler leaves the workload at a fixed size.
+    """
     base_hpas = {rid: r for rid, r in ctx.base.resources.items() if rid.kind == "HorizontalPodAutoscaler"}
     head_hpas = {rid: r for rid, r in ctx.head.resources.items() if rid.kind == "HorizontalPodAutoscaler"}
     for rid in sorted(base_hpas.keys() - head_hpas.keys(), key=lambda r: r.sort_key()):
@@ -689,20 +625,15 @@ def hpa(ctx: SignalContext) -> Iterator[Finding]:
             )
 
 
-@detector(
-    "availability.initContainer",
-    category="availability",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="Init containers run to completion before the application starts: a new, "
-    "removed or changed one changes what every pod must do before it can serve.",
-)
-def init_container(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+@update_detector("availability.initContainer", "medium", kinds=WORKLOAD_KINDS)
+def init_container(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     """An init container added or removed on an existing workload, or its image or command
-    changed."""
-    if is_added(diff) or diff.change_type == "removed":
-        return
-    for old, new in container_pairs(diff.base, diff.head):
+    changed.
+
+    Init containers run to completion before the application starts: a new, removed or changed one
+    changes what every pod must do before it can serve.
+    """
+    for old, new in container_pairs(update.base, update.head):
         current = new or old
         assert current is not None
         if current.list_name != "initContainers":
@@ -710,7 +641,7 @@ def init_container(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         if old is None:
             assert new is not None
             yield Finding(
-                f"Init container '{new.name}' added to {_what(diff)}",
+                f"Init container '{new.name}' added to {what(update.head)}",
                 new.display(),
                 None,
                 new.body.get("image"),
@@ -719,7 +650,7 @@ def init_container(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             )
         elif new is None:
             yield Finding(
-                f"Init container '{old.name}' removed from {_what(diff)}",
+                f"Init container '{old.name}' removed from {what(update.head)}",
                 old.display(),
                 old.body.get("image"),
                 None,
@@ -731,7 +662,7 @@ def init_container(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             changed = [f for f in ("image", "command", "args") if old.body.get(f) != new.body.get(f)]
             if changed:
                 yield Finding(
-                    f"Init container '{new.name}' of {_what(diff)} changed: {', '.join(changed)}",
+                    f"Init container '{new.name}' of {what(update.head)} changed: {', '.join(changed)}",
                     new.display(),
                     {f: old.body.get(f) for f in changed},
                     {f: new.body.get(f) for f in changed},
@@ -749,20 +680,15 @@ SCHEDULING_FIELDS = (
 )
 
 
-@detector(
-    "availability.scheduling",
-    category="availability",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="Scheduling constraints decide which nodes can run the pods and how they spread: "
-    "a change can leave pods Pending or put every replica on the same node or zone.",
-)
-def scheduling(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+@update_detector("availability.scheduling", "medium", kinds=WORKLOAD_KINDS)
+def scheduling(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     """nodeSelector, affinity, tolerations, topologySpreadConstraints or priorityClassName of an
-    existing workload changed; pod anti-affinity removed."""
-    if diff.base is None or diff.head is None:
-        return
-    old, new = pod_template(diff.base), pod_template(diff.head)
+    existing workload changed; pod anti-affinity removed.
+
+    Scheduling constraints decide which nodes can run the pods and how they spread: a change can
+    leave pods Pending or put every replica on the same node or zone.
+    """
+    old, new = pod_template(update.base), pod_template(update.head)
     if old is None or new is None:
         return
     for field in SCHEDULING_FIELDS:
@@ -771,7 +697,7 @@ def scheduling(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             continue
         if field == "affinity" and get(before, "podAntiAffinity") and not get(after, "podAntiAffinity"):
             yield Finding(
-                f"Pod anti-affinity removed from {_what(diff)}: its replicas may now share a node",
+                f"Pod anti-affinity removed from {what(update.head)}: its replicas may now share a node",
                 new.display("affinity", "podAntiAffinity"),
                 get(before, "podAntiAffinity"),
                 None,
@@ -781,7 +707,7 @@ def scheduling(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             continue
         change: ChangeType = "added" if before is None else "removed" if after is None else "modified"
         yield Finding(
-            f"{field} of {_what(diff)} {'changed' if change == 'modified' else change}",
+            f"{field} of {what(update.head)} {'changed' if change == 'modified' else change}",
             new.display(field),
             before,
             after,
@@ -795,18 +721,14 @@ def _named_ports(workloads: list[Resource]) -> set[str]:
     return {name for pod in pods for name in named_ports(pod)}
 
 
-@detector(
-    "availability.service.selector",
-    category="availability",
-    importance="high",
-    kinds=None,
-    scope="chart",
-    explanation="A Service sends traffic only to pods its selector matches and only to ports "
-    "that exist: when nothing matches any more, the Service has no endpoints and requests fail.",
-)
+@chart_detector("availability.service.selector", "high")
 def service_selector(ctx: SignalContext) -> Iterator[Finding]:
     """A Service whose selector matched a pod template of the chart no longer matches any, or
-    whose named targetPort no longer exists on the containers it selects."""
+    whose named targetPort no longer exists on the containers it selects.
+
+    A Service sends traffic only to pods its selector matches and only to ports that exist: when
+    nothing matches any more, the Service has no endpoints and requests fail.
+    """
     for rid, service in sorted(ctx.head.resources.items(), key=lambda item: item[0].sort_key()):
         old = ctx.base.resources.get(rid)
         if rid.kind != "Service" or old is None:
@@ -855,19 +777,15 @@ def _template_changed(diff: ResourceDiff | None) -> bool:
     return any(c.display_path.startswith(prefix) for c in diff.changes)
 
 
-@detector(
-    "availability.config.noRollout",
-    category="availability",
-    importance="medium",
-    kinds=None,
-    scope="chart",
-    explanation="Pods read ConfigMaps and Secrets at start (environment variables, subPath "
-    "mounts): when the data changes but the pod template does not, running pods keep the old "
-    "configuration until they happen to restart. A checksum annotation on the pod template fixes it.",
-)
+@chart_detector("availability.config.noRollout", "medium")
 def config_no_rollout(ctx: SignalContext) -> Iterator[Finding]:
     """A ConfigMap or Secret consumed by a workload changed while that workload's pod template
-    did not (no rollout)."""
+    did not (no rollout).
+
+    Pods read ConfigMaps and Secrets at start (environment variables, subPath mounts): when the data
+    changes but the pod template does not, running pods keep the old configuration until they happen
+    to restart. A checksum annotation on the pod template fixes it.
+    """
     changed = {
         (d.id.kind, d.id.name, d.id.namespace)
         for d in ctx.diffs
@@ -899,18 +817,14 @@ def config_no_rollout(ctx: SignalContext) -> Iterator[Finding]:
         )
 
 
-@detector(
-    "availability.config.missingRef",
-    category="availability",
-    importance="high",
-    kinds=None,
-    scope="chart",
-    explanation="A pod that references a ConfigMap, Secret, PersistentVolumeClaim or "
-    "ServiceAccount that does not exist cannot start (CreateContainerConfigError or Pending).",
-)
+@chart_detector("availability.config.missingRef", "high")
 def config_missing_ref(ctx: SignalContext) -> Iterator[Finding]:
     """A workload references a ConfigMap, Secret, PersistentVolumeClaim or ServiceAccount that
-    the chart used to create and no longer does."""
+    the chart used to create and no longer does.
+
+    A pod that references a ConfigMap, Secret, PersistentVolumeClaim or ServiceAccount that does not
+    exist cannot start (CreateContainerConfigError or Pending).
+    """
     for workload in sorted(ctx.workloads("head"), key=lambda r: r.id.sort_key()):
         pod = pod_template(workload)
         assert pod is not None
@@ -930,27 +844,24 @@ def config_missing_ref(ctx: SignalContext) -> Iterator[Finding]:
                 )
 
 
-@detector(
-    "availability.rollout.restart",
-    category="availability",
-    importance="low",
-    kinds=ROLLING_KINDS,
-    explanation="Any change to a pod template replaces the workload's pods through a rollout.",
-)
-def rollout_restart(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+@update_detector("availability.rollout.restart", "low", kinds=ROLLING_KINDS)
+def rollout_restart(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     """A workload's pod template changed, so its pods will be restarted; the description lists
-    what changed."""
-    if diff.change_type != "modified":
-        return
-    pod = pod_template(diff.head)
+    what changed.
+
+    Any change to a pod template replaces the workload's pods through a rollout.
+    """
+    pod = pod_template(update.head)
     if pod is None:
         return
     prefix = ".".join(pod.template_path)
-    touched = sorted({_area(c.display_path, prefix) for c in diff.changes if c.display_path.startswith(prefix + ".")})
+    touched = sorted(
+        {_area(c.display_path, prefix) for c in update.diff.changes if c.display_path.startswith(prefix + ".")}
+    )
     if touched:
         listed = ", ".join(touched[:4]) + (f" and {len(touched) - 4} more" if len(touched) > 4 else "")
         yield Finding(
-            f"Pods of {_what(diff)} will be restarted: pod template changed ({listed})",
+            f"Pods of {what(update.head)} will be restarted: pod template changed ({listed})",
             prefix,
             None,
             touched,

@@ -10,6 +10,7 @@ import sys
 
 from ..model import CATEGORIES
 from .engine import detectors
+from .registry import Detector
 
 _TITLES = {"availability": "Availability", "security": "Security", "upgrade": "Upgrade safety", "other": "Other"}
 
@@ -33,7 +34,7 @@ def render_catalogue() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _table(title: str, group: list) -> list[str]:  # type: ignore[type-arg]
+def _table(title: str, group: list[Detector]) -> list[str]:
     lines = [
         f"## {title}",
         "",

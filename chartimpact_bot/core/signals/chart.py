@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from ..chart import MaterializedChart
 from ..sourcemap import changed_values, values_leaves
 from .context import SignalContext
-from .registry import Finding, detector
+from .registry import Finding, chart_detector
 
 # `(web/templates/x.yaml:12:3)` and `web/templates/x.yaml:12:3` in Helm's errors.
 _HELM_LOCATION = re.compile(r"([\w./@-]+\.(?:yaml|yml|tpl|txt|json)):(\d+)(?::\d+)?")
@@ -36,17 +36,13 @@ def _chart_file(chart: MaterializedChart | None, name: str) -> tuple[str, str]:
     return chart.source_file(helm_path), content
 
 
-@detector(
-    "chart.dependency",
-    category="other",
-    importance="medium",
-    kinds=None,
-    scope="chart",
-    explanation="A dependency brings its own templates and defaults: adding, removing or "
-    "upgrading one changes everything it renders.",
-)
+@chart_detector("chart.dependency", "medium")
 def dependency(ctx: SignalContext) -> Iterator[Finding]:
-    """A dependency is added, removed, or its version changes (Chart.yaml, or Chart.lock)."""
+    """A dependency is added, removed, or its version changes (Chart.yaml, or Chart.lock).
+
+    A dependency brings its own templates and defaults: adding, removing or upgrading one changes
+    everything it renders.
+    """
     if ctx.base.info is None or ctx.head.info is None:
         return
     old = {d.name: (ctx.base.info.locked.get(d.name) or d.version, d.repository) for d in ctx.base.info.dependencies}
@@ -102,18 +98,14 @@ def _lint_location(ctx: SignalContext, error: str) -> tuple[str, int]:
     return _chart_file(chart, "Chart.yaml")[0], 1
 
 
-@detector(
-    "chart.render",
-    category="other",
-    importance="high",
-    kinds=None,
-    scope="chart",
-    explanation="If the chart does not render, `helm upgrade` fails before touching the cluster "
-    "and nothing else in this report can be checked.",
-)
+@chart_detector("chart.render", "high")
 def render(ctx: SignalContext) -> Iterator[Finding]:
     """The head no longer renders (the error is the description), or `helm lint` reports errors
-    the base did not have."""
+    the base did not have.
+
+    If the chart does not render, `helm upgrade` fails before touching the cluster and nothing else
+    in this report can be checked.
+    """
     if ctx.head.error is None:
         if ctx.base.error is None and ctx.head.chart is not None:
             for error in sorted(set(ctx.head.lint_errors) - set(ctx.base.lint_errors)):
@@ -160,18 +152,14 @@ def _read_paths(chart: MaterializedChart) -> tuple[set[tuple[str, ...]], bool]:
     return paths, whole
 
 
-@detector(
-    "chart.values.unused",
-    category="other",
-    importance="low",
-    kinds=None,
-    scope="chart",
-    explanation="A changed value that no template reads has no effect: usually a typo in the key "
-    "or a setting that moved.",
-)
+@chart_detector("chart.values.unused", "low")
 def values_unused(ctx: SignalContext) -> Iterator[Finding]:
     """A values key the change modified is read by no template of the chart (keys for
-    subcharts, `global`, and charts that read `.Values` whole are left alone)."""
+    subcharts, `global`, and charts that read `.Values` whole are left alone).
+
+    A changed value that no template reads has no effect: usually a typo in the key or a setting
+    that moved.
+    """
     chart = ctx.head.chart
     if chart is None:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..model import Resource, ResourceDiff
+from ..model import Resource
 
 
 def what(resource: Resource) -> str:
@@ -23,11 +23,3 @@ def show(value: Any) -> str:
         return str(value)
     text = json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
     return text if len(text) <= 80 else text[:79] + "…"
-
-
-def is_added(diff: ResourceDiff) -> bool:
-    return diff.change_type == "added"
-
-
-def sides(diff: ResourceDiff) -> tuple[Resource | None, Resource | None]:
-    return diff.base, diff.head

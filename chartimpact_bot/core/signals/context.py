@@ -16,6 +16,19 @@ from ..sensitive import fingerprint, mask_leaf
 from ..side import ChartSide, Side
 
 
+@dataclass(frozen=True, slots=True)
+class Update:
+    """A resource on both sides of the change: what `helm upgrade` updates in place."""
+
+    base: Res
+    head: Res
+    diff: ResourceDiff
+
+    @property
+    def id(self) -> ResourceId:
+        return self.head.id
+
+
 @dataclass(slots=True)
 class SignalContext:
     chart_name: str

@@ -30,7 +30,7 @@ from ..kubernetes.bodies import as_dict
 from ..model import ChangeType, PathToken, ResourceDiff
 from .common import show, what
 from .context import SignalContext
-from .registry import Detector, Finding
+from .registry import Detector, Finding, ResourceDetector
 from .rule_paths import Pair, PathError, RulePath, pairs, parse_path
 from .rule_patterns import MAX_SUBJECT_CHARS, Pattern, PatternError, compile_pattern
 
@@ -174,20 +174,18 @@ def compile_rule(rule: CustomRule) -> CompiledRule:
     return CompiledRule(rule, parse_path(rule.path), pattern)
 
 
-def rule_detector(compiled: CompiledRule) -> Detector:
+def rule_detector(compiled: CompiledRule) -> ResourceDetector:
     """The rule as the engine's detectors are described: what its signals are (type, category,
     importance, explanation), and a function that runs it alone on one resource."""
     rule = compiled.rule
-    return Detector(
+    return ResourceDetector(
         type=rule.type,
         category=rule.category,
         importance=rule.importance,
         explanation=rule.explanation or DEFAULT_EXPLANATION,
-        scope="resource",
-        kinds=frozenset(rule.kinds) if rule.kinds else None,
-        absorbs=(),
-        function=partial(_run_alone, compiled),
         doc=rule.description,
+        kinds=frozenset(rule.kinds) if rule.kinds else None,
+        check=partial(_run_alone, compiled),
     )
 
 

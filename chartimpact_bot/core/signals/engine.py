@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from ..config import CustomRule
@@ -23,7 +24,7 @@ from ..model import CATEGORIES, IMPORTANCES, Change, ChangeOp, ResourceDiff, Res
 from . import availability, chart, patterns, pss, security, upgrade, workload  # noqa: F401
 from .context import SignalContext
 from .custom import evaluate_rules
-from .registry import REGISTRY, Detector, Finding
+from .registry import REGISTRY, ChartDetector, Detector, Finding, PatternDetector, ResourceDetector
 from .rule_paths import PathError
 from .rule_patterns import PatternError
 
@@ -70,7 +71,7 @@ def detect_signals(
     failures: list[str] = []
     found: list[tuple[Detector, Finding, ResourceDiff | None]] = []
     for det in detectors():
-        if det.scope == "pattern" or (only is not None and det.type not in only):
+        if isinstance(det, PatternDetector) or (only is not None and det.type not in only):
             continue
         try:
             found.extend(_run(det, ctx))
@@ -88,11 +89,11 @@ def detect_signals(
             failures.append(_failure("custom rules", exc))
     signals = _absorb(_merge(found, locator))
     for det in detectors():
-        if det.scope != "pattern" or (only is not None and det.type not in only):
+        if not isinstance(det, PatternDetector) or (only is not None and det.type not in only):
             continue
         try:
             members = list(signals.values())
-            pattern_findings = [(det, f, None) for f in det.function(ctx, members)]
+            pattern_findings = [(det, f, None) for f in det.check(ctx, members)]
         except Exception as exc:
             log.warning("pattern detector %s failed: %r", det.type, exc, exc_info=True)
             failures.append(_failure(det.type, exc))
@@ -111,13 +112,15 @@ def sort_key(signal: Signal) -> tuple[int, int, str, tuple[str, str, str, str], 
     )
 
 
-def _run(det: Detector, ctx: SignalContext) -> list[tuple[Detector, Finding, ResourceDiff | None]]:
-    if det.scope == "chart":
-        return [(det, finding, None) for finding in det.function(ctx)]
+def _run(
+    det: ResourceDetector | ChartDetector, ctx: SignalContext
+) -> list[tuple[Detector, Finding, ResourceDiff | None]]:
+    if isinstance(det, ChartDetector):
+        return [(det, finding, None) for finding in det.check(ctx)]
     out: list[tuple[Detector, Finding, ResourceDiff | None]] = []
     for diff in ctx.diffs:
         if det.applies_to(diff.id.kind):
-            out.extend((det, finding, diff) for finding in det.function(ctx, diff))
+            out.extend((det, finding, diff) for finding in det.check(ctx, diff))
     return out
 
 
@@ -140,7 +143,7 @@ def _merge(
         existing = signals.get(sid)
         if existing is not None:
             merged_raw = tuple(dict.fromkeys((*existing[0].raw_changes, *raw)))
-            signals[sid] = (_replace(existing[0], raw_changes=merged_raw), existing[1])
+            signals[sid] = (replace(existing[0], raw_changes=merged_raw), existing[1])
             continue
         signal = Signal(
             id=sid,
@@ -187,7 +190,7 @@ def _absorb(built: dict[str, _Built]) -> dict[str, Signal]:
         if sid in removed:
             continue
         if sid in absorbed:
-            signal = _replace(signal, related=tuple(sorted({*signal.related, *absorbed[sid]})))
+            signal = replace(signal, related=tuple(sorted({*signal.related, *absorbed[sid]})))
         out[sid] = signal
     return out
 
@@ -207,9 +210,3 @@ def _related(change: Change, target: str) -> bool:
         return not a  # the whole-resource change relates to everything in it
     shorter, longer = (a, b) if len(a) <= len(b) else (b, a)
     return longer.startswith(shorter) and (len(longer) == len(shorter) or longer[len(shorter)] in ".[")
-
-
-def _replace(signal: Signal, **changes: object) -> Signal:
-    from dataclasses import replace  # noqa: PLC0415
-
-    return replace(signal, **changes)  # type: ignore[arg-type]

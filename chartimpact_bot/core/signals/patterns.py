@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from ..kubernetes.bodies import as_dict, get
 from ..kubernetes.rbac import BINDING_KINDS, ROLE_KINDS
@@ -11,7 +11,7 @@ from ..kubernetes.workloads import SCALABLE_KINDS, pod_template, replicas_of
 from ..model import ResourceDiff, ResourceId, Signal
 from .common import what
 from .context import SignalContext
-from .registry import Finding, detector
+from .registry import Finding, pattern_detector
 
 EXPOSURE_TYPES = (
     "security.exposure.type",
@@ -33,16 +33,13 @@ def _has_readiness(resource: object) -> bool:
     return any("readinessProbe" in as_dict(c) for c in pod.spec.get("containers") or [])
 
 
-@detector(
-    "pattern.probes.allRemoved",
-    category="availability",
-    importance="high",
-    scope="pattern",
-    explanation="When every workload loses its readiness probe at once, nothing in the chart "
-    "waits for pods to be ready any more: traffic and rollouts race ahead of the applications.",
-)
-def probes_all_removed(ctx: SignalContext, signals: list[Signal]) -> Iterator[Finding]:
-    """Every workload of the chart (two or more) that had a readiness probe lost it."""
+@pattern_detector("pattern.probes.allRemoved", "availability", "high")
+def probes_all_removed(ctx: SignalContext, signals: Sequence[Signal]) -> Iterator[Finding]:
+    """Every workload of the chart (two or more) that had a readiness probe lost it.
+
+    When every workload loses its readiness probe at once, nothing in the chart waits for pods to be
+    ready any more: traffic and rollouts race ahead of the applications.
+    """
     had = sorted((w.id for w in ctx.workloads("base") if _has_readiness(w)), key=ResourceId.sort_key)
     if len(had) < 2:
         return
@@ -63,16 +60,13 @@ def probes_all_removed(ctx: SignalContext, signals: list[Signal]) -> Iterator[Fi
     )
 
 
-@detector(
-    "pattern.exposure.multiple",
-    category="security",
-    importance="high",
-    scope="pattern",
-    explanation="Several resources becoming reachable from outside in one change deserves one "
-    "look at the whole: it is how an internal service ends up public by accident.",
-)
-def exposure_multiple(ctx: SignalContext, signals: list[Signal]) -> Iterator[Finding]:
-    """Two or more Services or Ingresses become externally exposed in one change."""
+@pattern_detector("pattern.exposure.multiple", "security", "high")
+def exposure_multiple(ctx: SignalContext, signals: Sequence[Signal]) -> Iterator[Finding]:
+    """Two or more Services or Ingresses become externally exposed in one change.
+
+    Several resources becoming reachable from outside in one change deserves one look at the whole:
+    it is how an internal service ends up public by accident.
+    """
     members = [s for s in signals if s.type.startswith(EXPOSURE_TYPES) and s.importance == "high"]
     resources = sorted({s.resource for s in members}, key=ResourceId.sort_key)
     if len(resources) >= 2:
@@ -89,17 +83,14 @@ def exposure_multiple(ctx: SignalContext, signals: list[Signal]) -> Iterator[Fin
         )
 
 
-@detector(
-    "pattern.rbac.coordinated",
-    category="security",
-    importance="high",
-    scope="pattern",
-    explanation="A role that gains permissions while a binding to it changes is how access is "
-    "widened for a specific account in one step; review both together.",
-)
-def rbac_coordinated(ctx: SignalContext, signals: list[Signal]) -> Iterator[Finding]:
+@pattern_detector("pattern.rbac.coordinated", "security", "high")
+def rbac_coordinated(ctx: SignalContext, signals: Sequence[Signal]) -> Iterator[Finding]:
     """An existing Role or ClusterRole widens and a binding to it changes in the same change
-    (including a new service account bound to it)."""
+    (including a new service account bound to it).
+
+    A role that gains permissions while a binding to it changes is how access is widened for a
+    specific account in one step; review both together.
+    """
     widened = defaultdict(list)
     for signal in signals:
         # A role that is new in this change is new RBAC, which the role's own signals report.
@@ -146,16 +137,13 @@ def _single_point(ctx: SignalContext, workload: object, which: str) -> bool:
     return not ctx.pdbs_covering(workload, which) and not ctx.hpas_targeting(workload, which)  # type: ignore[arg-type]
 
 
-@detector(
-    "pattern.availability.singlePointOfFailure",
-    category="availability",
-    importance="medium",
-    scope="pattern",
-    explanation="One replica with neither a disruption budget nor an autoscaler goes down on "
-    "every node drain, eviction or crash.",
-)
-def single_point_of_failure(ctx: SignalContext, signals: list[Signal]) -> Iterator[Finding]:
-    """A workload now ends with 1 replica, no PodDisruptionBudget and no HorizontalPodAutoscaler."""
+@pattern_detector("pattern.availability.singlePointOfFailure", "availability", "medium")
+def single_point_of_failure(ctx: SignalContext, signals: Sequence[Signal]) -> Iterator[Finding]:
+    """A workload now ends with 1 replica, no PodDisruptionBudget and no HorizontalPodAutoscaler.
+
+    One replica with neither a disruption budget nor an autoscaler goes down on every node drain,
+    eviction or crash.
+    """
     for workload in sorted(ctx.workloads("head"), key=lambda w: w.id.sort_key()):
         if workload.id.kind not in SCALABLE_KINDS:
             continue
@@ -177,16 +165,13 @@ def single_point_of_failure(ctx: SignalContext, signals: list[Signal]) -> Iterat
         )
 
 
-@detector(
-    "pattern.security.hardeningRemoved",
-    category="security",
-    importance="high",
-    scope="pattern",
-    explanation="Losing several hardening controls at once usually means a security context "
-    "was dropped or overridden wholesale, rather than one deliberate exception.",
-)
-def hardening_removed(ctx: SignalContext, signals: list[Signal]) -> Iterator[Finding]:
-    """One workload loses two or more hardening controls at once."""
+@pattern_detector("pattern.security.hardeningRemoved", "security", "high")
+def hardening_removed(ctx: SignalContext, signals: Sequence[Signal]) -> Iterator[Finding]:
+    """One workload loses two or more hardening controls at once.
+
+    Losing several hardening controls at once usually means a security context was dropped or
+    overridden wholesale, rather than one deliberate exception.
+    """
     by_workload = defaultdict(list)
     for signal in signals:
         if signal.type.startswith(HARDENING_PREFIXES) and signal.importance != "low" and signal.change_type != "added":

@@ -13,22 +13,19 @@ from ..kubernetes.workloads import WORKLOAD_KINDS, pod_template
 from ..model import Resource, ResourceDiff
 from .common import what
 from .context import SignalContext
-from .registry import Finding, detector
+from .registry import Finding, resource_detector
 
 
-@detector(
-    "security.pss",
-    category="security",
-    importance="high",
-    kinds={*WORKLOAD_KINDS, "Namespace"},
-    explanation="Pod Security Standards are the levels Kubernetes admission enforces per "
-    "namespace: a workload that drops to a lower level is rejected where that level is enforced, "
-    "and has lost the isolation the level stands for.",
-)
+@resource_detector("security.pss", "high", kinds={*WORKLOAD_KINDS, "Namespace"})
 def pod_security(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """The highest Pod Security Standard level a workload meets drops (restricted → baseline →
     privileged), naming the failing controls; a new workload that meets only privileged; a
-    namespace's `pod-security.kubernetes.io/enforce` label lowered."""
+    namespace's `pod-security.kubernetes.io/enforce` label lowered.
+
+    Pod Security Standards are the levels Kubernetes admission enforces per namespace: a workload
+    that drops to a lower level is rejected where that level is enforced, and has lost the isolation
+    the level stands for.
+    """
     if diff.id.kind == "Namespace":
         yield from _namespace_label(diff)
         return

@@ -1,18 +1,28 @@
-"""The detector registry: each detector is declarative metadata plus a small function.
+"""The detector registry: every signal type is one function, registered by the decorator that
+says what the function looks at, so that mypy rejects a function of the wrong shape.
 
-A detector's docstring is its documentation (docs/signals.md is generated from the registry).
-Resource detectors run once per changed resource; chart detectors once per chart with the whole
-context; pattern detectors after all others, over the signals found.
+- `@resource_detector`: `fn(ctx, diff)`, once per changed resource of its kinds (added, removed
+  or modified);
+- `@update_detector`: `fn(ctx, update)`, once per resource of its kinds that is on both sides
+  (what `helm upgrade` updates in place);
+- `@chart_detector`: `fn(ctx)`, once per chart;
+- `@pattern_detector`: `fn(ctx, signals)`, after all others, over the signals they found.
+
+The function's docstring is the type's documentation: its first paragraph says when it fires
+(docs/signals.md is generated from it), the rest why that matters, which every signal of the
+type carries as its explanation. A type's category is its first segment when that is one
+(availability, security, upgrade) and "other" for the rest; patterns name theirs.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypedDict
 
-from ..model import Category, ChangeType, Importance, PathToken
+from ..model import CATEGORIES, Category, ChangeType, Importance, PathToken, ResourceDiff, Signal
+from .context import SignalContext, Update
 
 if TYPE_CHECKING:
     from ..model import ResourceId
@@ -42,54 +52,154 @@ class Finding:
     source: tuple[str, int] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Detector:
+ResourceCheck = Callable[[SignalContext, ResourceDiff], Iterable[Finding]]
+UpdateCheck = Callable[[SignalContext, Update], Iterable[Finding]]
+ChartCheck = Callable[[SignalContext], Iterable[Finding]]
+PatternCheck = Callable[[SignalContext, Sequence[Signal]], Iterable[Finding]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignalType:
+    """What every signal of one type shares: category, default importance, explanation, and
+    the documentation of when it fires."""
+
     type: str
     category: Category
     importance: Importance
     explanation: str
-    scope: Scope
-    kinds: frozenset[str] | None
-    absorbs: tuple[str, ...]
-    function: Callable[..., Iterable[Finding]]
-    doc: str = field(default="")
+    doc: str
+    kinds: frozenset[str] | None = None
+    # Type prefixes whose signals on the same resource this type's signal stands for.
+    absorbs: tuple[str, ...] = ()
 
     def applies_to(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResourceDetector(SignalType):
+    scope: ClassVar[Scope] = "resource"
+    check: ResourceCheck
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChartDetector(SignalType):
+    scope: ClassVar[Scope] = "chart"
+    check: ChartCheck
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PatternDetector(SignalType):
+    scope: ClassVar[Scope] = "pattern"
+    check: PatternCheck
+
+
+Detector = ResourceDetector | ChartDetector | PatternDetector
+
 REGISTRY: list[Detector] = []
+# Every category is a family of its own name; other families (workload, chart) are "other".
+_FAMILY_CATEGORIES: dict[str, Category] = {category: category for category in CATEGORIES}
 
 
-def detector(
-    type: str,
-    *,
-    category: Category,
+def resource_detector(
+    type_: str,
     importance: Importance,
-    explanation: str,
+    *,
     kinds: Iterable[str] | None = None,
-    scope: Scope = "resource",
     absorbs: Iterable[str] = (),
-) -> Callable[[Callable[..., Iterable[Finding]]], Callable[..., Iterable[Finding]]]:
-    """Register a detector. Resource scope: `fn(ctx, diff)`; chart: `fn(ctx)`;
-    pattern: `fn(ctx, signals)`."""
+    doc: str | None = None,
+) -> Callable[[ResourceCheck], ResourceCheck]:
+    """Register `fn(ctx, diff)`, run on every changed resource of `kinds` (None: any kind)."""
 
-    def register(function: Callable[..., Iterable[Finding]]) -> Callable[..., Iterable[Finding]]:
-        if any(d.type == type for d in REGISTRY):
-            raise ValueError(f"detector {type} is registered twice")
-        REGISTRY.append(
-            Detector(
-                type=type,
-                category=category,
-                importance=importance,
-                explanation=explanation,
-                scope=scope,
-                kinds=frozenset(kinds) if kinds is not None else None,
+    def register(check: ResourceCheck) -> ResourceCheck:
+        _register(
+            ResourceDetector(
+                check=check,
+                kinds=_kinds(kinds),
                 absorbs=tuple(absorbs),
-                function=function,
-                doc=inspect.cleandoc(function.__doc__ or ""),
+                **_documented(type_, _family_category(type_), importance, doc or check.__doc__),
             )
         )
-        return function
+        return check
 
     return register
+
+
+def update_detector(
+    type_: str,
+    importance: Importance,
+    *,
+    kinds: Iterable[str] | None = None,
+    doc: str | None = None,
+) -> Callable[[UpdateCheck], UpdateCheck]:
+    """Register `fn(ctx, update)`, run on every resource of `kinds` that is on both sides."""
+
+    def register(check: UpdateCheck) -> UpdateCheck:
+        def on_update(ctx: SignalContext, diff: ResourceDiff) -> Iterable[Finding]:
+            if diff.base is None or diff.head is None:
+                return ()
+            return check(ctx, Update(diff.base, diff.head, diff))
+
+        documented = _documented(type_, _family_category(type_), importance, doc or check.__doc__)
+        _register(ResourceDetector(check=on_update, kinds=_kinds(kinds), **documented))
+        return check
+
+    return register
+
+
+def chart_detector(type_: str, importance: Importance, *, doc: str | None = None) -> Callable[[ChartCheck], ChartCheck]:
+    """Register `fn(ctx)`, run once per chart."""
+
+    def register(check: ChartCheck) -> ChartCheck:
+        _register(
+            ChartDetector(check=check, **_documented(type_, _family_category(type_), importance, doc or check.__doc__))
+        )
+        return check
+
+    return register
+
+
+def pattern_detector(type_: str, category: Category, importance: Importance) -> Callable[[PatternCheck], PatternCheck]:
+    """Register `fn(ctx, signals)`, run after every other detector over the signals found."""
+
+    def register(check: PatternCheck) -> PatternCheck:
+        _register(PatternDetector(check=check, **_documented(type_, category, importance, check.__doc__)))
+        return check
+
+    return register
+
+
+def _register(detector: Detector) -> None:
+    if any(d.type == detector.type for d in REGISTRY):
+        raise ValueError(f"detector {detector.type} is registered twice")
+    REGISTRY.append(detector)
+
+
+def _kinds(kinds: Iterable[str] | None) -> frozenset[str] | None:
+    return frozenset(kinds) if kinds is not None else None
+
+
+def _family_category(type_: str) -> Category:
+    return _FAMILY_CATEGORIES.get(type_.split(".", 1)[0], "other")
+
+
+class _Documented(TypedDict):
+    type: str
+    category: Category
+    importance: Importance
+    doc: str
+    explanation: str
+
+
+def _documented(type_: str, category: Category, importance: Importance, docstring: str | None) -> _Documented:
+    """The fields every detector has, its documentation split out of its docstring."""
+    when, _, why = inspect.cleandoc(docstring or "").partition("\n\n")
+    if not when.strip() or not why.strip():
+        raise ValueError(f"detector {type_} needs a docstring: when it fires, a blank line, why it matters")
+    return {
+        "type": type_,
+        "category": category,
+        "importance": importance,
+        "doc": when,
+        "explanation": " ".join(why.split()),
+    }

@@ -23,8 +23,8 @@ from ..kubernetes.workloads import WORKLOAD_KINDS, pod_template
 from ..model import ChangeType, Resource, ResourceDiff
 from ..normalize import SENSITIVE_PREFIX, is_sensitive_key
 from .common import show, what
-from .context import SignalContext
-from .registry import Finding, detector
+from .context import SignalContext, Update
+from .registry import Finding, chart_detector, resource_detector, update_detector
 
 DANGEROUS_CAPABILITIES = frozenset({"SYS_ADMIN", "NET_ADMIN", "ALL"})
 SENSITIVE_HOST_PATHS = (
@@ -79,16 +79,13 @@ def _in(container: Container, diff: ResourceDiff) -> str:
     return f"{container.kind_word} '{container.name}' of {what(diff.resource)}"
 
 
-@detector(
-    "security.context.privileged",
-    category="security",
-    importance="high",
-    kinds=WORKLOAD_KINDS,
-    explanation="A privileged container runs with every capability and full access to the "
-    "node's devices: a compromise of it is a compromise of the node.",
-)
+@resource_detector("security.context.privileged", "high", kinds=WORKLOAD_KINDS)
 def privileged(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """securityContext.privileged becomes true (a low signal when it stops being true)."""
+    """securityContext.privileged becomes true (a low signal when it stops being true).
+
+    A privileged container runs with every capability and full access to the node's devices: a
+    compromise of it is a compromise of the node.
+    """
     return _container_transition(
         diff,
         "privileged",
@@ -101,17 +98,14 @@ def privileged(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     )
 
 
-@detector(
-    "security.context.allowPrivilegeEscalation",
-    category="security",
-    importance="high",
-    kinds=WORKLOAD_KINDS,
-    explanation="With privilege escalation allowed, a process can gain more privileges than its "
-    "parent (setuid binaries, file capabilities).",
-)
+@resource_detector("security.context.allowPrivilegeEscalation", "high", kinds=WORKLOAD_KINDS)
 def allow_privilege_escalation(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """allowPrivilegeEscalation goes from false to true or unset (Kubernetes then allows it); on
-    a new container, when it is set to true."""
+    a new container, when it is set to true.
+
+    With privilege escalation allowed, a process can gain more privileges than its parent (setuid
+    binaries, file capabilities).
+    """
     return _container_transition(
         diff,
         "allowPrivilegeEscalation",
@@ -123,17 +117,14 @@ def allow_privilege_escalation(ctx: SignalContext, diff: ResourceDiff) -> Iterat
     )
 
 
-@detector(
-    "security.context.runAsNonRoot",
-    category="security",
-    importance="high",
-    kinds=WORKLOAD_KINDS,
-    explanation="runAsNonRoot makes the kubelet refuse to start a container whose user is root; "
-    "without it, an image that runs as root does so unnoticed.",
-)
+@resource_detector("security.context.runAsNonRoot", "high", kinds=WORKLOAD_KINDS)
 def run_as_non_root(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """The effective runAsNonRoot (container over pod) goes from true to false or unset; on a
-    new container, when it is set to false."""
+    new container, when it is set to false.
+
+    runAsNonRoot makes the kubelet refuse to start a container whose user is root; without it, an
+    image that runs as root does so unnoticed.
+    """
     return _container_transition(
         diff,
         "runAsNonRoot",
@@ -143,16 +134,13 @@ def run_as_non_root(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]
     )
 
 
-@detector(
-    "security.context.runAsUser",
-    category="security",
-    importance="low",
-    kinds=WORKLOAD_KINDS,
-    explanation="User and group IDs decide file access inside the container and on mounted volumes; ID 0 is root.",
-)
+@resource_detector("security.context.runAsUser", "low", kinds=WORKLOAD_KINDS)
 def run_as_user(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """runAsUser or runAsGroup (effective), or the pod's fsGroup, becomes 0 (high) or changes
-    (low)."""
+    (low).
+
+    User and group IDs decide file access inside the container and on mounted volumes; ID 0 is root.
+    """
     for field in ("runAsUser", "runAsGroup"):
         for old, new in container_pairs(diff.base, diff.head):
             if new is None:
@@ -190,17 +178,14 @@ def run_as_user(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         )
 
 
-@detector(
-    "security.context.capabilities",
-    category="security",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="Linux capabilities split root's powers; SYS_ADMIN, NET_ADMIN and ALL are close "
-    "to full root, and dropping ALL (or NET_RAW) is what keeps the rest out.",
-)
+@resource_detector("security.context.capabilities", "medium", kinds=WORKLOAD_KINDS)
 def capabilities(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """capabilities.add gains a capability (high beyond the Pod Security baseline list or for
-    SYS_ADMIN, NET_ADMIN, ALL); ALL or NET_RAW leaves capabilities.drop."""
+    SYS_ADMIN, NET_ADMIN, ALL); ALL or NET_RAW leaves capabilities.drop.
+
+    Linux capabilities split root's powers; SYS_ADMIN, NET_ADMIN and ALL are close to full root, and
+    dropping ALL (or NET_RAW) is what keeps the rest out.
+    """
     for old, new in container_pairs(diff.base, diff.head):
         if new is None:
             continue
@@ -230,16 +215,13 @@ def capabilities(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 )
 
 
-@detector(
-    "security.context.readOnlyRootFilesystem",
-    category="security",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="A read-only root filesystem stops an intruder from changing binaries or "
-    "dropping tools inside the container.",
-)
+@resource_detector("security.context.readOnlyRootFilesystem", "medium", kinds=WORKLOAD_KINDS)
 def read_only_root_filesystem(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """readOnlyRootFilesystem goes from true to false or unset."""
+    """readOnlyRootFilesystem goes from true to false or unset.
+
+    A read-only root filesystem stops an intruder from changing binaries or dropping tools inside
+    the container.
+    """
     return _container_transition(
         diff,
         "readOnlyRootFilesystem",
@@ -254,17 +236,14 @@ def _profile_type(container: Container | None, field: str) -> str | None:
     return container.profile_type(field) if container is not None else None
 
 
-@detector(
-    "security.context.seccomp",
-    category="security",
-    importance="high",
-    kinds=WORKLOAD_KINDS,
-    explanation="The seccomp profile filters the system calls a container can make; without "
-    "one (or with Unconfined) every system call reaches the node's kernel.",
-)
+@resource_detector("security.context.seccomp", "high", kinds=WORKLOAD_KINDS)
 def seccomp(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """The effective seccompProfile goes from RuntimeDefault or Localhost to unset (medium) or to
-    Unconfined (high)."""
+    Unconfined (high).
+
+    The seccomp profile filters the system calls a container can make; without one (or with
+    Unconfined) every system call reaches the node's kernel.
+    """
     for old, new in container_pairs(diff.base, diff.head):
         if new is None:
             continue
@@ -293,16 +272,13 @@ def seccomp(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             )
 
 
-@detector(
-    "security.context.appArmor",
-    category="security",
-    importance="high",
-    kinds=WORKLOAD_KINDS,
-    explanation="AppArmor confines what a container's processes may touch on the node; "
-    "Unconfined lifts that confinement.",
-)
+@resource_detector("security.context.appArmor", "high", kinds=WORKLOAD_KINDS)
 def app_armor(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """appArmorProfile (container or pod) or the container.apparmor annotation becomes Unconfined."""
+    """appArmorProfile (container or pod) or the container.apparmor annotation becomes Unconfined.
+
+    AppArmor confines what a container's processes may touch on the node; Unconfined lifts that
+    confinement.
+    """
     old_pod, new_pod = pod_template(diff.base), pod_template(diff.head)
     for old, new in container_pairs(diff.base, diff.head):
         if new is None:
@@ -332,17 +308,14 @@ def _annotation_profile(metadata: dict[str, Any], key: str) -> str | None:
     return "RuntimeDefault" if value == "runtime/default" else ("Localhost" if value else None)
 
 
-@detector(
-    "security.context.seLinux",
-    category="security",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="SELinux options outside the container types, or a custom user or role, weaken "
-    "the label-based isolation between containers and the node.",
-)
+@resource_detector("security.context.seLinux", "medium", kinds=WORKLOAD_KINDS)
 def se_linux(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """seLinuxOptions with a type outside container_t, container_init_t, container_kvm_t,
-    container_engine_t, or with a user or role set."""
+    container_engine_t, or with a user or role set.
+
+    SELinux options outside the container types, or a custom user or role, weaken the label-based
+    isolation between containers and the node.
+    """
     return _container_transition(
         diff,
         "seLinuxOptions",
@@ -352,15 +325,12 @@ def se_linux(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     )
 
 
-@detector(
-    "security.context.procMount",
-    category="security",
-    importance="high",
-    kinds=WORKLOAD_KINDS,
-    explanation="An Unmasked /proc exposes kernel interfaces that the default mask hides from containers.",
-)
+@resource_detector("security.context.procMount", "high", kinds=WORKLOAD_KINDS)
 def proc_mount(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """procMount becomes Unmasked."""
+    """procMount becomes Unmasked.
+
+    An Unmasked /proc exposes kernel interfaces that the default mask hides from containers.
+    """
     return _container_transition(
         diff,
         "procMount",
@@ -370,15 +340,12 @@ def proc_mount(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     )
 
 
-@detector(
-    "security.context.sysctls",
-    category="security",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="Sysctls outside the safe set change kernel settings that other pods on the node share.",
-)
+@resource_detector("security.context.sysctls", "medium", kinds=WORKLOAD_KINDS)
 def sysctls(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A pod sysctl outside the Pod Security safe set is added."""
+    """A pod sysctl outside the Pod Security safe set is added.
+
+    Sysctls outside the safe set change kernel settings that other pods on the node share.
+    """
     old_pod, new_pod = pod_template(diff.base), pod_template(diff.head)
     if new_pod is None:
         return
@@ -394,15 +361,12 @@ def sysctls(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         )
 
 
-@detector(
-    "security.context.hostProcess",
-    category="security",
-    importance="high",
-    kinds=WORKLOAD_KINDS,
-    explanation="A Windows HostProcess container runs directly on the host with its privileges.",
-)
+@resource_detector("security.context.hostProcess", "high", kinds=WORKLOAD_KINDS)
 def host_process(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """windowsOptions.hostProcess becomes true."""
+    """windowsOptions.hostProcess becomes true.
+
+    A Windows HostProcess container runs directly on the host with its privileges.
+    """
 
     def risky(value: Any) -> bool:
         return as_dict(value).get("hostProcess") is True
@@ -416,60 +380,60 @@ def host_process(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     )
 
 
-def _host_namespace(field: str, word: str) -> Callable[[SignalContext, ResourceDiff], Iterator[Finding]]:
-    def check(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-        old_pod, new_pod = pod_template(diff.base), pod_template(diff.head)
-        if new_pod is None:
-            return
-        before = old_pod.spec.get(field) if old_pod else None
-        after = new_pod.spec.get(field)
-        path, display = (*new_pod.spec_path, field), new_pod.display(field)
-        if after is True and before is not True:
-            yield Finding(
-                f"{what(diff.resource)} uses the node's {word} ({field}: true)",
-                display,
-                before,
-                after,
-                "added" if old_pod is None else "modified",
-                path,
-            )
-        elif before is True and after is not True and old_pod is not None:
-            yield Finding(
-                f"{what(diff.resource)} no longer uses the node's {word}",
-                display,
-                before,
-                after,
-                "removed",
-                path,
-                importance="low",
-            )
-
-    return check
+def _host_namespace(diff: ResourceDiff, field: str, word: str) -> Iterator[Finding]:
+    old_pod, new_pod = pod_template(diff.base), pod_template(diff.head)
+    if new_pod is None:
+        return
+    before = old_pod.spec.get(field) if old_pod else None
+    after = new_pod.spec.get(field)
+    path, display = (*new_pod.spec_path, field), new_pod.display(field)
+    if after is True and before is not True:
+        yield Finding(
+            f"{what(diff.resource)} uses the node's {word} ({field}: true)",
+            display,
+            before,
+            after,
+            "added" if old_pod is None else "modified",
+            path,
+        )
+    elif before is True and after is not True and old_pod is not None:
+        yield Finding(
+            f"{what(diff.resource)} no longer uses the node's {word}",
+            display,
+            before,
+            after,
+            "removed",
+            path,
+            importance="low",
+        )
 
 
-for _type, _field, _word, _why in (
-    (
-        "security.hostAccess.network",
-        "hostNetwork",
-        "network namespace",
-        "A pod on the host network sees every interface of the node and can reach services bound to localhost there.",
-    ),
-    (
-        "security.hostAccess.pid",
-        "hostPID",
-        "process namespace",
-        "A pod in the host PID namespace sees, and may signal or trace, every process on the node.",
-    ),
-    (
-        "security.hostAccess.ipc",
-        "hostIPC",
-        "IPC namespace",
-        "A pod in the host IPC namespace can read shared memory of every process on the node.",
-    ),
-):
-    detector(_type, category="security", importance="high", kinds=WORKLOAD_KINDS, explanation=_why)(
-        _host_namespace(_field, _word)
-    )
+@resource_detector("security.hostAccess.network", "high", kinds=WORKLOAD_KINDS)
+def host_network(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """hostNetwork becomes true (a low signal when it stops being true).
+
+    A pod on the host network sees every interface of the node and can reach services bound to
+    localhost there.
+    """
+    return _host_namespace(diff, "hostNetwork", "network namespace")
+
+
+@resource_detector("security.hostAccess.pid", "high", kinds=WORKLOAD_KINDS)
+def host_pid(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """hostPID becomes true (a low signal when it stops being true).
+
+    A pod in the host PID namespace sees, and may signal or trace, every process on the node.
+    """
+    return _host_namespace(diff, "hostPID", "process namespace")
+
+
+@resource_detector("security.hostAccess.ipc", "high", kinds=WORKLOAD_KINDS)
+def host_ipc(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """hostIPC becomes true (a low signal when it stops being true).
+
+    A pod in the host IPC namespace can read shared memory of every process on the node.
+    """
+    return _host_namespace(diff, "hostIPC", "IPC namespace")
 
 
 def _host_paths(resource: Resource | None) -> dict[str, str]:
@@ -488,17 +452,14 @@ def _sensitive(path: str) -> bool:
     return clean in SENSITIVE_HOST_PATHS or clean.endswith(".sock")
 
 
-@detector(
-    "security.hostAccess.path",
-    category="security",
-    importance="high",
-    kinds=WORKLOAD_KINDS,
-    explanation="A hostPath volume mounts a directory of the node into the pod; paths such as /, "
-    "/etc, /proc, /sys or a container runtime socket amount to control of the node.",
-)
+@resource_detector("security.hostAccess.path", "high", kinds=WORKLOAD_KINDS)
 def host_path(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """A hostPath volume is added (sensitive paths called out), or a mount of one becomes
-    writable."""
+    writable.
+
+    A hostPath volume mounts a directory of the node into the pod; paths such as /, /etc, /proc,
+    /sys or a container runtime socket amount to control of the node.
+    """
     old_paths, new_paths = _host_paths(diff.base), _host_paths(diff.head)
     pod = pod_template(diff.head)
     if pod is None:
@@ -540,16 +501,13 @@ def host_path(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 )
 
 
-@detector(
-    "security.hostAccess.port",
-    category="security",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="A hostPort binds the container to a port of the node itself, bypassing "
-    "Services and network policies on that path, and limits scheduling to nodes where it is free.",
-)
+@resource_detector("security.hostAccess.port", "medium", kinds=WORKLOAD_KINDS)
 def host_port(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A container port gains a hostPort."""
+    """A container port gains a hostPort.
+
+    A hostPort binds the container to a port of the node itself, bypassing Services and network
+    policies on that path, and limits scheduling to nodes where it is free.
+    """
     for old, new in container_pairs(diff.base, diff.head):
         if new is None:
             continue
@@ -567,24 +525,21 @@ def host_port(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 )
 
 
-@detector(
-    "security.serviceAccount",
-    category="security",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="The service account decides what the pod's API token may do; the namespace's "
-    "default account is shared by every pod that does not name one.",
-)
-def service_account(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """An existing workload's serviceAccountName changes (or falls back to `default`)."""
-    old_pod, new_pod = pod_template(diff.base), pod_template(diff.head)
+@update_detector("security.serviceAccount", "medium", kinds=WORKLOAD_KINDS)
+def service_account(ctx: SignalContext, update: Update) -> Iterator[Finding]:
+    """An existing workload's serviceAccountName changes (or falls back to `default`).
+
+    The service account decides what the pod's API token may do; the namespace's default account is
+    shared by every pod that does not name one.
+    """
+    old_pod, new_pod = pod_template(update.base), pod_template(update.head)
     if old_pod is None or new_pod is None:
         return
     before = old_pod.service_account or "default"
     after = new_pod.service_account or "default"
     if before != after:
         yield Finding(
-            f"Service account of {what(diff.resource)} changed from '{before}' to '{after}'",
+            f"Service account of {what(update.head)} changed from '{before}' to '{after}'",
             new_pod.display("serviceAccountName"),
             before,
             after,
@@ -593,27 +548,22 @@ def service_account(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]
         )
 
 
-@detector(
-    "security.serviceAccount.automount",
-    category="security",
-    importance="medium",
-    kinds={*WORKLOAD_KINDS, "ServiceAccount"},
-    explanation="An automounted service account token lets any process in the pod call the "
-    "Kubernetes API with that account's permissions.",
-)
-def automount(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+@update_detector("security.serviceAccount.automount", "medium", kinds={*WORKLOAD_KINDS, "ServiceAccount"})
+def automount(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     """automountServiceAccountToken goes from false to true or unset, on a pod template or a
-    ServiceAccount."""
-    if diff.base is None or diff.head is None:
-        return
-    if diff.id.kind == "ServiceAccount":
+    ServiceAccount.
+
+    An automounted service account token lets any process in the pod call the Kubernetes API with
+    that account's permissions.
+    """
+    if update.id.kind == "ServiceAccount":
         before, after = (
-            diff.base.body.get("automountServiceAccountToken"),
-            diff.head.body.get("automountServiceAccountToken"),
+            update.base.body.get("automountServiceAccountToken"),
+            update.head.body.get("automountServiceAccountToken"),
         )
         path: tuple[Any, ...] = ("automountServiceAccountToken",)
     else:
-        old_pod, new_pod = pod_template(diff.base), pod_template(diff.head)
+        old_pod, new_pod = pod_template(update.base), pod_template(update.head)
         if old_pod is None or new_pod is None:
             return
         before, after = (
@@ -623,7 +573,7 @@ def automount(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         path = (*new_pod.spec_path, "automountServiceAccountToken")
     if before is False and after is not False:
         yield Finding(
-            f"{what(diff.resource)} now mounts its service account token "
+            f"{what(update.head)} now mounts its service account token "
             f"(automountServiceAccountToken false → {show(after)})",
             ".".join(str(p) for p in path),
             before,
@@ -691,71 +641,62 @@ def _rbac_finding(diff: ResourceDiff, type_: str) -> Iterator[Finding]:
     )
 
 
-for _type, _why, _doc in (
-    (
-        "security.rbac.wildcard",
-        "A `*` grants every verb, resource or API group, including ones added to the cluster later.",
-        "`*` added to the verbs, resources or apiGroups of a Role or ClusterRole.",
-    ),
-    (
-        "security.rbac.secrets",
-        "Reading Secrets reveals every credential in their scope.",
-        "A Role or ClusterRole newly allows any verb on secrets.",
-    ),
-    (
-        "security.rbac.escalation",
-        "These permissions let an account grant itself (or others) "
-        "more rights than it has: escalate, bind, impersonate, creating role bindings, minting "
-        "service account tokens.",
-        "A Role or ClusterRole newly allows escalate, bind, impersonate, "
-        "create on (cluster)rolebindings, or serviceaccounts/token.",
-    ),
-    (
-        "security.rbac.workloadControl",
-        "Exec, attach, port-forward, node proxy or creating pods "
-        "let an account run code with other workloads' identities and mounts.",
-        "A Role or ClusterRole newly allows pods/exec, pods/attach, pods/portforward, nodes/proxy or create on pods.",
-    ),
-):
+@resource_detector("security.rbac.wildcard", "high", kinds=ROLE_KINDS)
+def rbac_wildcard(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """`*` added to the verbs, resources or apiGroups of a Role or ClusterRole.
 
-    def _make(type_: str, doc: str) -> Callable[[SignalContext, ResourceDiff], Iterator[Finding]]:
-        def check(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-            return _rbac_finding(diff, type_)
-
-        check.__doc__ = doc
-        return check
-
-    detector(
-        _type,
-        category="security",
-        importance="high",
-        kinds=ROLE_KINDS,
-        explanation=_why,
-    )(_make(_type, _doc))
+    A `*` grants every verb, resource or API group, including ones added to the cluster later.
+    """
+    return _rbac_finding(diff, "security.rbac.wildcard")
 
 
-@detector(
-    "security.rbac.role",
-    category="security",
-    importance="medium",
-    kinds={"Role"},
-    explanation="A widened Role gives every account bound to it more power in its namespace.",
-)
+@resource_detector("security.rbac.secrets", "high", kinds=ROLE_KINDS)
+def rbac_secrets(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """A Role or ClusterRole newly allows any verb on secrets.
+
+    Reading Secrets reveals every credential in their scope.
+    """
+    return _rbac_finding(diff, "security.rbac.secrets")
+
+
+@resource_detector("security.rbac.escalation", "high", kinds=ROLE_KINDS)
+def rbac_escalation(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """A Role or ClusterRole newly allows escalate, bind, impersonate, create on
+    (cluster)rolebindings, or serviceaccounts/token.
+
+    These permissions let an account grant itself (or others) more rights than it has: escalate,
+    bind, impersonate, creating role bindings, minting service account tokens.
+    """
+    return _rbac_finding(diff, "security.rbac.escalation")
+
+
+@resource_detector("security.rbac.workloadControl", "high", kinds=ROLE_KINDS)
+def rbac_workload_control(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """A Role or ClusterRole newly allows pods/exec, pods/attach, pods/portforward, nodes/proxy or
+    create on pods.
+
+    Exec, attach, port-forward, node proxy or creating pods let an account run code with other
+    workloads' identities and mounts.
+    """
+    return _rbac_finding(diff, "security.rbac.workloadControl")
+
+
+@resource_detector("security.rbac.role", "medium", kinds={"Role"})
 def rbac_role(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A Role allows a new verb, resource or API group (other than the cases above)."""
+    """A Role allows a new verb, resource or API group (other than the cases above).
+
+    A widened Role gives every account bound to it more power in its namespace.
+    """
     return _rbac_finding(diff, "rbac")
 
 
-@detector(
-    "security.rbac.clusterRole",
-    category="security",
-    importance="medium",
-    kinds={"ClusterRole"},
-    explanation="A widened ClusterRole gives every account bound to it more power, across all "
-    "namespaces when bound by a ClusterRoleBinding.",
-)
+@resource_detector("security.rbac.clusterRole", "medium", kinds={"ClusterRole"})
 def rbac_cluster_role(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A ClusterRole allows a new verb, resource or API group (other than the cases above)."""
+    """A ClusterRole allows a new verb, resource or API group (other than the cases above).
+
+    A widened ClusterRole gives every account bound to it more power, across all namespaces when
+    bound by a ClusterRoleBinding.
+    """
     return _rbac_finding(diff, "rbac")
 
 
@@ -769,19 +710,15 @@ def _wildcard_role(ctx: SignalContext, role_ref: dict[str, Any], namespace: str)
     return role is not None and any("*" in g for g in grants(role))
 
 
-@detector(
-    "security.rbac.binding",
-    category="security",
-    importance="high",
-    kinds=None,
-    scope="chart",
-    explanation="A binding decides who holds a role: binding cluster-admin or a wildcard role, or "
-    "binding a role to system groups, hands out cluster-wide control.",
-)
+@chart_detector("security.rbac.binding", "high")
 def rbac_binding(ctx: SignalContext) -> Iterator[Finding]:
     """A binding's roleRef becomes cluster-admin or a wildcard role; its subjects gain
     system:masters, system:anonymous or system:authenticated; a RoleBinding becomes a
-    ClusterRoleBinding."""
+    ClusterRoleBinding.
+
+    A binding decides who holds a role: binding cluster-admin or a wildcard role, or binding a role
+    to system groups, hands out cluster-wide control.
+    """
     base_bindings = {rid: r for rid, r in ctx.base.resources.items() if rid.kind in BINDING_KINDS}
     for rid, binding in sorted(ctx.head.resources.items(), key=lambda item: item[0].sort_key()):
         if rid.kind not in BINDING_KINDS:
@@ -838,15 +775,13 @@ EXPOSED_TYPES = frozenset({"NodePort", "LoadBalancer"})
 OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 
 
-@detector(
-    "security.exposure.type",
-    category="security",
-    importance="high",
-    kinds={"Service"},
-    explanation="A NodePort or LoadBalancer Service is reachable from outside the cluster, not only from other pods.",
-)
+@resource_detector("security.exposure.type", "high", kinds={"Service"})
 def exposure_type(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A Service's type goes from ClusterIP to NodePort or LoadBalancer, or a new Service is one."""
+    """A Service's type goes from ClusterIP to NodePort or LoadBalancer, or a new Service is one.
+
+    A NodePort or LoadBalancer Service is reachable from outside the cluster, not only from other
+    pods.
+    """
     if diff.head is None:
         return
     after = get(diff.head.body, "spec", "type") or "ClusterIP"
@@ -863,16 +798,13 @@ def exposure_type(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         )
 
 
-@detector(
-    "security.exposure.externalIPs",
-    category="security",
-    importance="high",
-    kinds={"Service"},
-    explanation="externalIPs make every node accept traffic for those addresses and forward it "
-    "to the Service, whoever routes it there.",
-)
+@resource_detector("security.exposure.externalIPs", "high", kinds={"Service"})
 def external_ips(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A Service gains externalIPs."""
+    """A Service gains externalIPs.
+
+    externalIPs make every node accept traffic for those addresses and forward it to the Service,
+    whoever routes it there.
+    """
     if diff.head is None:
         return
     after = [str(i) for i in as_list(get(diff.head.body, "spec", "externalIPs"))]
@@ -889,23 +821,20 @@ def external_ips(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         )
 
 
-@detector(
-    "security.exposure.loadBalancerSourceRanges",
-    category="security",
-    importance="high",
-    kinds={"Service"},
-    explanation="loadBalancerSourceRanges restrict which addresses may reach a LoadBalancer; "
-    "without them, or with 0.0.0.0/0, the whole internet can.",
-)
-def source_ranges(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A LoadBalancer Service's source ranges are removed or widened to 0.0.0.0/0."""
-    if diff.base is None or diff.head is None or get(diff.head.body, "spec", "type") != "LoadBalancer":
+@update_detector("security.exposure.loadBalancerSourceRanges", "high", kinds={"Service"})
+def source_ranges(ctx: SignalContext, update: Update) -> Iterator[Finding]:
+    """A LoadBalancer Service's source ranges are removed or widened to 0.0.0.0/0.
+
+    loadBalancerSourceRanges restrict which addresses may reach a LoadBalancer; without them, or
+    with 0.0.0.0/0, the whole internet can.
+    """
+    if update.base is None or update.head is None or get(update.head.body, "spec", "type") != "LoadBalancer":
         return
-    before = [str(r) for r in as_list(get(diff.base.body, "spec", "loadBalancerSourceRanges"))]
-    after = [str(r) for r in as_list(get(diff.head.body, "spec", "loadBalancerSourceRanges"))]
+    before = [str(r) for r in as_list(get(update.base.body, "spec", "loadBalancerSourceRanges"))]
+    after = [str(r) for r in as_list(get(update.head.body, "spec", "loadBalancerSourceRanges"))]
     if before and not after:
         yield Finding(
-            f"Source ranges of LoadBalancer Service '{diff.id.name}' removed: it accepts traffic from anywhere",
+            f"Source ranges of LoadBalancer Service '{update.id.name}' removed: it accepts traffic from anywhere",
             "spec.loadBalancerSourceRanges",
             before,
             None,
@@ -915,7 +844,7 @@ def source_ranges(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     elif (set(after) & OPEN_CIDRS) - set(before):
         open_ranges = ", ".join(sorted(set(after) & OPEN_CIDRS))
         yield Finding(
-            f"LoadBalancer Service '{diff.id.name}' accepts traffic from anywhere ({open_ranges})",
+            f"LoadBalancer Service '{update.id.name}' accepts traffic from anywhere ({open_ranges})",
             "spec.loadBalancerSourceRanges",
             before,
             after,
@@ -944,18 +873,15 @@ def _tls_hosts(resource: Resource | None) -> set[str]:
     return {str(h) for tls in as_list(get(resource.body, "spec", "tls")) for h in as_list(as_dict(tls).get("hosts"))}
 
 
-@detector(
-    "security.exposure.ingress",
-    category="security",
-    importance="high",
-    kinds={"Ingress", "HTTPRoute"},
-    explanation="Every host and path an Ingress serves is reachable from outside the cluster; a "
-    "wildcard host matches names nobody reviewed, a host without TLS sends traffic in clear, and "
-    "`*-snippet` annotations inject raw proxy configuration.",
-)
+@resource_detector("security.exposure.ingress", "high", kinds={"Ingress", "HTTPRoute"})
 def exposure_ingress(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """An Ingress or HTTPRoute gains a host or path, a wildcard host, loses TLS for a host, or
-    gains a `*-snippet` annotation."""
+    gains a `*-snippet` annotation.
+
+    Every host and path an Ingress serves is reachable from outside the cluster; a wildcard host
+    matches names nobody reviewed, a host without TLS sends traffic in clear, and `*-snippet`
+    annotations inject raw proxy configuration.
+    """
     if diff.head is None:
         return
     change: ChangeType = "added" if diff.base is None else "modified"
@@ -1022,18 +948,14 @@ def _policy_types(policy: Resource) -> set[str]:
     return {"Ingress"} | ({"Egress"} if get(policy.body, "spec", "egress") is not None else set())
 
 
-@detector(
-    "security.networkPolicy",
-    category="security",
-    importance="high",
-    kinds=None,
-    scope="chart",
-    explanation="A NetworkPolicy is what stops other pods (or the internet) from reaching the "
-    "selected pods; a removed, emptied or widened policy opens them up.",
-)
+@chart_detector("security.networkPolicy", "high")
 def network_policy(ctx: SignalContext) -> Iterator[Finding]:
     """A NetworkPolicy is removed, its podSelector stops selecting the chart's pods, a policyType
-    is dropped, or a rule gains an empty peer or 0.0.0.0/0."""
+    is dropped, or a rule gains an empty peer or 0.0.0.0/0.
+
+    A NetworkPolicy is what stops other pods (or the internet) from reaching the selected pods; a
+    removed, emptied or widened policy opens them up.
+    """
     for rid, old in sorted(ctx.base.resources.items(), key=lambda item: item[0].sort_key()):
         if rid.kind != "NetworkPolicy":
             continue
@@ -1123,18 +1045,15 @@ def _literal_credentials(container: Container | None) -> set[str]:
     }
 
 
-@detector(
-    "security.secrets.env",
-    category="security",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="Secrets in environment variables are visible to every process in the container "
-    "and often end up in logs and crash dumps; a literal credential in the manifest is readable "
-    "by anyone who can read the workload.",
-)
+@resource_detector("security.secrets.env", "medium", kinds=WORKLOAD_KINDS)
 def secrets_env(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """A container gains a secretKeyRef or envFrom secretRef, or a literal value under a
-    credential-looking variable name."""
+    credential-looking variable name.
+
+    Secrets in environment variables are visible to every process in the container and often end up
+    in logs and crash dumps; a literal credential in the manifest is readable by anyone who can read
+    the workload.
+    """
     for old, new in container_pairs(diff.base, diff.head):
         if new is None:
             continue
@@ -1169,15 +1088,12 @@ def _secret_volumes(resource: Resource | None) -> dict[str, str]:
     return {volume: ref.name for volume, ref in volume_references(pod) if ref.kind == "Secret"}
 
 
-@detector(
-    "security.secrets.volume",
-    category="security",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="A mounted Secret is readable by every process in the pod that can read the mount path.",
-)
+@resource_detector("security.secrets.volume", "medium", kinds=WORKLOAD_KINDS)
 def secrets_volume(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A Secret volume is added, or points at another Secret."""
+    """A Secret volume is added, or points at another Secret.
+
+    A mounted Secret is readable by every process in the pod that can read the mount path.
+    """
     old, new = _secret_volumes(diff.base), _secret_volumes(diff.head)
     pod = pod_template(diff.head)
     if pod is None:
@@ -1194,16 +1110,13 @@ def secrets_volume(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             )
 
 
-@detector(
-    "security.image.registry",
-    category="security",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="The registry decides who can publish the code the cluster runs; a new registry "
-    "is a new party in the supply chain.",
-)
+@resource_detector("security.image.registry", "medium", kinds=WORKLOAD_KINDS)
 def image_registry(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A container's image comes from another registry."""
+    """A container's image comes from another registry.
+
+    The registry decides who can publish the code the cluster runs; a new registry is a new party in
+    the supply chain.
+    """
     for old, new in container_pairs(diff.base, diff.head):
         if old is None or new is None:
             continue

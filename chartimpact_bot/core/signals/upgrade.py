@@ -12,8 +12,8 @@ from ..kubernetes.workloads import IMMUTABLE_SELECTOR_KINDS, pod_template
 from ..model import Resource, ResourceDiff
 from ..semver import Version
 from .common import show, what
-from .context import SignalContext
-from .registry import Finding, detector
+from .context import SignalContext, Update
+from .registry import Finding, chart_detector, resource_detector, update_detector
 
 DEFAULT_KUBE_VERSION = Version(1, 33, 0)
 
@@ -54,34 +54,29 @@ def _immutable(description: str, path: tuple[Any, ...], before: Any, after: Any)
     return Finding(description, ".".join(str(p) for p in path), before, after, "modified", path)
 
 
-@detector(
-    "upgrade.immutable.selector",
-    category="upgrade",
-    importance="high",
-    kinds=IMMUTABLE_SELECTOR_KINDS,
-    explanation="spec.selector cannot be changed after creation, and the pod template's labels "
-    "must match it: the API server rejects the upgrade until the object is deleted and recreated.",
-)
-def immutable_selector(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+@update_detector("upgrade.immutable.selector", "high", kinds=IMMUTABLE_SELECTOR_KINDS)
+def immutable_selector(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     """spec.selector of a Deployment, ReplicaSet, DaemonSet, StatefulSet or Job changes, or the
-    pod template labels stop matching it."""
-    if diff.base is None or diff.head is None:
-        return
-    before, after = get(diff.base.body, "spec", "selector"), get(diff.head.body, "spec", "selector")
-    if before != after and not (diff.id.kind == "Job" and before is None):
+    pod template labels stop matching it.
+
+    spec.selector cannot be changed after creation, and the pod template's labels must match it: the
+    API server rejects the upgrade until the object is deleted and recreated.
+    """
+    before, after = get(update.base.body, "spec", "selector"), get(update.head.body, "spec", "selector")
+    if before != after and not (update.id.kind == "Job" and before is None):
         yield _immutable(
-            f"Selector of {what(diff.head)} changed: the upgrade will be rejected",
+            f"Selector of {what(update.head)} changed: the upgrade will be rejected",
             ("spec", "selector"),
             before,
             after,
         )
         return
-    old_pod, new_pod = pod_template(diff.base), pod_template(diff.head)
+    old_pod, new_pod = pod_template(update.base), pod_template(update.head)
     if after and old_pod and new_pod:
         matched = labels_match(before, old_pod.metadata.get("labels"))
         if matched and not labels_match(after, new_pod.metadata.get("labels")):
             yield Finding(
-                f"Pod template labels of {what(diff.head)} no longer match its selector",
+                f"Pod template labels of {what(update.head)} no longer match its selector",
                 "spec.template.metadata.labels",
                 old_pod.metadata.get("labels"),
                 new_pod.metadata.get("labels"),
@@ -90,46 +85,38 @@ def immutable_selector(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Findi
             )
 
 
-@detector(
-    "upgrade.immutable.statefulSet",
-    category="upgrade",
-    importance="high",
-    kinds={"StatefulSet"},
-    explanation="A StatefulSet's volumeClaimTemplates, serviceName and podManagementPolicy cannot "
-    "be changed: the upgrade is rejected until the StatefulSet is deleted (its volumes stay).",
-)
-def immutable_stateful_set(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """volumeClaimTemplates, serviceName or podManagementPolicy of a StatefulSet changes."""
-    if diff.base is None or diff.head is None:
-        return
+@update_detector("upgrade.immutable.statefulSet", "high", kinds={"StatefulSet"})
+def immutable_stateful_set(ctx: SignalContext, update: Update) -> Iterator[Finding]:
+    """volumeClaimTemplates, serviceName or podManagementPolicy of a StatefulSet changes.
+
+    A StatefulSet's volumeClaimTemplates, serviceName and podManagementPolicy cannot be changed: the
+    upgrade is rejected until the StatefulSet is deleted (its volumes stay).
+    """
     for field in ("volumeClaimTemplates", "serviceName", "podManagementPolicy"):
-        before, after = get(diff.base.body, "spec", field), get(diff.head.body, "spec", field)
+        before, after = get(update.base.body, "spec", field), get(update.head.body, "spec", field)
         if field == "podManagementPolicy":
             before, after = before or "OrderedReady", after or "OrderedReady"
         if before != after:
             yield _immutable(
-                f"{field} of {what(diff.head)} changed: the upgrade will be rejected",
+                f"{field} of {what(update.head)} changed: the upgrade will be rejected",
                 ("spec", field),
                 before,
                 after,
             )
 
 
-@detector(
-    "upgrade.immutable.job",
-    category="upgrade",
-    importance="high",
-    kinds={"Job"},
-    explanation="A Job's pod template cannot be changed after creation: `helm upgrade` fails "
-    "unless the Job is a hook (recreated each time) or deleted first.",
-)
-def immutable_job(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A Job's pod template changes (Helm hooks excepted)."""
-    if diff.change_type != "modified" or diff.resource.hook:
+@update_detector("upgrade.immutable.job", "high", kinds={"Job"})
+def immutable_job(ctx: SignalContext, update: Update) -> Iterator[Finding]:
+    """A Job's pod template changes (Helm hooks excepted).
+
+    A Job's pod template cannot be changed after creation: `helm upgrade` fails unless the Job is a
+    hook (recreated each time) or deleted first.
+    """
+    if update.head.hook:
         return
-    if any(c.display_path.startswith("spec.template") for c in diff.changes):
+    if any(c.display_path.startswith("spec.template") for c in update.diff.changes):
         yield Finding(
-            f"Pod template of {what(diff.resource)} changed: Jobs cannot be updated in place",
+            f"Pod template of {what(update.head)} changed: Jobs cannot be updated in place",
             "spec.template",
             None,
             None,
@@ -138,25 +125,20 @@ def immutable_job(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         )
 
 
-@detector(
-    "upgrade.immutable.service",
-    category="upgrade",
-    importance="high",
-    kinds={"Service"},
-    explanation="A Service's clusterIP (headless or not) and loadBalancerClass cannot change: "
-    "the API server rejects the update.",
-)
-def immutable_service(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """clusterIP or clusterIPs changed or unset (None ↔ an address), or loadBalancerClass changed."""
-    if diff.base is None or diff.head is None:
-        return
+@update_detector("upgrade.immutable.service", "high", kinds={"Service"})
+def immutable_service(ctx: SignalContext, update: Update) -> Iterator[Finding]:
+    """clusterIP or clusterIPs changed or unset (None ↔ an address), or loadBalancerClass changed.
+
+    A Service's clusterIP (headless or not) and loadBalancerClass cannot change: the API server
+    rejects the update.
+    """
     for field in ("clusterIP", "clusterIPs", "loadBalancerClass"):
-        before, after = get(diff.base.body, "spec", field), get(diff.head.body, "spec", field)
+        before, after = get(update.base.body, "spec", field), get(update.head.body, "spec", field)
         if before != after and (before is not None or field != "clusterIPs"):
             if field == "clusterIP" and {before, after} <= {None, ""}:
                 continue
             yield _immutable(
-                f"{field} of Service '{diff.id.name}' changed from {show(before)} to {show(after)}: "
+                f"{field} of Service '{update.id.name}' changed from {show(before)} to {show(after)}: "
                 "the upgrade will be rejected",
                 ("spec", field),
                 before,
@@ -164,31 +146,28 @@ def immutable_service(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Findin
             )
 
 
-@detector(
-    "upgrade.immutable.storage",
-    category="upgrade",
-    importance="high",
-    kinds={"PersistentVolumeClaim", "PersistentVolume", "StorageClass"},
-    explanation="Most of a bound claim's spec, a volume's source and a StorageClass's provisioner "
-    "and parameters are immutable; claims can grow but never shrink.",
+@update_detector(
+    "upgrade.immutable.storage", "high", kinds={"PersistentVolumeClaim", "PersistentVolume", "StorageClass"}
 )
-def immutable_storage(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+def immutable_storage(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     """A PVC's spec changes beyond its storage request, or the request shrinks; a PV's volume
-    source changes; a StorageClass's provisioner, parameters or reclaimPolicy change."""
-    if diff.base is None or diff.head is None:
-        return
-    kind = diff.id.kind
+    source changes; a StorageClass's provisioner, parameters or reclaimPolicy change.
+
+    Most of a bound claim's spec, a volume's source and a StorageClass's provisioner and parameters
+    are immutable; claims can grow but never shrink.
+    """
+    kind = update.id.kind
     if kind == "PersistentVolumeClaim":
         old_spec, new_spec = (
-            as_dict(get(diff.base.body, "spec")),
-            as_dict(get(diff.head.body, "spec")),
+            as_dict(get(update.base.body, "spec")),
+            as_dict(get(update.head.body, "spec")),
         )
         before_size = get(old_spec, "resources", "requests", "storage")
         after_size = get(new_spec, "resources", "requests", "storage")
         old_q, new_q = quantity(before_size), quantity(after_size)
         if old_q is not None and new_q is not None and new_q < old_q:
             yield _immutable(
-                f"{what(diff.head)} shrinks from {before_size} to {after_size}: claims cannot shrink",
+                f"{what(update.head)} shrinks from {before_size} to {after_size}: claims cannot shrink",
                 ("spec", "resources", "requests", "storage"),
                 before_size,
                 after_size,
@@ -198,7 +177,7 @@ def immutable_storage(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Findin
                 k for k in set(old_spec) | set(new_spec) if k != "resources" and old_spec.get(k) != new_spec.get(k)
             )
             yield _immutable(
-                f"{what(diff.head)} changes immutable fields {', '.join(changed)}",
+                f"{what(update.head)} changes immutable fields {', '.join(changed)}",
                 ("spec",),
                 {k: old_spec.get(k) for k in changed},
                 {k: new_spec.get(k) for k in changed},
@@ -214,35 +193,34 @@ def immutable_storage(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Findin
             "nodeAffinity",
         }
         old_spec, new_spec = (
-            as_dict(get(diff.base.body, "spec")),
-            as_dict(get(diff.head.body, "spec")),
+            as_dict(get(update.base.body, "spec")),
+            as_dict(get(update.head.body, "spec")),
         )
         changed = sorted(
             k for k in set(old_spec) | set(new_spec) if k not in mutable and old_spec.get(k) != new_spec.get(k)
         )
         if changed:
             yield _immutable(
-                f"Volume source of {what(diff.head)} changed ({', '.join(changed)})",
+                f"Volume source of {what(update.head)} changed ({', '.join(changed)})",
                 ("spec",),
                 {k: old_spec.get(k) for k in changed},
                 {k: new_spec.get(k) for k in changed},
             )
     else:
         for field in ("provisioner", "parameters", "reclaimPolicy", "volumeBindingMode"):
-            before, after = diff.base.body.get(field), diff.head.body.get(field)
+            before, after = update.base.body.get(field), update.head.body.get(field)
             if before != after:
                 yield _immutable(
-                    f"{field} of {what(diff.head)} changed: StorageClasses cannot be updated",
+                    f"{field} of {what(update.head)} changed: StorageClasses cannot be updated",
                     (field,),
                     before,
                     after,
                 )
 
 
-@detector(
+@update_detector(
     "upgrade.immutable.other",
-    category="upgrade",
-    importance="high",
+    "high",
     kinds={
         "RoleBinding",
         "ClusterRoleBinding",
@@ -251,17 +229,16 @@ def immutable_storage(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Findin
         "PriorityClass",
         "CustomResourceDefinition",
     },
-    explanation="These fields are immutable: a binding's roleRef, the data of an immutable "
-    "ConfigMap or Secret, a Secret's type, a PriorityClass's value, a CRD's scope. The API server "
-    "rejects the upgrade.",
 )
-def immutable_other(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+def immutable_other(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     """A RoleBinding's roleRef; data of an `immutable: true` ConfigMap or Secret; a Secret's
-    type; a PriorityClass's value; a CRD's scope."""
-    if diff.base is None or diff.head is None:
-        return
-    old, new = diff.base.body, diff.head.body
-    kind = diff.id.kind
+    type; a PriorityClass's value; a CRD's scope.
+
+    These fields are immutable: a binding's roleRef, the data of an immutable ConfigMap or Secret, a
+    Secret's type, a PriorityClass's value, a CRD's scope. The API server rejects the upgrade.
+    """
+    old, new = update.base.body, update.head.body
+    kind = update.id.kind
     checks: list[tuple[tuple[Any, ...], str]] = []
     if kind in ("RoleBinding", "ClusterRoleBinding"):
         checks.append((("roleRef",), "roleRef"))
@@ -280,30 +257,24 @@ def immutable_other(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]
             before, after = before or "Opaque", after or "Opaque"
         if before != after:
             yield _immutable(
-                f"{label} of {what(diff.head)} changed: the upgrade will be rejected",
+                f"{label} of {what(update.head)} changed: the upgrade will be rejected",
                 path,
                 before,
                 after,
             )
 
 
-@detector(
-    "upgrade.strategy.conflict",
-    category="upgrade",
-    importance="high",
-    kinds={"Deployment"},
-    explanation="The API server rejects a Recreate strategy that still has rollingUpdate "
-    "settings, and the live Deployment keeps its defaulted rollingUpdate unless the chart sets "
-    "`rollingUpdate: null`.",
-)
-def strategy_conflict(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+@update_detector("upgrade.strategy.conflict", "high", kinds={"Deployment"})
+def strategy_conflict(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     """A Deployment's strategy becomes Recreate while rollingUpdate is still set (in the chart,
-    or on the live object through its defaults)."""
-    if diff.base is None or diff.head is None:
-        return
+    or on the live object through its defaults).
+
+    The API server rejects a Recreate strategy that still has rollingUpdate settings, and the live
+    Deployment keeps its defaulted rollingUpdate unless the chart sets `rollingUpdate: null`.
+    """
     old, new = (
-        as_dict(get(diff.base.body, "spec", "strategy")),
-        as_dict(get(diff.head.body, "spec", "strategy")),
+        as_dict(get(update.base.body, "spec", "strategy")),
+        as_dict(get(update.head.body, "spec", "strategy")),
     )
     if new.get("type") != "Recreate" or old.get("type") == "Recreate":
         return
@@ -315,7 +286,7 @@ def strategy_conflict(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Findin
         else "the live object keeps its rollingUpdate defaults (set rollingUpdate: null)"
     )
     yield Finding(
-        f"{what(diff.head)} switches to Recreate but {reason}: the upgrade will be rejected",
+        f"{what(update.head)} switches to Recreate but {reason}: the upgrade will be rejected",
         "spec.strategy",
         old or None,
         new,
@@ -332,18 +303,17 @@ def _kept(resource: Resource) -> bool:
     return bool(get(resource.body, "metadata", "annotations", "helm.sh/resource-policy") == "keep")
 
 
-@detector(
-    "upgrade.dataLoss",
-    category="upgrade",
-    importance="high",
-    kinds={"PersistentVolumeClaim", "PersistentVolume", "StatefulSet", "Namespace"},
-    explanation="Helm deletes resources that leave the chart: a removed claim or volume takes its "
-    "data with it unless annotated `helm.sh/resource-policy: keep`; a Delete retention or reclaim "
-    "policy deletes data when pods or claims go away.",
+@resource_detector(
+    "upgrade.dataLoss", "high", kinds={"PersistentVolumeClaim", "PersistentVolume", "StatefulSet", "Namespace"}
 )
 def data_loss(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """A PVC, PV or Namespace removed without `helm.sh/resource-policy: keep`; a StatefulSet's
-    persistentVolumeClaimRetentionPolicy or a PV's reclaim policy becomes Delete."""
+    persistentVolumeClaimRetentionPolicy or a PV's reclaim policy becomes Delete.
+
+    Helm deletes resources that leave the chart: a removed claim or volume takes its data with it
+    unless annotated `helm.sh/resource-policy: keep`; a Delete retention or reclaim policy deletes
+    data when pods or claims go away.
+    """
     if diff.change_type == "removed":
         assert diff.base is not None
         if not _kept(diff.base) and not diff.base.hook:
@@ -385,18 +355,16 @@ def data_loss(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             )
 
 
-@detector(
-    "upgrade.crd.removed",
-    category="upgrade",
-    importance="high",
-    kinds={"CustomResourceDefinition"},
-    absorbs=("upgrade.crd.versionRemoved",),
-    explanation="Deleting a CRD deletes every custom resource of that kind in the cluster. Helm "
-    "installs CRDs in crds/ once and never upgrades or deletes them, so moving a CRD between "
-    "templates/ and crds/ changes who manages it.",
+@resource_detector(
+    "upgrade.crd.removed", "high", kinds={"CustomResourceDefinition"}, absorbs=("upgrade.crd.versionRemoved",)
 )
 def crd_removed(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A CRD rendered from templates/ is removed, or a CRD moves between templates/ and crds/."""
+    """A CRD rendered from templates/ is removed, or a CRD moves between templates/ and crds/.
+
+    Deleting a CRD deletes every custom resource of that kind in the cluster. Helm installs CRDs in
+    crds/ once and never upgrades or deletes them, so moving a CRD between templates/ and crds/
+    changes who manages it.
+    """
     if diff.change_type == "removed":
         assert diff.base is not None
         if not diff.base.install_only:
@@ -429,16 +397,13 @@ def _versions(resource: Resource | None) -> dict[str, bool]:
     }
 
 
-@detector(
-    "upgrade.crd.versionRemoved",
-    category="upgrade",
-    importance="high",
-    kinds={"CustomResourceDefinition"},
-    explanation="Clients and stored objects that use a removed or unserved CRD version stop "
-    "working; Kubernetes refuses to remove a version still listed in status.storedVersions.",
-)
+@resource_detector("upgrade.crd.versionRemoved", "high", kinds={"CustomResourceDefinition"})
 def crd_version_removed(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A CRD version is removed or set `served: false`."""
+    """A CRD version is removed or set `served: false`.
+
+    Clients and stored objects that use a removed or unserved CRD version stop working; Kubernetes
+    refuses to remove a version still listed in status.storedVersions.
+    """
     old, new = _versions(diff.base), _versions(diff.head)
     if diff.head is None:
         return
@@ -508,19 +473,15 @@ def _pairs(ctx: SignalContext) -> list[tuple[Resource, Resource]]:
     ]
 
 
-@detector(
-    "upgrade.resource.renamed",
-    category="upgrade",
-    importance="high",
-    kinds=None,
-    scope="chart",
-    explanation="Helm sees a renamed resource as a deletion and a creation: a renamed claim is a "
-    "new, empty volume; a renamed LoadBalancer Service gets a new address; a renamed workload "
-    "restarts from scratch.",
-)
+@chart_detector("upgrade.resource.renamed", "high")
 def renamed(ctx: SignalContext) -> Iterator[Finding]:
     """A resource removed and one of the same kind and namespace, with a near-identical spec,
-    added (delete + create)."""
+    added (delete + create).
+
+    Helm sees a renamed resource as a deletion and a creation: a renamed claim is a new, empty
+    volume; a renamed LoadBalancer Service gets a new address; a renamed workload restarts from
+    scratch.
+    """
     for old, new in _pairs(ctx):
         if old.id.kind not in RENAME_KINDS or old.id.namespace != new.id.namespace or old.id.name == new.id.name:
             continue
@@ -537,17 +498,13 @@ def renamed(ctx: SignalContext) -> Iterator[Finding]:
             )
 
 
-@detector(
-    "upgrade.resource.namespaceMoved",
-    category="upgrade",
-    importance="high",
-    kinds=None,
-    scope="chart",
-    explanation="A resource rendered into another namespace is a different object: Helm deletes "
-    "the old one (with its data, addresses and running pods) and creates a new one.",
-)
+@chart_detector("upgrade.resource.namespaceMoved", "high")
 def namespace_moved(ctx: SignalContext) -> Iterator[Finding]:
-    """The same resource (kind and name) is now rendered into another namespace."""
+    """The same resource (kind and name) is now rendered into another namespace.
+
+    A resource rendered into another namespace is a different object: Helm deletes the old one (with
+    its data, addresses and running pods) and creates a new one.
+    """
     for old, new in _pairs(ctx):
         if old.id.name == new.id.name and old.id.namespace != new.id.namespace:
             yield Finding(
@@ -570,17 +527,14 @@ def _removed_in(resource: Resource) -> Version | None:
     return removed if kinds is None or resource.id.kind in kinds else None
 
 
-@detector(
-    "upgrade.api.removed",
-    category="upgrade",
-    importance="high",
-    kinds=None,
-    explanation="The API server no longer serves a removed apiVersion: installing or upgrading a "
-    "resource that uses it fails.",
-)
+@resource_detector("upgrade.api.removed", "high")
 def api_removed(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """A resource now uses an apiVersion removed in the configured Kubernetes version (1.33 when
-    none is configured)."""
+    none is configured).
+
+    The API server no longer serves a removed apiVersion: installing or upgrading a resource that
+    uses it fails.
+    """
     if diff.head is None:
         return
     removed = _removed_in(diff.head)

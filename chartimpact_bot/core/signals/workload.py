@@ -10,19 +10,16 @@ from ..kubernetes.workloads import WORKLOAD_KINDS
 from ..model import ResourceDiff
 from .common import what
 from .context import SignalContext
-from .registry import Finding, detector
+from .registry import Finding, chart_detector, resource_detector
 
 
-@detector(
-    "workload.image",
-    category="other",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="A new image is new code in production; a lower version is a rollback.",
-)
+@resource_detector("workload.image", "medium", kinds=WORKLOAD_KINDS)
 def image(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     """A container's image changes (tag or digest); high when the tag goes down a semantic
-    version of the same repository (a rollback)."""
+    version of the same repository (a rollback).
+
+    A new image is new code in production; a lower version is a rollback.
+    """
     for old, new in container_pairs(diff.base, diff.head):
         if old is None or new is None or old.body.get("image") == new.body.get("image"):
             continue
@@ -52,16 +49,13 @@ def _mutable(reference: object) -> bool:
     return parsed is not None and parsed.mutable
 
 
-@detector(
-    "workload.image.mutableTag",
-    category="other",
-    importance="medium",
-    kinds=WORKLOAD_KINDS,
-    explanation="A mutable tag (latest, no tag, or a tag instead of a digest) can point at "
-    "different code on every pull, so what runs is no longer what was reviewed.",
-)
+@resource_detector("workload.image.mutableTag", "medium", kinds=WORKLOAD_KINDS)
 def mutable_tag(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A container's image becomes `latest` or untagged, or goes from a digest to a tag."""
+    """A container's image becomes `latest` or untagged, or goes from a digest to a tag.
+
+    A mutable tag (latest, no tag, or a tag instead of a digest) can point at different code on
+    every pull, so what runs is no longer what was reviewed.
+    """
     for old, new in container_pairs(diff.base, diff.head):
         if new is None:
             continue
@@ -90,15 +84,13 @@ def mutable_tag(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             )
 
 
-@detector(
-    "workload.image.pullPolicy",
-    category="other",
-    importance="low",
-    kinds=WORKLOAD_KINDS,
-    explanation="The pull policy decides whether nodes fetch the image again or reuse a cached copy that may be stale.",
-)
+@resource_detector("workload.image.pullPolicy", "low", kinds=WORKLOAD_KINDS)
 def pull_policy(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A container's imagePullPolicy changes."""
+    """A container's imagePullPolicy changes.
+
+    The pull policy decides whether nodes fetch the image again or reuse a cached copy that may be
+    stale.
+    """
     for old, new in container_pairs(diff.base, diff.head):
         if old is None or new is None:
             continue
@@ -115,17 +107,13 @@ def pull_policy(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             )
 
 
-@detector(
-    "workload.namespace",
-    category="other",
-    importance="low",
-    kinds=None,
-    scope="chart",
-    explanation="The default namespace is shared by everything that names no namespace, and "
-    "kube-system holds the cluster's own components: workloads rarely belong in either.",
-)
+@chart_detector("workload.namespace", "low")
 def namespace(ctx: SignalContext) -> Iterator[Finding]:
-    """A workload moves into the `default` or `kube-system` namespace."""
+    """A workload moves into the `default` or `kube-system` namespace.
+
+    The default namespace is shared by everything that names no namespace, and kube-system holds the
+    cluster's own components: workloads rarely belong in either.
+    """
     removed = {(d.id.kind, d.id.name): d for d in ctx.diffs if d.change_type == "removed"}
     for diff in ctx.diffs:
         if diff.change_type != "added" or diff.id.kind not in WORKLOAD_KINDS:
