@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..kubernetes.containers import Container
 from ..model import Resource
 
 
 def what(resource: Resource) -> str:
     """`Deployment 'web'` for descriptions."""
     return f"{resource.id.kind} '{resource.id.name}'"
+
+
+def container_of(container: Container, resource: Resource) -> str:
+    """`init container 'migrate' of Deployment 'web'` for descriptions."""
+    return f"{container.kind_word} '{container.name}' of {what(resource)}"
 
 
 def show(value: Any) -> str:

@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
+import pkgutil
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Protocol
@@ -19,9 +21,6 @@ from typing import Protocol
 from ..config import CustomRule
 from ..errors import brief
 from ..model import CATEGORIES, IMPORTANCES, Change, ChangeOp, ResourceDiff, ResourceId, Signal, SignalSource
-
-# Importing the families registers their detectors.
-from . import availability, chart, patterns, pss, security, upgrade, workload  # noqa: F401
 from .context import SignalContext
 from .custom import evaluate_rules
 from .registry import REGISTRY, ChartDetector, Detector, Finding, PatternDetector, ResourceDetector
@@ -29,6 +28,20 @@ from .rule_paths import PathError
 from .rule_patterns import PatternError
 
 log = logging.getLogger(__name__)
+
+
+def _import_families() -> None:
+    """Import every module of every family package below this one (security/, availability/, …):
+    their decorators register the detectors, so a new signal type needs no list to join."""
+    signals = importlib.import_module(__package__)
+    for family in pkgutil.iter_modules(signals.__path__, f"{__package__}."):
+        if family.ispkg:
+            package = importlib.import_module(family.name)
+            for module in pkgutil.iter_modules(package.__path__, f"{family.name}."):
+                importlib.import_module(module.name)
+
+
+_import_families()
 
 
 class Locator(Protocol):

@@ -1,19 +1,18 @@
-"""Pod Security Standards on every pod template of both sides: `security.pss` fires when the
-level a workload meets drops (or when a new workload meets only "privileged"), naming the
-controls that now fail (the standards themselves are in kubernetes/pod_security.py)."""
+"""`security.pss`: the Pod Security Standard level a workload meets drops (or a namespace
+enforces a lower one); the standards themselves are in kubernetes/pod_security.py."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from ..kubernetes.bodies import as_dict
-from ..kubernetes.pod_security import LEVELS, failing_controls, level
-from ..kubernetes.workloads import WORKLOAD_KINDS, pod_template
-from ..model import Resource, ResourceDiff
-from .common import what
-from .context import SignalContext
-from .registry import Finding, resource_detector
+from ...kubernetes.bodies import as_dict
+from ...kubernetes.pod_security import LEVELS, failing_controls, level
+from ...kubernetes.workloads import WORKLOAD_KINDS, pod_template
+from ...model import Resource, ResourceDiff
+from ..common import what
+from ..context import SignalContext
+from ..registry import Finding, resource_detector
 
 
 @resource_detector("security.pss", "high", kinds={*WORKLOAD_KINDS, "Namespace"})

@@ -1,0 +1,48 @@
+"""`chart.dependency`: subcharts added, removed or upgraded."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from ..context import SignalContext
+from ..registry import Finding, chart_detector
+from .files import chart_file, line_of
+
+
+@chart_detector("chart.dependency", "medium")
+def dependency(ctx: SignalContext) -> Iterator[Finding]:
+    """A dependency is added, removed, or its version changes (Chart.yaml, or Chart.lock).
+
+    A dependency brings its own templates and defaults: adding, removing or upgrading one changes
+    everything it renders.
+    """
+    if ctx.base.info is None or ctx.head.info is None:
+        return
+    old = {d.name: (ctx.base.info.locked.get(d.name) or d.version, d.repository) for d in ctx.base.info.dependencies}
+    new = {d.name: (ctx.head.info.locked.get(d.name) or d.version, d.repository) for d in ctx.head.info.dependencies}
+    path, text = chart_file(ctx.head.chart, "Chart.yaml")
+    for name in sorted(old.keys() | new.keys()):
+        before, after = old.get(name), new.get(name)
+        if before == after:
+            continue
+        line = line_of(text, rf"name:\s*['\"]?{re.escape(name)}['\"]?\s*$")
+        if before is None:
+            message, change = f"Dependency '{name}' {after[0] or ''} added", "added"  # type: ignore[index]
+        elif after is None:
+            message, change = f"Dependency '{name}' removed", "removed"
+        else:
+            message, change = (
+                f"Dependency '{name}' changed from {before[0]} to {after[0]}",
+                "modified",
+            )
+        yield Finding(
+            message.replace("  ", " "),
+            f"dependencies[name={name}]",
+            before[0] if before else None,
+            after[0] if after else None,
+            change,  # type: ignore[arg-type]
+            source=(path, line if before is None or after is not None else 1),
+            resource=ctx.chart_id(),
+            api_version="v2",
+        )

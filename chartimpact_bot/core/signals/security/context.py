@@ -1,0 +1,366 @@
+"""`security.context.*`: a container's security context (its own over its pod's) becomes riskier."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ...kubernetes.bodies import as_dict
+from ...kubernetes.containers import Container, container_pairs
+from ...kubernetes.pod_security import (
+    BASELINE_CAPABILITIES,
+    CONFINING_SECCOMP,
+    SAFE_SYSCTLS,
+    capability_set,
+    selinux_outside_baseline,
+    sysctl_names,
+)
+from ...kubernetes.workloads import WORKLOAD_KINDS, pod_template
+from ...model import ResourceDiff
+from ..common import container_of, show, what
+from ..context import SignalContext
+from ..registry import Finding, resource_detector
+
+DANGEROUS_CAPABILITIES = frozenset({"SYS_ADMIN", "NET_ADMIN", "ALL"})
+
+
+def _container_transition(
+    diff: ResourceDiff,
+    field: str,
+    risky: Callable[[Any], bool],
+    describe: Callable[[Container, Any, Any], str],
+    *,
+    new_needs_explicit: bool = True,
+    removal: bool = True,
+) -> Iterator[Finding]:
+    """Containers whose effective `field` became risky (or, at low importance, stopped being)."""
+    for old, new in container_pairs(diff.base, diff.head):
+        if new is None:
+            continue
+        after = new.security(field)
+        path = (*new.path, "securityContext", field)
+        display = new.display("securityContext", field)
+        if old is None:
+            if risky(after) and (after is not None or not new_needs_explicit):
+                yield Finding(describe(new, None, after), display, None, after, "added", path)
+            continue
+        before = old.security(field)
+        if risky(after) and not risky(before):
+            yield Finding(describe(new, before, after), display, before, after, "modified", path)
+        elif removal and risky(before) and not risky(after):
+            yield Finding(
+                f"{describe(new, before, after)} (risk removed)",
+                display,
+                before,
+                after,
+                "removed",
+                path,
+                importance="low",
+            )
+
+
+@resource_detector("security.context.privileged", "high", kinds=WORKLOAD_KINDS)
+def privileged(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """securityContext.privileged becomes true (a low signal when it stops being true).
+
+    A privileged container runs with every capability and full access to the node's devices: a
+    compromise of it is a compromise of the node.
+    """
+    return _container_transition(
+        diff,
+        "privileged",
+        lambda v: v is True,
+        lambda c, b, a: (
+            f"Container '{c.name}' of {what(diff.resource)} is privileged"
+            if a is True
+            else f"Container '{c.name}' of {what(diff.resource)} is no longer privileged"
+        ),
+    )
+
+
+@resource_detector("security.context.allowPrivilegeEscalation", "high", kinds=WORKLOAD_KINDS)
+def allow_privilege_escalation(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """allowPrivilegeEscalation goes from false to true or unset (Kubernetes then allows it); on
+    a new container, when it is set to true.
+
+    With privilege escalation allowed, a process can gain more privileges than its parent (setuid
+    binaries, file capabilities).
+    """
+    return _container_transition(
+        diff,
+        "allowPrivilegeEscalation",
+        lambda v: v is not False,
+        lambda c, b, a: (
+            f"Privilege escalation allowed for {container_of(c, diff.resource)} "
+            f"(allowPrivilegeEscalation {show(b)} → {show(a)})"
+        ),
+        removal=False,
+    )
+
+
+@resource_detector("security.context.runAsNonRoot", "high", kinds=WORKLOAD_KINDS)
+def run_as_non_root(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """The effective runAsNonRoot (container over pod) goes from true to false or unset; on a
+    new container, when it is set to false.
+
+    runAsNonRoot makes the kubelet refuse to start a container whose user is root; without it, an
+    image that runs as root does so unnoticed.
+    """
+    return _container_transition(
+        diff,
+        "runAsNonRoot",
+        lambda v: v is not True,
+        lambda c, b, a: (
+            f"{container_of(c, diff.resource)} may run as root (runAsNonRoot {show(b)} → {show(a)})".capitalize()
+        ),
+        removal=False,
+    )
+
+
+@resource_detector("security.context.runAsUser", "low", kinds=WORKLOAD_KINDS)
+def run_as_user(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """runAsUser or runAsGroup (effective), or the pod's fsGroup, becomes 0 (high) or changes
+    (low).
+
+    User and group IDs decide file access inside the container and on mounted volumes; ID 0 is root.
+    """
+    for field in ("runAsUser", "runAsGroup"):
+        for old, new in container_pairs(diff.base, diff.head):
+            if new is None:
+                continue
+            after = new.security(field)
+            before = old.security(field) if old is not None else None
+            if before == after or (old is None and after != 0):
+                continue
+            root = after == 0
+            how = "set to 0 (root)" if root else f"changed from {show(before)} to {show(after)}"
+            yield Finding(
+                f"{field} of {container_of(new, diff.resource)} {how}",
+                new.display("securityContext", field),
+                before,
+                after,
+                "added" if old is None else "modified",
+                (*new.path, "securityContext", field),
+                importance="high" if root else "low",
+            )
+    old_pod, new_pod = pod_template(diff.base), pod_template(diff.head)
+    if new_pod is None:
+        return
+    after = as_dict(new_pod.spec.get("securityContext")).get("fsGroup")
+    before = as_dict(old_pod.spec.get("securityContext")).get("fsGroup") if old_pod else None
+    if before != after and (old_pod is not None or after == 0):
+        how = "set to 0 (root)" if after == 0 else f"changed from {show(before)} to {show(after)}"
+        yield Finding(
+            f"fsGroup of {what(diff.resource)} {how}",
+            new_pod.display("securityContext", "fsGroup"),
+            before,
+            after,
+            "added" if old_pod is None else "modified",
+            (*new_pod.spec_path, "securityContext", "fsGroup"),
+            importance="high" if after == 0 else "low",
+        )
+
+
+@resource_detector("security.context.capabilities", "medium", kinds=WORKLOAD_KINDS)
+def capabilities(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """capabilities.add gains a capability (high beyond the Pod Security baseline list or for
+    SYS_ADMIN, NET_ADMIN, ALL); ALL or NET_RAW leaves capabilities.drop.
+
+    Linux capabilities split root's powers; SYS_ADMIN, NET_ADMIN and ALL are close to full root, and
+    dropping ALL (or NET_RAW) is what keeps the rest out.
+    """
+    for old, new in container_pairs(diff.base, diff.head):
+        if new is None:
+            continue
+        added = sorted(capability_set(new, "add") - capability_set(old, "add"))
+        if added:
+            high = any(c in DANGEROUS_CAPABILITIES or c not in BASELINE_CAPABILITIES for c in added)
+            yield Finding(
+                f"{container_of(new, diff.resource)} gains capabilities {', '.join(added)}".capitalize(),
+                new.display("securityContext", "capabilities", "add"),
+                sorted(capability_set(old, "add")),
+                sorted(capability_set(new, "add")),
+                "added" if old is None else "modified",
+                (*new.path, "securityContext", "capabilities", "add"),
+                importance="high" if high else "medium",
+            )
+        if old is not None:
+            lost = sorted(({"ALL", "NET_RAW"} & capability_set(old, "drop")) - capability_set(new, "drop"))
+            if lost:
+                yield Finding(
+                    f"{container_of(new, diff.resource)} no longer drops {', '.join(lost)}".capitalize(),
+                    new.display("securityContext", "capabilities", "drop"),
+                    sorted(capability_set(old, "drop")),
+                    sorted(capability_set(new, "drop")),
+                    "removed",
+                    (*new.path, "securityContext", "capabilities", "drop"),
+                    importance="medium",
+                )
+
+
+@resource_detector("security.context.readOnlyRootFilesystem", "medium", kinds=WORKLOAD_KINDS)
+def read_only_root_filesystem(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """readOnlyRootFilesystem goes from true to false or unset.
+
+    A read-only root filesystem stops an intruder from changing binaries or dropping tools inside
+    the container.
+    """
+    return _container_transition(
+        diff,
+        "readOnlyRootFilesystem",
+        lambda v: v is not True,
+        lambda c, b, a: (
+            f"Root filesystem of {container_of(c, diff.resource)} is writable "
+            f"(readOnlyRootFilesystem {show(b)} → {show(a)})"
+        ),
+        removal=False,
+        new_needs_explicit=True,
+    )
+
+
+def _profile_type(container: Container | None, field: str) -> str | None:
+    return container.profile_type(field) if container is not None else None
+
+
+@resource_detector("security.context.seccomp", "high", kinds=WORKLOAD_KINDS)
+def seccomp(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """The effective seccompProfile goes from RuntimeDefault or Localhost to unset (medium) or to
+    Unconfined (high).
+
+    The seccomp profile filters the system calls a container can make; without one (or with
+    Unconfined) every system call reaches the node's kernel.
+    """
+    for old, new in container_pairs(diff.base, diff.head):
+        if new is None:
+            continue
+        before, after = _profile_type(old, "seccompProfile"), _profile_type(new, "seccompProfile")
+        path = (*new.path, "securityContext", "seccompProfile")
+        display = new.display("securityContext", "seccompProfile")
+        if after == "Unconfined" and before != "Unconfined":
+            yield Finding(
+                f"Seccomp profile of {container_of(new, diff.resource)} is Unconfined",
+                display,
+                before,
+                after,
+                "added" if old is None else "modified",
+                path,
+                importance="high",
+            )
+        elif old is not None and before in CONFINING_SECCOMP and after is None:
+            yield Finding(
+                f"Seccomp profile of {container_of(new, diff.resource)} removed (was {before})",
+                display,
+                before,
+                after,
+                "removed",
+                path,
+                importance="medium",
+            )
+
+
+@resource_detector("security.context.appArmor", "high", kinds=WORKLOAD_KINDS)
+def app_armor(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """appArmorProfile (container or pod) or the container.apparmor annotation becomes Unconfined.
+
+    AppArmor confines what a container's processes may touch on the node; Unconfined lifts that
+    confinement.
+    """
+    old_pod, new_pod = pod_template(diff.base), pod_template(diff.head)
+    for old, new in container_pairs(diff.base, diff.head):
+        if new is None:
+            continue
+        key = f"container.apparmor.security.beta.kubernetes.io/{new.name}"
+        after = _profile_type(new, "appArmorProfile") or _annotation_profile(new_pod.metadata if new_pod else {}, key)
+        before = (
+            (_profile_type(old, "appArmorProfile") or _annotation_profile(old_pod.metadata if old_pod else {}, key))
+            if old
+            else None
+        )
+        if after == "Unconfined" and before != "Unconfined":
+            yield Finding(
+                f"AppArmor profile of {container_of(new, diff.resource)} is Unconfined",
+                new.display("securityContext", "appArmorProfile"),
+                before,
+                after,
+                "added" if old is None else "modified",
+                (*new.path, "securityContext", "appArmorProfile"),
+            )
+
+
+def _annotation_profile(metadata: dict[str, Any], key: str) -> str | None:
+    value = as_dict(metadata.get("annotations")).get(key)
+    if value == "unconfined":
+        return "Unconfined"
+    return "RuntimeDefault" if value == "runtime/default" else ("Localhost" if value else None)
+
+
+@resource_detector("security.context.seLinux", "medium", kinds=WORKLOAD_KINDS)
+def se_linux(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """seLinuxOptions with a type outside container_t, container_init_t, container_kvm_t,
+    container_engine_t, or with a user or role set.
+
+    SELinux options outside the container types, or a custom user or role, weaken the label-based
+    isolation between containers and the node.
+    """
+    return _container_transition(
+        diff,
+        "seLinuxOptions",
+        selinux_outside_baseline,
+        lambda c, b, a: f"SELinux options of {container_of(c, diff.resource)} set to {show(a)}",
+        removal=False,
+    )
+
+
+@resource_detector("security.context.procMount", "high", kinds=WORKLOAD_KINDS)
+def proc_mount(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """procMount becomes Unmasked.
+
+    An Unmasked /proc exposes kernel interfaces that the default mask hides from containers.
+    """
+    return _container_transition(
+        diff,
+        "procMount",
+        lambda v: v == "Unmasked",
+        lambda c, b, a: f"/proc of {container_of(c, diff.resource)} is Unmasked",
+        removal=False,
+    )
+
+
+@resource_detector("security.context.sysctls", "medium", kinds=WORKLOAD_KINDS)
+def sysctls(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """A pod sysctl outside the Pod Security safe set is added.
+
+    Sysctls outside the safe set change kernel settings that other pods on the node share.
+    """
+    old_pod, new_pod = pod_template(diff.base), pod_template(diff.head)
+    if new_pod is None:
+        return
+    added = sorted(n for n in sysctl_names(new_pod) - sysctl_names(old_pod) if n not in SAFE_SYSCTLS)
+    if added:
+        yield Finding(
+            f"{what(diff.resource)} sets unsafe sysctls {', '.join(added)}",
+            new_pod.display("securityContext", "sysctls"),
+            sorted(sysctl_names(old_pod)),
+            sorted(sysctl_names(new_pod)),
+            "added" if old_pod is None else "modified",
+            (*new_pod.spec_path, "securityContext", "sysctls"),
+        )
+
+
+@resource_detector("security.context.hostProcess", "high", kinds=WORKLOAD_KINDS)
+def host_process(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
+    """windowsOptions.hostProcess becomes true.
+
+    A Windows HostProcess container runs directly on the host with its privileges.
+    """
+
+    def risky(value: Any) -> bool:
+        return as_dict(value).get("hostProcess") is True
+
+    return _container_transition(
+        diff,
+        "windowsOptions",
+        risky,
+        lambda c, b, a: f"{container_of(c, diff.resource)} runs as a Windows HostProcess".capitalize(),
+        removal=False,
+    )
