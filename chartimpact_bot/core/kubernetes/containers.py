@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import PathToken, Resource
+from ..model import Resource
 from .bodies import as_dict, as_list
+from .paths import FieldPath, item
 from .workloads import PodTemplate, pod_template
 
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
@@ -24,17 +25,13 @@ class Container:
 
     name: str
     list_name: str
-    index: int
     body: dict[str, Any]
     pod: PodTemplate
 
     @property
-    def path(self) -> tuple[PathToken, ...]:
-        return (*self.pod.spec_path, self.list_name, self.index)
-
-    def display(self, *rest: str) -> str:
-        base = self.pod.display(f"{self.list_name}[name={self.name}]")
-        return ".".join((base, *rest)) if rest else base
+    def path(self) -> FieldPath:
+        """`spec.template.spec.containers[name=web]`."""
+        return (*self.pod.spec_path, self.list_name, item(name=self.name))
 
     def security(self, field: str) -> Any:
         """The effective value: the container's securityContext over the pod's."""
@@ -62,9 +59,9 @@ def containers(resource: Resource | None) -> dict[tuple[str, str], Container]:
         return {}
     found: dict[tuple[str, str], Container] = {}
     for list_name in CONTAINER_LISTS:
-        for index, body in enumerate(as_list(pod.spec.get(list_name))):
+        for body in as_list(pod.spec.get(list_name)):
             if isinstance(body, dict) and isinstance(body.get("name"), str):
-                found.setdefault((list_name, body["name"]), Container(body["name"], list_name, index, body, pod))
+                found.setdefault((list_name, body["name"]), Container(body["name"], list_name, body, pod))
     return found
 
 

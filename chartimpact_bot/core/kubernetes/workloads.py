@@ -55,9 +55,6 @@ class PodTemplate:
         """The service account the pod names (the deprecated `serviceAccount` too), if any."""
         return self.spec.get("serviceAccountName") or self.spec.get("serviceAccount")
 
-    def display(self, *rest: str) -> str:
-        return ".".join((*self.spec_path, *rest))
-
 
 def pod_template(resource: Resource | None) -> PodTemplate | None:
     if resource is None:

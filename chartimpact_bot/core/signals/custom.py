@@ -27,10 +27,10 @@ from typing import Any
 
 from ..config import CustomRule
 from ..kubernetes.bodies import as_dict
-from ..model import ChangeType, PathToken, ResourceDiff
+from ..model import ResourceDiff
 from .common import show, what
 from .context import SignalContext
-from .registry import Detector, Finding, ResourceDetector
+from .registry import Detector, Finding, ResourceDetector, change_type
 from .rule_paths import Pair, PathError, RulePath, pairs, parse_path
 from .rule_patterns import MAX_SUBJECT_CHARS, Pattern, PatternError, compile_pattern
 
@@ -241,24 +241,18 @@ def _finding(rule: CustomRule, diff: ResourceDiff, pair: Pair) -> Finding:
     before = pair.base.value if pair.base is not None else None
     after = pair.head.value if pair.head is not None else None
     subject = f"{rule.description}: {what(diff.resource)}"
-    change: ChangeType
-    tokens: tuple[PathToken, ...]
-    if pair.base is None and pair.head is not None:
-        change, tokens = "added", pair.head.tokens
+    change = change_type(pair.base, pair.head)
+    if change == "added":
         sentence = f"{subject} sets {pair.display} to {show(after)}"
-    elif pair.head is None and pair.base is not None:
-        change, tokens = "removed", pair.base.tokens
+    elif change == "removed":
         sentence = f"{subject} no longer sets {pair.display} (was {show(before)})"
     else:
-        assert pair.head is not None
-        change, tokens = "modified", pair.head.tokens
         sentence = f"{subject} sets {pair.display} to {show(after)} (was {show(before)})"
     return Finding(
-        sentence,
-        pair.display,
-        before,
-        after,
-        change,
-        tokens,
+        description=sentence,
+        path=pair.path,
+        before=before,
+        after=after,
+        change_type=change,
         side="base" if change == "removed" else "head",
     )

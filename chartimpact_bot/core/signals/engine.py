@@ -167,7 +167,7 @@ def _merge(
             api_version=api_version,
             change_type=finding.change_type,
             description=finding.description,
-            explanation=finding.explanation or det.explanation,
+            explanation=det.explanation,
             affected_path=finding.affected_path,
             before=finding.before,
             after=finding.after,

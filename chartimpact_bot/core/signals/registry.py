@@ -12,6 +12,9 @@ The function's docstring is the type's documentation: its first paragraph says w
 (docs/signals.md is generated from it), the rest why that matters, which every signal of the
 type carries as its explanation. A type's category is its first segment when that is one
 (availability, security, upgrade) and "other" for the rest; patterns name theirs.
+
+A finding's changeType follows one rule for every type, written (and applied) by
+`change_type`, whose docstring docs/signals.md quotes.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypedDict
 
-from ..model import CATEGORIES, Category, ChangeType, Importance, PathToken, ResourceDiff, Signal
+from ..kubernetes.paths import FieldPath, display_path
+from ..model import CATEGORIES, Category, ChangeType, Importance, ResourceDiff, Signal
+from ..side import Side
 from .context import SignalContext, Update
 
 if TYPE_CHECKING:
@@ -30,26 +35,51 @@ if TYPE_CHECKING:
 Scope = Literal["resource", "chart", "pattern"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
     """What a detector reports; the engine turns it into a Signal (id, source, rawChanges)."""
 
     description: str
-    affected_path: str
+    # Where in the resource (the side that has it: the head, or the base when removed).
+    path: FieldPath
     before: Any
     after: Any
     change_type: ChangeType
-    # JSON path of the affected field on the side that has it (head, or base when removed).
-    path: tuple[PathToken, ...] = ()
+    # A finer type than the detector's own (`security.rbac.wildcard.verbs`).
     type: str | None = None
     importance: Importance | None = None
-    explanation: str | None = None
+    # The resource the signal is about when it is not the diff's (chart and pattern detectors).
     resource: ResourceId | None = None
     api_version: str | None = None
-    side: Literal["base", "head"] = "head"
+    side: Side = "head"
     related: tuple[str, ...] = ()
     # (repository file, line) when the detector knows better than the locator (chart-level).
     source: tuple[str, int] | None = None
+
+    @property
+    def affected_path(self) -> str:
+        return display_path(self.path)
+
+
+def change_type(base: object, head: object, *, lifted: bool = False) -> ChangeType:
+    """A signal's changeType says what happened to its subject between the base and the head: the
+    resource, the container, or the part of one (a probe, volume, port, Secret reference, value…)
+    the signal is about.
+
+    - `added`: the base does not have it; a new Deployment that is privileged fires
+      `security.context.privileged` with `added`.
+    - `removed`: the head no longer has it (a probe, a limit, a PodDisruptionBudget), or a risk
+      the base had no longer holds (a low signal: privileged → false).
+    - `modified`: both have it; a container that becomes privileged, a probe made stricter.
+
+    `base` and `head` are the subject on each side, None where that side does not have it;
+    `lifted` says the finding reports a risk that no longer holds.
+    """
+    if base is None:
+        return "added"
+    if head is None or lifted:
+        return "removed"
+    return "modified"
 
 
 ResourceCheck = Callable[[SignalContext, ResourceDiff], Iterable[Finding]]

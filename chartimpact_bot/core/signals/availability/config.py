@@ -12,7 +12,7 @@ from ...kubernetes.workloads import (
 from ...model import ResourceDiff
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, chart_detector
+from ..registry import Finding, change_type, chart_detector
 
 
 def _template_changed(diff: ResourceDiff | None) -> bool:
@@ -54,12 +54,11 @@ def config_no_rollout(ctx: SignalContext) -> Iterator[Finding]:
             continue
         names = ", ".join(f"{kind} '{name}'" for kind, name in consumed)
         yield Finding(
-            f"{names} changed but the pods of {what(workload)} that read it will not restart",
-            pod.display(),
-            None,
-            [f"{k}/{n}" for k, n in consumed],
-            "modified",
-            pod.spec_path,
+            description=f"{names} changed but the pods of {what(workload)} that read it will not restart",
+            path=pod.spec_path,
+            before=None,
+            after=[f"{k}/{n}" for k, n in consumed],
+            change_type=change_type(ctx.base.resources[workload.id], workload),
             resource=workload.id,
             api_version=workload.api_version,
         )
@@ -77,16 +76,16 @@ def config_missing_ref(ctx: SignalContext) -> Iterator[Finding]:
         pod = pod_template(workload)
         assert pod is not None
         for kind, name in sorted(object_references(pod)):
-            existed = ctx.resource("base", kind, workload.id.namespace, name) is not None
-            exists = ctx.resource("head", kind, workload.id.namespace, name) is not None
-            if existed and not exists:
+            was = ctx.resource("base", kind, workload.id.namespace, name)
+            now = ctx.resource("head", kind, workload.id.namespace, name)
+            if was is not None and now is None:
                 yield Finding(
-                    f"{what(workload)} references {kind} '{name}', which the chart no longer creates",
-                    pod.display(),
-                    f"{kind}/{name}",
-                    None,
-                    "removed",
-                    pod.spec_path,
+                    description=f"{what(workload)} references {kind} '{name}', which the chart no longer creates",
+                    path=pod.spec_path,
+                    before=f"{kind}/{name}",
+                    after=None,
+                    # The subject is the object referenced, which the chart no longer creates.
+                    change_type=change_type(was, now),
                     resource=workload.id,
                     api_version=workload.api_version,
                 )

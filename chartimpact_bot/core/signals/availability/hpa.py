@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from ...kubernetes.bodies import as_dict, get
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, chart_detector
+from ..registry import Finding, change_type, chart_detector
 
 
 @chart_detector("availability.hpa", "medium")
@@ -23,11 +23,11 @@ def hpa(ctx: SignalContext) -> Iterator[Finding]:
     for rid in sorted(base_hpas.keys() - head_hpas.keys(), key=lambda r: r.sort_key()):
         old = base_hpas[rid]
         yield Finding(
-            f"{what(old)} removed",
-            "",
-            None,
-            None,
-            "removed",
+            description=f"{what(old)} removed",
+            path=(),
+            before=None,
+            after=None,
+            change_type=change_type(old, None),
             resource=rid,
             api_version=old.api_version,
             side="base",
@@ -41,12 +41,11 @@ def hpa(ctx: SignalContext) -> Iterator[Finding]:
                 after = get(new.body, "spec", field) or (1 if field == "minReplicas" else None)
                 if isinstance(before, int) and isinstance(after, int) and after < before:
                     yield Finding(
-                        f"{field} of {what(new)} lowered from {before} to {after}",
-                        f"spec.{field}",
-                        before,
-                        after,
-                        "modified",
-                        ("spec", field),
+                        description=f"{field} of {what(new)} lowered from {before} to {after}",
+                        path=("spec", field),
+                        before=before,
+                        after=after,
+                        change_type=change_type(old_hpa, new),
                         resource=rid,
                         api_version=new.api_version,
                     )
@@ -54,16 +53,15 @@ def hpa(ctx: SignalContext) -> Iterator[Finding]:
         kind, name = target.get("kind"), target.get("name")
         if not isinstance(kind, str) or not isinstance(name, str):
             continue
-        existed = ctx.resource("base", kind, rid.namespace, name) is not None
-        exists = ctx.resource("head", kind, rid.namespace, name) is not None
-        if existed and not exists:
+        was, now = ctx.resource("base", kind, rid.namespace, name), ctx.resource("head", kind, rid.namespace, name)
+        if was is not None and now is None:
             yield Finding(
-                f"{what(new)} targets {kind} '{name}', which the chart no longer renders",
-                "spec.scaleTargetRef",
-                target,
-                target,
-                "modified",
-                ("spec", "scaleTargetRef"),
+                description=f"{what(new)} targets {kind} '{name}', which the chart no longer renders",
+                path=("spec", "scaleTargetRef"),
+                before=target,
+                after=target,
+                # The subject is the target, which the chart no longer renders.
+                change_type=change_type(was, now),
                 resource=rid,
                 api_version=new.api_version,
             )

@@ -10,7 +10,7 @@ from ...kubernetes.workloads import (
 )
 from ..common import what
 from ..context import SignalContext, Update
-from ..registry import Finding, update_detector
+from ..registry import Finding, change_type, update_detector
 
 
 @update_detector("availability.initContainer", "medium", kinds=WORKLOAD_KINDS)
@@ -26,34 +26,20 @@ def init_container(ctx: SignalContext, update: Update) -> Iterator[Finding]:
         assert current is not None
         if current.list_name != "initContainers":
             continue
-        if old is None:
-            assert new is not None
-            yield Finding(
-                f"Init container '{new.name}' added to {what(update.head)}",
-                new.display(),
-                None,
-                new.body.get("image"),
-                "added",
-                new.path,
-            )
-        elif new is None:
-            yield Finding(
-                f"Init container '{old.name}' removed from {what(update.head)}",
-                old.display(),
-                old.body.get("image"),
-                None,
-                "removed",
-                old.path,
-                side="base",
-            )
+        if old is None or new is None:
+            verb = "added to" if old is None else "removed from"
+            description = f"Init container '{current.name}' {verb} {what(update.head)}"
+            before, after = (old.body.get("image") if old else None), (new.body.get("image") if new else None)
+        elif changed := [f for f in ("image", "command", "args") if old.body.get(f) != new.body.get(f)]:
+            description = f"Init container '{new.name}' of {what(update.head)} changed: {', '.join(changed)}"
+            before, after = {f: old.body.get(f) for f in changed}, {f: new.body.get(f) for f in changed}
         else:
-            changed = [f for f in ("image", "command", "args") if old.body.get(f) != new.body.get(f)]
-            if changed:
-                yield Finding(
-                    f"Init container '{new.name}' of {what(update.head)} changed: {', '.join(changed)}",
-                    new.display(),
-                    {f: old.body.get(f) for f in changed},
-                    {f: new.body.get(f) for f in changed},
-                    "modified",
-                    new.path,
-                )
+            continue
+        yield Finding(
+            description=description,
+            path=current.path,
+            before=before,
+            after=after,
+            change_type=change_type(old, new),
+            side="base" if new is None else "head",
+        )

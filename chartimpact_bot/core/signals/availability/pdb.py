@@ -13,7 +13,7 @@ from ...kubernetes.workloads import (
 from ...model import Resource, ResourceDiff
 from ..common import show, what
 from ..context import SignalContext, Update
-from ..registry import Finding, chart_detector, resource_detector, update_detector
+from ..registry import Finding, change_type, chart_detector, resource_detector, update_detector
 
 
 def _pdb_replicas(ctx: SignalContext, pdb: Resource, which: str) -> int | None:
@@ -54,12 +54,11 @@ def pdb_min_available(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     raw_after, after = _budget(ctx, update.head, "head", "minAvailable")
     if before is not None and after is not None and after < before:
         yield Finding(
-            f"minAvailable of {what(update.head)} lowered from {show(raw_before)} to {show(raw_after)}",
-            "spec.minAvailable",
-            raw_before,
-            raw_after,
-            "modified",
-            ("spec", "minAvailable"),
+            description=f"minAvailable of {what(update.head)} lowered from {show(raw_before)} to {show(raw_after)}",
+            path=("spec", "minAvailable"),
+            before=raw_before,
+            after=raw_after,
+            change_type=change_type(update.base, update.head),
         )
 
 
@@ -74,12 +73,11 @@ def pdb_max_unavailable(ctx: SignalContext, update: Update) -> Iterator[Finding]
     raw_after, after = _budget(ctx, update.head, "head", "maxUnavailable")
     if before is not None and after is not None and after > before:
         yield Finding(
-            f"maxUnavailable of {what(update.head)} raised from {show(raw_before)} to {show(raw_after)}",
-            "spec.maxUnavailable",
-            raw_before,
-            raw_after,
-            "modified",
-            ("spec", "maxUnavailable"),
+            description=f"maxUnavailable of {what(update.head)} raised from {show(raw_before)} to {show(raw_after)}",
+            path=("spec", "maxUnavailable"),
+            before=raw_before,
+            after=raw_after,
+            change_type=change_type(update.base, update.head),
         )
 
 
@@ -91,7 +89,14 @@ def pdb_removed(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     workload at the same time.
     """
     if diff.change_type == "removed":
-        yield Finding(f"{what(diff.resource)} removed", "", None, None, "removed", side="base")
+        yield Finding(
+            description=f"{what(diff.resource)} removed",
+            path=(),
+            before=None,
+            after=None,
+            change_type=change_type(diff.base, diff.head),
+            side="base",
+        )
 
 
 def _blocks(ctx: SignalContext, pdb: Resource, which: str) -> str | None:
@@ -122,12 +127,11 @@ def pdb_blocks_eviction(ctx: SignalContext) -> Iterator[Finding]:
         if old is not None and _blocks(ctx, old, "base") is not None:
             continue
         yield Finding(
-            f"{what(pdb)} blocks every eviction: {reason}",
-            "spec",
-            None,
-            reason,
-            "added" if old is None else "modified",
-            ("spec",),
+            description=f"{what(pdb)} blocks every eviction: {reason}",
+            path=("spec",),
+            before=None,
+            after=reason,
+            change_type=change_type(old, pdb),
             resource=rid,
             api_version=pdb.api_version,
         )

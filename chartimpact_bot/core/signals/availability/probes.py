@@ -10,10 +10,10 @@ from ...kubernetes.containers import Container, container_pairs
 from ...kubernetes.workloads import (
     WORKLOAD_KINDS,
 )
-from ...model import ResourceDiff
-from ..common import show, what
+from ...model import Importance, ResourceDiff
+from ..common import container_of, show, what
 from ..context import SignalContext
-from ..registry import Finding, resource_detector
+from ..registry import Finding, change_type, resource_detector
 
 PROBE_DEFAULTS = {
     "initialDelaySeconds": 0,
@@ -62,49 +62,36 @@ def _probe_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return reasons
 
 
-def _probe_findings(diff: ResourceDiff, probe: str, removed_importance: str) -> Iterator[Finding]:
-    label = probe.removesuffix("Probe")
+def _probe_findings(diff: ResourceDiff, probe: str, removed_importance: Importance) -> Iterator[Finding]:
+    label = probe.removesuffix("Probe").capitalize()
     for old, new in container_pairs(diff.base, diff.head):
         if old is None or new is None or new.list_name == "ephemeralContainers":
             continue
         before, after = old.body.get(probe), new.body.get(probe)
-        path = (*new.path, probe)
-        display = new.display(probe)
         if isinstance(before, dict) and after is None:
-            yield Finding(
-                f"{label.capitalize()} probe removed from {new.kind_word} '{new.name}' of {what(diff.resource)}",
-                display,
-                before,
-                None,
-                "removed",
-                path,
-                importance=removed_importance,  # type: ignore[arg-type]
+            description, importance = (
+                f"{label} probe removed from {container_of(new, diff.resource)}",
+                removed_importance,
             )
         elif before is None and isinstance(after, dict):
             if probe == "livenessProbe" and not _risky_liveness(new):
                 continue
-            yield Finding(
-                f"{label.capitalize()} probe added to {new.kind_word} '{new.name}' of {what(diff.resource)}",
-                display,
-                None,
-                after,
-                "added",
-                path,
-                importance="medium",
+            description, importance = f"{label} probe added to {container_of(new, diff.resource)}", "medium"
+        elif isinstance(before, dict) and isinstance(after, dict) and (reasons := _probe_changes(before, after)):
+            description = (
+                f"{label} probe of {new.kind_word} '{new.name}' in {what(diff.resource)} changed: {', '.join(reasons)}"
             )
-        elif isinstance(before, dict) and isinstance(after, dict):
-            reasons = _probe_changes(before, after)
-            if reasons:
-                yield Finding(
-                    f"{label.capitalize()} probe of {new.kind_word} '{new.name}' in {what(diff.resource)} "
-                    f"changed: {', '.join(reasons)}",
-                    display,
-                    before,
-                    after,
-                    "modified",
-                    path,
-                    importance="medium",
-                )
+            importance = "medium"
+        else:
+            continue
+        yield Finding(
+            description=description,
+            path=(*new.path, probe),
+            before=before,
+            after=after,
+            change_type=change_type(before, after),
+            importance=importance,
+        )
 
 
 def _risky_liveness(container: Container) -> bool:

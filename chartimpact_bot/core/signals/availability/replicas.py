@@ -12,7 +12,7 @@ from ...kubernetes.workloads import (
 from ...model import ResourceDiff
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, resource_detector
+from ..registry import Finding, change_type, resource_detector
 
 
 @resource_detector("availability.replicas", "high", kinds=SCALABLE_KINDS)
@@ -27,29 +27,28 @@ def replicas(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     base, head = diff.base, diff.head
     if head is None:
         return
+    # The subject is the field as the chart sets it (Kubernetes runs 1 replica without it).
+    before_set = get(base.body, "spec", "replicas") if base is not None else None
     after_set = get(head.body, "spec", "replicas")
     if base is not None:
-        before_set = get(base.body, "spec", "replicas")
         old, new = replicas_of(base), replicas_of(head)
         if old is not None and new is not None and new < old:
             if after_set is None:
                 yield Finding(
-                    f"spec.replicas removed from {what(head)}: it will run 1 replica instead of {old}",
-                    "spec.replicas",
-                    before_set,
-                    None,
-                    "removed",
-                    ("spec", "replicas"),
+                    description=f"spec.replicas removed from {what(head)}: it will run 1 replica instead of {old}",
+                    path=("spec", "replicas"),
+                    before=before_set,
+                    after=None,
+                    change_type=change_type(before_set, after_set),
                     importance="high",
                 )
             else:
                 yield Finding(
-                    f"Replicas of {what(head)} lowered from {old} to {new}",
-                    "spec.replicas",
-                    before_set,
-                    after_set,
-                    "modified",
-                    ("spec", "replicas"),
+                    description=f"Replicas of {what(head)} lowered from {old} to {new}",
+                    path=("spec", "replicas"),
+                    before=before_set,
+                    after=after_set,
+                    change_type=change_type(before_set, after_set),
                     importance="high" if new <= 1 else "medium",
                 )
             return
@@ -57,11 +56,10 @@ def replicas(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             return
     if after_set is not None and ctx.hpas_targeting(head, "head"):
         yield Finding(
-            f"{what(head)} sets spec.replicas ({after_set}) although a HorizontalPodAutoscaler targets it",
-            "spec.replicas",
-            None,
-            after_set,
-            "added",
-            ("spec", "replicas"),
+            description=f"{what(head)} sets spec.replicas ({after_set}) although a HorizontalPodAutoscaler targets it",
+            path=("spec", "replicas"),
+            before=None,
+            after=after_set,
+            change_type=change_type(before_set, after_set),
             importance="medium",
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 from ...kubernetes.bodies import as_dict, as_list, get
 from ...kubernetes.containers import Container, container_pairs
+from ...kubernetes.paths import item
 from ...kubernetes.quantities import quantity
 from ...kubernetes.workloads import (
     WORKLOAD_KINDS,
@@ -14,7 +15,7 @@ from ...kubernetes.workloads import (
 from ...model import ResourceDiff
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, resource_detector
+from ..registry import Finding, change_type, resource_detector
 
 
 def _resource_findings(diff: ResourceDiff, section: str) -> Iterator[tuple[Container, str, Any, Any, str]]:
@@ -50,12 +51,11 @@ def _resource_signals(diff: ResourceDiff, section: str, noun: str, *, risky: str
         label = "Memory" if name == "memory" else "CPU"
         text = f"{risky} from {before} to {after}" if how == risky else f"removed (was {before})"
         yield Finding(
-            f"{label} {noun} of {container.kind_word} '{container.name}' {text}",
-            container.display("resources", section, name),
-            before,
-            after,
-            "removed" if how == "removed" else "modified",
-            (*container.path, "resources", section, name),
+            description=f"{label} {noun} of {container.kind_word} '{container.name}' {text}",
+            path=(*container.path, "resources", section, name),
+            before=before,
+            after=after,
+            change_type=change_type(before, after),
         )
 
 
@@ -89,7 +89,13 @@ def quota(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     resource = diff.resource
     if diff.change_type in ("added", "removed"):
         verb = "added" if diff.change_type == "added" else "removed"
-        yield Finding(f"{what(resource)} {verb}", "", None, None, diff.change_type)
+        yield Finding(
+            description=f"{what(resource)} {verb}",
+            path=(),
+            before=None,
+            after=None,
+            change_type=change_type(diff.base, diff.head),
+        )
         return
     base, head = diff.base, diff.head
     assert base is not None
@@ -100,12 +106,11 @@ def quota(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             before_q, after_q = quantity(old.get(name)), quantity(after)
             if before_q is not None and after_q is not None and after_q < before_q:
                 yield Finding(
-                    f"Hard limit {name} of {what(head)} lowered from {old[name]} to {after}",
-                    f"spec.hard.{name}",
-                    old[name],
-                    after,
-                    "modified",
-                    ("spec", "hard", name),
+                    description=f"Hard limit {name} of {what(head)} lowered from {old[name]} to {after}",
+                    path=("spec", "hard", str(name)),
+                    before=old[name],
+                    after=after,
+                    change_type=change_type(old[name], after),
                 )
         return
     old_limits = {
@@ -114,18 +119,18 @@ def quota(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         if isinstance(i, dict)
         for k, v in as_dict(i.get("max")).items()
     }
-    for index, item in enumerate(as_list(get(head.body, "spec", "limits"))):
-        if not isinstance(item, dict):
+    for entry in as_list(get(head.body, "spec", "limits")):
+        if not isinstance(entry, dict):
             continue
-        for name, after in as_dict(item.get("max")).items():
-            before = old_limits.get((item.get("type"), name))
+        for name, after in as_dict(entry.get("max")).items():
+            before = old_limits.get((entry.get("type"), name))
             before_q, after_q = quantity(before), quantity(after)
             if before_q is not None and after_q is not None and after_q < before_q:
                 yield Finding(
-                    f"Maximum {name} per {item.get('type', 'item')} in {what(head)} lowered from {before} to {after}",
-                    f"spec.limits[type={item.get('type')}].max.{name}",
-                    before,
-                    after,
-                    "modified",
-                    ("spec", "limits", index, "max", name),
+                    description=f"Maximum {name} per {entry.get('type', 'item')} in {what(head)} "
+                    f"lowered from {before} to {after}",
+                    path=("spec", "limits", item(type=entry.get("type")), "max", str(name)),
+                    before=before,
+                    after=after,
+                    change_type=change_type(before, after),
                 )

@@ -16,7 +16,7 @@ from ...kubernetes.workloads import (
 from ...model import Resource
 from ..common import show, what
 from ..context import SignalContext, Update
-from ..registry import Finding, update_detector
+from ..registry import Finding, change_type, update_detector
 
 
 @update_detector("availability.rollout.strategy", "high", kinds=frozenset(STRATEGY_FIELDS))
@@ -32,12 +32,11 @@ def rollout_strategy(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     after = get(head.body, "spec", field, "type") or "RollingUpdate"
     if after == risky and before != risky:
         yield Finding(
-            f"{what(head)} rollout strategy changed from {before} to {after}",
-            f"spec.{field}.type",
-            before,
-            after,
-            "modified",
-            ("spec", field, "type"),
+            description=f"{what(head)} rollout strategy changed from {before} to {after}",
+            path=("spec", field, "type"),
+            before=before,
+            after=after,
+            change_type=change_type(update.base, update.head),
         )
 
 
@@ -83,13 +82,12 @@ def max_unavailable(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     total = replicas_of(head)
     outage = total is not None and after >= total
     yield Finding(
-        f"maxUnavailable of {what(head)} raised from {show(raw_before)} to {show(raw_after)}"
+        description=f"maxUnavailable of {what(head)} raised from {show(raw_before)} to {show(raw_after)}"
         + (f" ({after} of {total} pods may be down at once)" if total is not None else ""),
-        f"spec.{field}.rollingUpdate.maxUnavailable",
-        raw_before,
-        raw_after,
-        "modified",
-        ("spec", field, "rollingUpdate", "maxUnavailable"),
+        path=("spec", field, "rollingUpdate", "maxUnavailable"),
+        before=raw_before,
+        after=raw_after,
+        change_type=change_type(update.base, update.head),
         importance="high" if outage else "medium",
     )
 
@@ -109,13 +107,12 @@ def max_surge(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     _, unavailable = _max_unavailable(head)
     stuck = after == 0 and unavailable == 0
     yield Finding(
-        f"maxSurge of {what(head)} lowered from {show(raw_before)} to {show(raw_after)}"
+        description=f"maxSurge of {what(head)} lowered from {show(raw_before)} to {show(raw_after)}"
         + (" while maxUnavailable is 0: the rollout cannot progress" if stuck else ""),
-        "spec.strategy.rollingUpdate.maxSurge",
-        raw_before,
-        raw_after,
-        "modified",
-        ("spec", "strategy", "rollingUpdate", "maxSurge"),
+        path=("spec", "strategy", "rollingUpdate", "maxSurge"),
+        before=raw_before,
+        after=raw_after,
+        change_type=change_type(update.base, update.head),
         importance="medium",
     )
 
@@ -138,12 +135,11 @@ def min_ready_seconds(ctx: SignalContext, update: Update) -> Iterator[Finding]:
         new = after if isinstance(after, int) else default
         if new < old:
             yield Finding(
-                f"{field} of {what(head)} lowered from {old} to {new}",
-                f"spec.{field}",
-                before,
-                after,
-                "modified",
-                ("spec", field),
+                description=f"{field} of {what(head)} lowered from {old} to {new}",
+                path=("spec", field),
+                before=before,
+                after=after,
+                change_type=change_type(update.base, update.head),
             )
 
 
@@ -164,12 +160,11 @@ def rollout_restart(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     if touched:
         listed = ", ".join(touched[:4]) + (f" and {len(touched) - 4} more" if len(touched) > 4 else "")
         yield Finding(
-            f"Pods of {what(update.head)} will be restarted: pod template changed ({listed})",
-            prefix,
-            None,
-            touched,
-            "modified",
-            pod.template_path,
+            description=f"Pods of {what(update.head)} will be restarted: pod template changed ({listed})",
+            path=pod.template_path,
+            before=None,
+            after=touched,
+            change_type=change_type(update.base, update.head),
         )
 
 

@@ -9,10 +9,9 @@ from ...kubernetes.workloads import (
     WORKLOAD_KINDS,
     pod_template,
 )
-from ...model import ChangeType
 from ..common import what
 from ..context import SignalContext, Update
-from ..registry import Finding, update_detector
+from ..registry import Finding, change_type, update_detector
 
 SCHEDULING_FIELDS = (
     "nodeSelector",
@@ -40,20 +39,18 @@ def scheduling(ctx: SignalContext, update: Update) -> Iterator[Finding]:
             continue
         if field == "affinity" and get(before, "podAntiAffinity") and not get(after, "podAntiAffinity"):
             yield Finding(
-                f"Pod anti-affinity removed from {what(update.head)}: its replicas may now share a node",
-                new.display("affinity", "podAntiAffinity"),
-                get(before, "podAntiAffinity"),
-                None,
-                "removed",
-                (*new.spec_path, "affinity"),
+                description=f"Pod anti-affinity removed from {what(update.head)}: its replicas may now share a node",
+                path=(*new.spec_path, "affinity", "podAntiAffinity"),
+                before=get(before, "podAntiAffinity"),
+                after=None,
+                change_type=change_type(get(before, "podAntiAffinity"), None),
             )
             continue
-        change: ChangeType = "added" if before is None else "removed" if after is None else "modified"
+        change = change_type(before, after)
         yield Finding(
-            f"{field} of {what(update.head)} {'changed' if change == 'modified' else change}",
-            new.display(field),
-            before,
-            after,
-            change,
-            (*new.spec_path, field),
+            description=f"{field} of {what(update.head)} {'changed' if change == 'modified' else change}",
+            path=(*new.spec_path, field),
+            before=before,
+            after=after,
+            change_type=change,
         )

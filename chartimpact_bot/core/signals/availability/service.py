@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...kubernetes.bodies import get
+from ...kubernetes.paths import item
 from ...kubernetes.ports import named_ports, service_target_ports
-from ...kubernetes.workloads import (
-    pod_template,
-)
+from ...kubernetes.workloads import pod_template
 from ...model import Resource
 from ..context import SignalContext
-from ..registry import Finding, chart_detector
+from ..registry import Finding, change_type, chart_detector
 
 
 def _named_ports(workloads: list[Resource]) -> set[str]:
@@ -38,12 +37,11 @@ def service_selector(ctx: SignalContext) -> Iterator[Finding]:
         after = ctx.selected_workloads(selector, rid.namespace, "head")
         if before and not after:
             yield Finding(
-                f"Selector of Service '{rid.name}' no longer matches any pod template in the chart",
-                "spec.selector",
-                get(old.body, "spec", "selector"),
-                selector,
-                "modified",
-                ("spec", "selector"),
+                description=f"Selector of Service '{rid.name}' no longer matches any pod template in the chart",
+                path=("spec", "selector"),
+                before=get(old.body, "spec", "selector"),
+                after=selector,
+                change_type=change_type(old, service),
                 resource=rid,
                 api_version=service.api_version,
             )
@@ -54,12 +52,13 @@ def service_selector(ctx: SignalContext) -> Iterator[Finding]:
         for port in service_target_ports(service):
             if isinstance(port, str) and port in old_names and port not in new_names:
                 yield Finding(
-                    f"targetPort '{port}' of Service '{rid.name}' no longer exists on the containers it selects",
-                    f"spec.ports[targetPort={port}]",
-                    port,
-                    None,
-                    "modified",
-                    ("spec", "ports"),
+                    description=f"targetPort '{port}' of Service '{rid.name}' no longer exists "
+                    "on the containers it selects",
+                    path=("spec", "ports", item(targetPort=port)),
+                    before=port,
+                    after=None,
+                    # The subject is the named container port, which the head no longer has.
+                    change_type=change_type(port, None),
                     resource=rid,
                     api_version=service.api_version,
                 )

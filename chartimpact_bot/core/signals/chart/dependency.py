@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from ...kubernetes.paths import item
 from ..context import SignalContext
-from ..registry import Finding, chart_detector
+from ..registry import Finding, change_type, chart_detector
 from .files import chart_file, line_of
 
 
@@ -27,21 +28,18 @@ def dependency(ctx: SignalContext) -> Iterator[Finding]:
         if before == after:
             continue
         line = line_of(text, rf"name:\s*['\"]?{re.escape(name)}['\"]?\s*$")
-        if before is None:
-            message, change = f"Dependency '{name}' {after[0] or ''} added", "added"  # type: ignore[index]
-        elif after is None:
-            message, change = f"Dependency '{name}' removed", "removed"
+        if after is None:
+            message = f"Dependency '{name}' removed"
+        elif before is None:
+            message = f"Dependency '{name}' {after[0] or ''} added"
         else:
-            message, change = (
-                f"Dependency '{name}' changed from {before[0]} to {after[0]}",
-                "modified",
-            )
+            message = f"Dependency '{name}' changed from {before[0]} to {after[0]}"
         yield Finding(
-            message.replace("  ", " "),
-            f"dependencies[name={name}]",
-            before[0] if before else None,
-            after[0] if after else None,
-            change,  # type: ignore[arg-type]
+            description=message.replace("  ", " "),
+            path=("dependencies", item(name=name)),
+            before=before[0] if before else None,
+            after=after[0] if after else None,
+            change_type=change_type(before, after),
             source=(path, line if before is None or after is not None else 1),
             resource=ctx.chart_id(),
             api_version="v2",

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from ..context import SignalContext
-from ..registry import Finding, chart_detector
+from ..registry import Finding, change_type, chart_detector
 from .files import chart_file
 
 # `(web/templates/x.yaml:12:3)` and `web/templates/x.yaml:12:3` in Helm's errors.
@@ -55,11 +55,11 @@ def render(ctx: SignalContext) -> Iterator[Finding]:
         if ctx.base.error is None and ctx.head.chart is not None:
             for error in sorted(set(ctx.head.lint_errors) - set(ctx.base.lint_errors)):
                 yield Finding(
-                    f"helm lint reports a new error in chart '{ctx.chart_name}': {error}",
-                    "lint",
-                    None,
-                    error,
-                    "added",
+                    description=f"helm lint reports a new error in chart '{ctx.chart_name}': {error}",
+                    path=("lint",),
+                    before=None,
+                    after=error,
+                    change_type=change_type(None, error),
                     resource=ctx.chart_id(),
                     api_version="v2",
                     source=_lint_location(ctx, error),
@@ -68,11 +68,11 @@ def render(ctx: SignalContext) -> Iterator[Finding]:
     if ctx.base.error is not None:
         return
     yield Finding(
-        f"Chart '{ctx.chart_name}' no longer renders: {ctx.head.error}",
-        "",
-        None,
-        ctx.head.error,
-        "modified",
+        description=f"Chart '{ctx.chart_name}' no longer renders: {ctx.head.error}",
+        path=(),
+        before=None,
+        after=ctx.head.error,
+        change_type=change_type(ctx.base, ctx.head),
         resource=ctx.chart_id(),
         api_version="v2",
         source=error_location(ctx, ctx.head.error),

@@ -8,14 +8,10 @@ from collections.abc import Iterator
 from ...chart import MaterializedChart
 from ...sourcemap import changed_values, values_leaves
 from ..context import SignalContext
-from ..registry import Finding, chart_detector
+from ..registry import Finding, change_type, chart_detector
 
 _VALUES_REFERENCE = re.compile(r"\.Values((?:\.[A-Za-z0-9_-]+)+)")
-
-
 _INDEX_REFERENCE = re.compile(r"index\s+\$?\.Values((?:\s+\"[^\"]+\")+)")
-
-
 # A use of .Values as a whole (toYaml .Values, passing it to a helper): every key may matter.
 _WHOLE_VALUES = re.compile(r"\.Values(?![.\w])(?!\s+\")")
 
@@ -65,11 +61,11 @@ def values_unused(ctx: SignalContext) -> Iterator[Finding]:
         before = old.get((keys_of[path], leaf.path))
         verb = "added to" if before is None else "changed in"
         yield Finding(
-            f"Value '{dotted}' {verb} {path} but no template of the chart reads it",
-            f"values.{dotted}",
-            ctx.shown_value(leaf.path, before),
-            ctx.shown_value(leaf.path, leaf.value),
-            "modified",
+            description=f"Value '{dotted}' {verb} {path} but no template of the chart reads it",
+            path=("values", *leaf.path),
+            before=ctx.shown_value(leaf.path, before),
+            after=ctx.shown_value(leaf.path, leaf.value),
+            change_type=change_type(before, leaf.value),
             resource=ctx.chart_id(),
             api_version="v2",
             source=(path, leaf.line),

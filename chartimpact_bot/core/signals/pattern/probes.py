@@ -8,7 +8,7 @@ from ...kubernetes.bodies import as_dict
 from ...kubernetes.workloads import pod_template
 from ...model import ResourceId, Signal
 from ..context import SignalContext
-from ..registry import Finding, pattern_detector
+from ..registry import Finding, change_type, pattern_detector
 
 
 def _has_readiness(resource: object) -> bool:
@@ -34,11 +34,11 @@ def probes_all_removed(ctx: SignalContext, signals: Sequence[Signal]) -> Iterato
     members = [s.id for s in signals if s.type == "availability.probe.readiness" and s.change_type == "removed"]
     names = ", ".join(f"{r.kind} '{r.name}'" for r in had)
     yield Finding(
-        f"Every workload that had a readiness probe lost it: {names}",
-        "",
-        len(had),
-        0,
-        "removed",
+        description=f"Every workload that had a readiness probe lost it: {names}",
+        path=(),
+        before=len(had),
+        after=0,
+        change_type=change_type(had, None),
         resource=ctx.chart_id(),
         api_version="v2",
         related=tuple(members),

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 
 from ...model import Signal
 from ..context import SignalContext
-from ..registry import Finding, pattern_detector
+from ..registry import Finding, change_type, pattern_detector
 
 HARDENING_PREFIXES = (
     "security.context.",
@@ -31,11 +31,12 @@ def hardening_removed(ctx: SignalContext, signals: Sequence[Signal]) -> Iterator
         types = sorted({s.type.rsplit(".", 1)[-1] for s in members})
         if len(types) >= 2:
             yield Finding(
-                f"{resource.kind} '{resource.name}' loses {len(types)} hardening controls: {', '.join(types)}",
-                "",
-                None,
-                types,
-                "modified",
+                description=f"{resource.kind} '{resource.name}' loses {len(types)} hardening controls: "
+                f"{', '.join(types)}",
+                path=(),
+                before=None,
+                after=types,
+                change_type=change_type(ctx.base.resources.get(resource), ctx.head.resources.get(resource)),
                 resource=resource,
                 api_version=members[0].api_version,
                 related=tuple(s.id for s in members),

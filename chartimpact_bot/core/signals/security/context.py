@@ -7,6 +7,7 @@ from typing import Any
 
 from ...kubernetes.bodies import as_dict
 from ...kubernetes.containers import Container, container_pairs
+from ...kubernetes.paths import FieldPath
 from ...kubernetes.pod_security import (
     BASELINE_CAPABILITIES,
     CONFINING_SECCOMP,
@@ -16,10 +17,10 @@ from ...kubernetes.pod_security import (
     sysctl_names,
 )
 from ...kubernetes.workloads import WORKLOAD_KINDS, pod_template
-from ...model import ResourceDiff
+from ...model import ChangeType, ResourceDiff
 from ..common import container_of, show, what
 from ..context import SignalContext
-from ..registry import Finding, resource_detector
+from ..registry import Finding, change_type, resource_detector
 
 DANGEROUS_CAPABILITIES = frozenset({"SYS_ADMIN", "NET_ADMIN", "ALL"})
 
@@ -30,31 +31,31 @@ def _container_transition(
     risky: Callable[[Any], bool],
     describe: Callable[[Container, Any, Any], str],
     *,
-    new_needs_explicit: bool = True,
     removal: bool = True,
 ) -> Iterator[Finding]:
-    """Containers whose effective `field` became risky (or, at low importance, stopped being)."""
+    """Containers whose effective `field` became risky (or, at low importance, stopped being);
+    on a new container, when it sets the field to a risky value."""
     for old, new in container_pairs(diff.base, diff.head):
         if new is None:
             continue
         after = new.security(field)
+        before = old.security(field) if old is not None else None
         path = (*new.path, "securityContext", field)
-        display = new.display("securityContext", field)
-        if old is None:
-            if risky(after) and (after is not None or not new_needs_explicit):
-                yield Finding(describe(new, None, after), display, None, after, "added", path)
-            continue
-        before = old.security(field)
-        if risky(after) and not risky(before):
-            yield Finding(describe(new, before, after), display, before, after, "modified", path)
-        elif removal and risky(before) and not risky(after):
+        if risky(after) and (after is not None if old is None else not risky(before)):
             yield Finding(
-                f"{describe(new, before, after)} (risk removed)",
-                display,
-                before,
-                after,
-                "removed",
-                path,
+                description=describe(new, before, after),
+                path=path,
+                before=before,
+                after=after,
+                change_type=change_type(old, new),
+            )
+        elif removal and old is not None and risky(before) and not risky(after):
+            yield Finding(
+                description=f"{describe(new, before, after)} (risk removed)",
+                path=path,
+                before=before,
+                after=after,
+                change_type=change_type(old, new, lifted=True),
                 importance="low",
             )
 
@@ -130,35 +131,29 @@ def run_as_user(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 continue
             after = new.security(field)
             before = old.security(field) if old is not None else None
-            if before == after or (old is None and after != 0):
-                continue
-            root = after == 0
-            how = "set to 0 (root)" if root else f"changed from {show(before)} to {show(after)}"
-            yield Finding(
-                f"{field} of {container_of(new, diff.resource)} {how}",
-                new.display("securityContext", field),
-                before,
-                after,
-                "added" if old is None else "modified",
-                (*new.path, "securityContext", field),
-                importance="high" if root else "low",
-            )
+            if before != after and (old is not None or after == 0):
+                whose, path = f"{field} of {container_of(new, diff.resource)}", (*new.path, "securityContext", field)
+                yield _user_id(whose, path, before, after, change_type(old, new))
     old_pod, new_pod = pod_template(diff.base), pod_template(diff.head)
     if new_pod is None:
         return
     after = as_dict(new_pod.spec.get("securityContext")).get("fsGroup")
     before = as_dict(old_pod.spec.get("securityContext")).get("fsGroup") if old_pod else None
     if before != after and (old_pod is not None or after == 0):
-        how = "set to 0 (root)" if after == 0 else f"changed from {show(before)} to {show(after)}"
-        yield Finding(
-            f"fsGroup of {what(diff.resource)} {how}",
-            new_pod.display("securityContext", "fsGroup"),
-            before,
-            after,
-            "added" if old_pod is None else "modified",
-            (*new_pod.spec_path, "securityContext", "fsGroup"),
-            importance="high" if after == 0 else "low",
-        )
+        path = (*new_pod.spec_path, "securityContext", "fsGroup")
+        yield _user_id(f"fsGroup of {what(diff.resource)}", path, before, after, change_type(old_pod, new_pod))
+
+
+def _user_id(whose: str, path: FieldPath, before: Any, after: Any, change: ChangeType) -> Finding:
+    root = after == 0
+    return Finding(
+        description=f"{whose} {'set to 0 (root)' if root else f'changed from {show(before)} to {show(after)}'}",
+        path=path,
+        before=before,
+        after=after,
+        change_type=change,
+        importance="high" if root else "low",
+    )
 
 
 @resource_detector("security.context.capabilities", "medium", kinds=WORKLOAD_KINDS)
@@ -176,26 +171,24 @@ def capabilities(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         if added:
             high = any(c in DANGEROUS_CAPABILITIES or c not in BASELINE_CAPABILITIES for c in added)
             yield Finding(
-                f"{container_of(new, diff.resource)} gains capabilities {', '.join(added)}".capitalize(),
-                new.display("securityContext", "capabilities", "add"),
-                sorted(capability_set(old, "add")),
-                sorted(capability_set(new, "add")),
-                "added" if old is None else "modified",
-                (*new.path, "securityContext", "capabilities", "add"),
+                description=f"{container_of(new, diff.resource)} gains capabilities {', '.join(added)}".capitalize(),
+                path=(*new.path, "securityContext", "capabilities", "add"),
+                before=sorted(capability_set(old, "add")),
+                after=sorted(capability_set(new, "add")),
+                change_type=change_type(old, new),
                 importance="high" if high else "medium",
             )
-        if old is not None:
-            lost = sorted(({"ALL", "NET_RAW"} & capability_set(old, "drop")) - capability_set(new, "drop"))
-            if lost:
-                yield Finding(
-                    f"{container_of(new, diff.resource)} no longer drops {', '.join(lost)}".capitalize(),
-                    new.display("securityContext", "capabilities", "drop"),
-                    sorted(capability_set(old, "drop")),
-                    sorted(capability_set(new, "drop")),
-                    "removed",
-                    (*new.path, "securityContext", "capabilities", "drop"),
-                    importance="medium",
-                )
+        lost = sorted(({"ALL", "NET_RAW"} & capability_set(old, "drop")) - capability_set(new, "drop"))
+        if lost:
+            yield Finding(
+                description=f"{container_of(new, diff.resource)} no longer drops {', '.join(lost)}".capitalize(),
+                path=(*new.path, "securityContext", "capabilities", "drop"),
+                before=sorted(capability_set(old, "drop")),
+                after=sorted(capability_set(new, "drop")),
+                # The subject is the drop of ALL (or NET_RAW), which the head no longer has.
+                change_type=change_type(lost, None),
+                importance="medium",
+            )
 
 
 @resource_detector("security.context.readOnlyRootFilesystem", "medium", kinds=WORKLOAD_KINDS)
@@ -214,7 +207,6 @@ def read_only_root_filesystem(ctx: SignalContext, diff: ResourceDiff) -> Iterato
             f"(readOnlyRootFilesystem {show(b)} → {show(a)})"
         ),
         removal=False,
-        new_needs_explicit=True,
     )
 
 
@@ -235,25 +227,23 @@ def seccomp(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             continue
         before, after = _profile_type(old, "seccompProfile"), _profile_type(new, "seccompProfile")
         path = (*new.path, "securityContext", "seccompProfile")
-        display = new.display("securityContext", "seccompProfile")
         if after == "Unconfined" and before != "Unconfined":
             yield Finding(
-                f"Seccomp profile of {container_of(new, diff.resource)} is Unconfined",
-                display,
-                before,
-                after,
-                "added" if old is None else "modified",
-                path,
+                description=f"Seccomp profile of {container_of(new, diff.resource)} is Unconfined",
+                path=path,
+                before=before,
+                after=after,
+                change_type=change_type(old, new),
                 importance="high",
             )
         elif old is not None and before in CONFINING_SECCOMP and after is None:
             yield Finding(
-                f"Seccomp profile of {container_of(new, diff.resource)} removed (was {before})",
-                display,
-                before,
-                after,
-                "removed",
-                path,
+                description=f"Seccomp profile of {container_of(new, diff.resource)} removed (was {before})",
+                path=path,
+                before=before,
+                after=after,
+                # The subject is the profile, which the head no longer has.
+                change_type=change_type(before, after),
                 importance="medium",
             )
 
@@ -265,30 +255,29 @@ def app_armor(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     AppArmor confines what a container's processes may touch on the node; Unconfined lifts that
     confinement.
     """
-    old_pod, new_pod = pod_template(diff.base), pod_template(diff.head)
     for old, new in container_pairs(diff.base, diff.head):
         if new is None:
             continue
-        key = f"container.apparmor.security.beta.kubernetes.io/{new.name}"
-        after = _profile_type(new, "appArmorProfile") or _annotation_profile(new_pod.metadata if new_pod else {}, key)
-        before = (
-            (_profile_type(old, "appArmorProfile") or _annotation_profile(old_pod.metadata if old_pod else {}, key))
-            if old
-            else None
-        )
+        before, after = _app_armor(old), _app_armor(new)
         if after == "Unconfined" and before != "Unconfined":
             yield Finding(
-                f"AppArmor profile of {container_of(new, diff.resource)} is Unconfined",
-                new.display("securityContext", "appArmorProfile"),
-                before,
-                after,
-                "added" if old is None else "modified",
-                (*new.path, "securityContext", "appArmorProfile"),
+                description=f"AppArmor profile of {container_of(new, diff.resource)} is Unconfined",
+                path=(*new.path, "securityContext", "appArmorProfile"),
+                before=before,
+                after=after,
+                change_type=change_type(old, new),
             )
 
 
-def _annotation_profile(metadata: dict[str, Any], key: str) -> str | None:
-    value = as_dict(metadata.get("annotations")).get(key)
+def _app_armor(container: Container | None) -> str | None:
+    """The effective profile: the field, else the beta annotation on the pod template."""
+    if container is None:
+        return None
+    profile = container.profile_type("appArmorProfile")
+    if profile:
+        return profile
+    key = f"container.apparmor.security.beta.kubernetes.io/{container.name}"
+    value = as_dict(container.pod.metadata.get("annotations")).get(key)
     if value == "unconfined":
         return "Unconfined"
     return "RuntimeDefault" if value == "runtime/default" else ("Localhost" if value else None)
@@ -338,12 +327,11 @@ def sysctls(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     added = sorted(n for n in sysctl_names(new_pod) - sysctl_names(old_pod) if n not in SAFE_SYSCTLS)
     if added:
         yield Finding(
-            f"{what(diff.resource)} sets unsafe sysctls {', '.join(added)}",
-            new_pod.display("securityContext", "sysctls"),
-            sorted(sysctl_names(old_pod)),
-            sorted(sysctl_names(new_pod)),
-            "added" if old_pod is None else "modified",
-            (*new_pod.spec_path, "securityContext", "sysctls"),
+            description=f"{what(diff.resource)} sets unsafe sysctls {', '.join(added)}",
+            path=(*new_pod.spec_path, "securityContext", "sysctls"),
+            before=sorted(sysctl_names(old_pod)),
+            after=sorted(sysctl_names(new_pod)),
+            change_type=change_type(old_pod, new_pod),
         )
 
 
@@ -353,14 +341,10 @@ def host_process(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
 
     A Windows HostProcess container runs directly on the host with its privileges.
     """
-
-    def risky(value: Any) -> bool:
-        return as_dict(value).get("hostProcess") is True
-
     return _container_transition(
         diff,
         "windowsOptions",
-        risky,
+        lambda v: as_dict(v).get("hostProcess") is True,
         lambda c, b, a: f"{container_of(c, diff.resource)} runs as a Windows HostProcess".capitalize(),
         removal=False,
     )

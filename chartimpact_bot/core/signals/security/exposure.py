@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 from ...kubernetes.bodies import as_dict, as_list, get
 from ...kubernetes.networking import EXPOSED_SERVICE_TYPES, OPEN_CIDRS
-from ...model import ChangeType, Resource, ResourceDiff
+from ...model import Resource, ResourceDiff
 from ..common import what
 from ..context import SignalContext, Update
-from ..registry import Finding, resource_detector, update_detector
+from ..registry import Finding, change_type, resource_detector, update_detector
 
 
 @resource_detector("security.exposure.type", "high", kinds={"Service"})
@@ -25,13 +25,12 @@ def exposure_type(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     before = (get(diff.base.body, "spec", "type") or "ClusterIP") if diff.base is not None else None
     if after in EXPOSED_SERVICE_TYPES and before not in EXPOSED_SERVICE_TYPES:
         yield Finding(
-            f"Service '{diff.id.name}' is exposed outside the cluster as {after}"
+            description=f"Service '{diff.id.name}' is exposed outside the cluster as {after}"
             + (f" (was {before})" if before else ""),
-            "spec.type",
-            before,
-            after,
-            "added" if diff.base is None else "modified",
-            ("spec", "type"),
+            path=("spec", "type"),
+            before=before,
+            after=after,
+            change_type=change_type(diff.base, diff.head),
         )
 
 
@@ -49,12 +48,11 @@ def external_ips(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     added = sorted(set(after) - set(before))
     if added:
         yield Finding(
-            f"Service '{diff.id.name}' gains externalIPs {', '.join(added)}",
-            "spec.externalIPs",
-            before or None,
-            after,
-            "added" if not before else "modified",
-            ("spec", "externalIPs"),
+            description=f"Service '{diff.id.name}' gains externalIPs {', '.join(added)}",
+            path=("spec", "externalIPs"),
+            before=before or None,
+            after=after,
+            change_type=change_type(before or None, after),
         )
 
 
@@ -65,28 +63,27 @@ def source_ranges(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     loadBalancerSourceRanges restrict which addresses may reach a LoadBalancer; without them, or
     with 0.0.0.0/0, the whole internet can.
     """
-    if update.base is None or update.head is None or get(update.head.body, "spec", "type") != "LoadBalancer":
+    if get(update.head.body, "spec", "type") != "LoadBalancer":
         return
     before = [str(r) for r in as_list(get(update.base.body, "spec", "loadBalancerSourceRanges"))]
     after = [str(r) for r in as_list(get(update.head.body, "spec", "loadBalancerSourceRanges"))]
     if before and not after:
         yield Finding(
-            f"Source ranges of LoadBalancer Service '{update.id.name}' removed: it accepts traffic from anywhere",
-            "spec.loadBalancerSourceRanges",
-            before,
-            None,
-            "removed",
-            ("spec", "loadBalancerSourceRanges"),
+            description=f"Source ranges of LoadBalancer Service '{update.id.name}' removed: "
+            "it accepts traffic from anywhere",
+            path=("spec", "loadBalancerSourceRanges"),
+            before=before,
+            after=None,
+            change_type=change_type(before, None),
         )
     elif (set(after) & OPEN_CIDRS) - set(before):
         open_ranges = ", ".join(sorted(set(after) & OPEN_CIDRS))
         yield Finding(
-            f"LoadBalancer Service '{update.id.name}' accepts traffic from anywhere ({open_ranges})",
-            "spec.loadBalancerSourceRanges",
-            before,
-            after,
-            "modified",
-            ("spec", "loadBalancerSourceRanges"),
+            description=f"LoadBalancer Service '{update.id.name}' accepts traffic from anywhere ({open_ranges})",
+            path=("spec", "loadBalancerSourceRanges"),
+            before=before,
+            after=after,
+            change_type=change_type(update.base, update.head),
         )
 
 
@@ -121,39 +118,37 @@ def exposure_ingress(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding
     """
     if diff.head is None:
         return
-    change: ChangeType = "added" if diff.base is None else "modified"
+    # The Ingress is the subject of what it serves and injects; TLS hosts are their own.
+    change = change_type(diff.base, diff.head)
     old_routes, new_routes = _routes(diff.base), _routes(diff.head)
     gained = sorted(new_routes - old_routes)
     if gained:
         wildcard = any(h.startswith("*") for h, _ in gained)
         listed = ", ".join(f"{h}{p}" for h, p in gained)
         yield Finding(
-            f"{what(diff.head)} serves {'a wildcard host: ' if wildcard else ''}{listed}",
-            "spec.rules",
-            sorted(f"{h}{p}" for h, p in old_routes) or None,
-            sorted(f"{h}{p}" for h, p in new_routes),
-            change,
-            ("spec", "rules"),
+            description=f"{what(diff.head)} serves {'a wildcard host: ' if wildcard else ''}{listed}",
+            path=("spec", "rules"),
+            before=sorted(f"{h}{p}" for h, p in old_routes) or None,
+            after=sorted(f"{h}{p}" for h, p in new_routes),
+            change_type=change,
         )
     if diff.base is not None and diff.id.kind == "Ingress":
         lost = sorted(_tls_hosts(diff.base) - _tls_hosts(diff.head))
         if lost:
             yield Finding(
-                f"{what(diff.head)} no longer terminates TLS for {', '.join(lost)}",
-                "spec.tls",
-                sorted(_tls_hosts(diff.base)),
-                sorted(_tls_hosts(diff.head)),
-                "removed",
-                ("spec", "tls"),
+                description=f"{what(diff.head)} no longer terminates TLS for {', '.join(lost)}",
+                path=("spec", "tls"),
+                before=sorted(_tls_hosts(diff.base)),
+                after=sorted(_tls_hosts(diff.head)),
+                change_type=change_type(lost, None),
             )
     old_ann = as_dict(get(diff.base.body, "metadata", "annotations")) if diff.base else {}
     for key, value in sorted(as_dict(get(diff.head.body, "metadata", "annotations")).items()):
         if str(key).endswith("-snippet") and old_ann.get(key) != value:
             yield Finding(
-                f"{what(diff.head)} injects proxy configuration through {key}",
-                f'metadata.annotations["{key}"]',
-                old_ann.get(key),
-                value,
-                change,
-                ("metadata", "annotations", key),
+                description=f"{what(diff.head)} injects proxy configuration through {key}",
+                path=("metadata", "annotations", str(key)),
+                before=old_ann.get(key),
+                after=value,
+                change_type=change,
             )

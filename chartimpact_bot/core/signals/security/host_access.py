@@ -6,12 +6,13 @@ from collections.abc import Iterator
 
 from ...kubernetes.bodies import as_dict, as_list
 from ...kubernetes.containers import container_pairs
+from ...kubernetes.paths import item
 from ...kubernetes.ports import host_ports
 from ...kubernetes.workloads import WORKLOAD_KINDS, pod_template
 from ...model import Resource, ResourceDiff
 from ..common import container_of, what
 from ..context import SignalContext
-from ..registry import Finding, resource_detector
+from ..registry import Finding, change_type, resource_detector
 
 SENSITIVE_HOST_PATHS = (
     "/",
@@ -32,24 +33,22 @@ def _host_namespace(diff: ResourceDiff, field: str, word: str) -> Iterator[Findi
         return
     before = old_pod.spec.get(field) if old_pod else None
     after = new_pod.spec.get(field)
-    path, display = (*new_pod.spec_path, field), new_pod.display(field)
+    path = (*new_pod.spec_path, field)
     if after is True and before is not True:
         yield Finding(
-            f"{what(diff.resource)} uses the node's {word} ({field}: true)",
-            display,
-            before,
-            after,
-            "added" if old_pod is None else "modified",
-            path,
+            description=f"{what(diff.resource)} uses the node's {word} ({field}: true)",
+            path=path,
+            before=before,
+            after=after,
+            change_type=change_type(old_pod, new_pod),
         )
     elif before is True and after is not True and old_pod is not None:
         yield Finding(
-            f"{what(diff.resource)} no longer uses the node's {word}",
-            display,
-            before,
-            after,
-            "removed",
-            path,
+            description=f"{what(diff.resource)} no longer uses the node's {word}",
+            path=path,
+            before=before,
+            after=after,
+            change_type=change_type(old_pod, new_pod, lifted=True),
             importance="low",
         )
 
@@ -110,24 +109,23 @@ def host_path(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     pod = pod_template(diff.head)
     if pod is None:
         return
-    for index, volume in enumerate(as_list(pod.spec.get("volumes"))):
+    for volume in as_list(pod.spec.get("volumes")):
         name = as_dict(volume).get("name")
         if name in new_paths and old_paths.get(name) != new_paths[name]:
             host = new_paths[name]
             note = " (a sensitive path)" if _sensitive(host) else ""
             yield Finding(
-                f"{what(diff.resource)} mounts host path {host}{note} as volume '{name}'",
-                pod.display(f"volumes[name={name}]", "hostPath"),
-                old_paths.get(name),
-                host,
-                "added" if name not in old_paths else "modified",
-                (*pod.spec_path, "volumes", index, "hostPath"),
+                description=f"{what(diff.resource)} mounts host path {host}{note} as volume '{name}'",
+                path=(*pod.spec_path, "volumes", item(name=name), "hostPath"),
+                before=old_paths.get(name),
+                after=host,
+                change_type=change_type(old_paths.get(name), host),
             )
     for old, new in container_pairs(diff.base, diff.head):
         if old is None or new is None:
             continue
         old_mounts = {m.get("name"): m for m in as_list(old.body.get("volumeMounts")) if isinstance(m, dict)}
-        for index, mount in enumerate(as_list(new.body.get("volumeMounts"))):
+        for mount in as_list(new.body.get("volumeMounts")):
             mount = as_dict(mount)
             name = mount.get("name")
             before = old_mounts.get(name)
@@ -138,12 +136,11 @@ def host_path(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 and mount.get("readOnly") is not True
             ):
                 yield Finding(
-                    f"Host path {new_paths[name]} is now writable in {container_of(new, diff.resource)}",
-                    new.display(f"volumeMounts[mountPath={mount.get('mountPath')}]", "readOnly"),
-                    True,
-                    mount.get("readOnly"),
-                    "modified",
-                    (*new.path, "volumeMounts", index, "readOnly"),
+                    description=f"Host path {new_paths[name]} is now writable in {container_of(new, diff.resource)}",
+                    path=(*new.path, "volumeMounts", item(mountPath=mount.get("mountPath")), "readOnly"),
+                    before=True,
+                    after=mount.get("readOnly"),
+                    change_type=change_type(before, mount),
                 )
 
 
@@ -158,14 +155,14 @@ def host_port(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         if new is None:
             continue
         old_ports = set(host_ports(old.body)) if old else set()
-        for index, port in enumerate(as_list(new.body.get("ports"))):
+        for port in as_list(new.body.get("ports")):
             host = as_dict(port).get("hostPort")
             if host and host not in old_ports:
                 yield Finding(
-                    f"{container_of(new, diff.resource)} binds host port {host}".capitalize(),
-                    new.display(f"ports[containerPort={as_dict(port).get('containerPort')}]", "hostPort"),
-                    None,
-                    host,
-                    "added",
-                    (*new.path, "ports", index, "hostPort"),
+                    description=f"{container_of(new, diff.resource)} binds host port {host}".capitalize(),
+                    path=(*new.path, "ports", item(containerPort=as_dict(port).get("containerPort")), "hostPort"),
+                    before=None,
+                    after=host,
+                    # The subject is the binding to the node's port, which is new.
+                    change_type=change_type(None, host),
                 )

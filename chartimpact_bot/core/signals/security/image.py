@@ -10,7 +10,7 @@ from ...kubernetes.workloads import WORKLOAD_KINDS
 from ...model import ResourceDiff
 from ..common import container_of
 from ..context import SignalContext
-from ..registry import Finding, resource_detector
+from ..registry import Finding, change_type, resource_detector
 
 
 @resource_detector("security.image.registry", "medium", kinds=WORKLOAD_KINDS)
@@ -26,10 +26,10 @@ def image_registry(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         before, after = parse_image(old.body.get("image")), parse_image(new.body.get("image"))
         if before is not None and after is not None and before.registry != after.registry:
             yield Finding(
-                f"Image of {container_of(new, diff.resource)} now comes from {after.registry} (was {before.registry})",
-                new.display("image"),
-                old.body.get("image"),
-                new.body.get("image"),
-                "modified",
-                (*new.path, "image"),
+                description=f"Image of {container_of(new, diff.resource)} now comes from {after.registry} "
+                f"(was {before.registry})",
+                path=(*new.path, "image"),
+                before=old.body.get("image"),
+                after=new.body.get("image"),
+                change_type=change_type(old, new),
             )

@@ -8,7 +8,7 @@ from ...kubernetes.bodies import as_dict, as_list, get
 from ...kubernetes.networking import OPEN_CIDRS
 from ...model import Resource
 from ..context import SignalContext
-from ..registry import Finding, chart_detector
+from ..registry import Finding, change_type, chart_detector
 
 
 def _open_rules(policy: Resource | None) -> set[str]:
@@ -51,11 +51,11 @@ def network_policy(ctx: SignalContext) -> Iterator[Finding]:
         new = ctx.head.resources.get(rid)
         if new is None:
             yield Finding(
-                f"NetworkPolicy '{rid.name}' removed",
-                "",
-                None,
-                None,
-                "removed",
+                description=f"NetworkPolicy '{rid.name}' removed",
+                path=(),
+                before=None,
+                after=None,
+                change_type=change_type(old, new),
                 side="base",
                 resource=rid,
                 api_version=old.api_version,
@@ -72,36 +72,33 @@ def network_policy(ctx: SignalContext) -> Iterator[Finding]:
             and not ctx.selected_workloads(selector_after, rid.namespace, "head")
         ):
             yield Finding(
-                f"podSelector of NetworkPolicy '{rid.name}' no longer selects any pod of the chart",
-                "spec.podSelector",
-                selector_before,
-                selector_after,
-                "modified",
-                ("spec", "podSelector"),
+                description=f"podSelector of NetworkPolicy '{rid.name}' no longer selects any pod of the chart",
+                path=("spec", "podSelector"),
+                before=selector_before,
+                after=selector_after,
+                change_type=change_type(old, new),
                 resource=rid,
                 api_version=old.api_version,
             )
         dropped = sorted(_policy_types(old) - _policy_types(new))
         if dropped:
             yield Finding(
-                f"NetworkPolicy '{rid.name}' no longer restricts {', '.join(dropped)} traffic",
-                "spec.policyTypes",
-                sorted(_policy_types(old)),
-                sorted(_policy_types(new)),
-                "removed",
-                ("spec", "policyTypes"),
+                description=f"NetworkPolicy '{rid.name}' no longer restricts {', '.join(dropped)} traffic",
+                path=("spec", "policyTypes"),
+                before=sorted(_policy_types(old)),
+                after=sorted(_policy_types(new)),
+                change_type=change_type(dropped, None),
                 resource=rid,
                 api_version=old.api_version,
             )
         opened = sorted(_open_rules(new) - _open_rules(old))
         if opened:
             yield Finding(
-                f"NetworkPolicy '{rid.name}' now allows {', '.join(opened)}",
-                "spec",
-                sorted(_open_rules(old)) or None,
-                opened,
-                "modified",
-                ("spec",),
+                description=f"NetworkPolicy '{rid.name}' now allows {', '.join(opened)}",
+                path=("spec",),
+                before=sorted(_open_rules(old)) or None,
+                after=opened,
+                change_type=change_type(old, new),
                 resource=rid,
                 api_version=old.api_version,
             )

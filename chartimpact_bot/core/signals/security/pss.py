@@ -12,7 +12,7 @@ from ...kubernetes.workloads import WORKLOAD_KINDS, pod_template
 from ...model import Resource, ResourceDiff
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, resource_detector
+from ..registry import Finding, change_type, resource_detector
 
 
 @resource_detector("security.pss", "high", kinds={*WORKLOAD_KINDS, "Namespace"})
@@ -46,12 +46,11 @@ def pod_security(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     assert pod is not None
     verb = f"drops from {before} to {after}" if before else f"meets only the {after} level"
     yield Finding(
-        f"Pod Security level of {what(diff.head)} {verb}: {'; '.join(new_controls)}",
-        pod.display(),
-        before,
-        after,
-        "added" if before is None else "modified",
-        pod.spec_path,
+        description=f"Pod Security level of {what(diff.head)} {verb}: {'; '.join(new_controls)}",
+        path=pod.spec_path,
+        before=before,
+        after=after,
+        change_type=change_type(diff.base, diff.head),
     )
 
 
@@ -64,10 +63,9 @@ def _namespace_label(diff: ResourceDiff) -> Iterator[Finding]:
     before, after = enforce(diff.base), enforce(diff.head)
     if before in LEVELS and (after not in LEVELS or LEVELS.index(after) > LEVELS.index(before)):
         yield Finding(
-            f"Namespace '{diff.id.name}' enforces Pod Security level {after or 'none'} instead of {before}",
-            f'metadata.labels["{key}"]',
-            before,
-            after,
-            "modified",
-            ("metadata", "labels", key),
+            description=f"Namespace '{diff.id.name}' enforces Pod Security level {after or 'none'} instead of {before}",
+            path=("metadata", "labels", key),
+            before=before,
+            after=after,
+            change_type=change_type(diff.base, diff.head),
         )

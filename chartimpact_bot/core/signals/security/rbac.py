@@ -10,7 +10,7 @@ from ...kubernetes.rbac import BINDING_KINDS, ROLE_KINDS, Grant, covered, grants
 from ...model import ResourceDiff
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, chart_detector, resource_detector
+from ..registry import Finding, change_type, chart_detector, resource_detector
 
 ESCALATION_VERBS = frozenset({"escalate", "bind", "impersonate"})
 
@@ -60,12 +60,11 @@ def _rbac_finding(diff: ResourceDiff, type_: str) -> Iterator[Finding]:
     fields = sorted({f for g in found for f, v in zip(("apiGroups", "resources", "verbs"), g, strict=True) if v == "*"})
     finer = f"{type_}.{fields[0]}" if type_ == "security.rbac.wildcard" and len(fields) == 1 else None
     yield Finding(
-        f"{what(diff.resource)} now allows {listed}",
-        "rules",
-        None,
-        [list(g) for g in found],
-        "added" if diff.base is None else "modified",
-        ("rules",),
+        description=f"{what(diff.resource)} now allows {listed}",
+        path=("rules",),
+        before=None,
+        after=[list(g) for g in found],
+        change_type=change_type(diff.base, diff.head),
         type=finer,
     )
 
@@ -157,12 +156,12 @@ def rbac_binding(ctx: SignalContext) -> Iterator[Finding]:
         old_ref = as_dict(old.body.get("roleRef")) if old else {}
         if role_ref != old_ref and _wildcard_role(ctx, role_ref, rid.namespace):
             yield Finding(
-                f"{what(binding)} grants {role_ref.get('kind')} '{role_ref.get('name')}', which allows everything",
-                "roleRef",
-                old_ref or None,
-                role_ref,
-                "added" if old is None else "modified",
-                ("roleRef",),
+                description=f"{what(binding)} grants {role_ref.get('kind')} '{role_ref.get('name')}', "
+                "which allows everything",
+                path=("roleRef",),
+                before=old_ref or None,
+                after=role_ref,
+                change_type=change_type(old, binding),
                 resource=rid,
                 api_version=binding.api_version,
             )
@@ -171,12 +170,11 @@ def rbac_binding(ctx: SignalContext) -> Iterator[Finding]:
         gained = sorted((names - old_names) & PRIVILEGED_GROUPS)
         if gained:
             yield Finding(
-                f"{what(binding)} binds {', '.join(gained)}",
-                "subjects",
-                sorted(old_names),
-                sorted(names),
-                "added" if old is None else "modified",
-                ("subjects",),
+                description=f"{what(binding)} binds {', '.join(gained)}",
+                path=("subjects",),
+                before=sorted(old_names),
+                after=sorted(names),
+                change_type=change_type(old, binding),
                 resource=rid,
                 api_version=binding.api_version,
             )
@@ -187,12 +185,13 @@ def rbac_binding(ctx: SignalContext) -> Iterator[Finding]:
             )
             if was is not None and ctx.resource("head", "RoleBinding", was.id.namespace, was.id.name) is None:
                 yield Finding(
-                    f"RoleBinding '{rid.name}' became a ClusterRoleBinding: its role now applies in every namespace",
-                    "kind",
-                    "RoleBinding",
-                    "ClusterRoleBinding",
-                    "modified",
-                    ("kind",),
+                    description=f"RoleBinding '{rid.name}' became a ClusterRoleBinding: "
+                    "its role now applies in every namespace",
+                    path=("kind",),
+                    before="RoleBinding",
+                    after="ClusterRoleBinding",
+                    # The subject is the binding, which the base had as a RoleBinding.
+                    change_type=change_type(was, binding),
                     resource=rid,
                     api_version=binding.api_version,
                 )

@@ -6,13 +6,14 @@ from collections.abc import Iterator
 
 from ...kubernetes.bodies import as_list
 from ...kubernetes.containers import Container, container_pairs
+from ...kubernetes.paths import item
 from ...kubernetes.references import env_references, volume_references
 from ...kubernetes.workloads import WORKLOAD_KINDS, pod_template
 from ...model import Resource, ResourceDiff
 from ...normalize import SENSITIVE_PREFIX, is_sensitive_key
 from ..common import container_of, what
 from ..context import SignalContext
-from ..registry import Finding, resource_detector
+from ..registry import Finding, change_type, resource_detector
 
 
 def _secret_refs(container: Container | None) -> set[str]:
@@ -51,25 +52,25 @@ def secrets_env(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     for old, new in container_pairs(diff.base, diff.head):
         if new is None:
             continue
+        where = container_of(new, diff.resource)
         refs = sorted(_secret_refs(new) - _secret_refs(old))
         if refs:
             yield Finding(
-                f"{container_of(new, diff.resource)} reads Secret {', '.join(refs)} into its environment".capitalize(),
-                new.display("env"),
-                sorted(_secret_refs(old)) or None,
-                sorted(_secret_refs(new)),
-                "added",
-                (*new.path, "env"),
+                description=f"{where} reads Secret {', '.join(refs)} into its environment".capitalize(),
+                path=(*new.path, "env"),
+                before=sorted(_secret_refs(old)) or None,
+                after=sorted(_secret_refs(new)),
+                # The subject is the references the container did not have.
+                change_type=change_type(None, refs),
             )
         literals = sorted(_literal_credentials(new) - _literal_credentials(old))
         if literals:
             yield Finding(
-                f"{container_of(new, diff.resource)} has a literal credential in {', '.join(literals)}".capitalize(),
-                new.display(f"env[name={literals[0]}]"),
-                None,
-                literals,
-                "added",
-                (*new.path, "env"),
+                description=f"{where} has a literal credential in {', '.join(literals)}".capitalize(),
+                path=(*new.path, "env", item(name=literals[0])),
+                before=None,
+                after=literals,
+                change_type=change_type(None, literals),
                 type="security.secrets.env.literal",
             )
 
@@ -95,10 +96,9 @@ def secrets_volume(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     for name, secret in sorted(new.items()):
         if old.get(name) != secret:
             yield Finding(
-                f"{what(diff.resource)} mounts Secret '{secret}' as volume '{name}'",
-                pod.display(f"volumes[name={name}]"),
-                old.get(name),
-                secret,
-                "added" if name not in old else "modified",
-                (*pod.spec_path, "volumes"),
+                description=f"{what(diff.resource)} mounts Secret '{secret}' as volume '{name}'",
+                path=(*pod.spec_path, "volumes", item(name=name)),
+                before=old.get(name),
+                after=secret,
+                change_type=change_type(old.get(name), secret),
             )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
+from ...kubernetes.paths import FieldPath
 from ...kubernetes.workloads import WORKLOAD_KINDS, pod_template
 from ..common import show, what
 from ..context import SignalContext, Update
-from ..registry import Finding, update_detector
+from ..registry import Finding, change_type, update_detector
 
 
 @update_detector("security.serviceAccount", "medium", kinds=WORKLOAD_KINDS)
@@ -25,12 +25,11 @@ def service_account(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     after = new_pod.service_account or "default"
     if before != after:
         yield Finding(
-            f"Service account of {what(update.head)} changed from '{before}' to '{after}'",
-            new_pod.display("serviceAccountName"),
-            before,
-            after,
-            "modified",
-            (*new_pod.spec_path, "serviceAccountName"),
+            description=f"Service account of {what(update.head)} changed from '{before}' to '{after}'",
+            path=(*new_pod.spec_path, "serviceAccountName"),
+            before=before,
+            after=after,
+            change_type=change_type(old_pod, new_pod),
         )
 
 
@@ -47,7 +46,7 @@ def automount(ctx: SignalContext, update: Update) -> Iterator[Finding]:
             update.base.body.get("automountServiceAccountToken"),
             update.head.body.get("automountServiceAccountToken"),
         )
-        path: tuple[Any, ...] = ("automountServiceAccountToken",)
+        path: FieldPath = ("automountServiceAccountToken",)
     else:
         old_pod, new_pod = pod_template(update.base), pod_template(update.head)
         if old_pod is None or new_pod is None:
@@ -59,11 +58,10 @@ def automount(ctx: SignalContext, update: Update) -> Iterator[Finding]:
         path = (*new_pod.spec_path, "automountServiceAccountToken")
     if before is False and after is not False:
         yield Finding(
-            f"{what(update.head)} now mounts its service account token "
+            description=f"{what(update.head)} now mounts its service account token "
             f"(automountServiceAccountToken false → {show(after)})",
-            ".".join(str(p) for p in path),
-            before,
-            after,
-            "modified",
-            path,
+            path=path,
+            before=before,
+            after=after,
+            change_type=change_type(update.base, update.head),
         )

@@ -9,7 +9,7 @@ from ...model import ResourceDiff
 from ...semver import Version
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, resource_detector
+from ..registry import Finding, change_type, resource_detector
 
 DEFAULT_KUBE_VERSION = Version(1, 33, 0)
 
@@ -32,11 +32,11 @@ def api_removed(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         return
     configured = "" if ctx.kube_version else " (the default; configure kubeVersion)"
     yield Finding(
-        f"{what(diff.head)} uses {diff.head.api_version}, removed in Kubernetes {removed.major}.{removed.minor}; "
+        description=f"{what(diff.head)} uses {diff.head.api_version}, "
+        f"removed in Kubernetes {removed.major}.{removed.minor}; "
         f"checked against {target.major}.{target.minor}{configured}",
-        "apiVersion",
-        diff.base.api_version if diff.base else None,
-        diff.head.api_version,
-        "added" if diff.base is None else "modified",
-        ("apiVersion",),
+        path=("apiVersion",),
+        before=diff.base.api_version if diff.base else None,
+        after=diff.head.api_version,
+        change_type=change_type(diff.base, diff.head),
     )

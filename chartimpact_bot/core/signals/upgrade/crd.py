@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...kubernetes.bodies import as_list, get
+from ...kubernetes.paths import item
 from ...model import Resource, ResourceDiff
 from ..context import SignalContext
-from ..registry import Finding, resource_detector
+from ..registry import Finding, change_type, resource_detector
 
 
 @resource_detector(
@@ -24,21 +25,21 @@ def crd_removed(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         assert diff.base is not None
         if not diff.base.install_only:
             yield Finding(
-                f"CRD '{diff.id.name}' removed: its custom resources will be deleted with it",
-                "",
-                None,
-                None,
-                "removed",
+                description=f"CRD '{diff.id.name}' removed: its custom resources will be deleted with it",
+                path=(),
+                before=None,
+                after=None,
+                change_type=change_type(diff.base, diff.head),
                 side="base",
             )
     elif diff.base is not None and diff.head is not None and diff.base.install_only != diff.head.install_only:
         where = ("templates/", "crds/") if diff.head.install_only else ("crds/", "templates/")
         yield Finding(
-            f"CRD '{diff.id.name}' moved from {where[0]} to {where[1]}",
-            "",
-            where[0],
-            where[1],
-            "modified",
+            description=f"CRD '{diff.id.name}' moved from {where[0]} to {where[1]}",
+            path=(),
+            before=where[0],
+            after=where[1],
+            change_type=change_type(diff.base, diff.head),
         )
 
 
@@ -68,19 +69,17 @@ def crd_version_removed(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Find
             continue
         if name not in new:
             yield Finding(
-                f"Version {name} removed from CRD '{diff.id.name}'{note}",
-                f"spec.versions[name={name}]",
-                name,
-                None,
-                "removed",
-                ("spec", "versions"),
+                description=f"Version {name} removed from CRD '{diff.id.name}'{note}",
+                path=("spec", "versions", item(name=name)),
+                before=name,
+                after=None,
+                change_type=change_type(name, None),
             )
         elif not new[name]:
             yield Finding(
-                f"Version {name} of CRD '{diff.id.name}' is no longer served{note}",
-                f"spec.versions[name={name}].served",
-                True,
-                False,
-                "modified",
-                ("spec", "versions"),
+                description=f"Version {name} of CRD '{diff.id.name}' is no longer served{note}",
+                path=("spec", "versions", item(name=name), "served"),
+                before=True,
+                after=False,
+                change_type=change_type(name, name),
             )

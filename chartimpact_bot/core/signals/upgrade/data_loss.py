@@ -8,7 +8,7 @@ from ...kubernetes.bodies import get
 from ...model import Resource, ResourceDiff
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, resource_detector
+from ..registry import Finding, change_type, resource_detector
 
 
 def _kept(resource: Resource) -> bool:
@@ -30,11 +30,11 @@ def data_loss(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         assert diff.base is not None
         if not _kept(diff.base) and not diff.base.hook:
             yield Finding(
-                f"{what(diff.base)} is removed and Helm will delete it with its data",
-                "",
-                None,
-                None,
-                "removed",
+                description=f"{what(diff.base)} is removed and Helm will delete it with its data",
+                path=(),
+                before=None,
+                after=None,
+                change_type=change_type(diff.base, diff.head),
                 side="base",
             )
         return
@@ -46,22 +46,20 @@ def data_loss(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             after = get(diff.head.body, "spec", "persistentVolumeClaimRetentionPolicy", when) or "Retain"
             if after == "Delete" and before != "Delete":
                 yield Finding(
-                    f"{what(diff.head)} now deletes its claims {when.removeprefix('when').lower()}",
-                    f"spec.persistentVolumeClaimRetentionPolicy.{when}",
-                    before,
-                    after,
-                    "modified",
-                    ("spec", "persistentVolumeClaimRetentionPolicy", when),
+                    description=f"{what(diff.head)} now deletes its claims {when.removeprefix('when').lower()}",
+                    path=("spec", "persistentVolumeClaimRetentionPolicy", when),
+                    before=before,
+                    after=after,
+                    change_type=change_type(diff.base, diff.head),
                 )
     elif diff.id.kind == "PersistentVolume":
         before = get(diff.base.body, "spec", "persistentVolumeReclaimPolicy")
         after = get(diff.head.body, "spec", "persistentVolumeReclaimPolicy")
         if after == "Delete" and before != "Delete":
             yield Finding(
-                f"{what(diff.head)} reclaim policy becomes Delete",
-                "spec.persistentVolumeReclaimPolicy",
-                before,
-                after,
-                "modified",
-                ("spec", "persistentVolumeReclaimPolicy"),
+                description=f"{what(diff.head)} reclaim policy becomes Delete",
+                path=("spec", "persistentVolumeReclaimPolicy"),
+                before=before,
+                after=after,
+                change_type=change_type(diff.base, diff.head),
             )

@@ -6,16 +6,23 @@ from collections.abc import Iterator
 from typing import Any
 
 from ...kubernetes.bodies import as_dict, get
+from ...kubernetes.paths import FieldPath
 from ...kubernetes.quantities import quantity
 from ...kubernetes.selectors import labels_match
 from ...kubernetes.workloads import IMMUTABLE_SELECTOR_KINDS, pod_template
 from ..common import show, what
 from ..context import SignalContext, Update
-from ..registry import Finding, update_detector
+from ..registry import Finding, change_type, update_detector
 
 
-def _immutable(description: str, path: tuple[Any, ...], before: Any, after: Any) -> Finding:
-    return Finding(description, ".".join(str(p) for p in path), before, after, "modified", path)
+def _immutable(update: Update, description: str, path: FieldPath, before: Any, after: Any) -> Finding:
+    return Finding(
+        description=description,
+        path=path,
+        before=before,
+        after=after,
+        change_type=change_type(update.base, update.head),
+    )
 
 
 @update_detector("upgrade.immutable.selector", "high", kinds=IMMUTABLE_SELECTOR_KINDS)
@@ -29,6 +36,7 @@ def immutable_selector(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     before, after = get(update.base.body, "spec", "selector"), get(update.head.body, "spec", "selector")
     if before != after and not (update.id.kind == "Job" and before is None):
         yield _immutable(
+            update,
             f"Selector of {what(update.head)} changed: the upgrade will be rejected",
             ("spec", "selector"),
             before,
@@ -40,12 +48,11 @@ def immutable_selector(ctx: SignalContext, update: Update) -> Iterator[Finding]:
         matched = labels_match(before, old_pod.metadata.get("labels"))
         if matched and not labels_match(after, new_pod.metadata.get("labels")):
             yield Finding(
-                f"Pod template labels of {what(update.head)} no longer match its selector",
-                "spec.template.metadata.labels",
-                old_pod.metadata.get("labels"),
-                new_pod.metadata.get("labels"),
-                "modified",
-                ("spec", "template", "metadata", "labels"),
+                description=f"Pod template labels of {what(update.head)} no longer match its selector",
+                path=("spec", "template", "metadata", "labels"),
+                before=old_pod.metadata.get("labels"),
+                after=new_pod.metadata.get("labels"),
+                change_type=change_type(update.base, update.head),
             )
 
 
@@ -62,6 +69,7 @@ def immutable_stateful_set(ctx: SignalContext, update: Update) -> Iterator[Findi
             before, after = before or "OrderedReady", after or "OrderedReady"
         if before != after:
             yield _immutable(
+                update,
                 f"{field} of {what(update.head)} changed: the upgrade will be rejected",
                 ("spec", field),
                 before,
@@ -80,12 +88,11 @@ def immutable_job(ctx: SignalContext, update: Update) -> Iterator[Finding]:
         return
     if any(c.display_path.startswith("spec.template") for c in update.diff.changes):
         yield Finding(
-            f"Pod template of {what(update.head)} changed: Jobs cannot be updated in place",
-            "spec.template",
-            None,
-            None,
-            "modified",
-            ("spec", "template"),
+            description=f"Pod template of {what(update.head)} changed: Jobs cannot be updated in place",
+            path=("spec", "template"),
+            before=None,
+            after=None,
+            change_type=change_type(update.base, update.head),
         )
 
 
@@ -102,6 +109,7 @@ def immutable_service(ctx: SignalContext, update: Update) -> Iterator[Finding]:
             if field == "clusterIP" and {before, after} <= {None, ""}:
                 continue
             yield _immutable(
+                update,
                 f"{field} of Service '{update.id.name}' changed from {show(before)} to {show(after)}: "
                 "the upgrade will be rejected",
                 ("spec", field),
@@ -131,6 +139,7 @@ def immutable_storage(ctx: SignalContext, update: Update) -> Iterator[Finding]:
         old_q, new_q = quantity(before_size), quantity(after_size)
         if old_q is not None and new_q is not None and new_q < old_q:
             yield _immutable(
+                update,
                 f"{what(update.head)} shrinks from {before_size} to {after_size}: claims cannot shrink",
                 ("spec", "resources", "requests", "storage"),
                 before_size,
@@ -141,6 +150,7 @@ def immutable_storage(ctx: SignalContext, update: Update) -> Iterator[Finding]:
                 k for k in set(old_spec) | set(new_spec) if k != "resources" and old_spec.get(k) != new_spec.get(k)
             )
             yield _immutable(
+                update,
                 f"{what(update.head)} changes immutable fields {', '.join(changed)}",
                 ("spec",),
                 {k: old_spec.get(k) for k in changed},
@@ -165,6 +175,7 @@ def immutable_storage(ctx: SignalContext, update: Update) -> Iterator[Finding]:
         )
         if changed:
             yield _immutable(
+                update,
                 f"Volume source of {what(update.head)} changed ({', '.join(changed)})",
                 ("spec",),
                 {k: old_spec.get(k) for k in changed},
@@ -175,6 +186,7 @@ def immutable_storage(ctx: SignalContext, update: Update) -> Iterator[Finding]:
             before, after = update.base.body.get(field), update.head.body.get(field)
             if before != after:
                 yield _immutable(
+                    update,
                     f"{field} of {what(update.head)} changed: StorageClasses cannot be updated",
                     (field,),
                     before,
@@ -221,6 +233,7 @@ def immutable_other(ctx: SignalContext, update: Update) -> Iterator[Finding]:
             before, after = before or "Opaque", after or "Opaque"
         if before != after:
             yield _immutable(
+                update,
                 f"{label} of {what(update.head)} changed: the upgrade will be rejected",
                 path,
                 before,

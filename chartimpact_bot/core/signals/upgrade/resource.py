@@ -8,7 +8,7 @@ from typing import Any
 from ...model import Resource
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, chart_detector
+from ..registry import Finding, change_type, chart_detector
 
 RENAME_KINDS = frozenset(
     {
@@ -66,12 +66,12 @@ def renamed(ctx: SignalContext) -> Iterator[Finding]:
             continue
         if _similarity(old, new) >= 0.8:
             yield Finding(
-                f"{old.id.kind} '{old.id.name}' is renamed to '{new.id.name}': Helm deletes it and creates a new one",
-                "metadata.name",
-                old.id.name,
-                new.id.name,
-                "modified",
-                ("metadata", "name"),
+                description=f"{old.id.kind} '{old.id.name}' is renamed to '{new.id.name}': "
+                "Helm deletes it and creates a new one",
+                path=("metadata", "name"),
+                before=old.id.name,
+                after=new.id.name,
+                change_type=change_type(old, new),
                 resource=new.id,
                 api_version=new.api_version,
             )
@@ -87,12 +87,11 @@ def namespace_moved(ctx: SignalContext) -> Iterator[Finding]:
     for old, new in _pairs(ctx):
         if old.id.name == new.id.name and old.id.namespace != new.id.namespace:
             yield Finding(
-                f"{what(new)} moves from namespace '{old.id.namespace}' to '{new.id.namespace}'",
-                "metadata.namespace",
-                old.id.namespace,
-                new.id.namespace,
-                "modified",
-                ("metadata", "namespace"),
+                description=f"{what(new)} moves from namespace '{old.id.namespace}' to '{new.id.namespace}'",
+                path=("metadata", "namespace"),
+                before=old.id.namespace,
+                after=new.id.namespace,
+                change_type=change_type(old, new),
                 resource=new.id,
                 api_version=new.api_version,
             )

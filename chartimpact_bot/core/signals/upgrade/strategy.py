@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from ...kubernetes.bodies import as_dict, get
 from ..common import what
 from ..context import SignalContext, Update
-from ..registry import Finding, update_detector
+from ..registry import Finding, change_type, update_detector
 
 
 @update_detector("upgrade.strategy.conflict", "high", kinds={"Deployment"})
@@ -32,10 +32,9 @@ def strategy_conflict(ctx: SignalContext, update: Update) -> Iterator[Finding]:
         else "the live object keeps its rollingUpdate defaults (set rollingUpdate: null)"
     )
     yield Finding(
-        f"{what(update.head)} switches to Recreate but {reason}: the upgrade will be rejected",
-        "spec.strategy",
-        old or None,
-        new,
-        "modified",
-        ("spec", "strategy"),
+        description=f"{what(update.head)} switches to Recreate but {reason}: the upgrade will be rejected",
+        path=("spec", "strategy"),
+        before=old or None,
+        after=new,
+        change_type=change_type(update.base, update.head),
     )

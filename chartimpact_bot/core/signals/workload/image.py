@@ -10,7 +10,7 @@ from ...kubernetes.workloads import WORKLOAD_KINDS
 from ...model import ResourceDiff
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, resource_detector
+from ..registry import Finding, change_type, resource_detector
 
 
 @resource_detector("workload.image", "medium", kinds=WORKLOAD_KINDS)
@@ -33,13 +33,12 @@ def image(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             and after.version < before.version
         )
         yield Finding(
-            f"Image of {new.kind_word} '{new.name}' in {what(diff.resource)} "
+            description=f"Image of {new.kind_word} '{new.name}' in {what(diff.resource)} "
             f"{'rolled back' if rollback else 'changed'} from {old.body.get('image')} to {new.body.get('image')}",
-            new.display("image"),
-            old.body.get("image"),
-            new.body.get("image"),
-            "modified",
-            (*new.path, "image"),
+            path=(*new.path, "image"),
+            before=old.body.get("image"),
+            after=new.body.get("image"),
+            change_type=change_type(old, new),
             importance="high" if rollback else "medium",
         )
 
@@ -64,23 +63,23 @@ def mutable_tag(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         parsed_before, parsed_after = parse_image(before), parse_image(after)
         if _mutable(after) and not _mutable(before):
             yield Finding(
-                f"{new.kind_word.capitalize()} '{new.name}' of {what(diff.resource)} uses the mutable image {after}",
-                new.display("image"),
-                before,
-                after,
-                "added" if old is None else "modified",
-                (*new.path, "image"),
+                description=f"{new.kind_word.capitalize()} '{new.name}' of {what(diff.resource)} "
+                f"uses the mutable image {after}",
+                path=(*new.path, "image"),
+                before=before,
+                after=after,
+                change_type=change_type(old, new),
             )
         elif (
             parsed_before is not None and parsed_after is not None and parsed_before.digest and not parsed_after.digest
         ):
             yield Finding(
-                f"Image of {new.kind_word} '{new.name}' in {what(diff.resource)} is no longer pinned by digest",
-                new.display("image"),
-                before,
-                after,
-                "modified",
-                (*new.path, "image"),
+                description=f"Image of {new.kind_word} '{new.name}' in {what(diff.resource)} "
+                "is no longer pinned by digest",
+                path=(*new.path, "image"),
+                before=before,
+                after=after,
+                change_type=change_type(old, new),
             )
 
 
@@ -97,11 +96,10 @@ def pull_policy(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         before, after = old.body.get("imagePullPolicy"), new.body.get("imagePullPolicy")
         if before != after:
             yield Finding(
-                f"imagePullPolicy of {new.kind_word} '{new.name}' in {what(diff.resource)} "
+                description=f"imagePullPolicy of {new.kind_word} '{new.name}' in {what(diff.resource)} "
                 f"changed from {before} to {after}",
-                new.display("imagePullPolicy"),
-                before,
-                after,
-                "modified",
-                (*new.path, "imagePullPolicy"),
+                path=(*new.path, "imagePullPolicy"),
+                before=before,
+                after=after,
+                change_type=change_type(old, new),
             )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from ...kubernetes.workloads import WORKLOAD_KINDS
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, chart_detector
+from ..registry import Finding, change_type, chart_detector
 
 
 @chart_detector("workload.namespace", "low")
@@ -28,12 +28,11 @@ def namespace(ctx: SignalContext) -> Iterator[Finding]:
             and old.id.namespace != diff.id.namespace
         ):
             yield Finding(
-                f"{what(diff.resource)} moves into the {diff.id.namespace} namespace",
-                "metadata.namespace",
-                old.id.namespace,
-                diff.id.namespace,
-                "modified",
-                ("metadata", "namespace"),
+                description=f"{what(diff.resource)} moves into the {diff.id.namespace} namespace",
+                path=("metadata", "namespace"),
+                before=old.id.namespace,
+                after=diff.id.namespace,
+                change_type=change_type(old.resource, diff.resource),
                 resource=diff.id,
                 api_version=diff.resource.api_version,
             )
