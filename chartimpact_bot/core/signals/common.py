@@ -19,6 +19,12 @@ def container_of(container: Container, resource: Resource) -> str:
     return f"{container.kind_word} '{container.name}' of {what(resource)}"
 
 
+def sentence(text: str) -> str:
+    """The text with its first letter capitalized and the rest as written (str.capitalize would
+    lowercase the kinds, names and capabilities a description quotes)."""
+    return text[:1].upper() + text[1:]
+
+
 def show(value: Any) -> str:
     """A value inside a sentence: bare scalars, compact JSON otherwise, `unset` for None."""
     if value is None:

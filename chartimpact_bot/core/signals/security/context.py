@@ -18,7 +18,7 @@ from ...kubernetes.pod_security import (
 )
 from ...kubernetes.workloads import WORKLOAD_KINDS, pod_template
 from ...model import ChangeType, ResourceDiff
-from ..common import container_of, show, what
+from ..common import container_of, sentence, show, what
 from ..context import SignalContext
 from ..registry import Finding, change_type, resource_detector
 
@@ -111,8 +111,8 @@ def run_as_non_root(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]
         diff,
         "runAsNonRoot",
         lambda v: v is not True,
-        lambda c, b, a: (
-            f"{container_of(c, diff.resource)} may run as root (runAsNonRoot {show(b)} → {show(a)})".capitalize()
+        lambda c, b, a: sentence(
+            f"{container_of(c, diff.resource)} may run as root (runAsNonRoot {show(b)} → {show(a)})"
         ),
         removal=False,
     )
@@ -171,7 +171,7 @@ def capabilities(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         if added:
             high = any(c in DANGEROUS_CAPABILITIES or c not in BASELINE_CAPABILITIES for c in added)
             yield Finding(
-                description=f"{container_of(new, diff.resource)} gains capabilities {', '.join(added)}".capitalize(),
+                description=sentence(f"{container_of(new, diff.resource)} gains capabilities {', '.join(added)}"),
                 path=(*new.path, "securityContext", "capabilities", "add"),
                 before=sorted(capability_set(old, "add")),
                 after=sorted(capability_set(new, "add")),
@@ -181,7 +181,7 @@ def capabilities(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         lost = sorted(({"ALL", "NET_RAW"} & capability_set(old, "drop")) - capability_set(new, "drop"))
         if lost:
             yield Finding(
-                description=f"{container_of(new, diff.resource)} no longer drops {', '.join(lost)}".capitalize(),
+                description=sentence(f"{container_of(new, diff.resource)} no longer drops {', '.join(lost)}"),
                 path=(*new.path, "securityContext", "capabilities", "drop"),
                 before=sorted(capability_set(old, "drop")),
                 after=sorted(capability_set(new, "drop")),
@@ -345,6 +345,6 @@ def host_process(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         diff,
         "windowsOptions",
         lambda v: as_dict(v).get("hostProcess") is True,
-        lambda c, b, a: f"{container_of(c, diff.resource)} runs as a Windows HostProcess".capitalize(),
+        lambda c, b, a: sentence(f"{container_of(c, diff.resource)} runs as a Windows HostProcess"),
         removal=False,
     )

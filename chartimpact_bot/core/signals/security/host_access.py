@@ -10,7 +10,7 @@ from ...kubernetes.paths import item
 from ...kubernetes.ports import host_ports
 from ...kubernetes.workloads import WORKLOAD_KINDS, pod_template
 from ...model import Resource, ResourceDiff
-from ..common import container_of, what
+from ..common import container_of, sentence, what
 from ..context import SignalContext
 from ..registry import Finding, change_type, resource_detector
 
@@ -159,7 +159,7 @@ def host_port(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             host = as_dict(port).get("hostPort")
             if host and host not in old_ports:
                 yield Finding(
-                    description=f"{container_of(new, diff.resource)} binds host port {host}".capitalize(),
+                    description=sentence(f"{container_of(new, diff.resource)} binds host port {host}"),
                     path=(*new.path, "ports", item(containerPort=as_dict(port).get("containerPort")), "hostPort"),
                     before=None,
                     after=host,

@@ -11,7 +11,7 @@ from ...kubernetes.references import env_references, volume_references
 from ...kubernetes.workloads import WORKLOAD_KINDS, pod_template
 from ...model import Resource, ResourceDiff
 from ...normalize import SENSITIVE_PREFIX, is_sensitive_key
-from ..common import container_of, what
+from ..common import container_of, sentence, what
 from ..context import SignalContext
 from ..registry import Finding, change_type, resource_detector
 
@@ -56,7 +56,7 @@ def secrets_env(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         refs = sorted(_secret_refs(new) - _secret_refs(old))
         if refs:
             yield Finding(
-                description=f"{where} reads Secret {', '.join(refs)} into its environment".capitalize(),
+                description=sentence(f"{where} reads Secret {', '.join(refs)} into its environment"),
                 path=(*new.path, "env"),
                 before=sorted(_secret_refs(old)) or None,
                 after=sorted(_secret_refs(new)),
@@ -66,7 +66,7 @@ def secrets_env(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         literals = sorted(_literal_credentials(new) - _literal_credentials(old))
         if literals:
             yield Finding(
-                description=f"{where} has a literal credential in {', '.join(literals)}".capitalize(),
+                description=sentence(f"{where} has a literal credential in {', '.join(literals)}"),
                 path=(*new.path, "env", item(name=literals[0])),
                 before=None,
                 after=literals,
