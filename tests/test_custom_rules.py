@@ -28,6 +28,7 @@ from chartimpact_bot.core.signals.custom import (
     rule_detector,
 )
 from chartimpact_bot.core.signals.engine import detect_signals
+from chartimpact_bot.core.signals.registry import change_type
 from chartimpact_bot.core.signals.rule_paths import (
     MAX_PATH_CHARS,
     MAX_SEGMENTS,
@@ -325,7 +326,7 @@ def test_a_rule_is_described_like_a_detector_and_runs_alone_through_it() -> None
     assert detector.explanation == "A rule of this repository's .chartimpact.yml."
     ctx = _context(count=1, keys=2)
     found = list(detector.check(ctx, ctx.diffs[0]))
-    assert [(f.affected_path, f.before, f.after, f.change_type) for f in found] == [
+    assert [(f.affected_path, f.before, f.after, f.subject and change_type(*f.subject)) for f in found] == [
         ("data.k0", "old", "new", "modified"),
         ("data.k1", "old", "new", "modified"),
     ]

@@ -3,7 +3,6 @@ source lines and the Markdown at 1 and at 200 signals."""
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import io
 import json
@@ -311,24 +310,17 @@ def test_a_detector_without_its_why_is_refused() -> None:
     assert "test.undocumented" not in {d.type for d in detectors()}
 
 
-def test_no_detector_writes_its_change_type_by_hand() -> None:
-    """Every finding's changeType comes from `registry.change_type`, the one rule: a literal (or a
-    choice between literals) in a detector is a second rule."""
-    signals = REPO_ROOT / "chartimpact_bot" / "core" / "signals"
-    by_hand = [
-        f"{path.relative_to(signals)}:{node.lineno}"
-        for path in sorted(signals.rglob("*.py"))
-        for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.keyword) and node.arg == "change_type" and _names_a_change_type(node.value)
-    ]
-    assert by_hand == []
-
-
-def _names_a_change_type(node: ast.AST) -> bool:
-    """A string literal in the expression, outside the arguments of a call."""
-    if isinstance(node, ast.Constant):
-        return isinstance(node.value, str)
-    return not isinstance(node, ast.Call) and any(map(_names_a_change_type, ast.iter_child_nodes(node)))
+@pytest.mark.parametrize(
+    ("base", "head", "lifted", "expected"),
+    [
+        (None, "new", False, "added"),
+        ("old", None, False, "removed"),
+        ("old", "new", False, "modified"),
+        ("old", "new", True, "removed"),
+    ],
+)
+def test_the_change_type_rule(base: object, head: object, lifted: bool, expected: str) -> None:
+    assert registry.change_type(base, head, lifted=lifted) == expected
 
 
 def test_a_new_helm_lint_error_fires_chart_render(tmp_path: Path, options: PipelineOptions) -> None:

@@ -100,5 +100,12 @@ class SignalContext:
         return None
 
     def chart_id(self) -> ResourceId:
-        """The pseudo-resource chart-level signals are about."""
         return ResourceId("", "Chart", "", self.chart_name)
+
+    def chart_resource(self) -> Res:
+        """The pseudo-resource chart-level signals are about."""
+        return Res(self.chart_id(), "v2", {}, self.chart_path, 0)
+
+    def either(self, rid: ResourceId) -> Res:
+        """The resource as the head renders it, or as the base did when the head no longer does."""
+        return self.head.resources.get(rid) or self.base.resources[rid]

@@ -253,6 +253,6 @@ def _finding(rule: CustomRule, diff: ResourceDiff, pair: Pair) -> Finding:
         path=pair.path,
         before=before,
         after=after,
-        change_type=change,
+        subject=(pair.base, pair.head),
         side="base" if change == "removed" else "head",
     )

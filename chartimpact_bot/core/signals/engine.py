@@ -23,7 +23,7 @@ from ..errors import brief
 from ..model import CATEGORIES, IMPORTANCES, Change, ChangeOp, ResourceDiff, ResourceId, Signal, SignalSource
 from .context import SignalContext
 from .custom import evaluate_rules
-from .registry import REGISTRY, ChartDetector, Detector, Finding, PatternDetector, ResourceDetector
+from .registry import REGISTRY, ChartDetector, Detector, Finding, PatternDetector, ResourceDetector, change_type
 from .rule_paths import PathError
 from .rule_patterns import PatternError
 
@@ -100,7 +100,7 @@ def detect_signals(
         except Exception as exc:  # a rule the library was handed unvalidated: report, go on
             log.warning("custom rules failed: %r", exc, exc_info=True)
             failures.append(_failure("custom rules", exc))
-    signals = _absorb(_merge(found, locator))
+    signals = _absorb(_merge(found, locator, ctx))
     for det in detectors():
         if not isinstance(det, PatternDetector) or (only is not None and det.type not in only):
             continue
@@ -111,7 +111,7 @@ def detect_signals(
             log.warning("pattern detector %s failed: %r", det.type, exc, exc_info=True)
             failures.append(_failure(det.type, exc))
             continue
-        signals.update({sid: built[0] for sid, built in _merge(pattern_findings, locator).items()})
+        signals.update({sid: built[0] for sid, built in _merge(pattern_findings, locator, ctx).items()})
     return sorted(signals.values(), key=sort_key), failures
 
 
@@ -142,14 +142,14 @@ _Built = tuple[Signal, tuple[str, ...]]
 
 
 def _merge(
-    found: Iterable[tuple[Detector, Finding, ResourceDiff | None]], locator: Locator | None
+    found: Iterable[tuple[Detector, Finding, ResourceDiff | None]], locator: Locator | None, ctx: SignalContext
 ) -> dict[str, _Built]:
     signals: dict[str, _Built] = {}
     for det, finding, diff in found:
-        resource = finding.resource or (diff.id if diff is not None else None)
-        if resource is None:
+        about = finding.about or (diff.resource if diff is not None else None)
+        if about is None:
             continue
-        api_version = finding.api_version or (diff.resource.api_version if diff is not None else "")
+        resource = about.id
         type_ = finding.type or det.type
         sid = signal_id(type_, resource, finding.affected_path)
         raw = _raw_changes(diff, finding) if diff is not None else ()
@@ -164,8 +164,8 @@ def _merge(
             category=det.category,
             importance=finding.importance or det.importance,
             resource=resource,
-            api_version=api_version,
-            change_type=finding.change_type,
+            api_version=about.api_version,
+            change_type=change_type(*_subject(finding, diff, ctx), lifted=finding.lifted),
             description=finding.description,
             explanation=det.explanation,
             affected_path=finding.affected_path,
@@ -177,6 +177,16 @@ def _merge(
         )
         signals[sid] = (signal, det.absorbs)
     return signals
+
+
+def _subject(finding: Finding, diff: ResourceDiff | None, ctx: SignalContext) -> tuple[object, object]:
+    """What the finding is about on each side: what its detector named, else its resource."""
+    if finding.subject is not None:
+        return finding.subject
+    if finding.about is None and diff is not None:
+        return diff.base, diff.head
+    rid = finding.about.id if finding.about is not None else ctx.chart_id()
+    return ctx.base.resources.get(rid), ctx.head.resources.get(rid)
 
 
 def _absorb(built: dict[str, _Built]) -> dict[str, Signal]:

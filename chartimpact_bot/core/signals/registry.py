@@ -13,8 +13,9 @@ The function's docstring is the type's documentation: its first paragraph says w
 type carries as its explanation. A type's category is its first segment when that is one
 (availability, security, upgrade) and "other" for the rest; patterns name theirs.
 
-A finding's changeType follows one rule for every type, written (and applied) by
-`change_type`, whose docstring docs/signals.md quotes.
+A finding's changeType follows one rule for every type, written (and applied, by the engine, to
+the finding's subject) in `change_type`, whose docstring docs/signals.md quotes; no detector
+writes a changeType.
 """
 
 from __future__ import annotations
@@ -22,15 +23,12 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypedDict
+from typing import Any, ClassVar, Literal, TypedDict
 
 from ..kubernetes.paths import FieldPath, display_path
-from ..model import CATEGORIES, Category, ChangeType, Importance, ResourceDiff, Signal
+from ..model import CATEGORIES, Category, ChangeType, Importance, Resource, ResourceDiff, Signal
 from ..side import Side
 from .context import SignalContext, Update
-
-if TYPE_CHECKING:
-    from ..model import ResourceId
 
 Scope = Literal["resource", "chart", "pattern"]
 
@@ -40,17 +38,21 @@ class Finding:
     """What a detector reports; the engine turns it into a Signal (id, source, rawChanges)."""
 
     description: str
-    # Where in the resource (the side that has it: the head, or the base when removed).
-    path: FieldPath
-    before: Any
-    after: Any
-    change_type: ChangeType
+    # Where in the resource (on the side that has it: the head, or the base when removed); ()
+    # is the whole resource.
+    path: FieldPath = ()
+    before: Any = None
+    after: Any = None
+    # What the signal is about on each side (None where that side lacks it), from which the
+    # engine derives its changeType (`change_type`); when not given, the resource itself.
+    subject: tuple[object, object] | None = None
+    # The finding reports a risk of the base that no longer holds (changeType `removed`).
+    lifted: bool = False
     # A finer type than the detector's own (`security.rbac.wildcard.verbs`).
     type: str | None = None
     importance: Importance | None = None
     # The resource the signal is about when it is not the diff's (chart and pattern detectors).
-    resource: ResourceId | None = None
-    api_version: str | None = None
+    about: Resource | None = None
     side: Side = "head"
     related: tuple[str, ...] = ()
     # (repository file, line) when the detector knows better than the locator (chart-level).

@@ -12,7 +12,7 @@ from ...kubernetes.workloads import (
 from ...model import ResourceDiff
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, change_type, chart_detector
+from ..registry import Finding, chart_detector
 
 
 def _template_changed(diff: ResourceDiff | None) -> bool:
@@ -56,11 +56,8 @@ def config_no_rollout(ctx: SignalContext) -> Iterator[Finding]:
         yield Finding(
             description=f"{names} changed but the pods of {what(workload)} that read it will not restart",
             path=pod.spec_path,
-            before=None,
             after=[f"{k}/{n}" for k, n in consumed],
-            change_type=change_type(ctx.base.resources[workload.id], workload),
-            resource=workload.id,
-            api_version=workload.api_version,
+            about=workload,
         )
 
 
@@ -83,9 +80,6 @@ def config_missing_ref(ctx: SignalContext) -> Iterator[Finding]:
                     description=f"{what(workload)} references {kind} '{name}', which the chart no longer creates",
                     path=pod.spec_path,
                     before=f"{kind}/{name}",
-                    after=None,
-                    # The subject is the object referenced, which the chart no longer creates.
-                    change_type=change_type(was, now),
-                    resource=workload.id,
-                    api_version=workload.api_version,
+                    subject=(was, now),
+                    about=workload,
                 )

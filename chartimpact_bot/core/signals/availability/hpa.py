@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from ...kubernetes.bodies import as_dict, get
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, change_type, chart_detector
+from ..registry import Finding, chart_detector
 
 
 @chart_detector("availability.hpa", "medium")
@@ -22,16 +22,7 @@ def hpa(ctx: SignalContext) -> Iterator[Finding]:
     head_hpas = {rid: r for rid, r in ctx.head.resources.items() if rid.kind == "HorizontalPodAutoscaler"}
     for rid in sorted(base_hpas.keys() - head_hpas.keys(), key=lambda r: r.sort_key()):
         old = base_hpas[rid]
-        yield Finding(
-            description=f"{what(old)} removed",
-            path=(),
-            before=None,
-            after=None,
-            change_type=change_type(old, None),
-            resource=rid,
-            api_version=old.api_version,
-            side="base",
-        )
+        yield Finding(description=f"{what(old)} removed", about=old, side="base")
     for rid in sorted(head_hpas, key=lambda r: r.sort_key()):
         new = head_hpas[rid]
         old_hpa = base_hpas.get(rid)
@@ -45,9 +36,7 @@ def hpa(ctx: SignalContext) -> Iterator[Finding]:
                         path=("spec", field),
                         before=before,
                         after=after,
-                        change_type=change_type(old_hpa, new),
-                        resource=rid,
-                        api_version=new.api_version,
+                        about=new,
                     )
         target = as_dict(get(new.body, "spec", "scaleTargetRef"))
         kind, name = target.get("kind"), target.get("name")
@@ -60,8 +49,6 @@ def hpa(ctx: SignalContext) -> Iterator[Finding]:
                 path=("spec", "scaleTargetRef"),
                 before=target,
                 after=target,
-                # The subject is the target, which the chart no longer renders.
-                change_type=change_type(was, now),
-                resource=rid,
-                api_version=new.api_version,
+                subject=(was, now),
+                about=new,
             )

@@ -10,7 +10,7 @@ from ...kubernetes.workloads import (
 )
 from ..common import what
 from ..context import SignalContext, Update
-from ..registry import Finding, change_type, update_detector
+from ..registry import Finding, update_detector
 
 
 @update_detector("availability.initContainer", "medium", kinds=WORKLOAD_KINDS)
@@ -40,6 +40,6 @@ def init_container(ctx: SignalContext, update: Update) -> Iterator[Finding]:
             path=current.path,
             before=before,
             after=after,
-            change_type=change_type(old, new),
+            subject=(old, new),
             side="base" if new is None else "head",
         )

@@ -13,7 +13,7 @@ from ...kubernetes.workloads import (
 from ...model import Resource, ResourceDiff
 from ..common import show, what
 from ..context import SignalContext, Update
-from ..registry import Finding, change_type, chart_detector, resource_detector, update_detector
+from ..registry import Finding, chart_detector, resource_detector, update_detector
 
 
 def _pdb_replicas(ctx: SignalContext, pdb: Resource, which: str) -> int | None:
@@ -58,7 +58,6 @@ def pdb_min_available(ctx: SignalContext, update: Update) -> Iterator[Finding]:
             path=("spec", "minAvailable"),
             before=raw_before,
             after=raw_after,
-            change_type=change_type(update.base, update.head),
         )
 
 
@@ -77,7 +76,6 @@ def pdb_max_unavailable(ctx: SignalContext, update: Update) -> Iterator[Finding]
             path=("spec", "maxUnavailable"),
             before=raw_before,
             after=raw_after,
-            change_type=change_type(update.base, update.head),
         )
 
 
@@ -89,14 +87,7 @@ def pdb_removed(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     workload at the same time.
     """
     if diff.change_type == "removed":
-        yield Finding(
-            description=f"{what(diff.resource)} removed",
-            path=(),
-            before=None,
-            after=None,
-            change_type=change_type(diff.base, diff.head),
-            side="base",
-        )
+        yield Finding(description=f"{what(diff.resource)} removed", side="base")
 
 
 def _blocks(ctx: SignalContext, pdb: Resource, which: str) -> str | None:
@@ -127,11 +118,5 @@ def pdb_blocks_eviction(ctx: SignalContext) -> Iterator[Finding]:
         if old is not None and _blocks(ctx, old, "base") is not None:
             continue
         yield Finding(
-            description=f"{what(pdb)} blocks every eviction: {reason}",
-            path=("spec",),
-            before=None,
-            after=reason,
-            change_type=change_type(old, pdb),
-            resource=rid,
-            api_version=pdb.api_version,
+            description=f"{what(pdb)} blocks every eviction: {reason}", path=("spec",), after=reason, about=pdb
         )

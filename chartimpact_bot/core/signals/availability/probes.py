@@ -13,7 +13,7 @@ from ...kubernetes.workloads import (
 from ...model import Importance, ResourceDiff
 from ..common import container_of, show, what
 from ..context import SignalContext
-from ..registry import Finding, change_type, resource_detector
+from ..registry import Finding, resource_detector
 
 PROBE_DEFAULTS = {
     "initialDelaySeconds": 0,
@@ -89,7 +89,7 @@ def _probe_findings(diff: ResourceDiff, probe: str, removed_importance: Importan
             path=(*new.path, probe),
             before=before,
             after=after,
-            change_type=change_type(before, after),
+            subject=(before, after),
             importance=importance,
         )
 

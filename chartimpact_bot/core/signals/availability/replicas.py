@@ -12,7 +12,7 @@ from ...kubernetes.workloads import (
 from ...model import ResourceDiff
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, change_type, resource_detector
+from ..registry import Finding, resource_detector
 
 
 @resource_detector("availability.replicas", "high", kinds=SCALABLE_KINDS)
@@ -38,8 +38,7 @@ def replicas(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                     description=f"spec.replicas removed from {what(head)}: it will run 1 replica instead of {old}",
                     path=("spec", "replicas"),
                     before=before_set,
-                    after=None,
-                    change_type=change_type(before_set, after_set),
+                    subject=(before_set, after_set),
                     importance="high",
                 )
             else:
@@ -48,7 +47,7 @@ def replicas(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                     path=("spec", "replicas"),
                     before=before_set,
                     after=after_set,
-                    change_type=change_type(before_set, after_set),
+                    subject=(before_set, after_set),
                     importance="high" if new <= 1 else "medium",
                 )
             return
@@ -58,8 +57,7 @@ def replicas(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         yield Finding(
             description=f"{what(head)} sets spec.replicas ({after_set}) although a HorizontalPodAutoscaler targets it",
             path=("spec", "replicas"),
-            before=None,
             after=after_set,
-            change_type=change_type(before_set, after_set),
+            subject=(before_set, after_set),
             importance="medium",
         )

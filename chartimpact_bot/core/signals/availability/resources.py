@@ -15,7 +15,7 @@ from ...kubernetes.workloads import (
 from ...model import ResourceDiff
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, change_type, resource_detector
+from ..registry import Finding, resource_detector
 
 
 def _resource_findings(diff: ResourceDiff, section: str) -> Iterator[tuple[Container, str, Any, Any, str]]:
@@ -55,7 +55,7 @@ def _resource_signals(diff: ResourceDiff, section: str, noun: str, *, risky: str
             path=(*container.path, "resources", section, name),
             before=before,
             after=after,
-            change_type=change_type(before, after),
+            subject=(before, after),
         )
 
 
@@ -89,13 +89,7 @@ def quota(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     resource = diff.resource
     if diff.change_type in ("added", "removed"):
         verb = "added" if diff.change_type == "added" else "removed"
-        yield Finding(
-            description=f"{what(resource)} {verb}",
-            path=(),
-            before=None,
-            after=None,
-            change_type=change_type(diff.base, diff.head),
-        )
+        yield Finding(description=f"{what(resource)} {verb}")
         return
     base, head = diff.base, diff.head
     assert base is not None
@@ -110,7 +104,7 @@ def quota(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                     path=("spec", "hard", str(name)),
                     before=old[name],
                     after=after,
-                    change_type=change_type(old[name], after),
+                    subject=(old[name], after),
                 )
         return
     old_limits = {
@@ -132,5 +126,5 @@ def quota(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                     path=("spec", "limits", item(type=entry.get("type")), "max", str(name)),
                     before=before,
                     after=after,
-                    change_type=change_type(before, after),
+                    subject=(before, after),
                 )

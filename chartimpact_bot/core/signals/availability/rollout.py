@@ -16,7 +16,7 @@ from ...kubernetes.workloads import (
 from ...model import Resource
 from ..common import show, what
 from ..context import SignalContext, Update
-from ..registry import Finding, change_type, update_detector
+from ..registry import Finding, update_detector
 
 
 @update_detector("availability.rollout.strategy", "high", kinds=frozenset(STRATEGY_FIELDS))
@@ -36,7 +36,6 @@ def rollout_strategy(ctx: SignalContext, update: Update) -> Iterator[Finding]:
             path=("spec", field, "type"),
             before=before,
             after=after,
-            change_type=change_type(update.base, update.head),
         )
 
 
@@ -87,7 +86,6 @@ def max_unavailable(ctx: SignalContext, update: Update) -> Iterator[Finding]:
         path=("spec", field, "rollingUpdate", "maxUnavailable"),
         before=raw_before,
         after=raw_after,
-        change_type=change_type(update.base, update.head),
         importance="high" if outage else "medium",
     )
 
@@ -112,7 +110,6 @@ def max_surge(ctx: SignalContext, update: Update) -> Iterator[Finding]:
         path=("spec", "strategy", "rollingUpdate", "maxSurge"),
         before=raw_before,
         after=raw_after,
-        change_type=change_type(update.base, update.head),
         importance="medium",
     )
 
@@ -139,7 +136,6 @@ def min_ready_seconds(ctx: SignalContext, update: Update) -> Iterator[Finding]:
                 path=("spec", field),
                 before=before,
                 after=after,
-                change_type=change_type(update.base, update.head),
             )
 
 
@@ -162,9 +158,7 @@ def rollout_restart(ctx: SignalContext, update: Update) -> Iterator[Finding]:
         yield Finding(
             description=f"Pods of {what(update.head)} will be restarted: pod template changed ({listed})",
             path=pod.template_path,
-            before=None,
             after=touched,
-            change_type=change_type(update.base, update.head),
         )
 
 

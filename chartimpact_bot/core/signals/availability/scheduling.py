@@ -42,8 +42,7 @@ def scheduling(ctx: SignalContext, update: Update) -> Iterator[Finding]:
                 description=f"Pod anti-affinity removed from {what(update.head)}: its replicas may now share a node",
                 path=(*new.spec_path, "affinity", "podAntiAffinity"),
                 before=get(before, "podAntiAffinity"),
-                after=None,
-                change_type=change_type(get(before, "podAntiAffinity"), None),
+                subject=(get(before, "podAntiAffinity"), None),
             )
             continue
         change = change_type(before, after)
@@ -52,5 +51,5 @@ def scheduling(ctx: SignalContext, update: Update) -> Iterator[Finding]:
             path=(*new.spec_path, field),
             before=before,
             after=after,
-            change_type=change,
+            subject=(before, after),
         )

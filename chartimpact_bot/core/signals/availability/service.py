@@ -10,7 +10,7 @@ from ...kubernetes.ports import named_ports, service_target_ports
 from ...kubernetes.workloads import pod_template
 from ...model import Resource
 from ..context import SignalContext
-from ..registry import Finding, change_type, chart_detector
+from ..registry import Finding, chart_detector
 
 
 def _named_ports(workloads: list[Resource]) -> set[str]:
@@ -41,9 +41,7 @@ def service_selector(ctx: SignalContext) -> Iterator[Finding]:
                 path=("spec", "selector"),
                 before=get(old.body, "spec", "selector"),
                 after=selector,
-                change_type=change_type(old, service),
-                resource=rid,
-                api_version=service.api_version,
+                about=service,
             )
             continue
         if not after:
@@ -56,9 +54,6 @@ def service_selector(ctx: SignalContext) -> Iterator[Finding]:
                     "on the containers it selects",
                     path=("spec", "ports", item(targetPort=port)),
                     before=port,
-                    after=None,
-                    # The subject is the named container port, which the head no longer has.
-                    change_type=change_type(port, None),
-                    resource=rid,
-                    api_version=service.api_version,
+                    subject=(port, None),
+                    about=service,
                 )

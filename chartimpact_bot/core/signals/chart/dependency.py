@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from ...kubernetes.paths import item
 from ..context import SignalContext
-from ..registry import Finding, change_type, chart_detector
+from ..registry import Finding, chart_detector
 from .files import chart_file, line_of
 
 
@@ -39,8 +39,7 @@ def dependency(ctx: SignalContext) -> Iterator[Finding]:
             path=("dependencies", item(name=name)),
             before=before[0] if before else None,
             after=after[0] if after else None,
-            change_type=change_type(before, after),
+            subject=(before, after),
             source=(path, line if before is None or after is not None else 1),
-            resource=ctx.chart_id(),
-            api_version="v2",
+            about=ctx.chart_resource(),
         )

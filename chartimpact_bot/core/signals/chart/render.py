@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from ..context import SignalContext
-from ..registry import Finding, change_type, chart_detector
+from ..registry import Finding, chart_detector
 from .files import chart_file
 
 # `(web/templates/x.yaml:12:3)` and `web/templates/x.yaml:12:3` in Helm's errors.
@@ -57,11 +57,9 @@ def render(ctx: SignalContext) -> Iterator[Finding]:
                 yield Finding(
                     description=f"helm lint reports a new error in chart '{ctx.chart_name}': {error}",
                     path=("lint",),
-                    before=None,
                     after=error,
-                    change_type=change_type(None, error),
-                    resource=ctx.chart_id(),
-                    api_version="v2",
+                    subject=(None, error),
+                    about=ctx.chart_resource(),
                     source=_lint_location(ctx, error),
                 )
         return
@@ -69,11 +67,8 @@ def render(ctx: SignalContext) -> Iterator[Finding]:
         return
     yield Finding(
         description=f"Chart '{ctx.chart_name}' no longer renders: {ctx.head.error}",
-        path=(),
-        before=None,
         after=ctx.head.error,
-        change_type=change_type(ctx.base, ctx.head),
-        resource=ctx.chart_id(),
-        api_version="v2",
+        subject=(ctx.base, ctx.head),
+        about=ctx.chart_resource(),
         source=error_location(ctx, ctx.head.error),
     )

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from ...chart import MaterializedChart
 from ...sourcemap import changed_values, values_leaves
 from ..context import SignalContext
-from ..registry import Finding, change_type, chart_detector
+from ..registry import Finding, chart_detector
 
 _VALUES_REFERENCE = re.compile(r"\.Values((?:\.[A-Za-z0-9_-]+)+)")
 _INDEX_REFERENCE = re.compile(r"index\s+\$?\.Values((?:\s+\"[^\"]+\")+)")
@@ -65,8 +65,7 @@ def values_unused(ctx: SignalContext) -> Iterator[Finding]:
             path=("values", *leaf.path),
             before=ctx.shown_value(leaf.path, before),
             after=ctx.shown_value(leaf.path, leaf.value),
-            change_type=change_type(before, leaf.value),
-            resource=ctx.chart_id(),
-            api_version="v2",
+            subject=(before, leaf.value),
+            about=ctx.chart_resource(),
             source=(path, leaf.line),
         )

@@ -8,7 +8,7 @@ from ...kubernetes.workloads import SCALABLE_KINDS, replicas_of
 from ...model import Signal
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, change_type, pattern_detector
+from ..registry import Finding, pattern_detector
 
 
 def _single_point(ctx: SignalContext, workload: object, which: str) -> bool:
@@ -35,10 +35,7 @@ def single_point_of_failure(ctx: SignalContext, signals: Sequence[Signal]) -> It
         yield Finding(
             description=f"{what(workload)} now runs a single replica with no PodDisruptionBudget and no autoscaler",
             path=("spec", "replicas"),
-            before=None,
             after=1,
-            change_type=change_type(old, workload),
-            resource=workload.id,
-            api_version=workload.api_version,
+            about=workload,
             related=tuple(members),
         )

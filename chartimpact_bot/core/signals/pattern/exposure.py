@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 
 from ...model import ResourceId, Signal
 from ..context import SignalContext
-from ..registry import Finding, change_type, pattern_detector
+from ..registry import Finding, pattern_detector
 
 EXPOSURE_TYPES = (
     "security.exposure.type",
@@ -29,12 +29,8 @@ def exposure_multiple(ctx: SignalContext, signals: Sequence[Signal]) -> Iterator
         names = ", ".join(f"{r.kind} '{r.name}'" for r in resources)
         yield Finding(
             description=f"{len(resources)} resources become exposed outside the cluster: {names}",
-            path=(),
-            before=None,
             after=[str(r) for r in resources],
-            # The subject is the exposure of these resources, which the base did not have.
-            change_type=change_type(None, resources),
-            resource=ctx.chart_id(),
-            api_version="v2",
+            subject=(None, resources),
+            about=ctx.chart_resource(),
             related=tuple(s.id for s in members),
         )

@@ -8,7 +8,7 @@ from ...kubernetes.bodies import as_dict
 from ...kubernetes.workloads import pod_template
 from ...model import ResourceId, Signal
 from ..context import SignalContext
-from ..registry import Finding, change_type, pattern_detector
+from ..registry import Finding, pattern_detector
 
 
 def _has_readiness(resource: object) -> bool:
@@ -35,11 +35,9 @@ def probes_all_removed(ctx: SignalContext, signals: Sequence[Signal]) -> Iterato
     names = ", ".join(f"{r.kind} '{r.name}'" for r in had)
     yield Finding(
         description=f"Every workload that had a readiness probe lost it: {names}",
-        path=(),
         before=len(had),
         after=0,
-        change_type=change_type(had, None),
-        resource=ctx.chart_id(),
-        api_version="v2",
+        subject=(had, None),
+        about=ctx.chart_resource(),
         related=tuple(members),
     )

@@ -9,7 +9,7 @@ from ...kubernetes.bodies import get
 from ...kubernetes.rbac import BINDING_KINDS, ROLE_KINDS
 from ...model import ResourceDiff, ResourceId, Signal
 from ..context import SignalContext
-from ..registry import Finding, change_type, pattern_detector
+from ..registry import Finding, pattern_detector
 
 
 @pattern_detector("pattern.rbac.coordinated", "security", "high")
@@ -39,11 +39,8 @@ def rbac_coordinated(ctx: SignalContext, signals: Sequence[Signal]) -> Iterator[
         yield Finding(
             description=f"{role.kind} '{role.name}' widens while its binding changes ({names})",
             path=("rules",),
-            before=None,
             after=[str(d.id) for d in bindings],
-            change_type=change_type(ctx.base.resources.get(role), ctx.head.resources.get(role)),
-            resource=role,
-            api_version=role_signals[0].api_version,
+            about=ctx.either(role),
             related=tuple(members),
         )
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 
 from ...model import Signal
 from ..context import SignalContext
-from ..registry import Finding, change_type, pattern_detector
+from ..registry import Finding, pattern_detector
 
 HARDENING_PREFIXES = (
     "security.context.",
@@ -33,11 +33,7 @@ def hardening_removed(ctx: SignalContext, signals: Sequence[Signal]) -> Iterator
             yield Finding(
                 description=f"{resource.kind} '{resource.name}' loses {len(types)} hardening controls: "
                 f"{', '.join(types)}",
-                path=(),
-                before=None,
                 after=types,
-                change_type=change_type(ctx.base.resources.get(resource), ctx.head.resources.get(resource)),
-                resource=resource,
-                api_version=members[0].api_version,
+                about=ctx.either(resource),
                 related=tuple(s.id for s in members),
             )

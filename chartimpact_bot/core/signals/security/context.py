@@ -17,10 +17,10 @@ from ...kubernetes.pod_security import (
     sysctl_names,
 )
 from ...kubernetes.workloads import WORKLOAD_KINDS, pod_template
-from ...model import ChangeType, ResourceDiff
+from ...model import ResourceDiff
 from ..common import container_of, sentence, show, what
 from ..context import SignalContext
-from ..registry import Finding, change_type, resource_detector
+from ..registry import Finding, resource_detector
 
 DANGEROUS_CAPABILITIES = frozenset({"SYS_ADMIN", "NET_ADMIN", "ALL"})
 
@@ -43,11 +43,7 @@ def _container_transition(
         path = (*new.path, "securityContext", field)
         if risky(after) and (after is not None if old is None else not risky(before)):
             yield Finding(
-                description=describe(new, before, after),
-                path=path,
-                before=before,
-                after=after,
-                change_type=change_type(old, new),
+                description=describe(new, before, after), path=path, before=before, after=after, subject=(old, new)
             )
         elif removal and old is not None and risky(before) and not risky(after):
             yield Finding(
@@ -55,7 +51,8 @@ def _container_transition(
                 path=path,
                 before=before,
                 after=after,
-                change_type=change_type(old, new, lifted=True),
+                subject=(old, new),
+                lifted=True,
                 importance="low",
             )
 
@@ -133,7 +130,7 @@ def run_as_user(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             before = old.security(field) if old is not None else None
             if before != after and (old is not None or after == 0):
                 whose, path = f"{field} of {container_of(new, diff.resource)}", (*new.path, "securityContext", field)
-                yield _user_id(whose, path, before, after, change_type(old, new))
+                yield _user_id(whose, path, before, after, (old, new))
     old_pod, new_pod = pod_template(diff.base), pod_template(diff.head)
     if new_pod is None:
         return
@@ -141,17 +138,17 @@ def run_as_user(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     before = as_dict(old_pod.spec.get("securityContext")).get("fsGroup") if old_pod else None
     if before != after and (old_pod is not None or after == 0):
         path = (*new_pod.spec_path, "securityContext", "fsGroup")
-        yield _user_id(f"fsGroup of {what(diff.resource)}", path, before, after, change_type(old_pod, new_pod))
+        yield _user_id(f"fsGroup of {what(diff.resource)}", path, before, after, (old_pod, new_pod))
 
 
-def _user_id(whose: str, path: FieldPath, before: Any, after: Any, change: ChangeType) -> Finding:
+def _user_id(whose: str, path: FieldPath, before: Any, after: Any, subject: tuple[object, object]) -> Finding:
     root = after == 0
     return Finding(
         description=f"{whose} {'set to 0 (root)' if root else f'changed from {show(before)} to {show(after)}'}",
         path=path,
         before=before,
         after=after,
-        change_type=change,
+        subject=subject,
         importance="high" if root else "low",
     )
 
@@ -175,7 +172,7 @@ def capabilities(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 path=(*new.path, "securityContext", "capabilities", "add"),
                 before=sorted(capability_set(old, "add")),
                 after=sorted(capability_set(new, "add")),
-                change_type=change_type(old, new),
+                subject=(old, new),
                 importance="high" if high else "medium",
             )
         lost = sorted(({"ALL", "NET_RAW"} & capability_set(old, "drop")) - capability_set(new, "drop"))
@@ -185,8 +182,7 @@ def capabilities(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 path=(*new.path, "securityContext", "capabilities", "drop"),
                 before=sorted(capability_set(old, "drop")),
                 after=sorted(capability_set(new, "drop")),
-                # The subject is the drop of ALL (or NET_RAW), which the head no longer has.
-                change_type=change_type(lost, None),
+                subject=(lost, None),
                 importance="medium",
             )
 
@@ -233,7 +229,7 @@ def seccomp(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 path=path,
                 before=before,
                 after=after,
-                change_type=change_type(old, new),
+                subject=(old, new),
                 importance="high",
             )
         elif old is not None and before in CONFINING_SECCOMP and after is None:
@@ -242,8 +238,7 @@ def seccomp(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 path=path,
                 before=before,
                 after=after,
-                # The subject is the profile, which the head no longer has.
-                change_type=change_type(before, after),
+                subject=(before, after),
                 importance="medium",
             )
 
@@ -265,7 +260,7 @@ def app_armor(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 path=(*new.path, "securityContext", "appArmorProfile"),
                 before=before,
                 after=after,
-                change_type=change_type(old, new),
+                subject=(old, new),
             )
 
 
@@ -331,7 +326,7 @@ def sysctls(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             path=(*new_pod.spec_path, "securityContext", "sysctls"),
             before=sorted(sysctl_names(old_pod)),
             after=sorted(sysctl_names(new_pod)),
-            change_type=change_type(old_pod, new_pod),
+            subject=(old_pod, new_pod),
         )
 
 

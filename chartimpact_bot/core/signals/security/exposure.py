@@ -9,7 +9,7 @@ from ...kubernetes.networking import EXPOSED_SERVICE_TYPES, OPEN_CIDRS
 from ...model import Resource, ResourceDiff
 from ..common import what
 from ..context import SignalContext, Update
-from ..registry import Finding, change_type, resource_detector, update_detector
+from ..registry import Finding, resource_detector, update_detector
 
 
 @resource_detector("security.exposure.type", "high", kinds={"Service"})
@@ -30,7 +30,6 @@ def exposure_type(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             path=("spec", "type"),
             before=before,
             after=after,
-            change_type=change_type(diff.base, diff.head),
         )
 
 
@@ -52,7 +51,7 @@ def external_ips(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             path=("spec", "externalIPs"),
             before=before or None,
             after=after,
-            change_type=change_type(before or None, after),
+            subject=(before or None, after),
         )
 
 
@@ -73,8 +72,7 @@ def source_ranges(ctx: SignalContext, update: Update) -> Iterator[Finding]:
             "it accepts traffic from anywhere",
             path=("spec", "loadBalancerSourceRanges"),
             before=before,
-            after=None,
-            change_type=change_type(before, None),
+            subject=(before, None),
         )
     elif (set(after) & OPEN_CIDRS) - set(before):
         open_ranges = ", ".join(sorted(set(after) & OPEN_CIDRS))
@@ -83,7 +81,6 @@ def source_ranges(ctx: SignalContext, update: Update) -> Iterator[Finding]:
             path=("spec", "loadBalancerSourceRanges"),
             before=before,
             after=after,
-            change_type=change_type(update.base, update.head),
         )
 
 
@@ -119,7 +116,6 @@ def exposure_ingress(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding
     if diff.head is None:
         return
     # The Ingress is the subject of what it serves and injects; TLS hosts are their own.
-    change = change_type(diff.base, diff.head)
     old_routes, new_routes = _routes(diff.base), _routes(diff.head)
     gained = sorted(new_routes - old_routes)
     if gained:
@@ -130,7 +126,6 @@ def exposure_ingress(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding
             path=("spec", "rules"),
             before=sorted(f"{h}{p}" for h, p in old_routes) or None,
             after=sorted(f"{h}{p}" for h, p in new_routes),
-            change_type=change,
         )
     if diff.base is not None and diff.id.kind == "Ingress":
         lost = sorted(_tls_hosts(diff.base) - _tls_hosts(diff.head))
@@ -140,7 +135,7 @@ def exposure_ingress(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding
                 path=("spec", "tls"),
                 before=sorted(_tls_hosts(diff.base)),
                 after=sorted(_tls_hosts(diff.head)),
-                change_type=change_type(lost, None),
+                subject=(lost, None),
             )
     old_ann = as_dict(get(diff.base.body, "metadata", "annotations")) if diff.base else {}
     for key, value in sorted(as_dict(get(diff.head.body, "metadata", "annotations")).items()):
@@ -150,5 +145,4 @@ def exposure_ingress(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding
                 path=("metadata", "annotations", str(key)),
                 before=old_ann.get(key),
                 after=value,
-                change_type=change,
             )

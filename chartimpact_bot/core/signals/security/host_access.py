@@ -12,7 +12,7 @@ from ...kubernetes.workloads import WORKLOAD_KINDS, pod_template
 from ...model import Resource, ResourceDiff
 from ..common import container_of, sentence, what
 from ..context import SignalContext
-from ..registry import Finding, change_type, resource_detector
+from ..registry import Finding, resource_detector
 
 SENSITIVE_HOST_PATHS = (
     "/",
@@ -40,7 +40,7 @@ def _host_namespace(diff: ResourceDiff, field: str, word: str) -> Iterator[Findi
             path=path,
             before=before,
             after=after,
-            change_type=change_type(old_pod, new_pod),
+            subject=(old_pod, new_pod),
         )
     elif before is True and after is not True and old_pod is not None:
         yield Finding(
@@ -48,7 +48,8 @@ def _host_namespace(diff: ResourceDiff, field: str, word: str) -> Iterator[Findi
             path=path,
             before=before,
             after=after,
-            change_type=change_type(old_pod, new_pod, lifted=True),
+            subject=(old_pod, new_pod),
+            lifted=True,
             importance="low",
         )
 
@@ -119,7 +120,7 @@ def host_path(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 path=(*pod.spec_path, "volumes", item(name=name), "hostPath"),
                 before=old_paths.get(name),
                 after=host,
-                change_type=change_type(old_paths.get(name), host),
+                subject=(old_paths.get(name), host),
             )
     for old, new in container_pairs(diff.base, diff.head):
         if old is None or new is None:
@@ -140,7 +141,7 @@ def host_path(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                     path=(*new.path, "volumeMounts", item(mountPath=mount.get("mountPath")), "readOnly"),
                     before=True,
                     after=mount.get("readOnly"),
-                    change_type=change_type(before, mount),
+                    subject=(before, mount),
                 )
 
 
@@ -161,8 +162,6 @@ def host_port(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 yield Finding(
                     description=sentence(f"{container_of(new, diff.resource)} binds host port {host}"),
                     path=(*new.path, "ports", item(containerPort=as_dict(port).get("containerPort")), "hostPort"),
-                    before=None,
                     after=host,
-                    # The subject is the binding to the node's port, which is new.
-                    change_type=change_type(None, host),
+                    subject=(None, host),
                 )

@@ -10,7 +10,7 @@ from ...kubernetes.workloads import WORKLOAD_KINDS
 from ...model import ResourceDiff
 from ..common import container_of
 from ..context import SignalContext
-from ..registry import Finding, change_type, resource_detector
+from ..registry import Finding, resource_detector
 
 
 @resource_detector("security.image.registry", "medium", kinds=WORKLOAD_KINDS)
@@ -31,5 +31,5 @@ def image_registry(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 path=(*new.path, "image"),
                 before=old.body.get("image"),
                 after=new.body.get("image"),
-                change_type=change_type(old, new),
+                subject=(old, new),
             )

@@ -8,7 +8,7 @@ from ...kubernetes.bodies import as_dict, as_list, get
 from ...kubernetes.networking import OPEN_CIDRS
 from ...model import Resource
 from ..context import SignalContext
-from ..registry import Finding, change_type, chart_detector
+from ..registry import Finding, chart_detector
 
 
 def _open_rules(policy: Resource | None) -> set[str]:
@@ -50,16 +50,7 @@ def network_policy(ctx: SignalContext) -> Iterator[Finding]:
             continue
         new = ctx.head.resources.get(rid)
         if new is None:
-            yield Finding(
-                description=f"NetworkPolicy '{rid.name}' removed",
-                path=(),
-                before=None,
-                after=None,
-                change_type=change_type(old, new),
-                side="base",
-                resource=rid,
-                api_version=old.api_version,
-            )
+            yield Finding(description=f"NetworkPolicy '{rid.name}' removed", side="base", about=old)
             continue
         selector_before, selector_after = (
             get(old.body, "spec", "podSelector"),
@@ -76,9 +67,7 @@ def network_policy(ctx: SignalContext) -> Iterator[Finding]:
                 path=("spec", "podSelector"),
                 before=selector_before,
                 after=selector_after,
-                change_type=change_type(old, new),
-                resource=rid,
-                api_version=old.api_version,
+                about=old,
             )
         dropped = sorted(_policy_types(old) - _policy_types(new))
         if dropped:
@@ -87,9 +76,8 @@ def network_policy(ctx: SignalContext) -> Iterator[Finding]:
                 path=("spec", "policyTypes"),
                 before=sorted(_policy_types(old)),
                 after=sorted(_policy_types(new)),
-                change_type=change_type(dropped, None),
-                resource=rid,
-                api_version=old.api_version,
+                subject=(dropped, None),
+                about=old,
             )
         opened = sorted(_open_rules(new) - _open_rules(old))
         if opened:
@@ -98,7 +86,5 @@ def network_policy(ctx: SignalContext) -> Iterator[Finding]:
                 path=("spec",),
                 before=sorted(_open_rules(old)) or None,
                 after=opened,
-                change_type=change_type(old, new),
-                resource=rid,
-                api_version=old.api_version,
+                about=old,
             )

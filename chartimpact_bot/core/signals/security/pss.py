@@ -12,7 +12,7 @@ from ...kubernetes.workloads import WORKLOAD_KINDS, pod_template
 from ...model import Resource, ResourceDiff
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, change_type, resource_detector
+from ..registry import Finding, resource_detector
 
 
 @resource_detector("security.pss", "high", kinds={*WORKLOAD_KINDS, "Namespace"})
@@ -50,7 +50,6 @@ def pod_security(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         path=pod.spec_path,
         before=before,
         after=after,
-        change_type=change_type(diff.base, diff.head),
     )
 
 
@@ -67,5 +66,4 @@ def _namespace_label(diff: ResourceDiff) -> Iterator[Finding]:
             path=("metadata", "labels", key),
             before=before,
             after=after,
-            change_type=change_type(diff.base, diff.head),
         )

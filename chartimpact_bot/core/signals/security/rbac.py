@@ -10,7 +10,7 @@ from ...kubernetes.rbac import BINDING_KINDS, ROLE_KINDS, Grant, covered, grants
 from ...model import ResourceDiff
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, change_type, chart_detector, resource_detector
+from ..registry import Finding, chart_detector, resource_detector
 
 ESCALATION_VERBS = frozenset({"escalate", "bind", "impersonate"})
 
@@ -62,9 +62,7 @@ def _rbac_finding(diff: ResourceDiff, type_: str) -> Iterator[Finding]:
     yield Finding(
         description=f"{what(diff.resource)} now allows {listed}",
         path=("rules",),
-        before=None,
         after=[list(g) for g in found],
-        change_type=change_type(diff.base, diff.head),
         type=finer,
     )
 
@@ -161,9 +159,7 @@ def rbac_binding(ctx: SignalContext) -> Iterator[Finding]:
                 path=("roleRef",),
                 before=old_ref or None,
                 after=role_ref,
-                change_type=change_type(old, binding),
-                resource=rid,
-                api_version=binding.api_version,
+                about=binding,
             )
         names = {str(as_dict(s).get("name")) for s in as_list(binding.body.get("subjects"))}
         old_names = {str(as_dict(s).get("name")) for s in as_list(old.body.get("subjects"))} if old else set()
@@ -174,9 +170,7 @@ def rbac_binding(ctx: SignalContext) -> Iterator[Finding]:
                 path=("subjects",),
                 before=sorted(old_names),
                 after=sorted(names),
-                change_type=change_type(old, binding),
-                resource=rid,
-                api_version=binding.api_version,
+                about=binding,
             )
         if rid.kind == "ClusterRoleBinding" and old is None:
             was = next(
@@ -190,8 +184,6 @@ def rbac_binding(ctx: SignalContext) -> Iterator[Finding]:
                     path=("kind",),
                     before="RoleBinding",
                     after="ClusterRoleBinding",
-                    # The subject is the binding, which the base had as a RoleBinding.
-                    change_type=change_type(was, binding),
-                    resource=rid,
-                    api_version=binding.api_version,
+                    subject=(was, binding),
+                    about=binding,
                 )

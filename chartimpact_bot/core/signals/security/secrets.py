@@ -13,7 +13,7 @@ from ...model import Resource, ResourceDiff
 from ...normalize import SENSITIVE_PREFIX, is_sensitive_key
 from ..common import container_of, sentence, what
 from ..context import SignalContext
-from ..registry import Finding, change_type, resource_detector
+from ..registry import Finding, resource_detector
 
 
 def _secret_refs(container: Container | None) -> set[str]:
@@ -60,17 +60,15 @@ def secrets_env(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 path=(*new.path, "env"),
                 before=sorted(_secret_refs(old)) or None,
                 after=sorted(_secret_refs(new)),
-                # The subject is the references the container did not have.
-                change_type=change_type(None, refs),
+                subject=(None, refs),
             )
         literals = sorted(_literal_credentials(new) - _literal_credentials(old))
         if literals:
             yield Finding(
                 description=sentence(f"{where} has a literal credential in {', '.join(literals)}"),
                 path=(*new.path, "env", item(name=literals[0])),
-                before=None,
                 after=literals,
-                change_type=change_type(None, literals),
+                subject=(None, literals),
                 type="security.secrets.env.literal",
             )
 
@@ -100,5 +98,5 @@ def secrets_volume(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 path=(*pod.spec_path, "volumes", item(name=name)),
                 before=old.get(name),
                 after=secret,
-                change_type=change_type(old.get(name), secret),
+                subject=(old.get(name), secret),
             )

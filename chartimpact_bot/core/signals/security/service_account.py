@@ -8,7 +8,7 @@ from ...kubernetes.paths import FieldPath
 from ...kubernetes.workloads import WORKLOAD_KINDS, pod_template
 from ..common import show, what
 from ..context import SignalContext, Update
-from ..registry import Finding, change_type, update_detector
+from ..registry import Finding, update_detector
 
 
 @update_detector("security.serviceAccount", "medium", kinds=WORKLOAD_KINDS)
@@ -29,7 +29,7 @@ def service_account(ctx: SignalContext, update: Update) -> Iterator[Finding]:
             path=(*new_pod.spec_path, "serviceAccountName"),
             before=before,
             after=after,
-            change_type=change_type(old_pod, new_pod),
+            subject=(old_pod, new_pod),
         )
 
 
@@ -63,5 +63,4 @@ def automount(ctx: SignalContext, update: Update) -> Iterator[Finding]:
             path=path,
             before=before,
             after=after,
-            change_type=change_type(update.base, update.head),
         )

@@ -9,7 +9,7 @@ from ...model import ResourceDiff
 from ...semver import Version
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, change_type, resource_detector
+from ..registry import Finding, resource_detector
 
 DEFAULT_KUBE_VERSION = Version(1, 33, 0)
 
@@ -38,5 +38,4 @@ def api_removed(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         path=("apiVersion",),
         before=diff.base.api_version if diff.base else None,
         after=diff.head.api_version,
-        change_type=change_type(diff.base, diff.head),
     )

@@ -8,7 +8,7 @@ from ...kubernetes.bodies import as_list, get
 from ...kubernetes.paths import item
 from ...model import Resource, ResourceDiff
 from ..context import SignalContext
-from ..registry import Finding, change_type, resource_detector
+from ..registry import Finding, resource_detector
 
 
 @resource_detector(
@@ -25,21 +25,12 @@ def crd_removed(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         assert diff.base is not None
         if not diff.base.install_only:
             yield Finding(
-                description=f"CRD '{diff.id.name}' removed: its custom resources will be deleted with it",
-                path=(),
-                before=None,
-                after=None,
-                change_type=change_type(diff.base, diff.head),
-                side="base",
+                description=f"CRD '{diff.id.name}' removed: its custom resources will be deleted with it", side="base"
             )
     elif diff.base is not None and diff.head is not None and diff.base.install_only != diff.head.install_only:
         where = ("templates/", "crds/") if diff.head.install_only else ("crds/", "templates/")
         yield Finding(
-            description=f"CRD '{diff.id.name}' moved from {where[0]} to {where[1]}",
-            path=(),
-            before=where[0],
-            after=where[1],
-            change_type=change_type(diff.base, diff.head),
+            description=f"CRD '{diff.id.name}' moved from {where[0]} to {where[1]}", before=where[0], after=where[1]
         )
 
 
@@ -72,8 +63,7 @@ def crd_version_removed(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Find
                 description=f"Version {name} removed from CRD '{diff.id.name}'{note}",
                 path=("spec", "versions", item(name=name)),
                 before=name,
-                after=None,
-                change_type=change_type(name, None),
+                subject=(name, None),
             )
         elif not new[name]:
             yield Finding(
@@ -81,5 +71,5 @@ def crd_version_removed(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Find
                 path=("spec", "versions", item(name=name), "served"),
                 before=True,
                 after=False,
-                change_type=change_type(name, name),
+                subject=(name, name),
             )

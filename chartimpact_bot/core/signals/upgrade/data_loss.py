@@ -8,7 +8,7 @@ from ...kubernetes.bodies import get
 from ...model import Resource, ResourceDiff
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, change_type, resource_detector
+from ..registry import Finding, resource_detector
 
 
 def _kept(resource: Resource) -> bool:
@@ -30,12 +30,7 @@ def data_loss(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         assert diff.base is not None
         if not _kept(diff.base) and not diff.base.hook:
             yield Finding(
-                description=f"{what(diff.base)} is removed and Helm will delete it with its data",
-                path=(),
-                before=None,
-                after=None,
-                change_type=change_type(diff.base, diff.head),
-                side="base",
+                description=f"{what(diff.base)} is removed and Helm will delete it with its data", side="base"
             )
         return
     if diff.base is None or diff.head is None:
@@ -50,7 +45,6 @@ def data_loss(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                     path=("spec", "persistentVolumeClaimRetentionPolicy", when),
                     before=before,
                     after=after,
-                    change_type=change_type(diff.base, diff.head),
                 )
     elif diff.id.kind == "PersistentVolume":
         before = get(diff.base.body, "spec", "persistentVolumeReclaimPolicy")
@@ -61,5 +55,4 @@ def data_loss(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 path=("spec", "persistentVolumeReclaimPolicy"),
                 before=before,
                 after=after,
-                change_type=change_type(diff.base, diff.head),
             )

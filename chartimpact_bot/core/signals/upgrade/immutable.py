@@ -12,17 +12,11 @@ from ...kubernetes.selectors import labels_match
 from ...kubernetes.workloads import IMMUTABLE_SELECTOR_KINDS, pod_template
 from ..common import show, what
 from ..context import SignalContext, Update
-from ..registry import Finding, change_type, update_detector
+from ..registry import Finding, update_detector
 
 
 def _immutable(update: Update, description: str, path: FieldPath, before: Any, after: Any) -> Finding:
-    return Finding(
-        description=description,
-        path=path,
-        before=before,
-        after=after,
-        change_type=change_type(update.base, update.head),
-    )
+    return Finding(description=description, path=path, before=before, after=after)
 
 
 @update_detector("upgrade.immutable.selector", "high", kinds=IMMUTABLE_SELECTOR_KINDS)
@@ -52,7 +46,6 @@ def immutable_selector(ctx: SignalContext, update: Update) -> Iterator[Finding]:
                 path=("spec", "template", "metadata", "labels"),
                 before=old_pod.metadata.get("labels"),
                 after=new_pod.metadata.get("labels"),
-                change_type=change_type(update.base, update.head),
             )
 
 
@@ -90,9 +83,6 @@ def immutable_job(ctx: SignalContext, update: Update) -> Iterator[Finding]:
         yield Finding(
             description=f"Pod template of {what(update.head)} changed: Jobs cannot be updated in place",
             path=("spec", "template"),
-            before=None,
-            after=None,
-            change_type=change_type(update.base, update.head),
         )
 
 

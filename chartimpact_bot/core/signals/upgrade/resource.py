@@ -8,7 +8,7 @@ from typing import Any
 from ...model import Resource
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, change_type, chart_detector
+from ..registry import Finding, chart_detector
 
 RENAME_KINDS = frozenset(
     {
@@ -71,9 +71,8 @@ def renamed(ctx: SignalContext) -> Iterator[Finding]:
                 path=("metadata", "name"),
                 before=old.id.name,
                 after=new.id.name,
-                change_type=change_type(old, new),
-                resource=new.id,
-                api_version=new.api_version,
+                subject=(old, new),
+                about=new,
             )
 
 
@@ -91,7 +90,6 @@ def namespace_moved(ctx: SignalContext) -> Iterator[Finding]:
                 path=("metadata", "namespace"),
                 before=old.id.namespace,
                 after=new.id.namespace,
-                change_type=change_type(old, new),
-                resource=new.id,
-                api_version=new.api_version,
+                subject=(old, new),
+                about=new,
             )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from ...kubernetes.bodies import as_dict, get
 from ..common import what
 from ..context import SignalContext, Update
-from ..registry import Finding, change_type, update_detector
+from ..registry import Finding, update_detector
 
 
 @update_detector("upgrade.strategy.conflict", "high", kinds={"Deployment"})
@@ -36,5 +36,4 @@ def strategy_conflict(ctx: SignalContext, update: Update) -> Iterator[Finding]:
         path=("spec", "strategy"),
         before=old or None,
         after=new,
-        change_type=change_type(update.base, update.head),
     )

@@ -10,7 +10,7 @@ from ...kubernetes.workloads import WORKLOAD_KINDS
 from ...model import ResourceDiff
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, change_type, resource_detector
+from ..registry import Finding, resource_detector
 
 
 @resource_detector("workload.image", "medium", kinds=WORKLOAD_KINDS)
@@ -38,7 +38,7 @@ def image(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             path=(*new.path, "image"),
             before=old.body.get("image"),
             after=new.body.get("image"),
-            change_type=change_type(old, new),
+            subject=(old, new),
             importance="high" if rollback else "medium",
         )
 
@@ -68,7 +68,7 @@ def mutable_tag(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 path=(*new.path, "image"),
                 before=before,
                 after=after,
-                change_type=change_type(old, new),
+                subject=(old, new),
             )
         elif (
             parsed_before is not None and parsed_after is not None and parsed_before.digest and not parsed_after.digest
@@ -79,7 +79,7 @@ def mutable_tag(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 path=(*new.path, "image"),
                 before=before,
                 after=after,
-                change_type=change_type(old, new),
+                subject=(old, new),
             )
 
 
@@ -101,5 +101,5 @@ def pull_policy(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
                 path=(*new.path, "imagePullPolicy"),
                 before=before,
                 after=after,
-                change_type=change_type(old, new),
+                subject=(old, new),
             )

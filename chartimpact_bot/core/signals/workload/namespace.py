@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from ...kubernetes.workloads import WORKLOAD_KINDS
 from ..common import what
 from ..context import SignalContext
-from ..registry import Finding, change_type, chart_detector
+from ..registry import Finding, chart_detector
 
 
 @chart_detector("workload.namespace", "low")
@@ -32,7 +32,6 @@ def namespace(ctx: SignalContext) -> Iterator[Finding]:
                 path=("metadata", "namespace"),
                 before=old.id.namespace,
                 after=diff.id.namespace,
-                change_type=change_type(old.resource, diff.resource),
-                resource=diff.id,
-                api_version=diff.resource.api_version,
+                subject=(old.resource, diff.resource),
+                about=diff.resource,
             )
