@@ -19,6 +19,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from enum import Enum
 from itertools import zip_longest
 from typing import Any
 
@@ -42,31 +43,23 @@ class PathError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Key:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class AnyKey:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Index:
-    position: int
-
-
-@dataclass(frozen=True, slots=True)
-class AnyItem:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
 class ItemWhere:
+    """`[name=web]`: the list items whose fields have those values."""
+
     conditions: tuple[tuple[str, str], ...]
 
 
-Segment = Key | AnyKey | Index | AnyItem | ItemWhere
+class Wildcard(Enum):
+    """`*` in place of a key (every key of the mapping), `[*]` in place of a position (every item)."""
+
+    ANY_KEY = "*"
+    ANY_ITEM = "[*]"
+
+
+ANY_KEY, ANY_ITEM = Wildcard.ANY_KEY, Wildcard.ANY_ITEM
+# A mapping key (`a`, `["a.b"]`), a list position (`[3]`), the items of a list that match, or a
+# wildcard: a field path (kubernetes/paths.py) that may select more than one place.
+Segment = str | int | ItemWhere | Wildcard
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,22 +111,22 @@ def parse_path(text: str) -> RulePath:
         raise PathError("the path names no field")
     if len(segments) > MAX_SEGMENTS:
         raise PathError(f"a path has at most {MAX_SEGMENTS} segments (got {len(segments)})")
-    wildcards = sum(isinstance(s, AnyKey | AnyItem) for s in segments)
+    wildcards = sum(isinstance(s, Wildcard) for s in segments)
     if wildcards > MAX_WILDCARDS:
         raise PathError(f"a path has at most {MAX_WILDCARDS} wildcards (got {wildcards})")
     return RulePath(text, tuple(segments))
 
 
 def _key(name: str) -> Segment:
-    return AnyKey() if name == "*" else Key(name)
+    return ANY_KEY if name == "*" else name
 
 
 def _bracketed(inside: str) -> Segment:
     stripped = inside.strip()
     if stripped == "*":
-        return AnyItem()
+        return ANY_ITEM
     if stripped.isdigit():
-        return Index(int(stripped))
+        return int(stripped)
     if stripped.startswith('"'):
         try:
             name = json.loads(stripped)
@@ -141,7 +134,7 @@ def _bracketed(inside: str) -> Segment:
             raise PathError(f"[{inside}] is not a quoted key") from exc
         if not isinstance(name, str):
             raise PathError(f"[{inside}] is not a quoted key")
-        return Key(name)
+        return name
     conditions = []
     for part in _split_conditions(inside):
         match = _CONDITION.fullmatch(part)
@@ -205,10 +198,10 @@ class _Walker:
             yield Pair(at, base, head)
             return
         segment, rest = segments[0], segments[1:]
-        if isinstance(segment, Key):
-            name = segment.name
+        if isinstance(segment, str):
+            name = segment
             yield from self.walk(rest, _child(base, name), _child(head, name), (*at, name), name)
-        elif isinstance(segment, AnyKey):
+        elif segment is ANY_KEY:
             keys = {
                 str(k): k
                 for side in (base, head)
@@ -218,8 +211,8 @@ class _Walker:
             for text in sorted(keys):
                 key = keys[text]
                 yield from self.walk(rest, _child(base, key), _child(head, key), (*at, text), text)
-        elif isinstance(segment, Index):
-            position = segment.position
+        elif isinstance(segment, int):
+            position = segment
             yield from self.walk(rest, _item(base, position), _item(head, position), (*at, position), None)
         else:
             for step, old, new in _items(segment, base, head, field):
@@ -246,7 +239,7 @@ _ItemPair = tuple[Step, Located | None, Located | None]
 
 
 def _items(
-    segment: AnyItem | ItemWhere, base: Located | None, head: Located | None, field: str | None
+    segment: ItemWhere | Wildcard, base: Located | None, head: Located | None, field: str | None
 ) -> list[_ItemPair]:
     old, new = _list(base), _list(head)
     if old is None and new is None:

@@ -11,18 +11,19 @@ from ...kubernetes.workloads import (
     replicas_of,
 )
 from ...model import Resource, ResourceDiff
+from ...side import Side
 from ..common import show, what
 from ..context import SignalContext, Update
 from ..registry import Finding, chart_detector, resource_detector, update_detector
 
 
-def _pdb_replicas(ctx: SignalContext, pdb: Resource, which: str) -> int | None:
+def _pdb_replicas(ctx: SignalContext, pdb: Resource, which: Side) -> int | None:
     """Replicas of the workloads a PDB covers (HPA minimum when autoscaled), or None."""
     selector = get(pdb.body, "spec", "selector")
     total = 0
     found = False
-    for workload in ctx.selected_workloads(selector, pdb.id.namespace, which):  # type: ignore[arg-type]
-        hpas = ctx.hpas_targeting(workload, which)  # type: ignore[arg-type]
+    for workload in ctx.selected_workloads(selector, pdb.id.namespace, which):
+        hpas = ctx.hpas_targeting(workload, which)
         count = get(hpas[0].body, "spec", "minReplicas") if hpas else replicas_of(workload)
         if isinstance(count, int):
             total += count
@@ -30,7 +31,7 @@ def _pdb_replicas(ctx: SignalContext, pdb: Resource, which: str) -> int | None:
     return total if found else None
 
 
-def _budget(ctx: SignalContext, pdb: Resource, which: str, field: str) -> tuple[Any, int | None]:
+def _budget(ctx: SignalContext, pdb: Resource, which: Side, field: str) -> tuple[Any, int | None]:
     raw = get(pdb.body, "spec", field)
     if raw is None:
         return None, None
@@ -90,7 +91,7 @@ def pdb_removed(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         yield Finding(description=f"{what(diff.resource)} removed", side="base")
 
 
-def _blocks(ctx: SignalContext, pdb: Resource, which: str) -> str | None:
+def _blocks(ctx: SignalContext, pdb: Resource, which: Side) -> str | None:
     if get(pdb.body, "spec", "maxUnavailable") in (0, "0", "0%"):
         return "maxUnavailable is 0"
     raw, minimum = _budget(ctx, pdb, which, "minAvailable")

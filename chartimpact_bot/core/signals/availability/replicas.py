@@ -9,7 +9,7 @@ from ...kubernetes.workloads import (
     SCALABLE_KINDS,
     replicas_of,
 )
-from ...model import ResourceDiff
+from ...model import Importance, ResourceDiff
 from ..common import what
 from ..context import SignalContext
 from ..registry import Finding, resource_detector
@@ -30,34 +30,23 @@ def replicas(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     # The subject is the field as the chart sets it (Kubernetes runs 1 replica without it).
     before_set = get(base.body, "spec", "replicas") if base is not None else None
     after_set = get(head.body, "spec", "replicas")
-    if base is not None:
-        old, new = replicas_of(base), replicas_of(head)
-        if old is not None and new is not None and new < old:
-            if after_set is None:
-                yield Finding(
-                    description=f"spec.replicas removed from {what(head)}: it will run 1 replica instead of {old}",
-                    path=("spec", "replicas"),
-                    before=before_set,
-                    subject=(before_set, after_set),
-                    importance="high",
-                )
-            else:
-                yield Finding(
-                    description=f"Replicas of {what(head)} lowered from {old} to {new}",
-                    path=("spec", "replicas"),
-                    before=before_set,
-                    after=after_set,
-                    subject=(before_set, after_set),
-                    importance="high" if new <= 1 else "medium",
-                )
-            return
-        if before_set is not None or after_set is None:
-            return
-    if after_set is not None and ctx.hpas_targeting(head, "head"):
-        yield Finding(
-            description=f"{what(head)} sets spec.replicas ({after_set}) although a HorizontalPodAutoscaler targets it",
-            path=("spec", "replicas"),
-            after=after_set,
-            subject=(before_set, after_set),
-            importance="medium",
-        )
+    old, new = replicas_of(base), replicas_of(head)
+    if old is not None and new is not None and new < old:
+        if after_set is None:
+            description = f"spec.replicas removed from {what(head)}: it will run 1 replica instead of {old}"
+        else:
+            description = f"Replicas of {what(head)} lowered from {old} to {new}"
+        importance: Importance = "high" if new <= 1 else "medium"
+    elif before_set is None and after_set is not None and ctx.hpas_targeting(head, "head"):
+        description = f"{what(head)} sets spec.replicas ({after_set}) although a HorizontalPodAutoscaler targets it"
+        importance = "medium"
+    else:
+        return
+    yield Finding(
+        description=description,
+        path=("spec", "replicas"),
+        before=before_set,
+        after=after_set,
+        subject=(before_set, after_set),
+        importance=importance,
+    )

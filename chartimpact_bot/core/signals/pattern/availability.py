@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from ...kubernetes.workloads import SCALABLE_KINDS, replicas_of
-from ...model import Signal
+from ...model import Resource, Signal
+from ...side import Side
 from ..common import what
 from ..context import SignalContext
 from ..registry import Finding, pattern_detector
 
 
-def _single_point(ctx: SignalContext, workload: object, which: str) -> bool:
-    if replicas_of(workload) != 1:  # type: ignore[arg-type]
+def _single_point(ctx: SignalContext, workload: Resource, which: Side) -> bool:
+    if replicas_of(workload) != 1:
         return False
-    return not ctx.pdbs_covering(workload, which) and not ctx.hpas_targeting(workload, which)  # type: ignore[arg-type]
+    return not ctx.pdbs_covering(workload, which) and not ctx.hpas_targeting(workload, which)
 
 
 @pattern_detector("pattern.availability.singlePointOfFailure", "availability", "medium")

@@ -6,13 +6,13 @@ from collections.abc import Iterator, Sequence
 
 from ...kubernetes.bodies import as_dict
 from ...kubernetes.workloads import pod_template
-from ...model import ResourceId, Signal
+from ...model import Resource, ResourceId, Signal
 from ..context import SignalContext
 from ..registry import Finding, pattern_detector
 
 
-def _has_readiness(resource: object) -> bool:
-    pod = pod_template(resource)  # type: ignore[arg-type]
+def _has_readiness(resource: Resource) -> bool:
+    pod = pod_template(resource)
     if pod is None:
         return False
     return any("readinessProbe" in as_dict(c) for c in pod.spec.get("containers") or [])

@@ -17,44 +17,40 @@ from ...kubernetes.pod_security import (
     sysctl_names,
 )
 from ...kubernetes.workloads import WORKLOAD_KINDS, pod_template
-from ...model import ResourceDiff
+from ...model import Importance, ResourceDiff
 from ..common import container_of, sentence, show, what
 from ..context import SignalContext
+from ..findings import risk_transition
 from ..registry import Finding, resource_detector
 
 DANGEROUS_CAPABILITIES = frozenset({"SYS_ADMIN", "NET_ADMIN", "ALL"})
 
 
 def _container_transition(
-    diff: ResourceDiff,
-    field: str,
-    risky: Callable[[Any], bool],
-    describe: Callable[[Container, Any, Any], str],
-    *,
-    removal: bool = True,
+    diff: ResourceDiff, field: str, risky: Callable[[Any], bool], introduced: str, lifted: str | None = None
 ) -> Iterator[Finding]:
-    """Containers whose effective `field` became risky (or, at low importance, stopped being);
-    on a new container, when it sets the field to a risky value."""
+    """Containers whose effective `field` became risky, described by `introduced`, or stopped
+    being risky, by `lifted` (None: not reported); they are templates of {container}, {name},
+    {resource}, {before} and {after}."""
     for old, new in container_pairs(diff.base, diff.head):
         if new is None:
             continue
-        after = new.security(field)
-        before = old.security(field) if old is not None else None
-        path = (*new.path, "securityContext", field)
-        if risky(after) and (after is not None if old is None else not risky(before)):
-            yield Finding(
-                description=describe(new, before, after), path=path, before=before, after=after, subject=(old, new)
-            )
-        elif removal and old is not None and risky(before) and not risky(after):
-            yield Finding(
-                description=f"{describe(new, before, after)} (risk removed)",
-                path=path,
-                before=before,
-                after=after,
-                subject=(old, new),
-                lifted=True,
-                importance="low",
-            )
+        before, after = old.security(field) if old is not None else None, new.security(field)
+        words = {
+            "container": container_of(new, diff.resource),
+            "name": new.name,
+            "resource": what(diff.resource),
+            "before": show(before),
+            "after": show(after),
+        }
+        yield from risk_transition(
+            (old, new),
+            (*new.path, "securityContext", field),
+            (before, after),
+            risky,
+            introduced=sentence(introduced.format(**words)),
+            lifted=sentence(lifted.format(**words)) if lifted is not None else None,
+        )
 
 
 @resource_detector("security.context.privileged", "high", kinds=WORKLOAD_KINDS)
@@ -68,11 +64,8 @@ def privileged(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         diff,
         "privileged",
         lambda v: v is True,
-        lambda c, b, a: (
-            f"Container '{c.name}' of {what(diff.resource)} is privileged"
-            if a is True
-            else f"Container '{c.name}' of {what(diff.resource)} is no longer privileged"
-        ),
+        "Container '{name}' of {resource} is privileged",
+        "Container '{name}' of {resource} is no longer privileged (risk removed)",
     )
 
 
@@ -84,16 +77,8 @@ def allow_privilege_escalation(ctx: SignalContext, diff: ResourceDiff) -> Iterat
     With privilege escalation allowed, a process can gain more privileges than its parent (setuid
     binaries, file capabilities).
     """
-    return _container_transition(
-        diff,
-        "allowPrivilegeEscalation",
-        lambda v: v is not False,
-        lambda c, b, a: (
-            f"Privilege escalation allowed for {container_of(c, diff.resource)} "
-            f"(allowPrivilegeEscalation {show(b)} → {show(a)})"
-        ),
-        removal=False,
-    )
+    template = "Privilege escalation allowed for {container} (allowPrivilegeEscalation {before} → {after})"
+    return _container_transition(diff, "allowPrivilegeEscalation", lambda v: v is not False, template)
 
 
 @resource_detector("security.context.runAsNonRoot", "high", kinds=WORKLOAD_KINDS)
@@ -104,15 +89,8 @@ def run_as_non_root(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]
     runAsNonRoot makes the kubelet refuse to start a container whose user is root; without it, an
     image that runs as root does so unnoticed.
     """
-    return _container_transition(
-        diff,
-        "runAsNonRoot",
-        lambda v: v is not True,
-        lambda c, b, a: sentence(
-            f"{container_of(c, diff.resource)} may run as root (runAsNonRoot {show(b)} → {show(a)})"
-        ),
-        removal=False,
-    )
+    template = "{container} may run as root (runAsNonRoot {before} → {after})"
+    return _container_transition(diff, "runAsNonRoot", lambda v: v is not True, template)
 
 
 @resource_detector("security.context.runAsUser", "low", kinds=WORKLOAD_KINDS)
@@ -164,27 +142,39 @@ def capabilities(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     for old, new in container_pairs(diff.base, diff.head):
         if new is None:
             continue
+        where = container_of(new, diff.resource)
         added = sorted(capability_set(new, "add") - capability_set(old, "add"))
         if added:
             high = any(c in DANGEROUS_CAPABILITIES or c not in BASELINE_CAPABILITIES for c in added)
-            yield Finding(
-                description=sentence(f"{container_of(new, diff.resource)} gains capabilities {', '.join(added)}"),
-                path=(*new.path, "securityContext", "capabilities", "add"),
-                before=sorted(capability_set(old, "add")),
-                after=sorted(capability_set(new, "add")),
-                subject=(old, new),
-                importance="high" if high else "medium",
+            description = f"{where} gains capabilities {', '.join(added)}"
+            yield _capabilities(
+                old, new, "add", description, subject=(old, new), importance="high" if high else "medium"
             )
         lost = sorted(({"ALL", "NET_RAW"} & capability_set(old, "drop")) - capability_set(new, "drop"))
         if lost:
-            yield Finding(
-                description=sentence(f"{container_of(new, diff.resource)} no longer drops {', '.join(lost)}"),
-                path=(*new.path, "securityContext", "capabilities", "drop"),
-                before=sorted(capability_set(old, "drop")),
-                after=sorted(capability_set(new, "drop")),
-                subject=(lost, None),
-                importance="medium",
-            )
+            # The subject is the drop of ALL (or NET_RAW), which the head no longer has.
+            description = f"{where} no longer drops {', '.join(lost)}"
+            yield _capabilities(old, new, "drop", description, subject=(lost, None), importance="medium")
+
+
+def _capabilities(
+    old: Container | None,
+    new: Container,
+    key: str,
+    description: str,
+    *,
+    subject: tuple[object, object],
+    importance: Importance,
+) -> Finding:
+    """A finding on the capabilities a container adds or drops, the whole list on each side."""
+    return Finding(
+        description=sentence(description),
+        path=(*new.path, "securityContext", "capabilities", key),
+        before=sorted(capability_set(old, key)),
+        after=sorted(capability_set(new, key)),
+        subject=subject,
+        importance=importance,
+    )
 
 
 @resource_detector("security.context.readOnlyRootFilesystem", "medium", kinds=WORKLOAD_KINDS)
@@ -194,16 +184,8 @@ def read_only_root_filesystem(ctx: SignalContext, diff: ResourceDiff) -> Iterato
     A read-only root filesystem stops an intruder from changing binaries or dropping tools inside
     the container.
     """
-    return _container_transition(
-        diff,
-        "readOnlyRootFilesystem",
-        lambda v: v is not True,
-        lambda c, b, a: (
-            f"Root filesystem of {container_of(c, diff.resource)} is writable "
-            f"(readOnlyRootFilesystem {show(b)} → {show(a)})"
-        ),
-        removal=False,
-    )
+    template = "Root filesystem of {container} is writable (readOnlyRootFilesystem {before} → {after})"
+    return _container_transition(diff, "readOnlyRootFilesystem", lambda v: v is not True, template)
 
 
 def _profile_type(container: Container | None, field: str) -> str | None:
@@ -222,25 +204,23 @@ def seccomp(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         if new is None:
             continue
         before, after = _profile_type(old, "seccompProfile"), _profile_type(new, "seccompProfile")
-        path = (*new.path, "securityContext", "seccompProfile")
+        subject: tuple[object, object]
+        importance: Importance
         if after == "Unconfined" and before != "Unconfined":
-            yield Finding(
-                description=f"Seccomp profile of {container_of(new, diff.resource)} is Unconfined",
-                path=path,
-                before=before,
-                after=after,
-                subject=(old, new),
-                importance="high",
-            )
+            change, subject, importance = "is Unconfined", (old, new), "high"
         elif old is not None and before in CONFINING_SECCOMP and after is None:
-            yield Finding(
-                description=f"Seccomp profile of {container_of(new, diff.resource)} removed (was {before})",
-                path=path,
-                before=before,
-                after=after,
-                subject=(before, after),
-                importance="medium",
-            )
+            # The subject is the profile, which the head no longer has.
+            change, subject, importance = f"removed (was {before})", (before, after), "medium"
+        else:
+            continue
+        yield Finding(
+            description=f"Seccomp profile of {container_of(new, diff.resource)} {change}",
+            path=(*new.path, "securityContext", "seccompProfile"),
+            before=before,
+            after=after,
+            subject=subject,
+            importance=importance,
+        )
 
 
 @resource_detector("security.context.appArmor", "high", kinds=WORKLOAD_KINDS)
@@ -286,13 +266,8 @@ def se_linux(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     SELinux options outside the container types, or a custom user or role, weaken the label-based
     isolation between containers and the node.
     """
-    return _container_transition(
-        diff,
-        "seLinuxOptions",
-        selinux_outside_baseline,
-        lambda c, b, a: f"SELinux options of {container_of(c, diff.resource)} set to {show(a)}",
-        removal=False,
-    )
+    template = "SELinux options of {container} set to {after}"
+    return _container_transition(diff, "seLinuxOptions", selinux_outside_baseline, template)
 
 
 @resource_detector("security.context.procMount", "high", kinds=WORKLOAD_KINDS)
@@ -301,13 +276,7 @@ def proc_mount(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
 
     An Unmasked /proc exposes kernel interfaces that the default mask hides from containers.
     """
-    return _container_transition(
-        diff,
-        "procMount",
-        lambda v: v == "Unmasked",
-        lambda c, b, a: f"/proc of {container_of(c, diff.resource)} is Unmasked",
-        removal=False,
-    )
+    return _container_transition(diff, "procMount", lambda v: v == "Unmasked", "/proc of {container} is Unmasked")
 
 
 @resource_detector("security.context.sysctls", "medium", kinds=WORKLOAD_KINDS)
@@ -336,10 +305,8 @@ def host_process(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
 
     A Windows HostProcess container runs directly on the host with its privileges.
     """
-    return _container_transition(
-        diff,
-        "windowsOptions",
-        lambda v: as_dict(v).get("hostProcess") is True,
-        lambda c, b, a: sentence(f"{container_of(c, diff.resource)} runs as a Windows HostProcess"),
-        removal=False,
-    )
+    return _container_transition(diff, "windowsOptions", _host_process, "{container} runs as a Windows HostProcess")
+
+
+def _host_process(windows_options: Any) -> bool:
+    return as_dict(windows_options).get("hostProcess") is True

@@ -12,18 +12,12 @@ from ...kubernetes.workloads import WORKLOAD_KINDS, pod_template
 from ...model import Resource, ResourceDiff
 from ..common import container_of, sentence, what
 from ..context import SignalContext
+from ..findings import risk_transition
 from ..registry import Finding, resource_detector
 
-SENSITIVE_HOST_PATHS = (
-    "/",
-    "/etc",
-    "/proc",
-    "/sys",
-    "/var/run",
-    "/run",
-    "/root",
-    "/var/lib/kubelet",
-    "/var/lib/docker",
+# Paths of the node whose mount amounts to control of it (as does a container runtime's socket).
+SENSITIVE_HOST_PATHS = frozenset(
+    {"/", "/etc", "/proc", "/sys", "/var/run", "/run", "/root", "/var/lib/kubelet", "/var/lib/docker"}
 )
 
 
@@ -33,25 +27,14 @@ def _host_namespace(diff: ResourceDiff, field: str, word: str) -> Iterator[Findi
         return
     before = old_pod.spec.get(field) if old_pod else None
     after = new_pod.spec.get(field)
-    path = (*new_pod.spec_path, field)
-    if after is True and before is not True:
-        yield Finding(
-            description=f"{what(diff.resource)} uses the node's {word} ({field}: true)",
-            path=path,
-            before=before,
-            after=after,
-            subject=(old_pod, new_pod),
-        )
-    elif before is True and after is not True and old_pod is not None:
-        yield Finding(
-            description=f"{what(diff.resource)} no longer uses the node's {word}",
-            path=path,
-            before=before,
-            after=after,
-            subject=(old_pod, new_pod),
-            lifted=True,
-            importance="low",
-        )
+    yield from risk_transition(
+        (old_pod, new_pod),
+        (*new_pod.spec_path, field),
+        (before, after),
+        lambda v: v is True,
+        introduced=f"{what(diff.resource)} uses the node's {word} ({field}: true)",
+        lifted=f"{what(diff.resource)} no longer uses the node's {word}",
+    )
 
 
 @resource_detector("security.hostAccess.network", "high", kinds=WORKLOAD_KINDS)

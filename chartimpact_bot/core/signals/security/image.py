@@ -10,6 +10,7 @@ from ...kubernetes.workloads import WORKLOAD_KINDS
 from ...model import ResourceDiff
 from ..common import container_of
 from ..context import SignalContext
+from ..findings import container_field
 from ..registry import Finding, resource_detector
 
 
@@ -25,11 +26,6 @@ def image_registry(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             continue
         before, after = parse_image(old.body.get("image")), parse_image(new.body.get("image"))
         if before is not None and after is not None and before.registry != after.registry:
-            yield Finding(
-                description=f"Image of {container_of(new, diff.resource)} now comes from {after.registry} "
-                f"(was {before.registry})",
-                path=(*new.path, "image"),
-                before=old.body.get("image"),
-                after=new.body.get("image"),
-                subject=(old, new),
-            )
+            where = container_of(new, diff.resource)
+            description = f"Image of {where} now comes from {after.registry} (was {before.registry})"
+            yield container_field(old, new, "image", description)

@@ -139,13 +139,8 @@ def immutable_storage(ctx: SignalContext, update: Update) -> Iterator[Finding]:
             changed = sorted(
                 k for k in set(old_spec) | set(new_spec) if k != "resources" and old_spec.get(k) != new_spec.get(k)
             )
-            yield _immutable(
-                update,
-                f"{what(update.head)} changes immutable fields {', '.join(changed)}",
-                ("spec",),
-                {k: old_spec.get(k) for k in changed},
-                {k: new_spec.get(k) for k in changed},
-            )
+            description = f"{what(update.head)} changes immutable fields {', '.join(changed)}"
+            yield _immutable_spec(update, description, old_spec, new_spec, changed)
     elif kind == "PersistentVolume":
         mutable = {
             "capacity",
@@ -164,13 +159,8 @@ def immutable_storage(ctx: SignalContext, update: Update) -> Iterator[Finding]:
             k for k in set(old_spec) | set(new_spec) if k not in mutable and old_spec.get(k) != new_spec.get(k)
         )
         if changed:
-            yield _immutable(
-                update,
-                f"Volume source of {what(update.head)} changed ({', '.join(changed)})",
-                ("spec",),
-                {k: old_spec.get(k) for k in changed},
-                {k: new_spec.get(k) for k in changed},
-            )
+            description = f"Volume source of {what(update.head)} changed ({', '.join(changed)})"
+            yield _immutable_spec(update, description, old_spec, new_spec, changed)
     else:
         for field in ("provisioner", "parameters", "reclaimPolicy", "volumeBindingMode"):
             before, after = update.base.body.get(field), update.head.body.get(field)
@@ -229,6 +219,14 @@ def immutable_other(ctx: SignalContext, update: Update) -> Iterator[Finding]:
                 before,
                 after,
             )
+
+
+def _immutable_spec(
+    update: Update, description: str, old_spec: dict[str, Any], new_spec: dict[str, Any], changed: list[str]
+) -> Finding:
+    """The fields of a spec that may not change but did, with their values on each side."""
+    before, after = {k: old_spec.get(k) for k in changed}, {k: new_spec.get(k) for k in changed}
+    return _immutable(update, description, ("spec",), before, after)
 
 
 def _without_resources(spec: dict[str, Any]) -> dict[str, Any]:

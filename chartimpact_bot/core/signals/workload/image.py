@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ...kubernetes.containers import container_pairs
+from ...kubernetes.containers import Container, container_pairs
 from ...kubernetes.images import parse_image
 from ...kubernetes.workloads import WORKLOAD_KINDS
 from ...model import ResourceDiff
-from ..common import what
+from ..common import container_of, sentence, what
 from ..context import SignalContext
+from ..findings import container_field
 from ..registry import Finding, resource_detector
 
 
@@ -32,15 +33,14 @@ def image(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             and after.version is not None
             and after.version < before.version
         )
-        yield Finding(
-            description=f"Image of {new.kind_word} '{new.name}' in {what(diff.resource)} "
-            f"{'rolled back' if rollback else 'changed'} from {old.body.get('image')} to {new.body.get('image')}",
-            path=(*new.path, "image"),
-            before=old.body.get("image"),
-            after=new.body.get("image"),
-            subject=(old, new),
-            importance="high" if rollback else "medium",
-        )
+        how = "rolled back" if rollback else "changed"
+        description = f"Image of {_in(new, diff)} {how} from {old.body.get('image')} to {new.body.get('image')}"
+        yield container_field(old, new, "image", description, "high" if rollback else "medium")
+
+
+def _in(container: Container, diff: ResourceDiff) -> str:
+    """`container 'web' in Deployment 'shop'`."""
+    return f"{container.kind_word} '{container.name}' in {what(diff.resource)}"
 
 
 def _mutable(reference: object) -> bool:
@@ -62,25 +62,12 @@ def mutable_tag(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
         before = old.body.get("image") if old is not None else None
         parsed_before, parsed_after = parse_image(before), parse_image(after)
         if _mutable(after) and not _mutable(before):
-            yield Finding(
-                description=f"{new.kind_word.capitalize()} '{new.name}' of {what(diff.resource)} "
-                f"uses the mutable image {after}",
-                path=(*new.path, "image"),
-                before=before,
-                after=after,
-                subject=(old, new),
-            )
+            description = sentence(f"{container_of(new, diff.resource)} uses the mutable image {after}")
+            yield container_field(old, new, "image", description)
         elif (
             parsed_before is not None and parsed_after is not None and parsed_before.digest and not parsed_after.digest
         ):
-            yield Finding(
-                description=f"Image of {new.kind_word} '{new.name}' in {what(diff.resource)} "
-                "is no longer pinned by digest",
-                path=(*new.path, "image"),
-                before=before,
-                after=after,
-                subject=(old, new),
-            )
+            yield container_field(old, new, "image", f"Image of {_in(new, diff)} is no longer pinned by digest")
 
 
 @resource_detector("workload.image.pullPolicy", "low", kinds=WORKLOAD_KINDS)
@@ -95,11 +82,5 @@ def pull_policy(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
             continue
         before, after = old.body.get("imagePullPolicy"), new.body.get("imagePullPolicy")
         if before != after:
-            yield Finding(
-                description=f"imagePullPolicy of {new.kind_word} '{new.name}' in {what(diff.resource)} "
-                f"changed from {before} to {after}",
-                path=(*new.path, "imagePullPolicy"),
-                before=before,
-                after=after,
-                subject=(old, new),
-            )
+            description = f"imagePullPolicy of {_in(new, diff)} changed from {before} to {after}"
+            yield container_field(old, new, "imagePullPolicy", description)
