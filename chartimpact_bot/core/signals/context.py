@@ -99,12 +99,9 @@ class SignalContext:
                 return resource
         return None
 
-    def chart_id(self) -> ResourceId:
-        return ResourceId("", "Chart", "", self.chart_name)
-
     def chart_resource(self) -> Res:
-        """The pseudo-resource chart-level signals are about."""
-        return Res(self.chart_id(), "v2", {}, self.chart_path, 0)
+        """The pseudo-resource chart-level signals are about (kind Chart, named after the chart)."""
+        return Res(ResourceId("", "Chart", "", self.chart_name), "v2", {}, self.chart_path, 0)
 
     def either(self, rid: ResourceId) -> Res:
         """The resource as the head renders it, or as the base did when the head no longer does."""

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from ..config import CustomRule
 from ..errors import brief
-from ..model import CATEGORIES, IMPORTANCES, Change, ChangeOp, ResourceDiff, ResourceId, Signal, SignalSource
+from ..model import CATEGORIES, IMPORTANCES, Change, ChangeOp, Resource, ResourceDiff, ResourceId, Signal, SignalSource
 from .context import SignalContext
 from .custom import evaluate_rules
 from .registry import REGISTRY, ChartDetector, Detector, Finding, PatternDetector, ResourceDetector, change_type
@@ -165,7 +165,7 @@ def _merge(
             importance=finding.importance or det.importance,
             resource=resource,
             api_version=about.api_version,
-            change_type=change_type(*_subject(finding, diff, ctx), lifted=finding.lifted),
+            change_type=change_type(*_subject(finding, diff, about, ctx), lifted=finding.lifted),
             description=finding.description,
             explanation=det.explanation,
             affected_path=finding.affected_path,
@@ -179,14 +179,13 @@ def _merge(
     return signals
 
 
-def _subject(finding: Finding, diff: ResourceDiff | None, ctx: SignalContext) -> tuple[object, object]:
+def _subject(finding: Finding, diff: ResourceDiff | None, about: Resource, ctx: SignalContext) -> tuple[object, object]:
     """What the finding is about on each side: what its detector named, else its resource."""
     if finding.subject is not None:
         return finding.subject
     if finding.about is None and diff is not None:
         return diff.base, diff.head
-    rid = finding.about.id if finding.about is not None else ctx.chart_id()
-    return ctx.base.resources.get(rid), ctx.head.resources.get(rid)
+    return ctx.base.resources.get(about.id), ctx.head.resources.get(about.id)
 
 
 def _absorb(built: dict[str, _Built]) -> dict[str, Signal]:

@@ -139,30 +139,19 @@ def resource_detector(
     *,
     kinds: Iterable[str] | None = None,
     absorbs: Iterable[str] = (),
-    doc: str | None = None,
 ) -> Callable[[ResourceCheck], ResourceCheck]:
     """Register `fn(ctx, diff)`, run on every changed resource of `kinds` (None: any kind)."""
 
     def register(check: ResourceCheck) -> ResourceCheck:
-        _register(
-            ResourceDetector(
-                check=check,
-                kinds=_kinds(kinds),
-                absorbs=tuple(absorbs),
-                **_documented(type_, _family_category(type_), importance, doc or check.__doc__),
-            )
-        )
+        documented = _documented(type_, importance, check.__doc__)
+        _register(ResourceDetector(check=check, kinds=_kinds(kinds), absorbs=tuple(absorbs), **documented))
         return check
 
     return register
 
 
 def update_detector(
-    type_: str,
-    importance: Importance,
-    *,
-    kinds: Iterable[str] | None = None,
-    doc: str | None = None,
+    type_: str, importance: Importance, *, kinds: Iterable[str] | None = None
 ) -> Callable[[UpdateCheck], UpdateCheck]:
     """Register `fn(ctx, update)`, run on every resource of `kinds` that is on both sides."""
 
@@ -172,20 +161,19 @@ def update_detector(
                 return ()
             return check(ctx, Update(diff.base, diff.head, diff))
 
-        documented = _documented(type_, _family_category(type_), importance, doc or check.__doc__)
-        _register(ResourceDetector(check=on_update, kinds=_kinds(kinds), **documented))
+        _register(
+            ResourceDetector(check=on_update, kinds=_kinds(kinds), **_documented(type_, importance, check.__doc__))
+        )
         return check
 
     return register
 
 
-def chart_detector(type_: str, importance: Importance, *, doc: str | None = None) -> Callable[[ChartCheck], ChartCheck]:
+def chart_detector(type_: str, importance: Importance) -> Callable[[ChartCheck], ChartCheck]:
     """Register `fn(ctx)`, run once per chart."""
 
     def register(check: ChartCheck) -> ChartCheck:
-        _register(
-            ChartDetector(check=check, **_documented(type_, _family_category(type_), importance, doc or check.__doc__))
-        )
+        _register(ChartDetector(check=check, **_documented(type_, importance, check.__doc__)))
         return check
 
     return register
@@ -195,7 +183,7 @@ def pattern_detector(type_: str, category: Category, importance: Importance) -> 
     """Register `fn(ctx, signals)`, run after every other detector over the signals found."""
 
     def register(check: PatternCheck) -> PatternCheck:
-        _register(PatternDetector(check=check, **_documented(type_, category, importance, check.__doc__)))
+        _register(PatternDetector(check=check, **_documented(type_, importance, check.__doc__, category)))
         return check
 
     return register
@@ -211,10 +199,6 @@ def _kinds(kinds: Iterable[str] | None) -> frozenset[str] | None:
     return frozenset(kinds) if kinds is not None else None
 
 
-def _family_category(type_: str) -> Category:
-    return _FAMILY_CATEGORIES.get(type_.split(".", 1)[0], "other")
-
-
 class _Documented(TypedDict):
     type: str
     category: Category
@@ -223,14 +207,17 @@ class _Documented(TypedDict):
     explanation: str
 
 
-def _documented(type_: str, category: Category, importance: Importance, docstring: str | None) -> _Documented:
-    """The fields every detector has, its documentation split out of its docstring."""
+def _documented(
+    type_: str, importance: Importance, docstring: str | None, category: Category | None = None
+) -> _Documented:
+    """The fields every detector has: its documentation split out of its docstring, its
+    category (by default, its family's)."""
     when, _, why = inspect.cleandoc(docstring or "").partition("\n\n")
     if not when.strip() or not why.strip():
         raise ValueError(f"detector {type_} needs a docstring: when it fires, a blank line, why it matters")
     return {
         "type": type_,
-        "category": category,
+        "category": category or _FAMILY_CATEGORIES.get(type_.split(".", 1)[0], "other"),
         "importance": importance,
         "doc": when,
         "explanation": " ".join(why.split()),

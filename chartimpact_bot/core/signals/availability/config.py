@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...kubernetes.references import CONFIG_KINDS, config_references, object_references
-from ...kubernetes.workloads import (
-    ROLLING_KINDS,
-    pod_template,
-)
+from ...kubernetes.workloads import ROLLING_KINDS, pod_template
 from ...model import ResourceDiff
 from ..common import what
 from ..context import SignalContext

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...kubernetes.containers import container_pairs
-from ...kubernetes.workloads import (
-    WORKLOAD_KINDS,
-)
+from ...kubernetes.workloads import WORKLOAD_KINDS
 from ..common import what
 from ..context import SignalContext, Update
 from ..registry import Finding, update_detector

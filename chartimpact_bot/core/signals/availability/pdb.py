@@ -7,9 +7,7 @@ from typing import Any
 
 from ...kubernetes.bodies import get
 from ...kubernetes.quantities import int_or_percent
-from ...kubernetes.workloads import (
-    replicas_of,
-)
+from ...kubernetes.workloads import replicas_of
 from ...model import Resource, ResourceDiff
 from ...side import Side
 from ..common import show, what

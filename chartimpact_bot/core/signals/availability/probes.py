@@ -7,9 +7,7 @@ from typing import Any
 
 from ...kubernetes.bodies import as_dict
 from ...kubernetes.containers import Container, container_pairs
-from ...kubernetes.workloads import (
-    WORKLOAD_KINDS,
-)
+from ...kubernetes.workloads import WORKLOAD_KINDS
 from ...model import Importance, ResourceDiff
 from ..common import container_of, show, what
 from ..context import SignalContext
@@ -23,7 +21,6 @@ PROBE_DEFAULTS = {
     "failureThreshold": 3,
 }
 
-
 # For each threshold, the direction that makes a probe fail sooner.
 _TIGHTER = {
     "initialDelaySeconds": -1,
@@ -32,7 +29,6 @@ _TIGHTER = {
     "successThreshold": 1,
     "failureThreshold": -1,
 }
-
 
 _HANDLERS = ("httpGet", "tcpSocket", "exec", "grpc")
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...kubernetes.bodies import get
-from ...kubernetes.workloads import (
-    SCALABLE_KINDS,
-    replicas_of,
-)
+from ...kubernetes.workloads import SCALABLE_KINDS, replicas_of
 from ...model import Importance, ResourceDiff
 from ..common import what
 from ..context import SignalContext

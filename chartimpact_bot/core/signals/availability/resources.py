@@ -9,9 +9,7 @@ from ...kubernetes.bodies import as_dict, as_list, get
 from ...kubernetes.containers import Container, container_pairs
 from ...kubernetes.paths import item
 from ...kubernetes.quantities import quantity
-from ...kubernetes.workloads import (
-    WORKLOAD_KINDS,
-)
+from ...kubernetes.workloads import WORKLOAD_KINDS
 from ...model import ResourceDiff
 from ..common import what
 from ..context import SignalContext

@@ -7,12 +7,7 @@ from typing import Any
 
 from ...kubernetes.bodies import as_dict, get
 from ...kubernetes.quantities import int_or_percent
-from ...kubernetes.workloads import (
-    ROLLING_KINDS,
-    STRATEGY_FIELDS,
-    pod_template,
-    replicas_of,
-)
+from ...kubernetes.workloads import ROLLING_KINDS, STRATEGY_FIELDS, pod_template, replicas_of
 from ...model import Resource
 from ..common import show, what
 from ..context import SignalContext, Update

@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...kubernetes.bodies import get
-from ...kubernetes.workloads import (
-    WORKLOAD_KINDS,
-    pod_template,
-)
+from ...kubernetes.workloads import WORKLOAD_KINDS, pod_template
 from ..common import what
 from ..context import SignalContext, Update
 from ..registry import Finding, change_type, update_detector

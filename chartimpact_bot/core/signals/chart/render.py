@@ -12,9 +12,7 @@ from .files import chart_file
 # `(web/templates/x.yaml:12:3)` and `web/templates/x.yaml:12:3` in Helm's errors.
 _HELM_LOCATION = re.compile(r"([\w./@-]+\.(?:yaml|yml|tpl|txt|json)):(\d+)(?::\d+)?")
 
-
 _LOCATION_SCAN = 2_000
-
 
 _OWN_LOCATION = re.compile(r"([\w./@-]+\.(?:yaml|yml|tpl|txt|json)) renders")
 

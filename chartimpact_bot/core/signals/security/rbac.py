@@ -14,7 +14,6 @@ from ..registry import Finding, chart_detector, resource_detector
 
 ESCALATION_VERBS = frozenset({"escalate", "bind", "impersonate"})
 
-
 CONTROL_RESOURCES = frozenset({"pods/exec", "pods/attach", "pods/portforward", "nodes/proxy"})
 
 
