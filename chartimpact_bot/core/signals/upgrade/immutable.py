@@ -8,6 +8,8 @@ from typing import Any
 from ...kubernetes.bodies import as_dict, get
 from ...kubernetes.paths import FieldPath
 from ...kubernetes.quantities import quantity
+from ...kubernetes.rbac import BINDING_KINDS
+from ...kubernetes.references import CONFIG_KINDS
 from ...kubernetes.selectors import labels_match
 from ...kubernetes.workloads import IMMUTABLE_SELECTOR_KINDS, pod_template
 from ..common import show, what
@@ -177,14 +179,7 @@ def immutable_storage(ctx: SignalContext, update: Update) -> Iterator[Finding]:
 @update_detector(
     "upgrade.immutable.other",
     "high",
-    kinds={
-        "RoleBinding",
-        "ClusterRoleBinding",
-        "ConfigMap",
-        "Secret",
-        "PriorityClass",
-        "CustomResourceDefinition",
-    },
+    kinds={*BINDING_KINDS, *CONFIG_KINDS, "PriorityClass", "CustomResourceDefinition"},
 )
 def immutable_other(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     """A RoleBinding's roleRef; data of an `immutable: true` ConfigMap or Secret; a Secret's
@@ -195,10 +190,10 @@ def immutable_other(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     """
     old, new = update.base.body, update.head.body
     kind = update.id.kind
-    checks: list[tuple[tuple[Any, ...], str]] = []
-    if kind in ("RoleBinding", "ClusterRoleBinding"):
+    checks: list[tuple[tuple[str, ...], str]] = []
+    if kind in BINDING_KINDS:
         checks.append((("roleRef",), "roleRef"))
-    elif kind in ("ConfigMap", "Secret"):
+    elif kind in CONFIG_KINDS:
         if old.get("immutable") is True:
             checks.extend(((field,), f"data of immutable {kind}") for field in ("data", "binaryData", "stringData"))
         if kind == "Secret":
