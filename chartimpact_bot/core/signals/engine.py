@@ -2,6 +2,8 @@
 
 - A detector that raises is logged and skipped; the chart report names it.
 - One signal per (type, resource, affected path): duplicates merge their raw changes.
+- A signal's changeType is the one rule (`registry.change_type`) applied to its finding's subject:
+  what the detector named, else the resource (the diff's, or the one the finding is about).
 - A signal absorbs the signals its detector declares (`absorbs`) on the same resource.
 - Custom rules (`.chartimpact.yml`) run after the built-in detectors and are signals like theirs.
 - Pattern detectors run last, over the signals found.
