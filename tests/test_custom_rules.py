@@ -28,15 +28,14 @@ from chartimpact_bot.core.signals.custom import (
     rule_detector,
 )
 from chartimpact_bot.core.signals.engine import detect_signals
+from chartimpact_bot.core.signals.registry import change_type
 from chartimpact_bot.core.signals.rule_paths import (
+    ANY_ITEM,
+    ANY_KEY,
     MAX_PATH_CHARS,
     MAX_SEGMENTS,
     MAX_WILDCARDS,
-    AnyItem,
-    AnyKey,
-    Index,
     ItemWhere,
-    Key,
     PathError,
     pairs,
     parse_path,
@@ -54,13 +53,13 @@ from tests.conftest import EXAMPLES, chart_yaml, diff_dirs, only_chart, write_fi
 def test_the_path_language_reads_keys_wildcards_indexes_and_item_selectors() -> None:
     path = parse_path("spec.template.spec.containers[*].env[name=LOG_LEVEL].value")
     assert path.segments == (
-        Key("spec"), Key("template"), Key("spec"), Key("containers"), AnyItem(),
-        Key("env"), ItemWhere((("name", "LOG_LEVEL"),)), Key("value"),
+        "spec", "template", "spec", "containers", ANY_ITEM,
+        "env", ItemWhere((("name", "LOG_LEVEL"),)), "value",
     )  # fmt: skip
-    assert parse_path('metadata.annotations["checksum/config"]').segments[-1] == Key("checksum/config")
-    assert parse_path('metadata.labels["app.kubernetes.io/name"]').segments[-1] == Key("app.kubernetes.io/name")
-    assert parse_path("metadata.labels.*").segments[-1] == AnyKey()
-    assert parse_path("spec.ports[0].port").segments[2] == Index(0)
+    assert parse_path('metadata.annotations["checksum/config"]').segments[-1] == "checksum/config"
+    assert parse_path('metadata.labels["app.kubernetes.io/name"]').segments[-1] == "app.kubernetes.io/name"
+    assert parse_path("metadata.labels.*").segments[-1] == ANY_KEY
+    assert parse_path("spec.ports[0].port").segments[2] == 0
     assert parse_path('subjects[kind=User,name="a,b"]').segments[-1] == ItemWhere((("kind", "User"), ("name", "a,b")))
 
 
@@ -324,8 +323,8 @@ def test_a_rule_is_described_like_a_detector_and_runs_alone_through_it() -> None
     )  # fmt: skip
     assert detector.explanation == "A rule of this repository's .chartimpact.yml."
     ctx = _context(count=1, keys=2)
-    found = list(detector.function(ctx, ctx.diffs[0]))
-    assert [(f.affected_path, f.before, f.after, f.change_type) for f in found] == [
+    found = list(detector.check(ctx, ctx.diffs[0]))
+    assert [(f.affected_path, f.before, f.after, f.subject and change_type(*f.subject)) for f in found] == [
         ("data.k0", "old", "new", "modified"),
         ("data.k1", "old", "new", "modified"),
     ]

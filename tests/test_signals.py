@@ -13,10 +13,12 @@ import pytest
 
 from chartimpact_bot.cli import main
 from chartimpact_bot.core.config_file import load_config
-from chartimpact_bot.core.model import Report
+from chartimpact_bot.core.model import Report, ResourceDiff
 from chartimpact_bot.core.report.markdown import render_markdown
 from chartimpact_bot.core.signals import registry
 from chartimpact_bot.core.signals.catalogue import render_catalogue
+from chartimpact_bot.core.signals.context import SignalContext
+from chartimpact_bot.core.signals.engine import detectors
 from chartimpact_bot.engine.pipeline import PipelineOptions
 from chartimpact_bot.github.checks import github_destination
 from tests.conftest import EXAMPLES, REPO_ROOT, chart_yaml, diff_dirs, only_chart, write_files
@@ -216,7 +218,8 @@ def test_a_crashing_detector_is_skipped_and_named(
 
     index = next(i for i, d in enumerate(registry.REGISTRY) if d.type == "workload.image")
     original = registry.REGISTRY[index]
-    registry.REGISTRY[index] = replace(original, function=broken)
+    assert isinstance(original, registry.ResourceDetector)
+    registry.REGISTRY[index] = replace(original, check=broken)
     request.addfinalizer(lambda: registry.REGISTRY.__setitem__(index, original))
     base, head = _pair(
         tmp_path,
@@ -292,6 +295,35 @@ def test_docs_list_every_registered_signal() -> None:
     assert committed == render_catalogue(), (
         "regenerate: python -m chartimpact_bot.core.signals.catalogue > docs/signals.md"
     )
+
+
+def test_every_signal_type_says_when_it_fires_and_why() -> None:
+    rows = [line.split(" | ") for line in render_catalogue().splitlines() if line.startswith("| `")]
+    assert len(rows) == len(detectors())
+    assert [row[0] for row in rows if any(not cell.strip("| ") for cell in row)] == []
+
+
+def test_a_detector_without_its_why_is_refused() -> None:
+    def undocumented(ctx: SignalContext, diff: ResourceDiff) -> list[registry.Finding]:
+        """Fires when something happens (and says nothing of why that matters)."""
+        return []
+
+    with pytest.raises(ValueError, match="needs a docstring"):
+        registry.resource_detector("test.undocumented", "low")(undocumented)
+    assert "test.undocumented" not in {d.type for d in detectors()}
+
+
+@pytest.mark.parametrize(
+    ("base", "head", "lifted", "expected"),
+    [
+        (None, "new", False, "added"),
+        ("old", None, False, "removed"),
+        ("old", "new", False, "modified"),
+        ("old", "new", True, "removed"),
+    ],
+)
+def test_the_change_type_rule(base: object, head: object, lifted: bool, expected: str) -> None:
+    assert registry.change_type(base, head, lifted=lifted) == expected
 
 
 def test_a_new_helm_lint_error_fires_chart_render(tmp_path: Path, options: PipelineOptions) -> None:

@@ -12,7 +12,7 @@ Cases live in tests/golden/signals/<family>.yaml:
       expect:                                   # every signal, in report order
         - {type: ..., resource: Kind ns/name, importance: ..., changeType: ..., before: ..., after: ...}
 
-An expectation may also pin `affectedPath`, `source` (file:line) or `action`.
+An expectation may also pin `affectedPath`, `description`, `source` (file:line) or `action`.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def summarize(signal: Signal) -> dict[str, Any]:
         "before": signal.before,
         "after": signal.after,
         "affectedPath": signal.affected_path,
+        "description": signal.description,
         "source": f"{signal.source.file}:{signal.source.line}" if signal.source else None,
         "action": signal.action,
     }

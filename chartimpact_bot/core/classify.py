@@ -10,26 +10,11 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .diff import FieldChange
+from .kubernetes.workloads import POD_SPEC_PATHS, ROLLING_KINDS, WORKLOAD_KINDS
 from .model import Change, Importance, PathToken, Resource
-
-# Where the pod spec lives in each pod-bearing kind.
-POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
-    "Pod": ("spec",),
-    "Deployment": ("spec", "template", "spec"),
-    "StatefulSet": ("spec", "template", "spec"),
-    "DaemonSet": ("spec", "template", "spec"),
-    "ReplicaSet": ("spec", "template", "spec"),
-    "ReplicationController": ("spec", "template", "spec"),
-    "Job": ("spec", "template", "spec"),
-    "Rollout": ("spec", "template", "spec"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-}
-# Kinds whose pod template change restarts running pods.
-ROLLING_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Rollout"})
-WORKLOAD_KINDS = frozenset(POD_SPEC_PATHS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +38,11 @@ def _r(
     return Rule(pattern, semantic_type, category, importance, flags, frozenset(kinds) if kinds else None)
 
 
+def _only(kinds: set[str], *rules: Rule) -> tuple[Rule, ...]:
+    """Rules for these kinds only."""
+    return tuple(replace(rule, kinds=frozenset(kinds)) for rule in rules)
+
+
 _CONTAINERS = "@pod.{containers,initContainers,ephemeralContainers}"
 
 
@@ -64,6 +54,16 @@ def _expand(pattern: str) -> list[str]:
     return [p for option in options.split(",") for p in _expand(head + option + tail)]
 
 
+def _metadata(prefix: str, type_prefix: str) -> tuple[Rule, ...]:
+    """Labels and annotations, of a resource (`metadata`) or of its pod template (`@podmeta`)."""
+    return (
+        _r(f"{prefix}.annotations.checksum/*", "checksum-annotation", "configuration", "low"),
+        _r(f"{prefix}.labels*", f"{type_prefix}label", "metadata", "low"),
+        _r(f"{prefix}.annotations*", f"{type_prefix}annotation", "metadata", "low"),
+        _r(f"{prefix}*", f"{type_prefix}metadata", "metadata", "low"),
+    )
+
+
 # First match wins. Patterns are fnmatch globs over the dotted generic path.
 RULES: tuple[Rule, ...] = (
     # containers
@@ -71,82 +71,24 @@ RULES: tuple[Rule, ...] = (
     _r("@pod.{containers,ephemeralContainers}", "container", "workload", "medium", "runtime-impact"),
     _r(f"{_CONTAINERS}.image", "container.image", "workload", "medium", "runtime-impact"),
     _r(f"{_CONTAINERS}.imagePullPolicy", "container.imagePullPolicy", "workload", "low"),
+    _r(f"{_CONTAINERS}.{{command,args}}*", "container.command", "workload", "medium", "runtime-impact"),
+    _r(f"{_CONTAINERS}.{{env,envFrom}}*", "container.env", "configuration", "medium", "runtime-impact"),
+    _r(f"{_CONTAINERS}.resources.limits*", "container.resources.limits", "resources", "medium", "runtime-impact"),
     _r(
-        f"{_CONTAINERS}.{{command,args}}*",
-        "container.command",
-        "workload",
-        "medium",
-        "runtime-impact",
-    ),
-    _r(
-        f"{_CONTAINERS}.{{env,envFrom}}*",
-        "container.env",
-        "configuration",
-        "medium",
-        "runtime-impact",
-    ),
-    _r(
-        f"{_CONTAINERS}.resources.limits*",
-        "container.resources.limits",
-        "resources",
-        "medium",
-        "runtime-impact",
-    ),
-    _r(
-        f"{_CONTAINERS}.resources.requests*",
-        "container.resources.requests",
-        "resources",
-        "medium",
-        "scheduling-impact",
+        f"{_CONTAINERS}.resources.requests*", "container.resources.requests", "resources", "medium", "scheduling-impact"
     ),
     _r(f"{_CONTAINERS}.resources*", "container.resources", "resources", "medium", "runtime-impact"),
-    _r(
-        f"{_CONTAINERS}.readinessProbe*",
-        "container.probe.readiness",
-        "probes",
-        "medium",
-        "runtime-impact",
-    ),
-    _r(
-        f"{_CONTAINERS}.livenessProbe*",
-        "container.probe.liveness",
-        "probes",
-        "medium",
-        "runtime-impact",
-    ),
-    _r(
-        f"{_CONTAINERS}.startupProbe*",
-        "container.probe.startup",
-        "probes",
-        "medium",
-        "runtime-impact",
-    ),
-    _r(
-        f"{_CONTAINERS}.securityContext*",
-        "container.securityContext",
-        "security",
-        "high",
-        "runtime-impact",
-    ),
+    _r(f"{_CONTAINERS}.readinessProbe*", "container.probe.readiness", "probes", "medium", "runtime-impact"),
+    _r(f"{_CONTAINERS}.livenessProbe*", "container.probe.liveness", "probes", "medium", "runtime-impact"),
+    _r(f"{_CONTAINERS}.startupProbe*", "container.probe.startup", "probes", "medium", "runtime-impact"),
+    _r(f"{_CONTAINERS}.securityContext*", "container.securityContext", "security", "high", "runtime-impact"),
     _r(f"{_CONTAINERS}.ports*", "container.port", "networking", "medium"),
-    _r(
-        f"{_CONTAINERS}.volumeMounts*",
-        "container.volumeMount",
-        "storage",
-        "medium",
-        "runtime-impact",
-    ),
+    _r(f"{_CONTAINERS}.volumeMounts*", "container.volumeMount", "storage", "medium", "runtime-impact"),
     _r(f"{_CONTAINERS}.lifecycle*", "container.lifecycle", "workload", "medium", "runtime-impact"),
     _r(f"{_CONTAINERS}.*", "container.field", "workload", "low"),
     # pod spec
     _r("@pod.securityContext*", "pod.securityContext", "security", "high", "runtime-impact"),
-    _r(
-        "@pod.{hostNetwork,hostPID,hostIPC,hostUsers}",
-        "pod.hostNamespace",
-        "security",
-        "high",
-        "runtime-impact",
-    ),
+    _r("@pod.{hostNetwork,hostPID,hostIPC,hostUsers}", "pod.hostNamespace", "security", "high", "runtime-impact"),
     _r("@pod.volumes.hostPath*", "pod.volume.hostPath", "security", "high", "runtime-impact"),
     _r("@pod.volumes*", "pod.volume", "storage", "medium", "runtime-impact"),
     _r(
@@ -165,42 +107,17 @@ RULES: tuple[Rule, ...] = (
     _r("@pod.terminationGracePeriodSeconds", "pod.termination", "workload", "low"),
     _r("@pod.imagePullSecrets*", "pod.imagePullSecrets", "configuration", "low"),
     _r("@pod.*", "pod.field", "workload", "low"),
-    _r("@podmeta.annotations.checksum/*", "checksum-annotation", "configuration", "low"),
-    _r("@podmeta.labels*", "pod.label", "metadata", "low"),
-    _r("@podmeta.annotations*", "pod.annotation", "metadata", "low"),
-    _r("@podmeta*", "pod.metadata", "metadata", "low"),
+    *_metadata("@podmeta", "pod."),
     # workload controllers
     _r("spec.replicas", "replicas", "scaling", "medium", "scaling-change"),
-    _r(
-        "spec.selector*",
-        "selector",
-        "workload",
-        "high",
-        "immutable-field",
-        kinds=set(WORKLOAD_KINDS),
-    ),
+    _r("spec.selector*", "selector", "workload", "high", "immutable-field", kinds=set(WORKLOAD_KINDS)),
     _r("spec.{strategy,updateStrategy}*", "rollout.strategy", "workload", "medium"),
-    _r(
-        "spec.{minReadySeconds,progressDeadlineSeconds,revisionHistoryLimit}",
-        "rollout.timing",
-        "workload",
-        "low",
-    ),
+    _r("spec.{minReadySeconds,progressDeadlineSeconds,revisionHistoryLimit}", "rollout.timing", "workload", "low"),
     _r("spec.volumeClaimTemplates*", "storage.claimTemplate", "storage", "high", "immutable-field"),
-    _r(
-        "spec.{serviceName,podManagementPolicy}",
-        "statefulset.identity",
-        "workload",
-        "high",
-        "immutable-field",
-        kinds={"StatefulSet"},
-    ),
-    _r(
-        "spec.persistentVolumeClaimRetentionPolicy*",
-        "storage.retention",
-        "storage",
-        "high",
-        kinds={"StatefulSet"},
+    *_only(
+        {"StatefulSet"},
+        _r("spec.{serviceName,podManagementPolicy}", "statefulset.identity", "workload", "high", "immutable-field"),
+        _r("spec.persistentVolumeClaimRetentionPolicy*", "storage.retention", "storage", "high"),
     ),
     _r(
         "spec.{schedule,suspend,concurrencyPolicy,timeZone}",
@@ -210,58 +127,33 @@ RULES: tuple[Rule, ...] = (
         kinds={"CronJob"},
     ),
     # autoscaling and disruption
-    _r(
-        "spec.{minReplicas,maxReplicas}",
-        "hpa.replicas",
-        "scaling",
-        "medium",
-        "scaling-change",
-        kinds={"HorizontalPodAutoscaler"},
+    *_only(
+        {"HorizontalPodAutoscaler"},
+        _r("spec.{minReplicas,maxReplicas}", "hpa.replicas", "scaling", "medium", "scaling-change"),
+        _r("spec.scaleTargetRef*", "hpa.target", "scaling", "high", "scaling-change"),
+        _r("spec.*", "hpa.policy", "scaling", "medium", "scaling-change"),
     ),
-    _r(
-        "spec.scaleTargetRef*",
-        "hpa.target",
-        "scaling",
-        "high",
-        "scaling-change",
-        kinds={"HorizontalPodAutoscaler"},
+    *_only(
+        {"PodDisruptionBudget"},
+        _r("spec.{minAvailable,maxUnavailable}", "pdb.budget", "availability", "medium"),
+        _r("spec.*", "pdb.field", "availability", "medium"),
     ),
-    _r(
-        "spec.*",
-        "hpa.policy",
-        "scaling",
-        "medium",
-        "scaling-change",
-        kinds={"HorizontalPodAutoscaler"},
-    ),
-    _r(
-        "spec.{minAvailable,maxUnavailable}",
-        "pdb.budget",
-        "availability",
-        "medium",
-        kinds={"PodDisruptionBudget"},
-    ),
-    _r("spec.*", "pdb.field", "availability", "medium", kinds={"PodDisruptionBudget"}),
     # networking
-    _r("spec.type", "service.type", "networking", "high", kinds={"Service"}),
-    _r(
-        "spec.{clusterIP,clusterIPs,loadBalancerClass}*",
-        "service.clusterIP",
-        "networking",
-        "high",
-        "immutable-field",
-        kinds={"Service"},
+    *_only(
+        {"Service"},
+        _r("spec.type", "service.type", "networking", "high"),
+        _r(
+            "spec.{clusterIP,clusterIPs,loadBalancerClass}*",
+            "service.clusterIP",
+            "networking",
+            "high",
+            "immutable-field",
+        ),
+        _r("spec.{externalIPs,loadBalancerSourceRanges,loadBalancerIP}*", "service.exposure", "networking", "high"),
+        _r("spec.selector*", "service.selector", "networking", "high"),
+        _r("spec.ports*", "service.port", "networking", "medium"),
+        _r("spec.*", "service.field", "networking", "low"),
     ),
-    _r(
-        "spec.{externalIPs,loadBalancerSourceRanges,loadBalancerIP}*",
-        "service.exposure",
-        "networking",
-        "high",
-        kinds={"Service"},
-    ),
-    _r("spec.selector*", "service.selector", "networking", "high", kinds={"Service"}),
-    _r("spec.ports*", "service.port", "networking", "medium", kinds={"Service"}),
-    _r("spec.*", "service.field", "networking", "low", kinds={"Service"}),
     _r("spec.rules*", "ingress.rule", "networking", "medium", kinds={"Ingress", "HTTPRoute"}),
     _r("spec.tls*", "ingress.tls", "networking", "medium", kinds={"Ingress"}),
     _r("spec.*", "ingress.field", "networking", "medium", kinds={"Ingress", "HTTPRoute"}),
@@ -269,72 +161,33 @@ RULES: tuple[Rule, ...] = (
     # rbac
     _r("rules*", "rbac.rule", "rbac", "high", kinds={"Role", "ClusterRole"}),
     _r("aggregationRule*", "rbac.aggregation", "rbac", "high", kinds={"ClusterRole"}),
-    _r(
-        "roleRef*",
-        "rbac.roleRef",
-        "rbac",
-        "high",
-        "immutable-field",
-        kinds={"RoleBinding", "ClusterRoleBinding"},
-    ),
+    _r("roleRef*", "rbac.roleRef", "rbac", "high", "immutable-field", kinds={"RoleBinding", "ClusterRoleBinding"}),
     _r("subjects*", "rbac.subject", "rbac", "high", kinds={"RoleBinding", "ClusterRoleBinding"}),
-    _r(
-        "automountServiceAccountToken",
-        "serviceAccount.automount",
-        "security",
-        "medium",
-        kinds={"ServiceAccount"},
-    ),
+    _r("automountServiceAccountToken", "serviceAccount.automount", "security", "medium", kinds={"ServiceAccount"}),
     # configuration and storage
-    _r(
-        "{data,binaryData}*",
-        "config.data",
-        "configuration",
-        "medium",
-        "runtime-impact",
-        kinds={"ConfigMap"},
-    ),
-    _r(
-        "{data,stringData}*",
-        "secret.data",
-        "configuration",
-        "medium",
-        "runtime-impact",
-        "sensitive",
-        kinds={"Secret"},
-    ),
+    _r("{data,binaryData}*", "config.data", "configuration", "medium", "runtime-impact", kinds={"ConfigMap"}),
+    _r("{data,stringData}*", "secret.data", "configuration", "medium", "runtime-impact", "sensitive", kinds={"Secret"}),
     _r("type", "secret.type", "configuration", "high", "immutable-field", kinds={"Secret"}),
     _r("immutable", "config.immutable", "configuration", "medium", kinds={"ConfigMap", "Secret"}),
-    _r(
-        "spec.resources.requests*",
-        "storage.size",
-        "storage",
-        "medium",
-        kinds={"PersistentVolumeClaim"},
-    ),
-    _r(
-        "spec*",
-        "storage.claim",
-        "storage",
-        "high",
-        "immutable-field",
-        kinds={"PersistentVolumeClaim"},
+    *_only(
+        {"PersistentVolumeClaim"},
+        _r("spec.resources.requests*", "storage.size", "storage", "medium"),
+        _r("spec*", "storage.claim", "storage", "high", "immutable-field"),
     ),
     _r("spec*", "storage.volume", "storage", "high", kinds={"PersistentVolume"}),
     _r("*", "storage.class", "storage", "high", "immutable-field", kinds={"StorageClass"}),
-    _r("spec.versions*", "crd.version", "api", "high", kinds={"CustomResourceDefinition"}),
-    _r("spec*", "crd.schema", "api", "medium", kinds={"CustomResourceDefinition"}),
-    _r("{rules,limits}*", "quota", "resources", "medium", kinds={"ResourceQuota", "LimitRange"}),
-    _r("spec*", "quota", "resources", "medium", kinds={"ResourceQuota", "LimitRange"}),
+    *_only(
+        {"CustomResourceDefinition"},
+        _r("spec.versions*", "crd.version", "api", "high"),
+        _r("spec*", "crd.schema", "api", "medium"),
+    ),
+    _r("{rules,limits,spec}*", "quota", "resources", "medium", kinds={"ResourceQuota", "LimitRange"}),
     # metadata
     _r("apiVersion", "apiVersion", "api", "medium"),
     _r("metadata.namespace", "namespace", "metadata", "medium"),
-    _r("metadata.annotations.checksum/*", "checksum-annotation", "configuration", "low"),
     _r("metadata.annotations.helm.sh/hook*", "hook", "metadata", "medium"),
     _r("metadata.annotations.helm.sh/resource-policy", "resource-policy", "storage", "medium"),
-    _r("metadata.labels*", "label", "metadata", "low"),
-    _r("metadata.annotations*", "annotation", "metadata", "low"),
-    _r("metadata*", "metadata", "metadata", "low"),
+    *_metadata("metadata", ""),
 )
 
 _EXPANDED: tuple[tuple[re.Pattern[str], Rule], ...] = tuple(

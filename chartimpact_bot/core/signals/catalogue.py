@@ -6,10 +6,12 @@ what is implemented.
 
 from __future__ import annotations
 
+import inspect
 import sys
 
 from ..model import CATEGORIES
 from .engine import detectors
+from .registry import Detector, change_type
 
 _TITLES = {"availability": "Availability", "security": "Security", "upgrade": "Upgrade safety", "other": "Other"}
 
@@ -23,6 +25,8 @@ def render_catalogue() -> str:
         "A repository adds signal types of its own, `custom.<id>`, with `rules:` in `.chartimpact.yml`",
         "(see configuration.md); they take part in thresholds, ignores and annotations like these.",
         "",
+        *_change_type_rule(),
+        "",
     ]
     registered = detectors()
     for category in CATEGORIES:
@@ -33,7 +37,13 @@ def render_catalogue() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _table(title: str, group: list) -> list[str]:  # type: ignore[type-arg]
+def _change_type_rule() -> list[str]:
+    """The rule's own words (the docstring of `change_type`, without the note on its arguments)."""
+    paragraphs = inspect.cleandoc(change_type.__doc__ or "").split("\n\n")
+    return "\n\n".join(paragraphs[:2]).splitlines()
+
+
+def _table(title: str, group: list[Detector]) -> list[str]:
     lines = [
         f"## {title}",
         "",

@@ -6,12 +6,27 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..kubernetes.bodies import as_dict, get
+from ..kubernetes.selectors import labels_match
+from ..kubernetes.workloads import pod_template
 from ..model import Resource as Res
 from ..model import ResourceDiff, ResourceId
 from ..semver import Version
 from ..sensitive import fingerprint, mask_leaf
 from ..side import ChartSide, Side
-from .kube import as_dict, get, labels_match, pod_template
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """A resource on both sides of the change: what `helm upgrade` updates in place."""
+
+    base: Res
+    head: Res
+    diff: ResourceDiff
+
+    @property
+    def id(self) -> ResourceId:
+        return self.head.id
 
 
 @dataclass(slots=True)
@@ -84,6 +99,10 @@ class SignalContext:
                 return resource
         return None
 
-    def chart_id(self) -> ResourceId:
-        """The pseudo-resource chart-level signals are about."""
-        return ResourceId("", "Chart", "", self.chart_name)
+    def chart_resource(self) -> Res:
+        """The pseudo-resource chart-level signals are about (kind Chart, named after the chart)."""
+        return Res(ResourceId("", "Chart", "", self.chart_name), "v2", {}, self.chart_path, 0)
+
+    def either(self, rid: ResourceId) -> Res:
+        """The resource as the head renders it, or as the base did when the head no longer does."""
+        return self.head.resources.get(rid) or self.base.resources[rid]

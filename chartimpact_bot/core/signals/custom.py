@@ -26,11 +26,11 @@ from functools import partial
 from typing import Any
 
 from ..config import CustomRule
-from ..model import ChangeType, PathToken, ResourceDiff
+from ..kubernetes.bodies import as_dict
+from ..model import ResourceDiff
 from .common import show, what
 from .context import SignalContext
-from .kube import as_dict
-from .registry import Detector, Finding
+from .registry import Detector, Finding, ResourceDetector, change_type
 from .rule_paths import Pair, PathError, RulePath, pairs, parse_path
 from .rule_patterns import MAX_SUBJECT_CHARS, Pattern, PatternError, compile_pattern
 
@@ -174,20 +174,18 @@ def compile_rule(rule: CustomRule) -> CompiledRule:
     return CompiledRule(rule, parse_path(rule.path), pattern)
 
 
-def rule_detector(compiled: CompiledRule) -> Detector:
+def rule_detector(compiled: CompiledRule) -> ResourceDetector:
     """The rule as the engine's detectors are described: what its signals are (type, category,
     importance, explanation), and a function that runs it alone on one resource."""
     rule = compiled.rule
-    return Detector(
+    return ResourceDetector(
         type=rule.type,
         category=rule.category,
         importance=rule.importance,
         explanation=rule.explanation or DEFAULT_EXPLANATION,
-        scope="resource",
-        kinds=frozenset(rule.kinds) if rule.kinds else None,
-        absorbs=(),
-        function=partial(_run_alone, compiled),
         doc=rule.description,
+        kinds=frozenset(rule.kinds) if rule.kinds else None,
+        check=partial(_run_alone, compiled),
     )
 
 
@@ -243,24 +241,18 @@ def _finding(rule: CustomRule, diff: ResourceDiff, pair: Pair) -> Finding:
     before = pair.base.value if pair.base is not None else None
     after = pair.head.value if pair.head is not None else None
     subject = f"{rule.description}: {what(diff.resource)}"
-    change: ChangeType
-    tokens: tuple[PathToken, ...]
-    if pair.base is None and pair.head is not None:
-        change, tokens = "added", pair.head.tokens
+    change = change_type(pair.base, pair.head)
+    if change == "added":
         sentence = f"{subject} sets {pair.display} to {show(after)}"
-    elif pair.head is None and pair.base is not None:
-        change, tokens = "removed", pair.base.tokens
+    elif change == "removed":
         sentence = f"{subject} no longer sets {pair.display} (was {show(before)})"
     else:
-        assert pair.head is not None
-        change, tokens = "modified", pair.head.tokens
         sentence = f"{subject} sets {pair.display} to {show(after)} (was {show(before)})"
     return Finding(
-        sentence,
-        pair.display,
-        before,
-        after,
-        change,
-        tokens,
+        description=sentence,
+        path=pair.path,
+        before=before,
+        after=after,
+        subject=(pair.base, pair.head),
         side="base" if change == "removed" else "head",
     )

@@ -2,6 +2,8 @@
 
 - A detector that raises is logged and skipped; the chart report names it.
 - One signal per (type, resource, affected path): duplicates merge their raw changes.
+- A signal's changeType is the one rule (`registry.change_type`) applied to its finding's subject:
+  what the detector named, else the resource (the diff's, or the one the finding is about).
 - A signal absorbs the signals its detector declares (`absorbs`) on the same resource.
 - Custom rules (`.chartimpact.yml`) run after the built-in detectors and are signals like theirs.
 - Pattern detectors run last, over the signals found.
@@ -11,23 +13,37 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
+import pkgutil
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from ..config import CustomRule
 from ..errors import brief
-from ..model import CATEGORIES, IMPORTANCES, Change, ChangeOp, ResourceDiff, ResourceId, Signal, SignalSource
-
-# Importing the families registers their detectors.
-from . import availability, chart, patterns, pss, security, upgrade, workload  # noqa: F401
+from ..model import CATEGORIES, IMPORTANCES, Change, ChangeOp, Resource, ResourceDiff, ResourceId, Signal, SignalSource
 from .context import SignalContext
 from .custom import evaluate_rules
-from .registry import REGISTRY, Detector, Finding
+from .registry import REGISTRY, ChartDetector, Detector, Finding, PatternDetector, ResourceDetector, change_type
 from .rule_paths import PathError
 from .rule_patterns import PatternError
 
 log = logging.getLogger(__name__)
+
+
+def _import_families() -> None:
+    """Import every module of every family package below this one (security/, availability/, …):
+    their decorators register the detectors, so a new signal type needs no list to join."""
+    signals = importlib.import_module(__package__)
+    for family in pkgutil.iter_modules(signals.__path__, f"{__package__}."):
+        if family.ispkg:
+            package = importlib.import_module(family.name)
+            for module in pkgutil.iter_modules(package.__path__, f"{family.name}."):
+                importlib.import_module(module.name)
+
+
+_import_families()
 
 
 class Locator(Protocol):
@@ -70,7 +86,7 @@ def detect_signals(
     failures: list[str] = []
     found: list[tuple[Detector, Finding, ResourceDiff | None]] = []
     for det in detectors():
-        if det.scope == "pattern" or (only is not None and det.type not in only):
+        if isinstance(det, PatternDetector) or (only is not None and det.type not in only):
             continue
         try:
             found.extend(_run(det, ctx))
@@ -86,18 +102,18 @@ def detect_signals(
         except Exception as exc:  # a rule the library was handed unvalidated: report, go on
             log.warning("custom rules failed: %r", exc, exc_info=True)
             failures.append(_failure("custom rules", exc))
-    signals = _absorb(_merge(found, locator))
+    signals = _absorb(_merge(found, locator, ctx))
     for det in detectors():
-        if det.scope != "pattern" or (only is not None and det.type not in only):
+        if not isinstance(det, PatternDetector) or (only is not None and det.type not in only):
             continue
         try:
             members = list(signals.values())
-            pattern_findings = [(det, f, None) for f in det.function(ctx, members)]
+            pattern_findings = [(det, f, None) for f in det.check(ctx, members)]
         except Exception as exc:
             log.warning("pattern detector %s failed: %r", det.type, exc, exc_info=True)
             failures.append(_failure(det.type, exc))
             continue
-        signals.update({sid: built[0] for sid, built in _merge(pattern_findings, locator).items()})
+        signals.update({sid: built[0] for sid, built in _merge(pattern_findings, locator, ctx).items()})
     return sorted(signals.values(), key=sort_key), failures
 
 
@@ -111,13 +127,15 @@ def sort_key(signal: Signal) -> tuple[int, int, str, tuple[str, str, str, str], 
     )
 
 
-def _run(det: Detector, ctx: SignalContext) -> list[tuple[Detector, Finding, ResourceDiff | None]]:
-    if det.scope == "chart":
-        return [(det, finding, None) for finding in det.function(ctx)]
+def _run(
+    det: ResourceDetector | ChartDetector, ctx: SignalContext
+) -> list[tuple[Detector, Finding, ResourceDiff | None]]:
+    if isinstance(det, ChartDetector):
+        return [(det, finding, None) for finding in det.check(ctx)]
     out: list[tuple[Detector, Finding, ResourceDiff | None]] = []
     for diff in ctx.diffs:
         if det.applies_to(diff.id.kind):
-            out.extend((det, finding, diff) for finding in det.function(ctx, diff))
+            out.extend((det, finding, diff) for finding in det.check(ctx, diff))
     return out
 
 
@@ -126,21 +144,21 @@ _Built = tuple[Signal, tuple[str, ...]]
 
 
 def _merge(
-    found: Iterable[tuple[Detector, Finding, ResourceDiff | None]], locator: Locator | None
+    found: Iterable[tuple[Detector, Finding, ResourceDiff | None]], locator: Locator | None, ctx: SignalContext
 ) -> dict[str, _Built]:
     signals: dict[str, _Built] = {}
     for det, finding, diff in found:
-        resource = finding.resource or (diff.id if diff is not None else None)
-        if resource is None:
+        about = finding.about or (diff.resource if diff is not None else None)
+        if about is None:
             continue
-        api_version = finding.api_version or (diff.resource.api_version if diff is not None else "")
+        resource = about.id
         type_ = finding.type or det.type
         sid = signal_id(type_, resource, finding.affected_path)
         raw = _raw_changes(diff, finding) if diff is not None else ()
         existing = signals.get(sid)
         if existing is not None:
             merged_raw = tuple(dict.fromkeys((*existing[0].raw_changes, *raw)))
-            signals[sid] = (_replace(existing[0], raw_changes=merged_raw), existing[1])
+            signals[sid] = (replace(existing[0], raw_changes=merged_raw), existing[1])
             continue
         signal = Signal(
             id=sid,
@@ -148,10 +166,10 @@ def _merge(
             category=det.category,
             importance=finding.importance or det.importance,
             resource=resource,
-            api_version=api_version,
-            change_type=finding.change_type,
+            api_version=about.api_version,
+            change_type=change_type(*_subject(finding, diff, about, ctx), lifted=finding.lifted),
             description=finding.description,
-            explanation=finding.explanation or det.explanation,
+            explanation=det.explanation,
             affected_path=finding.affected_path,
             before=finding.before,
             after=finding.after,
@@ -161,6 +179,15 @@ def _merge(
         )
         signals[sid] = (signal, det.absorbs)
     return signals
+
+
+def _subject(finding: Finding, diff: ResourceDiff | None, about: Resource, ctx: SignalContext) -> tuple[object, object]:
+    """What the finding is about on each side: what its detector named, else its resource."""
+    if finding.subject is not None:
+        return finding.subject
+    if finding.about is None and diff is not None:
+        return diff.base, diff.head
+    return ctx.base.resources.get(about.id), ctx.head.resources.get(about.id)
 
 
 def _absorb(built: dict[str, _Built]) -> dict[str, Signal]:
@@ -187,7 +214,7 @@ def _absorb(built: dict[str, _Built]) -> dict[str, Signal]:
         if sid in removed:
             continue
         if sid in absorbed:
-            signal = _replace(signal, related=tuple(sorted({*signal.related, *absorbed[sid]})))
+            signal = replace(signal, related=tuple(sorted({*signal.related, *absorbed[sid]})))
         out[sid] = signal
     return out
 
@@ -207,9 +234,3 @@ def _related(change: Change, target: str) -> bool:
         return not a  # the whole-resource change relates to everything in it
     shorter, longer = (a, b) if len(a) <= len(b) else (b, a)
     return longer.startswith(shorter) and (len(longer) == len(shorter) or longer[len(shorter)] in ".[")
-
-
-def _replace(signal: Signal, **changes: object) -> Signal:
-    from dataclasses import replace  # noqa: PLC0415
-
-    return replace(signal, **changes)  # type: ignore[arg-type]

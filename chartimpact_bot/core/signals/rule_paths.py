@@ -19,11 +19,12 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from enum import Enum
 from itertools import zip_longest
 from typing import Any
 
-from ..diff import display_item, display_key, list_item_keys
-from ..model import PathToken
+from ..diff import list_item_keys
+from ..kubernetes.paths import FieldPath, Item, Step, display_path
 from .rule_patterns import scalar_text
 
 MAX_PATH_CHARS = 256
@@ -42,31 +43,23 @@ class PathError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Key:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class AnyKey:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Index:
-    position: int
-
-
-@dataclass(frozen=True, slots=True)
-class AnyItem:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
 class ItemWhere:
+    """`[name=web]`: the list items whose fields have those values."""
+
     conditions: tuple[tuple[str, str], ...]
 
 
-Segment = Key | AnyKey | Index | AnyItem | ItemWhere
+class Wildcard(Enum):
+    """`*` in place of a key (every key of the mapping), `[*]` in place of a position (every item)."""
+
+    ANY_KEY = "*"
+    ANY_ITEM = "[*]"
+
+
+ANY_KEY, ANY_ITEM = Wildcard.ANY_KEY, Wildcard.ANY_ITEM
+# A mapping key (`a`, `["a.b"]`), a list position (`[3]`), the items of a list that match, or a
+# wildcard: a field path (kubernetes/paths.py) that may select more than one place.
+Segment = str | int | ItemWhere | Wildcard
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,19 +70,22 @@ class RulePath:
 
 @dataclass(frozen=True, slots=True)
 class Located:
-    """A value on one side and the JSON path of it in that side's resource body."""
+    """A value that is there on one side (None stands for a side that does not have it)."""
 
-    tokens: tuple[PathToken, ...]
     value: Any
 
 
 @dataclass(frozen=True, slots=True)
 class Pair:
-    """One place the path names: its display path and what is there on each side (None: absent)."""
+    """One place the path names, and what is there on each side (None: absent)."""
 
-    display: str
+    path: FieldPath
     base: Located | None
     head: Located | None
+
+    @property
+    def display(self) -> str:
+        return display_path(self.path)
 
 
 def parse_path(text: str) -> RulePath:
@@ -115,22 +111,22 @@ def parse_path(text: str) -> RulePath:
         raise PathError("the path names no field")
     if len(segments) > MAX_SEGMENTS:
         raise PathError(f"a path has at most {MAX_SEGMENTS} segments (got {len(segments)})")
-    wildcards = sum(isinstance(s, AnyKey | AnyItem) for s in segments)
+    wildcards = sum(isinstance(s, Wildcard) for s in segments)
     if wildcards > MAX_WILDCARDS:
         raise PathError(f"a path has at most {MAX_WILDCARDS} wildcards (got {wildcards})")
     return RulePath(text, tuple(segments))
 
 
 def _key(name: str) -> Segment:
-    return AnyKey() if name == "*" else Key(name)
+    return ANY_KEY if name == "*" else name
 
 
 def _bracketed(inside: str) -> Segment:
     stripped = inside.strip()
     if stripped == "*":
-        return AnyItem()
+        return ANY_ITEM
     if stripped.isdigit():
-        return Index(int(stripped))
+        return int(stripped)
     if stripped.startswith('"'):
         try:
             name = json.loads(stripped)
@@ -138,7 +134,7 @@ def _bracketed(inside: str) -> Segment:
             raise PathError(f"[{inside}] is not a quoted key") from exc
         if not isinstance(name, str):
             raise PathError(f"[{inside}] is not a quoted key")
-        return Key(name)
+        return name
     conditions = []
     for part in _split_conditions(inside):
         match = _CONDITION.fullmatch(part)
@@ -176,9 +172,9 @@ def pairs(path: RulePath, base: Any, head: Any, spend: Spend) -> Iterator[Pair]:
     """Every place `path` names in either body (None for a side without the resource), with
     the value on each side. `spend(n)` is charged for every node visited, so the caller can
     bound the work of a hostile path over a huge resource."""
-    start_base = Located((), base) if base is not None else None
-    start_head = Located((), head) if head is not None else None
-    yield from _Walker(spend).walk(path.segments, start_base, start_head, "", None)
+    start_base = Located(base) if base is not None else None
+    start_head = Located(head) if head is not None else None
+    yield from _Walker(spend).walk(path.segments, start_base, start_head, (), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +182,12 @@ class _Walker:
     spend: Spend
 
     def walk(
-        self, segments: tuple[Segment, ...], base: Located | None, head: Located | None, display: str, field: str | None
+        self,
+        segments: tuple[Segment, ...],
+        base: Located | None,
+        head: Located | None,
+        at: FieldPath,
+        field: str | None,
     ) -> Iterator[Pair]:
         """The pairs below (base, head) for the remaining segments; `field` is the key that led
         here, which decides how a list's items are paired."""
@@ -194,13 +195,13 @@ class _Walker:
         if base is None and head is None:
             return
         if not segments:
-            yield Pair(display.lstrip("."), base, head)
+            yield Pair(at, base, head)
             return
         segment, rest = segments[0], segments[1:]
-        if isinstance(segment, Key):
-            name = segment.name
-            yield from self.walk(rest, _child(base, name), _child(head, name), display + display_key(name), name)
-        elif isinstance(segment, AnyKey):
+        if isinstance(segment, str):
+            name = segment
+            yield from self.walk(rest, _child(base, name), _child(head, name), (*at, name), name)
+        elif segment is ANY_KEY:
             keys = {
                 str(k): k
                 for side in (base, head)
@@ -209,36 +210,36 @@ class _Walker:
             }
             for text in sorted(keys):
                 key = keys[text]
-                yield from self.walk(rest, _child(base, key), _child(head, key), display + display_key(key), text)
-        elif isinstance(segment, Index):
-            at = segment.position
-            yield from self.walk(rest, _item(base, at), _item(head, at), f"{display}[{at}]", None)
+                yield from self.walk(rest, _child(base, key), _child(head, key), (*at, text), text)
+        elif isinstance(segment, int):
+            position = segment
+            yield from self.walk(rest, _item(base, position), _item(head, position), (*at, position), None)
         else:
-            for item_display, old, new in _items(segment, base, head, field):
-                yield from self.walk(rest, old, new, display + item_display, None)
+            for step, old, new in _items(segment, base, head, field):
+                yield from self.walk(rest, old, new, (*at, step), None)
 
 
 def _child(side: Located | None, key: Any) -> Located | None:
     if side is None or not isinstance(side.value, dict) or key not in side.value:
         return None
-    return Located((*side.tokens, key), side.value[key])
+    return Located(side.value[key])
 
 
 def _item(side: Located | None, position: int) -> Located | None:
     if side is None or not isinstance(side.value, list) or position >= len(side.value):
         return None
-    return Located((*side.tokens, position), side.value[position])
+    return Located(side.value[position])
 
 
 def _list(side: Located | None) -> list[Any] | None:
     return side.value if side is not None and isinstance(side.value, list) else None
 
 
-_ItemPair = tuple[str, Located | None, Located | None]
+_ItemPair = tuple[Step, Located | None, Located | None]
 
 
 def _items(
-    segment: AnyItem | ItemWhere, base: Located | None, head: Located | None, field: str | None
+    segment: ItemWhere | Wildcard, base: Located | None, head: Located | None, field: str | None
 ) -> list[_ItemPair]:
     old, new = _list(base), _list(head)
     if old is None and new is None:
@@ -262,8 +263,8 @@ def _where(
     unique = len(old_hits) <= 1 and len(new_hits) <= 1
     out = []
     for i, j in zip_longest(old_hits, new_hits):
-        shown = display_item(segment.conditions) if unique else f"[{j if j is not None else i}]"
-        out.append((shown, _item(base, i) if i is not None else None, _item(head, j) if j is not None else None))
+        step: Step = Item(segment.conditions) if unique else (j if j is not None else i)
+        out.append((step, _item(base, i) if i is not None else None, _item(head, j) if j is not None else None))
     return out
 
 
@@ -277,15 +278,13 @@ def _every_item(
         new_keys = keys[1] if new is not None else []
         old_index = {k: i for i, k in enumerate(old_keys)}
         new_set = set(new_keys)
-        out: list[_ItemPair] = [
-            (display_item(k), _at(base, old_index.get(k)), _item(head, j)) for j, k in enumerate(new_keys)
-        ]
-        out += [(display_item(k), _item(base, i), None) for i, k in enumerate(old_keys) if k not in new_set]
+        out: list[_ItemPair] = [(Item(k), _at(base, old_index.get(k)), _item(head, j)) for j, k in enumerate(new_keys)]
+        out += [(Item(k), _item(base, i), None) for i, k in enumerate(old_keys) if k not in new_set]
         return out
     old, new = old or [], new or []
     if all(scalar_text(x) is not None for x in (*old, *new)):
         return _by_value(base, head, old, new)
-    return [(f"[{i}]", _item(base, i), _item(head, i)) for i in range(max(len(old), len(new)))]
+    return [(i, _item(base, i), _item(head, i)) for i in range(max(len(old), len(new)))]
 
 
 def _at(side: Located | None, position: int | None) -> Located | None:
@@ -305,6 +304,6 @@ def _by_value(base: Located | None, head: Located | None, old: list[Any], new: l
         return out
 
     old_at, new_at = occurrences(old), occurrences(new)
-    pairs_: list[_ItemPair] = [(f"[{j}]", _at(base, old_at.get(key)), _item(head, j)) for key, j in new_at.items()]
-    pairs_ += [(f"[{i}]", _item(base, i), None) for key, i in old_at.items() if key not in new_at]
+    pairs_: list[_ItemPair] = [(j, _at(base, old_at.get(key)), _item(head, j)) for key, j in new_at.items()]
+    pairs_ += [(i, _item(base, i), None) for key, i in old_at.items() if key not in new_at]
     return pairs_

@@ -1,0 +1,2 @@
+"""Workload signals (`workload.*`, category other): images, pull policy and namespaces, worth a
+reviewer's eye."""
