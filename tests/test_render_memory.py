@@ -24,7 +24,13 @@ from chartimpact_bot.core.errors import RenderError, RenderOutOfMemory
 from chartimpact_bot.core.manifests import parse_rendered
 from chartimpact_bot.engine import memory_watch
 from chartimpact_bot.engine.memory_watch import GROWTH_BYTES_PER_SECOND, ResidentLimit
-from chartimpact_bot.engine.render import IsolatedHelmRenderer, RenderLimits, RenderRequest, address_space_mb
+from chartimpact_bot.engine.render import (
+    IsolatedHelmRenderer,
+    RenderLimits,
+    RenderRequest,
+    ValuesFile,
+    address_space_mb,
+)
 from tests.conftest import REPO_ROOT, make_chart, write_files
 from tests.process_tree import left_after
 
@@ -389,3 +395,17 @@ def test_a_chart_of_thousands_of_resources_renders_every_time_at_the_default_lim
     first = outcomes[0]
     assert isinstance(first, RenderedChart)
     assert len(parse_rendered(first, namespace="default").resources) == 2004
+
+
+def test_a_large_request_reaches_the_render_process_whole(tmp_path: Path) -> None:
+    """The request (values files, --set) goes to the child whole, however large and however
+    busy the machine: it once went through `communicate`, which with the watch's millisecond
+    timeouts sent only what fit before the first one, and the child waited for the rest until
+    the render timed out."""
+    chart = make_chart(tmp_path, "big", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"})
+    values = ValuesFile("big.yaml", "blob: " + "a" * 1_000_000 + "\n")
+    renderer = IsolatedHelmRenderer(RenderLimits(timeout_seconds=30))
+    started = time.monotonic()
+    (rendered,) = renderer.render(RenderRequest(chart, values_files=(values,)))
+    assert list(rendered.templates) == ["big/templates/cm.yaml"]
+    assert time.monotonic() - started < 20, "the render waited for its request"

@@ -138,28 +138,36 @@ class IsolatedHelmRenderer:
         env.setdefault("MALLOC_ARENA_MAX", "2")
         env[PARENT_VARIABLE] = str(os.getpid())
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_PARENT), env.get("PYTHONPATH", "")) if p)
-        with subprocess.Popen(
-            # -P: the package is the one PYTHONPATH names, never one in the working directory.
-            [sys.executable, "-P", "-m", WORKER_MODULE],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            env=env,
-        ) as child:
+        # The request goes in through a file, not a pipe: `communicate` with a timeout sends its
+        # input only on its first call (a retry after TimeoutExpired never writes the rest), and
+        # the memory watch below calls it with a timeout of milliseconds. A request larger than
+        # one select round (values files) then never arrived whole, and the child waited for
+        # the rest of it until the render timed out.
+        with tempfile.TemporaryFile(prefix="chartimpact-request-") as request_file:
+            request_file.write(payload)
+            request_file.seek(0)
+            child = subprocess.Popen(
+                # -P: the package is the one PYTHONPATH names, never one in the working directory.
+                [sys.executable, "-P", "-m", WORKER_MODULE],
+                stdin=request_file,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                env=env,
+            )
+        with child:
             ends = time.monotonic() + timeout
-            pending: bytes | None = payload
             look = memory_watch.FASTEST_POLL_SECONDS
             while True:
                 left = ends - time.monotonic()
                 try:
                     # Between looks at its memory. `communicate` may be called again after a
-                    # timeout and loses nothing; the input is sent once (then None). The child is
-                    # only reaped when it returns, so its pid (its group's id) stays ours to kill.
-                    stdout, stderr = child.communicate(pending, timeout=max(0.001, min(left, look) if watch else left))
+                    # timeout and loses no output. The child is only reaped when it returns, so
+                    # its pid (its group's id) stays ours to kill.
+                    stdout, stderr = child.communicate(timeout=max(0.001, min(left, look) if watch else left))
                     return stdout, stderr, child.returncode
                 except subprocess.TimeoutExpired:
-                    pending = None
+                    pass
                 if time.monotonic() >= ends:
                     _kill_group(child)
                     child.communicate()
