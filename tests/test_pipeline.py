@@ -378,3 +378,14 @@ def test_each_chart_yaml_is_parsed_once_per_side(monkeypatch: pytest.MonkeyPatch
     report = compare(base, head, options)
     assert [(c.path, c.status) for c in report.charts] == [("charts/app", "analyzed")]
     assert parsed == ["charts/app", "charts/app"]
+
+
+def test_a_chart_that_cannot_be_analyzed_is_never_a_pass(tmp_path: Path, options: PipelineOptions) -> None:
+    broken = {"cm.yaml": '{{ fail "broken on purpose" }}\n'}
+    fine = {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"}
+    both = diff_dirs(make_chart(tmp_path / "a", "app", broken), make_chart(tmp_path / "b", "app", broken), options)
+    assert (only_chart(both).status, only_chart(both).verdict, both.verdict) == ("render_error", "warn", "warn")
+    head = diff_dirs(make_chart(tmp_path / "c", "app", fine), make_chart(tmp_path / "d", "app", broken), options)
+    assert (only_chart(head).status, only_chart(head).verdict) == ("render_error", "warn")
+    assert [(s.type, s.action) for s in only_chart(head).signals] == [("chart.render", "warn")]
+    assert only_chart(both).signals == ()

@@ -96,6 +96,12 @@ def chart_report(
         found, failures = signals(resource_diffs)
     warnings.update(failures)
     policy = apply_policy(found, config)
+    verdict = policy.verdict
+    if status == "render_error" and verdict == "pass":
+        # A chart that cannot be analyzed is never a pass: nothing says the change is safe.
+        # Where the change broke the render, `chart.render`'s threshold decides (high `other`:
+        # warn by default); a chart broken on both sides has no signal, and is a warning too.
+        verdict = "warn"
     return ChartReport(
         path=path,
         name=name,
@@ -106,7 +112,7 @@ def chart_report(
         diff=structured,
         signals=tuple(sorted(policy.signals, key=signal_sort_key)),
         ignored_signals=policy.ignored,
-        verdict=policy.verdict,
+        verdict=verdict,
     )
 
 
