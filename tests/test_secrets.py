@@ -802,3 +802,31 @@ def test_credentials_in_script_command_lines_are_masked(text: str, secret: str) 
 )
 def test_command_lines_with_references_stay_readable(text: str) -> None:
     assert mask_text(text, lambda s: "MASKED") == text
+
+
+def test_a_given_secret_equal_to_the_charts_own_name_does_not_blank_the_report(tmp_path: Path) -> None:
+    """MinIO's default `accessKey: <chart name>` (Grafana's enterprise-logs) once masked the
+    chart's name in every resource name and in the render error's template paths."""
+    values = "minio: {accessKey: billing-api, secretKey: Cnry-MinIO-9}\n"
+    templates = {
+        "base": "kind: ConfigMap\napiVersion: v1\nmetadata: {name: billing-api}\ndata: {a: '1'}\n",
+        "head": "kind: ConfigMap\napiVersion: v1\nmetadata: {name: billing-api}\ndata: {a: '2'}\n",
+        "broken": '{{ fail (printf "needs %s" .Values.minio.secretKey) }}\n',
+    }
+    for side, template in templates.items():
+        write_files(
+            tmp_path / side / "billing-api",
+            {"Chart.yaml": chart_yaml("billing-api"), "values.yaml": values, "templates/cm.yaml": template},
+        )
+
+    def diff(head: str) -> tuple[str, dict[str, Any]]:
+        done = _cli(
+            "diff", str(tmp_path / "base" / "billing-api"), str(tmp_path / head / "billing-api"), "--format", "json"
+        )
+        assert "Cnry-MinIO-9" not in done.stdout + done.stderr
+        return done.stdout, json.loads(done.stdout)["charts"][0]
+
+    text, changed = diff("head")
+    assert [r["identity"]["name"] for r in changed["diff"]["resources"]] == ["billing-api"], text
+    text, failed = diff("broken")
+    assert "billing-api/templates/cm.yaml" in failed["error"], text

@@ -23,9 +23,15 @@ from .yamlio import VALUES_LIMITS, load_untrusted
 MIN_LITERAL_CHARS = 6
 
 
-def given_secrets(values_texts: Iterable[str], set_values: Iterable[str]) -> set[str]:
+def given_secrets(values_texts: Iterable[str], set_values: Iterable[str], public: Iterable[str] = ()) -> set[str]:
     """Values under sensitive keys of these values files and `--set` expressions, and the
-    secrets inside their strings (URL passwords, private keys)."""
+    secrets inside their strings (URL passwords, private keys).
+
+    `public` are the names the render shows anyway: the chart's and its subcharts' names, the
+    release name and the namespace. They are part of every resource name and template path, so
+    masking one wherever it appears would blank the report, and hides nothing (MinIO's default
+    `accessKey: enterprise-logs` in Grafana's enterprise-logs chart masked the chart's own name).
+    Where their key is seen, such values are still masked by the key rule."""
     found: set[str] = set()
     for text in values_texts:
         try:
@@ -39,7 +45,7 @@ def given_secrets(values_texts: Iterable[str], set_values: Iterable[str]) -> set
             if sep and any(is_sensitive_key(part) for part in name.split(".")):
                 found |= fragments
             found |= sensitive_values(value)
-    return found
+    return found - set(public)
 
 
 def _worth_masking(secret: str) -> bool:

@@ -71,20 +71,28 @@ def invalid_set_message(expression: str, detail: str) -> str:
 def request_secrets(request: dict[str, Any]) -> set[str]:
     """Every value the render's error text must not show: those under sensitive keys of the
     chart's (and subcharts') values.yaml, of the values files and of `--set`, and the secrets
-    inside their strings (URL passwords, private keys)."""
+    inside their strings (URL passwords, private keys); never the chart's own names, the release
+    name or the namespace, which every error path shows anyway (see `given_secrets`)."""
     texts = [str(v["text"]) for v in request["values_files"]]
+    public = {str(request.get("release_name", "")), str(request.get("namespace", ""))} - {""}
     budget = MAX_VALUES_BYTES
     for root, _dirs, files in os.walk(request["chart_dir"]):
         for name in files:
-            if name == "values.yaml" and budget > 0:
+            if name in ("values.yaml", "Chart.yaml") and budget > 0:
                 try:
                     with open(os.path.join(root, name), encoding="utf-8", errors="replace") as handle:
                         text = handle.read(budget)
                 except OSError:
                     continue
                 budget -= len(text)
-                texts.append(text)
-    return given_secrets(texts, request["set_values"])
+                if name == "values.yaml":
+                    texts.append(text)
+                elif chart_name := _CHART_NAME.search(text):
+                    public.add(chart_name.group(1))
+    return given_secrets(texts, request["set_values"], public)
+
+
+_CHART_NAME = re.compile(r"^name:[ \t]*['\"]?([\w.-]+)", re.MULTILINE)
 
 
 def render_with_sdk(request: dict[str, Any]) -> list[dict[str, Any]]:

@@ -149,7 +149,11 @@ def _given_secrets(chart: MaterializedChart, request: RenderRequest) -> set[str]
         content.decode("utf-8", "replace") for path, content in chart.files.items() if path.endswith("/values.yaml")
     ]
     texts += [v.text for v in request.values_files]
-    return given_secrets(texts, request.set_values)
+    # The names every resource and template path shows (see `given_secrets`): the chart's, its
+    # subcharts' (`web/charts/db/` → web, db), the release's and the namespace.
+    public = {part for origin in chart.origins for part in origin.helm_prefix.split("/") if part not in ("", "charts")}
+    public |= {chart.info.name, request.release_name, request.namespace}
+    return given_secrets(texts, request.set_values, public)
 
 
 def _environment_values(source: ChartSource, environment: Environment) -> tuple[tuple[ValuesFile, ...], list[str]]:
