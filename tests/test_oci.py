@@ -8,6 +8,7 @@ import http.server
 import io
 import json
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,7 @@ from tests.oci_registry import (
     token_service,
     versioned_chart,
 )
+from tests.test_remote import PUBLIC, _certificate, _port, _server
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-oci}\ndata: {version: '%s'}\n"
 VERSIONS = ("0.1.0", "0.1.5", "0.2.0+build.1")
@@ -414,3 +416,46 @@ def test_a_credential_for_a_prefix_does_not_reach_another_registry() -> None:
 
 def test_helm_config_type_is_what_helm_pushes() -> None:
     assert HELM_CONFIG_TYPE == oci.HELM_CONFIG
+
+
+# --- the token realm and blob redirects go through the same guard ---------------------------
+
+
+def test_a_token_realm_or_a_blob_redirect_on_a_private_network_is_refused(tmp_path: Path) -> None:
+    server_tls, client_tls = _certificate(tmp_path, "registry.example.com")
+    archive = versioned_chart("common", "1.0.0", CM % "1.0.0")
+    config = b"{}"
+    manifest = json.dumps(helm_manifest(config, archive)).encode()
+    with _server({}, tls=server_tls) as public:
+        port = _port(public)
+        private_realm = f'Bearer realm="http://internal.example.com:{port}/token",service="x"'
+        public.routes.update(
+            {
+                "/v2/charts/common/manifests/1.0.0": (401, {"WWW-Authenticate": private_realm}, b""),
+                "/v2/charts/other/manifests/1.0.0": (200, {"Content-Type": oci.OCI_MANIFEST}, manifest),
+                f"/v2/charts/other/blobs/{digest_of(archive)}": (
+                    307,
+                    {"Location": f"http://internal.example.com:{port}/blob"},
+                    b"",
+                ),
+            }
+        )
+        connections: list[tuple[str, int]] = []
+
+        def connect(address: tuple[str, int], timeout: float | None) -> socket.socket:
+            connections.append(address)
+            return socket.create_connection(("127.0.0.1", port) if address[0] == PUBLIC else address, timeout)
+
+        names = {"registry.example.com": [PUBLIC], "internal.example.com": ["127.0.0.1"]}
+        client = GuardedClient(resolve_host=names.__getitem__, connect=connect, tls=client_tls)
+        fetcher = oci.OciRegistryFetcher(client)
+        url = f"oci://registry.example.com:{port}/charts"
+        for chart in ("common", "other"):
+            with pytest.raises(FetchError, match=r"^internal\.example\.com is on a private network"):
+                fetcher.fetch(url, chart, "1.0.0")
+        assert {address for address, _ in connections} == {PUBLIC}
+        assert [path for path, _ in public.seen] == [
+            "/v2/charts/common/manifests/1.0.0",
+            "/v2/charts/other/manifests/1.0.0",
+            f"/v2/charts/other/blobs/{digest_of(archive)}",
+        ]
