@@ -106,7 +106,7 @@ def parse_artifact(repository: str, chart: str) -> _Artifact:
 
 
 def _loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
