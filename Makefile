@@ -30,15 +30,19 @@ demo: $(VENV)/.runtime-installed
 test: $(VENV)/.dev-installed services lint
 	$(BIN)/python -m pytest
 
-## Services the tests start for themselves on free loopback ports (a real redis-server): installed
-## with apt when missing and this runs as root; otherwise say so (those tests are then skipped).
+## Services the tests start for themselves on free loopback ports (a real redis-server, a real OCI
+## registry: docker-registry, the CNCF distribution server): installed with apt when missing and
+## this runs as root (one apt-get update for both); otherwise say so (those tests are then skipped).
+SERVICES := redis-server docker-registry
 services:
-	@command -v redis-server >/dev/null || { \
+	@missing=""; for p in $(SERVICES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing redis-server for the job store tests"; \
+	    echo "installing$$missing for the tests"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; \
-	  else echo "redis-server is not installed (apt-get install redis-server): its tests will be skipped"; fi; }
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "not installed:$$missing (apt-get install$$missing): their tests will be skipped"; fi; \
+	fi
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

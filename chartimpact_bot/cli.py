@@ -28,10 +28,11 @@ from .core.report.safe_text import one_line
 from .core.report.text import render_text
 from .engine.charts import load_chart_info
 from .engine.pipeline import ChartAt, PipelineOptions, RenderOverrides, compare, compare_charts
-from .engine.remote import HttpRepositoryFetcher
+from .engine.remote import RepositoryAccess, build_fetcher, load_credentials
+from .engine.remote.cache import DEFAULT_MAX_BYTES
 from .engine.render import IsolatedHelmRenderer, ValuesFile
 from .engine.sources import DirectorySource, GitRefSource
-from .envvars import render_limits
+from .envvars import env_int, render_limits
 from .fingerprint_key import cli_key
 
 PROG = "chartimpact"
@@ -170,9 +171,7 @@ def _run(args: argparse.Namespace) -> Report:
         ),
         include_tests=args.include_tests,
         max_workers=max(2, os.cpu_count() or 2),
-        fetcher=None
-        if args.offline
-        else HttpRepositoryFetcher(cache_dir=_cache_dir(), allow_private_networks=args.allow_private_repositories),
+        fetcher=None if args.offline else build_fetcher(_repository_access(args)),
         fingerprint_key=cli_key(os.environ),
     )
     if args.command == "diff":
@@ -241,6 +240,22 @@ def _source_root(chart_dir: Path) -> Path:
         if (candidate / ".git").exists():
             return candidate
     return chart_dir.parent
+
+
+def _repository_access(args: argparse.Namespace) -> RepositoryAccess:
+    """Credentials from CHARTIMPACT_REPOSITORY_CREDENTIALS (a malformed file is a usage error),
+    the cache, and whether private addresses may be reached."""
+    try:
+        credentials = load_credentials(os.environ)
+        cache_mb = env_int(os.environ, "CHARTIMPACT_CACHE_MAX_MB", DEFAULT_MAX_BYTES // (1024 * 1024), minimum=1)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    return RepositoryAccess(
+        credentials=credentials,
+        allow_private_networks=args.allow_private_repositories,
+        cache_dir=str(_cache_dir()),
+        cache_max_bytes=cache_mb * 1024 * 1024,
+    )
 
 
 def _cache_dir() -> Path:

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .core.errors import ConfigError
+from .engine.remote import NO_CREDENTIALS, RepositoryAccess, RepositoryCredentials, load_credentials
+from .engine.remote.cache import DEFAULT_MAX_BYTES as DEFAULT_CACHE_BYTES
 from .engine.render import MIN_MEMORY_MB, OUTPUT_HEADROOM_MB, RenderLimits
 from .envvars import env_bool, env_float, env_int, render_limits
 from .fingerprint_key import ENV_VAR as FINGERPRINT_ENV_VAR
@@ -30,6 +32,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_CACHE_DIR = "./data/cache/charts"
 
 
 class SettingsError(ConfigError):
@@ -80,6 +83,9 @@ class Settings:
     result_cache_ttl_hours: float = 24.0  # RESULT_CACHE_TTL_HOURS; 0: no result cache
     result_cache_max_mb: int = 256  # RESULT_CACHE_MAX_MB: stored reports (compressed) in all
     result_cache_max_entries: int = 10_000  # RESULT_CACHE_MAX_ENTRIES
+    # Remote dependencies: CHARTIMPACT_REPOSITORY_CREDENTIALS, CHARTIMPACT_ALLOW_PRIVATE_REPOSITORIES,
+    # CHARTIMPACT_CACHE_DIR, CHARTIMPACT_CACHE_MAX_MB
+    repositories: RepositoryAccess = field(default_factory=lambda: RepositoryAccess(cache_dir=DEFAULT_CACHE_DIR))
 
     def fingerprint_key(self) -> bytes:
         """The key of secret fingerprints (fingerprint_key.py): CHARTIMPACT_FINGERPRINT_KEY, else
@@ -173,6 +179,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         result_cache_max_entries=attempt(env_int, env, "RESULT_CACHE_MAX_ENTRIES", 10_000, minimum=1) or 10_000,
         audit_retention_days=attempt(env_int, env, "CHARTIMPACT_AUDIT_RETENTION_DAYS", 30, minimum=1) or 30,
         max_audit_entries=attempt(env_int, env, "CHARTIMPACT_MAX_AUDIT_ENTRIES", 100_000, minimum=100) or 100_000,
+        repositories=_repositories(attempt, env),
     )
     render_ceiling = settings.render.memory_mb + OUTPUT_HEADROOM_MB
     if settings.worker_memory_mb < render_ceiling:
@@ -220,6 +227,20 @@ def _number(
 def _count(attempt: Callable[..., int | None], env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
     value = attempt(env_int, env, name, default, minimum=minimum)
     return default if value is None else value
+
+
+def _repositories(attempt: Callable[..., Any], env: Mapping[str, str]) -> RepositoryAccess:
+    """How remote chart dependencies are fetched. A credentials file that cannot be read or is
+    malformed stops start-up, like any bad variable: a silent no-op would fail every private
+    dependency later, one pull request at a time."""
+    credentials: RepositoryCredentials | None = attempt(load_credentials, env)
+    cache_mb = _count(attempt, env, "CHARTIMPACT_CACHE_MAX_MB", DEFAULT_CACHE_BYTES // (1024 * 1024), minimum=1)
+    return RepositoryAccess(
+        credentials=credentials if credentials is not None else NO_CREDENTIALS,
+        allow_private_networks=_flag(attempt, env, "CHARTIMPACT_ALLOW_PRIVATE_REPOSITORIES", False),
+        cache_dir=env.get("CHARTIMPACT_CACHE_DIR", "").strip() or DEFAULT_CACHE_DIR,
+        cache_max_bytes=cache_mb * 1024 * 1024,
+    )
 
 
 def _stored_credentials(path: Path) -> dict[str, str]:

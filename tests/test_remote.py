@@ -23,9 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from chartimpact_bot.engine import remote
 from chartimpact_bot.engine.pipeline import PipelineOptions
-from chartimpact_bot.engine.remote import FetchError, HttpRepositoryFetcher
+from chartimpact_bot.engine.remote import FetchError, HttpRepositoryFetcher, guard, http_repository
 from tests.conftest import diff_dirs, make_chart, only_chart, resource
 from tests.test_charts import chart_archive
 
@@ -147,19 +146,19 @@ def test_address_checks_cover_every_resolved_address() -> None:
             "sneaky.example.com": ["93.184.216.34", "169.254.169.254"],
         }[host]
     )
-    fetcher._check_url("https://charts.example.com/index.yaml")
+    fetcher.client.check_url("https://charts.example.com/index.yaml")
     with pytest.raises(FetchError, match=r"sneaky\.example\.com is on a private network"):
-        fetcher._check_url("https://sneaky.example.com/index.yaml")
+        fetcher.client.check_url("https://sneaky.example.com/index.yaml")
     with pytest.raises(FetchError, match="'file' URLs are not fetched"):
-        fetcher._check_url("file:///etc/passwd")
+        fetcher.client.check_url("file:///etc/passwd")
 
 
-def test_oci_and_alias_repositories_are_warnings(tmp_path: Path, options: PipelineOptions) -> None:
-    chart_dir = _app(tmp_path / "a", "oci://registry.example.com/charts", "1.0.0")
+def test_alias_repositories_are_warnings(tmp_path: Path, options: PipelineOptions) -> None:
+    chart_dir = _app(tmp_path / "a", "'@stable'", "1.0.0")
     chart = only_chart(diff_dirs(chart_dir, chart_dir, _options(options)))
     assert chart.warnings == (
-        "dependency 'redis' of chart 'app' (oci://registry.example.com/charts) could not be "
-        "fetched: OCI registries are not fetched yet; rendered without it",
+        "dependency 'redis' of chart 'app' (@stable) could not be fetched: a repository alias "
+        "cannot be resolved here; rendered without it",
     )
 
 
@@ -382,7 +381,7 @@ def _drip(count: int, pause: float) -> Any:
 
 
 def test_downloads_are_bounded_in_size_and_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(remote, "MAX_INDEX_BYTES", 1000)
+    monkeypatch.setattr(http_repository, "MAX_INDEX_BYTES", 1000)
     routes = {
         "/announced/index.yaml": (200, {"Content-Length": "5000"}, b"#" * 5000),
         "/unannounced/index.yaml": (200, {}, b"#" * 5000),
@@ -420,7 +419,7 @@ def test_downloads_are_bounded_in_size_and_time(monkeypatch: pytest.MonkeyPatch)
     ],
 )
 def test_which_addresses_are_refused(address: str, refused: bool) -> None:
-    assert remote._is_refused(address) is refused
+    assert guard.is_refused(address) is refused
 
 
 def test_the_index_is_read_with_the_bounded_yaml_loader() -> None:

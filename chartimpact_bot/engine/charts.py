@@ -3,8 +3,9 @@
 A chart is every directory holding a `Chart.yaml`, except subcharts vendored under another
 chart's `charts/`. Materializing a chart writes it, with its dependencies, into a private
 directory that Helm can load: vendored subcharts and `.tgz` archives (checked, then unpacked),
-`file://` dependencies copied from the same source, and remote dependencies that cannot be
-fetched left out with a warning.
+`file://` dependencies copied from the same source, remote ones fetched from HTTP(S)
+repositories and OCI registries (`remote/`), and those that cannot be fetched left out with a
+warning.
 """
 
 from __future__ import annotations
@@ -260,21 +261,18 @@ class _Materializer:
 
     def _remote(self, chart: ChartInfo, dep: Dependency, directory: Path, helm_prefix: str) -> str | None:
         repository = dep.repository or ""
-        if not repository.startswith(("https://", "http://")):
-            kind = (
-                "OCI registries are not fetched yet"
-                if repository.startswith("oci://")
-                else ("a repository alias cannot be resolved here" if repository else "no repository")
-            )
-            return f"({repository or 'none'}) could not be fetched: {kind}"
+        shown = _without_user_info(repository)
+        if not repository.startswith(("https://", "http://", "oci://")):
+            kind = "a repository alias cannot be resolved here" if repository else "no repository"
+            return f"({shown or 'none'}) could not be fetched: {kind}"
         if self.fetcher is None:
-            return f"({repository}) could not be fetched: fetching is turned off"
+            return f"({shown}) could not be fetched: fetching is turned off"
         version = chart.locked.get(dep.name) or dep.version
         try:
             fetched = self.fetcher.fetch(repository, dep.name, version)
             top, files = read_chart_archive(fetched.archive, label=f"'{dep.name}' {fetched.version}")
         except (FetchError, ChartError) as exc:
-            return f"({repository}) could not be fetched: {exc}"
+            return f"({shown}) could not be fetched: {exc}"
         chart_file = _chart_file(chart.path)
         self._unpack(top, files, directory, helm_prefix, origin=chart_file)
         return None
@@ -301,6 +299,15 @@ class _Materializer:
         target = directory / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
+
+
+def _without_user_info(url: str) -> str:
+    """A repository URL as a warning shows it: a password written into it is masked."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if sep and "@" in authority:
+        return f"{scheme}://***@{authority.rpartition('@')[2]}{slash}{path}"
+    return url
 
 
 def _safe_component(name: str) -> str:

@@ -160,6 +160,7 @@ class AnalysisRunner:
             helm_binary=settings.helm_binary,
             time_budget_seconds=settings.job_time_budget_seconds,
             fingerprint_key=settings.fingerprint_key(),
+            repositories=settings.repositories,
         )
 
     async def run(self, job: Job, checkpoint: Checkpoint) -> None:

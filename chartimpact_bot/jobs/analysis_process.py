@@ -38,7 +38,7 @@ from ..engine.options import PipelineOptions
 from ..engine.parent_death import die_with_parent
 from ..engine.pipeline import run_plan
 from ..engine.plan import AnalysisPlan, plan_repository
-from ..engine.remote import HttpRepositoryFetcher
+from ..engine.remote import RemoteFetcher, RepositoryAccess, build_fetcher
 from ..engine.render import IsolatedHelmRenderer, RenderLimits
 from ..engine.snapshot import plan_inputs
 from ..engine.sources import SnapshotSource
@@ -63,10 +63,13 @@ class WorkerOptions:
     helm_binary: str | None = None
     time_budget_seconds: float | None = None
     fingerprint_key: bytes = field(default=b"", repr=False)  # Settings.fingerprint_key(); see PipelineOptions
+    # Settings.repositories: credentials, private networks, the archive cache (repr masks the credentials)
+    repositories: RepositoryAccess = field(default_factory=RepositoryAccess)
 
 
-# One per worker process, so chart repository indexes stay cached across the jobs it runs.
-_fetcher: HttpRepositoryFetcher | None = None
+# One per worker process and configuration, so repository indexes, registry tokens and tag
+# manifests stay cached across the jobs it runs (archives are cached on disk, for every process).
+_fetchers: dict[RepositoryAccess, RemoteFetcher] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +108,14 @@ def analyze_snapshots(
 
 def analyze_detached(plan: AnalysisPlan, config: AnalysisConfig, options: WorkerOptions) -> Report:
     """Runs in a worker process; the plan's sources must be snapshots (see analysis.snapshot)."""
-    global _fetcher  # noqa: PLW0603 - a per-process cache
-    if _fetcher is None:
-        _fetcher = HttpRepositoryFetcher()
+    fetcher = _fetchers.get(options.repositories)
+    if fetcher is None:
+        if len(_fetchers) >= 4:  # one configuration in practice; tests use a few
+            _fetchers.clear()
+        fetcher = _fetchers[options.repositories] = build_fetcher(options.repositories)
     pipeline = PipelineOptions(
         renderer=IsolatedHelmRenderer(options.render, helm_binary=options.helm_binary),
-        fetcher=_fetcher,
+        fetcher=fetcher,
         signals_enabled=options.signals_enabled,
         time_budget_seconds=options.time_budget_seconds,
         fingerprint_key=options.fingerprint_key,

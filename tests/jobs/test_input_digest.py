@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from chartimpact_bot.core.config import AnalysisConfig
+from chartimpact_bot.engine.remote import RepositoryAccess, RepositoryCredentials
+from chartimpact_bot.engine.remote.credentials import Credential
 from chartimpact_bot.engine.render import RenderLimits
 from chartimpact_bot.engine.sources import FileEntry
 from chartimpact_bot.jobs.analysis_process import WorkerOptions
@@ -68,6 +70,18 @@ def test_everything_a_report_depends_on_changes_it() -> None:
         "render limits": _digest(options=WorkerOptions(fingerprint_key=KEY, render=RenderLimits(30.0, 1024))),
         "helm binary": _digest(options=WorkerOptions(fingerprint_key=KEY, helm_binary="/usr/bin/helm")),
         "fingerprint key": _digest(options=WorkerOptions(fingerprint_key=b"other key")),
+        # A dependency that could not be fetched may be fetched now: the report would differ.
+        "private repositories": _digest(
+            options=WorkerOptions(fingerprint_key=KEY, repositories=RepositoryAccess(allow_private_networks=True))
+        ),
+        "repository credentials": _digest(
+            options=WorkerOptions(
+                fingerprint_key=KEY,
+                repositories=RepositoryAccess(
+                    credentials=RepositoryCredentials((Credential(url="oci://registry.example.com", token="t"),))
+                ),
+            )
+        ),
     }
     assert None not in variants.values()
     assert len(set(variants.values())) == len(variants), variants
