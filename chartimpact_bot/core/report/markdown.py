@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ..model import Change, ChartReport, Report, ResourceDiff, Signal
 from .counts import importance_phrase
 from .safe_text import cut_markdown, md_code, md_text, visible
-from .values import chart_counts, compact
+from .values import chart_counts, compact, source_text
 
 _VERDICT_ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
 _ACTION_ICON = {"fail": "❌", "warn": "⚠️", "ignore": "ℹ️"}
@@ -199,7 +199,7 @@ def _chart(chart: ChartReport, budget: _Budget, already: int) -> tuple[list[str]
 def _signal_table(signals: list[Signal], budget: _Budget) -> list[str]:
     rows = ["| | Importance | Category | Signal | Where |", "|---|---|---|---|---|"]
     for signal in signals:
-        where = budget.name(f"{signal.source.file}:{signal.source.line}") if signal.source else ""
+        where = budget.name(source_text(signal.source)) if signal.source else ""
         rows.append(
             f"| {_ACTION_ICON.get(signal.action, '')} | {signal.importance} | {signal.category} "
             f"| {budget.text(signal.description)} {md_code(signal.type)} | {where} |"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from ..model import CATEGORIES, IMPORTANCES, Change, ChartReport, Report, ResourceDiff, Signal
 from .counts import importance_phrase
 from .safe_text import one_line, terminal, visible
-from .values import chart_counts, compact
+from .values import chart_counts, compact, source_text
 
 _COLOURS = {
     "bold": "\033[1m",
@@ -99,7 +99,7 @@ def _signal_lines(signals: tuple[Signal, ...], style: _Style) -> Iterator[str]:
         for category in CATEGORIES:
             for signal in (s for s in group if s.category == category):
                 mark, colour = _ACTION_MARK.get(signal.action, ("·", "dim"))
-                where = f"  {one_line(signal.source.file)}:{signal.source.line}" if signal.source else ""
+                where = f"  {one_line(source_text(signal.source))}" if signal.source else ""
                 yield (
                     f"      {style(mark, colour)} {category:<12} {one_line(signal.description)}"
                     + style(f"  [{signal.type}]{where}", "dim")

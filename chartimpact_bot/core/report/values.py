@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..model import ChartReport
+from ..model import ChartReport, SignalSource
 from .safe_text import json_safe, md_code, md_text
 
-__all__ = ["chart_counts", "compact", "md_code", "md_text"]
+__all__ = ["chart_counts", "compact", "md_code", "md_text", "source_text"]
 
 
 def compact(value: Any, limit: int = 120) -> str:
@@ -28,3 +28,8 @@ def chart_counts(chart: ChartReport) -> tuple[int, int, int, int]:
     modified = sum(1 for r in chart.diff.resources if r.change_type == "modified")
     changes = sum(len(r.changes) for r in chart.diff.resources)
     return (added, removed, modified, changes)
+
+
+def source_text(source: SignalSource) -> str:
+    """`file:line`, or the file alone when no line is known."""
+    return f"{source.file}:{source.line}" if source.line is not None else source.file
