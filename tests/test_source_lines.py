@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 from pathlib import Path
 
 from chartimpact_bot.core.model import ChartReport, SignalSource
@@ -357,3 +358,20 @@ def test_parts_are_matched_by_kind_and_name_before_their_index() -> None:
     """
     # The Service part rendered nothing: the Deployment is the template's first document.
     assert _locate(text, "spec.replicas", document=0, name="release-web").line == 12
+
+
+def test_hostile_template_text_is_searched_in_linear_time() -> None:
+    # A name of many actions is a glob of many stars, which a backtracking pattern takes
+    # exponential time to refuse; and a long line of unclosed actions is quadratic to scan.
+    text = (
+        "kind: Deployment\nmetadata:\n  name: "
+        + "{{ . }}x" * 200
+        + "y\n"
+        + "  labels: "
+        + "{{" * 200_000
+        + "\nspec:\n  replicas: 1\n---\nkind: Deployment\nmetadata:\n  name: '{{ .Release.Name }}z'\nspec:\n  replicas: 2\n"
+    )
+    started = time.monotonic()
+    place = _locate(text, "spec.replicas", name="x" * 300 + "z")
+    assert time.monotonic() - started < 2
+    assert place.line == 12  # in the part whose name can be "xxx…z": the second

@@ -25,13 +25,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 _SEGMENT = re.compile(r'\.([^.\[\]]+)|\["((?:[^"\\]|\\.)*)"\]|\[([^\]]*)\]')
 _SEPARATOR = re.compile(r"^---(?:[ \t].*)?$")
-_ACTION = re.compile(r"\{\{.*?\}\}")
 _INCLUDE = re.compile(r"\{\{-?\s*(?:include|template)\s+(?:\"([^\"]+)\"|\S)")
 _INDENT = re.compile(r"\bn?indent\s+(\d+)")
 _DEFINE = re.compile(r"\{\{-?\s*define\s+\"([^\"]+)\"")
@@ -42,6 +41,7 @@ _CONTROL = re.compile(r"\{\{-?\s*(?:(?:if|else|end|range|with|define|block|break
 _DASH = re.compile(r"^(\s*)-(?:\s+|$)")
 _TOKEN = re.compile(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_.*/:-]+)")
 MAX_INCLUDE_DEPTH = 8
+MAX_LINE_CHARS = 2_000
 _ARCHIVES = (".tgz", ".tar.gz")
 
 
@@ -92,15 +92,23 @@ class ChartTemplates:
     def __init__(self, files: Mapping[str, bytes | str]) -> None:
         self._files = files
         self._lines: dict[str, list[str]] = {}
+        self._parts: dict[str, list[_Part]] = {}
 
     def text(self, path: str) -> str:
         content = self._files[path]
         return content if isinstance(content, str) else content.decode("utf-8", "replace")
 
     def lines(self, path: str) -> list[str]:
+        """The file's lines; one longer than MAX_LINE_CHARS is read as empty (it is data, not
+        the structure searched here, and every search stays linear in what is left)."""
         if path not in self._lines:
-            self._lines[path] = self.text(path).splitlines()
+            self._lines[path] = [line if len(line) <= MAX_LINE_CHARS else "" for line in self.text(path).splitlines()]
         return self._lines[path]
+
+    def parts(self, path: str) -> list[_Part]:
+        if path not in self._parts:
+            self._parts[path] = _parts(self.lines(path))
+        return self._parts[path]
 
     @cached_property
     def _defines(self) -> dict[str, list[tuple[str, int, int]]]:
@@ -120,7 +128,8 @@ class ChartTemplates:
         candidates = self._defines.get(name)
         if not candidates:
             return None
-        return max(candidates, key=lambda c: (_common_prefix(c[0], near), -candidates.index(c)))
+        ranked = max(enumerate(candidates), key=lambda item: (_common_prefix(item[1][0], near), -item[0]))
+        return ranked[1]
 
 
 def locate_in_template(
@@ -129,11 +138,11 @@ def locate_in_template(
     """The line of `affected_path` of `resource` in the template at `path`; `siblings` are the
     documents the same template rendered on the same side (to tell repeated parts apart)."""
     lines = templates.lines(path)
-    start, end = _part_of(lines, resource, siblings)
-    found = _Search(templates).find(_Block(path, lines, start, end, -1), segments(affected_path), depth=0)
+    part = _part_of(templates.parts(path), resource, siblings)
+    found = _Search(templates).find(_Block(path, lines, part.start, part.end, -1), segments(affected_path), depth=0)
     if found is not None:
         return found
-    return Place(path, _first_content(lines, start, end) + 1)
+    return Place(path, _first_content(lines, part.start, part.end) + 1)
 
 
 def rule_item_line(templates: ChartTemplates, place: Place, grants: Sequence[Sequence[str]]) -> Place:
@@ -166,9 +175,12 @@ class _Block:
     column: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Search:
     templates: ChartTemplates
+    # (define, segments left) already searched: each is searched once, however many includes
+    # lead to it, so a chart of includes in includes cannot make the search explode.
+    searched: set[tuple[str, int, int]] = field(default_factory=set)
 
     def find(self, block: _Block, rest: list[Segment], *, depth: int) -> Place | None:
         """The deepest line of the path `rest` inside `block`; None when not even its first
@@ -202,6 +214,9 @@ class _Search:
             if definition is None:
                 continue
             path, start, end = definition
+            if (path, start, len(rest)) in self.searched:
+                continue
+            self.searched.add((path, start, len(rest)))
             found = self.find(_Block(path, self.templates.lines(path), start, end, -1), rest, depth=depth + 1)
             if found is not None:
                 return found
@@ -240,23 +255,65 @@ def _includes(block: _Block) -> list[tuple[int, str | None]]:
         match = _INCLUDE.search(line)
         if match is None:
             continue
-        action = _ACTION.search(line, match.start())
-        indent = _INDENT.search(action.group()) if action is not None else None
+        closes = line.find("}}", match.start())
+        indent = _INDENT.search(line, match.start(), closes) if closes >= 0 else None
         lands = int(indent.group(1)) if indent else len(line) - len(line.lstrip())
         if lands > block.column or (lands == block.column and block.column >= 0):
             out.append((number, match.group(1)))
     return out
 
 
-def _part_of(lines: list[str], resource: Rendered, siblings: Sequence[Rendered]) -> tuple[int, int]:
-    """The lines [start, end) of the template part that produced the resource."""
-    parts = _parts(lines)
-    producing = [p for p in parts if _produces(lines, *p)]
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """A part of a template (between `---` lines): its lines [start, end), whether it writes
+    anything, and the pieces of its literal `kind:` and `metadata.name:` (None: not written)."""
+
+    start: int
+    end: int
+    produces: bool
+    kind: tuple[str, ...] | None
+    name: tuple[str, ...] | None
+
+    def fits(self, resource: Rendered) -> int:
+        """0 the part cannot have written the resource, 1 it writes no kind of its own (it may
+        write anything), 2 its kind and name fit."""
+        if self.kind is not None and not _fits(self.kind, resource.kind):
+            return 0
+        if self.name is not None and not _fits(self.name, resource.name):
+            return 0
+        return 2 if self.kind is not None else 1
+
+
+def _parts(lines: list[str]) -> list[_Part]:
+    cuts = [i for i, line in enumerate(lines) if _SEPARATOR.match(line)]
+    out = []
+    for start, end in zip([0, *(i + 1 for i in cuts)], [*cuts, len(lines)], strict=True):
+        produces = any(_is_content(lines[i]) or _outputs(lines[i]) for i in range(start, end))
+        kind = next((i for i in range(start, end) if re.match(r"kind\s*:", lines[i])), None)
+        metadata = next((i for i in range(start, end) if re.match(r"metadata\s*:\s*$", lines[i])), None)
+        name = None
+        if metadata is not None:
+            name = _find_key(lines, metadata + 1, _key_block_end(lines, metadata, 0), "name")
+        out.append(
+            _Part(
+                start,
+                end,
+                produces,
+                _value_pieces(lines[kind]) if kind is not None else None,
+                _value_pieces(lines[name]) if name is not None else None,
+            )
+        )
+    return out
+
+
+def _part_of(parts: list[_Part], resource: Rendered, siblings: Sequence[Rendered]) -> _Part:
+    """The template part that produced the resource."""
+    producing = [p for p in parts if p.produces]
     if not producing:
         return parts[min(resource.document, len(parts) - 1)]
-    scores = {p: _writes(lines, p, resource) for p in producing}
-    best = max(scores.values())
-    matching = [p for p in producing if scores[p] == best] if best > 0 else producing
+    scores = [p.fits(resource) for p in producing]
+    best = max(scores)
+    matching = [p for p, score in zip(producing, scores, strict=True) if score == best] if best > 0 else producing
     if len(matching) == 1:
         return matching[0]
     documents = sorted({s.document for s in siblings} | {resource.document})
@@ -269,45 +326,62 @@ def _part_of(lines: list[str], resource: Rendered, siblings: Sequence[Rendered])
     return matching[min(same.index(resource.document), len(matching) - 1)]
 
 
-def _parts(lines: list[str]) -> list[tuple[int, int]]:
-    cuts = [i for i, line in enumerate(lines) if _SEPARATOR.match(line)]
-    starts = [0, *(i + 1 for i in cuts)]
-    ends = [*cuts, len(lines)]
-    return list(zip(starts, ends, strict=True))
-
-
-def _produces(lines: list[str], start: int, end: int) -> bool:
-    """Whether the part writes anything: YAML, or an action that outputs text (`toYaml`,
-    `include`, `tpl`), not only control (`if`, `range`, `end`, variables, comments)."""
-    return any(_is_content(lines[i]) or _outputs(lines[i]) for i in range(start, end))
-
-
 def _outputs(line: str) -> bool:
-    return any(not _CONTROL.match(action.group()) for action in _ACTION.finditer(line))
+    """Whether the line has an action that writes text (`toYaml`, `include`, `tpl`, a value),
+    not only control (`if`, `range`, `end`, variables, comments)."""
+    return any(not _CONTROL.match(line[start:end]) for start, end in _action_spans(line))
 
 
-def _writes(lines: list[str], part: tuple[int, int], resource: Rendered) -> int:
-    """How well the part's literal `kind:` and `metadata.name:` fit the resource: 0 they do
-    not, 1 the part writes no kind of its own (it may produce anything), 2 they match."""
-    start, end = part
-    kind = next((i for i in range(start, end) if re.match(r"kind\s*:", lines[i])), None)
-    if kind is not None and not _value_pattern(lines[kind]).fullmatch(resource.kind):
-        return 0
-    metadata = next((i for i in range(start, end) if re.match(r"metadata\s*:\s*$", lines[i])), None)
-    if metadata is not None:
-        name = _find_key(lines, metadata + 1, _key_block_end(lines, metadata, 0), "name")
-        if name is not None and not _value_pattern(lines[name]).fullmatch(resource.name):
-            return 0
-    return 2 if kind is not None else 1
-
-
-def _value_pattern(line: str) -> re.Pattern[str]:
-    """The value of a `key: value` line as a pattern: its actions match anything."""
+def _value_pieces(line: str) -> tuple[str, ...]:
+    """The literal pieces of the value of a `key: value` line, between its actions."""
     value = line.split(":", 1)[1].split(" #", 1)[0].strip()
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         value = value[1:-1]
-    pieces = _ACTION.split(value)
-    return re.compile(".*".join(re.escape(p) for p in pieces), re.DOTALL)
+    pieces, position = [], 0
+    for start, end in _action_spans(value):
+        pieces.append(value[position:start])
+        position = end
+    pieces.append(value[position:])
+    return tuple(pieces)
+
+
+def _fits(pieces: tuple[str, ...], text: str) -> bool:
+    """Whether `text` is the pieces with anything between them (a glob, matched in linear time:
+    template text is a pull request's, and a backtracking pattern of it could take forever)."""
+    if len(pieces) == 1:
+        return text == pieces[0]
+    first, *middle, last = pieces
+    if len(first) + len(last) > len(text) or not text.startswith(first) or not text.endswith(last):
+        return False
+    position, limit = len(first), len(text) - len(last)
+    for piece in middle:
+        found = text.find(piece, position, limit)
+        if found < 0:
+            return False
+        position = found + len(piece)
+    return True
+
+
+def _action_spans(line: str) -> list[tuple[int, int]]:
+    """[start, end) of each `{{ … }}` of a line, found in linear time (an unclosed one ends the scan)."""
+    spans = []
+    start = line.find("{{")
+    while start >= 0:
+        end = line.find("}}", start + 2)
+        if end < 0:
+            break
+        spans.append((start, end + 2))
+        start = line.find("{{", end + 2)
+    return spans
+
+
+def _without_actions(line: str, replacement: str = "") -> str:
+    out, position = [], 0
+    for start, end in _action_spans(line):
+        out.append(line[position:start])
+        position = end
+    out.append(line[position:])
+    return replacement.join(out)
 
 
 def _first_content(lines: list[str], start: int, end: int) -> int:
@@ -317,7 +391,7 @@ def _first_content(lines: list[str], start: int, end: int) -> int:
 def _is_action(line: str) -> bool:
     """A line that is nothing but template actions (`{{- if … }}`, `{{ toYaml . | nindent 4 }}`)."""
     stripped = line.strip()
-    return stripped.startswith("{{") and not _ACTION.sub("", stripped).strip()
+    return stripped.startswith("{{") and not _without_actions(stripped).strip()
 
 
 def _is_content(line: str) -> bool:
@@ -420,14 +494,14 @@ def _block_end(lines: list[str], start: int, define: re.Match[str]) -> int:
         for match in _BLOCK_ACTION.finditer(line, offset):
             depth += -1 if match.group(1) == "end" else 1
             if depth == 0:
-                return number + 1 if _ACTION.sub("", line[: match.start()]).strip() else number
+                return number + 1 if _without_actions(line[: match.start()]).strip() else number
     return len(lines)
 
 
 def _words(lines: Sequence[str]) -> set[str]:
     out: set[str] = set()
     for line in lines:
-        for match in _TOKEN.finditer(_ACTION.sub(" ", line.split(" #", 1)[0])):
+        for match in _TOKEN.finditer(_without_actions(line.split(" #", 1)[0], " ")):
             out.add(next(group for group in match.groups() if group is not None))
     return out
 
