@@ -21,13 +21,14 @@ from . import __version__
 from .core.config import AnalysisConfig, Environment
 from .core.config_file import CONFIG_FILE, load_config
 from .core.errors import AnalysisError, ConfigError, brief
-from .core.model import Report, Revision
+from .core.model import ChartReport, Report, Revision
 from .core.report.json import dumps as render_json
 from .core.report.markdown import render_markdown
 from .core.report.safe_text import one_line
 from .core.report.text import render_text
 from .engine.charts import load_chart_info
 from .engine.pipeline import ChartAt, PipelineOptions, RenderOverrides, compare, compare_charts
+from .engine.plan import NoSuchChart
 from .engine.remote import RepositoryAccess, build_fetcher, load_credentials
 from .engine.remote.cache import DEFAULT_MAX_BYTES
 from .engine.render import IsolatedHelmRenderer, ValuesFile
@@ -141,9 +142,19 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     except Exception:  # a bug: one fixed sentence, never its text (it may quote a value) nor a traceback
         print(f"{PROG}: {_crashed()}", file=err)
         return 2
-    if any(chart.status == "render_error" for chart in report.charts):
+    failed = [chart for chart in report.charts if chart.status == "render_error"]
+    if failed:
+        print(f"{PROG}: {_not_rendered(failed)}", file=err)
         return 2
     return 1 if report.verdict == "fail" else 0
+
+
+def _not_rendered(charts: list[ChartReport]) -> str:
+    """Why the exit code is 2, in one line: the charts that could not be rendered and why, each
+    reason as bounded and escaped as everywhere else (it quotes what the chart made Helm say)."""
+    count = f"{len(charts)} chart{'s' if len(charts) != 1 else ''} could not be rendered"
+    reasons = "; ".join(f"{one_line(c.path)} ({one_line(brief(c.error or 'no reason given', 300))})" for c in charts)
+    return brief(f"{count}: {reasons}", 1000)
 
 
 def _crashed() -> str:
@@ -211,7 +222,13 @@ def _analyze(args: argparse.Namespace, options: PipelineOptions) -> Report:
         config = _with_environment_values(config, tuple(_repo_path(v) for v in in_repo))
     options = _with_values(options, on_disk)
     only = [c.strip("/") or "" for c in args.chart] or None
-    return compare(base, head, options, config=config, only=only)
+    try:
+        return compare(base, head, options, config=config, only=only)
+    except NoSuchChart as exc:
+        shown = ", ".join(f"'{p or '.'}'" for p in exc.paths)
+        raise UsageError(
+            f"--chart {shown}: no chart there at {args.base} or at {args.head} (a chart directory has a Chart.yaml)"
+        ) from None
 
 
 def _emit(report: Report, args: argparse.Namespace, out: TextIO) -> None:

@@ -234,6 +234,31 @@ def test_analyze_reads_config_from_the_base_ref(tmp_path: Path) -> None:
     }
 
 
+def test_analyze_chart_naming_no_chart_is_a_usage_error(tmp_path: Path) -> None:
+    repo, first, second = _two_chart_repo(tmp_path)
+    code, out, err = run("analyze", "--repo", str(repo), "--base", first, "--head", second, "--chart", "charts")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"chartimpact: --chart 'charts': no chart there at {first} or at {second} (a chart directory has a Chart.yaml)\n"
+    )
+    code, _, err = run("analyze", "--repo", str(repo), "--base", first, "--head", second, "--chart", "charts/api")
+    assert code == 0, err
+
+
+def test_a_render_error_says_why_on_stderr_in_one_line(tmp_path: Path) -> None:
+    chart = write_files(
+        tmp_path / "broken",
+        # Go's escapes: the message Helm prints holds an escape sequence and newlines.
+        {"Chart.yaml": chart_yaml("broken"), "templates/x.yaml": r'{{ fail "boom\x1b[31m\n\nred" }}' + "\n"},
+    )
+    code, out, err = run("diff", BASE, str(chart), "--format", "json")
+    assert code == 2 and json.loads(out)["charts"][0]["status"] == "render_error"
+    assert err == (
+        f"chartimpact: 1 chart could not be rendered: {chart} (head: execution error at "
+        "(broken/templates/x.yaml:1:3): boom\\x1b[31m red)\n"
+    )
+
+
 def test_analyze_unknown_ref_exits_2(tmp_path: Path) -> None:
     repo, first, _ = _two_chart_repo(tmp_path)
     code, _, err = run("analyze", "--repo", str(repo), "--base", first, "--head", "no-such-branch")

@@ -13,6 +13,8 @@ import pytest
 from chartimpact_bot.core.config import AnalysisConfig
 from chartimpact_bot.core.normalize import NormalizeOptions
 from chartimpact_bot.core.report.json import dumps
+from chartimpact_bot.core.report.markdown import render_markdown
+from chartimpact_bot.core.report.text import render_text
 from chartimpact_bot.engine.pipeline import PipelineOptions
 from tests.conftest import DEPLOYMENT, EXAMPLES, REPO_ROOT, diff_dirs, make_chart, only_chart, resource
 
@@ -389,3 +391,16 @@ def test_a_chart_that_cannot_be_analyzed_is_never_a_pass(tmp_path: Path, options
     assert (only_chart(head).status, only_chart(head).verdict) == ("render_error", "warn")
     assert [(s.type, s.action) for s in only_chart(head).signals] == [("chart.render", "warn")]
     assert only_chart(both).signals == ()
+
+
+def test_a_chart_that_failed_to_render_is_never_shown_as_a_pass(tmp_path: Path, options: PipelineOptions) -> None:
+    broken = {"cm.yaml": '{{ fail "broken on purpose" }}\n'}
+    fine = {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"}
+    for name, base in (("both", broken), ("head", fine)):
+        report = diff_dirs(
+            make_chart(tmp_path / name / "a", "app", base), make_chart(tmp_path / name / "b", "app", broken), options
+        )
+        markdown, text = render_markdown(report), render_text(report)
+        assert "pass" not in markdown, name
+        assert "| render error | ⚠️ warn |" in markdown and "#### <code>app</code> · ⚠️ warn" in markdown
+        assert "render error, warn" in text and "pass" not in text, name

@@ -26,6 +26,7 @@ import yaml
 
 from chartimpact_bot.core.config_file import load_config
 from chartimpact_bot.core.model import Signal
+from chartimpact_bot.core.report.values import source_text
 from chartimpact_bot.core.signals.engine import detectors
 from chartimpact_bot.engine.pipeline import PipelineOptions
 from tests.conftest import chart_yaml, diff_dirs, only_chart, write_files
@@ -60,7 +61,7 @@ def summarize(signal: Signal) -> dict[str, Any]:
         "after": signal.after,
         "affectedPath": signal.affected_path,
         "description": signal.description,
-        "source": f"{signal.source.file}:{signal.source.line}" if signal.source else None,
+        "source": source_text(signal.source) if signal.source else None,
         "action": signal.action,
     }
 

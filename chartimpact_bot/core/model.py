@@ -111,8 +111,11 @@ class StructuredDiff:
 
 @dataclass(frozen=True, slots=True)
 class SignalSource:
+    """The repository file behind a signal, and its 1-based line; None when no line is known
+    (an error that names no line, a file inside an archive): never a made-up line 1."""
+
     file: str
-    line: int
+    line: int | None
 
 
 @dataclass(frozen=True, slots=True)

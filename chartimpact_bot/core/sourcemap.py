@@ -1,20 +1,20 @@
 """Where a signal comes from: the file and line a reviewer should look at.
 
 1. The template that produced the resource (Helm's `# Source:`), mapped back to its file in the
-   repository, and the line in it where the affected field is written: a search along the
-   affected path inside the right document of the template.
+   repository, and the line where the affected field is written (`template_lines`): in the part
+   of the template that produced the document, or in the named template it includes there; for
+   an RBAC grant, the rule that grants it. The head's text while the head has the template.
 2. When the template did not change around that line but a values file the change touched did,
    and a changed value clearly feeds the field (same key, the new value appears in the signal,
    or the template reads that `.Values` path), the changed line of that values file.
-3. Otherwise the template line; line 1 of the right file when nothing better is known. Never a
-   file that did not produce the resource.
+3. Otherwise the template line; the file without a line when no line is known (a subchart from
+   an archive). Never a file that did not produce the resource or that its template does not
+   include.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
@@ -22,12 +22,11 @@ from typing import Any, Protocol
 import yaml
 
 from .chart import MaterializedChart
+from .kubernetes.rbac import ROLE_KINDS
 from .model import Resource, ResourceId, SignalSource
 from .side import ChartSide, Side, ValuesSource
+from .template_lines import ChartTemplates, Rendered, locate_in_template, rule_item_line, segments
 from .yamlio import VALUES_LIMITS, compose_untrusted
-
-_SEGMENT = re.compile(r'\.([^.\[\]]+)|\["((?:[^"\\]|\\.)*)"\]|\[([^\]]*)\]')
-_DOCUMENT_START = re.compile(r"^---", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +40,7 @@ class Locatable(Protocol):
     """What the locator needs of a detector's finding (signals' `Finding` has it)."""
 
     @property
-    def source(self) -> tuple[str, int] | None: ...
+    def source(self) -> tuple[str, int | None] | None: ...
     @property
     def side(self) -> Side: ...
     @property
@@ -55,51 +54,82 @@ class SourceLocator:
         self.base = base
         self.head = head
         self._changed: dict[str, set[int]] = {}
+        self._templates: dict[int, ChartTemplates] = {}
+        self._rendered: dict[tuple[int, str], list[Rendered]] = {}
 
     def locate(self, resource_id: ResourceId, finding: Locatable) -> SignalSource | None:
         if finding.source is not None:
             return SignalSource(*finding.source)
-        side = self.base if finding.side == "base" else self.head
-        resource = (
-            side.resources.get(resource_id)
-            or self.head.resources.get(resource_id)
-            or self.base.resources.get(resource_id)
-        )
-        if resource is None:
+        found = self._resource(resource_id, finding.side)
+        if found is None:
             return None
-        chart = self._chart_of(resource)
+        resource, side = found
+        # The head's text wherever the head still has the template: annotations go on the head.
+        charts = (self.head.chart, self.base.chart)
+        chart = next((c for c in charts if c is not None and resource.source in c.files), None)
         if chart is None:
-            return None
+            # A subchart from an archive (its files are not the repository's), or no chart at all.
+            owner = side.chart or self.head.chart or self.base.chart
+            return SignalSource(owner.source_file(resource.source), None) if owner is not None else None
         template_file = chart.source_file(resource.source)
         if template_file.endswith((".tgz", ".tar.gz", "Chart.yaml")):
-            return SignalSource(template_file, 1)
-        head_text = self._text(self.head.chart, resource.source)
-        base_text = self._text(self.base.chart, resource.source)
-        text = head_text if head_text is not None else base_text
-        if text is None:
-            return SignalSource(template_file, 1)
-        line = field_line(text, resource.document, finding.affected_path)
-        template_changed_here = (
-            head_text is not None
-            and base_text is not None
-            and line in self._changed_lines_of(resource.source, base_text, head_text)
+            return SignalSource(template_file, None)
+        templates = self._templates_of(chart)
+        place = locate_in_template(
+            templates,
+            resource.source,
+            Rendered(resource.document, resource.id.kind, resource.id.name),
+            self._documents(side, resource.source),
+            finding.affected_path,
         )
+        rules = _granted(finding.after) if resource.id.kind in ROLE_KINDS and finding.affected_path == "rules" else []
+        if rules:
+            place = rule_item_line(templates, place, rules)
+        template_changed_here = chart is self.head.chart and place.line in self._changed_lines_of(place.path)
         if not template_changed_here:
-            cause = self._values_cause(finding, text)
+            read = [templates.text(resource.source)]
+            if place.path != resource.source:
+                read.append(templates.text(place.path))
+            cause = self._values_cause(finding, "\n".join(read))
             if cause is not None:
                 return cause
-        return SignalSource(template_file, line)
+        return SignalSource(chart.source_file(place.path), place.line)
 
-    def _changed_lines_of(self, helm_path: str, base_text: str, head_text: str) -> set[int]:
-        """Changed lines of a template, computed once per template (signals share templates)."""
+    def _resource(self, resource_id: ResourceId, side_name: Side) -> tuple[Resource, ChartSide] | None:
+        """The resource on the finding's side, else on whichever side has it."""
+        first = self.base if side_name == "base" else self.head
+        for side in (first, self.head, self.base):
+            resource = side.resources.get(resource_id)
+            if resource is not None:
+                return resource, side
+        return None
+
+    def _templates_of(self, chart: MaterializedChart) -> ChartTemplates:
+        key = id(chart)
+        if key not in self._templates:
+            self._templates[key] = ChartTemplates(chart.files)
+        return self._templates[key]
+
+    def _documents(self, side: ChartSide, helm_path: str) -> list[Rendered]:
+        """The documents one template rendered on one side (computed once per template)."""
+        key = (id(side), helm_path)
+        if key not in self._rendered:
+            by_source: dict[str, list[Rendered]] = {}
+            for r in side.resources.values():
+                by_source.setdefault(r.source, []).append(Rendered(r.document, r.id.kind, r.id.name))
+            for source, documents in by_source.items():
+                self._rendered[(id(side), source)] = documents
+        return self._rendered.get(key, [])
+
+    def _changed_lines_of(self, helm_path: str) -> set[int]:
+        """Changed lines of a head file, computed once per file (signals share templates)."""
         if helm_path not in self._changed:
-            self._changed[helm_path] = _changed_lines(base_text, head_text)
+            base_text = self._text(self.base.chart, helm_path)
+            head_text = self._text(self.head.chart, helm_path)
+            self._changed[helm_path] = (
+                _changed_lines(base_text, head_text) if base_text is not None and head_text is not None else set()
+            )
         return self._changed[helm_path]
-
-    def _chart_of(self, resource: Resource) -> MaterializedChart | None:
-        if self.head.chart is not None and resource.id in self.head.resources:
-            return self.head.chart
-        return self.base.chart or self.head.chart
 
     @staticmethod
     def _text(chart: MaterializedChart | None, helm_path: str) -> str | None:
@@ -145,59 +175,16 @@ class SourceLocator:
         return SignalSource(best[1], best[2])
 
 
-def field_line(text: str, document: int, affected_path: str) -> int:
-    """The 1-based line of `affected_path` in the template text, searched inside the template
-    document that produced the resource; the deepest ancestor found when the field itself is
-    generated (`toYaml`), the document's first line when nothing is found."""
-    lines = text.splitlines()
-    starts = [0] + [text.count("\n", 0, m.start()) for m in _DOCUMENT_START.finditer(text) if m.start() > 0]
-    index = min(document, len(starts) - 1)
-    start, end = starts[index], (starts[index + 1] if index + 1 < len(starts) else len(lines))
-    found = start
-    position = start
-    for kind, value in _segments(affected_path):
-        if kind == "key":
-            pattern = re.compile(rf"^\s*(?:-\s+)?[\"']?{re.escape(value)}[\"']?\s*:")
-        elif kind == "item":
-            pattern = re.compile(rf"^\s*(?:-\s+)?{re.escape(value[0])}\s*:\s*[\"']?{re.escape(value[1])}[\"']?\s*$")
-        else:
-            continue
-        hit = next((i for i in range(position, end) if pattern.match(lines[i])), None)
-        if hit is None:
-            if kind == "key":
-                break
-            continue
-        found = position = hit
-    return found + 1
-
-
-def _segments(display_path: str) -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    text = "." + display_path if display_path and not display_path.startswith("[") else display_path
-    for match in _SEGMENT.finditer(text):
-        plain, quoted, bracket = match.groups()
-        if plain is not None:
-            out.append(("key", plain))
-        elif quoted is not None:
-            out.append(("key", json.loads(f'"{quoted}"')))
-        elif bracket is not None and "=" in bracket:
-            first = bracket.split(",", 1)[0]
-            name, _, value = first.partition("=")
-            out.append(("item", (name, value.strip('"'))))
-        else:
-            out.append(("index", bracket))
-    return out
-
-
 def _last_key(display_path: str) -> str:
-    keys = [value for kind, value in _segments(display_path) if kind == "key"]
+    keys = [value for kind, value in segments(display_path) if kind == "key"]
     return str(keys[-1]) if keys else ""
 
 
-def _as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, default=str) if value is not None else ""
+def _granted(after: Any) -> list[list[str]]:
+    """The grants an RBAC finding lists as its `after`: [[apiGroup, resource, verb], …]."""
+    if not isinstance(after, list):
+        return []
+    return [g for g in after if isinstance(g, list) and len(g) == 3 and all(isinstance(p, str) for p in g)]
 
 
 def _reads_values(template_text: str, path: tuple[str, ...]) -> bool:

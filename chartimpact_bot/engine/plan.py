@@ -36,6 +36,19 @@ def chart_at(source: ChartSource, path: str) -> ChartAt:
         return ChartAt(source, path, error=str(exc))
 
 
+class NoSuchChart(AnalysisError):
+    """Directories an analysis was asked to restrict itself to that hold no chart on either side."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = paths
+        shown = ", ".join(f"'{p or '.'}'" for p in paths)
+        super().__init__(f"no chart (a directory with a Chart.yaml) at {shown} on either side")
+
+    def __reduce__(self) -> tuple[type[NoSuchChart], tuple[list[str]]]:
+        # It crosses from the App's worker processes: rebuilt from its paths, not its sentence.
+        return (NoSuchChart, (self.paths,))
+
+
 @dataclass(frozen=True, slots=True)
 class ChartTarget:
     """One chart to analyze: where it is on each side (None where it does not exist)."""
@@ -64,10 +77,15 @@ def plan_repository(
     *,
     only: Iterable[str] | None = None,
 ) -> AnalysisPlan:
-    """Every chart of either side: a target when its inputs changed, else an unchanged report."""
+    """Every chart of either side: a target when its inputs changed, else an unchanged report.
+    `only`: just these chart directories; NoSuchChart when one of them is a chart on neither side
+    (an analysis of nothing would pass, and say nothing of the chart that was meant)."""
     base_charts = survey_charts(base_source)
     head_charts = survey_charts(head_source)
     wanted = set(only) if only is not None else None
+    missing = sorted(wanted - base_charts.keys() - head_charts.keys()) if wanted is not None else []
+    if missing:
+        raise NoSuchChart(missing)
     targets: list[ChartTarget] = []
     skipped: list[ChartReport] = []
     for path in sorted(base_charts.keys() | head_charts.keys()):

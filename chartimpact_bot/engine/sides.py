@@ -6,7 +6,11 @@ A render that runs out of memory is tried once more before that becomes the side
 memory a render takes varies from run to run (the Go collector's timing, two renders sharing
 the machine), and a head that fails for lack of memory is reported as the pull request breaking
 the chart (`chart.render`) only when it failed twice while the base rendered under the same
-limit (docs/adr/0003-render-memory-bound.md)."""
+limit (docs/adr/0003-render-memory-bound.md).
+
+A test template (`helm.sh/hook: test`) that fails to render while tests are not compared does
+not fail the side: it is rendered again without its test templates, with a warning
+(helm_tests.py)."""
 
 from __future__ import annotations
 
@@ -21,13 +25,14 @@ from pathlib import Path
 from ..core.chart import MaterializedChart
 from ..core.config import AnalysisConfig, Environment
 from ..core.documents import RenderedChart
-from ..core.errors import AnalysisError, BudgetExhausted, RenderOutOfMemory
+from ..core.errors import AnalysisError, BudgetExhausted, RenderError, RenderOutOfMemory, brief
 from ..core.manifests import parse_rendered
 from ..core.normalize import normalize_side
 from ..core.secret_values import given_secrets, literal_pattern
 from ..core.sensitive import REDACTED, mask_text
 from ..core.side import ChartSide, ValuesSource
 from .charts import materialize
+from .helm_tests import is_test_template, named_template, remove_test_templates
 from .options import PipelineOptions
 from .plan import ChartAt
 from .render import Renderer, RenderRequest, ValuesFile
@@ -103,7 +108,7 @@ def _render(
         )
         start = time.perf_counter()
         try:
-            first, second = render_twice_on_lack_of_memory(options.renderer, request)
+            first, second = _render_without_failing_tests(options, request, materialized, side.warnings)
         except BudgetExhausted:
             return ChartSide(out_of_time=True)
         except AnalysisError as exc:
@@ -130,6 +135,29 @@ def _render(
     side.warnings.extend(sets[0].warnings)
     side.fingerprint = _fingerprint(materialized, request, options.fingerprint_key)
     return side
+
+
+def _render_without_failing_tests(
+    options: PipelineOptions, request: RenderRequest, chart: MaterializedChart, warnings: list[str]
+) -> list[RenderedChart]:
+    """The side's renders, as Helm renders the chart (test templates included). When a test
+    template is what fails and tests are not compared, the chart is rendered again without its
+    test templates, and the side says so (engine/helm_tests.py)."""
+    try:
+        return render_twice_on_lack_of_memory(options.renderer, request)
+    except RenderError as exc:
+        if isinstance(exc, RenderOutOfMemory | BudgetExhausted) or options.include_tests:
+            raise
+        named = named_template(str(exc))
+        if named is None or not is_test_template(request.chart_dir, chart.info.name, named):
+            raise
+        removed = remove_test_templates(request.chart_dir)
+        log.info("test template %s failed to render; rendering without %d test templates", named, len(removed))
+        warnings.append(
+            f"test template '{chart.source_file(named)}' does not render ({brief(exc, 300)}); "
+            "the chart was rendered without its test templates, which are not compared"
+        )
+    return render_twice_on_lack_of_memory(options.renderer, request)
 
 
 def render_twice_on_lack_of_memory(renderer: Renderer, request: RenderRequest) -> list[RenderedChart]:

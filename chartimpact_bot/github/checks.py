@@ -114,7 +114,8 @@ def build_output(
         annotations.append(
             annotation(
                 signal.source.file,
-                signal.source.line,
+                # GitHub needs a line; a source without one is about the whole file, shown at its top.
+                signal.source.line or 1,
                 LEVELS.get(signal.action, "notice"),
                 f"{signal.type} · {rid.kind} {rid.name}",
                 f"{signal.description}\n\n{signal.explanation}",

@@ -90,6 +90,14 @@ async def test_charts_limits_the_comparison_to_those_chart_directories(make_app:
     assert _without_time(report) == _without_time(expected)
 
 
+async def test_charts_naming_no_chart_answer_422_not_an_empty_pass(make_app: MakeApp, repo: Repo) -> None:
+    app = await make_app(api_token=TOKEN)
+    body = {"repository": REPOSITORY, "base": "main", "head": "main", "charts": ["charts/web", "charts/nope"]}
+    status, answer, _ = await _compare(app, body)
+    assert status == 422, answer
+    assert answer["error"] == "no chart (a directory with a Chart.yaml) at 'charts/nope' on either side"
+
+
 async def test_a_comparison_reports_configuration_problems_instead_of_ignoring_them(
     make_app: MakeApp, repo: Repo
 ) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ..model import Change, ChartReport, Report, ResourceDiff, Signal
 from .counts import importance_phrase
 from .safe_text import cut_markdown, md_code, md_text, visible
-from .values import chart_counts, compact
+from .values import chart_counts, compact, compact_pair, source_text, split_unchanged, unchanged_names, unchanged_phrase
 
 _VERDICT_ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
 _ACTION_ICON = {"fail": "❌", "warn": "⚠️", "ignore": "ℹ️"}
@@ -140,9 +140,10 @@ def _lines(report: Report, budget: _Budget, destination: Destination) -> Iterato
         + (f": {importance_phrase(signals, separator=' · ')}" if signals else "")
     )
     yield ""
+    shown_charts, unchanged = split_unchanged(report.charts)
     yield "| Chart | Environment | Status | Verdict | Signals | Resources changed |"
     yield "|---|---|---|---|---|---|"
-    for chart in report.charts:
+    for chart in shown_charts:
         added, removed, modified, _ = chart_counts(chart)
         yield (
             f"| {budget.name(chart.path)} | {md_text(chart.environment, limit=budget.name_limit)} "
@@ -150,8 +151,13 @@ def _lines(report: Report, budget: _Budget, destination: Destination) -> Iterato
             f"| {_VERDICT_ICON[chart.verdict]} {chart.verdict} | {importance_phrase(chart.signals, separator=' · ')} "
             f"| {added + removed + modified} |"
         )
+    if unchanged:
+        names, more = unchanged_names(unchanged)
+        listed = ", ".join(budget.name(name) for name in names) + (f", and {more} more" if more else "")
+        yield ""
+        yield f"{unchanged_phrase(len(unchanged))}: {listed}"
     shown = 0
-    for chart in report.charts:
+    for chart in shown_charts:
         lines, count = _chart(chart, budget, shown)
         shown += count
         yield from lines
@@ -199,7 +205,7 @@ def _chart(chart: ChartReport, budget: _Budget, already: int) -> tuple[list[str]
 def _signal_table(signals: list[Signal], budget: _Budget) -> list[str]:
     rows = ["| | Importance | Category | Signal | Where |", "|---|---|---|---|---|"]
     for signal in signals:
-        where = budget.name(f"{signal.source.file}:{signal.source.line}") if signal.source else ""
+        where = budget.name(source_text(signal.source)) if signal.source else ""
         rows.append(
             f"| {_ACTION_ICON.get(signal.action, '')} | {signal.importance} | {signal.category} "
             f"| {budget.text(signal.description)} {md_code(signal.type)} | {where} |"
@@ -241,6 +247,10 @@ def _resource(diff: ResourceDiff, budget: _Budget) -> Iterator[str]:
 
 
 def _change_row(change: Change, budget: _Budget) -> str:
-    before = md_code(compact(change.before, 80)) if change.op != "add" else ""
-    after = md_code(compact(change.after, 80)) if change.op != "remove" else ""
+    if change.op == "replace":
+        shown = compact_pair(change.before, change.after, 80)
+        before, after = md_code(shown[0]), md_code(shown[1])
+    else:
+        before = md_code(compact(change.before, 80)) if change.op != "add" else ""
+        after = md_code(compact(change.after, 80)) if change.op != "remove" else ""
     return f"| {_OP_WORD[change.op]} | {budget.name(change.display_path)} | {before} | {after} |"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from ..model import CATEGORIES, IMPORTANCES, Change, ChartReport, Report, ResourceDiff, Signal
 from .counts import importance_phrase
 from .safe_text import one_line, terminal, visible
-from .values import chart_counts, compact
+from .values import chart_counts, compact, compact_pair, source_text, split_unchanged, unchanged_names, unchanged_phrase
 
 _COLOURS = {
     "bold": "\033[1m",
@@ -57,9 +57,15 @@ def _lines(report: Report, style: _Style) -> Iterator[str]:
     signals = [s for c in report.charts for s in c.signals]
     verdict = style(report.verdict.upper(), "bold", _VERDICT_COLOUR[report.verdict])
     yield f"Verdict: {verdict}   charts: {len(report.charts)}   signals: {len(signals)} ({importance_phrase(signals)})"
-    for chart in report.charts:
+    shown, unchanged = split_unchanged(report.charts)
+    for chart in shown:
         yield ""
         yield from _chart_lines(chart, style)
+    if unchanged:
+        names, more = unchanged_names(unchanged)
+        listed = ", ".join(one_line(name) for name in names) + (f", and {more} more" if more else "")
+        yield ""
+        yield style(f"{unchanged_phrase(len(unchanged))}: {listed}", "dim")
 
 
 def _chart_lines(chart: ChartReport, style: _Style) -> Iterator[str]:
@@ -99,7 +105,7 @@ def _signal_lines(signals: tuple[Signal, ...], style: _Style) -> Iterator[str]:
         for category in CATEGORIES:
             for signal in (s for s in group if s.category == category):
                 mark, colour = _ACTION_MARK.get(signal.action, ("·", "dim"))
-                where = f"  {one_line(signal.source.file)}:{signal.source.line}" if signal.source else ""
+                where = f"  {one_line(source_text(signal.source))}" if signal.source else ""
                 yield (
                     f"      {style(mark, colour)} {category:<12} {one_line(signal.description)}"
                     + style(f"  [{signal.type}]{where}", "dim")
@@ -129,6 +135,7 @@ def _change_line(change: Change, style: _Style) -> str:
     elif change.op == "remove":
         value = compact(change.before)
     else:
-        value = f"{compact(change.before, 60)} → {compact(change.after, 60)}"
+        before, after = compact_pair(change.before, change.after, 60)
+        value = f"{before} → {after}"
     tag = style(f"[{change.importance}, {change.semantic_type}]", "dim")
     return f"{style(mark, colour)} {style(one_line(change.display_path), 'cyan')}: {value}  {tag}"

@@ -56,7 +56,7 @@ class Finding:
     side: Side = "head"
     related: tuple[str, ...] = ()
     # (repository file, line) when the detector knows better than the locator (chart-level).
-    source: tuple[str, int] | None = None
+    source: tuple[str, int | None] | None = None
 
     @property
     def affected_path(self) -> str:

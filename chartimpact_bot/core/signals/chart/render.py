@@ -17,8 +17,11 @@ _LOCATION_SCAN = 2_000
 _OWN_LOCATION = re.compile(r"([\w./@-]+\.(?:yaml|yml|tpl|txt|json)) renders")
 
 
-def error_location(ctx: SignalContext, error: str) -> tuple[str, int]:
-    """The repository file (and line) a Helm render error names, else the chart's Chart.yaml."""
+def error_location(ctx: SignalContext, error: str) -> tuple[str, int | None]:
+    """The repository file and line a Helm render error names (`template: web/templates/x.yaml:12:3:
+    executing …`); the file without a line when it names no line (a template that renders
+    invalid YAML: the line Helm's output has is not the template's), else the chart's Chart.yaml
+    without a line."""
     chart_yaml, _ = chart_file(ctx.head.chart, "Chart.yaml")
     chart = ctx.head.chart
     # Helm names the location first; a render error can be megabytes of a template's own text,
@@ -26,19 +29,24 @@ def error_location(ctx: SignalContext, error: str) -> tuple[str, int]:
     head = error[:_LOCATION_SCAN]
     match = _HELM_LOCATION.search(head)
     own = _OWN_LOCATION.search(head)
-    helm_path, line = (match.group(1), int(match.group(2))) if match else ((own.group(1), 1) if own else (None, 1))
+    helm_path: str | None = None
+    line: int | None = None
+    if match:
+        helm_path, line = match.group(1), int(match.group(2))
+    elif own:
+        helm_path = own.group(1)
     if helm_path is None or chart is None or helm_path not in chart.files:
-        return (chart_yaml if chart is not None else f"{ctx.chart_path}/Chart.yaml"), 1
+        return (chart_yaml if chart is not None else f"{ctx.chart_path}/Chart.yaml"), None
     return chart.source_file(helm_path), line
 
 
-def _lint_location(ctx: SignalContext, error: str) -> tuple[str, int]:
-    """Lint names files relative to the chart: `templates/x.yaml: …`."""
+def _lint_location(ctx: SignalContext, error: str) -> tuple[str, int | None]:
+    """Lint names files relative to the chart (`templates/x.yaml: …`), and no line."""
     chart = ctx.head.chart
     relative = error.split(":", 1)[0]
     if chart is not None and f"{chart.info.name}/{relative}" in chart.files:
-        return chart.source_file(f"{chart.info.name}/{relative}"), 1
-    return chart_file(chart, "Chart.yaml")[0], 1
+        return chart.source_file(f"{chart.info.name}/{relative}"), None
+    return chart_file(chart, "Chart.yaml")[0], None
 
 
 @chart_detector("chart.render", "high")

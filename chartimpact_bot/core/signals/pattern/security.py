@@ -36,4 +36,12 @@ def hardening_removed(ctx: SignalContext, signals: Sequence[Signal]) -> Iterator
                 after=types,
                 about=ctx.either(resource),
                 related=tuple(s.id for s in members),
+                source=first_source(members),
             )
+
+
+def first_source(members: Sequence[Signal]) -> tuple[str, int | None] | None:
+    """Where the first of the controls is lost (the earliest line its members point at): the
+    pattern is about fields, not about the resource's first line."""
+    located = sorted((s.source.file, s.source.line) for s in members if s.source is not None and s.source.line)
+    return located[0] if located else None
