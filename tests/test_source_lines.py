@@ -279,14 +279,17 @@ def test_a_render_error_points_at_the_line_helm_names(tmp_path: Path, options: P
     assert _where(chart, "chart.render") == {"app": ("app/templates/cm.yaml", 5)}
 
 
-def test_a_render_error_without_a_line_has_none_in_every_format(tmp_path: Path, options: PipelineOptions) -> None:
+def test_a_render_error_without_a_line_shows_the_file_alone_and_line_1_in_json(
+    tmp_path: Path, options: PipelineOptions
+) -> None:
     # The output is not YAML: the line Helm's output has is not a line of the template.
     base, head = _charts(tmp_path, {"templates/cm.yaml": CONFIGMAP}, {"templates/cm.yaml": CONFIGMAP + "  : [\n"})
     report = diff_dirs(base, head, options)
     chart = only_chart(report)
     assert _where(chart, "chart.render") == {"app": ("app/templates/cm.yaml", None)}
     (signal,) = json.loads(dumps(report))["charts"][0]["signals"]
-    assert signal["source"] == {"file": "app/templates/cm.yaml", "line": None}
+    # The contract's line is an integer: the file as a whole, at its top, in the JSON alone.
+    assert signal["source"] == {"file": "app/templates/cm.yaml", "line": 1}
     assert "| <code>app/templates/cm.yaml</code> |" in render_markdown(report)
     assert "[chart.render]  app/templates/cm.yaml\n" in render_text(report)
     # GitHub needs a line: the annotation is about the whole file, at its top.

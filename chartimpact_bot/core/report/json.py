@@ -158,7 +158,9 @@ def signal_to_dict(signal: Signal) -> dict[str, Any]:
         "affectedPath": signal.affected_path,
         "before": signal.before,
         "after": signal.after,
-        "source": ({"file": signal.source.file, "line": signal.source.line} if signal.source else None),
+        # The contract's line is an integer: a signal that knows its file but no line is about the
+        # file as a whole, at its top, as its GitHub annotation is (ADR 6).
+        "source": ({"file": signal.source.file, "line": signal.source.line or 1} if signal.source else None),
         "rawChanges": [{"op": op, "path": path} for op, path in signal.raw_changes],
         "related": list(signal.related),
         "action": signal.action,
