@@ -13,6 +13,9 @@ Cases live in tests/golden/signals/<family>.yaml:
         - {type: ..., resource: Kind ns/name, importance: ..., changeType: ..., before: ..., after: ...}
 
 An expectation may also pin `affectedPath`, `description`, `source` (file:line) or `action`.
+A case may also pin how the diff classifies changes that fire no signal:
+
+      changes:                                  # {resource, displayPath, semanticType, importance}
 """
 
 from __future__ import annotations
@@ -87,6 +90,19 @@ def test_golden_signals(case: dict[str, Any], tmp_path: Path, options: PipelineO
     actual = [summarize(s) for s in chart.signals]
     projected = [{k: a[k] for k in e} for a, e in zip(actual, case["expect"], strict=False)]
     assert (projected, len(actual)) == (case["expect"], len(case["expect"])), yaml.safe_dump(actual, sort_keys=False)
+    if "changes" in case:
+        assert chart.diff is not None
+        classified = [
+            {
+                "resource": f"{d.id.kind} {d.id.namespace + '/' if d.id.namespace else ''}{d.id.name}",
+                "displayPath": c.display_path,
+                "semanticType": c.semantic_type,
+                "importance": c.importance,
+            }
+            for d in chart.diff.resources
+            for c in d.changes
+        ]
+        assert classified == case["changes"], yaml.safe_dump(classified, sort_keys=False)
 
 
 def test_every_registered_type_has_a_golden_case() -> None:
