@@ -28,6 +28,7 @@ import pytest
 import yaml
 
 from chartimpact_bot.core.config_file import load_config
+from chartimpact_bot.core.kubernetes.workloads import WORKLOAD_KINDS
 from chartimpact_bot.core.model import Signal
 from chartimpact_bot.core.signals.engine import detectors
 from chartimpact_bot.engine.pipeline import PipelineOptions
@@ -50,6 +51,47 @@ def _cases() -> list[tuple[str, dict[str, Any]]]:
 
 
 CASES = _cases()
+
+
+def _spellings() -> tuple[frozenset[str], frozenset[str]]:
+    """The kinds and the camelCase field names the golden charts use, as the API spells them:
+    what a description quotes, and must never show lower-cased ("deployment 'web'",
+    "runasnonroot")."""
+    kinds: set[str] = set(WORKLOAD_KINDS)
+    fields: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and _CAMEL.search(key):
+                    fields.add(key)
+                if key == "kind" and isinstance(value, str):
+                    kinds.add(value)
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for _, case in CASES:
+        for side in ("base", "head"):
+            try:
+                walk(list(yaml.safe_load_all(case.get(side) or "")))
+            except yaml.YAMLError:
+                continue  # a Helm template, not a plain manifest
+    return frozenset(kinds), frozenset(fields)
+
+
+_CAMEL = re.compile(r"[a-z][A-Z]")
+KINDS, FIELDS = _spellings()
+# A kind lower-cased where it names a resource (`deployment 'web'`); a field lower-cased anywhere
+# (no English word is spelled like one). Kinds alone are ordinary words too ("pod template"), and
+# a namespace is named in prose as Kubernetes' own messages do ("moves from namespace 'apps'").
+LOWER_CASED = re.compile(
+    "|".join(
+        [rf"\b{re.escape(kind.lower())} '" for kind in sorted(KINDS - {"Namespace"})]
+        + [rf"\b{re.escape(field.lower())}\b" for field in sorted(FIELDS)]
+    )
+)
 
 
 def summarize(signal: Signal) -> dict[str, Any]:
@@ -90,6 +132,8 @@ def test_golden_signals(case: dict[str, Any], tmp_path: Path, options: PipelineO
     actual = [summarize(s) for s in chart.signals]
     projected = [{k: a[k] for k in e} for a, e in zip(actual, case["expect"], strict=False)]
     assert (projected, len(actual)) == (case["expect"], len(case["expect"])), yaml.safe_dump(actual, sort_keys=False)
+    lower_cased = [s.description for s in chart.signals if LOWER_CASED.search(s.description)]
+    assert lower_cased == [], "descriptions spell kinds and fields as the API does"
     if "changes" in case:
         assert chart.diff is not None
         classified = [
