@@ -197,7 +197,9 @@ def _without_checksums(template_path: tuple[str, ...], resource: Resource) -> An
 def _changed_config(ctx: SignalContext, workload: Resource) -> str:
     """The ConfigMaps and Secrets of the chart whose content changed, in the workload's namespace:
     those its pods read when any of them changed, else every one that did (a checksum can cover a
-    file the pods read by another name). Names only: a Secret's values are never shown."""
+    file the pods read by another name). Names only: a Secret's values are never shown. None
+    changed when the checksum is of a rendered template whose only change is a label the
+    comparison leaves out (the chart's version): then the restart happens on every chart bump."""
     pod = pod_template(workload)
     changed = sorted(
         (d.id.kind, d.id.name)
@@ -210,7 +212,10 @@ def _changed_config(ctx: SignalContext, workload: Resource) -> str:
     read = config_references(pod) if pod is not None else set()
     named = [ref for ref in changed if ref in read] or changed
     if not named:
-        return "no ConfigMap or Secret of the chart changed"
+        return (
+            "no ConfigMap or Secret of the chart changed its data: the checksum covers something else, "
+            "such as a label with the chart version"
+        )
     return ", ".join(f"{kind} '{name}'" for kind, name in named) + " changed"
 
 
