@@ -87,6 +87,24 @@ def test_generic_paths_fold_every_pod_spec() -> None:
         ),
         ("ConfigMap", ("metadata", "labels", "team"), "label", "metadata", "low", set()),
         ("Widget", ("spec", "size"), "field", "other", "low", set()),
+        # A CRD's descriptions are documentation; its schema and its versions are not.
+        (
+            "CustomResourceDefinition",
+            ("spec", "versions", 0, "schema", "openAPIV3Schema", "properties", "spec", "description"),
+            "crd.description",
+            "api",
+            "low",
+            set(),
+        ),
+        (
+            "CustomResourceDefinition",
+            ("spec", "versions", 0, "schema", "openAPIV3Schema", "properties", "description"),
+            "crd.schema",
+            "api",
+            "medium",
+            set(),
+        ),
+        ("CustomResourceDefinition", ("spec", "versions", 0, "served"), "crd.version", "api", "high", set()),
     ],
 )
 def test_rules(

@@ -91,7 +91,7 @@ def test_args_are_a_sequence_and_an_insertion_is_one_add() -> None:
     assert _changes(base, {"args": ["--verbose", "--port=80"]}) != []
 
 
-def test_ports_keyed_by_name_then_by_port_and_protocol() -> None:
+def test_container_ports_keyed_by_container_port_and_protocol() -> None:
     named = {
         "ports": [
             {"name": "http", "containerPort": 80},
@@ -103,6 +103,29 @@ def test_ports_keyed_by_name_then_by_port_and_protocol() -> None:
     unnamed = {"ports": [{"containerPort": 53, "protocol": "UDP"}, {"containerPort": 53}]}
     changed = {"ports": [{"containerPort": 53}, {"containerPort": 53, "protocol": "UDP", "hostPort": 53}]}
     assert _changes(unnamed, changed) == [("add", "ports[containerPort=53,protocol=UDP].hostPort", None, 53)]
+
+
+def test_a_renamed_container_port_is_the_same_port_renamed() -> None:
+    # Kubernetes' merge key for a container's ports is containerPort: a new name is an edit of
+    # that port, not one port removed and another added.
+    base = {"ports": [{"name": "http", "containerPort": 8080}]}
+    head = {"ports": [{"name": "web", "containerPort": 8080}]}
+    assert _changes(base, head) == [("replace", "ports[containerPort=8080].name", "http", "web")]
+
+
+def test_service_ports_keyed_by_port() -> None:
+    base = {"ports": [{"name": "http", "port": 80, "targetPort": 8080}, {"name": "metrics", "port": 9090}]}
+    swapped = {"ports": [{"name": "metrics", "port": 80, "targetPort": 8080}, {"name": "http", "port": 9090}]}
+    assert _changes(base, swapped) == [
+        ("replace", "ports[port=80].name", "http", "metrics"),
+        ("replace", "ports[port=9090].name", "metrics", "http"),
+    ]
+
+
+def test_env_from_is_a_sequence_because_later_entries_win() -> None:
+    base = {"envFrom": [{"configMapRef": {"name": "defaults"}}, {"secretRef": {"name": "overrides"}}]}
+    reordered = {"envFrom": list(reversed(base["envFrom"]))}
+    assert _changes(base, reordered) != []
 
 
 def test_volume_mounts_keyed_by_mount_path() -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from chartimpact_bot.core.documents import RenderedChart, is_emitted, parse_template, split_documents
 from chartimpact_bot.core.errors import RenderError
-from chartimpact_bot.core.manifests import parse_rendered
+from chartimpact_bot.core.manifests import parse_rendered, share_scopes
 from chartimpact_bot.core.model import ResourceId
 
 
@@ -100,6 +100,78 @@ metadata: {name: two}
     parsed = _parse({"c/templates/x.yaml": text})
     assert ResourceId("example.com", "ClusterThing", "", "one") in parsed.resources
     assert ResourceId("example.com", "Thing", "default", "two") in parsed.resources
+
+
+def test_well_known_cluster_scoped_custom_kinds_get_no_namespace_without_their_crd() -> None:
+    # kyverno-policies renders ClusterPolicies and ValidatingPolicies; kyverno's own chart
+    # ships their CRDs. A kind of the same name in another API group is not affected.
+    text = """\
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: disallow-privileged}
+---
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {name: disallow-privileged}
+---
+apiVersion: example.com/v1
+kind: ClusterPolicy
+metadata: {name: other}
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: unknown}
+"""
+    parsed = _parse({"c/templates/x.yaml": text})
+    assert set(parsed.resources) == {
+        ResourceId("kyverno.io", "ClusterPolicy", "", "disallow-privileged"),
+        ResourceId("policies.kyverno.io", "ValidatingPolicy", "", "disallow-privileged"),
+        ResourceId("example.com", "ClusterPolicy", "default", "other"),
+        ResourceId("example.com", "Widget", "default", "unknown"),
+    }
+
+
+def test_the_charts_own_crd_overrides_the_list_of_well_known_scopes() -> None:
+    text = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: clusterissuers.cert-manager.io}
+spec:
+  group: cert-manager.io
+  scope: Namespaced
+  names: {kind: ClusterIssuer, plural: clusterissuers}
+---
+apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata: {name: letsencrypt}
+"""
+    parsed = _parse({"c/templates/x.yaml": text})
+    assert ResourceId("cert-manager.io", "ClusterIssuer", "default", "letsencrypt") in parsed.resources
+
+
+def test_a_crd_on_one_side_scopes_its_kind_on_both() -> None:
+    crd = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Cluster
+  names: {kind: Widget, plural: widgets}
+---
+"""
+    widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
+    base = _parse({"c/templates/x.yaml": widget}).resources
+    head = _parse({"c/templates/x.yaml": crd + widget}).resources
+    shared = share_scopes(base, head)
+    assert [set(side) for side in shared] == [
+        {ResourceId("example.com", "Widget", "", "w")},
+        {
+            ResourceId("example.com", "Widget", "", "w"),
+            ResourceId("apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.example.com"),
+        },
+    ]
+    assert share_scopes(base, base)[0] is base
 
 
 def test_duplicate_identities_are_reported() -> None:

@@ -13,6 +13,9 @@ Cases live in tests/golden/signals/<family>.yaml:
         - {type: ..., resource: Kind ns/name, importance: ..., changeType: ..., before: ..., after: ...}
 
 An expectation may also pin `affectedPath`, `description`, `source` (file:line) or `action`.
+A case may also pin how the diff classifies changes that fire no signal:
+
+      changes:                                  # {resource, displayPath, semanticType, importance}
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import pytest
 import yaml
 
 from chartimpact_bot.core.config_file import load_config
+from chartimpact_bot.core.kubernetes.workloads import WORKLOAD_KINDS
 from chartimpact_bot.core.model import Signal
 from chartimpact_bot.core.report.values import source_text
 from chartimpact_bot.core.signals.engine import detectors
@@ -48,6 +52,47 @@ def _cases() -> list[tuple[str, dict[str, Any]]]:
 
 
 CASES = _cases()
+
+
+def _spellings() -> tuple[frozenset[str], frozenset[str]]:
+    """The kinds and the camelCase field names the golden charts use, as the API spells them:
+    what a description quotes, and must never show lower-cased ("deployment 'web'",
+    "runasnonroot")."""
+    kinds: set[str] = set(WORKLOAD_KINDS)
+    fields: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and _CAMEL.search(key):
+                    fields.add(key)
+                if key == "kind" and isinstance(value, str):
+                    kinds.add(value)
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for _, case in CASES:
+        for side in ("base", "head"):
+            try:
+                walk(list(yaml.safe_load_all(case.get(side) or "")))
+            except yaml.YAMLError:
+                continue  # a Helm template, not a plain manifest
+    return frozenset(kinds), frozenset(fields)
+
+
+_CAMEL = re.compile(r"[a-z][A-Z]")
+KINDS, FIELDS = _spellings()
+# A kind lower-cased where it names a resource (`deployment 'web'`); a field lower-cased anywhere
+# (no English word is spelled like one). Kinds alone are ordinary words too ("pod template"), and
+# a namespace is named in prose as Kubernetes' own messages do ("moves from namespace 'apps'").
+LOWER_CASED = re.compile(
+    "|".join(
+        [rf"\b{re.escape(kind.lower())} '" for kind in sorted(KINDS - {"Namespace"})]
+        + [rf"\b{re.escape(field.lower())}\b" for field in sorted(FIELDS)]
+    )
+)
 
 
 def summarize(signal: Signal) -> dict[str, Any]:
@@ -88,6 +133,21 @@ def test_golden_signals(case: dict[str, Any], tmp_path: Path, options: PipelineO
     actual = [summarize(s) for s in chart.signals]
     projected = [{k: a[k] for k in e} for a, e in zip(actual, case["expect"], strict=False)]
     assert (projected, len(actual)) == (case["expect"], len(case["expect"])), yaml.safe_dump(actual, sort_keys=False)
+    lower_cased = [s.description for s in chart.signals if LOWER_CASED.search(s.description)]
+    assert lower_cased == [], "descriptions spell kinds and fields as the API does"
+    if "changes" in case:
+        assert chart.diff is not None
+        classified = [
+            {
+                "resource": f"{d.id.kind} {d.id.namespace + '/' if d.id.namespace else ''}{d.id.name}",
+                "displayPath": c.display_path,
+                "semanticType": c.semantic_type,
+                "importance": c.importance,
+            }
+            for d in chart.diff.resources
+            for c in d.changes
+        ]
+        assert classified == case["changes"], yaml.safe_dump(classified, sort_keys=False)
 
 
 def test_every_registered_type_has_a_golden_case() -> None:

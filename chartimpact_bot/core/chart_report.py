@@ -6,6 +6,7 @@ Pure: the sides come rendered and normalized from the engine (`engine/sides.py`)
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable
 
@@ -14,6 +15,7 @@ from ..timestamps import now
 from .classify import classify
 from .config import AnalysisConfig, Environment
 from .diff import diff_resources
+from .manifests import share_scopes
 from .model import ChartReport, ChartStatus, Report, ResourceDiff, Revision, Signal, StructuredDiff, Verdict
 from .normalize import standing_rules
 from .policy import apply_policy
@@ -81,6 +83,8 @@ def chart_report(
         found, failures = signals((), only={"chart.render"})
     else:
         status = "added" if base is None else "removed" if head is None else "analyzed"
+        if base is not None and head is not None:
+            base, head = _shared_scopes(base, head)
         resource_diffs = diff_resources(
             base.resources.values() if base else (), head.resources.values() if head else (), classify
         )
@@ -113,6 +117,15 @@ def chart_report(
         signals=tuple(sorted(policy.signals, key=signal_sort_key)),
         ignored_signals=policy.ignored,
         verdict=verdict,
+    )
+
+
+def _shared_scopes(base: ChartSide, head: ChartSide) -> tuple[ChartSide, ChartSide]:
+    """Both sides with the cluster scopes each side's CRDs declare applied to the other."""
+    resources = share_scopes(base.resources, head.resources)
+    return (
+        base if resources[0] is base.resources else dataclasses.replace(base, resources=resources[0]),
+        head if resources[1] is head.resources else dataclasses.replace(head, resources=resources[1]),
     )
 
 

@@ -178,6 +178,8 @@ RULES: tuple[Rule, ...] = (
     _r("*", "storage.class", "storage", "high", "immutable-field", kinds={"StorageClass"}),
     *_only(
         {"CustomResourceDefinition"},
+        _r("spec.versions.schema*", "crd.schema", "api", "medium"),
+        _r("spec.versions.additionalPrinterColumns*", "crd.printerColumns", "api", "low"),
         _r("spec.versions*", "crd.version", "api", "high"),
         _r("spec*", "crd.schema", "api", "medium"),
     ),
@@ -241,7 +243,7 @@ def classify(resource: Resource, change: FieldChange) -> Change:
     if not change.path:
         return _change(change, "resource", KIND_CATEGORY.get(kind, "other"), "medium", flags)
     path = generic_path(kind, change.path)
-    rule = _match(kind, path)
+    rule = _DESCRIPTION if kind == "CustomResourceDefinition" and _describes(change.path) else _match(kind, path)
     if rule is None:
         semantic, category, importance = "field", KIND_CATEGORY.get(kind, "other"), "low"
     else:
@@ -252,6 +254,17 @@ def classify(resource: Resource, change: FieldChange) -> Change:
     if semantic == "container.probe.readiness" and change.op == "remove":
         importance = "high"
     return _change(change, semantic, category, importance, flags)
+
+
+# A CRD's `description` fields (of its schema and printer columns) are documentation: changing
+# their words changes what `kubectl explain` prints, not what the API accepts or stores.
+_DESCRIPTION = _r("", "crd.description", "api", "low")
+
+
+def _describes(path: tuple[PathToken, ...]) -> bool:
+    """Whether the change is to a `description` text, not to a property named "description"
+    (`properties.description` is a field's schema)."""
+    return bool(path) and path[-1] == "description" and (len(path) < 2 or path[-2] != "properties")
 
 
 @functools.lru_cache(maxsize=256)

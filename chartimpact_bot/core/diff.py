@@ -2,8 +2,12 @@
 
 Resources are matched by identity. Inside a resource, lists are matched the way Kubernetes
 merges them, so a reorder yields nothing and an insertion yields one `add`:
-- keyed lists (containers and env by `name`, volumeMounts by `mountPath`, ports by name or by
-  port and protocol, …) and, elsewhere, any list of objects sharing a unique key field;
+- keyed lists, by the key Kubernetes' strategic merge patch uses for them (`patchMergeKey`):
+  containers and env by `name`, volumeMounts by `mountPath`, a container's ports by
+  `containerPort` and a Service's by `port` (each with its protocol, as server-side apply keys
+  them), …; lists Kubernetes replaces whole (`tolerations`, `subjects`, Ingress `paths`…) but
+  whose order means nothing, by their identifying fields; and, elsewhere, any list of objects
+  sharing a unique key field;
 - sets where order carries no meaning (RBAC verbs, capabilities, finalizers, …);
 - sequences where it does (command, args, and every other list), aligned by longest common
   subsequence.
@@ -65,19 +69,6 @@ def _nested_key(label: str, *path: str) -> KeyFn:
     return key
 
 
-def _env_from_key(item: Any) -> ItemKey | None:
-    if not isinstance(item, dict):
-        return None
-    for ref in ("configMapRef", "secretRef"):
-        target = item.get(ref)
-        if isinstance(target, dict) and _is_scalar(target.get("name")):
-            parts: list[KeyPart] = [(ref, target["name"])]
-            if _is_scalar(item.get("prefix")):
-                parts.append(("prefix", item["prefix"]))
-            return tuple(parts)
-    return None
-
-
 def _port_key(item: Any) -> ItemKey | None:
     if not isinstance(item, dict):
         return None
@@ -93,7 +84,20 @@ def _port_key(item: Any) -> ItemKey | None:
 
 _NAME = _field_key("name")
 
-# Lists Kubernetes merges by key (strategic merge patch keys, and a few well-known shapes).
+# Lists matched by key. Where Kubernetes' API types give a list a strategic-merge key
+# (`patchMergeKey`, and the `listMapKeys` server-side apply uses), that key: checked against
+# k8s.io/api for containers, initContainers, ephemeralContainers, env, volumes, imagePullSecrets,
+# resourceClaims, schedulingGates (`name`), volumeMounts (`mountPath`), volumeDevices
+# (`devicePath`), a container's ports (`containerPort`, protocol), a Service's ports (`port`,
+# protocol), hostAliases (`ip`), topologySpreadConstraints (`topologyKey`, whenUnsatisfiable),
+# readinessGates (`conditionType`), conditions (`type`). Ports used to be matched by `name`
+# first, so a renamed port read as one port removed and another added, and two ports renamed
+# into each other's names read as both renumbered.
+# Lists without a merge key are replaced whole by a patch. Where their order carries no meaning
+# (tolerations, RBAC subjects, webhooks, CRD versions, Ingress paths and TLS entries, metric
+# specs, key-to-path items, projected sources) their items are matched by the fields that
+# identify one, so a reorder is no change. `envFrom` is not among them: a later entry overrides
+# an earlier one's keys, so its order is meaning and it is diffed as a sequence.
 # Each entry is tried in order; the first that keys every item uniquely wins.
 KEYED_LISTS: dict[str, tuple[KeyFn, ...]] = {
     "containers": (_NAME,),
@@ -102,10 +106,11 @@ KEYED_LISTS: dict[str, tuple[KeyFn, ...]] = {
     "env": (_NAME,),
     "volumes": (_NAME,),
     "imagePullSecrets": (_NAME,),
+    "resourceClaims": (_NAME,),
+    "schedulingGates": (_NAME,),
     "volumeMounts": (_field_key("mountPath"),),
     "volumeDevices": (_field_key("devicePath"),),
-    "ports": (_NAME, _port_key),
-    "envFrom": (_env_from_key,),
+    "ports": (_port_key,),
     "volumeClaimTemplates": (_nested_key("name", "metadata", "name"),),
     "hostAliases": (_field_key("ip"),),
     "subjects": (_field_key("kind", "name", "namespace"),),

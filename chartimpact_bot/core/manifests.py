@@ -1,8 +1,9 @@
 """Rendered documents → Kubernetes objects with identities.
 
 The render process has already split and parsed the output (`documents.py`); here each object
-gets its identity (namespace defaulted for namespaced kinds), `List` kinds are flattened, test
-hooks left out and duplicates reported.
+gets its identity (namespace defaulted for namespaced kinds: which kinds are is in
+kubernetes/scopes.py), `List` kinds are flattened, test hooks left out and duplicates reported.
+`share_scopes` gives both sides of a change the cluster scopes either side's CRDs declare.
 """
 
 from __future__ import annotations
@@ -13,40 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .documents import RenderedChart
+from .kubernetes.scopes import Kind, cluster_scoped, declared_scopes
 from .model import Resource, ResourceId
 
 _TEST_HOOKS = frozenset({"test", "test-success", "test-failure"})
-
-CLUSTER_SCOPED_KINDS = frozenset(
-    {
-        "APIService",
-        "CSIDriver",
-        "CSINode",
-        "CertificateSigningRequest",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "ComponentStatus",
-        "CustomResourceDefinition",
-        "FlowSchema",
-        "IngressClass",
-        "MutatingAdmissionPolicy",
-        "MutatingAdmissionPolicyBinding",
-        "MutatingWebhookConfiguration",
-        "Namespace",
-        "Node",
-        "PersistentVolume",
-        "PodSecurityPolicy",
-        "PriorityClass",
-        "PriorityLevelConfiguration",
-        "RuntimeClass",
-        "StorageClass",
-        "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding",
-        "ValidatingWebhookConfiguration",
-        "VolumeAttachment",
-        "VolumeSnapshotClass",
-    }
-)
 
 
 @dataclass(slots=True)
@@ -67,12 +38,12 @@ def parse_rendered(rendered: RenderedChart, *, namespace: str, include_tests: bo
         for source in sorted(outputs):
             for document, _, obj in outputs[source]:
                 parsed.extend(_objects(source, document, obj, install_only, out.warnings))
-    cluster_scoped = _cluster_scoped_kinds(parsed)
+    scopes = declared_scopes(parsed)
     for item in parsed:
         hook = item.hook
         if hook and not include_tests and _TEST_HOOKS.intersection(_hook_events(hook)):
             continue
-        item = dataclasses.replace(item, id=_identity(item, namespace, cluster_scoped))
+        item = dataclasses.replace(item, id=_identity(item, namespace, scopes))
         first = out.resources.get(item.id)
         if first is not None:
             out.warnings.append(
@@ -124,22 +95,35 @@ def _hook_events(hook: str) -> list[str]:
     return [event.strip() for event in hook.split(",")]
 
 
-def _cluster_scoped_kinds(parsed: list[Resource]) -> set[tuple[str, str]]:
-    """Custom kinds the chart itself declares cluster-scoped, as (group, kind)."""
-    scoped: set[tuple[str, str]] = set()
-    for item in parsed:
-        if item.id.kind != "CustomResourceDefinition":
-            continue
-        spec = item.body.get("spec")
-        if isinstance(spec, dict) and spec.get("scope") == "Cluster":
-            names = spec.get("names")
-            if isinstance(names, dict) and isinstance(names.get("kind"), str):
-                scoped.add((str(spec.get("group", "")), names["kind"]))
-    return scoped
-
-
-def _identity(item: Resource, namespace: str, cluster_scoped: set[tuple[str, str]]) -> ResourceId:
+def _identity(item: Resource, namespace: str, scopes: dict[Kind, bool]) -> ResourceId:
     rid = item.id
-    if rid.kind in CLUSTER_SCOPED_KINDS or (rid.group, rid.kind) in cluster_scoped:
+    if cluster_scoped(rid.group, rid.kind, scopes):
         return ResourceId(rid.group, rid.kind, "", rid.name)
     return ResourceId(rid.group, rid.kind, rid.namespace or namespace, rid.name)
+
+
+def share_scopes(
+    base: dict[ResourceId, Resource], head: dict[ResourceId, Resource]
+) -> tuple[dict[ResourceId, Resource], dict[ResourceId, Resource]]:
+    """Both sides, with the custom kinds that one side's CRDs declare cluster-scoped, and the
+    other side defines no CRD for, identified as cluster-scoped there too: a chart that starts
+    (or stops) shipping a CRD does not turn its custom resources into another object.
+
+    Only that way: a side read a kind it had no CRD for as namespaced (or by the lists of
+    kubernetes/scopes.py), and the release namespace it would default to is not known here."""
+    base_scopes, head_scopes = declared_scopes(base.values()), declared_scopes(head.values())
+    return _rescoped(base, base_scopes, head_scopes), _rescoped(head, head_scopes, base_scopes)
+
+
+def _rescoped(
+    resources: dict[ResourceId, Resource], own: dict[Kind, bool], other: dict[Kind, bool]
+) -> dict[ResourceId, Resource]:
+    taken = {kind for kind, cluster in other.items() if cluster and kind not in own}
+    if not any(rid.namespace and (rid.group, rid.kind) in taken for rid in resources):
+        return resources
+    out: dict[ResourceId, Resource] = {}
+    for rid, item in resources.items():
+        if rid.namespace and (rid.group, rid.kind) in taken:
+            item = dataclasses.replace(item, id=ResourceId(rid.group, rid.kind, "", rid.name))
+        out.setdefault(item.id, item)  # as parse_rendered: the first of two namesakes is compared
+    return out

@@ -7,6 +7,7 @@ from typing import Any
 
 from ...kubernetes.bodies import as_dict
 from ...kubernetes.containers import Container, container_pairs
+from ...kubernetes.ports import resolve_container_port
 from ...kubernetes.workloads import WORKLOAD_KINDS
 from ...model import Importance, ResourceDiff
 from ..common import container_of, show, what
@@ -33,8 +34,10 @@ _TIGHTER = {
 _HANDLERS = ("httpGet", "tcpSocket", "exec", "grpc")
 
 
-def _probe_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Why a probe that exists on both sides now behaves differently, in words."""
+def _probe_changes(old: dict[str, Any], new: dict[str, Any], containers: tuple[Container, Container]) -> list[str]:
+    """Why a probe that exists on both sides now behaves differently, in words; a port named on
+    one side and numbered on the other is no change when the name is the container's port of
+    that number."""
     reasons = []
     old_handler = next((h for h in _HANDLERS if h in old), None)
     new_handler = next((h for h in _HANDLERS if h in new), None)
@@ -46,8 +49,16 @@ def _probe_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
                 as_dict(old[old_handler]).get(field),
                 as_dict(new[new_handler]).get(field),
             )
-            if before != after:
-                reasons.append(f"{field} {show(before)} → {show(after)}")
+            if before == after:
+                continue
+            if field == "port":
+                numbers = [resolve_container_port(c.body, p) for c, p in zip(containers, (before, after), strict=True)]
+                if numbers[0] is not None and numbers[0] == numbers[1]:
+                    continue
+                before, after = (_port_words(p, n) for p, n in zip((before, after), numbers, strict=True))
+                reasons.append(f"port {before} → {after}")
+                continue
+            reasons.append(f"{field} {show(before)} → {show(after)}")
     for field, direction in _TIGHTER.items():
         before = old.get(field, PROBE_DEFAULTS[field])
         after = new.get(field, PROBE_DEFAULTS[field])
@@ -56,6 +67,14 @@ def _probe_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         if (direction < 0 and after < before) or (direction > 0 and after > before):
             reasons.append(f"{field} {before} → {after}")
     return reasons
+
+
+def _port_words(port: Any, number: int | None) -> str:
+    """`8080`, or `http (8080)` for a name, or `http (not declared)` for a name the container
+    does not declare."""
+    if not isinstance(port, str) or port.isdigit():
+        return show(port)
+    return f"{port} ({number if number is not None else 'not declared'})"
 
 
 def _probe_findings(diff: ResourceDiff, probe: str, removed_importance: Importance) -> Iterator[Finding]:
@@ -73,7 +92,11 @@ def _probe_findings(diff: ResourceDiff, probe: str, removed_importance: Importan
             if probe == "livenessProbe" and not _risky_liveness(new):
                 continue
             description, importance = f"{label} probe added to {container_of(new, diff.resource)}", "medium"
-        elif isinstance(before, dict) and isinstance(after, dict) and (reasons := _probe_changes(before, after)):
+        elif (
+            isinstance(before, dict)
+            and isinstance(after, dict)
+            and (reasons := _probe_changes(before, after, (old, new)))
+        ):
             description = (
                 f"{label} probe of {new.kind_word} '{new.name}' in {what(diff.resource)} changed: {', '.join(reasons)}"
             )
@@ -99,8 +122,8 @@ def _risky_liveness(container: Container) -> bool:
 
 @resource_detector("availability.probe.readiness", "medium", kinds=WORKLOAD_KINDS)
 def readiness_probe(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
-    """A readiness probe removed (high), added, or changed: handler, port, path, or thresholds
-    that make it fail sooner.
+    """A readiness probe removed (high), added, or changed: handler, port (a named port compared
+    as the container port number it names), path, or thresholds that make it fail sooner.
 
     Without a readiness probe, a pod receives traffic as soon as its process starts, and a rollout
     no longer waits for new pods to be ready. Probe changes decide when traffic reaches a pod.

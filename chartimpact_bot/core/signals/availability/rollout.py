@@ -7,6 +7,7 @@ from typing import Any
 
 from ...kubernetes.bodies import as_dict, get
 from ...kubernetes.quantities import int_or_percent
+from ...kubernetes.references import CONFIG_KINDS, config_references
 from ...kubernetes.workloads import ROLLING_KINDS, STRATEGY_FIELDS, pod_template, replicas_of
 from ...model import Resource
 from ..common import show, what
@@ -137,7 +138,8 @@ def min_ready_seconds(ctx: SignalContext, update: Update) -> Iterator[Finding]:
 @update_detector("availability.rollout.restart", "low", kinds=ROLLING_KINDS)
 def rollout_restart(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     """A workload's pod template changed, so its pods will be restarted; the description lists
-    what changed.
+    what changed, and for a restart driven only by `checksum/*` annotations, which ConfigMaps and
+    Secrets of the chart changed (by name).
 
     Any change to a pod template replaces the workload's pods through a rollout.
     """
@@ -148,13 +150,79 @@ def rollout_restart(ctx: SignalContext, update: Update) -> Iterator[Finding]:
     touched = sorted(
         {_area(c.display_path, prefix) for c in update.diff.changes if c.display_path.startswith(prefix + ".")}
     )
-    if touched:
+    if not touched:
+        return
+    checksums = _checksums_only(update)
+    if checksums:
+        why = f"{', '.join(checksums)} changed ({_changed_config(ctx, update.head)})"
+    else:
         listed = ", ".join(touched[:4]) + (f" and {len(touched) - 4} more" if len(touched) > 4 else "")
-        yield Finding(
-            description=f"Pods of {what(update.head)} will be restarted: pod template changed ({listed})",
-            path=pod.template_path,
-            after=touched,
+        why = f"pod template changed ({listed})"
+    yield Finding(
+        description=f"Pods of {what(update.head)} will be restarted: {why}",
+        path=pod.template_path,
+        after=touched,
+    )
+
+
+def _checksum_keys(resource: Resource) -> dict[str, Any]:
+    pod = pod_template(resource)
+    annotations = as_dict(pod.metadata.get("annotations")) if pod is not None else {}
+    return {str(k): v for k, v in annotations.items() if str(k).startswith("checksum/")}
+
+
+def _checksums_only(update: Update) -> list[str]:
+    """The `checksum/*` pod-template annotations that changed, when nothing else of the pod
+    template did (a chart's way to restart pods when a ConfigMap or Secret they read changes)."""
+    old, new = pod_template(update.base), pod_template(update.head)
+    if old is None or new is None:
+        return []
+    old_sums, new_sums = _checksum_keys(update.base), _checksum_keys(update.head)
+    if old_sums == new_sums or _without_checksums(old.template_path, update.base) != _without_checksums(
+        new.template_path, update.head
+    ):
+        return []
+    return sorted(k for k in old_sums.keys() | new_sums.keys() if old_sums.get(k) != new_sums.get(k))
+
+
+def _without_checksums(template_path: tuple[str, ...], resource: Resource) -> Any:
+    template = as_dict(get(resource.body, *template_path))
+    metadata = dict(as_dict(template.get("metadata")))
+    metadata["annotations"] = {
+        k: v for k, v in as_dict(metadata.get("annotations")).items() if not str(k).startswith("checksum/")
+    }
+    return {**template, "metadata": metadata}
+
+
+def _changed_config(ctx: SignalContext, workload: Resource) -> str:
+    """The ConfigMaps and Secrets of the chart whose content changed, in the workload's namespace:
+    those its pods read when any of them changed, else every one that did (a checksum can cover a
+    file the pods read by another name). Names only: a Secret's values are never shown. None
+    changed when the checksum is of a rendered template whose only change is a label the
+    comparison leaves out (the chart's version): then the restart happens on every chart bump."""
+    pod = pod_template(workload)
+    changed = sorted(
+        (d.id.kind, d.id.name)
+        for d in ctx.diffs
+        if d.id.kind in CONFIG_KINDS
+        and d.id.namespace == workload.id.namespace
+        and d.change_type in ("added", "modified")
+        and any(_content(c.display_path) for c in d.changes)
+    )
+    read = config_references(pod) if pod is not None else set()
+    named = [ref for ref in changed if ref in read] or changed
+    if not named:
+        return (
+            "no ConfigMap or Secret of the chart changed its data: the checksum covers something else, "
+            "such as a label with the chart version"
         )
+    return ", ".join(f"{kind} '{name}'" for kind, name in named) + " changed"
+
+
+def _content(display_path: str) -> bool:
+    """Whether a change of a ConfigMap or Secret is to its content (or the whole object), not its
+    labels or annotations."""
+    return not display_path.startswith("metadata")
 
 
 def _area(display_path: str, prefix: str) -> str:

@@ -14,6 +14,36 @@ HARDENING_PREFIXES = (
     "security.hostAccess.",
     "security.serviceAccount.automount",
 )
+# The field each hardening type is about, as the API spells it (a type's last segment is not
+# always one: `security.hostAccess.network` is hostNetwork).
+CONTROLS = {
+    "security.context.privileged": "privileged",
+    "security.context.allowPrivilegeEscalation": "allowPrivilegeEscalation",
+    "security.context.runAsNonRoot": "runAsNonRoot",
+    "security.context.runAsUser": "runAsUser",
+    "security.context.capabilities": "capabilities",
+    "security.context.readOnlyRootFilesystem": "readOnlyRootFilesystem",
+    "security.context.seccomp": "seccompProfile",
+    "security.context.appArmor": "appArmorProfile",
+    "security.context.seLinux": "seLinuxOptions",
+    "security.context.procMount": "procMount",
+    "security.context.sysctls": "sysctls",
+    "security.context.hostProcess": "hostProcess",
+    "security.hostAccess.network": "hostNetwork",
+    "security.hostAccess.pid": "hostPID",
+    "security.hostAccess.ipc": "hostIPC",
+    "security.hostAccess.path": "hostPath",
+    "security.hostAccess.port": "hostPort",
+    "security.serviceAccount.automount": "automountServiceAccountToken",
+}
+
+
+def control(type_: str) -> str:
+    """The field a hardening signal type is about (a finer type, its detector's)."""
+    for prefix, field in sorted(CONTROLS.items(), key=lambda item: -len(item[0])):
+        if type_ == prefix or type_.startswith(prefix + "."):
+            return field
+    return type_.rsplit(".", 1)[-1]
 
 
 @pattern_detector("pattern.security.hardeningRemoved", "security", "high")
@@ -28,7 +58,7 @@ def hardening_removed(ctx: SignalContext, signals: Sequence[Signal]) -> Iterator
         if signal.type.startswith(HARDENING_PREFIXES) and signal.importance != "low" and signal.change_type != "added":
             by_workload[signal.resource].append(signal)
     for resource, members in sorted(by_workload.items(), key=lambda item: item[0].sort_key()):
-        types = sorted({s.type.rsplit(".", 1)[-1] for s in members})
+        types = sorted({control(s.type) for s in members})
         if len(types) >= 2:
             yield Finding(
                 description=f"{resource.kind} '{resource.name}' loses {len(types)} hardening controls: "

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...kubernetes.bodies import as_dict, as_list, get
+from ...kubernetes.network_policies import DIRECTIONS, Direction, access, policy_types
 from ...kubernetes.networking import OPEN_CIDRS
 from ...model import Resource
 from ..context import SignalContext
 from ..registry import Finding, chart_detector
+from ..traffic import existing_workloads, flow, involved, labels, policies
 
 
 def _open_rules(policy: Resource | None) -> set[str]:
@@ -30,17 +32,28 @@ def _open_rules(policy: Resource | None) -> set[str]:
     return found
 
 
-def _policy_types(policy: Resource) -> set[str]:
-    declared = as_list(get(policy.body, "spec", "policyTypes"))
-    if declared:
-        return {str(t) for t in declared}
-    return {"Ingress"} | ({"Egress"} if get(policy.body, "spec", "egress") is not None else set())
+def _opened(ctx: SignalContext, old: Resource) -> str:
+    """`: ingress to Deployment 'web' is no longer restricted`, for the workloads (on both sides)
+    the policy isolated that no policy isolates any more; empty when there are none."""
+    sides = policies(ctx, "base"), policies(ctx, "head")
+    opened: dict[Direction, list[Resource]] = {}
+    for base, head in existing_workloads(ctx):
+        for direction in DIRECTIONS:
+            if (
+                involved(old, base, direction)
+                and access(sides[0], base.id.namespace, labels(base), direction) is not None
+                and access(sides[1], head.id.namespace, labels(head), direction) is None
+            ):
+                opened.setdefault(direction, []).append(head)
+    parts = [f"{flow(direction, workloads)} is no longer restricted" for direction, workloads in opened.items()]
+    return f": {'; '.join(parts)}" if parts else ""
 
 
 @chart_detector("security.networkPolicy", "high")
 def network_policy(ctx: SignalContext) -> Iterator[Finding]:
     """A NetworkPolicy is removed, its podSelector stops selecting the chart's pods, a policyType
-    is dropped, or a rule gains an empty peer or 0.0.0.0/0.
+    is dropped, or a rule gains an empty peer or 0.0.0.0/0; a removal or a dropped type names the
+    workloads no policy restricts any more.
 
     A NetworkPolicy is what stops other pods (or the internet) from reaching the selected pods; a
     removed, emptied or widened policy opens them up.
@@ -50,7 +63,7 @@ def network_policy(ctx: SignalContext) -> Iterator[Finding]:
             continue
         new = ctx.head.resources.get(rid)
         if new is None:
-            yield Finding(description=f"NetworkPolicy '{rid.name}' removed", side="base", about=old)
+            yield Finding(description=f"NetworkPolicy '{rid.name}' removed{_opened(ctx, old)}", side="base", about=old)
             continue
         selector_before, selector_after = (
             get(old.body, "spec", "podSelector"),
@@ -69,13 +82,14 @@ def network_policy(ctx: SignalContext) -> Iterator[Finding]:
                 after=selector_after,
                 about=old,
             )
-        dropped = sorted(_policy_types(old) - _policy_types(new))
+        dropped = sorted(policy_types(old) - policy_types(new))
         if dropped:
             yield Finding(
-                description=f"NetworkPolicy '{rid.name}' no longer restricts {', '.join(dropped)} traffic",
+                description=f"NetworkPolicy '{rid.name}' no longer restricts {', '.join(dropped)} traffic"
+                + _opened(ctx, old),
                 path=("spec", "policyTypes"),
-                before=sorted(_policy_types(old)),
-                after=sorted(_policy_types(new)),
+                before=sorted(policy_types(old)),
+                after=sorted(policy_types(new)),
                 subject=(dropped, None),
                 about=old,
             )

@@ -36,12 +36,13 @@ def data_loss(ctx: SignalContext, diff: ResourceDiff) -> Iterator[Finding]:
     if diff.base is None or diff.head is None:
         return
     if diff.id.kind == "StatefulSet":
-        for when in ("whenDeleted", "whenScaled"):
+        for when, event in (("whenDeleted", "when it is deleted"), ("whenScaled", "when it is scaled down")):
             before = get(diff.base.body, "spec", "persistentVolumeClaimRetentionPolicy", when) or "Retain"
             after = get(diff.head.body, "spec", "persistentVolumeClaimRetentionPolicy", when) or "Retain"
             if after == "Delete" and before != "Delete":
                 yield Finding(
-                    description=f"{what(diff.head)} now deletes its claims {when.removeprefix('when').lower()}",
+                    description=f"{what(diff.head)} now deletes its claims {event} "
+                    f"(persistentVolumeClaimRetentionPolicy.{when}: Delete)",
                     path=("spec", "persistentVolumeClaimRetentionPolicy", when),
                     before=before,
                     after=after,

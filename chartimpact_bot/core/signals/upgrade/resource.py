@@ -1,11 +1,14 @@
-"""`upgrade.resource.*`: resources Helm deletes and recreates (renamed, moved to another namespace)."""
+"""`upgrade.resource.*`: resources Helm deletes and recreates (renamed, moved to another
+namespace, replaced by another kind)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from ...model import Resource
+from ...kubernetes.apis import BUILTIN_GROUPS
+from ...kubernetes.scopes import declared_scopes
+from ...model import Importance, Resource
 from ..common import what
 from ..context import SignalContext
 from ..registry import Finding, chart_detector
@@ -93,3 +96,84 @@ def namespace_moved(ctx: SignalContext) -> Iterator[Finding]:
                 subject=(old, new),
                 about=new,
             )
+
+
+def _kind(resource: Resource) -> tuple[str, str]:
+    return resource.id.group, resource.id.kind
+
+
+def _named(resource: Resource) -> str:
+    """`ValidatingPolicy (policies.kyverno.io)`."""
+    return f"{resource.id.kind} ({resource.id.group})" if resource.id.group else resource.id.kind
+
+
+def _replacements(ctx: SignalContext) -> dict[tuple[tuple[str, str], tuple[str, str]], list[tuple[Resource, Resource]]]:
+    """Resources removed and added under the same name as another kind, the new kind a custom
+    one, grouped by (old kind, new kind). A cluster-scoped kind and a namespaced one pair too."""
+    removed = sorted(
+        (d.base for d in ctx.diffs if d.change_type == "removed" and d.base is not None),
+        key=lambda r: r.id.sort_key(),
+    )
+    groups: dict[tuple[tuple[str, str], tuple[str, str]], list[tuple[Resource, Resource]]] = {}
+    for diff in ctx.diffs:
+        new = diff.head
+        if diff.change_type != "added" or new is None or new.id.group in BUILTIN_GROUPS:
+            continue
+        for old in removed:
+            if (
+                old.id.name == new.id.name
+                and _kind(old) != _kind(new)
+                and (old.id.namespace == new.id.namespace or "" in (old.id.namespace, new.id.namespace))
+            ):
+                groups.setdefault((_kind(old), _kind(new)), []).append((old, new))
+                break
+    return groups
+
+
+@chart_detector("upgrade.resource.kindChanged", "high")
+def kind_changed(ctx: SignalContext) -> Iterator[Finding]:
+    """Resources removed and, under the same names, resources of a custom kind added (every
+    ClusterPolicy becoming a ValidatingPolicy): high when the cluster may not know the new kind,
+    since the chart ships no CRD for it or ships it new in this change and the base rendered no
+    object of it; low when its CRD is in both versions of the chart or the base already used it.
+    One signal per pair of kinds, naming the resources.
+
+    Helm maps every resource of the new release to an API before it applies any: a kind the
+    cluster does not serve yet (its CRD or its controller installed by something else, or a CRD
+    the chart adds now, which `helm upgrade` never applies from crds/ and cannot map from
+    templates/ in the same release) fails the upgrade. When it succeeds, the old objects are
+    deleted and new ones created, possibly handled by another controller.
+    """
+    base_crds, head_crds = declared_scopes(ctx.base.resources.values()), declared_scopes(ctx.head.resources.values())
+    used_before = {_kind(r) for r in ctx.base.resources.values()}
+    for (_, new_kind), pairs in sorted(_replacements(ctx).items()):
+        first_old, first_new = pairs[0]
+        importance: Importance
+        if new_kind in base_crds and new_kind in head_crds:
+            reason, importance = "the chart ships its CRD in both versions", "low"
+        elif new_kind in used_before:
+            reason, importance = f"the chart already rendered {first_new.id.kind} objects", "low"
+        elif new_kind in head_crds:
+            reason = (
+                "its CRD is new in this change: the upgrade fails unless the CRD is installed first "
+                "(helm upgrade does not apply crds/, and cannot map a kind whose CRD it creates in the same release)"
+            )
+            importance = "high"
+        else:
+            reason = (
+                f"the chart ships no CRD for {first_new.id.kind}: the upgrade fails unless the cluster already "
+                "serves it (its CRD and controller installed by something else)"
+            )
+            importance = "high"
+        names = [old.id.name for old, _ in pairs]
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        count = f"{len(pairs)} {first_old.id.kind} resources are" if len(pairs) > 1 else f"{first_old.id.kind} is"
+        yield Finding(
+            description=f"{count} replaced by {_named(first_new)} of the same name ({shown}); {reason}",
+            path=("kind",),
+            before=f"{first_old.api_version} {first_old.id.kind}",
+            after=f"{first_new.api_version} {first_new.id.kind}",
+            subject=(first_old, first_new),
+            importance=importance,
+            about=first_new,
+        )
