@@ -410,17 +410,18 @@ def _key_column(line: str, key: str) -> int:
 
 def _find_key(lines: list[str], lo: int, hi: int, key: str) -> int | None:
     """The least indented line of [lo, hi) that writes `key:`, the first of those."""
-    pattern = _key_pattern(key)
-    best: tuple[int, int] | None = None
-    for number in range(lo, hi):
-        match = pattern.match(lines[number])
-        if match and (best is None or len(match.group(1)) < best[0]):
-            best = (len(match.group(1)), number)
-    return best[1] if best else None
+    return _least_indented_match(lines, lo, hi, _key_pattern(key))
 
 
 def _find_item(lines: list[str], lo: int, hi: int, key: str, value: str) -> int | None:
+    """The least indented line of [lo, hi) that writes `key: value` (a list item's key)."""
     pattern = re.compile(rf"^(\s*(?:-\s+)?){re.escape(key)}\s*:\s*[\"']?{re.escape(value)}[\"']?\s*(?:#.*)?$")
+    return _least_indented_match(lines, lo, hi, pattern)
+
+
+def _least_indented_match(lines: list[str], lo: int, hi: int, pattern: re.Pattern[str]) -> int | None:
+    """The first of the least indented lines of [lo, hi) `pattern` matches; its group 1 is the
+    indentation."""
     best: tuple[int, int] | None = None
     for number in range(lo, hi):
         match = pattern.match(lines[number])
