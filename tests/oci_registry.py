@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from tests.jobs.redis_server import free_port
+from tests.jobs.redis_server import free_port, wait_until_up
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 HELM_CONFIG_TYPE = "application/vnd.cncf.helm.config.v1+json"
@@ -79,18 +79,19 @@ def registry(workdir: Path, auth: dict[str, Any] | None = None, **identity: Any)
 
 
 def _wait_for(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + 15
-    while True:
+    def answers() -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=0.5):
-                return
+                return True
         except urllib.error.HTTPError:  # 401 from an authenticating registry: it is up
-            return
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"docker-registry did not start on port {port}: {log.read_text()[-2000:]}")
-        time.sleep(0.05)
+            return True
+
+    wait_until_up(
+        process,
+        answers,
+        seconds=15,
+        failure=lambda: f"docker-registry did not start on port {port}: {log.read_text()[-2000:]}",
+    )
 
 
 def digest_of(data: bytes) -> str:

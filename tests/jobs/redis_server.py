@@ -11,7 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 
 def free_port() -> int:
@@ -40,15 +40,26 @@ def redis_server(binary: str | None = None) -> Iterator[str]:
 
 
 def _wait_for(process: subprocess.Popen[bytes], port: int) -> None:
-    deadline = time.monotonic() + 10
+    def answers() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+
+    wait_until_up(process, answers, seconds=10, failure=lambda: f"redis-server did not start on port {port}")
+
+
+def wait_until_up(
+    process: subprocess.Popen[bytes], answers: Callable[[], bool], *, seconds: float, failure: Callable[[], str]
+) -> None:
+    """Poll `answers` (an OSError counts as not yet) until it is true; raise `failure()` when the
+    process exits or `seconds` pass first. Shared by the tests' real servers."""
+    deadline = time.monotonic() + seconds
     while True:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    return
+            if answers():
+                return
         except OSError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"redis-server did not start on port {port}")
+            raise RuntimeError(failure())
         time.sleep(0.05)
