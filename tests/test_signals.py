@@ -13,6 +13,7 @@ import pytest
 
 from chartimpact_bot.cli import main
 from chartimpact_bot.core.config_file import load_config
+from chartimpact_bot.core.documents import RenderedChart
 from chartimpact_bot.core.model import Report, ResourceDiff
 from chartimpact_bot.core.report.markdown import render_markdown
 from chartimpact_bot.core.signals import registry
@@ -20,6 +21,7 @@ from chartimpact_bot.core.signals.catalogue import render_catalogue
 from chartimpact_bot.core.signals.context import SignalContext
 from chartimpact_bot.core.signals.engine import detectors
 from chartimpact_bot.engine.pipeline import PipelineOptions
+from chartimpact_bot.engine.render import Renderer, RenderRequest
 from chartimpact_bot.github.checks import github_destination
 from tests.conftest import EXAMPLES, REPO_ROOT, chart_yaml, diff_dirs, only_chart, write_files
 
@@ -345,3 +347,46 @@ def test_a_new_helm_lint_error_fires_chart_render(tmp_path: Path, options: Pipel
         ("high", "Chart.yaml: chart metadata is missing these dependencies: sub", "app/Chart.yaml")
     ]
     assert str(tmp_path) not in lint[0].description
+
+
+class RecordingRenderer:
+    """The real renderer, remembering what each render process was asked for."""
+
+    def __init__(self, inner: Renderer) -> None:
+        self.inner = inner
+        self.requests: list[tuple[int, bool]] = []  # (renders, lint) of each render process
+
+    def render(self, request: RenderRequest, *, repeat: int = 1) -> list[RenderedChart]:
+        self.requests.append((repeat, request.lint))
+        return self.inner.render(request, repeat=repeat)
+
+
+MISSING_DEPENDENCY = {
+    "charts/sub/Chart.yaml": chart_yaml("sub"),
+    "charts/sub/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: sub}\n",
+}
+
+
+def test_a_lint_error_the_base_has_too_is_not_new_and_only_then_is_the_base_linted(
+    tmp_path: Path, options: PipelineOptions
+) -> None:
+    """Lint runs with the head's renders; the base is linted (without rendering) only when the
+    head has errors, since only the head's errors that the base lacks are reported."""
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\n"
+    files = {"Chart.yaml": chart_yaml("app"), "templates/cm.yaml": manifest, **MISSING_DEPENDENCY}
+    base = write_files(tmp_path / "base" / "app", files)
+    head = write_files(tmp_path / "head" / "app", {**files, "templates/cm.yaml": manifest + "data: {a: b}\n"})
+    recording = RecordingRenderer(options.renderer)
+    chart = only_chart(diff_dirs(base, head, replace(options, renderer=recording)))
+    assert chart.status == "analyzed"
+    assert [s for s in chart.signals if s.type == "chart.render"] == []
+    # the base rendered without lint, the head with it, then the base linted alone
+    assert sorted(recording.requests) == [(0, True), (2, False), (2, True)]
+
+    clean = {"Chart.yaml": chart_yaml("app"), "templates/cm.yaml": manifest}
+    recording.requests.clear()
+    chart = only_chart(
+        diff_dirs(base, write_files(tmp_path / "clean" / "app", clean), replace(options, renderer=recording))
+    )
+    assert [s for s in chart.signals if s.type == "chart.render"] == []
+    assert sorted(recording.requests) == [(2, False), (2, True)]

@@ -21,7 +21,7 @@ from ..core.model import ChartReport, Report
 from ..core.side import ChartSide
 from .options import PipelineOptions, RenderOverrides
 from .plan import AnalysisPlan, ChartAt, ChartTarget, chart_at, plan_repository
-from .sides import render_side
+from .sides import lint_side, render_side
 from .sources import ChartSource
 
 __all__ = [
@@ -96,7 +96,11 @@ class Sides:
 def render_targets(targets: Iterable[ChartTarget], options: PipelineOptions, config: AnalysisConfig) -> Iterator[Sides]:
     """Every target's two sides, rendered in parallel (`max_workers` renders at once) within the
     time budget; in (path, environment) order, each as soon as it is ready, so that reporting one
-    chart overlaps rendering the next."""
+    chart overlaps rendering the next.
+
+    `helm lint` runs with the head's renders only: what is reported is the head's lint errors
+    that the base lacks, so the base is linted (without rendering again) only when the head has
+    some. That takes lint, as costly as both renders, off one side of every chart."""
     ordered = sorted(targets, key=lambda t: (t.display_path, t.environment.name))
     budget = options.time_budget_seconds
     deadline = None if budget is None else time.monotonic() + budget
@@ -104,13 +108,16 @@ def render_targets(targets: Iterable[ChartTarget], options: PipelineOptions, con
         futures = [
             (
                 target,
-                pool.submit(render_side, target.base, target.environment, options, config, deadline),
+                pool.submit(render_side, target.base, target.environment, options, config, deadline, lint=False),
                 pool.submit(render_side, target.head, target.environment, options, config, deadline),
             )
             for target in ordered
         ]
-        for target, base, head in futures:
-            yield Sides(target, base.result(), head.result())
+        for target, base_future, head_future in futures:
+            base, head = base_future.result(), head_future.result()
+            if target.base is not None and base is not None and base.error is None and head and head.lint_errors:
+                base.lint_errors = lint_side(target.base, target.environment, options, deadline)
+            yield Sides(target, base, head)
 
 
 def report_sides(sides: Sides, options: PipelineOptions, config: AnalysisConfig) -> ChartReport:

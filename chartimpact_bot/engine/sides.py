@@ -47,13 +47,16 @@ def render_side(
     options: PipelineOptions,
     config: AnalysisConfig,
     deadline: float | None = None,
+    *,
+    lint: bool = True,
 ) -> ChartSide | None:
     """One side (None where the chart does not exist), its error and warnings scrubbed of any
     secret they carry (a repository URL with a password, a private key quoted in a message):
     the render process redacts values already, this covers every other message.
 
-    `deadline` (time.monotonic()) is when the analysis' time budget ends."""
-    side = _render(where, environment, options, config, deadline)
+    `deadline` (time.monotonic()) is when the analysis' time budget ends. With `lint`, `helm lint`
+    runs beside the renders and its errors are the side's `lint_errors`."""
+    side = _render(where, environment, options, config, deadline, lint=lint)
     if side is not None:
         if side.error is not None:
             side.error = _scrubbed(side.error)
@@ -71,6 +74,8 @@ def _render(
     options: PipelineOptions,
     config: AnalysisConfig,
     deadline: float | None,
+    *,
+    lint: bool,
 ) -> ChartSide | None:
     if where is None:
         return None
@@ -81,7 +86,6 @@ def _render(
     source, chart = where.source, where.info
     values, warnings = _environment_values(source, environment)
     values += options.extra_values
-    overrides = options.overrides
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="chartimpact-") as workdir:
         start = time.perf_counter()
@@ -96,16 +100,7 @@ def _render(
             warnings=[*materialized.warnings, *warnings],
             timings=timings,
         )
-        request = RenderRequest(
-            chart_dir=materialized.directory,
-            release_name=overrides.release_name or environment.release_name,
-            namespace=overrides.namespace or environment.namespace,
-            values_files=values,
-            set_values=(*environment.set_values, *options.extra_set),
-            kube_version=overrides.kube_version or environment.kube_version,
-            api_versions=overrides.api_versions if overrides.api_versions is not None else environment.api_versions,
-            deadline=deadline,
-        )
+        request = _request(materialized, values, environment, options, deadline, lint=lint)
         start = time.perf_counter()
         try:
             first, second = _render_without_failing_tests(options, request, materialized, side.warnings)
@@ -135,6 +130,51 @@ def _render(
     side.warnings.extend(sets[0].warnings)
     side.fingerprint = _fingerprint(materialized, request, options.fingerprint_key)
     return side
+
+
+def lint_side(
+    where: ChartAt, environment: Environment, options: PipelineOptions, deadline: float | None = None
+) -> tuple[str, ...]:
+    """`helm lint` errors of a side rendered without lint: the base, once the head turns out to
+    have lint errors, since only those the base lacks are reported (`chart.render`). Nothing is
+    rendered. A side that cannot be linted now has no errors, so the head's all count as new."""
+    if where.info is None:
+        return ()
+    values, _warnings = _environment_values(where.source, environment)
+    values += options.extra_values
+    with tempfile.TemporaryDirectory(prefix="chartimpact-") as workdir:
+        try:
+            materialized = materialize(where.source, where.info, Path(workdir), fetcher=options.fetcher)
+            request = _request(materialized, values, environment, options, deadline, lint=True)
+            (linted,) = options.renderer.render(request, repeat=0)
+        except AnalysisError as exc:
+            log.warning("the base of %s could not be linted: %s", where.info.name, _scrubbed(str(exc)))
+            return ()
+    return linted.lint_errors
+
+
+def _request(
+    chart: MaterializedChart,
+    values: tuple[ValuesFile, ...],
+    environment: Environment,
+    options: PipelineOptions,
+    deadline: float | None,
+    *,
+    lint: bool,
+) -> RenderRequest:
+    """The render of a materialized side, with the environment's settings and the run's overrides."""
+    overrides = options.overrides
+    return RenderRequest(
+        chart_dir=chart.directory,
+        release_name=overrides.release_name or environment.release_name,
+        namespace=overrides.namespace or environment.namespace,
+        values_files=values,
+        set_values=(*environment.set_values, *options.extra_set),
+        kube_version=overrides.kube_version or environment.kube_version,
+        api_versions=overrides.api_versions if overrides.api_versions is not None else environment.api_versions,
+        deadline=deadline,
+        lint=lint,
+    )
 
 
 def _render_without_failing_tests(
