@@ -128,7 +128,7 @@ def render_with_sdk(request: dict[str, Any]) -> tuple[list[dict[str, Any]], _Bac
     # `helm lint` re-renders the chart and decodes every document in Go: as long as both renders
     # and parsing them put together (measured: 0.44 s of 0.9 s at 300 resources, 4.8 s at 3,000).
     # It runs in a thread beside them: the call into Go releases the GIL, so it takes the second
-    # core while this thread renders and parses (docs/adr/0007-render-critical-path.md). When a
+    # core while this thread renders and parses (docs/adr/0008-render-critical-path.md). When a
     # render fails the process ends without waiting for it.
     lint = _Background(lint_errors, helm_python, request, values) if request.get("lint", True) else None
     return _renders(helm_python, _native, request, values, options), lint
