@@ -8,15 +8,20 @@ Equality is strict about types: Go's `1` is not `1.0` and `true` is not `1`.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import helm_python
 import pytest
 import yaml
 
+from benchmarks.generate import generate
 from chartimpact_bot.core import yamlio
+from chartimpact_bot.core.documents import is_emitted, split_documents
 from chartimpact_bot.core.go_yaml import GoResolver, build
 from chartimpact_bot.core.yamlio import load_untrusted, load_yaml
+from tests.conftest import chart_yaml, write_files
+from tests.test_signals_golden import CASES as GOLDEN_CASES
 
 # One document per case, as a values file or a manifest writes it.
 CASES = [
@@ -271,3 +276,45 @@ def test_generated_numbers_read_as_helm_does(seed: int) -> None:
 
 def test_untrusted_documents_read_the_same_way() -> None:
     assert load_untrusted("a: y\nb: 0o755\n1: x\n") == {"a": True, "b": 493, "1": "x"}
+
+
+def _documents(outputs: dict[str, str], name: str) -> list[tuple[str, str]]:
+    return [
+        (f"{name}: {source}", chunk)
+        for source, text in sorted(outputs.items())
+        if is_emitted(source, text)
+        for _, chunk in split_documents(text)
+        if chunk.strip()
+    ]
+
+
+def test_golden_renders_read_as_helm_does(tmp_path: Path) -> None:
+    """Every document the golden charts render (the Helm engine renders them), read by both."""
+    documents = []
+    for index, (name, case) in enumerate(GOLDEN_CASES):
+        for side in ("base", "head"):
+            files = {
+                "Chart.yaml": chart_yaml("golden", extra=(case.get("chart") or {}).get(side, "")),
+                "values.yaml": (case.get("values") or {}).get(side, ""),
+            }
+            if case.get(side):
+                files["templates/manifest.yaml"] = case[side]
+            chart_dir = write_files(tmp_path / f"{index}-{side}" / "golden", files)
+            try:
+                with helm_python.Chart.load(chart_dir) as chart:
+                    outputs = chart.render(name="golden")
+            except helm_python.HelmError:
+                continue  # a case about a chart that does not render
+            documents += _documents(outputs, f"{name} ({side})")
+    assert len(documents) > 250
+    assert [name for name, text in documents if strict(load_yaml(text)) != strict(go(text))] == []
+
+
+def test_benchmark_chart_reads_as_helm_does(tmp_path: Path) -> None:
+    """The generated chart pair of benchmarks/ (no template actions: its templates are its output)."""
+    documents = []
+    for chart_dir in generate(tmp_path)[:2]:
+        outputs = {f"bench/templates/{p.name}": p.read_text() for p in (chart_dir / "templates").iterdir()}
+        documents += _documents(outputs, chart_dir.parent.parent.name)
+    assert len(documents) > 500
+    assert [name for name, text in documents if strict(load_yaml(text)) != strict(go(text))] == []
