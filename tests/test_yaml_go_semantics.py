@@ -274,6 +274,20 @@ def test_generated_numbers_read_as_helm_does(seed: int) -> None:
     assert differences == []
 
 
+def test_merges_of_merges_are_built_once() -> None:
+    """Each level merges the one before twice: rebuilt at each merge, as go-yaml decodes it,
+    this would be 2^40 merges."""
+    lines = ["l0: &l0 {k0: 0}"]
+    lines += [f"l{i}: &l{i} {{<<: [*l{i - 1}, *l{i - 1}], k{i}: {i}}}" for i in range(1, 41)]
+    document = "\n".join(lines)
+    assert load_yaml(document)["l40"] == {f"k{i}": i for i in range(41)}
+    assert strict(load_yaml("\n".join(lines[:8]))) == strict(go("\n".join(lines[:8])))
+
+
+def test_a_map_merging_itself_merges_what_it_has() -> None:
+    assert load_yaml("a: &a {b: 1, <<: *a, c: 2}") == {"a": {"b": 1, "c": 2}}
+
+
 def test_untrusted_documents_read_the_same_way() -> None:
     assert load_untrusted("a: y\nb: 0o755\n1: x\n") == {"a": True, "b": 493, "1": "x"}
 

@@ -276,13 +276,17 @@ def _fill(node: Node, mapping: dict[str, Any], built: dict[int, Any]) -> None:
 
 
 def _merge(node: Node, mapping: dict[str, Any], built: dict[int, Any]) -> None:
-    """go-yaml v2's merge: the map's keys are set in place, over those already there."""
+    """go-yaml v2's merge: the map's keys are set in place, over those already there.
+
+    go-yaml decodes the merged map again at every merge; its value is built once here, so that
+    maps merging maps that merge maps cost their size, not 2^depth (an alias to a map that is
+    still being built, its own merge included, merges what it has so far)."""
     if node.__class__ is MappingNode:
-        _fill(node, mapping, built)
+        mapping.update(_value(node, built))
         return
     if node.__class__ is SequenceNode and all(item.__class__ is MappingNode for item in node.value):
         for item in reversed(node.value):  # earlier maps take precedence
-            _fill(item, mapping, built)
+            mapping.update(_value(item, built))
         return
     raise yaml.constructor.ConstructorError(
         None, None, "map merge requires map or sequence of maps as the value", node.start_mark
