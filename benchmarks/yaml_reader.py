@@ -12,9 +12,10 @@ of 7 rounds, the contenders interleaved so that both see the same load of the ma
    safe loader, which the reader before ADR 7 was (with its regular expressions edited);
 3. `parse_template`, both steps together, as the render process runs it.
 
-Other parsers are timed when they are installed (none is a dependency): rapidyaml (`ryml`;
-parsing alone, and parsing plus a bare walk to dicts, lists and strings, without typing any
-scalar) and libfyaml (`libfyaml.loads(..., mode="yaml1.1").to_python()`), to show what a
+Other parsers are timed when they are installed (neither is a dependency): rapidyaml (`ryml`;
+parsing alone, and parsing plus a walk that types scalars by `go_yaml`'s rules, which gives
+load_yaml's values on these charts but handles no anchor, alias or merge key) and libfyaml
+(`libfyaml.loads(..., mode="yaml1.1").to_python()`, YAML 1.1's types, not Go's), to show what a
 replacement could win at most. Nothing is asserted.
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import math
 import re
 import statistics
 import time
@@ -32,6 +34,7 @@ from typing import Any
 import yaml
 
 from benchmarks.generate import generate
+from chartimpact_bot.core import go_yaml
 from chartimpact_bot.core.documents import is_emitted, parse_template, split_documents
 from chartimpact_bot.core.yamlio import load_yaml
 
@@ -79,26 +82,52 @@ def optional_peers(chunks: list[str]) -> dict[str, Callable[[], Any]]:
 
         encoded = [c.encode() for c in chunks]
 
+        def scalar(text: str, quoted: bool, tag: Any, key: bool) -> Any:
+            if quoted and tag is None:
+                return text
+            if tag is None:
+                value = go_yaml.resolve_plain(text)
+            else:
+                tag = bytes(tag).decode().replace("!!", "tag:yaml.org,2002:", 1)
+                value = go_yaml._tagged(yaml.ScalarNode(tag, text))  # the same rules for tags
+            if key:
+                return go_yaml.key_text(value)
+            if value is None or isinstance(value, str | bool):
+                return value
+            return go_yaml.json_number(value) if math.isfinite(value) else text
+
         def walk(tree: Any, node: int) -> Any:
-            if tree.is_map(node) or tree.is_seq(node):
-                children, child = [], tree.first_child(node)
+            """Go's types, as load_yaml gives them; no anchors, aliases or merge keys (the
+            generated charts have none), no error positions."""
+            kind = int(tree.type(node))
+            if kind & (ryml.MAP | ryml.SEQ):
+                out: Any = {} if kind & ryml.MAP else []
+                child = tree.first_child(node)
                 while child != ryml.NONE:
-                    children.append(child)
+                    if kind & ryml.MAP:
+                        flags = int(tree.type(child))
+                        tag = tree.key_tag(child) if flags & ryml.KEYTAG else None
+                        key = scalar(bytes(tree.key(child)).decode(), bool(flags & ryml.KEYQUO), tag, True)
+                        out[key] = walk(tree, child)
+                    else:
+                        out.append(walk(tree, child))
                     child = tree.next_sibling(child)
-                if tree.is_seq(node):
-                    return [walk(tree, c) for c in children]
-                return {bytes(tree.key(c)).decode(): walk(tree, c) for c in children}
+                return out
             value = tree.val(node)
-            return None if value is None else bytes(value).decode()
+            text = "" if value is None or kind & ryml.VALNIL else bytes(value).decode()
+            tag = tree.val_tag(node) if kind & ryml.VALTAG else None
+            return scalar(text, bool(kind & ryml.VALQUO), tag, False)
 
         peers["rapidyaml: parse only"] = lambda: [ryml.parse_in_arena(c) for c in encoded]
-        peers["rapidyaml: parse + bare walk"] = lambda: [
+        peers["rapidyaml: parse + Go-typed walk"] = lambda: [
             walk(tree, tree.root_id()) for tree in (ryml.parse_in_arena(c) for c in encoded)
         ]
     if importlib.util.find_spec("libfyaml") is not None:
         import libfyaml  # type: ignore[import-not-found]  # noqa: PLC0415 - optional peer
 
-        peers["libfyaml yaml1.1 to_python"] = lambda: [libfyaml.loads(c, mode="yaml1.1").to_python() for c in chunks]
+        peers["libfyaml yaml1.1 to_python (YAML 1.1 types)"] = lambda: [
+            libfyaml.loads(c, mode="yaml1.1").to_python() for c in chunks
+        ]
     return peers
 
 
