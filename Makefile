@@ -52,6 +52,7 @@ lint: $(VENV)/.dev-installed
 ## Benchmarks (figures printed, nothing asserted).
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.yaml_reader
 	$(BIN)/python -m benchmarks.github
 	$(BIN)/python -m benchmarks.hostile
 	$(BIN)/python -m benchmarks.store

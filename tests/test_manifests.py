@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 from chartimpact_bot.core.documents import RenderedChart, is_emitted, parse_template, split_documents
@@ -26,6 +29,23 @@ def test_separator_followed_by_a_comment_splits_documents() -> None:
 def test_document_line_numbers() -> None:
     chunks = list(split_documents("a: 1\n---\n\nb: 2\n--- \nc: 3\n"))
     assert [line for line, _ in chunks] == [1, 4, 6]
+
+
+# Helm's splitter (pkg/releaseutil), which split_documents finds without a regular expression.
+HELM_SEPARATOR = re.compile(r"(?:^|[\t\n\f\r ]*\n)---[\t\n\f\r ]*")
+
+
+def test_documents_split_where_helms_expression_splits() -> None:
+    rng = random.Random(11)
+    pieces = ["-", "-", "---", "\n---", "\n", " ", "\t", "\r", "\f", "a", "# c"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        expected, position = [], 0
+        for match in HELM_SEPARATOR.finditer(text):
+            expected.append(text[position : match.start()])
+            position = match.end()
+        expected.append(text[position:])
+        assert [chunk for _, chunk in split_documents(text)] == expected, repr(text)
 
 
 def test_empty_documents_notes_and_partials_are_skipped() -> None:

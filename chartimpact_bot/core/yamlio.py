@@ -1,9 +1,16 @@
-"""YAML reading with libyaml, resolving plain scalars the way Kubernetes' Go YAML does.
+"""YAML reading with libyaml, with the values Helm's own reader gives (see `go_yaml`).
 
-PyYAML follows YAML 1.1 further than Go's parser: it turns `2024-01-01` into a date, `1:30` into
-90 (base 60), `=` into a "value" tag it cannot construct (prometheus-operator's CRDs contain
-`- =`), and `!!binary` into bytes. Go reads all of them as strings, and a report must serialize
-to JSON, so here they stay strings.
+`load_yaml` reads rendered manifests (in the render process, `documents.py`), values files and
+chart metadata. libyaml parses and composes in C, as for PyYAML's CSafeLoader; what differs is
+the step after: go-yaml v2 and sigs.k8s.io/yaml's rules, not PyYAML's YAML 1.1 ones, decide
+what a plain scalar is, and a mapping key is always text. So `y` and `on` are booleans, `0o755`,
+`08` and `1e3` are numbers, `1.0` is 1, integers beyond 2^53 are rounded as a float64 is, `1: a`
+is {"1": "a"}, `!!binary` is decoded, and timestamps, `1:30` and `=` stay text, as in Helm
+(tests/test_yaml_go_semantics.py checks each against Helm's reader; ADR 7 says why). The
+exceptions, where Go fails: `.inf` and `.nan` stay text, null keys are "null".
+
+`.chartimpact.yml` is read otherwise, on purpose (ConfigLoader): booleans as YAML 1.2 writes
+them, so a rule's `on:` key is the word it looks like.
 """
 
 from __future__ import annotations
@@ -15,24 +22,65 @@ from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
+from .go_yaml import GoResolver, build
+
+
+class _PythonComposer(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer):
+    """PyYAML's own composer, where PyYAML was built without libyaml: the same nodes, slower."""
+
+    def __init__(self, stream: str | bytes) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+
+
 if TYPE_CHECKING:
+    _Composer = _PythonComposer
     _BaseLoader = yaml.SafeLoader
-else:  # libyaml's C loader where PyYAML was built with it: the same behaviour, much faster
+else:  # libyaml's parser and composer where PyYAML was built with it: much faster
+    _Composer = getattr(getattr(yaml, "cyaml", None), "CParser", _PythonComposer)
     _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class KubeLoader(_BaseLoader):
-    """libyaml's safe loader with Go's idea of which plain scalars are not strings."""
+class KubeLoader(_Composer, GoResolver):
+    """libyaml's composer with GoResolver: nodes for `go_yaml.build`, or for line numbers."""
 
 
-_GO_INT = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$")
-_GO_FLOAT = re.compile(
+def load_yaml(text: str | bytes) -> Any:
+    """One YAML document as Helm reads it; raises yaml.YAMLError on invalid input."""
+    node = _compose(text)
+    return None if node is None else build(node)
+
+
+def _compose(text: str | bytes) -> yaml.Node | None:
+    loader = KubeLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+class ConfigLoader(_BaseLoader):
+    """`.chartimpact.yml`: PyYAML's safe loader, with booleans as YAML 1.2 writes them (`true`,
+    `false`), so a rule's `on:` key is the word it looks like rather than YAML 1.1's boolean
+    `True` (GitHub Actions workflows read `on:` the same way). Like Kubernetes, it keeps
+    timestamps, base-60 numbers, `=` and `!!binary` as text, and `.inf` and `.nan` too."""
+
+
+_CONFIG_INT = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$")
+_CONFIG_FLOAT = re.compile(
     r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
 )
-_REPLACED = {"tag:yaml.org,2002:int": _GO_INT, "tag:yaml.org,2002:float": _GO_FLOAT}
-KubeLoader.yaml_implicit_resolvers = {
-    first: [(tag, _REPLACED.get(tag, regexp)) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:value"]
+_YAML12_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_CONFIG_REPLACED = {
+    "tag:yaml.org,2002:int": _CONFIG_INT,
+    "tag:yaml.org,2002:float": _CONFIG_FLOAT,
+    "tag:yaml.org,2002:bool": _YAML12_BOOL,
+}
+ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, _CONFIG_REPLACED.get(tag, regexp)) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:value"]
     for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
 }
 
@@ -50,27 +98,9 @@ def _finite_float(loader: yaml.SafeLoader, node: yaml.Node) -> float | str:
     return value if math.isfinite(value) else str(loader.construct_scalar(scalar))
 
 
-KubeLoader.add_constructor("tag:yaml.org,2002:float", _finite_float)
-KubeLoader.add_constructor("tag:yaml.org,2002:timestamp", _as_text)
-KubeLoader.add_constructor("tag:yaml.org,2002:binary", _as_text)
-
-
-def load_yaml(text: str | bytes) -> Any:
-    """One YAML document; raises yaml.YAMLError on invalid input."""
-    return yaml.load(text, Loader=KubeLoader)
-
-
-class ConfigLoader(KubeLoader):
-    """`.chartimpact.yml`: booleans as YAML 1.2 writes them (`true`, `false`), so a rule's `on:`
-    key is the word it looks like rather than YAML 1.1's boolean `True` (GitHub Actions
-    workflows read `on:` the same way)."""
-
-
-_YAML12_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
-ConfigLoader.yaml_implicit_resolvers = {
-    first: [(tag, _YAML12_BOOL if tag == "tag:yaml.org,2002:bool" else regexp) for tag, regexp in resolvers]
-    for first, resolvers in KubeLoader.yaml_implicit_resolvers.items()
-}
+ConfigLoader.add_constructor("tag:yaml.org,2002:float", _finite_float)
+ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", _as_text)
+ConfigLoader.add_constructor("tag:yaml.org,2002:binary", _as_text)
 
 
 def load_config_yaml(text: str | bytes) -> Any:
@@ -182,4 +212,4 @@ def load_untrusted(text: str | bytes, limits: YamlLimits = YamlLimits()) -> Any:
 def compose_untrusted(text: str | bytes, limits: YamlLimits = YamlLimits()) -> yaml.Node | None:
     """The node graph of an untrusted document (for line numbers), within `limits`."""
     check_untrusted(text, limits)
-    return yaml.compose(text, Loader=KubeLoader)
+    return _compose(text)
