@@ -14,7 +14,7 @@ The head changes a fixed share of the applications, each in a way that makes one
 across resources: a Service whose selector stops matching, a ConfigMap changed without a
 rollout, a removed Secret or ServiceAccount, a PodDisruptionBudget or autoscaler lowered or
 removed, a NetworkPolicy narrowed, removed or re-targeted, a Role widened while its binding
-changes, a workload renamed, moved or made privileged, a RoleBinding turned into a
+changes, a workload and its claim renamed, moved or made privileged, a RoleBinding turned into a
 ClusterRoleBinding, a custom resource replaced by another kind of the same name. The changes
 are proportional to `units`, except the few that produce output proportional to the whole chart
 for each finding (a single point of failure lists every disruption-budget signal), which stay
@@ -51,6 +51,14 @@ metadata:
   namespace: {{ .namespace }}
 data:
   setting: {{ .setting | quote }}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .name }}-defaults
+  namespace: {{ .namespace }}
+data:
+  setting: {{ .default | quote }}
 {{- end }}
 """
 VALUES = """\
@@ -148,7 +156,11 @@ def _unit(i: int) -> list[dict[str, Any]]:
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
             "metadata": {"name": f"{name}-data", "labels": labels},
-            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": f"zone{i}",
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
         },
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": f"{name}-sa", "labels": labels}},
         {
@@ -298,6 +310,8 @@ def _head_unit(i: int) -> list[dict[str, Any]]:
         _find(out, "Service")["spec"]["type"] = "LoadBalancer"
     if _every(i, 14, 10):
         workload["metadata"]["name"] = f"{name}-v2"
+        _find(out, "PersistentVolumeClaim")["metadata"]["name"] = f"{name}-data-v2"
+        pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] = f"{name}-data-v2"
     if _every(i, 23, 15):
         _find(out, "ConfigMap")["metadata"]["namespace"] = NAMESPACES[(i + 1) % len(NAMESPACES)]
     if _every(i, 18, 14):
@@ -319,14 +333,17 @@ def _head_unit(i: int) -> list[dict[str, Any]]:
 
 
 def _extras(units: int, head: bool) -> list[dict[str, Any]]:
+    """What the range template renders: two ConfigMaps per application, the second of which
+    both of the template's parts could have written (its name fits either)."""
     return [
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": {"name": f"extra{i}", "namespace": _namespace(i)},
-            "data": {"setting": f"value{i}" + ("-new" if head and _every(i, 9, 2) else "")},
+            "metadata": {"name": f"extra{i}{suffix}", "namespace": _namespace(i)},
+            "data": {"setting": f"value{i}{suffix}" + ("-new" if head and _every(i, 9, 2) else "")},
         }
         for i in range(units)
+        for suffix in ("", "-defaults")
     ]
 
 

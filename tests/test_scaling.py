@@ -42,6 +42,15 @@ CONFIG = AnalysisConfig(
             kinds=("Deployment",),
             matches="team3",
         ),
+        CustomRule(
+            type="custom.setting",
+            category="other",
+            importance="low",
+            description="Setting",
+            path="data.setting",
+            kinds=("ConfigMap",),
+            on="changed",
+        ),
     )
 )
 COMMENT_LIMIT = 65_536

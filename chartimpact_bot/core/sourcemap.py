@@ -25,7 +25,7 @@ from .chart import MaterializedChart
 from .kubernetes.rbac import ROLE_KINDS
 from .model import Resource, ResourceId, SignalSource
 from .side import ChartSide, Side, ValuesSource
-from .template_lines import ChartTemplates, Rendered, locate_in_template, rule_item_line, segments
+from .template_lines import ChartTemplates, Rendered, Siblings, locate_in_template, rule_item_line, segments
 from .yamlio import VALUES_LIMITS, compose_untrusted
 
 
@@ -55,7 +55,7 @@ class SourceLocator:
         self.head = head
         self._changed: dict[str, set[int]] = {}
         self._templates: dict[int, ChartTemplates] = {}
-        self._rendered: dict[tuple[int, str], list[Rendered]] = {}
+        self._rendered: dict[tuple[int, str], Siblings] = {}
 
     def locate(self, resource_id: ResourceId, finding: Locatable) -> SignalSource | None:
         if finding.source is not None:
@@ -110,16 +110,16 @@ class SourceLocator:
             self._templates[key] = ChartTemplates(chart.files)
         return self._templates[key]
 
-    def _documents(self, side: ChartSide, helm_path: str) -> list[Rendered]:
-        """The documents one template rendered on one side (computed once per template)."""
+    def _documents(self, side: ChartSide, helm_path: str) -> Siblings:
+        """The documents one template rendered on one side (computed once per side)."""
         key = (id(side), helm_path)
         if key not in self._rendered:
-            by_source: dict[str, list[Rendered]] = {}
+            by_source: dict[str, list[Rendered]] = {helm_path: []}
             for r in side.resources.values():
                 by_source.setdefault(r.source, []).append(Rendered(r.document, r.id.kind, r.id.name))
             for source, documents in by_source.items():
-                self._rendered[(id(side), source)] = documents
-        return self._rendered.get(key, [])
+                self._rendered[(id(side), source)] = Siblings(documents)
+        return self._rendered[key]
 
     def _changed_lines_of(self, helm_path: str) -> set[int]:
         """Changed lines of a head file, computed once per file (signals share templates)."""
