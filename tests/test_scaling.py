@@ -8,6 +8,10 @@ times the resources may cost about ten times the calls, times a log factor (log 
 is 1.37): 15× at most, for the whole and for every function called often enough to matter. A
 lookup that scans every resource once per resource (a Service's selector matched against every
 workload, for every Service) costs a hundred times as much instead.
+
+Calls are a proxy: a loop that calls nothing per item (a comprehension over attributes) is not
+seen. Such loops were audited by reading (issue 11); the synthetic chart still has them all
+run, so one that turns into calls shows.
 """
 
 from __future__ import annotations
