@@ -25,7 +25,7 @@ from .chart import MaterializedChart
 from .kubernetes.rbac import ROLE_KINDS
 from .model import Resource, ResourceId, SignalSource
 from .side import ChartSide, Side, ValuesSource
-from .template_lines import ChartTemplates, Rendered, locate_in_template, rule_item_line, segments
+from .template_lines import ChartTemplates, Rendered, Siblings, locate_in_template, rule_item_line, segments
 from .yamlio import VALUES_LIMITS, compose_untrusted
 
 
@@ -55,7 +55,8 @@ class SourceLocator:
         self.head = head
         self._changed: dict[str, set[int]] = {}
         self._templates: dict[int, ChartTemplates] = {}
-        self._rendered: dict[tuple[int, str], list[Rendered]] = {}
+        self._rendered: dict[tuple[int, str], Siblings] = {}
+        self._read: dict[tuple[int, str, str], frozenset[str]] = {}
 
     def locate(self, resource_id: ResourceId, finding: Locatable) -> SignalSource | None:
         if finding.source is not None:
@@ -86,11 +87,8 @@ class SourceLocator:
         if rules:
             place = rule_item_line(templates, place, rules)
         template_changed_here = chart is self.head.chart and place.line in self._changed_lines_of(place.path)
-        if not template_changed_here:
-            read = [templates.text(resource.source)]
-            if place.path != resource.source:
-                read.append(templates.text(place.path))
-            cause = self._values_cause(finding, "\n".join(read))
+        if not template_changed_here and self._changed_values:
+            cause = self._values_cause(finding, self._values_read(templates, resource.source, place.path))
             if cause is not None:
                 return cause
         return SignalSource(chart.source_file(place.path), place.line)
@@ -110,16 +108,16 @@ class SourceLocator:
             self._templates[key] = ChartTemplates(chart.files)
         return self._templates[key]
 
-    def _documents(self, side: ChartSide, helm_path: str) -> list[Rendered]:
-        """The documents one template rendered on one side (computed once per template)."""
+    def _documents(self, side: ChartSide, helm_path: str) -> Siblings:
+        """The documents one template rendered on one side (computed once per side)."""
         key = (id(side), helm_path)
         if key not in self._rendered:
-            by_source: dict[str, list[Rendered]] = {}
+            by_source: dict[str, list[Rendered]] = {helm_path: []}
             for r in side.resources.values():
                 by_source.setdefault(r.source, []).append(Rendered(r.document, r.id.kind, r.id.name))
             for source, documents in by_source.items():
-                self._rendered[(id(side), source)] = documents
-        return self._rendered.get(key, [])
+                self._rendered[(id(side), source)] = Siblings(documents)
+        return self._rendered[key]
 
     def _changed_lines_of(self, helm_path: str) -> set[int]:
         """Changed lines of a head file, computed once per file (signals share templates)."""
@@ -142,11 +140,38 @@ class SourceLocator:
         """(repository path, leaf) of every values leaf the change added or modified."""
         return changed_values(self.base.values, self.head.values)
 
-    def _values_cause(self, finding: Locatable, template_text: str) -> SignalSource | None:
+    @cached_property
+    def _changed_by_key(self) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+        """Positions in `_changed_values` of the leaves by their last key (lowercase), and by
+        their first key: the leaves a finding's key names, and those a template reads."""
+        by_key: dict[str, list[int]] = {}
+        by_first: dict[str, list[int]] = {}
+        for position, (_, leaf) in enumerate(self._changed_values):
+            if leaf.path:
+                by_key.setdefault(leaf.path[-1].lower(), []).append(position)
+                by_first.setdefault(leaf.path[0], []).append(position)
+        return by_key, by_first
+
+    def _values_read(self, templates: ChartTemplates, helm_path: str, place_path: str) -> frozenset[str]:
+        """The first keys of changed values leaves that the template (with the one it includes
+        where the field is written) reads as `.Values.<key>`, once per pair of files. A template
+        reads `.Values.a.b` or one of its parents exactly when it reads `.Values.a`: the text of
+        the parent is the start of the text of the child."""
+        cached = (id(templates), helm_path, place_path)
+        if cached not in self._read:
+            read = [templates.text(helm_path)]
+            if place_path != helm_path:
+                read.append(templates.text(place_path))
+            text = "\n".join(read)
+            self._read[cached] = frozenset(k for k in self._changed_by_key[1] if f".Values.{k}" in text)
+        return self._read[cached]
+
+    def _values_cause(self, finding: Locatable, read: frozenset[str]) -> SignalSource | None:
         """The changed values line that clearly feeds the finding's field, if exactly one does.
 
         Clear means: the same key name; or a similar key name, or the new value appearing in the
-        field's (scalar) new value, together with the template reading that `.Values` path.
+        field's (scalar) new value, together with the template reading that `.Values` path
+        (`read`: the first keys of the changed leaves the template reads).
         """
         key = _last_key(finding.affected_path).lower()
         after = (
@@ -154,10 +179,13 @@ class SourceLocator:
             if isinstance(finding.after, str | int | float) and not isinstance(finding.after, bool)
             else None
         )
+        # Only the leaves of the finding's key, and those the template reads, can score.
+        by_key, by_first = self._changed_by_key
+        candidates = {*by_key.get(key, ()), *(p for first in read for p in by_first[first])}
         scored: list[tuple[int, str, int]] = []
-        for path, leaf in self._changed_values:
+        for path, leaf in (self._changed_values[p] for p in candidates):
             leaf_key = leaf.path[-1].lower() if leaf.path else ""
-            reads = _reads_values(template_text, leaf.path)
+            reads = bool(leaf.path) and leaf.path[0] in read
             similar = len(leaf_key) >= 4 and len(key) >= 4 and (leaf_key in key or key in leaf_key)
             value = after is not None and len(leaf.value) >= 2 and leaf.value in str(after)
             if leaf_key and leaf_key == key:
@@ -185,11 +213,6 @@ def _granted(after: Any) -> list[list[str]]:
     if not isinstance(after, list):
         return []
     return [g for g in after if isinstance(g, list) and len(g) == 3 and all(isinstance(p, str) for p in g)]
-
-
-def _reads_values(template_text: str, path: tuple[str, ...]) -> bool:
-    """Whether the template reads `.Values.<path>` or one of its parents."""
-    return any(f".Values.{'.'.join(path[:length])}" in template_text for length in range(len(path), 0, -1))
 
 
 def _changed_lines(old: str, new: str) -> set[int]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -64,6 +65,27 @@ class Rendered:
 
 
 Segment = tuple[str, Any]  # ("key", name) | ("item", (key, value)) | ("index", position)
+
+
+class Siblings:
+    """The documents one template rendered on one side, with their indexes sorted (all, and of
+    each kind) once for every document of the template that is located: a `{{ range }}` can
+    render thousands of documents from one part."""
+
+    def __init__(self, documents: Sequence[Rendered]) -> None:
+        self._all = sorted({d.document for d in documents})
+        kinds: dict[str, set[int]] = {}
+        for d in documents:
+            kinds.setdefault(d.kind, set()).add(d.document)
+        self._of_kind = {kind: sorted(indexes) for kind, indexes in kinds.items()}
+
+    def rank(self, resource: Rendered, *, same_kind: bool) -> tuple[int, int]:
+        """(how many, the resource's position) among the sorted indexes of the siblings and the
+        resource (those of its kind only, with `same_kind`)."""
+        indexes = self._of_kind.get(resource.kind, []) if same_kind else self._all
+        position = bisect_left(indexes, resource.document)
+        present = position < len(indexes) and indexes[position] == resource.document
+        return len(indexes) + (0 if present else 1), position
 
 
 def segments(display_path: str) -> list[Segment]:
@@ -133,12 +155,17 @@ class ChartTemplates:
 
 
 def locate_in_template(
-    templates: ChartTemplates, path: str, resource: Rendered, siblings: Sequence[Rendered], affected_path: str
+    templates: ChartTemplates,
+    path: str,
+    resource: Rendered,
+    siblings: Siblings | Sequence[Rendered],
+    affected_path: str,
 ) -> Place:
     """The line of `affected_path` of `resource` in the template at `path`; `siblings` are the
     documents the same template rendered on the same side (to tell repeated parts apart)."""
     lines = templates.lines(path)
-    part = _part_of(templates.parts(path), resource, siblings)
+    ranked = siblings if isinstance(siblings, Siblings) else Siblings(siblings)
+    part = _part_of(templates.parts(path), resource, ranked)
     found = _Search(templates).find(_Block(path, lines, part.start, part.end, -1), segments(affected_path), depth=0)
     if found is not None:
         return found
@@ -306,7 +333,7 @@ def _parts(lines: list[str]) -> list[_Part]:
     return out
 
 
-def _part_of(parts: list[_Part], resource: Rendered, siblings: Sequence[Rendered]) -> _Part:
+def _part_of(parts: list[_Part], resource: Rendered, siblings: Siblings) -> _Part:
     """The template part that produced the resource."""
     producing = [p for p in parts if p.produces]
     if not producing:
@@ -316,14 +343,14 @@ def _part_of(parts: list[_Part], resource: Rendered, siblings: Sequence[Rendered
     matching = [p for p, score in zip(producing, scores, strict=True) if score == best] if best > 0 else producing
     if len(matching) == 1:
         return matching[0]
-    documents = sorted({s.document for s in siblings} | {resource.document})
-    if len(documents) == len(producing):
+    documents, rank = siblings.rank(resource, same_kind=False)
+    if documents == len(producing):
         # As many parts as documents: the template is not repeated, each part is one document.
-        by_rank = producing[documents.index(resource.document)]
+        by_rank = producing[rank]
         if by_rank in matching:
             return by_rank
-    same = sorted({s.document for s in siblings if s.kind == resource.kind} | {resource.document})
-    return matching[min(same.index(resource.document), len(matching) - 1)]
+    _, same_rank = siblings.rank(resource, same_kind=True)
+    return matching[min(same_rank, len(matching) - 1)]
 
 
 def _outputs(line: str) -> bool:

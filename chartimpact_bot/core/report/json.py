@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from typing import Any
 
+import msgspec
+
 from ..model import (
     Change,
     ChartReport,
@@ -29,7 +31,21 @@ def dumps(report: Report) -> str:
 def dumps_document(document: dict[str, Any]) -> str:
     """A report's dict (perhaps with fields added, as /api/compare adds `configProblems`) as
     the JSON text `dumps` writes."""
-    return json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
+    return json_safe(indented(document)) + "\n"
+
+
+def indented(document: Any) -> str:
+    """`json.dumps(document, indent=2, ensure_ascii=False)`, the same text, three times faster:
+    json writes with its C encoder only without an indent (with one, it runs in Python), so the
+    document is written compact and msgspec lays the text out with the same indentation,
+    copying every number and string as json wrote it. (orjson and msgspec's own encoder write
+    some floats otherwise: `1e-05` as `0.00001`, `1e+21` as `1e21`.) A text msgspec cannot
+    read, json's `NaN` and `Infinity` or a lone surrogate, or one nested too deeply, is written
+    the slow way, which answers (or fails) exactly as before."""
+    try:
+        return msgspec.json.format(json.dumps(document, ensure_ascii=False), indent=2)
+    except (TypeError, ValueError, RecursionError):  # msgspec.DecodeError is a ValueError
+        return json.dumps(document, indent=2, ensure_ascii=False)
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:

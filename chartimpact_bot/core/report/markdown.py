@@ -85,18 +85,45 @@ def render_markdown(
         while limit > 0:
             limit //= 2
             budgets.append(_Budget(limit, False, False, TEXT_LIMITS[-1], NAME_LIMIT))
-    text = ""
-    for budget in budgets:
-        text = visible("\n".join(_lines(report, budget, destination)).rstrip() + "\n")
-        if max_chars is None or len(text) <= max_chars:
+    *smaller_budgets, last = budgets
+    counts = _Counts.of(report)
+    for budget in smaller_budgets:
+        # A budget whose text is already too long is left as soon as that shows: the whole
+        # diff of a large chart is rendered at most once, not once per budget tried.
+        text = _text_within(_lines(report, budget, destination, counts), max_chars)
+        if text is not None:
             return text
-    assert max_chars is not None
+    text = _text(_lines(report, last, destination, counts))
+    if max_chars is None or len(text) <= max_chars:
+        return text
     return cut_markdown(
         text,
         max_chars,
         note=f"_The report is cut here ({destination.limit_owner} allows {max_chars:,} characters): "
         f"see {destination.where()}._",
     )
+
+
+def _text(lines: Iterator[str]) -> str:
+    return visible("\n".join(lines).rstrip() + "\n")
+
+
+def _text_within(lines: Iterator[str], max_chars: int | None) -> str | None:
+    """`_text(lines)` when it is at most `max_chars` long; None, without reading the rest of
+    `lines`, as soon as the lines read so far make it longer. (Escaping only lengthens text,
+    and only trailing whitespace is stripped, so the text up to its last visible character
+    bounds it from below.)"""
+    kept: list[str] = []
+    length = 0  # of "\n".join(kept)
+    for line in lines:
+        start = length + 1 if kept else 0
+        kept.append(line)
+        length = start + len(line)
+        visible_end = start + len(line.rstrip())
+        if max_chars is not None and visible_end > start and visible_end >= max_chars:
+            return None
+    text = _text(iter(kept))
+    return text if max_chars is None or len(text) <= max_chars else None
 
 
 def render_diff_markdown(
@@ -129,27 +156,46 @@ def _revision(ref: str | None, sha: str | None) -> str:
     return md_code(text, limit=NAME_LIMIT)
 
 
-def _lines(report: Report, budget: _Budget, destination: Destination) -> Iterator[str]:
-    signals = [s for c in report.charts for s in c.signals]
+@dataclass(frozen=True, slots=True)
+class _Counts:
+    """The numbers every budget's text states alike, counted once however many budgets are
+    tried: the report's signals and their importances, and each chart's (by its `id()`, for the
+    one rendering) with the resources it changed."""
+
+    signals: int
+    phrase: str
+    charts: dict[int, tuple[str, int]]
+
+    @staticmethod
+    def of(report: Report) -> _Counts:
+        signals = [s for c in report.charts for s in c.signals]
+        charts = {}
+        for chart in report.charts:
+            added, removed, modified, _ = chart_counts(chart)
+            charts[id(chart)] = (importance_phrase(chart.signals, separator=" · "), added + removed + modified)
+        return _Counts(len(signals), importance_phrase(signals, separator=" · "), charts)
+
+
+def _lines(report: Report, budget: _Budget, destination: Destination, counts: _Counts) -> Iterator[str]:
     yield f"### ChartImpact {_VERDICT_ICON[report.verdict]} {report.verdict}"
     yield ""
     yield (
         f"{_revision(report.base.ref, report.base.sha)} → {_revision(report.head.ref, report.head.sha)} · "
         f"{len(report.charts)} chart{'s' if len(report.charts) != 1 else ''} · "
-        f"{len(signals)} signal{'s' if len(signals) != 1 else ''}"
-        + (f": {importance_phrase(signals, separator=' · ')}" if signals else "")
+        f"{counts.signals} signal{'s' if counts.signals != 1 else ''}"
+        + (f": {counts.phrase}" if counts.signals else "")
     )
     yield ""
     shown_charts, unchanged = split_unchanged(report.charts)
     yield "| Chart | Environment | Status | Verdict | Signals | Resources changed |"
     yield "|---|---|---|---|---|---|"
     for chart in shown_charts:
-        added, removed, modified, _ = chart_counts(chart)
+        phrase, changed = counts.charts[id(chart)]
         yield (
             f"| {budget.name(chart.path)} | {md_text(chart.environment, limit=budget.name_limit)} "
             f"| {chart.status.replace('_', ' ')} "
-            f"| {_VERDICT_ICON[chart.verdict]} {chart.verdict} | {importance_phrase(chart.signals, separator=' · ')} "
-            f"| {added + removed + modified} |"
+            f"| {_VERDICT_ICON[chart.verdict]} {chart.verdict} | {phrase} "
+            f"| {changed} |"
         )
     if unchanged:
         names, more = unchanged_names(unchanged)
@@ -158,74 +204,82 @@ def _lines(report: Report, budget: _Budget, destination: Destination) -> Iterato
         yield f"{unchanged_phrase(len(unchanged))}: {listed}"
     shown = 0
     for chart in shown_charts:
-        lines, count = _chart(chart, budget, shown)
-        shown += count
-        yield from lines
-    hidden = len(signals) - shown
+        yield from _chart(chart, budget, shown)
+        shown += sum(map(len, _selection(chart, budget, shown)))
+    hidden = counts.signals - shown
     if hidden > 0:
         yield ""
         yield f"_{hidden} more signal{'s' if hidden != 1 else ''} not shown here: see {destination.where()}._"
 
 
-def _chart(chart: ChartReport, budget: _Budget, already: int) -> tuple[list[str], int]:
-    out: list[str] = []
-    interesting = chart.signals or chart.error or chart.warnings or (chart.diff and chart.diff.resources)
-    if not interesting:
-        return out, 0
-    out += ["", f"#### {budget.name(chart.path)} · {_VERDICT_ICON[chart.verdict]} {chart.verdict}"]
-    if chart.error:
-        out += ["", f"**Failed:** {budget.text(chart.error)}"]
-    if chart.warnings:
-        out.append("")
-        out += [f"- ⚠️ {budget.text(w)}" for w in chart.warnings]
+def _interesting(chart: ChartReport) -> bool:
+    return bool(chart.signals or chart.error or chart.warnings or (chart.diff and chart.diff.resources))
+
+
+def _selection(chart: ChartReport, budget: _Budget, already: int) -> tuple[list[Signal], list[Signal]]:
+    """The chart's signals the budget shows (high and medium, then low) after `already` shown."""
+    if not _interesting(chart):
+        return [], []
     room = None if budget.max_signals is None else max(budget.max_signals - already, 0)
     main = [s for s in chart.signals if s.importance != "low"]
     low = [s for s in chart.signals if s.importance == "low"] if budget.low_signals else []
     main_shown = main if room is None else main[:room]
     room = None if room is None else room - len(main_shown)
     low_shown = low if room is None else low[:room]
+    return main_shown, low_shown
+
+
+def _chart(chart: ChartReport, budget: _Budget, already: int) -> Iterator[str]:
+    if not _interesting(chart):
+        return
+    yield from ("", f"#### {budget.name(chart.path)} · {_VERDICT_ICON[chart.verdict]} {chart.verdict}")
+    if chart.error:
+        yield from ("", f"**Failed:** {budget.text(chart.error)}")
+    if chart.warnings:
+        yield ""
+        yield from (f"- ⚠️ {budget.text(w)}" for w in chart.warnings)
+    main_shown, low_shown = _selection(chart, budget, already)
     if main_shown:
-        out += ["", *_signal_table(main_shown, budget)]
+        yield ""
+        yield from _signal_table(main_shown, budget)
     if low_shown:
-        out += [
+        yield from (
             "",
             "<details>",
             f"<summary>{len(low_shown)} low-importance signal{'s' if len(low_shown) != 1 else ''}</summary>",
             "",
-        ]
-        out += [*_signal_table(low_shown, budget), "", "</details>"]
+        )
+        yield from _signal_table(low_shown, budget)
+        yield from ("", "</details>")
     if chart.ignored_signals:
         plural = "s" if chart.ignored_signals != 1 else ""
-        out += ["", f"_{chart.ignored_signals} signal{plural} ignored by `.chartimpact.yml`._"]
+        yield from ("", f"_{chart.ignored_signals} signal{plural} ignored by `.chartimpact.yml`._")
     if budget.diff and chart.diff is not None and chart.diff.resources:
-        out += _diff_details(chart, budget)
-    return out, len(main_shown) + len(low_shown)
+        yield from _diff_details(chart, budget)
 
 
-def _signal_table(signals: list[Signal], budget: _Budget) -> list[str]:
-    rows = ["| | Importance | Category | Signal | Where |", "|---|---|---|---|---|"]
+def _signal_table(signals: list[Signal], budget: _Budget) -> Iterator[str]:
+    yield from ("| | Importance | Category | Signal | Where |", "|---|---|---|---|---|")
     for signal in signals:
         where = budget.name(source_text(signal.source)) if signal.source else ""
-        rows.append(
+        yield (
             f"| {_ACTION_ICON.get(signal.action, '')} | {signal.importance} | {signal.category} "
             f"| {budget.text(signal.description)} {md_code(signal.type)} | {where} |"
         )
-    return rows
 
 
-def _diff_details(chart: ChartReport, budget: _Budget) -> list[str]:
+def _diff_details(chart: ChartReport, budget: _Budget) -> Iterator[str]:
     assert chart.diff is not None
     _, _, _, changes = chart_counts(chart)
-    out = [
+    yield from (
         "",
         "<details>",
         f"<summary>Diff: {len(chart.diff.resources)} resources, {changes} field changes</summary>",
         "",
-    ]
+    )
     for resource_diff in chart.diff.resources:
-        out += list(_resource(resource_diff, budget))
-    out.append("</details>")
-    return out
+        yield from _resource(resource_diff, budget)
+    yield "</details>"
 
 
 def _resource(diff: ResourceDiff, budget: _Budget) -> Iterator[str]:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from ..kubernetes.bodies import as_dict, get
-from ..kubernetes.selectors import labels_match
 from ..kubernetes.workloads import pod_template
 from ..model import Resource as Res
 from ..model import ResourceDiff, ResourceId
 from ..semver import Version
 from ..sensitive import fingerprint, mask_leaf
 from ..side import ChartSide, Side
+from .side_index import SideIndex
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +42,13 @@ class SignalContext:
     # values of their own (values files) rather than of the masked resources.
     fingerprint_key: bytes = field(default=b"", repr=False)
     diff_by_id: dict[ResourceId, ResourceDiff] = field(init=False)
+    _indexes: dict[Side, SideIndex] = field(init=False, repr=False)
+    _computed: dict[Callable[[SignalContext], Any], Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.diff_by_id = {d.id: d for d in self.diffs}
+        self._indexes = {}
+        self._computed = {}
 
     def shown_value(self, path: tuple[str, ...], value: str | None) -> str | None:
         """A values-file scalar as a report may show it: secrets fingerprinted (CONTRACT §2)."""
@@ -54,50 +59,44 @@ class SignalContext:
     def side(self, which: Side) -> ChartSide:
         return self.base if which == "base" else self.head
 
+    def index(self, which: Side) -> SideIndex:
+        """The side's resources indexed for lookups across them (built once per side)."""
+        index = self._indexes.get(which)
+        if index is None:
+            index = self._indexes[which] = SideIndex(self.side(which).resources)
+        return index
+
+    def once(self, compute: Callable[[SignalContext], T]) -> T:
+        """`compute(self)`, computed once per chart: what a detector run on every resource
+        derives from the whole chart (the ConfigMaps that changed, by namespace)."""
+        if compute not in self._computed:
+            self._computed[compute] = compute(self)
+        return cast(T, self._computed[compute])
+
+    def of_kind(self, which: Side, kind: str) -> list[Res]:
+        """The side's resources of `kind`, in the side's order."""
+        return self.index(which).of_kind(kind)
+
+    def named(self, which: Side, kind: str, name: str) -> list[Res]:
+        """The side's resources of `kind` named `name`, in any namespace, in the side's order."""
+        return self.index(which).named(kind, name)
+
     def workloads(self, which: Side) -> Iterator[Res]:
-        for resource in self.side(which).resources.values():
-            if pod_template(resource) is not None:
-                yield resource
+        for resource, _ in self.index(which).workloads:
+            yield resource
 
     def selected_workloads(self, selector: Any, namespace: str, which: Side) -> list[Res]:
         """Workloads in `namespace` whose pod template labels the selector selects."""
-        found = []
-        for workload in self.workloads(which):
-            pod = pod_template(workload)
-            if (
-                pod is not None
-                and workload.id.namespace == namespace
-                and labels_match(selector, pod.metadata.get("labels"))
-            ):
-                found.append(workload)
-        return found
+        return self.index(which).selected_workloads(selector, namespace)
 
     def hpas_targeting(self, workload: Res, which: Side) -> list[Res]:
-        return [
-            hpa
-            for hpa in self.side(which).resources.values()
-            if hpa.id.kind == "HorizontalPodAutoscaler"
-            and hpa.id.namespace == workload.id.namespace
-            and get(hpa.body, "spec", "scaleTargetRef", "kind") == workload.id.kind
-            and get(hpa.body, "spec", "scaleTargetRef", "name") == workload.id.name
-        ]
+        return self.index(which).hpas_targeting(workload)
 
     def pdbs_covering(self, workload: Res, which: Side) -> list[Res]:
-        pod = pod_template(workload)
-        labels = as_dict(pod.metadata.get("labels")) if pod is not None else {}
-        return [
-            pdb
-            for pdb in self.side(which).resources.values()
-            if pdb.id.kind == "PodDisruptionBudget"
-            and pdb.id.namespace == workload.id.namespace
-            and labels_match(get(pdb.body, "spec", "selector"), labels)
-        ]
+        return self.index(which).pdbs_covering(workload, pod_template(workload))
 
     def resource(self, which: Side, kind: str, namespace: str, name: str) -> Res | None:
-        for rid, resource in self.side(which).resources.items():
-            if rid.kind == kind and rid.name == name and rid.namespace in (namespace, ""):
-                return resource
-        return None
+        return self.index(which).resource(kind, namespace, name)
 
     def chart_resource(self) -> Res:
         """The pseudo-resource chart-level signals are about (kind Chart, named after the chart)."""

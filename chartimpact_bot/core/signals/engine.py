@@ -196,17 +196,16 @@ def _absorb(built: dict[str, _Built]) -> dict[str, Signal]:
     rules = {sid: absorbs for sid, (_, absorbs) in built.items()}
     absorbed: dict[str, list[str]] = {}
     removed: set[str] = set()
+    # The signals of each resource, by id: a signal absorbs only those of its own resource.
+    by_resource: dict[ResourceId, list[tuple[str, Signal]]] = {}
+    for sid, signal in sorted(signals.items()):
+        by_resource.setdefault(signal.resource, []).append((sid, signal))
     for sid, signal in sorted(signals.items()):
         prefixes = rules[sid]
         if not prefixes:
             continue
-        for other_id, other in sorted(signals.items()):
-            if (
-                other_id != sid
-                and other.resource == signal.resource
-                and other.type.startswith(prefixes)
-                and not rules[other_id]
-            ):
+        for other_id, other in by_resource[signal.resource]:
+            if other_id != sid and other.type.startswith(prefixes) and not rules[other_id]:
                 removed.add(other_id)
                 absorbed.setdefault(sid, []).append(other_id)
     out = {}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..kubernetes.network_policies import DIRECTIONS, Access, Atom, Direction, access, lost, policy_types, selects
 from ..kubernetes.workloads import pod_template
-from ..model import Resource, ResourceDiff
+from ..model import Resource, ResourceDiff, ResourceId
 from ..side import Side
 from .common import what
 from .context import SignalContext
@@ -30,17 +30,35 @@ class Effect:
 
 
 def policies(ctx: SignalContext, which: Side) -> list[Resource]:
-    return [r for r in ctx.side(which).resources.values() if r.id.kind == "NetworkPolicy"]
+    return ctx.of_kind(which, "NetworkPolicy")
 
 
-def existing_workloads(ctx: SignalContext) -> list[tuple[Resource, Resource]]:
+def _existing_workloads(ctx: SignalContext) -> tuple[tuple[Resource, Resource], ...]:
     """Workloads the chart renders on both sides (base, head): pods that had traffic before."""
     pairs = []
     for head in ctx.workloads("head"):
         base = ctx.base.resources.get(head.id)
         if base is not None and pod_template(base) is not None:
             pairs.append((base, head))
-    return sorted(pairs, key=lambda pair: pair[1].id.sort_key())
+    return tuple(sorted(pairs, key=lambda pair: pair[1].id.sort_key()))
+
+
+def _existing_positions(ctx: SignalContext) -> dict[ResourceId, int]:
+    return {head.id: position for position, (_, head) in enumerate(ctx.once(_existing_workloads))}
+
+
+def selected_pairs(ctx: SignalContext, base: Resource | None, head: Resource | None) -> list[tuple[Resource, Resource]]:
+    """The workloads on both sides (as `_existing_workloads`, in its order) whose pods a policy
+    selects: its base version among the base's pods, or its head version among the head's.
+    What a policy can change is limited to them."""
+    sides: tuple[tuple[Side, Resource | None], ...] = (("base", base), ("head", head))
+    chosen: set[ResourceId] = set()
+    for which, policy in sides:
+        if policy is not None:
+            chosen.update(w.id for w in ctx.index(which).selected_by_policy(policy))
+    positions = ctx.once(_existing_positions)
+    pairs = ctx.once(_existing_workloads)
+    return [pairs[p] for p in sorted(positions[rid] for rid in chosen if rid in positions)]
 
 
 def labels(workload: Resource) -> object:
@@ -57,20 +75,40 @@ def involved(policy: Resource | None, workload: Resource, direction: Direction) 
     )
 
 
+def isolating(ctx: SignalContext, which: Side, workload: Resource, direction: Direction) -> list[Resource]:
+    """The side's NetworkPolicies that isolate the workload's pods in `direction`."""
+    found = ctx.index(which).policies_selecting(workload.id.namespace, labels(workload))
+    return [policy for policy in found if direction in policy_types(policy)]
+
+
+def side_access(ctx: SignalContext, which: Side, workload: Resource, direction: Direction) -> Access:
+    """What the workload's pods may receive or send under all the side's NetworkPolicies
+    (`access`), computed once per workload and direction."""
+    known = ctx.once(_accesses)
+    key = (which, workload.id, direction)
+    if key not in known:
+        policies = isolating(ctx, which, workload, direction)
+        known[key] = access(policies, workload.id.namespace, labels(workload), direction)
+    return known[key]
+
+
+def _accesses(ctx: SignalContext) -> dict[tuple[Side, ResourceId, Direction], Access]:
+    return {}
+
+
 def effects(ctx: SignalContext, diff: ResourceDiff) -> list[Effect]:
     """The workloads (on both sides) the policy selects on either side, in each direction it
     isolates on either side, that may receive or send less than before."""
-    sides = policies(ctx, "base"), policies(ctx, "head")
     found = []
-    for old, new in existing_workloads(ctx):
+    for old, new in selected_pairs(ctx, diff.base, diff.head):
         for direction in DIRECTIONS:
             if not (involved(diff.base, old, direction) or involved(diff.head, new, direction)):
                 continue
-            before = access(sides[0], old.id.namespace, labels(old), direction)
-            after = access(sides[1], new.id.namespace, labels(new), direction)
+            before = side_access(ctx, "base", old, direction)
+            after = side_access(ctx, "head", new, direction)
             gone = lost(before, after)
             if gone:
-                still = tuple(sorted(p.id.name for p in sides[1] if p.id != diff.id and involved(p, new, direction)))
+                still = tuple(sorted(p.id.name for p in isolating(ctx, "head", new, direction) if p.id != diff.id))
                 found.append(Effect(new, direction, before, after, tuple(gone), still))
     return found
 

@@ -18,8 +18,8 @@ def hpa(ctx: SignalContext) -> Iterator[Finding]:
     The HorizontalPodAutoscaler is what adds pods under load: a lower ceiling or floor, a missing
     target or a removed autoscaler leaves the workload at a fixed size.
     """
-    base_hpas = {rid: r for rid, r in ctx.base.resources.items() if rid.kind == "HorizontalPodAutoscaler"}
-    head_hpas = {rid: r for rid, r in ctx.head.resources.items() if rid.kind == "HorizontalPodAutoscaler"}
+    base_hpas = {r.id: r for r in ctx.of_kind("base", "HorizontalPodAutoscaler")}
+    head_hpas = {r.id: r for r in ctx.of_kind("head", "HorizontalPodAutoscaler")}
     for rid in sorted(base_hpas.keys() - head_hpas.keys(), key=lambda r: r.sort_key()):
         old = base_hpas[rid]
         yield Finding(description=f"{what(old)} removed", about=old, side="base")

@@ -107,9 +107,8 @@ def pdb_blocks_eviction(ctx: SignalContext) -> Iterator[Finding]:
     A budget that allows no disruption makes node drains wait forever: cluster upgrades and
     autoscaler scale-downs stall until someone intervenes.
     """
-    for rid, pdb in sorted(ctx.head.resources.items(), key=lambda item: item[0].sort_key()):
-        if rid.kind != "PodDisruptionBudget":
-            continue
+    for pdb in sorted(ctx.of_kind("head", "PodDisruptionBudget"), key=lambda p: p.id.sort_key()):
+        rid = pdb.id
         reason = _blocks(ctx, pdb, "head")
         if reason is None:
             continue

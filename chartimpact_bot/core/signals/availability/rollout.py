@@ -201,14 +201,7 @@ def _changed_config(ctx: SignalContext, workload: Resource) -> str:
     changed when the checksum is of a rendered template whose only change is a label the
     comparison leaves out (the chart's version): then the restart happens on every chart bump."""
     pod = pod_template(workload)
-    changed = sorted(
-        (d.id.kind, d.id.name)
-        for d in ctx.diffs
-        if d.id.kind in CONFIG_KINDS
-        and d.id.namespace == workload.id.namespace
-        and d.change_type in ("added", "modified")
-        and any(_content(c.display_path) for c in d.changes)
-    )
+    changed = ctx.once(_changed_configs).get(workload.id.namespace, [])
     read = config_references(pod) if pod is not None else set()
     named = [ref for ref in changed if ref in read] or changed
     if not named:
@@ -217,6 +210,20 @@ def _changed_config(ctx: SignalContext, workload: Resource) -> str:
             "such as a label with the chart version"
         )
     return ", ".join(f"{kind} '{name}'" for kind, name in named) + " changed"
+
+
+def _changed_configs(ctx: SignalContext) -> dict[str, list[tuple[str, str]]]:
+    """(kind, name) of the ConfigMaps and Secrets whose content the change added or modified,
+    sorted, by namespace."""
+    changed: dict[str, list[tuple[str, str]]] = {}
+    for d in ctx.diffs:
+        if (
+            d.id.kind in CONFIG_KINDS
+            and d.change_type in ("added", "modified")
+            and any(_content(c.display_path) for c in d.changes)
+        ):
+            changed.setdefault(d.id.namespace, []).append((d.id.kind, d.id.name))
+    return {namespace: sorted(refs) for namespace, refs in changed.items()}
 
 
 def _content(display_path: str) -> bool:

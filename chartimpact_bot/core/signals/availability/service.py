@@ -31,9 +31,10 @@ def service_selector(ctx: SignalContext) -> Iterator[Finding]:
     A Service sends traffic only to pods its selector matches and only to ports that exist: when
     nothing matches any more, the Service has no endpoints and requests fail.
     """
-    for rid, service in sorted(ctx.head.resources.items(), key=lambda item: item[0].sort_key()):
+    for service in sorted(ctx.of_kind("head", "Service"), key=lambda s: s.id.sort_key()):
+        rid = service.id
         old = ctx.base.resources.get(rid)
-        if rid.kind != "Service" or old is None:
+        if old is None:
             continue
         selector = get(service.body, "spec", "selector")
         if not isinstance(selector, dict) or not selector:

@@ -51,11 +51,14 @@ def values_unused(ctx: SignalContext) -> Iterator[Finding]:
     subcharts = {d.alias or d.name for d in chart.info.dependencies} | {"global"}
     old = {(v.key, leaf.path): leaf.value for v in ctx.base.values for leaf in values_leaves(v.text)}
     keys_of = {v.path: v.key for v in ctx.head.values}
+    # A key is read when a read path starts with it or it starts with a read path: looked up
+    # among the read paths' prefixes, and its own prefixes among the read paths.
+    read_prefixes = {r[:length] for r in reads for length in range(len(r) + 1)}
     for path, leaf in changed_values(ctx.base.values, ctx.head.values):
         if not leaf.path or leaf.path[0] in subcharts:
             continue
         keys = tuple(k for k in leaf.path if not k.isdigit())
-        if any(keys[: len(r)] == r or r[: len(keys)] == keys for r in reads):
+        if keys in read_prefixes or any(keys[:length] in reads for length in range(len(keys) + 1)):
             continue
         dotted = ".".join(leaf.path)
         before = old.get((keys_of[path], leaf.path))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from ...kubernetes.bodies import get
+from ...kubernetes.label_index import hashable
 from ...kubernetes.rbac import BINDING_KINDS, ROLE_KINDS
 from ...model import ResourceDiff, ResourceId, Signal
 from ..context import SignalContext
@@ -29,12 +31,25 @@ def rbac_coordinated(ctx: SignalContext, signals: Sequence[Signal]) -> Iterator[
             and signal.resource in ctx.base.resources
         ):
             widened[signal.resource].append(signal)
+    if not widened:
+        return
+    # Changed bindings by the role they name, and the signals of each resource, in order.
+    binding: dict[tuple[Any, Any], list[ResourceDiff]] = {}
+    for diff in ctx.diffs:
+        ref = get(diff.head.body, "roleRef") if diff.head is not None and diff.id.kind in BINDING_KINDS else None
+        key = (get(ref, "kind"), get(ref, "name"))
+        if ref is not None and hashable(key) and _binding_changed(diff):
+            binding.setdefault(key, []).append(diff)
+    about: dict[ResourceId, list[int]] = {}
+    for position, signal in enumerate(signals):
+        about.setdefault(signal.resource, []).append(position)
     for role, role_signals in sorted(widened.items(), key=lambda item: item[0].sort_key()):
-        bindings = [d for d in ctx.diffs if _binds(d, role) and _binding_changed(d)]
+        bindings = binding.get((role.kind, role.name), [])
         if not bindings:
             continue
         binding_ids = {d.id for d in bindings}
-        members = [s.id for s in role_signals] + [s.id for s in signals if s.resource in binding_ids]
+        positions = sorted(p for rid in binding_ids for p in about.get(rid, ()))
+        members = [s.id for s in role_signals] + [signals[p].id for p in positions]
         names = ", ".join(f"{d.id.kind} '{d.id.name}'" for d in bindings)
         yield Finding(
             description=f"{role.kind} '{role.name}' widens while its binding changes ({names})",
@@ -43,13 +58,6 @@ def rbac_coordinated(ctx: SignalContext, signals: Sequence[Signal]) -> Iterator[
             about=ctx.either(role),
             related=tuple(members),
         )
-
-
-def _binds(diff: ResourceDiff, role: ResourceId) -> bool:
-    if diff.id.kind not in BINDING_KINDS or diff.head is None:
-        return False
-    ref = get(diff.head.body, "roleRef")
-    return bool(get(ref, "kind") == role.kind and get(ref, "name") == role.name)
 
 
 def _binding_changed(diff: ResourceDiff) -> bool:

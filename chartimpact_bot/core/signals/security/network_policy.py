@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...kubernetes.bodies import as_dict, as_list, get
-from ...kubernetes.network_policies import DIRECTIONS, Direction, access, policy_types
+from ...kubernetes.network_policies import DIRECTIONS, Direction, policy_types
 from ...kubernetes.networking import OPEN_CIDRS
 from ...model import Resource
 from ..context import SignalContext
 from ..registry import Finding, chart_detector
-from ..traffic import existing_workloads, flow, involved, labels, policies
+from ..traffic import flow, involved, policies, selected_pairs, side_access
 
 
 def _open_rules(policy: Resource | None) -> set[str]:
@@ -35,14 +35,13 @@ def _open_rules(policy: Resource | None) -> set[str]:
 def _opened(ctx: SignalContext, old: Resource) -> str:
     """`: ingress to Deployment 'web' is no longer restricted`, for the workloads (on both sides)
     the policy isolated that no policy isolates any more; empty when there are none."""
-    sides = policies(ctx, "base"), policies(ctx, "head")
     opened: dict[Direction, list[Resource]] = {}
-    for base, head in existing_workloads(ctx):
+    for base, head in selected_pairs(ctx, old, None):
         for direction in DIRECTIONS:
             if (
                 involved(old, base, direction)
-                and access(sides[0], base.id.namespace, labels(base), direction) is not None
-                and access(sides[1], head.id.namespace, labels(head), direction) is None
+                and side_access(ctx, "base", base, direction) is not None
+                and side_access(ctx, "head", head, direction) is None
             ):
                 opened.setdefault(direction, []).append(head)
     parts = [f"{flow(direction, workloads)} is no longer restricted" for direction, workloads in opened.items()]
@@ -58,9 +57,8 @@ def network_policy(ctx: SignalContext) -> Iterator[Finding]:
     A NetworkPolicy is what stops other pods (or the internet) from reaching the selected pods; a
     removed, emptied or widened policy opens them up.
     """
-    for rid, old in sorted(ctx.base.resources.items(), key=lambda item: item[0].sort_key()):
-        if rid.kind != "NetworkPolicy":
-            continue
+    for old in sorted(policies(ctx, "base"), key=lambda policy: policy.id.sort_key()):
+        rid = old.id
         new = ctx.head.resources.get(rid)
         if new is None:
             yield Finding(description=f"NetworkPolicy '{rid.name}' removed{_opened(ctx, old)}", side="base", about=old)

@@ -144,11 +144,10 @@ def rbac_binding(ctx: SignalContext) -> Iterator[Finding]:
     A binding decides who holds a role: binding cluster-admin or a wildcard role, or binding a role
     to system groups, hands out cluster-wide control.
     """
-    base_bindings = {rid: r for rid, r in ctx.base.resources.items() if rid.kind in BINDING_KINDS}
-    for rid, binding in sorted(ctx.head.resources.items(), key=lambda item: item[0].sort_key()):
-        if rid.kind not in BINDING_KINDS:
-            continue
-        old = base_bindings.get(rid)
+    head_bindings = [binding for kind in sorted(BINDING_KINDS) for binding in ctx.of_kind("head", kind)]
+    for binding in sorted(head_bindings, key=lambda b: b.id.sort_key()):
+        rid = binding.id
+        old = ctx.base.resources.get(rid)
         role_ref = as_dict(binding.body.get("roleRef"))
         old_ref = as_dict(old.body.get("roleRef")) if old else {}
         if role_ref != old_ref and _wildcard_role(ctx, role_ref, rid.namespace):
@@ -172,10 +171,7 @@ def rbac_binding(ctx: SignalContext) -> Iterator[Finding]:
                 about=binding,
             )
         if rid.kind == "ClusterRoleBinding" and old is None:
-            was = next(
-                (r for r in base_bindings.values() if r.id.kind == "RoleBinding" and r.id.name == rid.name),
-                None,
-            )
+            was = next(iter(ctx.named("base", "RoleBinding", rid.name)), None)
             if was is not None and ctx.resource("head", "RoleBinding", was.id.namespace, was.id.name) is None:
                 yield Finding(
                     description=f"RoleBinding '{rid.name}' became a ClusterRoleBinding: "

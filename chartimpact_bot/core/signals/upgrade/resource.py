@@ -12,6 +12,7 @@ from ...model import Importance, Resource
 from ..common import what
 from ..context import SignalContext
 from ..registry import Finding, chart_detector
+from ..similarity import Leaf, candidate_pairs
 
 RENAME_KINDS = frozenset(
     {
@@ -27,7 +28,7 @@ RENAME_KINDS = frozenset(
 )
 
 
-def _leaves(value: Any, path: tuple[str, ...] = ()) -> set[tuple[tuple[str, ...], str]]:
+def _leaves(value: Any, path: tuple[str, ...] = ()) -> set[Leaf]:
     if isinstance(value, dict):
         return {leaf for k, v in value.items() for leaf in _leaves(v, (*path, str(k)))}
     if isinstance(value, list):
@@ -35,24 +36,45 @@ def _leaves(value: Any, path: tuple[str, ...] = ()) -> set[tuple[tuple[str, ...]
     return {(path, repr(value))}
 
 
-def _similarity(old: Resource, new: Resource) -> float:
-    def content(resource: Resource) -> set[tuple[tuple[str, ...], str]]:
-        body = {k: v for k, v in resource.body.items() if k not in ("metadata", "apiVersion", "kind")}
-        name = resource.id.name
-        return {(p, v.replace(name, "<name>")) for p, v in _leaves(body)}
+def _content(resource: Resource) -> frozenset[Leaf]:
+    """The resource's leaves but its identity, its own name in values written `<name>`."""
+    body = {k: v for k, v in resource.body.items() if k not in ("metadata", "apiVersion", "kind")}
+    name = resource.id.name
+    return frozenset((p, v.replace(name, "<name>")) for p, v in _leaves(body))
 
-    a, b = content(old), content(new)
+
+def _similarity(a: frozenset[Leaf], b: frozenset[Leaf]) -> float:
     if not a and not b:
         return 1.0
     return len(a & b) / len(a | b)
 
 
-def _pairs(ctx: SignalContext) -> list[tuple[Resource, Resource]]:
-    removed = [d.base for d in ctx.diffs if d.change_type == "removed" and d.base is not None]
-    added = [d.head for d in ctx.diffs if d.change_type == "added" and d.head is not None]
-    return [
-        (old, new) for old in removed for new in added if old.id.kind == new.id.kind and old.id.group == new.id.group
-    ]
+def _removed(ctx: SignalContext) -> list[Resource]:
+    return [d.base for d in ctx.diffs if d.change_type == "removed" and d.base is not None]
+
+
+def _added(ctx: SignalContext) -> list[Resource]:
+    return [d.head for d in ctx.diffs if d.change_type == "added" and d.head is not None]
+
+
+def _renames(ctx: SignalContext) -> list[tuple[Resource, Resource]]:
+    """(removed, added) resources of one kind of RENAME_KINDS and one namespace, under other
+    names, whose contents are at least 80% alike; removed then added in the diff's order."""
+    groups: dict[tuple[str, str, str], tuple[list[int], list[int]]] = {}
+    removed, added = _removed(ctx), _added(ctx)
+    for side, resources in enumerate((removed, added)):
+        for position, resource in enumerate(resources):
+            rid = resource.id
+            if rid.kind in RENAME_KINDS:
+                groups.setdefault((rid.group, rid.kind, rid.namespace), ([], []))[side].append(position)
+    found: list[tuple[int, int]] = []
+    for olds, news in groups.values():
+        contents = [_content(removed[p]) for p in olds], [_content(added[p]) for p in news]
+        for i, j in candidate_pairs(*contents):
+            old, new = removed[olds[i]], added[news[j]]
+            if old.id.name != new.id.name and _similarity(contents[0][i], contents[1][j]) >= 0.8:
+                found.append((olds[i], news[j]))
+    return [(removed[i], added[j]) for i, j in sorted(found)]
 
 
 @chart_detector("upgrade.resource.renamed", "high")
@@ -64,19 +86,16 @@ def renamed(ctx: SignalContext) -> Iterator[Finding]:
     volume; a renamed LoadBalancer Service gets a new address; a renamed workload restarts from
     scratch.
     """
-    for old, new in _pairs(ctx):
-        if old.id.kind not in RENAME_KINDS or old.id.namespace != new.id.namespace or old.id.name == new.id.name:
-            continue
-        if _similarity(old, new) >= 0.8:
-            yield Finding(
-                description=f"{old.id.kind} '{old.id.name}' is renamed to '{new.id.name}': "
-                "Helm deletes it and creates a new one",
-                path=("metadata", "name"),
-                before=old.id.name,
-                after=new.id.name,
-                subject=(old, new),
-                about=new,
-            )
+    for old, new in _renames(ctx):
+        yield Finding(
+            description=f"{old.id.kind} '{old.id.name}' is renamed to '{new.id.name}': "
+            "Helm deletes it and creates a new one",
+            path=("metadata", "name"),
+            before=old.id.name,
+            after=new.id.name,
+            subject=(old, new),
+            about=new,
+        )
 
 
 @chart_detector("upgrade.resource.namespaceMoved", "high")
@@ -86,8 +105,13 @@ def namespace_moved(ctx: SignalContext) -> Iterator[Finding]:
     A resource rendered into another namespace is a different object: Helm deletes the old one (with
     its data, addresses and running pods) and creates a new one.
     """
-    for old, new in _pairs(ctx):
-        if old.id.name == new.id.name and old.id.namespace != new.id.namespace:
+    added: dict[tuple[str, str, str], list[Resource]] = {}
+    for new in _added(ctx):
+        added.setdefault((new.id.group, new.id.kind, new.id.name), []).append(new)
+    for old in _removed(ctx):
+        for new in added.get((old.id.group, old.id.kind, old.id.name), ()):
+            if old.id.namespace == new.id.namespace:
+                continue
             yield Finding(
                 description=f"{what(new)} moves from namespace '{old.id.namespace}' to '{new.id.namespace}'",
                 path=("metadata", "namespace"),
@@ -110,20 +134,17 @@ def _named(resource: Resource) -> str:
 def _replacements(ctx: SignalContext) -> dict[tuple[tuple[str, str], tuple[str, str]], list[tuple[Resource, Resource]]]:
     """Resources removed and added under the same name as another kind, the new kind a custom
     one, grouped by (old kind, new kind). A cluster-scoped kind and a namespaced one pair too."""
-    removed = sorted(
-        (d.base for d in ctx.diffs if d.change_type == "removed" and d.base is not None),
-        key=lambda r: r.id.sort_key(),
-    )
+    removed: dict[str, list[Resource]] = {}
+    for old in sorted(_removed(ctx), key=lambda r: r.id.sort_key()):
+        removed.setdefault(old.id.name, []).append(old)
     groups: dict[tuple[tuple[str, str], tuple[str, str]], list[tuple[Resource, Resource]]] = {}
     for diff in ctx.diffs:
         new = diff.head
         if diff.change_type != "added" or new is None or new.id.group in BUILTIN_GROUPS:
             continue
-        for old in removed:
-            if (
-                old.id.name == new.id.name
-                and _kind(old) != _kind(new)
-                and (old.id.namespace == new.id.namespace or "" in (old.id.namespace, new.id.namespace))
+        for old in removed.get(new.id.name, ()):
+            if _kind(old) != _kind(new) and (
+                old.id.namespace == new.id.namespace or "" in (old.id.namespace, new.id.namespace)
             ):
                 groups.setdefault((_kind(old), _kind(new)), []).append((old, new))
                 break
