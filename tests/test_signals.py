@@ -350,14 +350,18 @@ def test_a_new_helm_lint_error_fires_chart_render(tmp_path: Path, options: Pipel
 
 
 class RecordingRenderer:
-    """The real renderer, remembering what each render process was asked for."""
+    """The real renderer, remembering what each render process was asked for: (renders (0 is
+    `helm lint`), the side, told apart by the head's ConfigMap having data)."""
+
+    lints = True
 
     def __init__(self, inner: Renderer) -> None:
         self.inner = inner
-        self.requests: list[tuple[int, bool]] = []  # (renders, lint) of each render process
+        self.requests: list[tuple[int, str]] = []
 
     def render(self, request: RenderRequest, *, repeat: int = 1) -> list[RenderedChart]:
-        self.requests.append((repeat, request.lint))
+        side = "head" if "\ndata:" in (request.chart_dir / "templates" / "cm.yaml").read_text() else "base"
+        self.requests.append((repeat, side))
         return self.inner.render(request, repeat=repeat)
 
 
@@ -370,8 +374,9 @@ MISSING_DEPENDENCY = {
 def test_a_lint_error_the_base_has_too_is_not_new_and_only_then_is_the_base_linted(
     tmp_path: Path, options: PipelineOptions
 ) -> None:
-    """Lint runs with the head's renders; the base is linted (without rendering) only when the
-    head has errors, since only the head's errors that the base lacks are reported."""
+    """The head is linted beside its renders (a process of its own); the base is linted (without
+    rendering) only when the head has errors, since only the head's errors that the base lacks
+    are reported."""
     manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\n"
     files = {"Chart.yaml": chart_yaml("app"), "templates/cm.yaml": manifest, **MISSING_DEPENDENCY}
     base = write_files(tmp_path / "base" / "app", files)
@@ -380,13 +385,13 @@ def test_a_lint_error_the_base_has_too_is_not_new_and_only_then_is_the_base_lint
     chart = only_chart(diff_dirs(base, head, replace(options, renderer=recording)))
     assert chart.status == "analyzed"
     assert [s for s in chart.signals if s.type == "chart.render"] == []
-    # the base rendered without lint, the head with it, then the base linted alone
-    assert sorted(recording.requests) == [(0, True), (2, False), (2, True)]
+    # both rendered, the head linted, then (the head having errors) the base linted
+    assert sorted(recording.requests) == [(0, "base"), (0, "head"), (2, "base"), (2, "head")]
 
-    clean = {"Chart.yaml": chart_yaml("app"), "templates/cm.yaml": manifest}
+    clean = {"Chart.yaml": chart_yaml("app"), "templates/cm.yaml": manifest + "data: {a: b}\n"}
     recording.requests.clear()
     chart = only_chart(
         diff_dirs(base, write_files(tmp_path / "clean" / "app", clean), replace(options, renderer=recording))
     )
     assert [s for s in chart.signals if s.type == "chart.render"] == []
-    assert sorted(recording.requests) == [(2, False), (2, True)]
+    assert sorted(recording.requests) == [(0, "head"), (2, "base"), (2, "head")]

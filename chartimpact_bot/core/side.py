@@ -5,6 +5,7 @@ stages (diff, signals, the chart report) read it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,7 +35,10 @@ class ChartSide:
     # The chart's own values.yaml (by its Helm path), then the values files passed to Helm.
     values: tuple[ValuesSource, ...] = ()
     error: str | None = None
+    # `helm lint` errors; while lint still runs beside the rest of the analysis (the engine runs
+    # it in a process of its own), `pending_lint` waits for them: read them with `linted()`.
     lint_errors: tuple[str, ...] = ()
+    pending_lint: Callable[[], tuple[str, ...]] | None = None
     # The normalizations applied to this side's resources, and what rendering warned about.
     rules: list[NormalizationRule] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -45,6 +49,13 @@ class ChartSide:
     # Seconds per stage of this side (materialize, render, parse, identities, normalize), for
     # benchmarks; never in a report.
     timings: dict[str, float] = field(default_factory=dict)
+
+    def linted(self) -> tuple[str, ...]:
+        """The side's lint errors, once lint has finished."""
+        if self.pending_lint is not None:
+            pending, self.pending_lint = self.pending_lint, None
+            self.lint_errors = pending()
+        return self.lint_errors
 
     @property
     def info(self) -> ChartInfo | None:

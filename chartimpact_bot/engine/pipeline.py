@@ -10,6 +10,7 @@ Each stage is a public function, so benchmarks time the very code that runs.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -115,9 +116,18 @@ def render_targets(targets: Iterable[ChartTarget], options: PipelineOptions, con
         ]
         for target, base_future, head_future in futures:
             base, head = base_future.result(), head_future.result()
-            if target.base is not None and base is not None and base.error is None and head and head.lint_errors:
-                base.lint_errors = lint_side(target.base, target.environment, options, deadline)
+            if target.base is not None and base is not None and base.error is None and head is not None:
+                base.pending_lint = functools.partial(
+                    _base_lint, target.base, head, target.environment, options, deadline
+                )
             yield Sides(target, base, head)
+
+
+def _base_lint(
+    base: ChartAt, head: ChartSide, environment: Environment, options: PipelineOptions, deadline: float | None
+) -> tuple[str, ...]:
+    """The base's lint errors, needed only when the head has some."""
+    return lint_side(base, environment, options, deadline) if head.linted() else ()
 
 
 def report_sides(sides: Sides, options: PipelineOptions, config: AnalysisConfig) -> ChartReport:

@@ -70,16 +70,18 @@ class RenderRequest:
     api_versions: tuple[str, ...] = ()
     # time.monotonic() by which the whole analysis must end; the render is cut short at it.
     deadline: float | None = None
-    # Run `helm lint` on the same input too, beside the renders (the embedded engine only).
-    # Only the head of a change needs it at first (sides.py): what is used is its errors that
-    # the base lacks.
-    lint: bool = True
 
 
 class Renderer(Protocol):
+    @property
+    def lints(self) -> bool:
+        """Whether `repeat=0` runs `helm lint` (the embedded engine does, the helm binary not)."""
+        ...
+
     def render(self, request: RenderRequest, *, repeat: int = 1) -> list[RenderedChart]:
-        """Render `repeat` times from the same input (0: lint only, one empty render holding the
-        lint errors); raises RenderError (RenderOutOfMemory when the render ran out of memory)."""
+        """Render `repeat` times from the same input; `repeat=0` runs `helm lint` instead (one
+        empty render holding its errors). Raises RenderError (RenderOutOfMemory when the render
+        ran out of memory)."""
         ...
 
 
@@ -89,6 +91,10 @@ class IsolatedHelmRenderer:
     def __init__(self, limits: RenderLimits | None = None, helm_binary: str | None = None) -> None:
         self.limits = limits or RenderLimits()
         self.helm_binary = helm_binary
+
+    @property
+    def lints(self) -> bool:
+        return self.helm_binary is None
 
     @property
     def backend(self) -> str:
@@ -112,7 +118,6 @@ class IsolatedHelmRenderer:
                 "kube_version": request.kube_version,
                 "api_versions": list(request.api_versions),
                 "repeat": repeat,
-                "lint": request.lint,
                 "address_space_mb": [render_mb, output_mb],
                 "helm_binary": self.helm_binary,
             }

@@ -26,7 +26,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -97,9 +96,11 @@ def request_secrets(request: dict[str, Any]) -> set[str]:
 _CHART_NAME = re.compile(r"^name:[ \t]*['\"]?([\w.-]+)", re.MULTILINE)
 
 
-def render_with_sdk(request: dict[str, Any]) -> tuple[list[dict[str, Any]], _Background | None]:
-    """The renders, and `helm lint` of the same input still running beside them (None when the
-    request asks for no lint): the caller parses the renders before it waits for lint."""
+def render_with_sdk(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """`repeat` renders; or, for `repeat == 0`, `helm lint` of the same input: one empty render
+    holding its errors. Lint re-renders the chart and decodes every document in Go, as costly as
+    both renders put together, so the engine runs it in a process of its own beside the renders
+    and the rest of the analysis (engine/sides.py LintJob, docs/adr/0008-render-critical-path.md)."""
     import helm_python  # noqa: PLC0415 - loaded only after the address-space limit is set
     from helm_python import _native  # noqa: PLC0415
 
@@ -126,21 +127,8 @@ def render_with_sdk(request: dict[str, Any]) -> tuple[list[dict[str, Any]], _Bac
     if request.get("api_versions"):
         options["api_versions"] = list(request["api_versions"])
 
-    # `helm lint` re-renders the chart and decodes every document in Go: as long as both renders
-    # and parsing them put together (measured: 0.44 s of 0.9 s at 300 resources, 4.8 s at 3,000).
-    # It runs in a thread beside them: the call into Go releases the GIL, so it takes the second
-    # core while this thread renders and parses (docs/adr/0008-render-critical-path.md). When a
-    # render fails the process ends without waiting for it.
-    lint = _Background(lint_errors, helm_python, request, values) if request.get("lint", True) else None
-    return _renders(helm_python, _native, request, values, options), lint
-
-
-def _renders(
-    helm_python: Any, native: Any, request: dict[str, Any], values: dict[str, Any], options: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """`repeat` renders of the chart (none for a lint-only request: one empty render)."""
     if request["repeat"] == 0:
-        return [{"templates": {}, "crds": {}}]
+        return [{"templates": {}, "crds": {}, "lint": lint_errors(helm_python, request, values)}]
     try:
         chart = helm_python.Chart.load(request["chart_dir"])
     except helm_python.HelmError as exc:
@@ -152,36 +140,11 @@ def _renders(
             try:
                 # Chart.render() does not pass kube_version/api_versions through; the native
                 # call takes the same options object with those keys.
-                raw = native.call_string("helm_render", chart._raw(), json.dumps(values), json.dumps(options))
+                raw = _native.call_string("helm_render", chart._raw(), json.dumps(values), json.dumps(options))
             except helm_python.HelmError as exc:
                 raise RenderFailure(one_line(str(exc))) from exc
             renders.append({"templates": json.loads(raw), "crds": crds})
     return renders
-
-
-class _Background:
-    """A call in a thread of its own; `result()` waits for it and re-raises what it raised."""
-
-    def __init__(self, fn: Callable[..., list[str]], *args: Any) -> None:
-        self._value: list[str] = []
-        self.seconds = 0.0
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(fn, *args), daemon=True)
-        self._thread.start()
-
-    def _run(self, fn: Callable[..., list[str]], *args: Any) -> None:
-        started = time.perf_counter()
-        try:
-            self._value = fn(*args)
-        except BaseException as exc:  # handed to the caller's thread, which re-raises it
-            self._error = exc
-        self.seconds = time.perf_counter() - started
-
-    def result(self) -> list[str]:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
 
 
 def lint_errors(helm_python: Any, request: dict[str, Any], values: dict[str, Any]) -> list[str]:
@@ -262,7 +225,7 @@ def render_with_cli(request: dict[str, Any]) -> list[dict[str, Any]]:
             command += ["--kube-version", request["kube_version"]]
         for api_version in request.get("api_versions") or []:
             command += ["--api-versions", api_version]
-        renders = []
+        renders: list[dict[str, Any]] = [{"templates": {}, "crds": {}}] if request["repeat"] == 0 else []  # no lint
         for _ in range(request["repeat"]):
             try:
                 done = subprocess.run(
@@ -345,14 +308,13 @@ def main() -> int:
     secrets = _Redactor(request)
     try:
         started = time.perf_counter()
-        renders, lint = (render_with_cli(request), None) if request.get("helm_binary") else render_with_sdk(request)
+        renders = render_with_cli(request) if request.get("helm_binary") else render_with_sdk(request)
         rendered = time.perf_counter()
         resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
         parsed = parse_renders(renders)
         timings = {"render": rendered - started, "parse": time.perf_counter() - rendered}
-        if lint is not None:
-            parsed[0]["lint"] = [secrets.redact(e) for e in lint.result()]
-            timings["lint, beside render and parse"] = lint.seconds
+        if renders[0].get("lint"):
+            parsed[0]["lint"] = [secrets.redact(e) for e in renders[0]["lint"]]
         text = _success(parsed, timings)
     except (RenderFailure, RenderError) as exc:
         # Helm echoes values in its errors (schema violations quote them, `fail` prints what

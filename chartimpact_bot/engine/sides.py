@@ -18,8 +18,11 @@ import hashlib
 import hmac
 import json
 import logging
+import shutil
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..core.chart import MaterializedChart
@@ -87,10 +90,19 @@ def _render(
     values, warnings = _environment_values(source, environment)
     values += options.extra_values
     timings: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="chartimpact-") as workdir:
+    workdir = Path(tempfile.mkdtemp(prefix="chartimpact-"))
+    lint_job: LintJob | None = None
+
+    def stop_lint() -> None:  # the chart is about to change under it (helm_tests.py)
+        nonlocal lint_job
+        if lint_job is not None:
+            lint_job.result()
+            lint_job = None
+
+    try:
         start = time.perf_counter()
         try:
-            materialized = materialize(source, chart, Path(workdir), fetcher=options.fetcher)
+            materialized = materialize(source, chart, workdir, fetcher=options.fetcher)
         except AnalysisError as exc:
             return ChartSide(error=str(exc), values=_values_sources(values, None))
         timings["materialize"] = time.perf_counter() - start
@@ -100,10 +112,15 @@ def _render(
             warnings=[*materialized.warnings, *warnings],
             timings=timings,
         )
-        request = _request(materialized, values, environment, options, deadline, lint=lint)
+        request = _request(materialized, values, environment, options, deadline)
+        lint = lint and options.renderer.lints
+        if lint:
+            lint_job = LintJob(options.renderer, request, timings)
         start = time.perf_counter()
         try:
-            first, second = _render_without_failing_tests(options, request, materialized, side.warnings)
+            first, second = _render_without_failing_tests(
+                options, request, materialized, side.warnings, before_change=stop_lint
+            )
         except BudgetExhausted:
             return ChartSide(out_of_time=True)
         except AnalysisError as exc:
@@ -111,6 +128,14 @@ def _render(
             return side
         timings["render process"] = time.perf_counter() - start
         timings.update({f"{stage} (render process)": seconds for stage, seconds in first.timings.items()})
+        if lint and lint_job is None:  # stopped while test templates were removed
+            lint_job = LintJob(options.renderer, request, timings)
+        side.pending_lint = lint_job.result if lint_job is not None else None
+    finally:
+        if lint_job is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:  # lint still reads the chart
+            lint_job.then_remove(workdir)
     start = time.perf_counter()
     sets = [
         parse_rendered(r, namespace=request.namespace, include_tests=options.include_tests) for r in (first, second)
@@ -126,10 +151,53 @@ def _render(
     )
     timings["normalize"] = time.perf_counter() - start
     side.resources = {r.id: r for r in resources}
-    side.lint_errors = first.lint_errors
     side.warnings.extend(sets[0].warnings)
     side.fingerprint = _fingerprint(materialized, request, options.fingerprint_key)
     return side
+
+
+class LintJob:
+    """`helm lint` of a materialized side in a render process of its own (a lint-only request),
+    waited for in a thread, so that it runs beside the side's renders and everything this process
+    does until the report needs its errors (ADR 8). Lint that fails is no errors (logged)."""
+
+    def __init__(self, renderer: Renderer, request: RenderRequest, timings: dict[str, float]) -> None:
+        self._errors: tuple[str, ...] = ()
+        self._remove: Path | None = None
+        self._lock = threading.Lock()
+        self._done = False
+        # Not a daemon: the working directory is removed when lint ends, even at exit.
+        self._thread = threading.Thread(target=self._run, args=(renderer, request, timings), name="helm-lint")
+        self._thread.start()
+
+    def _run(self, renderer: Renderer, request: RenderRequest, timings: dict[str, float]) -> None:
+        start = time.perf_counter()
+        try:
+            (linted,) = renderer.render(request, repeat=0)
+            self._errors = linted.lint_errors
+        except AnalysisError as exc:
+            log.warning("helm lint of %s did not finish: %s", request.chart_dir.name, _scrubbed(str(exc)))
+        except Exception:  # a bug must not hang or kill the analysis: no lint errors, logged
+            log.exception("helm lint failed unexpectedly")
+        timings["lint process, beside the rest"] = time.perf_counter() - start
+        with self._lock:
+            self._done = True
+            remove = self._remove
+        if remove is not None:
+            shutil.rmtree(remove, ignore_errors=True)
+
+    def then_remove(self, directory: Path) -> None:
+        """Remove `directory` once lint no longer reads it (now, if it has finished)."""
+        with self._lock:
+            done = self._done
+            if not done:
+                self._remove = directory
+        if done:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def result(self) -> tuple[str, ...]:
+        self._thread.join()
+        return self._errors
 
 
 def lint_side(
@@ -138,19 +206,20 @@ def lint_side(
     """`helm lint` errors of a side rendered without lint: the base, once the head turns out to
     have lint errors, since only those the base lacks are reported (`chart.render`). Nothing is
     rendered. A side that cannot be linted now has no errors, so the head's all count as new."""
-    if where.info is None:
+    if where.info is None or not options.renderer.lints:
         return ()
     values, _warnings = _environment_values(where.source, environment)
     values += options.extra_values
-    with tempfile.TemporaryDirectory(prefix="chartimpact-") as workdir:
-        try:
-            materialized = materialize(where.source, where.info, Path(workdir), fetcher=options.fetcher)
-            request = _request(materialized, values, environment, options, deadline, lint=True)
-            (linted,) = options.renderer.render(request, repeat=0)
-        except AnalysisError as exc:
-            log.warning("the base of %s could not be linted: %s", where.info.name, _scrubbed(str(exc)))
-            return ()
-    return linted.lint_errors
+    workdir = Path(tempfile.mkdtemp(prefix="chartimpact-"))
+    try:
+        materialized = materialize(where.source, where.info, workdir, fetcher=options.fetcher)
+    except AnalysisError as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        log.warning("the base of %s could not be linted: %s", where.info.name, _scrubbed(str(exc)))
+        return ()
+    job = LintJob(options.renderer, _request(materialized, values, environment, options, deadline), {})
+    job.then_remove(workdir)
+    return job.result()
 
 
 def _request(
@@ -159,10 +228,9 @@ def _request(
     environment: Environment,
     options: PipelineOptions,
     deadline: float | None,
-    *,
-    lint: bool,
 ) -> RenderRequest:
-    """The render of a materialized side, with the environment's settings and the run's overrides."""
+    """The render of a materialized side, with the environment's settings and the run's overrides
+    (`helm lint` runs in a process of its own: LintJob)."""
     overrides = options.overrides
     return RenderRequest(
         chart_dir=chart.directory,
@@ -173,16 +241,21 @@ def _request(
         kube_version=overrides.kube_version or environment.kube_version,
         api_versions=overrides.api_versions if overrides.api_versions is not None else environment.api_versions,
         deadline=deadline,
-        lint=lint,
     )
 
 
 def _render_without_failing_tests(
-    options: PipelineOptions, request: RenderRequest, chart: MaterializedChart, warnings: list[str]
+    options: PipelineOptions,
+    request: RenderRequest,
+    chart: MaterializedChart,
+    warnings: list[str],
+    *,
+    before_change: Callable[[], None],
 ) -> list[RenderedChart]:
     """The side's renders, as Helm renders the chart (test templates included). When a test
     template is what fails and tests are not compared, the chart is rendered again without its
-    test templates, and the side says so (engine/helm_tests.py)."""
+    test templates (`before_change` is called before they are removed), and the side says so
+    (engine/helm_tests.py)."""
     try:
         return render_twice_on_lack_of_memory(options.renderer, request)
     except RenderError as exc:
@@ -191,6 +264,7 @@ def _render_without_failing_tests(
         named = named_template(str(exc))
         if named is None or not is_test_template(request.chart_dir, chart.info.name, named):
             raise
+        before_change()
         removed = remove_test_templates(request.chart_dir)
         log.info("test template %s failed to render; rendering without %d test templates", named, len(removed))
         warnings.append(

@@ -85,7 +85,10 @@ def detect_signals(
     nothing but `chart.render`); `rules` are the repository's custom rules."""
     failures: list[str] = []
     found: list[tuple[Detector, Finding, ResourceDiff | None]] = []
-    for det in detectors():
+    # Chart-wide detectors after those of resources: `chart.render` waits for `helm lint`, which
+    # the engine runs beside this (ADR 8), so it should be the last thing to wait for. The order
+    # found in does not change the report: signals are keyed by id and sorted.
+    for det in sorted(detectors(), key=lambda d: isinstance(d, ChartDetector)):
         if isinstance(det, PatternDetector) or (only is not None and det.type not in only):
             continue
         try:

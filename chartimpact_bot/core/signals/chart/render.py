@@ -59,7 +59,7 @@ def render(ctx: SignalContext) -> Iterator[Finding]:
     """
     if ctx.head.error is None:
         if ctx.base.error is None and ctx.head.chart is not None:
-            for error in sorted(set(ctx.head.lint_errors) - set(ctx.base.lint_errors)):
+            for error in sorted(set(ctx.head.linted()) - set(ctx.base.linted())):
                 yield Finding(
                     description=f"helm lint reports a new error in chart '{ctx.chart_name}': {error}",
                     path=("lint",),
