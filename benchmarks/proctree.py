@@ -3,9 +3,9 @@ and the processes seen in it (to count render processes). Linux only; used by th
 
 A thread looks every `period` seconds. The kernels this runs on may lack the per-task
 `children` files (CONFIG_PROC_CHILDREN), so each look lists /proc and learns a new process's
-parent from its `stat`; a process first seen outside the tree stays outside (a process never
-moves into another's subtree: an orphan goes to init), so a look reads only the tree's own
-files and those of processes started since the last one: a few dozen reads, not hundreds.
+parent from its `stat`. The first look reads every process; one seen outside the tree then stays
+outside (a process never moves into another's subtree: an orphan goes to init), so later looks
+read only the tree's own files and those of processes started since the last one.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class TreeWatch:
     _thread: threading.Thread | None = None
 
     def __enter__(self) -> TreeWatch:
-        self._outside = {int(e) for e in os.listdir(PROC) if e.isdigit()} - {self.root}
+        self.look()  # reads every process once: those already in the tree are found, the rest left out
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
