@@ -49,7 +49,8 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## Benchmarks (figures printed, nothing asserted).
+## Benchmarks (figures printed, nothing asserted; benchmarks/README.md says what each is). The
+## checkov peer is installed on first use into a virtualenv of its own under benchmarks/.work.
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.yaml_reader

@@ -1,9 +1,14 @@
 """A large, reproducible chart pair for benchmarks (seeded; nothing here is committed output).
 
-~300 resources: Deployments, StatefulSets, Services, ConfigMaps, Secrets, RBAC, Ingresses, HPAs,
-and a few CustomResourceDefinitions of several hundred KB each. The head chart changes about
-5% of the leaf fields, reorders some lists (containers, env, ports, RBAC verbs), and adds and
-removes a few resources.
+~300 resources per 300 of `size` (289 at 300, 2,890 at 3,000): Deployments, StatefulSets,
+Services, ConfigMaps, Secrets, RBAC, Ingresses, and CustomResourceDefinitions of several hundred
+KB each, in the same proportions at every size, so that a time per resource compares across
+sizes. The head chart changes about 5% of the leaf fields, reorders some lists (containers, env,
+ports, RBAC verbs), and adds and removes a few resources. At size 300 the pair is the one every
+earlier figure was measured on (same seed, same draws).
+
+Each resource is a template file of its own, so no file comes near Helm's 5 MB limit on one
+chart file (the largest, a CRD, is under 0.5 MB); `write_chart` refuses to write one that would.
 """
 
 from __future__ import annotations
@@ -11,12 +16,27 @@ from __future__ import annotations
 import copy
 import random
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 SEED = 20261126
+SIZES = (300, 3000)
+# Helm's loader refuses a chart file larger than this (MaxDecompressedFileSize).
+HELM_FILE_LIMIT = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    size: int
+    base_dir: Path
+    head_dir: Path
+    base: list[dict[str, Any]]
+    head: list[dict[str, Any]]
+    largest_file: int  # bytes, of either chart
+    chart_bytes: int  # all files of the head chart
 
 
 def _words(rng: random.Random, n: int) -> str:
@@ -133,9 +153,9 @@ def _crd(rng: random.Random, i: int) -> dict[str, Any]:
     }
 
 
-def base_resources(rng: random.Random) -> list[dict[str, Any]]:
+def base_resources(rng: random.Random, scale: int = 1) -> list[dict[str, Any]]:
     resources: list[dict[str, Any]] = []
-    for i in range(60):
+    for i in range(60 * scale):
         resources.append(_deployment(rng, i, "StatefulSet" if i % 10 == 0 else "Deployment"))
         resources.append(
             {
@@ -156,7 +176,7 @@ def base_resources(rng: random.Random) -> list[dict[str, Any]]:
                 "data": {f"key{k}": _words(rng, 5) for k in range(rng.randint(5, 30))},
             }
         )
-    for i in range(40):
+    for i in range(40 * scale):
         resources.append(
             {
                 "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -179,7 +199,7 @@ def base_resources(rng: random.Random) -> list[dict[str, Any]]:
                 "data": {"password": f"{rng.getrandbits(96):024x}"},
             }
         )
-    for i in range(25):
+    for i in range(25 * scale):
         resources.append(
             {
                 "apiVersion": "networking.k8s.io/v1",
@@ -203,7 +223,7 @@ def base_resources(rng: random.Random) -> list[dict[str, Any]]:
                 },
             }
         )
-    for i in range(4):
+    for i in range(4 * scale):
         resources.append(_crd(rng, i))
     return resources
 
@@ -216,7 +236,7 @@ def _leaf_paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return [path]
 
 
-def head_resources(rng: random.Random, base: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def head_resources(rng: random.Random, base: list[dict[str, Any]], scale: int = 1) -> list[dict[str, Any]]:
     head = copy.deepcopy(base)
     for obj in head:
         leaves = [p for p in _leaf_paths(obj) if p[:2] != ("metadata", "name") and p[0] not in ("apiVersion", "kind")]
@@ -241,27 +261,37 @@ def head_resources(rng: random.Random, base: list[dict[str, Any]]) -> list[dict[
             rng.shuffle(obj["rules"][0]["verbs"])
     removed = {id(obj) for obj in head if obj["kind"] == "ConfigMap" and rng.random() < 0.05}
     head = [obj for obj in head if id(obj) not in removed]
-    for i in range(5):
-        head.append(_deployment(rng, 1000 + i))
+    for i in range(5 * scale):  # numbered above every base Deployment (60 per scale)
+        head.append(_deployment(rng, 1000 * scale + i))
     return head
 
 
-def write_chart(directory: Path, name: str, resources: list[dict[str, Any]]) -> Path:
-    """Each resource as a YAML template (nothing in it looks like a template action)."""
+def write_chart(directory: Path, name: str, resources: list[dict[str, Any]]) -> tuple[int, int]:
+    """Each resource as a YAML template (nothing in it looks like a template action). Answers
+    (largest file, all files) in bytes."""
     shutil.rmtree(directory, ignore_errors=True)
     (directory / "templates").mkdir(parents=True)
     (directory / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: 1.0.0\n")
+    largest = total = 0
     for index, obj in enumerate(resources):
         kind = obj["kind"].lower()
         text = yaml.dump(obj, Dumper=yaml.CSafeDumper, sort_keys=False, width=4096)
+        if len(text.encode()) >= HELM_FILE_LIMIT:
+            raise ValueError(f"template {index} ({kind}) would exceed Helm's 5 MB chart-file limit")
         (directory / "templates" / f"{index:04d}-{kind}.yaml").write_text(text)
-    return directory
+        largest, total = max(largest, len(text.encode())), total + len(text.encode())
+    return largest, total
 
 
-def generate(work: Path) -> tuple[Path, Path, list[dict[str, Any]], list[dict[str, Any]]]:
-    rng = random.Random(SEED)
-    base = base_resources(rng)
-    head = head_resources(rng, base)
-    base_dir = write_chart(work / "base" / "bench", "bench", base)
-    head_dir = write_chart(work / "head" / "bench", "bench", head)
-    return base_dir, head_dir, base, head
+def generate(work: Path, size: int = 300) -> Pair:
+    """The pair of `size` (about that many resources) under work/<size>/, base and head."""
+    scale = max(1, round(size / 300))
+    rng = random.Random(SEED if scale == 1 else SEED + scale)
+    base = base_resources(rng, scale)
+    head = head_resources(rng, base, scale)
+    root = work / str(size)
+    base_largest, _ = write_chart(root / "base" / "bench", "bench", base)
+    head_largest, head_bytes = write_chart(root / "head" / "bench", "bench", head)
+    return Pair(
+        size, root / "base" / "bench", root / "head" / "bench", base, head, max(base_largest, head_largest), head_bytes
+    )

@@ -5,8 +5,10 @@
    `chartimpact serve` in its own process on loopback, signatures checked. The deliveries are
    pull_request synchronize events on ten pull requests plus pings; the jobs they cause run
    against a fake GitHub in a third process while the load goes on.
-2. Delivery to completed check run for the example charts, with the fake GitHub answering every
-   call after 50 ms; the calls per delivery are counted.
+2. Delivery to completed check run (benchmarks/check_runs.py): 20 pull requests on the example
+   charts and 20 on the 300-resource benchmark chart, the fake GitHub answering every call after
+   50 ms: p50/p95, API calls per pull request, render processes; then re-runs of an unchanged
+   analysis, which the result cache answers without rendering.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from benchmarks.check_runs import bench_check_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "benchmark-secret"
@@ -190,62 +194,13 @@ def _wait(url: str) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
-async def _delivery_to_check_run(keys: tuple[str, str], repo: Path, base: str, head: str) -> None:
-    from aiohttp.test_utils import TestClient, TestServer  # noqa: PLC0415
-
-    from chartimpact_bot.settings import Settings  # noqa: PLC0415
-    from chartimpact_bot.web.app import create_app  # noqa: PLC0415
-    from chartimpact_bot.web.keys import QUEUE  # noqa: PLC0415
-    from tests.github.conftest import pull_request  # noqa: PLC0415
-    from tests.github.fake_github import FakeGitHub  # noqa: PLC0415
-    from tests.github.material import rest_description  # noqa: PLC0415
-    from tests.github.openapi import RestDescription  # noqa: PLC0415
-
-    fake = FakeGitHub(RestDescription(rest_description()), app_id=APP_ID, public_key=keys[1])
-    fake.add_repo("acme/charts", repo)
-    fake.latency = 0.05
-    fake_server = TestServer(fake.app())
-    await fake_server.start_server()
-    settings = Settings(
-        app_id=APP_ID,
-        private_key=keys[0],
-        webhook_secret=SECRET,
-        api_url=str(fake_server.make_url("/")).rstrip("/"),
-        log_level="warning",
-        queue_url="memory://",
-    )
-    client = TestClient(TestServer(create_app(settings)))
-    await client.start_server()
-    try:
-        body = json.dumps(pull_request("opened", number=1, base_sha=base, head_sha=head)).encode()
-        started = time.perf_counter()
-        response = await client.post("/api/webhooks/github", data=body, headers=_headers("pull_request", body))
-        answered = time.perf_counter() - started
-        await client.app[QUEUE].drain()  # type: ignore[attr-defined]
-        total = time.perf_counter() - started
-    finally:
-        await client.close()
-        await fake_server.close()
-    by_operation: dict[str, int] = {}
-    for call in fake.calls:
-        by_operation[call.operation or "?"] = by_operation.get(call.operation or "?", 0) + 1
-    run = next(iter(fake.check_runs.values()))
-    print()
-    print("Delivery to completed check run (example charts, every GitHub answer after 50 ms):")
-    print(
-        f"  answered in {answered * 1000:.0f} ms (status {response.status}); "
-        f"check run {run['conclusion']} after {total:.2f} s"
-    )
-    print(f"  {len(fake.calls)} API calls: {dict(sorted(by_operation.items()))}")
-
-
 def main() -> None:
     keys = _keys()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         repo, base, head = _example_repo(work)
         bench_intake(work, keys, repo, base, head)
-        asyncio.run(_delivery_to_check_run(keys, repo, base, head))
+        asyncio.run(bench_check_runs(keys, work / "check-runs"))
 
 
 if __name__ == "__main__":

@@ -14,19 +14,17 @@ Nothing is asserted: the figures are for people.
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 import zlib
 from pathlib import Path
 
 import yaml
 
+from benchmarks.proctree import run_watched
 from chartimpact_bot.core.yamlio import YamlLimits, load_untrusted, load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,48 +44,10 @@ def header_bomb(claimed: int = CLAIMED) -> bytes:
     return b"".join(parts)
 
 
-def _tree_rss_kb(root: int) -> int:
-    """Resident memory of `root` and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid, parent = int(entry), int(fields[1])
-        children.setdefault(parent, []).append(pid)
-        rss[pid] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
-    total, pending = 0, [root]
-    while pending:
-        pid = pending.pop()
-        total += rss.get(pid, 0)
-        pending.extend(children.get(pid, []))
-    return total
-
-
 def peak_tree_mb(argv: list[str]) -> tuple[float, float, int]:
     """(peak MB of the process tree, seconds, exit code) of one command."""
-    started = time.monotonic()
-    child = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, _tree_rss_kb(child.pid))
-            time.sleep(0.005)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    code = child.wait()
-    done.set()
-    sampler.join()
-    return peak / 1024, time.monotonic() - started, code
+    watched = run_watched(argv, cwd=ROOT)
+    return watched.peak_mb, watched.seconds, watched.returncode
 
 
 def archive_bomb() -> None:
