@@ -44,9 +44,9 @@ HELM_SEPARATOR = re.compile(r"(?:^|[\t\n\f\r ]*\n)---[\t\n\f\r ]*")
 
 
 def templates() -> list[tuple[str, str]]:
-    base_dir, head_dir, _, _ = generate(WORK)
+    pair = generate(WORK)
     out = []
-    for chart in (base_dir, head_dir):
+    for chart in (pair.base_dir, pair.head_dir):
         for path in sorted((chart / "templates").iterdir()):
             source, text = f"bench/templates/{path.name}", path.read_text()
             if is_emitted(source, text):

@@ -327,7 +327,8 @@ def test_golden_renders_read_as_helm_does(tmp_path: Path) -> None:
 def test_benchmark_chart_reads_as_helm_does(tmp_path: Path) -> None:
     """The generated chart pair of benchmarks/ (no template actions: its templates are its output)."""
     documents = []
-    for chart_dir in generate(tmp_path)[:2]:
+    pair = generate(tmp_path)
+    for chart_dir in (pair.base_dir, pair.head_dir):
         outputs = {f"bench/templates/{p.name}": p.read_text() for p in (chart_dir / "templates").iterdir()}
         documents += _documents(outputs, chart_dir.parent.parent.name)
     assert len(documents) > 500
