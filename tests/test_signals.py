@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,14 +16,15 @@ import pytest
 from chartimpact_bot.cli import main
 from chartimpact_bot.core.config_file import load_config
 from chartimpact_bot.core.documents import RenderedChart
-from chartimpact_bot.core.model import Report, ResourceDiff
+from chartimpact_bot.core.model import Report, ResourceDiff, Revision
 from chartimpact_bot.core.report.markdown import render_markdown
 from chartimpact_bot.core.signals import registry
 from chartimpact_bot.core.signals.catalogue import render_catalogue
 from chartimpact_bot.core.signals.context import SignalContext
 from chartimpact_bot.core.signals.engine import detectors
-from chartimpact_bot.engine.pipeline import PipelineOptions
+from chartimpact_bot.engine.pipeline import PipelineOptions, compare
 from chartimpact_bot.engine.render import Renderer, RenderRequest
+from chartimpact_bot.engine.sources import DirectorySource
 from chartimpact_bot.github.checks import github_destination
 from tests.conftest import EXAMPLES, REPO_ROOT, chart_yaml, diff_dirs, only_chart, write_files
 
@@ -363,6 +366,59 @@ class RecordingRenderer:
         side = "head" if "\ndata:" in (request.chart_dir / "templates" / "cm.yaml").read_text() else "base"
         self.requests.append((repeat, side))
         return self.inner.render(request, repeat=repeat)
+
+
+class SlowLintRenderer:
+    """The real renderer, whose `helm lint` takes half a second longer than it does, counting how
+    many lints run at once."""
+
+    lints = True
+
+    def __init__(self, inner: Renderer) -> None:
+        self.inner = inner
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most_at_once = 0
+        self.linted: list[str] = []
+
+    def render(self, request: RenderRequest, *, repeat: int = 1) -> list[RenderedChart]:
+        if repeat != 0:
+            return self.inner.render(request, repeat=repeat)
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            time.sleep(0.5)
+            return self.inner.render(request, repeat=0)
+        finally:
+            with self.lock:
+                self.running -= 1
+                self.linted.append((request.chart_dir / "templates" / "cm.yaml").read_text())
+
+
+def test_lint_processes_are_bounded_however_many_charts_a_repository_has(
+    tmp_path: Path, options: PipelineOptions
+) -> None:
+    """A head's lint goes on after its renders, beside the renders of the next charts: without a
+    bound a repository of many charts would start a lint process (a Go runtime of up to
+    RENDER_MEMORY_MB) per chart faster than the reports consume them."""
+    names = [f"app{i}" for i in range(8)]
+    for side, data in (("base", ""), ("head", "data: {a: b}\n")):
+        for name in names:
+            manifest = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\n{data}"
+            write_files(tmp_path / side / name, {"Chart.yaml": chart_yaml(name), "templates/cm.yaml": manifest})
+    slow = SlowLintRenderer(options.renderer)
+    report = compare(
+        DirectorySource(tmp_path / "base", Revision(ref="base")),
+        DirectorySource(tmp_path / "head", Revision(ref="head")),
+        replace(options, renderer=slow),
+    )
+    assert [c.status for c in report.charts] == ["analyzed"] * len(names)
+    # every head linted, no base (no head has lint errors)
+    assert sorted(slow.linted) == sorted(
+        (tmp_path / "head" / name / "templates" / "cm.yaml").read_text() for name in names
+    )
+    assert slow.most_at_once == 2
 
 
 MISSING_DEPENDENCY = {

@@ -43,6 +43,13 @@ from .sources import ChartSource
 
 log = logging.getLogger(__name__)
 
+# At most two lint processes at once in this process. The renders are bounded by the pipeline's
+# pool (`max_workers`), but a head's lint goes on after its renders, beside those of the next
+# charts, so a repository of many charts would otherwise start a lint per chart faster than the
+# reports consume them: each a Go process of up to RENDER_MEMORY_MB. A lint waiting here holds
+# no process.
+_LINT_SLOTS = threading.BoundedSemaphore(2)
+
 
 def render_side(
     where: ChartAt | None,
@@ -173,7 +180,8 @@ class LintJob:
     def _run(self, renderer: Renderer, request: RenderRequest, timings: dict[str, float]) -> None:
         start = time.perf_counter()
         try:
-            (linted,) = renderer.render(request, repeat=0)
+            with _LINT_SLOTS:
+                (linted,) = renderer.render(request, repeat=0)
             self._errors = linted.lint_errors
         except AnalysisError as exc:
             log.warning("helm lint of %s did not finish: %s", request.chart_dir.name, _scrubbed(str(exc)))
