@@ -334,12 +334,12 @@ async def _chart(label: str, base_chart: Path, head_chart: Path, work: Path, key
 
 async def bench_check_runs(keys: tuple[str, str], work: Path) -> None:
     examples = ROOT / "examples" / "charts"
-    (work / "examples").mkdir()
+    (work / "examples").mkdir(parents=True)
     await _chart(
         "example charts", examples / "base" / "storefront", examples / "head" / "storefront", work / "examples", keys
     )
     pair = generate(WORK, 300)
-    (work / "bench").mkdir()
+    (work / "bench").mkdir(parents=True)
     await _chart("300-resource chart", pair.base_dir, pair.head_dir, work / "bench", keys)
 
 
