@@ -49,9 +49,10 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## Benchmarks (figures printed, nothing asserted; benchmarks/README.md says what each is). The
+## Benchmarks (figures printed, nothing asserted; benchmarks/README.md says what each is; the
+## store benchmark runs a real redis-server, installed as for the tests). The
 ## checkov peer is installed on first use into a virtualenv of its own under benchmarks/.work.
-bench: $(VENV)/.dev-installed
+bench: $(VENV)/.dev-installed services
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.yaml_reader
 	$(BIN)/python -m benchmarks.github
