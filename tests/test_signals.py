@@ -289,7 +289,14 @@ def test_markdown_stays_readable_and_bounded_at_200_signals(tmp_path: Path, opti
     )
     assert len(bounded) <= 20_000
     assert "<details>" not in bounded  # the diff went first
-    assert "more signals not shown here: see [the Check Run](https://github.example/checks/1)" in bounded
+    # the rows did not fit, so every signal is named under its type instead (issue 12, point 4)
+    assert "| ❌ | high | security |" not in bounded
+    for kind in ("security.context.privileged", "security.pss"):
+        assert f"- ❌ high <code>{kind}</code> ×100: Pod default: app0, app1, app10," in bounded
+    assert "more signals not shown" not in bounded
+    tight = render_markdown(report, max_chars=1_500, destination=github_destination("https://github.example/checks/1"))
+    assert len(tight) <= 1_500
+    assert "more signals not shown here: see [the Check Run](https://github.example/checks/1)" in tight
     capped = render_markdown(report, max_signals=30)
     assert capped.count("| ❌ | high | security |") == 30
     assert "_170 more signals not shown here: see the full report._" in capped

@@ -2,8 +2,10 @@
 
 Readable at 1 and at 200 signals: high and medium signals in a table per chart, low ones and the
 diff inside `<details>`. With a size budget, content is dropped least important first (the
-diff, then low signals, then rows beyond a shrinking limit; long errors, warnings and names are
-clipped), and what was left out is counted. Whatever is left over the size is cut by
+diff, then long errors, warnings and names are clipped; then the signals are named one resource
+each under their type instead of a row each, low ones while they fit; only then rows beyond a
+shrinking limit), and what was left out is counted. So a comment of thousands of signals still
+names every high- and medium-importance one (issue 12). Whatever is left over the size is cut by
 `cut_markdown`, which closes what it cuts open and says so: the size always holds.
 
 Every name and value comes from chart content a PR author controls, so all of it goes through
@@ -29,6 +31,10 @@ MAX_CHANGES_PER_RESOURCE = 50
 # (then fewer), and of one name or path.
 TEXT_LIMITS = (4_000, 1_000, 300)
 NAME_LIMIT = 300
+# When not even one table row per signal fits, signals are listed by type, one resource name each
+# (at most this long, then shorter): the low ones too while they fit, the high and medium ones
+# always before any of them is left out.
+COMPACT_NAME_LIMITS = (120, 40)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,8 @@ class _Budget:
     diff: bool = True
     text_limit: int | None = None
     name_limit: int | None = None
+    # High and medium signals as one name each under their type, not as table rows.
+    compact: bool = False
 
     def text(self, value: str) -> str:
         return md_text(value, limit=self.text_limit)
@@ -81,10 +89,16 @@ def render_markdown(
             _Budget(max_signals, False, False, first, NAME_LIMIT),
         ][0 if include_diff else 1 :]
         budgets += [_Budget(max_signals, False, False, limit, NAME_LIMIT) for limit in smaller]
+        # Then every high and medium signal in a line of names per type, before any is left out.
+        budgets += [
+            _Budget(max_signals, low, False, TEXT_LIMITS[-1], name, compact=True)
+            for name in COMPACT_NAME_LIMITS
+            for low in (True, False)
+        ]
         limit = max_signals if max_signals is not None else sum(len(c.signals) for c in report.charts)
         while limit > 0:
             limit //= 2
-            budgets.append(_Budget(limit, False, False, TEXT_LIMITS[-1], NAME_LIMIT))
+            budgets.append(_Budget(limit, False, False, TEXT_LIMITS[-1], COMPACT_NAME_LIMITS[-1], compact=True))
     *smaller_budgets, last = budgets
     counts = _Counts.of(report)
     for budget in smaller_budgets:
@@ -241,7 +255,7 @@ def _chart(chart: ChartReport, budget: _Budget, already: int) -> Iterator[str]:
     main_shown, low_shown = _selection(chart, budget, already)
     if main_shown:
         yield ""
-        yield from _signal_table(main_shown, budget)
+        yield from (_signals_by_type(main_shown, budget) if budget.compact else _signal_table(main_shown, budget))
     if low_shown:
         yield from (
             "",
@@ -249,7 +263,7 @@ def _chart(chart: ChartReport, budget: _Budget, already: int) -> Iterator[str]:
             f"<summary>{len(low_shown)} low-importance signal{'s' if len(low_shown) != 1 else ''}</summary>",
             "",
         )
-        yield from _signal_table(low_shown, budget)
+        yield from (_signals_by_type(low_shown, budget) if budget.compact else _signal_table(low_shown, budget))
         yield from ("", "</details>")
     if chart.ignored_signals:
         plural = "s" if chart.ignored_signals != 1 else ""
@@ -266,6 +280,30 @@ def _signal_table(signals: list[Signal], budget: _Budget) -> Iterator[str]:
             f"| {_ACTION_ICON.get(signal.action, '')} | {signal.importance} | {signal.category} "
             f"| {budget.text(signal.description)} {md_code(signal.type)} | {where} |"
         )
+
+
+def _signals_by_type(signals: list[Signal], budget: _Budget) -> Iterator[str]:
+    """One line per importance and type naming the resource of each signal, grouped by kind and
+    namespace (`Deployment team-a: web, api`): a report of thousands of signals still names
+    every high- and medium-importance one."""
+    groups: dict[tuple[str, str, str], list[Signal]] = {}
+    for signal in signals:
+        groups.setdefault((signal.importance, signal.type, signal.action), []).append(signal)
+    order = {"high": 0, "medium": 1, "low": 2}
+    for (importance, kind, action), group in sorted(
+        groups.items(), key=lambda item: (order.get(item[0][0], 2), item[0])
+    ):
+        places: dict[tuple[str, str], list[str]] = {}
+        for signal in group:
+            resource = signal.resource
+            places.setdefault((resource.kind, resource.namespace), []).append(resource.name)
+        listed = "; ".join(
+            md_text(f"{where[0]} {where[1]}".rstrip(), limit=budget.name_limit)
+            + ": "
+            + ", ".join(md_text(name, limit=budget.name_limit) for name in names)
+            for where, names in sorted(places.items())
+        )
+        yield f"- {_ACTION_ICON.get(action, '')} {importance} {md_code(kind)} ×{len(group)}: {listed}"
 
 
 def _diff_details(chart: ChartReport, budget: _Budget) -> Iterator[str]:
