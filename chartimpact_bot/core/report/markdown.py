@@ -60,7 +60,7 @@ class _Budget:
     diff: bool = True
     text_limit: int | None = None
     name_limit: int | None = None
-    # High and medium signals as one name each under their type, not as table rows.
+    # Signals as one resource name each under their type, not as table rows.
     compact: bool = False
 
     def text(self, value: str) -> str:
@@ -89,7 +89,8 @@ def render_markdown(
             _Budget(max_signals, False, False, first, NAME_LIMIT),
         ][0 if include_diff else 1 :]
         budgets += [_Budget(max_signals, False, False, limit, NAME_LIMIT) for limit in smaller]
-        # Then every high and medium signal in a line of names per type, before any is left out.
+        # Then the signals as lines of names per type (low ones too while they fit), before any
+        # high or medium one is left out.
         budgets += [
             _Budget(max_signals, low, False, TEXT_LIMITS[-1], name, compact=True)
             for name in COMPACT_NAME_LIMITS
