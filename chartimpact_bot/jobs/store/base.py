@@ -84,6 +84,24 @@ Semantics, identical on sqlite and Redis:
   None. `prune_results` removes the expired entries, then evicts as `put_result` does. The
   payload is bytes the store does not interpret: its reader must treat it as untrusted (a
   shared Redis is written by every instance and whoever else can reach it).
+- **Stored analyses** (issue 12, jobs/analyses.py). `put_analysis` stores a record and its
+  opaque payload under the record's id (replacing one stored before with that id); then, while
+  more than `limits.max_bytes` bytes of payload are held, it removes the oldest analyses (by
+  `created_at`, then id; never the one just stored). A payload larger than `max_bytes` is not
+  stored (False). `get_analysis` answers the record and payload; `latest_analysis` the newest
+  record (by `created_at`, then id) of a repository with the given scope, or with the given head
+  commit; `analyses` pages a repository's records newest first (opaque cursor). `prune_analyses`
+  removes the analyses older than `limits.max_age_seconds`, then evicts as `put_analysis` does,
+  and removes acknowledgements and acknowledgement log entries older than `max_age_seconds`.
+  Like the result cache's, a payload is untrusted when read back.
+- **Acknowledgements.** Kept per (repository, scope), at most one per signal id.
+  `change_acknowledgements` applies, in one atomic change, `remove` (signal ids; None: every
+  acknowledgement of the scope) and then `add` (an acknowledgement of a signal already held
+  replaces it), appends `events` to the acknowledgement log (setting their `seq`, in order), and
+  answers the scope's acknowledgements after the change, sorted by signal id. A scope holding
+  `max_per_scope` acknowledgements takes no new signal ids (replacing one held still works); the
+  log keeps at most `max_log` entries, removing the oldest. `acknowledgement_log` pages the log
+  newest first, all repositories or one.
 - **Time.** Every backend reads time from its `clock` (epoch seconds), so tests move time on
   instead of sleeping.
 - **Errors.** A backend that cannot be used (unreachable, locked, closed, full) raises
@@ -98,6 +116,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from ..analyses import AckEvent, Acknowledgement, AnalysisLimits, AnalysisRecord, check_analysis_id
 from ..audit import AuditEntry, AuditQuery
 from ..model import Job, JobState
 
@@ -108,7 +127,7 @@ STATES: tuple[JobState, ...] = ("queued", "running", "succeeded", "failed", "sup
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "superseded", "dead"})
 REVIVABLE: frozenset[str] = frozenset({"dead", "failed"})
 LOST_WORKER = "the worker running this job stopped; queued again"
-Item = TypeVar("Item", Job, AuditEntry)
+Item = TypeVar("Item", Job, AuditEntry, AnalysisRecord, AckEvent)
 
 
 class StoreError(Exception):
@@ -282,6 +301,97 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     async def prune_deliveries(self, retention: Retention) -> int:
         """Remove audit entries by age, then by number; answers how many were removed."""
+
+    async def put_analysis(self, record: AnalysisRecord, payload: bytes, *, limits: AnalysisLimits) -> bool:
+        """Store an analysis, then evict the oldest down to `limits`; False when its payload is
+        larger than `limits.max_bytes` (not stored)."""
+        if limits.max_bytes < 1 or not limits.max_age_seconds > 0:
+            raise ValueError(f"analysis limits must be positive, not {limits}")
+        if len(payload) > limits.max_bytes:
+            return False
+        await self._put_analysis(record, payload, limits)
+        return True
+
+    @abc.abstractmethod
+    async def _put_analysis(self, record: AnalysisRecord, payload: bytes, limits: AnalysisLimits) -> None: ...
+
+    async def get_analysis(self, analysis_id: str) -> tuple[AnalysisRecord, bytes] | None:
+        """The record and payload of a stored analysis; None when absent (or pruned)."""
+        return await self._get_analysis(check_analysis_id(analysis_id))
+
+    @abc.abstractmethod
+    async def _get_analysis(self, analysis_id: str) -> tuple[AnalysisRecord, bytes] | None: ...
+
+    async def latest_analysis(
+        self, repository: str, *, scope: str | None = None, head_sha: str | None = None
+    ) -> AnalysisRecord | None:
+        """The newest analysis of `repository` with that scope, or with that head commit (one of the two)."""
+        if (scope is None) == (head_sha is None):
+            raise ValueError("latest_analysis takes a scope or a head commit, not both or neither")
+        return await self._latest_analysis(repository, scope, head_sha)
+
+    @abc.abstractmethod
+    async def _latest_analysis(
+        self, repository: str, scope: str | None, head_sha: str | None
+    ) -> AnalysisRecord | None: ...
+
+    async def analyses(
+        self, repository: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[AnalysisRecord]:
+        """The stored analyses of a repository, newest first."""
+        return await self._list_analyses(repository, max(1, limit), cursor)
+
+    @abc.abstractmethod
+    async def _list_analyses(self, repository: str, limit: int, cursor: str | None) -> Page[AnalysisRecord]: ...
+
+    @abc.abstractmethod
+    async def prune_analyses(self, limits: AnalysisLimits) -> int:
+        """Remove analyses by age, then by size, and old acknowledgements; answers how many analyses."""
+
+    @abc.abstractmethod
+    async def acknowledgements(self, repository: str, scope: str) -> builtins.list[Acknowledgement]:
+        """The acknowledgements held for a scope, sorted by signal id."""
+
+    async def change_acknowledgements(
+        self,
+        repository: str,
+        scope: str,
+        *,
+        add: Sequence[Acknowledgement] = (),
+        remove: Sequence[str] | None = (),
+        events: Sequence[AckEvent] = (),
+        max_per_scope: int = 1000,
+        max_log: int = 100_000,
+    ) -> builtins.list[Acknowledgement]:
+        """Remove, then add, and log, atomically; answers the scope's acknowledgements after."""
+        if max_per_scope < 1 or max_log < 1:
+            raise ValueError("acknowledgement bounds must be positive")
+        return await self._change_acknowledgements(
+            repository, scope, list(add), None if remove is None else list(remove), list(events), max_per_scope, max_log
+        )
+
+    @abc.abstractmethod
+    async def _change_acknowledgements(
+        self,
+        repository: str,
+        scope: str,
+        add: builtins.list[Acknowledgement],
+        remove: builtins.list[str] | None,
+        events: builtins.list[AckEvent],
+        max_per_scope: int,
+        max_log: int,
+    ) -> builtins.list[Acknowledgement]: ...
+
+    async def acknowledgement_log(
+        self, repository: str | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[AckEvent]:
+        """Acknowledgement log entries, newest first; of one repository, or of all."""
+        return await self._list_acknowledgement_log(repository, max(1, limit), parse_cursor(cursor))
+
+    @abc.abstractmethod
+    async def _list_acknowledgement_log(
+        self, repository: str | None, limit: int, before: int | None
+    ) -> Page[AckEvent]: ...
 
     @abc.abstractmethod
     async def ping(self) -> None:
