@@ -83,6 +83,11 @@ class Settings:
     result_cache_ttl_hours: float = 24.0  # RESULT_CACHE_TTL_HOURS; 0: no result cache
     result_cache_max_mb: int = 256  # RESULT_CACHE_MAX_MB: stored reports (compressed) in all
     result_cache_max_entries: int = 10_000  # RESULT_CACHE_MAX_ENTRIES
+    public_url: str | None = None  # CHARTIMPACT_PUBLIC_URL: the base of report links; None: none published
+    report_auth: str = "signed"  # REPORT_AUTH: "signed" links, or "github" (viewers sign in too)
+    max_stored_reports_mb: int = 1024  # CHARTIMPACT_MAX_STORED_REPORTS_MB: stored analyses (compressed) in all
+    oauth_client_id: str | None = None  # GITHUB_CLIENT_ID: the App's OAuth client, for REPORT_AUTH=github
+    oauth_client_secret: str | None = None  # GITHUB_CLIENT_SECRET
     # Remote dependencies: CHARTIMPACT_REPOSITORY_CREDENTIALS, CHARTIMPACT_ALLOW_PRIVATE_REPOSITORIES,
     # CHARTIMPACT_CACHE_DIR, CHARTIMPACT_CACHE_MAX_MB
     repositories: RepositoryAccess = field(default_factory=lambda: RepositoryAccess(cache_dir=DEFAULT_CACHE_DIR))
@@ -141,6 +146,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     queue_url = env.get("CHARTIMPACT_QUEUE_URL", "sqlite:///./data/chartimpact.sqlite3").strip()
     if not queue_url.startswith(("sqlite://", "redis://", "rediss://", "memory://")):
         problems.append(f"CHARTIMPACT_QUEUE_URL must be a sqlite://, redis:// or memory:// URL, not '{queue_url}'")
+    report_auth = env.get("REPORT_AUTH", "signed").strip().lower() or "signed"
+    if report_auth not in ("signed", "github"):
+        problems.append(f"REPORT_AUTH must be signed or github, not '{report_auth}'")
     settings = Settings(
         app_id=app_id,
         private_key=private_key,
@@ -180,7 +188,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         audit_retention_days=attempt(env_int, env, "CHARTIMPACT_AUDIT_RETENTION_DAYS", 30, minimum=1) or 30,
         max_audit_entries=attempt(env_int, env, "CHARTIMPACT_MAX_AUDIT_ENTRIES", 100_000, minimum=100) or 100_000,
         repositories=_repositories(attempt, env),
+        public_url=attempt(_public_url, env.get("CHARTIMPACT_PUBLIC_URL", "")),
+        report_auth=report_auth,
+        max_stored_reports_mb=attempt(env_int, env, "CHARTIMPACT_MAX_STORED_REPORTS_MB", 1024, minimum=1) or 1024,
+        oauth_client_id=env.get("GITHUB_CLIENT_ID", "").strip() or None,
+        oauth_client_secret=env.get("GITHUB_CLIENT_SECRET", "").strip() or None,
     )
+    if settings.report_auth == "github" and not (settings.oauth_client_id and settings.oauth_client_secret):
+        problems.append(
+            "REPORT_AUTH=github needs the App's OAuth client: set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET"
+        )
     render_ceiling = settings.render.memory_mb + OUTPUT_HEADROOM_MB
     if settings.worker_memory_mb < render_ceiling:
         problems.append(
@@ -241,6 +258,22 @@ def _repositories(attempt: Callable[..., Any], env: Mapping[str, str]) -> Reposi
         cache_dir=env.get("CHARTIMPACT_CACHE_DIR", "").strip() or DEFAULT_CACHE_DIR,
         cache_max_bytes=cache_mb * 1024 * 1024,
     )
+
+
+def _public_url(value: str) -> str | None:
+    """CHARTIMPACT_PUBLIC_URL: an http(s) URL with a host, no query or fragment; its trailing
+    slash dropped. Report links are only published when it is set: a link derived from one
+    webhook request's Host header would name whatever host the sender chose."""
+    value = value.strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            "CHARTIMPACT_PUBLIC_URL must be an http(s) URL such as https://chartimpact.example.com,"
+            f" not '{value[:100]}'"
+        )
+    return value.rstrip("/")
 
 
 def _stored_credentials(path: Path) -> dict[str, str]:

@@ -8,7 +8,7 @@ import pytest
 
 from chartimpact_bot.core.errors import ConfigError
 from chartimpact_bot.fingerprint_key import derive_app_key
-from chartimpact_bot.web.report_links import Check, ReportLinks, derive_link_key
+from chartimpact_bot.report_links import Check, ReportLinks, derive_link_key
 
 NOW = 1_800_000_000.0
 LINKS = ReportLinks(derive_link_key("-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----", None), 3600)

@@ -15,8 +15,9 @@ from ..timestamps import now
 from .classify import classify
 from .config import AnalysisConfig, Environment
 from .diff import diff_resources
+from .impact_graph import relations
 from .manifests import share_scopes
-from .model import ChartReport, ChartStatus, Report, ResourceDiff, Revision, Signal, StructuredDiff, Verdict
+from .model import ChartReport, ChartStatus, Relation, Report, ResourceDiff, Revision, Signal, StructuredDiff, Verdict
 from .normalize import standing_rules
 from .policy import apply_policy
 from .semver import Version
@@ -81,6 +82,7 @@ def chart_report(
         status: ChartStatus = "render_error"
         structured = None
         found, failures = signals((), only={"chart.render"})
+        graph: tuple[Relation, ...] = ()
     else:
         status = "added" if base is None else "removed" if head is None else "analyzed"
         if base is not None and head is not None:
@@ -98,6 +100,7 @@ def chart_report(
             resources=resource_diffs,
         )
         found, failures = signals(resource_diffs)
+        graph = relations(base.resources if base else {}, head.resources if head else {}, resource_diffs)
     warnings.update(failures)
     policy = apply_policy(found, config)
     verdict = policy.verdict
@@ -117,6 +120,7 @@ def chart_report(
         signals=tuple(sorted(policy.signals, key=signal_sort_key)),
         ignored_signals=policy.ignored,
         verdict=verdict,
+        relations=graph,
     )
 
 

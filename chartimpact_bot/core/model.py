@@ -119,6 +119,16 @@ class SignalSource:
 
 
 @dataclass(frozen=True, slots=True)
+class Acknowledged:
+    """A person with write access accepted a signal (issue 12): it stays in the report, shown
+    as acknowledged, and no longer counts toward the verdict. `at`: RFC 3339."""
+
+    by: str
+    at: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Signal:
     id: str
     type: str
@@ -137,6 +147,18 @@ class Signal:
     related: tuple[str, ...] = ()
     # What the thresholds make of it: "fail", "warn" or "ignore" (not counted in the verdict).
     action: str = "ignore"
+    acknowledged: Acknowledged | None = None  # set by the App only, never by an analysis
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """How two resources of a chart's head depend on each other, for the report page's graph:
+    `source` "reads" `target` (a workload reads a ConfigMap or Secret) or `source` "selects"
+    `target` (a Service selects a workload's pods). Only relations touching a changed resource."""
+
+    source: ResourceId
+    verb: Literal["reads", "selects"]
+    target: ResourceId
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +173,7 @@ class ChartReport:
     signals: tuple[Signal, ...] = ()
     ignored_signals: int = 0
     verdict: Verdict = "pass"
+    relations: tuple[Relation, ...] = ()  # not in the report JSON: the report page draws them
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.model import Report
+from ..core.acknowledgements import counts
+from ..core.model import Report, Signal
 from ..core.report.counts import importance_phrase
 from ..core.report.markdown import Destination, render_diff_markdown, render_markdown
 from ..core.report.safe_text import cut_bytes, cut_markdown, cut_plain, md_text, plain
@@ -44,18 +45,41 @@ class CheckOutput:
     summary: str
     text: str
     annotations: list[dict[str, Any]] = field(default_factory=list)
+    details_url: str | None = None  # the report page (issue 12)
+    actions: list[dict[str, str]] = field(default_factory=list)  # the run's buttons (requested_action)
 
 
-def github_destination(check_run_url: str | None = None) -> Destination:
-    """How the Markdown renderer names GitHub's size limit and the Check Run holding the rest."""
-    return Destination(limit_owner="GitHub", full_report="the Check Run", full_report_url=check_run_url)
+def github_destination(check_run_url: str | None = None, page_url: str | None = None) -> Destination:
+    """How the Markdown renderer names GitHub's size limit and where the rest is: the report page
+    when there is one, else the Check Run."""
+    return Destination(
+        limit_owner="GitHub", full_report="the Check Run", full_report_url=check_run_url, page_url=page_url
+    )
+
+
+# The buttons of a completed run (check_run requested_action, CONTRACT §5); GitHub allows three,
+# labels of 20 characters and descriptions of 40.
+REANALYZE = {"label": "Re-analyze", "description": "Run the analysis again", "identifier": "reanalyze"}
+ACKNOWLEDGE = {
+    "label": "Acknowledge",
+    "description": "Accept the signals failing the check",
+    "identifier": "acknowledge",
+}
 
 
 def annotation(
-    path: str, line: int, level: str, title: str, message: str, *, raw_details: str | None = None
+    path: str,
+    line: int,
+    level: str,
+    title: str,
+    message: str,
+    *,
+    raw_details: str | None = None,
+    link: str | None = None,
 ) -> dict[str, Any]:
     """One annotation within GitHub's limits; `title`, `message` and `raw_details` may hold chart
-    text (they are escaped here), `path` is a repository path GitHub matches to a file."""
+    text (they are escaped here), `path` is a repository path GitHub matches to a file. `link`
+    (ours: the signal on the report page) ends the raw details, unescaped so it stays a URL."""
     out: dict[str, Any] = {
         "path": path,
         "start_line": line,
@@ -64,8 +88,11 @@ def annotation(
         "title": cut_plain(plain(title, multiline=False), MAX_TITLE_CHARS),
         "message": cut_bytes(plain(message), MAX_MESSAGE_BYTES),
     }
-    if raw_details:
-        out["raw_details"] = cut_bytes(plain(raw_details), MAX_MESSAGE_BYTES)
+    details = cut_bytes(plain(raw_details), MAX_MESSAGE_BYTES - 200 - len(link or "")) if raw_details else ""
+    if link:
+        details = (details + "\n\n" if details else "") + f"Full report: {link}"
+    if details:
+        out["raw_details"] = details
     return out
 
 
@@ -76,8 +103,15 @@ def published_verdict(report: Report, problems: list[ConfigProblem]) -> str:
 
 
 def build_output(
-    report: Report, *, head_paths: set[str], problems: list[ConfigProblem], config_file: str = ".chartimpact.yml"
+    report: Report,
+    *,
+    head_paths: set[str],
+    problems: list[ConfigProblem],
+    config_file: str = ".chartimpact.yml",
+    page_url: str | None = None,
 ) -> CheckOutput:
+    """`page_url`: the report page's signed link, the run's details_url; annotations link to
+    their signal on it."""
     signals = [s for chart in report.charts for s in chart.signals]
     verdict = published_verdict(report, problems)
     summary_counts = importance_phrase(signals, empty="no signals")
@@ -94,11 +128,12 @@ def build_output(
             f"- {md_text(p.where)} line {p.line}: {md_text(p.message, limit=MAX_PROBLEM_CHARS)}" for p in problems
         ]
         head = cut_markdown("\n".join(lines), MAX_OUTPUT_CHARS // 4) + "\n\n"
+    destination = github_destination(page_url=page_url)
     summary = head + render_markdown(
-        report, include_diff=False, max_chars=MAX_OUTPUT_CHARS - len(head), destination=github_destination()
+        report, include_diff=False, max_chars=MAX_OUTPUT_CHARS - len(head), destination=destination
     )
     text = (
-        render_diff_markdown(report, max_chars=MAX_OUTPUT_CHARS, destination=github_destination())
+        render_diff_markdown(report, max_chars=MAX_OUTPUT_CHARS, destination=destination)
         if any(c.diff and c.diff.resources for c in report.charts)
         else ""
     )
@@ -118,9 +153,11 @@ def build_output(
                 signal.source.line or 1,
                 LEVELS.get(signal.action, "notice"),
                 f"{signal.type} · {rid.kind} {rid.name}",
-                f"{signal.description}\n\n{signal.explanation}",
+                f"{signal.description}\n\n{signal.explanation}" + _acknowledgement(signal),
+                link=destination.signal_url(signal.id),
             )
         )
+    counting = any(counts(s) for s in signals)
     return CheckOutput(
         verdict,
         CONCLUSIONS[verdict],
@@ -128,7 +165,16 @@ def build_output(
         cut_markdown(summary, MAX_OUTPUT_CHARS),
         cut_markdown(text, MAX_OUTPUT_CHARS),
         annotations,
+        details_url=page_url,
+        actions=[REANALYZE, ACKNOWLEDGE] if counting else [REANALYZE],
     )
+
+
+def _acknowledgement(signal: Signal) -> str:
+    ack = signal.acknowledged
+    if ack is None:
+        return ""
+    return f"\n\nAcknowledged by {ack.by}" + (f": {ack.reason}" if ack.reason else "")
 
 
 async def create_check_run(
@@ -157,11 +203,15 @@ async def complete_check_run(client: GitHubClient, owner: str, repo: str, run_id
         base["text"] = output.text
     for batch in batches[:-1]:
         await client.patch(url, url_vars, data={"output": {**base, "annotations": batch}})
-    await client.patch(
-        url,
-        url_vars,
-        data={"status": "completed", "conclusion": output.conclusion, "output": {**base, "annotations": batches[-1]}},
-    )
+    last: dict[str, Any] = {
+        "status": "completed",
+        "conclusion": output.conclusion,
+        "output": {**base, "annotations": batches[-1]},
+        "actions": output.actions,
+    }
+    if output.details_url:
+        last["details_url"] = output.details_url
+    await client.patch(url, url_vars, data=last)
 
 
 async def _end_check_run(

@@ -19,15 +19,13 @@ MARKER = "<!-- chartimpact:analysis:v1 -->"
 MAX_COMMENT_CHARS = 65_536
 
 
-def comment_body(report: Report, *, check_run_url: str | None, max_signals: int | None) -> str:
+def comment_body(
+    report: Report, *, check_run_url: str | None, max_signals: int | None, page_url: str | None = None
+) -> str:
+    """`page_url`: the report page's signed link (issue 12); the comment links to it and to each signal on it."""
     budget = MAX_COMMENT_CHARS - len(MARKER) - 1
-    body = (
-        MARKER
-        + "\n"
-        + render_markdown(
-            report, max_chars=budget, max_signals=max_signals, destination=github_destination(check_run_url or None)
-        )
-    )
+    destination = github_destination(check_run_url or None, page_url)
+    body = MARKER + "\n" + render_markdown(report, max_chars=budget, max_signals=max_signals, destination=destination)
     return cut_markdown(body, MAX_COMMENT_CHARS)
 
 

@@ -16,13 +16,14 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from ..jobs.model import Job
-from ..jobs.params import Commits, JobKind, JobParams, PullRequestParams, ReleaseParams
-from . import payloads
+from ..jobs.params import CommandParams, Commits, JobKind, JobParams, PullRequestParams, ReleaseParams
+from . import commands, payloads
 from .checks import CHECK_NAME
 from .payloads import (
     Acknowledged,
     CheckRunEvent,
     CheckSuiteEvent,
+    IssueCommentEvent,
     Origin,
     PullRequestEvent,
     PullRequestLink,
@@ -148,6 +149,23 @@ async def check_run_rerequested(event: Event, decision: Decision, payload: Check
     _rerun(decision, payload.repository, payload.head_sha, payload.origin, payload.pull_request)
 
 
+@checks.register("check_run", action="requested_action")
+async def check_run_action(event: Event, decision: Decision, payload: CheckRunEvent) -> None:
+    """The buttons of our completed runs (checks.py): re-analyze, or acknowledge what fails."""
+    if payload.name != CHECK_NAME:
+        decision.ignore(f"check run '{shown(payload.name or '')}' is not ChartImpact's")
+    elif payload.requested_action == "reanalyze":
+        _rerun(decision, payload.repository, payload.head_sha, payload.origin, payload.pull_request)
+    elif payload.requested_action == "acknowledge" and payload.sender is not None:
+        number = payload.pull_request.number if payload.pull_request else None
+        params = CommandParams(
+            "ack", payload.sender.login, "check_run", number=number, every=True, head_sha=payload.head_sha
+        )
+        _accept_command(decision, payload.repository, params)
+    else:
+        decision.ignore(f"check run action '{shown(payload.requested_action or '')}' is not one of ChartImpact's")
+
+
 @checks.register("check_suite", action="rerequested")
 async def check_suite_rerequested(event: Event, decision: Decision, payload: CheckSuiteEvent) -> None:
     before = payload.before
@@ -174,6 +192,46 @@ def _accept_pull_request(decision: Decision, repository: str, pull: PullRequestL
     decision.accept(repository, "pull_request", params, key=f"{repository}#{pull.number}")
 
 
+comments = Router()
+
+
+@comments.register("issue_comment", action="created")
+async def comment_created(event: Event, decision: Decision, payload: IssueCommentEvent) -> None:
+    if not payload.pull:
+        decision.ignore("the comment is on an issue, not a pull request")
+        return
+    if payload.sender is None or payload.sender.bot:
+        decision.ignore("the comment was written by an App")  # never a command: no loop between bots
+        return
+    parsed = commands.parse(payload.body)
+    if parsed is None:
+        decision.ignore("the comment holds no /chartimpact command")
+        return
+    sender = payload.sender.login
+    if isinstance(parsed, commands.Usage):
+        params = CommandParams(
+            "usage", sender, "comment", number=payload.number, reason=parsed.problem, comment_id=payload.comment_id
+        )
+    else:
+        params = CommandParams(
+            parsed.name,
+            sender,
+            "comment",
+            number=payload.number,
+            signal_ids=parsed.signal_ids,
+            every=parsed.every,
+            reason=parsed.reason,
+            comment_id=payload.comment_id,
+        )
+    _accept_command(decision, payload.repository, params)
+
+
+def _accept_command(decision: Decision, repository: str, params: CommandParams) -> None:
+    """A command runs once per request: its key is its own, so no other job supersedes it."""
+    where = f"#{params.number}" if params.number is not None else f"@{params.head_sha}"
+    decision.accept(repository, "command", params, key=f"{repository}{where}:command:{decision.delivery_id}")
+
+
 installations = Router()
 
 
@@ -184,4 +242,4 @@ async def acknowledge(event: Event, decision: Decision, payload: Acknowledged) -
     decision.ignore(f"{event.event} acknowledged")
 
 
-ROUTER = Router(pull_requests, pushes, releases, checks, installations)
+ROUTER = Router(pull_requests, pushes, releases, checks, comments, installations)

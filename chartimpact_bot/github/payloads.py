@@ -20,6 +20,7 @@ _SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # SHA-1, or SHA-256 reposit
 _FULL_NAME = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _MAX_ID = 2**63 - 1
 _MAX_EXTERNAL_ID = 4096
+_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?")
 
 
 class PayloadError(ValueError):
@@ -225,6 +226,26 @@ class CheckRunEvent:
     head_sha: str
     origin: Origin
     pull_request: PullRequestLink | None
+    requested_action: str | None = None  # the button pressed (action requested_action)
+    sender: Sender | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    login: str
+    bot: bool  # GitHub's `type` is "Bot": an App's comments are never commands
+
+
+@dataclass(frozen=True, slots=True)
+class IssueCommentEvent:
+    """A comment on an issue or a pull request (`pull`: whether the issue is a pull request)."""
+
+    repository: str
+    number: int
+    pull: bool
+    comment_id: int
+    body: str
+    sender: Sender | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +261,10 @@ class Acknowledged:
     """An event the App only acknowledges (ping, installation changes)."""
 
 
-Payload = PullRequestEvent | PushEvent | ReleaseEvent | CheckRunEvent | CheckSuiteEvent | Acknowledged
+Payload = (
+    PullRequestEvent | PushEvent | ReleaseEvent | CheckRunEvent | CheckSuiteEvent | IssueCommentEvent | Acknowledged
+)
+MAX_COMMENT_BODY = 65_536  # GitHub's own limit; a longer body is read up to it
 
 
 def _branch(fields: _Fields) -> Branch:
@@ -294,6 +318,34 @@ def check_run(data: Mapping[str, Any]) -> CheckRunEvent:
         head_sha=run.sha("head_sha"),
         origin=_origin(run.optional_text("external_id")),
         pull_request=_optional_pull(run.first("pull_requests")),
+        requested_action=action.optional_text("identifier")
+        if (action := fields.optional_obj("requested_action"))
+        else None,
+        sender=_sender(fields),
+    )
+
+
+def _sender(fields: _Fields) -> Sender | None:
+    sender = fields.optional_obj("sender")
+    if sender is None:
+        return None
+    login = sender.text("login")
+    if not _LOGIN.fullmatch(login):
+        raise PayloadError("sender.login", "is not a GitHub login")
+    return Sender(login, sender.optional_text("type") == "Bot")
+
+
+def issue_comment(data: Mapping[str, Any]) -> IssueCommentEvent:
+    fields = _Fields(data)
+    issue = fields.obj("issue")
+    comment = fields.obj("comment")
+    return IssueCommentEvent(
+        repository=fields.repository(),
+        number=issue.identifier("number"),
+        pull=issue.optional_obj("pull_request") is not None,
+        comment_id=comment.identifier("id"),
+        body=(comment.optional_text("body") or "")[:MAX_COMMENT_BODY],
+        sender=_sender(fields),
     )
 
 
@@ -339,6 +391,7 @@ PARSERS: dict[str, Callable[[Mapping[str, Any]], Payload]] = {
     "release": release,
     "check_run": check_run,
     "check_suite": check_suite,
+    "issue_comment": issue_comment,
     "installation": acknowledged,
     "installation_repositories": acknowledged,
     "ping": acknowledged,

@@ -26,25 +26,29 @@ import aiohttp
 import gidgethub
 import structlog
 
+from ..core.acknowledgements import apply_acknowledgements
 from ..core.config import AnalysisConfig
 from ..core.config_file import CONFIG_FILE
 from ..core.errors import AnalysisError, brief, unexpected_failure
 from ..core.model import Report, Revision
 from ..engine.sources import SnapshotSource
+from ..jobs.analyses import Acknowledgement, AnalysisRecord
+from ..jobs.analysis_archive import AnalysisArchive, chart_summaries, new_analysis_id
+from ..jobs.analysis_codec import StoredAnalysis, StoredProblem
 from ..jobs.analysis_process import AnalysisPool, Preparation, WorkerOptions
 from ..jobs.input_digest import SideInputs, input_digest
 from ..jobs.model import CheckRun, Job, TransientError
-from ..jobs.params import Commits, CompareParams, JobKind, PullRequestParams, ReleaseParams, named_head
+from ..jobs.params import CommandParams, Commits, CompareParams, JobKind, PullRequestParams, ReleaseParams, named_head
 from ..jobs.queue import Checkpoint, Ending
 from ..jobs.result_cache import ResultCache
+from ..jobs.store import StoreError
+from ..report_links import ReportLinks
 from ..settings import Settings
 from .auth import AppAuth
 from .checks import (
     STOPPED_TITLE,
     ConfigProblem,
-    build_output,
     cancel_check_run,
-    complete_check_run,
     create_check_run,
     fail_check_run,
 )
@@ -58,10 +62,11 @@ from .client import (
     ResponseHook,
     Sleep,
 )
-from .comments import comment_body, upsert_comment
+from .command_runner import run_command
 from .installations import InstallationDirectory
+from .publish import CommentSettings, Target, publish_analysis
 from .source import BlobCache, GitHubSource, Tree, TreeCache, fetch_tree
-from .statuses import STATES, set_status
+from .statuses import set_status
 
 log = structlog.get_logger(__name__)
 CHART_METADATA = ("Chart.yaml", "Chart.lock", "requirements.yaml", "requirements.lock")
@@ -115,6 +120,9 @@ class GitHubContext:
     gate: RateLimitGate | None = None
     on_response: ResponseHook | None = None  # every GitHub response, for /metrics
     on_stage: StageHook | None = None  # every stage of an analysis and its seconds, for /metrics
+    links: ReportLinks | None = None  # signs links to report pages; None: no page is linked
+    # The App's public base URL: CHARTIMPACT_PUBLIC_URL, else learned from a delivery GitHub signed.
+    public_url: str | None = None
     _installations: InstallationDirectory | None = None
 
     def __post_init__(self) -> None:
@@ -127,6 +135,13 @@ class GitHubContext:
             app = AppClient(self.session, self.settings.api_url, self.breaker(None), self.sleep, self.on_response)
             self._installations = InstallationDirectory(app, self.auth)
         return await self._installations.installation_of(owner, repo)
+
+    def report_url(self, report_id: str, installation_id: int) -> str | None:
+        """A fresh signed link to a report page, when links can be made and the App knows its URL."""
+        base = self.settings.public_url or self.public_url
+        if self.links is None or base is None:
+            return None
+        return self.links.url(base, report_id, installation_id, self.clock())
 
     def breaker(self, installation_id: int | None) -> CircuitBreaker:
         """The breaker of an installation's calls (None: the App's own, for tokens)."""
@@ -147,12 +162,22 @@ class GitHubContext:
 
 
 class AnalysisRunner:
-    """`cache`: reports by the digest of their inputs (jobs/result_cache.py); None: none."""
+    """`cache`: reports by the digest of their inputs (jobs/result_cache.py); None: none.
+    `archive`: where published analyses are kept for their report page (jobs/analysis_archive.py);
+    None: none kept, and nothing links to a page."""
 
-    def __init__(self, context: GitHubContext, pool: AnalysisPool, *, cache: ResultCache | None = None) -> None:
+    def __init__(
+        self,
+        context: GitHubContext,
+        pool: AnalysisPool,
+        *,
+        cache: ResultCache | None = None,
+        archive: AnalysisArchive | None = None,
+    ) -> None:
         self.github = context
         self.pool = pool
         self.cache = cache
+        self.archive = archive
         settings = context.settings
         self.options = WorkerOptions(
             render=settings.render,
@@ -256,6 +281,9 @@ class AnalysisRunner:
 
     async def _run(self, job: Job, checkpoint: Checkpoint) -> None:
         client = self.github.client(job.installation_id)
+        if isinstance(job.params, CommandParams):
+            await self._command(client, job, job.params, checkpoint)
+            return
         settings = self.github.settings
         # The first attempt opens a run (also when a dead job is revived: its old run is
         # completed); a retry, a job parked for a rate limit (its attempt given back) or one
@@ -296,6 +324,25 @@ class AnalysisRunner:
             log.exception("analysis failed unexpectedly")
             await self._fail(job, unexpected_failure(job.id))
 
+    async def _command(self, client: GitHubClient, job: Job, params: CommandParams, checkpoint: Checkpoint) -> None:
+        async def analyze(analysis: Job) -> None:  # a re-run: the pull request's analysis, its run kept by this job
+            async def saved() -> None:
+                job.check_run = analysis.check_run
+                job.result.update(analysis.result)
+                await checkpoint()
+
+            await self._run(analysis, saved)
+
+        try:
+            await run_command(self, client, job, params, analyze)
+        except TransientError:
+            raise
+        except StoreError as exc:  # the store is back soon: the queue tries again
+            raise TransientError(str(exc)) from exc
+        except (AnalysisError, gidgethub.GitHubException) as exc:
+            job.state, job.error = "failed", _sentence(exc)
+            log.warning("command failed", command=params.command, error=job.error)
+
     async def _fail(self, job: Job, error: str) -> None:
         job.state, job.error = "failed", error
         if job.check_run is not None:
@@ -318,6 +365,8 @@ class AnalysisRunner:
                 return job.params
             case ReleaseParams():
                 return await self._release_commits(client, job, job.params)
+            case CommandParams():
+                raise AnalysisError("a command names no commits")  # run by _command, never analyzed
             case CompareParams(base_ref=base_ref, head_ref=head_ref):
                 base_sha, head_sha = await _both(
                     self._commit_of_ref(client, job, base_ref), self._commit_of_ref(client, job, head_ref)
@@ -453,31 +502,79 @@ class AnalysisRunner:
         return report
 
     async def _publish(self, client: GitHubClient, job: Job, head_sha: str, analysis: Analysis) -> None:
-        settings = self.github.settings
+        """Keep the analysis (its report page), apply the acknowledgements of its pull request
+        and publish it with links to the page."""
         report, problems, config = analysis.report, analysis.problems, analysis.config
-        output = build_output(report, head_paths=analysis.head_paths, problems=problems)
-        verdict = output.verdict
-        job.result["verdict"] = verdict
-        run_url = job.check_run.url if job.check_run is not None else ""
-        if job.check_run is not None:
-            await complete_check_run(client, job.owner, job.repo, job.check_run.id, output)
-        if isinstance(job.params, PullRequestParams) and settings.commenting_enabled and config.comment_mode != "never":
-            body = comment_body(report, check_run_url=run_url, max_signals=config.comment_max_signals)
-            changed = _has_changes(report) or bool(problems)
-            create = config.comment_mode == "always" or changed
-            job.result["commentId"] = await upsert_comment(
-                client, job.owner, job.repo, job.params.number, body, create=create
-            )
-        if settings.status_enabled:
-            await set_status(
-                client,
-                job.owner,
-                job.repo,
-                head_sha,
-                state=STATES[verdict],
-                description=output.title,
-                target_url=run_url or None,
-            )
+        pull = job.params.number if isinstance(job.params, PullRequestParams) else None
+        acknowledgements = await self._acknowledgements(job)
+        shown = apply_acknowledgements(report, acknowledgements)
+        annotated = {s.source.file for c in report.charts for s in c.signals if s.source} | {CONFIG_FILE}
+        stored = StoredAnalysis(
+            report=report,
+            problems=tuple(StoredProblem(p.line, p.message, p.where) for p in problems),
+            annotated_files=tuple(sorted(annotated & analysis.head_paths)),
+            comment_mode=config.comment_mode,
+            comment_max_signals=config.comment_max_signals,
+        )
+        page_url = await self._keep(job, head_sha, pull, shown, stored)
+        target = Target(
+            job.owner,
+            job.repo,
+            head_sha,
+            check_run_id=job.check_run.id if job.check_run is not None else None,
+            check_run_url=job.check_run.url if job.check_run is not None else "",
+            pull_number=pull,
+        )
+        published = await publish_analysis(
+            client,
+            self.github.settings,
+            target,
+            shown,
+            problems=problems,
+            head_paths=analysis.head_paths,
+            comment=CommentSettings(config.comment_mode, config.comment_max_signals),
+            page_url=page_url,
+        )
+        job.result["verdict"] = published.verdict
+        if pull is not None and self.github.settings.commenting_enabled and config.comment_mode != "never":
+            job.result["commentId"] = published.comment_id
+
+    async def _acknowledgements(self, job: Job) -> list[Acknowledgement]:
+        """The acknowledgements of the job's pull request (or ref); none when they cannot be read."""
+        if self.archive is None:
+            return []
+        try:
+            return await self.archive.acknowledgements(job.repository, job.key)
+        except Exception as exc:  # the analysis is published all the same, every signal counting
+            log.warning("acknowledgements could not be read; publishing without them", error=brief(exc, 300))
+            return []
+
+    async def _keep(
+        self, job: Job, head_sha: str, pull: int | None, shown: Report, stored: StoredAnalysis
+    ) -> str | None:
+        """Store the analysis; the signed link to its page, or None (no store, no public URL,
+        or it could not be kept)."""
+        if self.archive is None or job.kind == "compare":
+            return None
+        record = AnalysisRecord(
+            id=new_analysis_id(),
+            installation_id=job.installation_id,
+            repository=job.repository,
+            scope=job.key,
+            kind=job.kind,
+            ref=stored.report.head.ref or head_sha[:7],
+            head_sha=head_sha,
+            base_sha=stored.report.base.sha,
+            created_at=self.github.clock(),
+            verdict=shown.verdict,
+            pull_number=pull,
+            check_run_id=job.check_run.id if job.check_run is not None else None,
+            charts=chart_summaries(shown),
+        )
+        if not await self.archive.keep(record, stored):
+            return None
+        job.result["analysisId"] = record.id
+        return self.github.report_url(record.id, record.installation_id)
 
 
 async def _both(first: Coroutine[Any, Any, A], second: Coroutine[Any, Any, B]) -> tuple[A, B]:
@@ -522,10 +619,6 @@ async def _snapshot(source: GitHubSource, paths: set[str]) -> SnapshotSource:
 def _external_id(kind: JobKind, commits: Commits) -> str:
     """Enough to run the same analysis again when someone asks for a re-run (events.py)."""
     return json.dumps({"kind": kind, "base": commits.base_sha}, separators=(",", ":"))
-
-
-def _has_changes(report: Report) -> bool:
-    return any(c.signals or c.error or (c.diff is not None and c.diff.resources) for c in report.charts)
 
 
 def _when(value: Any) -> datetime | None:

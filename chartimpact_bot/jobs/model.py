@@ -16,7 +16,8 @@ Ending = Literal["superseded", "dead", "stopped", "failed"]
 
 
 # Lower runs first: a reviewer waits on a pull request's check run; pushes and releases can wait.
-KIND_PRIORITY: dict[JobKind, int] = {"pull_request": 0, "compare": 0, "push": 1, "release": 2}
+# A command is a person waiting for an answer, and its work is small.
+KIND_PRIORITY: dict[JobKind, int] = {"command": 0, "pull_request": 0, "compare": 0, "push": 1, "release": 2}
 
 
 @dataclass(frozen=True, slots=True)

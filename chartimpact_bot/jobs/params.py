@@ -14,7 +14,10 @@ import msgspec
 
 # "compare": the analysis of POST /api/compare, which is never stored (a re-run of a delivery's
 # job has the kind of the job it repeats).
-JobKind = Literal["pull_request", "push", "release", "compare"]
+# "command": what a person asked for in a pull request comment or with a check run's button
+# (acknowledge, withdraw, re-run), run once for that request.
+JobKind = Literal["pull_request", "push", "release", "compare", "command"]
+CommandName = Literal["ack", "unack", "rerun", "usage"]  # usage: a malformed command, answered how to write one
 
 
 class Commits(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -48,7 +51,24 @@ class CompareParams(msgspec.Struct, frozen=True):
     head_ref: str
 
 
-JobParams = PullRequestParams | Commits | ReleaseParams | CompareParams
+class CommandParams(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A command (github/commands.py): who asked (`sender`, a login), how (`via`: "comment",
+    with the comment's id; "check_run", with the run's head commit), and on what: pull request
+    `number` (None for a push's run), the signal ids (`every`: all the ones that count) and a
+    reason. Whether the sender may is checked when it runs, through the API."""
+
+    command: CommandName
+    sender: str
+    via: Literal["comment", "check_run"]
+    number: int | None = None
+    signal_ids: tuple[str, ...] = ()
+    every: bool = False
+    reason: str = ""
+    comment_id: int | None = None
+    head_sha: str | None = None
+
+
+JobParams = PullRequestParams | Commits | ReleaseParams | CompareParams | CommandParams
 
 # The parameters each kind may have: a re-run of a release's check run names both commits
 # (from the run's external_id), not the release.
@@ -57,6 +77,7 @@ PARAMS_OF_KIND: dict[JobKind, tuple[type[JobParams], ...]] = {
     "push": (Commits,),
     "release": (ReleaseParams, Commits),
     "compare": (CompareParams,),
+    "command": (CommandParams,),
 }
 
 
@@ -71,7 +92,7 @@ def named_head(params: JobParams) -> str | None:
     match params:
         case Commits(head_sha=sha):  # a pull request's too
             return sha
-        case ReleaseParams() | CompareParams():
+        case ReleaseParams() | CompareParams() | CommandParams():
             return None
         case _:
             assert_never(params)

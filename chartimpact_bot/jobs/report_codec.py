@@ -18,7 +18,7 @@ hostile entry cannot exhaust the server's memory.
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -30,6 +30,7 @@ MAX_REPORT_BYTES = 64 * 1024 * 1024
 COMPRESSION_LEVEL = 6
 MAX_INT = 2**63  # MessagePack's integers; YAML's are unbounded
 
+T = TypeVar("T")
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Report)
 
@@ -40,31 +41,41 @@ class UnreadableEntry(Exception):
 
 def encode_report(report: Report) -> bytes | None:
     """The payload of a report; None when it cannot be stored losslessly or is too large."""
-    if not _plain_values(report):
-        return None
-    try:
-        packed = _encoder.encode(report)
-    except (TypeError, ValueError, OverflowError, msgspec.EncodeError):
-        return None
-    if len(packed) > MAX_REPORT_BYTES:
-        return None
-    payload = FORMAT + zlib.compress(packed, COMPRESSION_LEVEL)
-    return payload if len(payload) <= MAX_PAYLOAD_BYTES else None
+    return encode_value(report, report, FORMAT)
 
 
 def decode_report(payload: bytes) -> Report:
     """The report of a payload; UnreadableEntry for anything else."""
-    if len(payload) > MAX_PAYLOAD_BYTES or not payload.startswith(FORMAT):
+    return decode_value(payload, FORMAT, _decoder)
+
+
+def encode_value(value: object, report: Report, format_byte: bytes) -> bytes | None:
+    """`value` (a model value holding `report`) packed, compressed, behind `format_byte`."""
+    if not _plain_values(report):
+        return None
+    try:
+        packed = _encoder.encode(value)
+    except (TypeError, ValueError, OverflowError, msgspec.EncodeError):
+        return None
+    if len(packed) > MAX_REPORT_BYTES:
+        return None
+    payload = format_byte + zlib.compress(packed, COMPRESSION_LEVEL)
+    return payload if len(payload) <= MAX_PAYLOAD_BYTES else None
+
+
+def decode_value(payload: bytes, format_byte: bytes, decoder: msgspec.msgpack.Decoder[T]) -> T:
+    """What `encode_value` packed, checked against `decoder`'s type; UnreadableEntry for anything else."""
+    if len(payload) > MAX_PAYLOAD_BYTES or not payload.startswith(format_byte):
         raise UnreadableEntry("not a stored report of this format")
     inflater = zlib.decompressobj()
     try:
-        packed = inflater.decompress(payload[len(FORMAT) :], MAX_REPORT_BYTES)
+        packed = inflater.decompress(payload[len(format_byte) :], MAX_REPORT_BYTES)
     except zlib.error as exc:
         raise UnreadableEntry(f"the stored report does not decompress: {exc}") from exc
     if not inflater.eof or inflater.unconsumed_tail or inflater.unused_data:
         raise UnreadableEntry("the stored report is truncated, too large or followed by other data")
     try:
-        return _decoder.decode(packed)
+        return decoder.decode(packed)
     except msgspec.MsgspecError as exc:
         raise UnreadableEntry(f"the stored report does not match the model: {str(exc)[:200]}") from exc
 

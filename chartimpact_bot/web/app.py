@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
@@ -16,23 +17,29 @@ from ..github.auth import AppAuth
 from ..github.client import AppClient, BreakerRegistry, Clock, Sleep
 from ..github.credentials import CredentialCheck
 from ..github.runner import AnalysisRunner, GitHubContext
+from ..jobs.analyses import AnalysisLimits
+from ..jobs.analysis_archive import AnalysisArchive
 from ..jobs.analysis_process import AnalysisPool
 from ..jobs.audit_writer import AuditWriter
 from ..jobs.durable import DurableJobQueue
 from ..jobs.result_cache import CachePolicy, ResultCache
-from ..jobs.retention import prune_periodically, retention
+from ..jobs.retention import DAY_SECONDS, prune_periodically, retention
 from ..jobs.store import ResultLimits, StoreError, open_store
 from ..logs import configure_logging
+from ..report_links import ReportLinks, derive_link_key
 from ..settings import Settings
 from . import webhooks
 from .api import add_api_routes, bearer_auth
 from .compare import COMPARISONS, ComparisonSlots
 from .keys import AUDIT, CREDENTIALS, GITHUB, JOBS, QUEUE, RUNNER, SETTINGS
 from .metrics import METRICS, Metrics, scrape
+from .pages import add_page_routes
+from .pages.context import PAGES, Pages
 from .setup import add_setup_routes
 
 log = structlog.get_logger(__name__)
 READY_TIMEOUT_SECONDS = 2.0
+PAGES_ON = web.AppKey("pages_on", bool)
 SessionFactory = Callable[[], aiohttp.ClientSession]
 
 
@@ -62,6 +69,9 @@ def create_app(
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", scrape)
     add_api_routes(app)
+    if settings.private_key or settings.webhook_secret:  # report links need the App's secret
+        app[PAGES_ON] = True
+        add_page_routes(app)
     if settings.setup_mode:
         add_setup_routes(app, settings, Path(settings.credentials_file))
     return app
@@ -108,7 +118,11 @@ def _github_and_queue(
             log=(settings.log_level, settings.log_format),
         )
         cache = ResultCache(store, result_cache_policy(settings), on_lookup=metrics.result_cache_lookup)
-        runner = app[RUNNER] = AnalysisRunner(github, pool, cache=cache)
+        archive = AnalysisArchive(store, analysis_limits(settings), max_log=settings.max_audit_entries)
+        if app.get(PAGES_ON):
+            github.links = ReportLinks(derive_link_key(settings.private_key, settings.webhook_secret))
+            app[PAGES] = Pages(archive, github.links, clock, settings, web_url=web_url(settings.api_url))
+        runner = app[RUNNER] = AnalysisRunner(github, pool, cache=cache, archive=archive)
         metrics.watch_pool(pool)
         metrics.job_workers.set(settings.worker_concurrency)
         queue = DurableJobQueue(
@@ -139,6 +153,7 @@ def _github_and_queue(
                     settings.prune_interval_seconds,
                     retention(settings.audit_retention_days, settings.max_audit_entries),
                     results=cache.policy.limits,
+                    analyses=archive.limits,
                 ),
                 name="job-retention",
             )
@@ -159,6 +174,18 @@ def _github_and_queue(
                 await asyncio.to_thread(pool.close, stop_running=True)
 
     return context
+
+
+def analysis_limits(settings: Settings) -> AnalysisLimits:
+    return AnalysisLimits(settings.result_retention_days * DAY_SECONDS, settings.max_stored_reports_mb * 1024 * 1024)
+
+
+def web_url(api_url: str) -> str:
+    """Where repositories are browsed: github.com for its API, the Enterprise host for its own."""
+    parts = urlsplit(api_url)
+    if parts.hostname in (None, "api.github.com"):
+        return "https://github.com"
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def result_cache_policy(settings: Settings) -> CachePolicy:

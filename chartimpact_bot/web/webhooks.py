@@ -33,13 +33,14 @@ from ..jobs.queue import QueueClosed
 from ..jobs.store import StoreError
 from .answers import error_answer
 from .delivery_audit import DeliveryRecord
-from .keys import AUDIT, OUTCOME, QUEUE, SETTINGS
+from .keys import AUDIT, GITHUB, OUTCOME, QUEUE, SETTINGS
 from .metrics import METRICS
 
 log = structlog.get_logger(__name__)
 BODY_TIMEOUT_SECONDS = 30.0
 RETRY_AFTER_SECONDS = 30
 _DELIVERY_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -120,6 +121,8 @@ async def _receive(request: web.Request, record: DeliveryRecord) -> web.Response
         return error_answer(400, "X-GitHub-Delivery is not a delivery id")
     data = _json_object(body, request.content_type)
     record.verified(data)
+    if settings.public_url is None:
+        _learn_public_url(request)
     # "event" is structlog's key for the message itself, so GitHub's event goes under github_event.
     with structlog.contextvars.bound_contextvars(github_event=shown(event_name)):
         seen = await queue.for_delivery(delivery_id)
@@ -154,6 +157,14 @@ async def _receive(request: web.Request, record: DeliveryRecord) -> web.Response
                 return _duplicate(added.job)  # the same delivery, arrived twice at once
             log.info("delivery revived a dead job" if added.revived else "delivery accepted", kind=job.kind)
         return web.json_response({"jobId": added.job.id, "statusUrl": _status_url(added.job.id)}, status=202)
+
+
+def _learn_public_url(request: web.Request) -> None:
+    """Without CHARTIMPACT_PUBLIC_URL, report links use the address GitHub delivers to: only a
+    delivery whose signature verified says it (anyone else could send any Host header)."""
+    host = request.host
+    if _HOST.fullmatch(host):
+        request.app[GITHUB].public_url = f"{request.scheme}://{host}"
 
 
 def _duplicate(seen: Job) -> web.Response:

@@ -91,6 +91,12 @@ class FakeGitHub:
         # Awaited with each authenticated call before it is answered: a test orders answers with it.
         self.hold: Callable[[Call], Awaitable[None]] | None = None
         self._ids = itertools.count(1000)
+        # Each login's permission on every repository (GET …/collaborators/{username}/permission);
+        # a login not listed is no collaborator (404).
+        self.permissions: dict[str, str] = {}
+        # Open pull requests (GET …/pulls/{number}): number → (base sha, head sha).
+        self.pulls: dict[int, tuple[str, str]] = {}
+        self.reactions: list[dict[str, Any]] = []
         self.manifest_code = "one-time-code"
         self.manifest_pem = ""
 
@@ -460,6 +466,39 @@ class FakeGitHub:
         if errors:
             self.violations.extend(errors)
         return web.json_response(body, status=status, headers=headers)
+
+    async def _op_repos_get_collaborator_permission_level(
+        self, params: dict[str, str], body: Any, query: dict[str, str]
+    ) -> web.Response:
+        self._repo(params)
+        permission = self.permissions.get(params["username"])
+        if permission is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        answer: dict[str, Any] = self.rest.example("repository-collaborator-permission-response-if-user-has-admin-permissions")
+        answer.update({"permission": permission, "role_name": permission, "user": self._user(params["username"])})
+        return self._answer("repos/get-collaborator-permission-level", 200, answer)
+
+    async def _op_pulls_get(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
+        self._repo(params)
+        shas = self.pulls.get(int(params["pull_number"]))
+        if shas is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        answer: dict[str, Any] = self.rest.example("pull-request")
+        answer["number"] = int(params["pull_number"])
+        answer["base"].update({"sha": shas[0], "ref": "main"})
+        answer["head"].update({"sha": shas[1], "ref": "feature"})
+        return self._answer("pulls/get", 200, answer)
+
+    async def _op_reactions_create_for_issue_comment(
+        self, params: dict[str, str], body: Any, query: dict[str, str]
+    ) -> web.Response:
+        comment_id = int(params["comment_id"])
+        if comment_id not in self.comments:
+            return web.json_response({"message": "Not Found"}, status=404)
+        self.reactions.append({"comment_id": comment_id, "content": body["content"]})
+        answer: dict[str, Any] = self.rest.example("reaction")
+        answer.update({"id": next(self._ids), "content": body["content"]})
+        return self._answer("reactions/create-for-issue-comment", 201, answer)
 
     async def _op_repos_create_commit_status(
         self, params: dict[str, str], body: Any, query: dict[str, str]

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from ..model import (
+    Acknowledged,
     Change,
     ChartReport,
     Report,
@@ -180,7 +181,13 @@ def signal_to_dict(signal: Signal) -> dict[str, Any]:
         "rawChanges": [{"op": op, "path": path} for op, path in signal.raw_changes],
         "related": list(signal.related),
         "action": signal.action,
+        # Only the App's reports carry acknowledgements (issue 12); the CLI's never do.
+        **({"acknowledged": _acknowledged(signal.acknowledged)} if signal.acknowledged else {}),
     }
+
+
+def _acknowledged(ack: Acknowledged) -> dict[str, str]:
+    return {"by": ack.by, "at": ack.at, "reason": ack.reason}
 
 
 def value_type(value: Any) -> str:

@@ -24,7 +24,7 @@ from .safe_text import cut_markdown, md_code, md_text, visible
 from .values import chart_counts, compact, compact_pair, source_text, split_unchanged, unchanged_names, unchanged_phrase
 
 _VERDICT_ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
-_ACTION_ICON = {"fail": "❌", "warn": "⚠️", "ignore": "ℹ️"}
+_ACTION_ICON = {"fail": "❌", "warn": "⚠️", "ignore": "ℹ️", "acknowledged": "☑️"}
 _OP_WORD = {"add": "added", "remove": "removed", "replace": "changed"}
 MAX_CHANGES_PER_RESOURCE = 50
 # With a size to keep to, at most this many characters of one error, warning or description
@@ -46,9 +46,16 @@ class Destination:
     limit_owner: str = "the destination"
     full_report: str = "the full report"
     full_report_url: str | None = None
+    # The report page (issue 12): every signal and diff, each signal at `#signal-<id>`.
+    page_url: str | None = None
 
     def where(self) -> str:
+        if self.page_url:
+            return f"[the full report]({self.page_url})"
         return f"[{self.full_report}]({self.full_report_url})" if self.full_report_url else "the full report"
+
+    def signal_url(self, signal_id: str) -> str | None:
+        return f"{self.page_url}#signal-{signal_id}" if self.page_url else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +187,7 @@ class _Counts:
     signals: int
     phrase: str
     charts: dict[int, tuple[str, int]]
+    acknowledged: int = 0
 
     @staticmethod
     def of(report: Report) -> _Counts:
@@ -188,7 +196,8 @@ class _Counts:
         for chart in report.charts:
             added, removed, modified, _ = chart_counts(chart)
             charts[id(chart)] = (importance_phrase(chart.signals, separator=" · "), added + removed + modified)
-        return _Counts(len(signals), importance_phrase(signals, separator=" · "), charts)
+        acknowledged = sum(1 for s in signals if s.acknowledged is not None)
+        return _Counts(len(signals), importance_phrase(signals, separator=" · "), charts, acknowledged)
 
 
 def _lines(report: Report, budget: _Budget, destination: Destination, counts: _Counts) -> Iterator[str]:
@@ -199,6 +208,8 @@ def _lines(report: Report, budget: _Budget, destination: Destination, counts: _C
         f"{len(report.charts)} chart{'s' if len(report.charts) != 1 else ''} · "
         f"{counts.signals} signal{'s' if counts.signals != 1 else ''}"
         + (f": {counts.phrase}" if counts.signals else "")
+        + (f" · {counts.acknowledged} acknowledged" if counts.acknowledged else "")
+        + (f" · [full report]({destination.page_url})" if destination.page_url else "")
     )
     yield ""
     shown_charts, unchanged = split_unchanged(report.charts)
@@ -219,7 +230,7 @@ def _lines(report: Report, budget: _Budget, destination: Destination, counts: _C
         yield f"{unchanged_phrase(len(unchanged))}: {listed}"
     shown = 0
     for chart in shown_charts:
-        yield from _chart(chart, budget, shown)
+        yield from _chart(chart, budget, shown, destination)
         shown += sum(map(len, _selection(chart, budget, shown)))
     hidden = counts.signals - shown
     if hidden > 0:
@@ -244,7 +255,7 @@ def _selection(chart: ChartReport, budget: _Budget, already: int) -> tuple[list[
     return main_shown, low_shown
 
 
-def _chart(chart: ChartReport, budget: _Budget, already: int) -> Iterator[str]:
+def _chart(chart: ChartReport, budget: _Budget, already: int, destination: Destination) -> Iterator[str]:
     if not _interesting(chart):
         return
     yield from ("", f"#### {budget.name(chart.path)} · {_VERDICT_ICON[chart.verdict]} {chart.verdict}")
@@ -256,7 +267,9 @@ def _chart(chart: ChartReport, budget: _Budget, already: int) -> Iterator[str]:
     main_shown, low_shown = _selection(chart, budget, already)
     if main_shown:
         yield ""
-        yield from (_signals_by_type(main_shown, budget) if budget.compact else _signal_table(main_shown, budget))
+        yield from (
+            _signals_by_type(main_shown, budget) if budget.compact else _signal_table(main_shown, budget, destination)
+        )
     if low_shown:
         yield from (
             "",
@@ -264,7 +277,9 @@ def _chart(chart: ChartReport, budget: _Budget, already: int) -> Iterator[str]:
             f"<summary>{len(low_shown)} low-importance signal{'s' if len(low_shown) != 1 else ''}</summary>",
             "",
         )
-        yield from (_signals_by_type(low_shown, budget) if budget.compact else _signal_table(low_shown, budget))
+        yield from (
+            _signals_by_type(low_shown, budget) if budget.compact else _signal_table(low_shown, budget, destination)
+        )
         yield from ("", "</details>")
     if chart.ignored_signals:
         plural = "s" if chart.ignored_signals != 1 else ""
@@ -273,14 +288,29 @@ def _chart(chart: ChartReport, budget: _Budget, already: int) -> Iterator[str]:
         yield from _diff_details(chart, budget)
 
 
-def _signal_table(signals: list[Signal], budget: _Budget) -> Iterator[str]:
+def _signal_table(signals: list[Signal], budget: _Budget, destination: Destination) -> Iterator[str]:
     yield from ("| | Importance | Category | Signal | Where |", "|---|---|---|---|---|")
     for signal in signals:
         where = budget.name(source_text(signal.source)) if signal.source else ""
+        icon = _ACTION_ICON.get(_action(signal), "")
+        url = destination.signal_url(signal.id)
         yield (
-            f"| {_ACTION_ICON.get(signal.action, '')} | {signal.importance} | {signal.category} "
-            f"| {budget.text(signal.description)} {md_code(signal.type)} | {where} |"
+            f"| {f'[{icon}]({url})' if url else icon} | {signal.importance} | {signal.category} "
+            f"| {budget.text(signal.description)} {md_code(signal.type)}{_acknowledgement(signal, budget)} | {where} |"
         )
+
+
+def _action(signal: Signal) -> str:
+    return "acknowledged" if signal.acknowledged is not None else signal.action
+
+
+def _acknowledgement(signal: Signal, budget: _Budget) -> str:
+    """ "acknowledged by @alice: reason", the login in code so GitHub sends nobody a mention."""
+    ack = signal.acknowledged
+    if ack is None:
+        return ""
+    reason = f": {budget.text(ack.reason)}" if ack.reason else ""
+    return f"<br>acknowledged by {md_code('@' + ack.by, limit=64)}{reason}"
 
 
 def _signals_by_type(signals: list[Signal], budget: _Budget) -> Iterator[str]:
@@ -289,7 +319,7 @@ def _signals_by_type(signals: list[Signal], budget: _Budget) -> Iterator[str]:
     every high- and medium-importance one."""
     groups: dict[tuple[str, str, str], list[Signal]] = {}
     for signal in signals:
-        groups.setdefault((signal.importance, signal.type, signal.action), []).append(signal)
+        groups.setdefault((signal.importance, signal.type, _action(signal)), []).append(signal)
     order = {"high": 0, "medium": 1, "low": 2}
     for (importance, kind, action), group in sorted(
         groups.items(), key=lambda item: (order.get(item[0][0], 2), item[0])

@@ -335,9 +335,7 @@ class JobStore(abc.ABC):
         self, repository: str, scope: str | None, head_sha: str | None
     ) -> AnalysisRecord | None: ...
 
-    async def analyses(
-        self, repository: str, *, limit: int = 50, cursor: str | None = None
-    ) -> Page[AnalysisRecord]:
+    async def analyses(self, repository: str, *, limit: int = 50, cursor: str | None = None) -> Page[AnalysisRecord]:
         """The stored analyses of a repository, newest first."""
         return await self._list_analyses(repository, max(1, limit), cursor)
 

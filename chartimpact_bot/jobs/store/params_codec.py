@@ -13,7 +13,7 @@ from __future__ import annotations
 import msgspec
 
 from ..model import CheckRun
-from ..params import Commits, CompareParams, JobKind, JobParams, PullRequestParams, ReleaseParams
+from ..params import CommandParams, Commits, CompareParams, JobKind, JobParams, PullRequestParams, ReleaseParams
 
 
 class _CheckRunKeys(msgspec.Struct):
@@ -32,6 +32,7 @@ _TYPES: dict[JobKind, type[JobParams]] = {
     "pull_request": PullRequestParams,
     "push": Commits,
     "compare": CompareParams,
+    "command": CommandParams,
 }
 
 

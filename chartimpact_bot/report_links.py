@@ -23,7 +23,7 @@ import hmac
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from ..core.errors import ConfigError
+from .core.errors import ConfigError
 
 _LABEL = b"chartimpact report links v1"
 DEFAULT_LIFETIME_SECONDS = 30 * 24 * 3600
