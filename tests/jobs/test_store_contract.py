@@ -651,8 +651,8 @@ async def test_a_version_2_sqlite_file_is_upgraded_and_its_jobs_owe_nothing(tmp_
     store = await SqliteJobStore.open(str(path), clock=clock)
     job = (await store.add(make_job(1))).job
     await store.close()
-    with sqlite3.connect(path) as conn:  # back to version 2: what versions 3 to 5 added, dropped
-        for table in ("results", "audit", "repository_starts"):
+    with sqlite3.connect(path) as conn:  # back to version 2: what versions 3 to 6 added, dropped
+        for table in ("results", "audit", "repository_starts", "analyses", "acknowledgements", "acknowledgement_log"):
             conn.execute(f"DROP TABLE {table}")
         conn.execute("DROP INDEX jobs_close_due")
         conn.execute("ALTER TABLE jobs DROP COLUMN close_owed")

@@ -92,16 +92,24 @@ Semantics, identical on sqlite and Redis:
   record (by `created_at`, then id) of a repository with the given scope, or with the given head
   commit; `analyses` pages a repository's records newest first (opaque cursor). `prune_analyses`
   removes the analyses older than `limits.max_age_seconds`, then evicts as `put_analysis` does,
-  and removes acknowledgements and acknowledgement log entries older than `max_age_seconds`.
-  Like the result cache's, a payload is untrusted when read back.
+  and removes acknowledgements made (`at`) more than `max_age_seconds` ago and the oldest
+  acknowledgement log entries while older than that (in recording order, as the audit log's).
+  Like the result cache's, a payload is untrusted when read back; so is a record: one that does
+  not read back as one (corrupted, written by something else) is passed by, as if absent
+  (`get_analysis` answers None, `latest_analysis` the newest that reads, and a page may hold
+  fewer than `limit` while a cursor is answered). Records are encoded once for both backends
+  (store/analyses_codec.py).
 - **Acknowledgements.** Kept per (repository, scope), at most one per signal id.
   `change_acknowledgements` applies, in one atomic change, `remove` (signal ids; None: every
   acknowledgement of the scope) and then `add` (an acknowledgement of a signal already held
-  replaces it), appends `events` to the acknowledgement log (setting their `seq`, in order), and
-  answers the scope's acknowledgements after the change, sorted by signal id. A scope holding
-  `max_per_scope` acknowledgements takes no new signal ids (replacing one held still works); the
-  log keeps at most `max_log` entries, removing the oldest. `acknowledgement_log` pages the log
-  newest first, all repositories or one.
+  replaces it), appends `events` to the acknowledgement log (each entry stored gets the next
+  `seq`, in order; the caller's events, frozen, are left as they are), and answers the scope's
+  acknowledgements after the change, sorted by signal id. A scope holding `max_per_scope`
+  acknowledgements takes no new signal ids (replacing one held still works; every event is
+  logged as given all the same); the log keeps at most `max_log` entries, removing the oldest (on
+  Redis a few thousand per change at most, as the audit log's, so a lowered bound takes effect
+  over several changes). `acknowledgement_log` pages the log newest first (by `seq`), all
+  repositories or one. An acknowledgement or log entry that does not read back is passed by.
 - **Time.** Every backend reads time from its `clock` (epoch seconds), so tests move time on
   instead of sleeping.
 - **Errors.** A backend that cannot be used (unreachable, locked, closed, full) raises
@@ -365,7 +373,13 @@ class JobStore(abc.ABC):
         if max_per_scope < 1 or max_log < 1:
             raise ValueError("acknowledgement bounds must be positive")
         return await self._change_acknowledgements(
-            repository, scope, list(add), None if remove is None else list(remove), list(events), max_per_scope, max_log
+            repository,
+            scope,
+            add=list(add),
+            remove=None if remove is None else list(remove),
+            events=list(events),
+            max_per_scope=max_per_scope,
+            max_log=max_log,
         )
 
     @abc.abstractmethod
@@ -373,6 +387,7 @@ class JobStore(abc.ABC):
         self,
         repository: str,
         scope: str,
+        *,
         add: builtins.list[Acknowledgement],
         remove: builtins.list[str] | None,
         events: builtins.list[AckEvent],

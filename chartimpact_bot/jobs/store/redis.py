@@ -16,13 +16,25 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from ...timestamps import iso
+from ..analyses import AckEvent, Acknowledgement, AnalysisLimits, AnalysisRecord
 from ..audit import AuditEntry, AuditQuery
 from ..model import Job
+from . import redis_analysis_scripts as analysis_lua
 from . import redis_result_scripts as result_lua
 from . import redis_scripts as lua
+from .analyses_codec import (
+    analyses_cursor,
+    decode_ack,
+    decode_event,
+    decode_record,
+    encode_ack,
+    encode_event,
+    encode_record,
+    parse_analyses_cursor,
+)
 from .base import (
     DELIVERY_WINDOW_SECONDS,
     LOST_WORKER,
@@ -55,6 +67,7 @@ SCAN_BUDGET = 5_000
 SCAN_CHUNK = 200
 AUDIT_FIELDS = ("delivery_id", "event", "action", "repository", "installation_id", "sender", "outcome", "job_id")
 AUDIT_INDEXED = ("delivery_id", "repository", "outcome")
+LATEST_CHUNK = 8  # records read at a time by latest_analysis (more only past unreadable ones)
 
 
 class RedisJobStore(JobStore):
@@ -66,6 +79,9 @@ class RedisJobStore(JobStore):
         self._scripts = {name: client.register_script(getattr(lua, name)) for name in lua.SCRIPTS}
         self._result_scripts = {
             name: client.register_script(getattr(result_lua, name)) for name in ("PUT_RESULT", "PRUNE_RESULTS")
+        }
+        self._analysis_scripts = {
+            name: client.register_script(getattr(analysis_lua, name)) for name in analysis_lua.SCRIPTS
         }
 
     @classmethod
@@ -278,6 +294,129 @@ class RedisJobStore(JobStore):
     async def prune_deliveries(self, retention: Retention) -> int:
         return await self._prune_with("PRUNE_AUDIT", retention)
 
+    async def _put_analysis(self, record: AnalysisRecord, payload: bytes, limits: AnalysisLimits) -> None:
+        args: list[str | bytes] = [
+            self._prefix,
+            record.id,
+            encode_record(record),
+            payload,  # as the bytes it is
+            repr(record.created_at),
+            record.repository,
+            record.scope,
+            record.head_sha,
+            str(limits.max_bytes),
+        ]
+        await self._do(self._analysis_scripts["PUT_ANALYSIS"](keys=[], args=args))
+
+    async def _get_analysis(self, analysis_id: str) -> tuple[AnalysisRecord, bytes] | None:
+        (found,) = await self._analysis_records([analysis_id], payload=True)
+        if found is None or not isinstance(found[1], bytes):
+            return None
+        return found[0], found[1]
+
+    async def _latest_analysis(self, repository: str, scope: str | None, head_sha: str | None) -> AnalysisRecord | None:
+        if scope is not None:
+            key = self._key("analyses", "scope", *_pair(repository, scope))
+        else:
+            key = self._key("analyses", "head", *_pair(repository, head_sha or ""))
+        offset = 0
+        while True:
+            ids = await self._do(self._redis.zrevrange(key, offset, offset + LATEST_CHUNK - 1))
+            if not ids:
+                return None
+            for found in await self._analysis_records([_text(i) for i in ids], payload=False):
+                record = None if found is None else found[0]
+                if (
+                    record is not None
+                    and record.repository == repository
+                    and (record.scope == scope if scope is not None else record.head_sha == head_sha)
+                ):
+                    return record
+            offset += len(ids)
+
+    async def _list_analyses(self, repository: str, limit: int, cursor: str | None) -> Page[AnalysisRecord]:
+        after = parse_analyses_cursor(cursor)
+        key = self._key("analyses", "repo", repository)
+        top = "+inf" if after is None else repr(after[0])
+        # (id, created_at) below the cursor, newest first: the ids at the cursor's own time that
+        # sort after it (read first, the order being by score then by id) are passed by.
+        listed: list[tuple[str, float]] = []
+        offset = 0
+        while len(listed) <= limit:
+            chunk = await self._do(
+                self._redis.zrevrangebyscore(key, top, "-inf", start=offset, num=limit + 1, withscores=True)
+            )
+            if not chunk:
+                break
+            offset += len(chunk)
+            for member, score in chunk:
+                ident = _text(member)
+                if after is None or score < after[0] or (score == after[0] and ident < after[1]):
+                    listed.append((ident, float(score)))
+        found = await self._analysis_records([ident for ident, _ in listed[:limit]], payload=False)
+        records = [f[0] for f in found if f is not None and f[0].repository == repository]
+        if len(listed) <= limit:
+            return Page(records, None)
+        last_id, last_at = listed[limit - 1]
+        return Page(records, analyses_cursor(last_at, last_id))
+
+    async def prune_analyses(self, limits: AnalysisLimits) -> int:
+        cutoff = repr(self._clock() - limits.max_age_seconds)
+        analyses = self._analysis_scripts["PRUNE_ANALYSES"]
+        args = [self._prefix, cutoff, str(limits.max_bytes), str(PRUNE_BATCH)]
+        removed = await _in_batches(lambda: self._do(analyses(keys=[], args=args)))
+        acks = self._analysis_scripts["PRUNE_ACKS"]
+        await _in_batches(lambda: self._do(acks(keys=[], args=[self._prefix, cutoff, str(PRUNE_BATCH)])))
+        return removed
+
+    async def acknowledgements(self, repository: str, scope: str) -> builtins.list[Acknowledgement]:
+        held = await self._do(self._redis.hgetall(self._key("acks", *_pair(repository, scope))))
+        return _acknowledgements(held)
+
+    async def _change_acknowledgements(
+        self,
+        repository: str,
+        scope: str,
+        *,
+        add: builtins.list[Acknowledgement],
+        remove: builtins.list[str] | None,
+        events: builtins.list[AckEvent],
+        max_per_scope: int,
+        max_log: int,
+    ) -> builtins.list[Acknowledgement]:
+        removed = remove or []
+        args: list[str | bytes] = [
+            self._prefix,
+            repository,
+            scope,
+            str(max_per_scope),
+            str(max_log),
+            str(TRIM_MOST),
+            "1" if remove is None else "0",
+            str(len(removed)),
+            str(len(add)),
+            *removed,
+        ]
+        for ack in add:
+            args += [ack.signal_id, repr(ack.at), encode_ack(ack)]
+        for event in events:
+            args += [event.repository, encode_event(event)]
+        held = await self._do(self._analysis_scripts["CHANGE_ACKS"](keys=[], args=args))
+        return _acknowledgements(dict(zip(held[::2], held[1::2], strict=True)))
+
+    async def _list_acknowledgement_log(self, repository: str | None, limit: int, before: int | None) -> Page[AckEvent]:
+        index = self._key("acklog", "all") if repository is None else self._key("acklog", "repo", repository)
+        top = "+inf" if before is None else f"({before}"
+        members = await self._do(self._redis.zrevrangebyscore(index, top, "-inf", start=0, num=limit + 1))
+        seqs = [seq for seq in (_seq(m) for m in members) if seq is not None]
+        raws = await self._do(self._redis.hmget(self._key("acklog", "entry"), seqs[:limit])) if seqs else []
+        events = [
+            event
+            for seq, raw in zip(seqs[:limit], raws, strict=True)
+            if (event := decode_event(raw, seq)) is not None and repository in (None, event.repository)
+        ]
+        return Page(events, str(seqs[limit - 1]) if len(seqs) > limit else None)
+
     async def ping(self) -> None:
         await self._do(self._redis.ping())
 
@@ -318,6 +457,28 @@ class RedisJobStore(JobStore):
             sizes = await self._do(pipe.execute())
         return min(zip(sizes, keys, strict=True))[1]
 
+    async def _analysis_records(
+        self, ids: builtins.list[str], *, payload: bool
+    ) -> builtins.list[tuple[AnalysisRecord, bytes | None] | None]:
+        """The stored record of each id (with its payload if asked), None where it is absent or
+        unreadable (corrupted, a key of another type)."""
+        fields = ("record", "payload") if payload else ("record",)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for analysis_id in ids:
+                pipe.hmget(self._key("analysis", analysis_id), fields)
+            replies = await self._do(pipe.execute(raise_on_error=False))
+        found: builtins.list[tuple[AnalysisRecord, bytes | None] | None] = []
+        for analysis_id, reply in zip(ids, replies, strict=True):
+            if isinstance(reply, ResponseError):  # WRONGTYPE: something else wrote that key
+                found.append(None)
+                continue
+            if isinstance(reply, Exception):
+                raise StoreError(f"the job store at {self._where} cannot be used: {reply}")
+            record = decode_record(reply[0])
+            ok = record is not None and record.id == analysis_id
+            found.append((record, reply[1] if payload else None) if ok and record is not None else None)
+        return found
+
     async def _records(self, ids: builtins.list[bytes]) -> builtins.list[Job]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for job_id in ids:
@@ -345,6 +506,28 @@ def _split_prefix(url: str, default: str) -> tuple[str, str]:
     prefix = next((v for k, v in query if k == "prefix"), default)
     rest = urlencode([(k, v) for k, v in query if k != "prefix"])
     return urlunsplit(parts._replace(query=rest)), prefix or default
+
+
+def _pair(repository: str, other: str) -> tuple[str, str, str]:
+    """The key parts of a (repository, scope or commit) pair, as redis_analysis_scripts.py's `pair`."""
+    return str(len(repository.encode())), repository, other
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+def _seq(member: bytes | str) -> int | None:
+    text = _text(member)
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else None
+
+
+def _acknowledgements(held: dict[bytes, bytes]) -> list[Acknowledgement]:
+    """A scope's hash of acknowledgements: those that read back, sorted by signal id."""
+    acks = [
+        ack for signal, raw in held.items() if (ack := decode_ack(raw)) is not None and ack.signal_id == _text(signal)
+    ]
+    return sorted(acks, key=lambda ack: ack.signal_id)
 
 
 def _decode(record: dict[bytes, bytes]) -> dict[str, bytes]:

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ...timestamps import iso
+from ..analyses import AckEvent, Acknowledgement, AnalysisLimits, AnalysisRecord
 from ..audit import AuditEntry, AuditQuery
 from ..model import Ending, Job
+from . import sqlite_analyses as analyses
 from . import sqlite_results as results
 from . import sqlite_schema as sql
 from .base import (
@@ -136,6 +138,43 @@ class SqliteJobStore(JobStore):
     async def prune_deliveries(self, retention: Retention) -> int:
         return await self._run(self._tx, self._prune_deliveries, retention)
 
+    async def _put_analysis(self, record: AnalysisRecord, payload: bytes, limits: AnalysisLimits) -> None:
+        await self._run(self._tx, analyses.put, record, payload, limits)
+
+    async def _get_analysis(self, analysis_id: str) -> tuple[AnalysisRecord, bytes] | None:
+        return await self._run(lambda: analyses.get(self._db(), analysis_id))
+
+    async def _latest_analysis(self, repository: str, scope: str | None, head_sha: str | None) -> AnalysisRecord | None:
+        return await self._run(lambda: analyses.latest(self._db(), repository, scope, head_sha))
+
+    async def _list_analyses(self, repository: str, limit: int, cursor: str | None) -> Page[AnalysisRecord]:
+        return await self._run(lambda: analyses.history(self._db(), repository, limit, cursor))
+
+    async def prune_analyses(self, limits: AnalysisLimits) -> int:
+        return await self._run(self._tx, analyses.prune, limits)
+
+    async def acknowledgements(self, repository: str, scope: str) -> builtins.list[Acknowledgement]:
+        return await self._run(lambda: analyses.acknowledgements(self._db(), repository, scope))
+
+    async def _change_acknowledgements(
+        self,
+        repository: str,
+        scope: str,
+        *,
+        add: builtins.list[Acknowledgement],
+        remove: builtins.list[str] | None,
+        events: builtins.list[AckEvent],
+        max_per_scope: int,
+        max_log: int,
+    ) -> builtins.list[Acknowledgement]:
+        change = functools.partial(
+            analyses.change, add=add, remove=remove, events=events, max_per_scope=max_per_scope, max_log=max_log
+        )
+        return await self._run(self._tx, change, repository, scope)
+
+    async def _list_acknowledgement_log(self, repository: str | None, limit: int, before: int | None) -> Page[AckEvent]:
+        return await self._run(lambda: analyses.log(self._db(), repository, limit, before))
+
     async def ping(self) -> None:
         await self._run(lambda: self._db().execute("SELECT 1").fetchone())
 
@@ -146,7 +185,7 @@ class SqliteJobStore(JobStore):
         self._thread.shutdown(wait=True)
 
     async def query_plans(self) -> dict[str, builtins.list[str]]:
-        """EXPLAIN QUERY PLAN of every statement of intake and claim (tests read these)."""
+        """EXPLAIN QUERY PLAN of every statement of `sqlite_schema.INDEXED` (tests read these)."""
         return await self._run(self._query_plans)
 
     # -- plumbing (all below runs on the store's thread) ------------------------------------

@@ -1,7 +1,8 @@
 """The sqlite schema, versioned with `PRAGMA user_version`, and the statements that must use an index.
 
-Every query of intake (`add`, `for_delivery`) and of `claim` is named in `INDEXED` so a test can
-read its query plan: none may scan the jobs table, whatever the number of jobs held. The hot
+Every query of intake (`add`, `for_delivery`) and of `claim`, and those of the stored analyses
+and acknowledgements run per request, are named in `INDEXED` so a test can read their query
+plans: none may scan a table, whatever the number of rows held. The hot
 statements name their index (`INDEXED BY`): without statistics the planner prefers the
 (state, seq) index, which walks every queued job, and with `INDEXED BY` sqlite refuses to run a
 statement the named index cannot serve instead of silently scanning.
@@ -14,7 +15,7 @@ import sqlite3
 from .base import StoreError
 from .codec import FIELDS
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BOOKKEEPING = ("added_ts", "finished_ts")
 COLUMNS = (*FIELDS, *BOOKKEEPING)
 
@@ -114,7 +115,46 @@ ALTER TABLE jobs ADD COLUMN close_owed TEXT;
 ALTER TABLE jobs ADD COLUMN close_due REAL;
 CREATE INDEX jobs_close_due ON jobs (close_due) WHERE close_due IS NOT NULL;
 """
-MIGRATIONS = (V1, V2, V3, V4, V5)
+# Version 6: stored analyses and acknowledgements (issue 12; sqlite_analyses.py). `record` is the
+# record as analyses_codec.py encodes it; the other columns are what it is looked up by. Every
+# index ends in the columns of its order (created_at, then id), so no lookup sorts, and
+# analyses_age holds `size`, so the bytes held are totalled from that index alone. The payload
+# is the last column: reading a record never reads its payload's pages.
+V6 = """
+CREATE TABLE analyses (
+    id TEXT PRIMARY KEY,
+    repository TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    head_sha TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    record TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE INDEX analyses_scope ON analyses (repository, scope, created_at, id);
+CREATE INDEX analyses_head ON analyses (repository, head_sha, created_at, id);
+CREATE INDEX analyses_history ON analyses (repository, created_at, id);
+CREATE INDEX analyses_age ON analyses (created_at, id, size);
+CREATE TABLE acknowledgements (
+    repository TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    signal_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (repository, scope, signal_id)
+) WITHOUT ROWID;
+CREATE INDEX acknowledgements_at ON acknowledgements (at);
+-- Removed oldest first only (by age in recording order, or beyond the bound), as the audit log:
+-- the seqs held are one contiguous range.
+CREATE TABLE acknowledgement_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    repository TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX acknowledgement_log_repository ON acknowledgement_log (repository);
+"""
+MIGRATIONS = (V1, V2, V3, V4, V5, V6)
 NO_CAP = 2**62
 
 SELECT_JOB = "SELECT * FROM jobs WHERE id = ?"
@@ -180,7 +220,52 @@ RATE_START = "INSERT INTO repository_starts (repository, at) VALUES (?, ?)"
 RATE_FORGET_ALL = "DELETE FROM repository_starts WHERE at <= ?"
 PARK = "UPDATE jobs SET not_before = ? WHERE id = ? AND state = 'queued'"
 
-# name → (statement, example parameters): the statements of intake and claim.
+# Stored analyses and acknowledgements (sqlite_analyses.py).
+SELECT_ANALYSIS = "SELECT record, payload FROM analyses WHERE id = ?"
+UPSERT_ANALYSIS = """
+INSERT OR REPLACE INTO analyses (id, repository, scope, head_sha, created_at, record, size, payload)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+"""
+DELETE_ANALYSIS = "DELETE FROM analyses WHERE id = ?"
+# Newest first; read until a record decodes (a corrupted one is passed by).
+LATEST_OF_SCOPE = """
+SELECT record FROM analyses INDEXED BY analyses_scope WHERE repository = ? AND scope = ?
+ORDER BY created_at DESC, id DESC
+"""
+LATEST_OF_HEAD = """
+SELECT record FROM analyses INDEXED BY analyses_head WHERE repository = ? AND head_sha = ?
+ORDER BY created_at DESC, id DESC
+"""
+HISTORY_PAGE = """
+SELECT id, created_at, record FROM analyses INDEXED BY analyses_history
+WHERE repository = ? AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?
+"""
+# Read from analyses_age alone (a covering index): no payload page is read to total them.
+ANALYSES_BYTES = "SELECT TOTAL(size) FROM analyses INDEXED BY analyses_age"
+OLDEST_ANALYSES = "SELECT id, size FROM analyses INDEXED BY analyses_age ORDER BY created_at, id"
+PRUNE_OLD_ANALYSES = "DELETE FROM analyses INDEXED BY analyses_age WHERE created_at < ?"
+ACKS_OF_SCOPE = "SELECT signal_id, record FROM acknowledgements WHERE repository = ? AND scope = ? ORDER BY signal_id"
+COUNT_ACKS = "SELECT COUNT(*) FROM acknowledgements WHERE repository = ? AND scope = ?"
+HOLDS_ACK = "SELECT 1 FROM acknowledgements WHERE repository = ? AND scope = ? AND signal_id = ?"
+UPSERT_ACK = """
+INSERT OR REPLACE INTO acknowledgements (repository, scope, signal_id, at, record) VALUES (?, ?, ?, ?, ?)
+"""
+DELETE_ACK = "DELETE FROM acknowledgements WHERE repository = ? AND scope = ? AND signal_id = ?"
+DELETE_SCOPE_ACKS = "DELETE FROM acknowledgements WHERE repository = ? AND scope = ?"
+PRUNE_ACKS = "DELETE FROM acknowledgements INDEXED BY acknowledgements_at WHERE at < ?"
+INSERT_ACK_EVENT = "INSERT INTO acknowledgement_log (at, repository, record) VALUES (?, ?, ?)"
+# Keeps the newest `?` entries (the seqs held are contiguous, see V6).
+TRIM_ACK_LOG = "DELETE FROM acknowledgement_log WHERE seq <= (SELECT MAX(seq) FROM acknowledgement_log) - ?"
+FIRST_KEPT_ACK_EVENT = "SELECT seq FROM acknowledgement_log WHERE at >= ? ORDER BY seq LIMIT 1"
+PRUNE_ACK_LOG_BEFORE = "DELETE FROM acknowledgement_log WHERE seq < ?"
+ACK_LOG_PAGE = "SELECT seq, record FROM acknowledgement_log WHERE seq < ? ORDER BY seq DESC LIMIT ?"
+ACK_LOG_PAGE_OF_REPOSITORY = """
+SELECT seq, record FROM acknowledgement_log INDEXED BY acknowledgement_log_repository
+WHERE repository = ? AND seq < ? ORDER BY seq DESC LIMIT ?
+"""
+
+# name → (statement, example parameters): the statements of intake and claim, and those of the
+# stored analyses run per request or per analysis.
 INDEXED: dict[str, tuple[str, tuple[object, ...]]] = {
     "get": (SELECT_JOB, ("x",)),
     "delivery": (SELECT_DELIVERY, ("x",)),
@@ -206,6 +291,24 @@ INDEXED: dict[str, tuple[str, tuple[object, ...]]] = {
         for name in ("delivery_id", "event", "outcome", "repository")
     },
     "closes_due": (CLOSES_DUE, (0.0, 1)),
+    "select_analysis": (SELECT_ANALYSIS, ("x",)),
+    "upsert_analysis": (UPSERT_ANALYSIS, ("x", "o/r", "s", "h", 0.0, "{}", 0, b"")),
+    "delete_analysis": (DELETE_ANALYSIS, ("x",)),
+    "latest_of_scope": (LATEST_OF_SCOPE, ("o/r", "s")),
+    "latest_of_head": (LATEST_OF_HEAD, ("o/r", "h")),
+    "history_page": (HISTORY_PAGE, ("o/r", 0.0, "x", 1)),
+    "prune_old_analyses": (PRUNE_OLD_ANALYSES, (0.0,)),
+    "acks_of_scope": (ACKS_OF_SCOPE, ("o/r", "s")),
+    "count_acks": (COUNT_ACKS, ("o/r", "s")),
+    "holds_ack": (HOLDS_ACK, ("o/r", "s", "x")),
+    "upsert_ack": (UPSERT_ACK, ("o/r", "s", "x", 0.0, "{}")),
+    "delete_ack": (DELETE_ACK, ("o/r", "s", "x")),
+    "delete_scope_acks": (DELETE_SCOPE_ACKS, ("o/r", "s")),
+    "prune_acks": (PRUNE_ACKS, (0.0,)),
+    "insert_ack_event": (INSERT_ACK_EVENT, (0.0, "o/r", "{}")),
+    "trim_ack_log": (TRIM_ACK_LOG, (1,)),
+    "ack_log_page": (ACK_LOG_PAGE, (1, 1)),
+    "ack_log_page_of_repository": (ACK_LOG_PAGE_OF_REPOSITORY, ("o/r", 1, 1)),
 }
 
 
