@@ -31,9 +31,9 @@ test: $(VENV)/.dev-installed services lint
 	$(BIN)/python -m pytest
 
 ## Services the tests start for themselves on free loopback ports (a real redis-server, a real OCI
-## registry: docker-registry, the CNCF distribution server): installed with apt when missing and
+## registry: docker-registry, the CNCF distribution server; a headless browser: chromium): installed with apt when missing and
 ## this runs as root (one apt-get update for both); otherwise say so (those tests are then skipped).
-SERVICES := redis-server docker-registry
+SERVICES := redis-server docker-registry chromium
 services:
 	@missing=""; for p in $(SERVICES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -59,6 +59,7 @@ bench: $(VENV)/.dev-installed services
 	$(BIN)/python -m benchmarks.hostile
 	$(BIN)/python -m benchmarks.store
 	$(BIN)/python -m benchmarks.intake
+	$(BIN)/python -m benchmarks.report_page
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache benchmarks/.work

@@ -474,8 +474,11 @@ class FakeGitHub:
         permission = self.permissions.get(params["username"])
         if permission is None:
             return web.json_response({"message": "Not Found"}, status=404)
-        answer: dict[str, Any] = self.rest.example("repository-collaborator-permission-response-if-user-has-admin-permissions")
-        answer.update({"permission": permission, "role_name": permission, "user": self._user(params["username"])})
+        answer: dict[str, Any] = self.rest.example(
+            "repository-collaborator-permission-response-if-user-has-admin-permissions"
+        )
+        answer.update({"permission": permission, "role_name": permission})
+        answer["user"].update({"login": params["username"], "role_name": permission})
         return self._answer("repos/get-collaborator-permission-level", 200, answer)
 
     async def _op_pulls_get(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
@@ -485,6 +488,7 @@ class FakeGitHub:
             return web.json_response({"message": "Not Found"}, status=404)
         answer: dict[str, Any] = self.rest.example("pull-request")
         answer["number"] = int(params["pull_number"])
+        answer["requested_teams"] = []  # GitHub's own example lacks a field its schema requires
         answer["base"].update({"sha": shas[0], "ref": "main"})
         answer["head"].update({"sha": shas[1], "ref": "feature"})
         return self._answer("pulls/get", 200, answer)

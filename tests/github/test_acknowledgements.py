@@ -25,7 +25,7 @@ async def _pull_with_one_failing_signal(make_app: MakeApp, repo: Repo) -> tuple[
 
 
 def _exposure_id(app: AppUnderTest, head: str) -> str:
-    (run,) = [r for r in app.fake.runs_for(head)][:1]
+    run = app.fake.runs_for(head)[0]
     (annotation,) = [a for a in run["annotations"] if a["title"].startswith("security.exposure.type")]
     return str(annotation["raw_details"].rsplit("#signal-", 1)[1])
 

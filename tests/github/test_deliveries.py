@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 from tests.conftest import git
@@ -50,7 +51,9 @@ async def test_pull_request_opened_publishes_a_check_run_and_one_comment(make_ap
     job = await app.client.get(answer["statusUrl"])
     status_body = await job.json()
     assert status_body["state"] == "succeeded"
-    assert status_body["result"] == {"verdict": "fail", "checkRunIds": [run["id"]], "commentId": comment["id"]}
+    result = status_body["result"]
+    assert re.fullmatch("[0-9a-f]{32}", result.pop("analysisId"))  # the stored analysis behind the report page
+    assert result == {"verdict": "fail", "checkRunIds": [run["id"]], "commentId": comment["id"]}
     assert status_body["event"] == "pull_request"
     assert status_body["repository"] == "acme/charts"
 

@@ -51,7 +51,9 @@ def test_the_graph_joins_the_service_the_workload_and_the_configuration_it_reads
     assert all(node.changed for node in graph.nodes)
 
 
-def test_each_signal_links_its_source_line_on_github_at_the_head_commit(tmp_path: Path, options: PipelineOptions) -> None:
+def test_each_signal_links_its_source_line_on_github_at_the_head_commit(
+    tmp_path: Path, options: PipelineOptions
+) -> None:
     report = diff_dirs(*blast_pair(tmp_path), options)
     report = dataclasses.replace(report, head=dataclasses.replace(report.head, sha="c" * 40))
     rows = page_model(report, repository_url="https://github.com/acme/charts").signals
@@ -72,3 +74,10 @@ def test_a_signal_in_two_charts_gets_two_anchors_and_the_first_keeps_the_plain_o
     first = rows[0]
     assert first.anchor == f"signal-{first.id}"
     assert f"signal-{first.id}-2" in anchors
+
+
+def test_a_source_path_is_quoted_in_its_link() -> None:
+    from chartimpact_bot.core.report.page_model import _quoted_path  # noqa: PLC0415
+
+    assert _quoted_path("charts/my chart/values #1.yaml") == "charts/my%20chart/values%20%231.yaml"
+    assert _quoted_path('charts/é/"x".yaml') == "charts/%C3%A9/%22x%22.yaml"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 from ..acknowledgements import counts
 from ..kubernetes.workloads import ROLLING_KINDS, pod_template
@@ -214,7 +213,7 @@ def _signal_row(chart: ChartReport, signal: Signal, anchor: str, file_url: str |
         source = signal.source.file + (f":{signal.source.line}" if signal.source.line else "")
         if file_url:
             line = f"#L{signal.source.line}" if signal.source.line else ""
-            url = file_url + quote(signal.source.file, safe="/") + line
+            url = file_url + _quoted_path(signal.source.file) + line
     rid = signal.resource
     ack = signal.acknowledged
     return SignalRow(
@@ -274,6 +273,15 @@ def _resource_row(chart: ChartReport, n: int, diff: ResourceDiff) -> ResourceRow
         source=diff.resource.source,
         changes=changes,
     )
+
+
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
+
+
+def _quoted_path(path: str) -> str:
+    """A repository path as a URL path: RFC 3986's unreserved characters and `/` kept, every
+    other byte of its UTF-8 percent-encoded (the core does no I/O, urllib included)."""
+    return "".join(c if c in _UNRESERVED else "".join(f"%{b:02X}" for b in c.encode()) for c in path)
 
 
 def _title(rid: ResourceId) -> str:

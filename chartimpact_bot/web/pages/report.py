@@ -49,7 +49,7 @@ async def page(request: web.Request) -> web.Response:
     context: dict[str, object] = {
         "record": record,
         "model": model,
-        "shown": _filtered(model, selected),
+        "shown": filtered_rows(model, selected),
         "selected": selected,
         "link_query": {"exp": request.query["exp"], "sig": request.query["sig"]},
         "repository_url": repository_url,
@@ -80,7 +80,7 @@ def _selected(request: web.Request) -> dict[str, str]:
     return chosen
 
 
-def _filtered(model: PageModel, selected: dict[str, str]) -> list[SignalRow]:
+def filtered_rows(model: PageModel, selected: dict[str, str]) -> list[SignalRow]:
     if not selected:
         return model.signals
     wanted = {name: value for name, value in selected.items() if name in FILTERS}
