@@ -14,6 +14,10 @@ comparison takes the same time whatever the token sent).
 - `POST /api/jobs/{jobId}/retry`: queues a `dead` or `failed` job again (same id, attempts from
   zero; the newest job of its pull request or ref, so queued older ones are superseded) and
   answers 202 with its status; 404 for an unknown id, 409 for a job in any other state.
+- `GET /api/jobs/acknowledgements?repository=o/r&limit=&cursor=`: the acknowledgement log
+  (issue 12): every acknowledgement and withdrawal, newest first, `{"acknowledgements": [{"at",
+  "repository", "scope", "signalId", "change": "ack" | "unack", "by", "via": "comment" |
+  "check_run", "reason"}…], "nextCursor": …}`, paged like `GET /api/jobs`.
 - `GET /api/jobs/deliveries?repository=o/r&event=…&outcome=…&delivery=…&installation=…&limit=
   &cursor=`: the audit log (jobs/audit.py), newest first, entries matching every filter given;
   `{"deliveries": [{"at", "deliveryId", "event", "action", "repository", "installation",
@@ -33,11 +37,13 @@ from typing import Any
 
 from aiohttp import web
 
+from ..jobs.analyses import AckEvent
 from ..jobs.audit import LIMITS, OUTCOMES, AuditEntry, AuditQuery, Outcome, bounded, installation
 from ..jobs.model import Job
 from ..jobs.queue import QueueClosed
 from ..jobs.store import StoreError
 from ..jobs.store.base import REVIVABLE, STATES, Item, Page
+from ..timestamps import iso
 from .answers import error_answer
 from .compare import compare
 from .keys import JOBS, SETTINGS
@@ -80,6 +86,7 @@ def add_api_routes(app: web.Application) -> None:
     app.router.add_post("/api/compare", compare)
     app.router.add_get("/api/jobs", list_jobs)
     app.router.add_get("/api/jobs/deliveries", list_deliveries)
+    app.router.add_get("/api/jobs/acknowledgements", list_acknowledgements)
     app.router.add_post("/api/jobs/{job_id}/retry", retry_job)
 
 
@@ -182,6 +189,27 @@ async def list_deliveries(request: web.Request) -> web.Response:
         return await request.app[JOBS].store.deliveries(query, limit=limit, cursor=cursor)
 
     return await _listing(request, _DELIVERY_PARAMETERS, read, AuditEntry.shown, "deliveries")
+
+
+def _acknowledgement_shown(event: AckEvent) -> dict[str, Any]:
+    return {
+        "at": iso(event.at),
+        "repository": event.repository,
+        "scope": event.scope,
+        "signalId": event.signal_id,
+        "change": event.change,
+        "by": event.by,
+        "via": event.via,
+        "reason": event.reason,
+    }
+
+
+async def list_acknowledgements(request: web.Request) -> web.Response:
+    async def read(cursor: str | None) -> Page[AckEvent]:
+        repository = _text_filter(request, "repository", LIMITS["repository"])
+        return await request.app[JOBS].store.acknowledgement_log(repository, limit=_limit(request), cursor=cursor)
+
+    return await _listing(request, ("repository", "limit", "cursor"), read, _acknowledgement_shown, "acknowledgements")
 
 
 async def retry_job(request: web.Request) -> web.Response:

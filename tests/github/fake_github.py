@@ -97,6 +97,12 @@ class FakeGitHub:
         # Open pull requests (GET …/pulls/{number}): number → (base sha, head sha).
         self.pulls: dict[int, tuple[str, str]] = {}
         self.reactions: list[dict[str, Any]] = []
+        # The App's OAuth web flow (REPORT_AUTH=github): code → login of who signed in; the
+        # user-to-server tokens given for them; the logins that can read the test repositories.
+        self.oauth_codes: dict[str, str] = {}
+        self.user_tokens: dict[str, str] = {}
+        self.readers: set[str] = set()
+        self._last_credential: str | None = None
         self.manifest_code = "one-time-code"
         self.manifest_pem = ""
 
@@ -167,6 +173,8 @@ class FakeGitHub:
         # GitHub reads it; each parameter is decoded once the operation is known.
         path = request.rel_url.raw_path
         self.origin = f"{request.scheme}://{request.host}"  # the same for every request to this server
+        if path == "/login/oauth/access_token":  # GitHub's web host, not its REST API
+            return await self._oauth_access_token(request)
         if self.base_path:
             if not path.startswith(self.base_path + "/"):
                 return self._violation(404, f"{request.method} {path} is outside the API base {self.base_path}")
@@ -205,6 +213,8 @@ class FakeGitHub:
         segments = [unquote(segment) for segment in path.strip("/").split("/")]
         params = dict(zip(_names(operation.template), segments, strict=False))
         params = {k: v for k, v in params.items() if k}
+        # Read by the handlers of user-to-server calls before their first await.
+        self._last_credential = request.headers.get("Authorization", "").partition(" ")[2]
         response: web.StreamResponse = await handler(params, body, query)
         response.headers.update(self._rate_headers())
         return response
@@ -503,6 +513,43 @@ class FakeGitHub:
         answer: dict[str, Any] = self.rest.example("reaction")
         answer.update({"id": next(self._ids), "content": body["content"]})
         return self._answer("reactions/create-for-issue-comment", 201, answer)
+
+    async def _oauth_access_token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        self.calls.append(Call(request.method, request.path, "oauth/access-token", dict(form), {}))
+        if request.method != "POST" or request.headers.get("Accept") != "application/json":
+            return self._violation(400, "the OAuth token exchange is a POST asking for JSON")
+        if form.get("client_id") != self.app_client_id or form.get("client_secret") != "oauth-secret":
+            return web.json_response({"error": "incorrect_client_credentials"})
+        login = self.oauth_codes.pop(str(form.get("code")), None)
+        if login is None:
+            return web.json_response({"error": "bad_verification_code"})
+        token = "ghu_" + secrets.token_hex(16)
+        self.tokens.add(token)
+        self.user_tokens[token] = login
+        return web.json_response({"access_token": token, "token_type": "bearer", "scope": ""})
+
+    def _signed_in(self, request_token: str | None) -> str | None:
+        return self.user_tokens.get(request_token or "")
+
+    async def _op_users_get_authenticated(
+        self, params: dict[str, str], body: Any, query: dict[str, str]
+    ) -> web.Response:
+        login = self._signed_in(self._last_credential)
+        if login is None:
+            return web.json_response({"message": "Requires authentication"}, status=401)
+        answer: dict[str, Any] = self.rest.example("private-user")
+        answer["login"] = login
+        return self._answer("users/get-authenticated", 200, answer)
+
+    async def _op_repos_get(self, params: dict[str, str], body: Any, query: dict[str, str]) -> web.Response:
+        self._repo(params)
+        login = self._signed_in(self._last_credential)
+        if login is not None and login not in self.readers:
+            return web.json_response({"message": "Not Found"}, status=404)
+        answer: dict[str, Any] = self.rest.example("full-repository")
+        answer.update({"name": params["repo"], "full_name": f"{params['owner']}/{params['repo']}"})
+        return self._answer("repos/get", 200, answer)
 
     async def _op_repos_create_commit_status(
         self, params: dict[str, str], body: Any, query: dict[str, str]

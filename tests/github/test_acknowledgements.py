@@ -10,11 +10,12 @@ from tests.github.commands_support import comment_created, open_shop_pull, reque
 from tests.github.conftest import REPOSITORY, AppUnderTest, MakeApp, Repo, pull_request
 
 PUBLIC = "https://chartimpact.example"
+TOKEN = "operator-token"
 
 
 async def _pull_with_one_failing_signal(make_app: MakeApp, repo: Repo) -> tuple[AppUnderTest, str, str]:
     """A pull request whose only signal that fails the check is the Service turned LoadBalancer."""
-    app = await make_app(public_url=PUBLIC)
+    app = await make_app(public_url=PUBLIC, api_token=TOKEN)
     base, head, payload = open_shop_pull(repo, serviceType="LoadBalancer")
     app.fake.pulls[7] = (base, head)
     await app.deliver("pull_request", payload)
@@ -62,6 +63,14 @@ async def test_a_writer_acknowledges_by_comment_and_the_check_goes_green(make_ap
     log = await app.queue.store.acknowledgement_log(REPOSITORY)
     assert [(e.signal_id, e.change, e.by, e.via, e.reason) for e in log.items] == [
         (signal_id, "ack", "alice", "comment", "planned maintenance")
+    ]
+    # The operator API lists it too.
+    listed = await app.client.get(
+        "/api/jobs/acknowledgements", params={"repository": REPOSITORY}, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    entries = (await listed.json())["acknowledgements"]
+    assert [(e["signalId"], e["change"], e["by"], e["via"], e["scope"]) for e in entries] == [
+        (signal_id, "ack", "alice", "comment", f"{REPOSITORY}#7")
     ]
     # The page shows it acknowledged, and says it no longer counts.
     page = await (await app.client.get(second["details_url"].removeprefix(PUBLIC))).text()

@@ -160,3 +160,39 @@ async def test_the_history_lists_past_analyses_with_a_plot_and_links(make_app: M
     # The history needs a link of its own: a report's link does not open it.
     query = urlsplit(run["details_url"]).query
     assert (await app.client.get(f"/repos/acme/charts?{query}")).status == 403
+
+
+async def test_hostile_queries_never_fail_the_server(make_app: MakeApp, repo: Repo) -> None:
+    app, run, _ = await _analyzed(make_app, repo, public_url=PUBLIC)
+    path, query = _local(run["details_url"]).split("?")
+    hostile = [
+        "exp=" + "9" * 5000 + "&sig=x",
+        "exp=-1&sig=" + "A" * 43,
+        "exp=1e9&sig=%00%ff",
+        "sig=" + "=" * 44 + "&exp=2000000000",
+        query + "&category=%3Cscript%3E&kind=" + "k" * 3000 + "&resource=%0a%1b[31m",
+        query + "&chart=&environment=&importance=high&importance=low",
+    ]
+    for attempt in hostile:
+        response = await app.client.get(f"{path}?{attempt}")
+        assert response.status in (200, 403), attempt[:200]
+        assert "<script>" not in (await response.text()).replace('<script src="/static/report.js" defer></script>', "")
+    for bad in (
+        "/repos/acme/charts?exp=1&sig=2",
+        "/repos/..%2F..%2Fetc/passwd",
+        "/repos/a/b%00",
+        "/static/..%2Fapp.py",
+    ):
+        response = await app.client.get(bad)
+        assert response.status in (403, 404), bad
+
+
+async def test_chart_content_is_escaped_on_the_page(make_app: MakeApp, repo: Repo) -> None:
+    app = await make_app(public_url=PUBLIC)
+    _, head, payload = open_shop_pull(repo, mode='"<script>alert(1)</script><img src=x onerror=alert(2)>"')
+    await app.deliver("pull_request", payload)
+    await app.settle()
+    (run,) = app.fake.runs_for(head)
+    html = await (await app.client.get(_local(run["details_url"]))).text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img src=x" not in html and "<script>alert" not in html

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-PAGE_PREFIXES = ("/reports/", "/repos/", "/static/")
+PAGE_PREFIXES = ("/reports/", "/repos/", "/static/", "/auth/")
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"

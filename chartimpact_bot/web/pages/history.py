@@ -20,6 +20,7 @@ from ...jobs.store import StoreError
 from ...timestamps import iso
 from .access import denied, history_subject
 from .context import PAGES, Pages
+from .sign_in import require_viewer
 from .templates import message, render
 
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
@@ -50,7 +51,7 @@ class Bar:
     label: str
 
 
-async def page(request: web.Request) -> web.Response:
+async def page(request: web.Request) -> web.StreamResponse:
     pages = request.app[PAGES]
     owner, repo = request.match_info["owner"], request.match_info["repo"]
     if not (NAME.fullmatch(owner) and NAME.fullmatch(repo)):
@@ -66,6 +67,9 @@ async def page(request: web.Request) -> web.Response:
     refused = denied(request, pages.links, history_subject(repository), installation_id, pages.clock())
     if refused is not None:
         return refused
+    signing_in = require_viewer(request, repository)
+    if signing_in is not None:
+        return signing_in
     # Only the records of the installation the link was signed for: a repository that moved to
     # another installation keeps the old one's analyses out of the new one's history.
     records = [r for r in listed.items if r.installation_id == installation_id]

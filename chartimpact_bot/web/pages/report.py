@@ -19,13 +19,14 @@ from ...jobs.store import StoreError
 from ...timestamps import iso
 from .access import denied, history_subject
 from .context import PAGES
+from .sign_in import require_viewer
 from .templates import message, render
 
 FILTERS = ("chart", "environment", "category", "importance", "kind")
 MAX_FILTER_CHARS = 200
 
 
-async def page(request: web.Request) -> web.Response:
+async def page(request: web.Request) -> web.StreamResponse:
     pages = request.app[PAGES]
     analysis_id = request.match_info["analysis_id"]
     if not ANALYSIS_ID.fullmatch(analysis_id):
@@ -39,6 +40,9 @@ async def page(request: web.Request) -> web.Response:
         refused = denied(request, pages.links, analysis_id, record.installation_id, now)
         if refused is not None:
             return refused
+        signing_in = require_viewer(request, record.repository)
+        if signing_in is not None:
+            return signing_in
         report = await pages.archive.shown(record, analysis)
     except StoreError:
         return message(request, 503, "Try again", "The App's store cannot be read at the moment.")
