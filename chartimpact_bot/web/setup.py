@@ -36,6 +36,7 @@ def manifest_for(base_url: str) -> dict[str, Any]:
     manifest["url"] = base_url
     manifest["hook_attributes"]["url"] = f"{base_url}/api/webhooks/github"
     manifest["redirect_url"] = f"{base_url}/setup/callback"
+    manifest["callback_urls"] = [f"{base_url}/auth/callback"]
     return manifest
 
 

@@ -35,7 +35,10 @@ async def test_the_manifest_flow_registers_the_app_and_keeps_its_credentials(
     assert manifest["hook_attributes"]["url"] == "https://bot.example.com/api/webhooks/github"
     assert manifest["redirect_url"] == "https://bot.example.com/setup/callback"
     assert manifest["default_permissions"]["checks"] == "write"
-    assert set(manifest["default_events"]) == {"pull_request", "push", "release", "check_run", "check_suite"}
+    assert manifest["callback_urls"] == ["https://bot.example.com/auth/callback"]  # REPORT_AUTH=github's sign-in
+    assert set(manifest["default_events"]) == {
+        "pull_request", "push", "release", "check_run", "check_suite", "issue_comment",
+    }  # fmt: skip
 
     delivery = await client.post(
         "/api/webhooks/github", data=b"{}", headers={"X-GitHub-Event": "ping", "X-GitHub-Delivery": "1"}
