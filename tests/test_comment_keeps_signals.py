@@ -95,3 +95,13 @@ def test_a_report_that_fits_keeps_its_table_rows() -> None:
     body = comment_body(report, check_run_url=None, max_signals=None)
     assert _named(body) == {}
     assert body.count("| high |") + body.count("| medium |") == sum(1 for s in chart.signals if s.importance != "low")
+
+
+def test_with_a_report_page_the_comment_names_them_all_and_links_the_page_for_the_rest() -> None:
+    report = _report_of_2000_signals()
+    page = "https://chartimpact.example/reports/" + "a" * 32 + "?exp=2000000000&sig=" + "s" * 43
+    body = comment_body(report, check_run_url="https://github.example/runs/1", max_signals=None, page_url=page)
+    assert len(body) <= MAX_COMMENT_CHARS
+    assert {key: n for key, n in _named(body).items() if key[1] != "low"} == _expected(report)
+    assert f"[full report]({page})" in body.split("\n\n", 3)[1]  # in the heading's line
+    assert "see [the full report](" + page in body or "more signals" not in body

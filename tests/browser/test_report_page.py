@@ -4,6 +4,7 @@ screenshot taken."""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import zlib
@@ -84,6 +85,12 @@ async def test_filters_hide_and_show_signals(make_app: MakeApp, repo: Repo, brow
         "Array.from(document.querySelectorAll('article.signal')).filter(a => a.offsetParent !== null).length"
     )
     assert shown == total
+    # The Secret's changed password shows as its fingerprint only, in plain text and base64 alike.
+    html = await browser.evaluate("document.documentElement.outerHTML")
+    for secret in ("correct-horse-battery-staple", "tr0ub4dor-and-3"):
+        assert secret not in html
+        assert base64.b64encode(secret.encode()).decode() not in html
+    assert "sensitive value changed, sha256:" in html
     # The diffs are collapsed, and open when asked.
     assert await browser.evaluate("document.querySelectorAll('details.resource[open]').length") == 0
     assert await browser.evaluate("document.querySelectorAll('details.resource').length") > 0

@@ -21,8 +21,8 @@ def test_the_blast_radius_names_what_restarts_is_exposed_blocks_and_loses_data(
 
     (restart,) = model.restarts
     assert restart.subject == "Deployment default/web (shop)"
-    assert "spec.template.spec.containers[name=web].readinessProbe" in restart.detail
-    assert "spec.template.metadata.annotations.checksum/config" in restart.detail
+    assert "spec.containers[name=web].readinessProbe" in restart.detail  # named within the pod template
+    assert "metadata.annotations.checksum/config" in restart.detail
     assert by_type["availability.probe.readiness"].anchor in restart.anchors
     assert [(i.subject, i.anchors) for i in model.exposure] == [
         ("Service default/web (shop)", [by_type["security.exposure.type"].anchor])

@@ -303,7 +303,10 @@ def _restarts(charts: Iterable[ChartReport], by_id: dict[str, list[str]]) -> lis
             if pod is None:
                 continue
             prefix = ".".join(pod.template_path)
-            causes = [c.display_path for c in diff.changes if c.display_path.startswith(prefix)]
+            # Named within the pod template: `spec.containers[name=web].image`.
+            causes = [
+                c.display_path.removeprefix(prefix + ".") for c in diff.changes if c.display_path.startswith(prefix)
+            ]
             if not causes:
                 continue
             shown = ", ".join(causes[:MAX_CAUSES]) + (
