@@ -46,7 +46,7 @@ async def run_command(runner: AnalysisRunner, client: GitHubClient, job: Job, pa
     if params.command == "usage":
         await replies.say(f"{params.reason}. {USAGE}")
         return
-    permission = await _permission(client, job, params.sender)
+    permission = await permission_of(client, job.owner, job.repo, params.sender)
     if permission not in WRITERS:
         what = {"ack": "acknowledge signals", "unack": "withdraw acknowledgements", "rerun": "re-run the analysis"}
         await replies.say(
@@ -62,11 +62,13 @@ async def run_command(runner: AnalysisRunner, client: GitHubClient, job: Job, pa
     await _acknowledge(runner, client, job, params, replies)
 
 
-async def _permission(client: GitHubClient, job: Job, login: str) -> str | None:
+async def permission_of(client: GitHubClient, owner: str, repo: str, login: str) -> str | None:
+    """`login`'s permission on the repository (`admin`, `maintain`, `write`, `triage`, `read`),
+    None for someone who is no collaborator."""
     try:
         answer = await client.getitem(
             "/repos/{owner}/{repo}/collaborators/{username}/permission",
-            {"owner": job.owner, "repo": job.repo, "username": login},
+            {"owner": owner, "repo": repo, "username": login},
         )
     except gidgethub.BadRequest as exc:
         if exc.status_code == 404:  # not a collaborator at all

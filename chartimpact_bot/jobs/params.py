@@ -59,7 +59,7 @@ class CommandParams(msgspec.Struct, frozen=True, omit_defaults=True):
 
     command: CommandName
     sender: str
-    via: Literal["comment", "check_run"]
+    via: Literal["comment", "check_run", "page"]
     number: int | None = None
     signal_ids: tuple[str, ...] = ()
     every: bool = False

@@ -549,6 +549,7 @@ class FakeGitHub:
             return web.json_response({"message": "Not Found"}, status=404)
         answer: dict[str, Any] = self.rest.example("full-repository")
         answer.update({"name": params["repo"], "full_name": f"{params['owner']}/{params['repo']}"})
+        answer.setdefault("has_discussions", False)  # GitHub's example lacks a field its schema requires
         return self._answer("repos/get", 200, answer)
 
     async def _op_repos_create_commit_status(

@@ -3,6 +3,7 @@ GitHub through the App's OAuth client and must be able to read the repository.""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -101,3 +102,103 @@ def test_report_auth_github_needs_the_oauth_client() -> None:
         load_settings({"REPORT_AUTH": "github"})
     with pytest.raises(SettingsError, match="REPORT_AUTH must be signed or github"):
         load_settings({"REPORT_AUTH": "sometimes"})
+
+
+async def _sign_in(app: AppUnderTest, page: str, login: str) -> None:
+    """Through GitHub's authorization (the fake's), as `login`, who can read the repository."""
+    response = await app.client.get(page, allow_redirects=False)
+    if response.status == 200:  # REPORT_AUTH=signed: start from a form post instead
+        response = await app.client.post(
+            page.split("?", maxsplit=1)[0] + "/acknowledgements", data=_form(page, "0" * 16, ""), allow_redirects=False
+        )
+    state = parse_qs(urlsplit(response.headers["Location"]).query)["state"][0]
+    app.fake.oauth_codes[f"code-{login}"] = login
+    app.fake.readers.add(login)
+    back = await _back_from_github(app, state, f"code-{login}")
+    assert back.status == 302
+
+
+def _form(page: str, signal_id: str, token: str, change: str = "ack", reason: str = "") -> dict[str, str]:
+    query = {k: v[0] for k, v in parse_qs(urlsplit(page).query).items()}
+    return {
+        "exp": query["exp"],
+        "sig": query["sig"],
+        "signal": signal_id,
+        "change": change,
+        "token": token,
+        "reason": reason,
+    }
+
+
+def _token_and_signal(html: str) -> tuple[str, str]:
+    token = re.search(r'name="token" value="([0-9a-f]*)"', html)
+    signal = re.search(r"<code>security\.exposure\.type</code> · id <code>([0-9a-f]{16})</code>", html)
+    assert token and signal
+    return token.group(1), signal.group(1)
+
+
+async def test_a_writer_acknowledges_from_the_report_page(make_app: MakeApp, repo: Repo) -> None:
+    app = await make_app(public_url=PUBLIC, oauth_client_id="Iv1.0123456789abcdef", oauth_client_secret="oauth-secret")
+    _, head, payload = open_shop_pull(repo, serviceType="LoadBalancer")
+    await app.deliver("pull_request", payload)
+    await app.settle()
+    (run,) = app.fake.runs_for(head)
+    page = run["details_url"].removeprefix(PUBLIC)
+    html = await (await app.client.get(page)).text()
+    token, signal_id = _token_and_signal(html)
+    assert token == ""  # not signed in: posting the form starts the sign-in
+    refused = await app.client.post(
+        page.split("?")[0] + "/acknowledgements", data=_form(page, signal_id, "x"), allow_redirects=False
+    )
+    assert refused.status == 302 and "/login/oauth/authorize" in refused.headers["Location"]
+
+    await _sign_in(app, page, "alice")
+    app.fake.permissions["alice"] = "write"
+    token, _ = _token_and_signal(await (await app.client.get(page)).text())
+    assert re.fullmatch("[0-9a-f]{64}", token)
+    forged = await app.client.post(
+        page.split("?")[0] + "/acknowledgements", data=_form(page, signal_id, "0" * 64), allow_redirects=False
+    )
+    assert forged.status == 403
+    done = await app.client.post(
+        page.split("?")[0] + "/acknowledgements",
+        data=_form(page, signal_id, token, reason="known"),
+        allow_redirects=False,
+    )
+    assert done.status == 303
+    assert done.headers["Location"] == f"{page}#signal-{signal_id}"
+    await app.settle()
+    assert app.fake.runs_for(head)[-1]["conclusion"] == "success"
+    log = await app.queue.store.acknowledgement_log("acme/charts")
+    assert [(e.signal_id, e.by, e.via, e.reason) for e in log.items] == [(signal_id, "alice", "page", "known")]
+    after = await (await app.client.get(page)).text()
+    assert "Withdraw the acknowledgement" in after and "acknowledged by @alice: known" in after
+
+
+async def test_a_reader_cannot_acknowledge_from_the_page(make_app: MakeApp, repo: Repo) -> None:
+    app = await make_app(public_url=PUBLIC, oauth_client_id="Iv1.0123456789abcdef", oauth_client_secret="oauth-secret")
+    _, head, payload = open_shop_pull(repo, serviceType="LoadBalancer")
+    await app.deliver("pull_request", payload)
+    await app.settle()
+    page = app.fake.runs_for(head)[0]["details_url"].removeprefix(PUBLIC)
+    await _sign_in(app, page, "bob")
+    app.fake.permissions["bob"] = "read"
+    token, signal_id = _token_and_signal(await (await app.client.get(page)).text())
+    answer = await app.client.post(
+        page.split("?")[0] + "/acknowledgements", data=_form(page, signal_id, token), allow_redirects=False
+    )
+    assert answer.status == 403
+    assert "Only people with write access to acme/charts can acknowledge" in await answer.text()
+    await app.settle()
+    assert len(app.fake.runs_for(head)) == 1
+    assert (await app.queue.store.acknowledgement_log("acme/charts")).items == []
+
+
+async def test_without_an_oauth_client_the_page_offers_no_form(make_app: MakeApp, repo: Repo) -> None:
+    app = await make_app(public_url=PUBLIC)
+    _, head, payload = open_shop_pull(repo, serviceType="LoadBalancer")
+    await app.deliver("pull_request", payload)
+    await app.settle()
+    page = app.fake.runs_for(head)[0]["details_url"].removeprefix(PUBLIC)
+    assert 'class="acknowledge"' not in await (await app.client.get(page)).text()
+    assert (await app.client.get("/auth/callback?code=x&state=y")).status == 404

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import history, report, sign_in
+from . import acknowledge, history, report, sign_in
 from .headers import page_headers
 from .templates import setup_templates, static_file
 
@@ -18,6 +18,7 @@ def add_page_routes(app: web.Application) -> None:
     app.router.add_get("/repos/{owner}/{repo}", history.page)
     app.router.add_get("/static/{name}", static_file)
     app.router.add_get("/auth/callback", sign_in.callback)
+    app.router.add_post("/reports/{analysis_id}/acknowledgements", acknowledge.post)
 
 
 __all__ = ["add_page_routes"]

@@ -21,10 +21,20 @@ INVALID_TEXT = "This link is not valid: it was changed, or it was made for anoth
 
 
 def denied(
-    request: web.Request, links: ReportLinks, subject: str, installation_id: int, now: float
+    request: web.Request,
+    links: ReportLinks,
+    subject: str,
+    installation_id: int,
+    now: float,
+    *,
+    exp: str | None = None,
+    sig: str | None = None,
 ) -> web.Response | None:
-    """The 403 page of a request whose link does not open `subject`; None when it does."""
-    verdict = links.check(subject, installation_id, request.query.get("exp"), request.query.get("sig"), now)
+    """The 403 page of a request whose link does not open `subject`; None when it does. The
+    link is the query's, or `exp` and `sig` as a form posted them."""
+    exp = request.query.get("exp") if exp is None else exp
+    sig = request.query.get("sig") if sig is None else sig
+    verdict = links.check(subject, installation_id, exp, sig, now)
     if verdict is Check.VALID:
         return None
     if verdict is Check.EXPIRED:

@@ -18,8 +18,9 @@ from ...jobs.analyses import ANALYSIS_ID
 from ...jobs.store import StoreError
 from ...timestamps import iso
 from .access import denied, history_subject
+from .acknowledge import form_token
 from .context import PAGES
-from .sign_in import require_viewer
+from .sign_in import require_viewer, sign_in_available, signed_in_login
 from .templates import message, render
 
 FILTERS = ("chart", "environment", "category", "importance", "kind")
@@ -62,6 +63,12 @@ async def page(request: web.Request) -> web.StreamResponse:
         "head_label": _revision(report.head.ref, report.head.sha),
         "created": iso(record.created_at),
         "kept_until": iso(record.created_at + pages.settings.result_retention_days * 86400),
+        # Acknowledging from the page needs the App's OAuth client; the token binds the form to
+        # the signed-in login (empty: posting it starts the sign-in).
+        "can_acknowledge": sign_in_available(request),
+        "ack_token": form_token(pages.links.key, login, analysis_id) if (login := signed_in_login(request)) else "",
+        "viewer": login or "",
+        "analysis_id": analysis_id,
     }
     return render(request, "report.html.j2", context)
 

@@ -86,28 +86,42 @@ def _client(request: web.Request) -> OAuthClient:
 
 
 def require_viewer(request: web.Request, repository: str) -> web.StreamResponse | None:
-    """None when no sign-in is needed or the session covers `repository`; else the redirect
-    that starts one."""
+    """None when no sign-in is needed (REPORT_AUTH=signed) or the session covers `repository`;
+    else the redirect that starts one."""
     pages = request.app[PAGES]
-    settings = pages.settings
-    if settings.report_auth != "github":
+    if pages.settings.report_auth != "github":
         return None
+    if repository in _readable(request, session_key(pages.links.key), pages.clock()):
+        return None
+    return start_sign_in(request, repository, return_to=request.path_qs)
+
+
+def sign_in_available(request: web.Request) -> bool:
+    settings = request.app[PAGES].settings
+    return bool(settings.oauth_client_id and settings.oauth_client_secret)
+
+
+def signed_in_login(request: web.Request) -> str | None:
+    """The login of a session that is still current (it covers some repository), or None."""
+    pages = request.app[PAGES]
     key, now = session_key(pages.links.key), pages.clock()
-    if repository in _readable(request, key, now):
-        return None
+    session = verified(key, request.cookies.get(SESSION_COOKIE)) or {}
+    login = session.get("login")
+    return login if isinstance(login, str) and login and _readable(request, key, now) else None
+
+
+def start_sign_in(request: web.Request, repository: str, *, return_to: str) -> web.StreamResponse:
+    """The redirect to GitHub's authorization page, coming back to `return_to` (a path of ours)."""
+    pages = request.app[PAGES]
+    key, now = session_key(pages.links.key), pages.clock()
     nonce = secrets.token_urlsafe(16)
-    state = sign(key, {"to": request.path_qs, "repo": repository, "nonce": nonce, "exp": int(now) + STATE_SECONDS})
+    state = sign(key, {"to": return_to, "repo": repository, "nonce": nonce, "exp": int(now) + STATE_SECONDS})
     response = web.Response(
         status=302, headers={"Location": _client(request).authorize_url(_callback_url(request), state)}
     )
+    secure = _secure(request)
     response.set_cookie(
-        NONCE_COOKIE,
-        nonce,
-        max_age=STATE_SECONDS,
-        path="/auth/",
-        httponly=True,
-        samesite="Lax",
-        secure=_secure(request),
+        NONCE_COOKIE, nonce, max_age=STATE_SECONDS, path="/auth/", httponly=True, samesite="Lax", secure=secure
     )
     return response
 
@@ -115,8 +129,8 @@ def require_viewer(request: web.Request, repository: str) -> web.StreamResponse 
 async def callback(request: web.Request) -> web.StreamResponse:
     pages = request.app[PAGES]
     settings = pages.settings
-    if settings.report_auth != "github":
-        return message(request, 404, "Nothing here", "Viewers do not sign in to this App (REPORT_AUTH=signed).")
+    if not sign_in_available(request):
+        return message(request, 404, "Nothing here", "Viewers do not sign in to this App (no OAuth client is set).")
     key, now = session_key(pages.links.key), pages.clock()
     state = verified(key, request.query.get("state"))
     nonce = request.cookies.get(NONCE_COOKIE)
