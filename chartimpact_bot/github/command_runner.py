@@ -103,6 +103,7 @@ async def _rerun(client: GitHubClient, job: Job, params: CommandParams, run: Run
         key=f"{job.repository}#{params.number}",
     )
     analysis.seq, analysis.check_run = job.seq, job.check_run  # a retry reuses the run it opened
+    analysis.result.update(job.result)
     await run(analysis)
     job.result.update(analysis.result)
     job.check_run = analysis.check_run
@@ -154,7 +155,7 @@ async def _acknowledge(
     job.result["acknowledged" if change == "ack" else "withdrawn"] = ids
     log.info("acknowledgements changed", change=change, signals=len(ids), sender=params.sender, via=params.via)
     if ids:
-        await _republish(runner, client, record, stored, after)
+        await _republish(runner, client, job=job, record=record, stored=stored, acknowledgements=after)
     if unknown:
         named = ", ".join(f"`{i}`" for i in unknown[:MAX_NAMED]) + (
             f" and {len(unknown) - MAX_NAMED} more" if len(unknown) > MAX_NAMED else ""
@@ -173,6 +174,8 @@ async def _acknowledge(
 async def _republish(
     runner: AnalysisRunner,
     client: GitHubClient,
+    *,
+    job: Job,
     record: AnalysisRecord,
     stored: StoredAnalysis,
     acknowledgements: list[Acknowledgement],
@@ -193,7 +196,7 @@ async def _republish(
         problems=problems,
         head_paths=set(stored.annotated_files),
         comment=CommentSettings(stored.comment_mode, stored.comment_max_signals),
-        page_url=runner.github.report_url(record.id, record.installation_id),
+        page_url=runner.github.report_url(record.id, record.installation_id, job),
     )
 
 

@@ -69,6 +69,8 @@ from .source import BlobCache, GitHubSource, Tree, TreeCache, fetch_tree
 from .statuses import set_status
 
 log = structlog.get_logger(__name__)
+# Where a job's delivery came to, kept with the job at intake (web/webhooks.py) for its links.
+PUBLIC_URL_KEY = "publicUrl"
 CHART_METADATA = ("Chart.yaml", "Chart.lock", "requirements.yaml", "requirements.lock")
 MAX_SIDE_BYTES = 256 * 1024 * 1024
 A = TypeVar("A")
@@ -136,9 +138,13 @@ class GitHubContext:
             self._installations = InstallationDirectory(app, self.auth)
         return await self._installations.installation_of(owner, repo)
 
-    def report_url(self, report_id: str, installation_id: int) -> str | None:
-        """A fresh signed link to a report page, when links can be made and the App knows its URL."""
-        base = self.settings.public_url or self.public_url
+    def report_url(self, report_id: str, installation_id: int, job: Job | None = None) -> str | None:
+        """A fresh signed link to a report page, when links can be made and the App knows its
+        URL: CHARTIMPACT_PUBLIC_URL, else the address the job's delivery came to (every
+        instance sharing the store can run the job, also one that never received a delivery),
+        else the one this instance learned."""
+        learned = job.result.get(PUBLIC_URL_KEY) if job is not None else None
+        base = self.settings.public_url or (learned if isinstance(learned, str) else None) or self.public_url
         if self.links is None or base is None:
             return None
         return self.links.url(base, report_id, installation_id, self.clock())
@@ -574,7 +580,7 @@ class AnalysisRunner:
         if not await self.archive.keep(record, stored):
             return None
         job.result["analysisId"] = record.id
-        return self.github.report_url(record.id, record.installation_id)
+        return self.github.report_url(record.id, record.installation_id, job)
 
 
 async def _both(first: Coroutine[Any, Any, A], second: Coroutine[Any, Any, B]) -> tuple[A, B]:

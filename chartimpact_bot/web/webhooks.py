@@ -27,6 +27,7 @@ from aiohttp.http import HttpProcessingError
 
 from ..github import events
 from ..github.payloads import PayloadError, shown
+from ..github.runner import PUBLIC_URL_KEY
 from ..jobs.audit import OUTCOMES
 from ..jobs.model import Job
 from ..jobs.queue import QueueClosed
@@ -121,8 +122,7 @@ async def _receive(request: web.Request, record: DeliveryRecord) -> web.Response
         return error_answer(400, "X-GitHub-Delivery is not a delivery id")
     data = _json_object(body, request.content_type)
     record.verified(data)
-    if settings.public_url is None:
-        _learn_public_url(request)
+    origin = None if settings.public_url is not None else _learn_public_url(request)
     # "event" is structlog's key for the message itself, so GitHub's event goes under github_event.
     with structlog.contextvars.bound_contextvars(github_event=shown(event_name)):
         seen = await queue.for_delivery(delivery_id)
@@ -138,6 +138,8 @@ async def _receive(request: web.Request, record: DeliveryRecord) -> web.Response
             log.info("delivery ignored", reason=decision.reason)
             return _ignored(decision.reason or "the delivery causes no analysis")
         job = decision.job
+        if origin is not None:
+            job.result[PUBLIC_URL_KEY] = origin  # for the links of whichever instance runs it
         with structlog.contextvars.bound_contextvars(
             repository=job.repository, installation=job.installation_id, job_id=job.id
         ):
@@ -159,12 +161,14 @@ async def _receive(request: web.Request, record: DeliveryRecord) -> web.Response
         return web.json_response({"jobId": added.job.id, "statusUrl": _status_url(added.job.id)}, status=202)
 
 
-def _learn_public_url(request: web.Request) -> None:
+def _learn_public_url(request: web.Request) -> str | None:
     """Without CHARTIMPACT_PUBLIC_URL, report links use the address GitHub delivers to: only a
     delivery whose signature verified says it (anyone else could send any Host header)."""
     host = request.host
-    if _HOST.fullmatch(host):
-        request.app[GITHUB].public_url = f"{request.scheme}://{host}"
+    if not _HOST.fullmatch(host):
+        return None
+    origin = request.app[GITHUB].public_url = f"{request.scheme}://{host}"
+    return origin
 
 
 def _duplicate(seen: Job) -> web.Response:

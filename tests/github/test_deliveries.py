@@ -53,6 +53,7 @@ async def test_pull_request_opened_publishes_a_check_run_and_one_comment(make_ap
     assert status_body["state"] == "succeeded"
     result = status_body["result"]
     assert re.fullmatch("[0-9a-f]{32}", result.pop("analysisId"))  # the stored analysis behind the report page
+    assert result.pop("publicUrl") == str(app.client.make_url("/")).rstrip("/")  # where the delivery came
     assert result == {"verdict": "fail", "checkRunIds": [run["id"]], "commentId": comment["id"]}
     assert status_body["event"] == "pull_request"
     assert status_body["repository"] == "acme/charts"

@@ -9,8 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from chartimpact_bot.report_links import ReportLinks, derive_link_key
 from chartimpact_bot.web.app import web_url
+from chartimpact_bot.web.keys import GITHUB
 from tests.github.commands_support import open_shop_pull
-from tests.github.conftest import AppUnderTest, MakeApp, Repo
+from tests.github.conftest import INSTALLATION, REPOSITORY, AppUnderTest, MakeApp, Repo, pull_request_job
 
 PUBLIC = "https://chartimpact.example"
 SECURITY_HEADERS = {
@@ -196,3 +197,17 @@ async def test_chart_content_is_escaped_on_the_page(make_app: MakeApp, repo: Rep
     html = await (await app.client.get(_local(run["details_url"]))).text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<img src=x" not in html and "<script>alert" not in html
+
+
+async def test_an_instance_that_received_no_delivery_links_where_the_jobs_delivery_came(
+    make_app: MakeApp, repo: Repo
+) -> None:
+    """Several instances share the store: the one that runs a job may never have received a delivery."""
+    app = await make_app()
+    github = app.client.app[GITHUB]
+    assert github.public_url is None  # nothing delivered to this instance yet
+    job = pull_request_job(f"{REPOSITORY}#1")
+    assert github.report_url("a" * 32, INSTALLATION, job) is None
+    job.result["publicUrl"] = "https://bot.example.com"
+    link = github.report_url("a" * 32, INSTALLATION, job)
+    assert link is not None and link.startswith("https://bot.example.com/reports/" + "a" * 32 + "?exp=")
