@@ -72,7 +72,8 @@ class ReportLinks:
         the stored report `report_id` of `installation_id`. Never raises for what a request sent."""
         if expiry is None or signature is None:
             return Check.INVALID
-        if not (0 < len(expiry) <= _MAX_EXPIRY_DIGITS and expiry.isascii() and expiry.isdigit()):
+        # Canonical decimal only (no leading zero): one expiry, one spelling of it.
+        if not (0 < len(expiry) <= _MAX_EXPIRY_DIGITS and expiry.isascii() and expiry.isdigit()) or expiry[0] == "0":
             return Check.INVALID
         given = _decode(signature)
         if given is None or not hmac.compare_digest(given, self._signature(report_id, installation_id, int(expiry))):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chartimpact_bot.core.acknowledgements import apply_acknowledgements, counting_signals, fingerprint
+from chartimpact_bot.core.acknowledgements import apply_acknowledgements, counting_signals, fingerprints
 from chartimpact_bot.core.model import Report
 from chartimpact_bot.core.report import json as report_json
 from chartimpact_bot.engine.pipeline import PipelineOptions
@@ -23,7 +23,8 @@ def report(tmp_path: Path, options: PipelineOptions) -> Report:
 
 def _ack(report: Report, *types: str) -> list[Acknowledgement]:
     signals = [s for c in report.charts for s in c.signals if s.type in types]
-    return [Acknowledgement(s.id, fingerprint(s), "alice", 1_800_000_000.0, "planned maintenance") for s in signals]
+    said = fingerprints(report)
+    return [Acknowledgement(s.id, said[s.id], "alice", 1_800_000_000.0, "planned maintenance") for s in signals]
 
 
 def test_acknowledging_every_failing_signal_makes_the_verdict_pass_and_keeps_them_shown(report: Report) -> None:
@@ -71,3 +72,34 @@ def test_the_json_report_carries_the_acknowledgement_only_when_there_is_one(repo
 
 def test_no_acknowledgement_is_the_same_report(report: Report) -> None:
     assert apply_acknowledgements(report, []) is report
+
+
+def test_one_signal_id_in_two_charts_is_accepted_in_both_and_ends_when_either_changes(report: Report) -> None:
+    (chart,) = report.charts
+    prod = dataclasses.replace(
+        chart,
+        environment="prod",
+        signals=tuple(
+            dataclasses.replace(s, after="NodePort") if s.type == "security.exposure.type" else s for s in chart.signals
+        ),
+    )
+    two = dataclasses.replace(report, charts=(chart, prod))
+    shown = apply_acknowledgements(two, _ack(two, "security.exposure.type"))
+    exposures = [s for c in shown.charts for s in c.signals if s.type == "security.exposure.type"]
+    assert len(exposures) == 2 and all(s.acknowledged is not None for s in exposures)
+    # The prod occurrence changes again: the acknowledgement ends for both.
+    changed = dataclasses.replace(
+        two,
+        charts=(
+            chart,
+            dataclasses.replace(
+                prod,
+                signals=tuple(
+                    dataclasses.replace(s, after="ExternalName") if s.type == "security.exposure.type" else s
+                    for s in prod.signals
+                ),
+            ),
+        ),
+    )
+    again = apply_acknowledgements(changed, _ack(two, "security.exposure.type"))
+    assert all(s.acknowledged is None for c in again.charts for s in c.signals)

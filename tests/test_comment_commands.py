@@ -47,3 +47,24 @@ def test_a_reason_is_bounded() -> None:
     parsed = parse(f"/chartimpact ack {ID} " + "x" * 10_000)
     assert isinstance(parsed, Command)
     assert len(parsed.reason) == 500
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "~~~\n```\n/chartimpact ack all\n~~~",  # a backtick line does not close a tilde fence
+        "````\n/chartimpact ack all\n```\nstill code",  # nor a shorter fence
+        "    /chartimpact ack all",  # indented code
+        "\t/chartimpact ack all",
+        "<!--\n/chartimpact ack all\n-->",  # hidden by GitHub
+        "text <!-- /chartimpact ack all",  # an unclosed comment hides the rest
+    ],
+)
+def test_what_github_shows_as_code_or_hides_is_no_command(body: str) -> None:
+    assert parse(body) is None
+
+
+def test_a_command_after_a_closed_fence_or_comment_counts() -> None:
+    assert parse("```\ncode\n```\n/chartimpact rerun") == Command("rerun")
+    assert parse("<!-- hidden -->\n/chartimpact rerun") == Command("rerun")
+    assert parse("  /chartimpact rerun") == Command("rerun")  # up to three spaces is still text

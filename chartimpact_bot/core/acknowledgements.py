@@ -2,9 +2,12 @@
 green for the right reason.
 
 An acknowledgement names a signal id (stable across runs: type, resource, affected path) and
-the fingerprint of what the signal said then (its before and after). It holds for a later
-analysis of the same pull request while the signal there has the same fingerprint: a push that
-changes what the signal is about ends it, and the signal counts again.
+the fingerprint of what the signal said then (its before and after) in the analysis the person
+saw. It holds for a later analysis of the same pull request while the signal there has the same
+fingerprint: a push that changes what the signal is about ends it, and the signal counts again.
+A signal id can occur in several charts (the same chart in two environments, two copies of a
+chart): the fingerprint covers every occurrence, so one acknowledgement accepts them all and
+ends when any of them changes.
 
 Applying acknowledgements keeps every signal in the report (shown as acknowledged) and
 recomputes each chart's verdict and the report's from the signals that still count.
@@ -41,10 +44,21 @@ class Acknowledgement(Protocol):
     def reason(self) -> str: ...
 
 
-def fingerprint(signal: Signal) -> str:
-    """The digest of what a signal says: its type, before and after (32 hex digits)."""
-    document = json.dumps([signal.type, signal.before, signal.after], sort_keys=True, default=str)
-    return hashlib.sha256(document.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+def _said(signal: Signal) -> str:
+    return json.dumps([signal.type, signal.before, signal.after], sort_keys=True, default=str)
+
+
+def fingerprints(report: Report) -> dict[str, str]:
+    """Each signal id's fingerprint in the report: the digest (32 hex digits) of what every
+    occurrence of it says (type, before, after)."""
+    said: dict[str, set[str]] = {}
+    for chart in report.charts:
+        for signal in chart.signals:
+            said.setdefault(signal.id, set()).add(_said(signal))
+    return {
+        signal_id: hashlib.sha256("\n".join(sorted(texts)).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        for signal_id, texts in said.items()
+    }
 
 
 def counts(signal: Signal) -> bool:
@@ -55,7 +69,8 @@ def counts(signal: Signal) -> bool:
 def apply_acknowledgements(report: Report, acknowledgements: Iterable[Acknowledgement]) -> Report:
     """The report with every signal an acknowledgement still holds for marked acknowledged, and
     the verdicts recomputed. Acknowledgements of other signals (or changed ones) change nothing."""
-    held = {ack.signal_id: ack for ack in acknowledgements}
+    current = fingerprints(report)
+    held = {ack.signal_id: ack for ack in acknowledgements if current.get(ack.signal_id) == ack.fingerprint}
     if not held:
         return report
     charts = tuple(_chart(chart, held) for chart in report.charts)
@@ -73,7 +88,7 @@ def _chart(chart: ChartReport, held: dict[str, Acknowledgement]) -> ChartReport:
 
 
 def _signal(signal: Signal, ack: Acknowledgement | None) -> Signal:
-    if ack is None or ack.fingerprint != fingerprint(signal):
+    if ack is None:
         return signal
     return dataclasses.replace(signal, acknowledged=Acknowledged(by=ack.by, at=iso(ack.at), reason=ack.reason))
 

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING
 import gidgethub
 import structlog
 
-from ..core.acknowledgements import apply_acknowledgements, counting_signals, find_signal, fingerprint
+from ..core.acknowledgements import apply_acknowledgements, counting_signals, fingerprints
 from ..jobs.analyses import AckChange, AckEvent, Acknowledgement, AnalysisRecord
+from ..jobs.analysis_archive import AnalysisArchive
 from ..jobs.analysis_codec import StoredAnalysis
 from ..jobs.model import Job
 from ..jobs.params import CommandParams, PullRequestParams
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 WRITERS = frozenset({"admin", "maintain", "write"})
 MAX_NAMED = 20  # signal ids a reply names; the rest are counted
+MAX_ROUNDS = 3  # publishing again while other commands change the acknowledgements
 Run = Callable[[Job], Awaitable[None]]
 
 
@@ -82,10 +84,16 @@ async def _rerun(client: GitHubClient, job: Job, params: CommandParams, run: Run
     if params.number is None:
         await replies.say("`rerun` works in a pull request's comments.")
         return
-    pull = await client.getitem(
-        "/repos/{owner}/{repo}/pulls/{pull_number}",
-        {"owner": job.owner, "repo": job.repo, "pull_number": params.number},
-    )
+    try:
+        pull = await client.getitem(
+            "/repos/{owner}/{repo}/pulls/{pull_number}",
+            {"owner": job.owner, "repo": job.repo, "pull_number": params.number},
+        )
+    except gidgethub.BadRequest as exc:
+        if exc.status_code not in (404, 410):
+            raise
+        await replies.say(f"GitHub does not show pull request #{params.number} to ChartImpact; nothing was re-run.")
+        return
     analysis = Job(
         delivery_id=job.delivery_id,
         event=job.event,
@@ -115,52 +123,47 @@ async def _rerun(client: GitHubClient, job: Job, params: CommandParams, run: Run
 async def _acknowledge(
     runner: AnalysisRunner, client: GitHubClient, job: Job, params: CommandParams, replies: _Replies
 ) -> None:
+    """Acknowledge (or withdraw) signals of the analysis the person saw, then publish the
+    pull request's latest analysis with the acknowledgements as they stand."""
     archive = runner.archive
-    found = None
-    if archive is not None:
-        if params.number is not None:
-            record = await archive.latest(job.repository, scope=f"{job.repository}#{params.number}")
-        else:
-            record = await archive.latest(job.repository, head_sha=params.head_sha)
-        found = await archive.load(record.id) if record is not None else None
-    if archive is None or found is None:
+    seen = await _analysis_seen(archive, job, params) if archive is not None else None
+    if archive is None or seen is None:
         await replies.say(
             "there is no stored analysis of this pull request to acknowledge signals of; re-run it first."
         )
         return
-    record, stored = found
+    record, stored = seen
     now = runner.github.clock()
-    held = await archive.acknowledgements(record.repository, record.scope)
-    current = apply_acknowledgements(stored.report, held)
+    held = {a.signal_id for a in await archive.acknowledgements(record.repository, record.scope)}
+    said = fingerprints(stored.report)
     change: AckChange = params.command if params.command == "unack" else "ack"
-    if params.every:
-        ids = [s.id for s in counting_signals(current)] if change == "ack" else sorted({a.signal_id for a in held})
-        unknown: list[str] = []
+    if change == "ack":
+        shown = apply_acknowledgements(stored.report, await archive.acknowledgements(record.repository, record.scope))
+        wanted = [s.id for s in counting_signals(shown)] if params.every else list(params.signal_ids)
+        ids = [i for i in wanted if i in said]
     else:
-        ids = [i for i in params.signal_ids if find_signal(stored.report, i) is not None]
-        unknown = [i for i in params.signal_ids if i not in ids]
+        wanted = sorted(held) if params.every else list(params.signal_ids)
+        ids = [i for i in wanted if i in held]
+    unknown = [i for i in wanted if i not in ids]
     events = [
         AckEvent(now, record.repository, record.scope, i, change, params.sender, params.via, params.reason) for i in ids
     ]
-    if change == "ack":
-        added = []
-        for signal_id in ids:
-            signal = find_signal(stored.report, signal_id)
-            assert signal is not None
-            added.append(Acknowledgement(signal_id, fingerprint(signal), params.sender, now, params.reason))
-        after = await archive.change(record.repository, record.scope, add=added, events=events)
-    else:
-        remove = None if params.every else ids
-        after = await archive.change(record.repository, record.scope, remove=remove, events=events)
+    if ids:
+        if change == "ack":
+            added = [Acknowledgement(i, said[i], params.sender, now, params.reason) for i in ids]
+            await archive.change(record.repository, record.scope, add=added, events=events)
+        else:
+            await archive.change(record.repository, record.scope, remove=ids, events=events)
     job.result["acknowledged" if change == "ack" else "withdrawn"] = ids
     log.info("acknowledgements changed", change=change, signals=len(ids), sender=params.sender, via=params.via)
     if ids:
-        await _republish(runner, client, job=job, record=record, stored=stored, acknowledgements=after)
+        await _republish(runner, client, job=job, scope_of=record)
     if unknown:
         named = ", ".join(f"`{i}`" for i in unknown[:MAX_NAMED]) + (
             f" and {len(unknown) - MAX_NAMED} more" if len(unknown) > MAX_NAMED else ""
         )
-        await replies.say(f"the latest analysis has no signal {named}; nothing was changed for it.")
+        what = "the analysis has no signal" if change == "ack" else "no acknowledgement is held for"
+        await replies.say(f"{what} {named}; nothing was changed for it.")
     elif not ids:
         await replies.say(
             "no signal counts toward the verdict: nothing to acknowledge."
@@ -171,18 +174,57 @@ async def _acknowledge(
         await replies.react()
 
 
-async def _republish(
+async def _analysis_seen(
+    archive: AnalysisArchive, job: Job, params: CommandParams
+) -> tuple[AnalysisRecord, StoredAnalysis] | None:
+    """The analysis the person acted on: the page's, the pressed check run's (its head commit),
+    or for a comment the pull request's latest (what the comment shows)."""
+    if params.analysis_id is not None:
+        found = await archive.load(params.analysis_id)
+        if found is None or found[0].repository != job.repository:
+            return None
+        return found
+    if params.via == "check_run" or params.number is None:
+        record = await archive.latest(job.repository, head_sha=params.head_sha)
+    else:
+        record = await archive.latest(job.repository, scope=f"{job.repository}#{params.number}")
+    return await archive.load(record.id) if record is not None else None
+
+
+async def _republish(runner: AnalysisRunner, client: GitHubClient, *, job: Job, scope_of: AnalysisRecord) -> None:
+    """Publish the latest analysis of the scope again with its acknowledgements as they stand,
+    until what was published is what is held: two commands of one pull request may run at
+    once (on two workers or instances), and the one that publishes last must not leave the
+    other's change out. Each round reads the acknowledgements just before it publishes and
+    checks them again after; a change meanwhile means another round (at most MAX_ROUNDS)."""
+    archive = runner.archive
+    assert archive is not None
+    latest = await archive.latest(scope_of.repository, scope=scope_of.scope) or scope_of
+    found = await archive.load(latest.id)
+    if found is None:
+        return
+    record, stored = found
+    held = await archive.acknowledgements(record.repository, record.scope)
+    for _ in range(MAX_ROUNDS):
+        await _publish_once(runner, client, job=job, record=record, stored=stored, held=held)
+        now_held = await archive.acknowledgements(record.repository, record.scope)
+        if now_held == held:
+            return
+        held = now_held
+
+
+async def _publish_once(
     runner: AnalysisRunner,
     client: GitHubClient,
     *,
     job: Job,
     record: AnalysisRecord,
     stored: StoredAnalysis,
-    acknowledgements: list[Acknowledgement],
+    held: list[Acknowledgement],
 ) -> None:
     settings = runner.github.settings
     owner, repo = record.repository.split("/", 1)
-    shown = apply_acknowledgements(stored.report, acknowledgements)
+    shown = apply_acknowledgements(stored.report, held)
     run_id, run_url = None, ""
     if settings.checks_enabled:
         external_id = json.dumps({"kind": record.kind, "base": record.base_sha}, separators=(",", ":"))

@@ -67,15 +67,35 @@ def parse(body: str) -> Command | Usage | None:
 
 
 def _command_line(body: str) -> str | None:
-    fenced = False
-    for raw in body.splitlines()[:500]:
+    """The first line that GitHub shows as text starting with the prefix: not quoted, not inside
+    a code fence (closed only by a fence of the same character and at least its length), not an
+    indented code line (four spaces or a tab), not inside an HTML comment (which GitHub hides)."""
+    fence: tuple[str, int] | None = None
+    for raw in _HTML_COMMENT.sub("", body).splitlines()[:MAX_LINES]:
         line = raw.strip()
-        if line.startswith(("```", "~~~")):
-            fenced = not fenced
+        opening = _FENCE.match(raw)
+        if fence is not None:
+            if (
+                opening
+                and opening.group(1)[0] == fence[0]
+                and len(opening.group(1)) >= fence[1]
+                and not opening.group(2).strip()
+            ):
+                fence = None
             continue
-        if fenced or line.startswith(">"):
+        if opening:
+            fence = (opening.group(1)[0], len(opening.group(1)))
+            continue
+        if raw.startswith(("    ", "\t")) or line.startswith(">"):
             continue
         first = line.split(maxsplit=1)[0].lower() if line else ""
         if first == PREFIX:
             return line
     return None
+
+
+MAX_LINES = 500
+# Up to three spaces, then three or more backticks or tildes: the rest is the info string.
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+# An unclosed comment hides the rest of the comment.
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)

@@ -11,7 +11,9 @@ request. `fingerprint` is the digest of the signal's before and after when it wa
 a later analysis whose signal differs ends it (core/acknowledgements.py).
 
 Every text field is bounded here, on construction, so what a comment's author wrote (a reason)
-cannot grow the store; logins and reasons are shown through the escaping renderers only.
+cannot grow the store; logins and reasons are shown through the escaping renderers only. A
+reason keeps the language it was written in: only control, bidi and line-separator characters
+are escaped (`one_line`), where logins and the other fields are ASCII (`bounded`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..core.report.safe_text import one_line
 from .audit import bounded
 
 ANALYSIS_ID = re.compile(r"[0-9a-f]{32}")
@@ -27,6 +30,11 @@ SIGNAL_ID = re.compile(r"[0-9a-f]{8,64}")
 MAX_REASON_CHARS = 500
 MAX_CHARTS_SUMMARIZED = 200  # a record's summary of charts; the payload holds them all
 AckChange = Literal["ack", "unack"]
+
+
+def reason_text(value: str) -> str:
+    """A reason as stored: at most MAX_REASON_CHARS characters as written, then escaped."""
+    return one_line(value[:MAX_REASON_CHARS].strip())
 
 
 def check_analysis_id(value: str) -> str:
@@ -96,7 +104,7 @@ class Acknowledgement:
         if not SIGNAL_ID.fullmatch(self.signal_id):
             raise ValueError(f"not a signal id: {self.signal_id[:40]!r}")
         object.__setattr__(self, "by", bounded(self.by, 64) or "unknown")
-        object.__setattr__(self, "reason", bounded(self.reason, MAX_REASON_CHARS) or "")
+        object.__setattr__(self, "reason", reason_text(self.reason))
         object.__setattr__(self, "fingerprint", self.fingerprint[:64])
 
 
@@ -117,5 +125,5 @@ class AckEvent:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by", bounded(self.by, 64) or "unknown")
-        object.__setattr__(self, "reason", bounded(self.reason, MAX_REASON_CHARS) or "")
+        object.__setattr__(self, "reason", reason_text(self.reason))
         object.__setattr__(self, "via", bounded(self.via, 32) or "")

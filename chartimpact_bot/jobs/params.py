@@ -53,7 +53,8 @@ class CompareParams(msgspec.Struct, frozen=True):
 
 class CommandParams(msgspec.Struct, frozen=True, omit_defaults=True):
     """A command (github/commands.py): who asked (`sender`, a login), how (`via`: "comment",
-    with the comment's id; "check_run", with the run's head commit), and on what: pull request
+    with the comment's id; "check_run", with the run's head commit; "page", with the analysis
+    shown), and on what: pull request
     `number` (None for a push's run), the signal ids (`every`: all the ones that count) and a
     reason. Whether the sender may is checked when it runs, through the API."""
 
@@ -66,6 +67,9 @@ class CommandParams(msgspec.Struct, frozen=True, omit_defaults=True):
     reason: str = ""
     comment_id: int | None = None
     head_sha: str | None = None
+    # The stored analysis the person looked at (the report page's): an acknowledgement accepts
+    # what that analysis said, whatever a newer push says.
+    analysis_id: str | None = None
 
 
 JobParams = PullRequestParams | Commits | ReleaseParams | CompareParams | CommandParams

@@ -2,8 +2,10 @@
 
 Pure: a Report (acknowledgements already applied) in, rows out. Every string here is chart
 content or ours in plain text; the template escapes it (Jinja2's autoescape), so nothing here
-is markup. Values are shown through `compact` (JSON on one line, control and bidi characters
-escaped, bounded), and Secrets are already masked in the model, as in every other output.
+is markup, and control, bidi and line-separator characters are escaped visibly here (`one_line`,
+`visible`), as in every other output, so a name cannot read backwards or hide a part of itself.
+Values are shown through `compact` (JSON on one line, those characters escaped, bounded), and
+Secrets are already masked in the model, as in every other output.
 
 At the top, the blast radius: the workloads whose pods will be replaced (and which changes of
 their pod template cause it), what becomes reachable, what blocks the upgrade and what loses
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from ..acknowledgements import counts
 from ..kubernetes.workloads import ROLLING_KINDS, pod_template
 from ..model import CATEGORIES, IMPORTANCES, ChartReport, Relation, Report, ResourceDiff, ResourceId, Signal
+from .safe_text import one_line, visible
 from .values import compact, compact_pair
 
 MAX_VALUE_CHARS = 2000  # one before or after shown on the page (the JSON report has it whole)
@@ -203,14 +206,21 @@ class _Anchors:
 
 
 def _heading(chart: ChartReport) -> ChartHeading:
-    return ChartHeading(chart.path, chart.environment, chart.status, chart.verdict, chart.error, list(chart.warnings))
+    return ChartHeading(
+        one_line(chart.path),
+        one_line(chart.environment),
+        chart.status,
+        chart.verdict,
+        visible(chart.error) if chart.error else None,
+        [visible(w) for w in chart.warnings],
+    )
 
 
 def _signal_row(chart: ChartReport, signal: Signal, anchor: str, file_url: str | None) -> SignalRow:
     before, after = compact_pair(signal.before, signal.after, MAX_VALUE_CHARS)
     source = url = ""
     if signal.source is not None:
-        source = signal.source.file + (f":{signal.source.line}" if signal.source.line else "")
+        source = one_line(signal.source.file) + (f":{signal.source.line}" if signal.source.line else "")
         if file_url:
             line = f"#L{signal.source.line}" if signal.source.line else ""
             url = file_url + _quoted_path(signal.source.file) + line
@@ -219,25 +229,25 @@ def _signal_row(chart: ChartReport, signal: Signal, anchor: str, file_url: str |
     return SignalRow(
         anchor=anchor,
         id=signal.id,
-        chart=chart.path,
-        environment=chart.environment,
+        chart=one_line(chart.path),
+        environment=one_line(chart.environment),
         category=signal.category,
         importance=signal.importance,
         action=signal.action,
         counts=counts(signal),
-        type=signal.type,
-        kind=rid.kind,
-        namespace=rid.namespace,
-        name=rid.name,
-        description=signal.description,
-        explanation=signal.explanation,
-        path=signal.affected_path,
+        type=one_line(signal.type),
+        kind=one_line(rid.kind),
+        namespace=one_line(rid.namespace),
+        name=one_line(rid.name),
+        description=one_line(signal.description),
+        explanation=visible(signal.explanation),
+        path=one_line(signal.affected_path),
         before=before,
         after=after,
         source=source,
         source_url=url or None,
-        acknowledged_by=ack.by if ack else None,
-        acknowledged_reason=ack.reason if ack else "",
+        acknowledged_by=one_line(ack.by) if ack else None,
+        acknowledged_reason=one_line(ack.reason) if ack else "",
         acknowledged_at=ack.at if ack else "",
     )
 
@@ -250,7 +260,7 @@ def _resource_row(chart: ChartReport, n: int, diff: ResourceDiff) -> ResourceRow
         changes.append(
             ChangeRow(
                 op=change.op,
-                path=change.display_path or "(whole resource)",
+                path=one_line(change.display_path) or "(whole resource)",
                 before="" if change.op == "add" else before,
                 after="" if change.op == "remove" else after,
                 importance=change.importance,
@@ -266,11 +276,11 @@ def _resource_row(chart: ChartReport, n: int, diff: ResourceDiff) -> ResourceRow
         )
     return ResourceRow(
         anchor=f"resource-{_slug(chart.path)}-{_slug(chart.environment)}-{n}",
-        chart=chart.path,
-        environment=chart.environment,
+        chart=one_line(chart.path),
+        environment=one_line(chart.environment),
         title=_title(rid),
         change_type=diff.change_type,
-        source=diff.resource.source,
+        source=one_line(diff.resource.source),
         changes=changes,
     )
 
@@ -285,7 +295,7 @@ def _quoted_path(path: str) -> str:
 
 
 def _title(rid: ResourceId) -> str:
-    return f"{rid.kind} {rid.namespace}/{rid.name}" if rid.namespace else f"{rid.kind} {rid.name}"
+    return one_line(f"{rid.kind} {rid.namespace}/{rid.name}" if rid.namespace else f"{rid.kind} {rid.name}")
 
 
 def _slug(text: str) -> str:
@@ -313,7 +323,9 @@ def _restarts(charts: Iterable[ChartReport], by_id: dict[str, list[str]]) -> lis
                 f" and {len(causes) - MAX_CAUSES} more" if len(causes) > MAX_CAUSES else ""
             )
             anchors = [a for s in chart.signals if s.resource == diff.id for a in by_id.get(s.id, [])[:1]]
-            found.append(Impact(f"{_title(diff.id)} ({chart.path})", f"pods replaced: {shown}", anchors[:5]))
+            found.append(
+                Impact(f"{_title(diff.id)} ({one_line(chart.path)})", f"pods replaced: {one_line(shown)}", anchors[:5])
+            )
     return found
 
 
@@ -324,7 +336,11 @@ def _impacts(
     for chart, signal in signals:
         if any(signal.type == t or signal.type.startswith(t + ".") for t in types):
             found.append(
-                Impact(f"{_title(signal.resource)} ({chart.path})", signal.description, by_id.get(signal.id, [])[:1])
+                Impact(
+                    f"{_title(signal.resource)} ({one_line(chart.path)})",
+                    one_line(signal.description),
+                    by_id.get(signal.id, [])[:1],
+                )
             )
     return found
 

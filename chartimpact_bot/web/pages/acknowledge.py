@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from urllib.parse import parse_qs
 
 import gidgethub
 from aiohttp import web
@@ -31,6 +32,7 @@ from .sign_in import session_key, signed_in_login, start_sign_in
 from .templates import message
 
 MAX_FORM_BYTES = 16 * 1024
+MAX_FIELDS = 20
 
 
 def form_token(link_key: bytes, login: str, analysis_id: str) -> str:
@@ -42,9 +44,9 @@ async def post(request: web.Request) -> web.StreamResponse:
     analysis_id = request.match_info["analysis_id"]
     if not ANALYSIS_ID.fullmatch(analysis_id):
         return message(request, 404, "No such report", "This address names no report.")
-    if (request.content_length or 0) > MAX_FORM_BYTES:
-        return message(request, 413, "Too large", "The form is larger than an acknowledgement can be.")
-    form = await request.post()
+    form = await _form(request)
+    if isinstance(form, web.Response):
+        return form
     exp, sig = str(form.get("exp", "")), str(form.get("sig", ""))
     page_url = f"/reports/{analysis_id}?exp={exp}&sig={sig}"
     try:
@@ -83,6 +85,7 @@ async def post(request: web.Request) -> web.StreamResponse:
         signal_ids=(signal_id,),
         reason=str(form.get("reason", ""))[:MAX_REASON_CHARS] if change == "ack" else "",
         head_sha=record.head_sha,
+        analysis_id=record.id,
     )
     delivery = f"page-{uuid.uuid4()}"
     job = Job(delivery, "report_page", change, record.repository, record.installation_id, "command", params,
@@ -98,6 +101,26 @@ async def post(request: web.Request) -> web.StreamResponse:
     except StoreError:
         return message(request, 503, "Try again", "The App's store cannot be written at the moment.")
     raise web.HTTPSeeOther(f"{page_url}#signal-{signal_id}")
+
+
+async def _form(request: web.Request) -> dict[str, str] | web.Response:
+    """The posted fields (first of each), or the page saying why not: the body is read up to
+    MAX_FORM_BYTES whatever its Content-Length claims (a chunked one claims none), and must be
+    an URL-encoded form in UTF-8."""
+    if request.content_type != "application/x-www-form-urlencoded":
+        return message(request, 415, "Not understood", "The form must be sent as application/x-www-form-urlencoded.")
+    if (request.content_length or 0) > MAX_FORM_BYTES:
+        return message(request, 413, "Too large", "The form is larger than an acknowledgement can be.")
+    body = bytearray()
+    while chunk := await request.content.read(64 * 1024):
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return message(request, 413, "Too large", "The form is larger than an acknowledgement can be.")
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        return message(request, 400, "Not understood", "The form is not one of this page's.")
+    return {name: values[0] for name, values in fields.items()}
 
 
 async def _may_write(request: web.Request, installation_id: int, repository: str, login: str) -> bool:

@@ -26,6 +26,7 @@ from .templates import message, render
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 MAX_ANALYSES = 200  # the newest ones; older ones stay reachable from their own links
 PLOT_WIDTH, PLOT_HEIGHT, PLOT_MARGIN = 860, 180, 24
+MAX_BARS = (PLOT_WIDTH - 2 * PLOT_MARGIN) // 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,7 @@ def _plot(entries: list[Entry]) -> list[Bar]:
     """Stacked bars, oldest left: one per entry, one segment per category."""
     if not entries:
         return []
+    entries = entries[-MAX_BARS:]  # the newest that fit, one bar of at least 2 px each
     tallest = max([1, *(sum(e.counts.values()) for e in entries)])
     step = max(2, (PLOT_WIDTH - 2 * PLOT_MARGIN) // len(entries))
     width = max(1, step - 2)

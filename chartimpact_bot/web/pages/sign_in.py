@@ -33,6 +33,7 @@ ACCESS_SECONDS = 600
 STATE_SECONDS = 600
 MAX_REPOSITORIES = 20
 MAX_TOKEN_CHARS = 4096
+MAX_SESSION_CHARS = 3500  # with its name and attributes, well within the 4,096 bytes browsers keep
 RETURN_PREFIXES = ("/reports/", "/repos/")
 
 
@@ -59,6 +60,17 @@ def verified(key: bytes, token: str | None) -> dict[str, Any] | None:
     except (binascii.Error, ValueError):
         return None
     return payload if isinstance(payload, dict) else None
+
+
+def session_token(key: bytes, login: str, readable: dict[str, float]) -> str:
+    """The session cookie's value: the newest MAX_REPOSITORIES repositories, fewer when their
+    names are long, so it stays within MAX_SESSION_CHARS (and readable back)."""
+    newest = sorted(readable.items(), key=lambda item: -item[1])[:MAX_REPOSITORIES]
+    token = sign(key, {"login": login, "repos": dict(newest)})
+    while len(token) > MAX_SESSION_CHARS and len(newest) > 1:  # the oldest go first
+        newest.pop()
+        token = sign(key, {"login": login, "repos": dict(newest)})
+    return token
 
 
 def _readable(request: web.Request, key: bytes, now: float) -> dict[str, float]:
@@ -120,10 +132,16 @@ def start_sign_in(request: web.Request, repository: str, *, return_to: str) -> w
         status=302, headers={"Location": _client(request).authorize_url(_callback_url(request), state)}
     )
     secure = _secure(request)
+    # One cookie per sign-in under way (named by its nonce), so two tabs signing in at once both
+    # come back to theirs; each expires with its state.
     response.set_cookie(
-        NONCE_COOKIE, nonce, max_age=STATE_SECONDS, path="/auth/", httponly=True, samesite="Lax", secure=secure
+        _nonce_cookie(nonce), nonce, max_age=STATE_SECONDS, path="/auth/", httponly=True, samesite="Lax", secure=secure
     )
     return response
+
+
+def _nonce_cookie(nonce: str) -> str:
+    return f"{NONCE_COOKIE}_{hashlib.sha256(nonce.encode()).hexdigest()[:16]}"
 
 
 async def callback(request: web.Request) -> web.StreamResponse:
@@ -133,7 +151,8 @@ async def callback(request: web.Request) -> web.StreamResponse:
         return message(request, 404, "Nothing here", "Viewers do not sign in to this App (no OAuth client is set).")
     key, now = session_key(pages.links.key), pages.clock()
     state = verified(key, request.query.get("state"))
-    nonce = request.cookies.get(NONCE_COOKIE)
+    state_nonce = (state or {}).get("nonce")
+    nonce = request.cookies.get(_nonce_cookie(state_nonce)) if isinstance(state_nonce, str) else None
     to, repository = (state or {}).get("to"), (state or {}).get("repo")
     if (
         state is None
@@ -157,15 +176,15 @@ async def callback(request: web.Request) -> web.StreamResponse:
         return message(request, 403, "Not allowed", f"@{who.login} cannot read {repository} through this App.")
     readable = _readable(request, key, now)
     readable[repository] = now + ACCESS_SECONDS
-    kept = dict(sorted(readable.items(), key=lambda item: -item[1])[:MAX_REPOSITORIES])
+    session = session_token(key, who.login, readable)
     response = web.Response(status=302, headers={"Location": to})
     response.set_cookie(
         SESSION_COOKIE,
-        sign(key, {"login": who.login, "repos": kept}),
+        session,
         path="/",
         httponly=True,
         samesite="Lax",
         secure=_secure(request),
     )
-    response.del_cookie(NONCE_COOKIE, path="/auth/")
+    response.del_cookie(_nonce_cookie(nonce), path="/auth/")
     return response

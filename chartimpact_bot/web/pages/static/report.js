@@ -37,7 +37,12 @@
   }
 
   function openTarget() {
-    const id = decodeURIComponent(window.location.hash.slice(1));
+    let id = "";
+    try {
+      id = decodeURIComponent(window.location.hash.slice(1));
+    } catch (error) {
+      return; // a fragment that is not ours (malformed escapes): nothing to open
+    }
     const target = id ? document.getElementById(id) : null;
     if (target === null) return;
     target.classList.remove("hidden");
