@@ -25,12 +25,27 @@ DEFAULT_THRESHOLDS: dict[Category, dict[Importance, Action]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class InlineValues:
+    """Values written inside another file (a deployment manifest): `name` is how reports call
+    them, `text` is YAML whose first line is line `line` of repository file `file`."""
+
+    name: str
+    text: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
 class Environment:
     name: str = "default"
     charts: tuple[str, ...] = ()
     values: tuple[str, ...] = ()
     set_values: tuple[str, ...] = ()
     release_name: str = "release"
+    # Values written in a deployment manifest (an Argo CD Application's `values`/`valuesObject`),
+    # passed after the values files; and `--set-string` expressions.
+    inline_values: tuple[InlineValues, ...] = ()
+    set_string_values: tuple[str, ...] = ()
     namespace: str = "default"
     kube_version: str | None = None
     api_versions: tuple[str, ...] = ()

@@ -23,6 +23,7 @@ class ValuesSource:
     key: str
     path: str
     text: str
+    line_offset: int = 0  # values written inside another file: where its first line is there
 
 
 @dataclass(slots=True)

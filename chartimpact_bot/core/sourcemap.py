@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import dataclass
 from functools import cached_property
@@ -235,7 +236,14 @@ def changed_values(base: tuple[ValuesSource, ...], head: tuple[ValuesSource, ...
         if old_text == values.text:
             continue
         old = {leaf.path: leaf.value for leaf in values_leaves(old_text or "")}
-        out.extend((values.path, leaf) for leaf in values_leaves(values.text) if old.get(leaf.path) != leaf.value)
+        out.extend(
+            (
+                values.path,
+                dataclasses.replace(leaf, line=leaf.line + values.line_offset) if values.line_offset else leaf,
+            )
+            for leaf in values_leaves(values.text)
+            if old.get(leaf.path) != leaf.value
+        )
     return out
 
 

@@ -109,7 +109,7 @@ def render_targets(targets: Iterable[ChartTarget], options: PipelineOptions, con
         futures = [
             (
                 target,
-                pool.submit(render_side, target.base, target.environment, options, config, deadline, lint=False),
+                pool.submit(render_side, target.base, target.base_env, options, config, deadline, lint=False),
                 pool.submit(render_side, target.head, target.environment, options, config, deadline),
             )
             for target in ordered
@@ -117,9 +117,7 @@ def render_targets(targets: Iterable[ChartTarget], options: PipelineOptions, con
         for target, base_future, head_future in futures:
             base, head = base_future.result(), head_future.result()
             if target.base is not None and base is not None and base.error is None and head is not None:
-                base.pending_lint = functools.partial(
-                    _base_lint, target.base, head, target.environment, options, deadline
-                )
+                base.pending_lint = functools.partial(_base_lint, target.base, head, target.base_env, options, deadline)
             yield Sides(target, base, head)
 
 

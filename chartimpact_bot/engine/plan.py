@@ -15,6 +15,7 @@ from ..core.config import AnalysisConfig, Environment
 from ..core.errors import AnalysisError, ChartError
 from ..core.model import ChartReport, Revision
 from .charts import dependency_dirs, load_chart_info, survey_charts
+from .gitops import Deployment, deployments
 from .sources import ChartSource, FileEntry
 
 
@@ -51,12 +52,19 @@ class NoSuchChart(AnalysisError):
 
 @dataclass(frozen=True, slots=True)
 class ChartTarget:
-    """One chart to analyze: where it is on each side (None where it does not exist)."""
+    """One chart to analyze: where it is on each side (None where it does not exist), and how
+    it is rendered: `environment`, or on the base `base_environment` when that side was deployed
+    differently (an Argo CD Application whose values the change edits)."""
 
     display_path: str
     base: ChartAt | None
     head: ChartAt | None
     environment: Environment
+    base_environment: Environment | None = None
+
+    @property
+    def base_env(self) -> Environment:
+        return self.base_environment or self.environment
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +96,13 @@ def plan_repository(
         raise NoSuchChart(missing)
     targets: list[ChartTarget] = []
     skipped: list[ChartReport] = []
+    deployed = deployments(base_source, head_source)
+    deployed_paths = {d.chart_path for d in deployed}
     for path in sorted(base_charts.keys() | head_charts.keys()):
         if wanted is not None and path not in wanted:
             continue
+        if path in deployed_paths:
+            continue  # analyzed as each Application deploys it, below
         known = [c for c in (head_charts.get(path), base_charts.get(path)) if isinstance(c, ChartInfo)]
         display = path or "."
         name = known[0].name if known else posixpath.basename(display)
@@ -111,7 +123,57 @@ def plan_repository(
                 skipped.append(ChartReport(path=display, name=name, status="unchanged", environment=environment.name))
                 continue
             targets.append(ChartTarget(display_path=display, base=base_at, head=head_at, environment=environment))
+    for deployment in deployed:
+        if wanted is not None and deployment.chart_path not in wanted:
+            continue
+        planned = _deployment_target(
+            base_source, head_source, deployment, charts=(base_charts, head_charts), config=config
+        )
+        if isinstance(planned, ChartTarget):
+            targets.append(planned)
+        else:
+            skipped.append(planned)
     return AnalysisPlan(tuple(targets), tuple(skipped), base_source.revision, head_source.revision)
+
+
+def _deployment_target(
+    base_source: ChartSource,
+    head_source: ChartSource,
+    deployment: Deployment,
+    *,
+    charts: tuple[Mapping[str, ChartInfo | ChartError], Mapping[str, ChartInfo | ChartError]],
+    config: AnalysisConfig,
+) -> ChartTarget | ChartReport:
+    """The target of one Application's chart: rendered with the base Application's values on
+    the base and the head's on the head; unchanged when neither the Application, nor its chart,
+    nor a values file it reads changed."""
+    base_charts, head_charts = charts
+    path = deployment.chart_path
+    display = path or "."
+    environment = deployment.head or deployment.base
+    assert environment is not None
+    base_at = _located(base_source, path, base_charts.get(path)) if deployment.base is not None else None
+    head_at = _located(head_source, path, head_charts.get(path)) if deployment.head is not None else None
+    known = [c for c in (head_charts.get(path), base_charts.get(path)) if isinstance(c, ChartInfo)]
+    name = known[0].name if known else posixpath.basename(display)
+    if not config.selects(display):
+        return ChartReport(path=display, name=name, status="skipped", environment=environment.name)
+    same_deployment = deployment.base == deployment.head
+    if same_deployment and not is_affected(
+        base_source,
+        head_source,
+        base_at.info if base_at is not None else None,
+        head_at.info if head_at is not None else None,
+        environment,
+    ):
+        return ChartReport(path=display, name=name, status="unchanged", environment=environment.name)
+    return ChartTarget(
+        display_path=display,
+        base=base_at,
+        head=head_at,
+        environment=environment,
+        base_environment=None if same_deployment else deployment.base,
+    )
 
 
 def _located(source: ChartSource, path: str, surveyed: ChartInfo | ChartError | None) -> ChartAt | None:

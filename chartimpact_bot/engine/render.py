@@ -57,6 +57,10 @@ class RenderLimits:
 class ValuesFile:
     name: str
     text: str
+    # Where its lines are in the repository, when it is part of another file (values written in
+    # a deployment manifest): that file, and the 0-based offset of its first line there.
+    origin: str | None = None
+    line_offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,7 @@ class RenderRequest:
     namespace: str = "default"
     values_files: tuple[ValuesFile, ...] = ()
     set_values: tuple[str, ...] = ()
+    set_string_values: tuple[str, ...] = ()  # `--set-string`, applied after `--set` as Helm does
     kube_version: str | None = None
     api_versions: tuple[str, ...] = ()
     # time.monotonic() by which the whole analysis must end; the render is cut short at it.
@@ -115,6 +120,7 @@ class IsolatedHelmRenderer:
                 "namespace": request.namespace,
                 "values_files": [{"name": v.name, "text": v.text} for v in request.values_files],
                 "set_values": list(request.set_values),
+                "set_string_values": list(request.set_string_values),
                 "kube_version": request.kube_version,
                 "api_versions": list(request.api_versions),
                 "repeat": repeat,

@@ -246,6 +246,7 @@ def _request(
         namespace=overrides.namespace or environment.namespace,
         values_files=values,
         set_values=(*environment.set_values, *options.extra_set),
+        set_string_values=environment.set_string_values,
         kube_version=overrides.kube_version or environment.kube_version,
         api_versions=overrides.api_versions if overrides.api_versions is not None else environment.api_versions,
         deadline=deadline,
@@ -303,7 +304,7 @@ def _given_secrets(chart: MaterializedChart, request: RenderRequest) -> set[str]
     # subcharts' (`web/charts/db/` → web, db), the release's and the namespace.
     public = {part for origin in chart.origins for part in origin.helm_prefix.split("/") if part not in ("", "charts")}
     public |= {chart.info.name, request.release_name, request.namespace}
-    return given_secrets(texts, request.set_values, public)
+    return given_secrets(texts, (*request.set_values, *request.set_string_values), public)
 
 
 def _environment_values(source: ChartSource, environment: Environment) -> tuple[tuple[ValuesFile, ...], list[str]]:
@@ -316,6 +317,10 @@ def _environment_values(source: ChartSource, environment: Environment) -> tuple[
             continue
         content = source.read_many([path])[path]
         files.append(ValuesFile(name=path, text=content.decode("utf-8", "replace")))
+    files += [
+        ValuesFile(name=inline.name, text=inline.text, origin=inline.file, line_offset=inline.line - 1)
+        for inline in environment.inline_values
+    ]
     return tuple(files), warnings
 
 
@@ -323,7 +328,7 @@ def _values_sources(values: tuple[ValuesFile, ...], chart: MaterializedChart | N
     """What the side was rendered with, for signals: the chart's own values.yaml (Helm reads it
     from the chart, so it is not among the values files) keyed by its Helm path, then the values
     files passed to Helm."""
-    out = [ValuesSource(key=v.name, path=v.name, text=v.text) for v in values]
+    out = [ValuesSource(key=v.name, path=v.origin or v.name, text=v.text, line_offset=v.line_offset) for v in values]
     if chart is not None:
         helm_path = f"{chart.info.name}/values.yaml"
         content = chart.files.get(helm_path)
@@ -347,5 +352,9 @@ def _fingerprint(chart: MaterializedChart, request: RenderRequest, key: bytes) -
         "kube": request.kube_version,
         "apis": list(request.api_versions),
     }
+    if request.set_string_values:  # only when given: every other side keeps its fingerprint
+        inputs["set_string"] = [
+            hmac.new(key, s.encode(), hashlib.sha256).hexdigest() for s in request.set_string_values
+        ]
     digest.update(json.dumps(inputs, sort_keys=True).encode())
     return digest.hexdigest()

@@ -22,9 +22,12 @@ def plan_inputs(plan: AnalysisPlan) -> tuple[set[str], set[str]]:
     base: set[str] = set()
     head: set[str] = set()
     for target in plan.targets:
-        for where, paths in ((target.base, base), (target.head, head)):
+        for where, environment, paths in (
+            (target.base, target.base_env, base),
+            (target.head, target.environment, head),
+        ):
             if where is not None:
-                paths.update(_side_inputs(where, target.environment))
+                paths.update(_side_inputs(where, environment))
     return base, head
 
 

@@ -31,6 +31,7 @@ from ..core.config import AnalysisConfig
 from ..core.config_file import CONFIG_FILE
 from ..core.errors import AnalysisError, brief, unexpected_failure
 from ..core.model import Report, Revision
+from ..engine.gitops import manifest_candidates
 from ..engine.sources import SnapshotSource
 from ..jobs.analyses import Acknowledgement, AnalysisRecord
 from ..jobs.analysis_archive import AnalysisArchive, chart_summaries, new_analysis_id
@@ -458,6 +459,8 @@ class AnalysisRunner:
             metadata = {
                 p for p in {**base_listing, **head_listing} if p.rsplit("/", 1)[-1] in (*CHART_METADATA, CONFIG_FILE)
             }
+            # The files that may be Argo CD Applications (engine/gitops.py): read when planning.
+            metadata |= {*manifest_candidates(base_listing), *manifest_candidates(head_listing)}
             snapshots = await _both(_snapshot(base, metadata), _snapshot(head, metadata))
         with self._stage("prepare"):
             preparation = await self.pool.prepare(*snapshots, only)

@@ -1,0 +1,298 @@
+"""Argo CD `Application`s as Helm would be run for them (issue 13): which chart, which values in
+which order, which release name and namespace.
+
+Argo CD's order of precedence (its Helm guide, "Helm value precedence"): `parameters` >
+`valuesObject` > `values` > `valueFiles` > the chart's `values.yaml`. Concretely, Argo CD runs
+`helm template` with every `valueFiles` entry as a `--values` in order, then the inline values
+as one more `--values` — `valuesObject` when it is set, else `values` (it does not merge the two:
+`valuesObject` replaces `values` whole) — then each parameter as `--set`, or `--set-string` when
+`forceString` is true, and each `fileParameters` entry as `--set-file`.
+
+`valueFiles` are relative to the chart's directory (`source.path`); in a multi-source
+Application one starting with `$<ref>/` is relative to the root of the source whose `ref` is
+that name. Paths that leave the repository, URLs and unknown refs are reported, never read.
+
+Pure: manifest text in, plain values out; what the manifest author wrote is bounded and checked
+(an Application is written by whoever opens the pull request).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from ..config import Environment, InlineValues
+from ..documents import split_documents
+from ..yamlio import compose_untrusted, load_untrusted
+
+API_GROUP = "argoproj.io"
+MAX_LIST = 200  # value files, parameters or sources of one Application
+
+
+@dataclass(frozen=True, slots=True)
+class HelmSource:
+    """One Helm source of an Application: a chart in this repository (`path`) or in a chart
+    repository (`repo_url`, `chart`, `version`), with what Argo CD passes to Helm for it."""
+
+    path: str | None = None
+    repo_url: str | None = None
+    chart: str | None = None
+    version: str | None = None
+    value_files: tuple[str, ...] = ()  # repository paths, in order
+    inline: InlineValues | None = None
+    set_values: tuple[str, ...] = ()  # `--set`, in order
+    set_string_values: tuple[str, ...] = ()  # `--set-string` (forceString), in order
+    file_parameters: tuple[tuple[str, str], ...] = ()  # (name, repository path): `--set-file`
+    release_name: str | None = None
+    ignore_missing_value_files: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    name: str
+    file: str
+    line: int
+    namespace: str
+    sources: tuple[HelmSource, ...]
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def release_name(self) -> str:
+        """Argo CD's default release name is the Application's name."""
+        named = [s.release_name for s in self.sources if s.release_name]
+        return named[0] if named else self.name
+
+
+def applications(file: str, text: str) -> Iterator[Application]:
+    """The Argo CD Applications of one repository file (every YAML document of it)."""
+    for first_line, document in split_documents(text):
+        if "argoproj.io" not in document or "Application" not in document:
+            continue  # most files of a repository are not Applications: not parsed twice
+        try:
+            body = load_untrusted(document)
+            node = compose_untrusted(document)
+        except (yaml.YAMLError, ValueError):
+            continue  # a broken manifest is the Application's own problem, found by Argo CD
+        if not isinstance(body, dict) or body.get("kind") != "Application":
+            continue
+        if not str(body.get("apiVersion", "")).startswith(API_GROUP + "/"):
+            continue
+        yield _application(file, first_line, document, body, node)
+
+
+def _application(
+    file: str, first_line: int, document: str, body: dict[str, Any], node: yaml.Node | None
+) -> Application:
+    metadata = _dict(body.get("metadata"))
+    spec = _dict(body.get("spec"))
+    problems: list[str] = []
+    raw_sources = spec.get("sources")
+    entries: list[tuple[dict[str, Any], tuple[str | int, ...]]]
+    if isinstance(raw_sources, list) and raw_sources:
+        entries = [(s, ("spec", "sources", i)) for i, s in enumerate(raw_sources[:MAX_LIST]) if isinstance(s, dict)]
+    else:
+        entries = [(_dict(spec.get("source")), ("spec", "source"))]
+    refs = {str(s["ref"]): _root(s) for s, _ in entries if isinstance(s.get("ref"), str)}
+    sources = []
+    for source, where in entries:
+        if source.get("ref") is not None and source.get("path") is None and source.get("chart") is None:
+            continue  # a values-only source: read through `$ref/…`
+        helm = _dict(source.get("helm"))
+        if not helm and source.get("chart") is None and not _looks_like_chart_dir(source):
+            continue  # plain manifests or Kustomize: not a Helm source
+        sources.append(_helm_source(file, first_line, document, source, helm, refs, node, where, problems))
+    destination = _dict(spec.get("destination"))
+    return Application(
+        name=str(metadata.get("name") or posixpath.basename(file)),
+        file=file,
+        line=first_line,
+        namespace=str(destination.get("namespace") or "default"),
+        sources=tuple(sources),
+        problems=tuple(problems),
+    )
+
+
+def _helm_source(  # noqa: PLR0917 - one call site, every argument a different part of the manifest
+    file: str,
+    first_line: int,
+    document: str,
+    source: dict[str, Any],
+    helm: dict[str, Any],
+    refs: dict[str, str],
+    node: yaml.Node | None,
+    where: tuple[str | int, ...],
+    problems: list[str],
+) -> HelmSource:
+    path = _clean(str(source["path"])) if isinstance(source.get("path"), str) else None
+    if path is not None and path.startswith(".."):
+        problems.append(f"source path '{source['path']}' leaves the repository")
+        path = None
+    chart_dir = path or ""
+    value_files = []
+    for entry in _strings(helm.get("valueFiles")):
+        resolved = _value_file(entry, chart_dir, refs)
+        if resolved is None:
+            problems.append(f"values file '{entry[:200]}' is outside the repository or names an unknown source")
+        else:
+            value_files.append(resolved)
+    inline = _inline(file, first_line, helm, node=node, where=(*where, "helm"), document=document)
+    set_values: list[str] = []
+    set_strings: list[str] = []
+    for parameter in _dicts(helm.get("parameters")):
+        name, value = parameter.get("name"), parameter.get("value")
+        if not isinstance(name, str) or not name:
+            continue
+        expression = f"{name}={'' if value is None else _scalar(value)}"
+        (set_strings if parameter.get("forceString") is True else set_values).append(expression)
+    file_parameters = []
+    for parameter in _dicts(helm.get("fileParameters")):
+        name, target = parameter.get("name"), parameter.get("path")
+        if isinstance(name, str) and isinstance(target, str) and (resolved := _value_file(target, chart_dir, refs)):
+            file_parameters.append((name, resolved))
+    return HelmSource(
+        path=path,
+        repo_url=str(source["repoURL"]) if isinstance(source.get("repoURL"), str) else None,
+        chart=str(source["chart"]) if isinstance(source.get("chart"), str) else None,
+        version=str(source["targetRevision"]) if source.get("targetRevision") is not None else None,
+        value_files=tuple(value_files),
+        inline=inline,
+        set_values=tuple(set_values),
+        set_string_values=tuple(set_strings),
+        file_parameters=tuple(file_parameters),
+        release_name=str(helm["releaseName"]) if isinstance(helm.get("releaseName"), str) else None,
+        ignore_missing_value_files=helm.get("ignoreMissingValueFiles") is True,
+    )
+
+
+def _inline(
+    file: str,
+    first_line: int,
+    helm: dict[str, Any],
+    *,
+    node: yaml.Node | None,
+    where: tuple[str | int, ...],
+    document: str,
+) -> InlineValues | None:
+    """`valuesObject` when it is set, else `values`, as YAML text whose lines are the
+    manifest's own (so a values line found by the analysis is a line of the manifest)."""
+    name = f"{file} (Application values)"
+    if isinstance(helm.get("valuesObject"), dict):
+        value_node = _node_at(node, (*where, "valuesObject"))
+        if value_node is not None:
+            text = _source_text(document, value_node)
+            return InlineValues(name, text, file, first_line + value_node.start_mark.line)
+        text = yaml.safe_dump(helm["valuesObject"], sort_keys=False, allow_unicode=True)
+        return InlineValues(name, text, file, first_line + _line_of(node, (*where, "valuesObject")))
+    if isinstance(helm.get("values"), str) and helm["values"].strip():
+        # A block scalar's text starts on the line after its key.
+        return InlineValues(name, helm["values"], file, first_line + _line_of(node, (*where, "values")) + 1)
+    return None
+
+
+def _node_at(node: yaml.Node | None, path: tuple[str | int, ...]) -> yaml.Node | None:
+    for step in path:
+        if isinstance(node, yaml.MappingNode) and isinstance(step, str):
+            node = next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == step), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+        else:
+            return None
+    return node
+
+
+def _source_text(document: str, node: yaml.Node) -> str:
+    """The manifest's text of a node, one line per line, cut at the node's first column."""
+    lines = document.splitlines()[node.start_mark.line : node.end_mark.line + 1]
+    if not lines:
+        return ""
+    if node.start_mark.line == node.end_mark.line:
+        return lines[0][node.start_mark.column : node.end_mark.column]
+    column = node.start_mark.column
+    return "\n".join(line[column:] if line[:column].strip() == "" else line.lstrip() for line in lines) + "\n"
+
+
+def _line_of(node: yaml.Node | None, path: tuple[str | int, ...]) -> int:
+    """The 0-based line, within its document, of the key at `path` (0 when not found)."""
+    line = 0
+    for step in path:
+        if isinstance(node, yaml.MappingNode) and isinstance(step, str):
+            match = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == step), None)
+            if match is None:
+                return line
+            line, node = match[0].start_mark.line, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+            line = node.start_mark.line
+        else:
+            return line
+    return line
+
+
+def _value_file(entry: str, chart_dir: str, refs: dict[str, str]) -> str | None:
+    """The repository path of a `valueFiles` entry; None when it is not a file of this repository."""
+    if "://" in entry:
+        return None
+    if entry.startswith("$"):
+        ref, _, rest = entry[1:].partition("/")
+        if ref not in refs:
+            return None
+        resolved = _clean(posixpath.join(refs[ref], rest))
+    elif entry.startswith("/"):
+        resolved = _clean(entry)
+    else:
+        resolved = _clean(posixpath.join(chart_dir, entry))
+    return None if resolved.startswith("..") or not resolved or resolved == "." else resolved
+
+
+def _root(source: dict[str, Any]) -> str:
+    """A values source's root in this repository (a `ref` source may also name a path)."""
+    path = source.get("path")
+    return _clean(path) if isinstance(path, str) else ""
+
+
+def _clean(path: str) -> str:
+    cleaned = posixpath.normpath(path.strip().lstrip("/")) if path.strip().lstrip("/") else ""
+    return "" if cleaned == "." else cleaned
+
+
+def _looks_like_chart_dir(source: dict[str, Any]) -> bool:
+    """A git source without a `helm` block is still Helm when its path holds a chart; the planner
+    decides that from the listing (this only says the source has a path to look at)."""
+    return isinstance(source.get("path"), str)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value[:MAX_LIST] if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value[:MAX_LIST] if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def environment(application: Application, source: HelmSource) -> Environment:
+    """How the analysis renders one Helm source of an Application, as Argo CD would run Helm:
+    its value files in order, then its inline values, then its parameters."""
+    inline = (source.inline,) if source.inline is not None else ()
+    return Environment(
+        name=application.name,
+        values=source.value_files,
+        set_values=source.set_values,
+        set_string_values=source.set_string_values,
+        inline_values=inline,
+        release_name=application.release_name,
+        namespace=application.namespace,
+    )

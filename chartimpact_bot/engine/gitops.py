@@ -1,0 +1,107 @@
+"""Charts as the repository deploys them (issue 13): the Argo CD Applications of each side, each
+Helm source of which is a deployment of a chart of this repository with its own values.
+
+Which files may hold a manifest is decided from the listing alone (`manifest_candidates`), so
+the App can fetch them with the chart metadata before anything is parsed: YAML files outside
+chart directories, each at most MAX_MANIFEST_BYTES, at most MAX_MANIFESTS of them (the rest are
+left out, said in a warning). A chart used by an Application is analyzed once per Application
+that deploys it, with its values, instead of with the chart's defaults.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..core.config import Environment
+from ..core.errors import SourceError
+from ..core.gitops.argocd import applications, environment
+from .sources import ChartSource, FileEntry
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+MAX_MANIFEST_BYTES = 256 * 1024
+MAX_MANIFESTS = 300
+CHART_FILE = "Chart.yaml"
+CONFIG_FILE = ".chartimpact.yml"
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One Helm source of one Application on each side (None where it does not exist)."""
+
+    key: tuple[str, str, int]  # (manifest file, Application name, source index)
+    chart_path: str
+    base: Environment | None
+    head: Environment | None
+
+
+def manifest_candidates(listing: Mapping[str, FileEntry]) -> list[str]:
+    """The files of a listing that may hold Argo CD manifests, sorted, bounded."""
+    chart_dirs = {posixpath.dirname(p) for p in listing if posixpath.basename(p) == CHART_FILE}
+    found = []
+    for path, entry in sorted(listing.items()):
+        if not path.endswith(MANIFEST_SUFFIXES) or posixpath.basename(path) == CONFIG_FILE:
+            continue
+        if entry.size > MAX_MANIFEST_BYTES or _inside(path, chart_dirs):
+            continue
+        found.append(path)
+    return found[:MAX_MANIFESTS]
+
+
+def deployments(base: ChartSource, head: ChartSource) -> list[Deployment]:
+    """Every Helm source of an Application, on either side, that names a chart directory of this
+    repository (`source.path`), matched between the sides by manifest file, name and position."""
+    sides = [_local_sources(base), _local_sources(head)]
+    keys = sorted(sides[0].keys() | sides[1].keys())
+    found = []
+    for key in keys:
+        base_side, head_side = sides[0].get(key), sides[1].get(key)
+        chart_path = (head_side or base_side or ("", None))[0]
+        found.append(
+            Deployment(
+                key=key,
+                chart_path=chart_path,
+                base=base_side[1] if base_side else None,
+                head=head_side[1] if head_side else None,
+            )
+        )
+    return found
+
+
+def _local_sources(source: ChartSource) -> dict[tuple[str, str, int], tuple[str, Environment]]:
+    listing = source.list_files("")
+    charts = {posixpath.dirname(p) for p in listing if posixpath.basename(p) == CHART_FILE}
+    out: dict[tuple[str, str, int], tuple[str, Environment]] = {}
+    for path, text in _read(source, manifest_candidates(listing)).items():
+        if "argoproj.io" not in text:
+            continue
+        for app in applications(path, text):
+            for index, helm in enumerate(app.sources):
+                if helm.path is not None and helm.chart is None and helm.path in charts:
+                    out[(path, app.name, index)] = (helm.path, environment(app, helm))
+    return out
+
+
+def _read(source: ChartSource, paths: list[str]) -> dict[str, str]:
+    """The text of each path the source can give (a snapshot holds only what was fetched)."""
+    try:
+        contents = source.read_many(paths)
+    except SourceError:
+        contents = {}
+        for path in paths:
+            try:
+                contents.update(source.read_many([path]))
+            except SourceError:
+                continue
+    return {path: data.decode("utf-8", "replace") for path, data in contents.items()}
+
+
+def _inside(path: str, directories: set[str]) -> bool:
+    parent = posixpath.dirname(path)
+    while True:
+        if parent in directories:
+            return True
+        if not parent:
+            return False
+        parent = posixpath.dirname(parent)
