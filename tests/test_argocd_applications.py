@@ -152,3 +152,17 @@ def test_other_documents_and_broken_ones_are_passed_by() -> None:
 def test_application_type_is_plain_values() -> None:
     (app,) = applications("apps/web.yaml", _application("      valueFiles: [a.yaml]\n"))
     assert isinstance(app, Application)
+
+
+def test_a_missing_values_file_fails_as_in_argo_cd_unless_ignored(repo: Path, options: PipelineOptions) -> None:
+    manifest = _application("      valueFiles: [../../envs/prod.yaml, ../../envs/absent.yaml]\n")
+    (app,) = applications("apps/web.yaml", manifest)
+    where = chart_at(DirectorySource(repo, Revision("head")), "charts/web")
+    side = render_side(where, environment(app, app.sources[0]), options, AnalysisConfig(), lint=False)
+    assert side is not None and side.error is not None
+    assert "envs/absent.yaml" in side.error and "does not exist" in side.error
+    ignored = _application(
+        "      valueFiles: [../../envs/prod.yaml, ../../envs/absent.yaml]\n      ignoreMissingValueFiles: true\n"
+    )
+    data = _data(repo, ignored, options)
+    assert data["a"] == "prod"

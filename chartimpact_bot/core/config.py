@@ -46,6 +46,9 @@ class Environment:
     # passed after the values files; and `--set-string` expressions.
     inline_values: tuple[InlineValues, ...] = ()
     set_string_values: tuple[str, ...] = ()
+    # A values file that does not exist: "warn" (render without it, say so), "fail" (the side
+    # cannot render, as Argo CD cannot), or "ignore" (Argo CD's ignoreMissingValueFiles).
+    missing_values: str = "warn"
     namespace: str = "default"
     kube_version: str | None = None
     api_versions: tuple[str, ...] = ()

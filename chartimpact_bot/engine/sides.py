@@ -95,6 +95,8 @@ def _render(
         return ChartSide(error=where.error or "the chart could not be read")
     source, chart = where.source, where.info
     values, warnings = _environment_values(source, environment)
+    if warnings and environment.missing_values == "fail":
+        return ChartSide(error="; ".join(warnings) + ": it cannot be deployed as written")
     values += options.extra_values
     timings: dict[str, float] = {}
     workdir = Path(tempfile.mkdtemp(prefix="chartimpact-"))
@@ -313,7 +315,8 @@ def _environment_values(source: ChartSource, environment: Environment) -> tuple[
     warnings: list[str] = []
     for path in environment.values:
         if path not in source.list_files(path):
-            warnings.append(f"values file '{path}' of environment '{environment.name}' does not exist")
+            if environment.missing_values != "ignore":
+                warnings.append(f"values file '{path}' of environment '{environment.name}' does not exist")
             continue
         content = source.read_many([path])[path]
         files.append(ValuesFile(name=path, text=content.decode("utf-8", "replace")))

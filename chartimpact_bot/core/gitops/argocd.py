@@ -295,4 +295,6 @@ def environment(application: Application, source: HelmSource) -> Environment:
         inline_values=inline,
         release_name=application.release_name,
         namespace=application.namespace,
+        # Argo CD fails to render an Application whose values file is missing, unless told not to.
+        missing_values="ignore" if source.ignore_missing_value_files else "fail",
     )
