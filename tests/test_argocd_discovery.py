@@ -109,3 +109,11 @@ def test_a_new_application_is_a_new_deployment(tmp_path: Path) -> None:
     charts = _report(repo, base)
     assert charts["charts/web [web-dev]"]["status"] == "added"
     assert charts["charts/web [web-prod]"]["status"] == "unchanged"
+
+
+def test_moving_an_application_to_another_file_is_the_same_deployment(tmp_path: Path) -> None:
+    repo, base = _repo(tmp_path)
+    (repo / "apps/web-prod.yaml").rename(repo / "apps/production.yaml")
+    commit_all(repo, "files renamed")
+    charts = _report(repo, base)
+    assert charts["charts/web [web-prod]"]["status"] == "unchanged"

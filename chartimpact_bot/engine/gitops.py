@@ -30,7 +30,7 @@ CONFIG_FILE = ".chartimpact.yml"
 class Deployment:
     """One Helm source of one Application on each side (None where it does not exist)."""
 
-    key: tuple[str, str, int]  # (manifest file, Application name, source index)
+    key: tuple[str, str, int]  # (Application name, its file when the name is not unique, source index)
     chart_path: str
     base: Environment | None
     head: Environment | None
@@ -70,16 +70,24 @@ def deployments(base: ChartSource, head: ChartSource) -> list[Deployment]:
 
 
 def _local_sources(source: ChartSource) -> dict[tuple[str, str, int], tuple[str, Environment]]:
+    """Keyed as Argo CD knows an Application, by its name (and the source's position): moving
+    its manifest to another file is not a new deployment. Two Applications of one name (which
+    Argo CD would refuse) are told apart by their files."""
     listing = source.list_files("")
     charts = {posixpath.dirname(p) for p in listing if posixpath.basename(p) == CHART_FILE}
-    out: dict[tuple[str, str, int], tuple[str, Environment]] = {}
+    found: list[tuple[str, str, int, str, Environment]] = []
     for path, text in _read(source, manifest_candidates(listing)).items():
         if "argoproj.io" not in text:
             continue
         for app in applications(path, text):
             for index, helm in enumerate(app.sources):
                 if helm.path is not None and helm.chart is None and helm.path in charts:
-                    out[(path, app.name, index)] = (helm.path, environment(app, helm))
+                    found.append((app.name, path, index, helm.path, environment(app, helm)))
+    names = [name for name, *_ in found]
+    out: dict[tuple[str, str, int], tuple[str, Environment]] = {}
+    for name, path, index, chart_path, env in found:
+        file = path if names.count(name) > 1 else ""
+        out[(name, file, index)] = (chart_path, env)
     return out
 
 

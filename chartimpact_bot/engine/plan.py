@@ -6,12 +6,13 @@ by the plan to the render (a plan may travel to a worker process: it holds plain
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..core.chart import ChartInfo
-from ..core.config import AnalysisConfig, Environment
+from ..core.config import AnalysisConfig, Environment, InlineValues
 from ..core.errors import AnalysisError, ChartError
 from ..core.model import ChartReport, Revision
 from .charts import dependency_dirs, load_chart_info, survey_charts
@@ -158,7 +159,7 @@ def _deployment_target(
     name = known[0].name if known else posixpath.basename(display)
     if not config.selects(display):
         return ChartReport(path=display, name=name, status="skipped", environment=environment.name)
-    same_deployment = deployment.base == deployment.head
+    same_deployment = _rendered_alike(deployment.base, deployment.head)
     if same_deployment and not is_affected(
         base_source,
         head_source,
@@ -173,6 +174,20 @@ def _deployment_target(
         head=head_at,
         environment=environment,
         base_environment=None if same_deployment else deployment.base,
+    )
+
+
+def _rendered_alike(base: Environment | None, head: Environment | None) -> bool:
+    """Whether two environments give Helm the same input: where inline values are written (a
+    manifest moved to another file, lines added above them) does not matter, their text does."""
+    if base is None or head is None:
+        return base is head
+    return _unplaced(base) == _unplaced(head)
+
+
+def _unplaced(environment: Environment) -> Environment:
+    return dataclasses.replace(
+        environment, inline_values=tuple(InlineValues("", i.text, "", 0) for i in environment.inline_values)
     )
 
 
