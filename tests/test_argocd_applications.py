@@ -166,3 +166,10 @@ def test_a_missing_values_file_fails_as_in_argo_cd_unless_ignored(repo: Path, op
     )
     data = _data(repo, ignored, options)
     assert data["a"] == "prod"
+
+
+def test_file_parameters_set_a_value_to_a_files_text(repo: Path, options: PipelineOptions) -> None:
+    (repo / "envs/motd.txt").write_text("hello, world\nsecond line\n")
+    helm = "      fileParameters:\n        - {name: e, path: ../../envs/motd.txt}\n"
+    data = _data(repo, _application(helm), options)
+    assert data["e"] == "hello, world\nsecond line\n"  # verbatim: the comma splits nothing

@@ -49,6 +49,8 @@ class Environment:
     # A values file that does not exist: "warn" (render without it, say so), "fail" (the side
     # cannot render, as Argo CD cannot), or "ignore" (Argo CD's ignoreMissingValueFiles).
     missing_values: str = "warn"
+    # `--set-file name=path`: (name, repository path); the value is the file's text, verbatim.
+    set_file_values: tuple[tuple[str, str], ...] = ()
     namespace: str = "default"
     kube_version: str | None = None
     api_versions: tuple[str, ...] = ()

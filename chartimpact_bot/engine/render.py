@@ -71,6 +71,7 @@ class RenderRequest:
     values_files: tuple[ValuesFile, ...] = ()
     set_values: tuple[str, ...] = ()
     set_string_values: tuple[str, ...] = ()  # `--set-string`, applied after `--set` as Helm does
+    set_literal_values: tuple[str, ...] = ()  # `--set-literal` (a `--set-file`'s text), applied last
     kube_version: str | None = None
     api_versions: tuple[str, ...] = ()
     # time.monotonic() by which the whole analysis must end; the render is cut short at it.
@@ -121,6 +122,7 @@ class IsolatedHelmRenderer:
                 "values_files": [{"name": v.name, "text": v.text} for v in request.values_files],
                 "set_values": list(request.set_values),
                 "set_string_values": list(request.set_string_values),
+                "set_literal_values": list(request.set_literal_values),
                 "kube_version": request.kube_version,
                 "api_versions": list(request.api_versions),
                 "repeat": repeat,

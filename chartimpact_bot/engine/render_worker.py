@@ -90,7 +90,12 @@ def request_secrets(request: dict[str, Any]) -> set[str]:
                     texts.append(text)
                 elif chart_name := _CHART_NAME.search(text):
                     public.add(chart_name.group(1))
-    return given_secrets(texts, [*request["set_values"], *(request.get("set_string_values") or ())], public)
+    given = [
+        *request["set_values"],
+        *(request.get("set_string_values") or ()),
+        *(request.get("set_literal_values") or ()),
+    ]
+    return given_secrets(texts, given, public)
 
 
 _CHART_NAME = re.compile(r"^name:[ \t]*['\"]?([\w.-]+)", re.MULTILINE)
@@ -119,6 +124,11 @@ def render_with_sdk(request: dict[str, Any]) -> list[dict[str, Any]]:
     for expression in request.get("set_string_values") or ():
         try:
             values = merge_values(values, helm_python.parse_set_string_values(expression))
+        except helm_python.HelmError as exc:
+            raise RenderFailure(invalid_set_message(expression, one_line(str(exc)))) from exc
+    for expression in request.get("set_literal_values") or ():
+        try:
+            values = merge_values(values, helm_python.parse_set_literal(expression))
         except helm_python.HelmError as exc:
             raise RenderFailure(invalid_set_message(expression, one_line(str(exc)))) from exc
 
@@ -228,6 +238,8 @@ def render_with_cli(request: dict[str, Any]) -> list[dict[str, Any]]:
             command += ["--set", expression]
         for expression in request.get("set_string_values") or ():
             command += ["--set-string", expression]
+        for expression in request.get("set_literal_values") or ():
+            command += ["--set-literal", expression]
         if request.get("kube_version"):
             command += ["--kube-version", request["kube_version"]]
         for api_version in request.get("api_versions") or []:

@@ -95,6 +95,8 @@ def _render(
         return ChartSide(error=where.error or "the chart could not be read")
     source, chart = where.source, where.info
     values, warnings = _environment_values(source, environment)
+    literals, missing_files = file_literals(source, environment)
+    warnings += missing_files
     if warnings and environment.missing_values == "fail":
         return ChartSide(error="; ".join(warnings) + ": it cannot be deployed as written")
     values += options.extra_values
@@ -121,7 +123,7 @@ def _render(
             warnings=[*materialized.warnings, *warnings],
             timings=timings,
         )
-        request = _request(materialized, values, environment, options, deadline)
+        request = _request(materialized, values, environment, options, deadline, literals=literals)
         lint = lint and options.renderer.lints
         if lint:
             lint_job = LintJob(options.renderer, request, timings)
@@ -219,6 +221,7 @@ def lint_side(
     if where.info is None or not options.renderer.lints:
         return ()
     values, _warnings = _environment_values(where.source, environment)
+    literals, _missing = file_literals(where.source, environment)
     values += options.extra_values
     workdir = Path(tempfile.mkdtemp(prefix="chartimpact-"))
     try:
@@ -227,7 +230,9 @@ def lint_side(
         shutil.rmtree(workdir, ignore_errors=True)
         log.warning("the base of %s could not be linted: %s", where.info.name, _scrubbed(str(exc)))
         return ()
-    job = LintJob(options.renderer, _request(materialized, values, environment, options, deadline), {})
+    job = LintJob(
+        options.renderer, _request(materialized, values, environment, options, deadline, literals=literals), {}
+    )
     job.then_remove(workdir)
     return job.result()
 
@@ -238,6 +243,8 @@ def _request(
     environment: Environment,
     options: PipelineOptions,
     deadline: float | None,
+    *,
+    literals: tuple[str, ...] = (),
 ) -> RenderRequest:
     """The render of a materialized side, with the environment's settings and the run's overrides
     (`helm lint` runs in a process of its own: LintJob)."""
@@ -249,6 +256,7 @@ def _request(
         values_files=values,
         set_values=(*environment.set_values, *options.extra_set),
         set_string_values=environment.set_string_values,
+        set_literal_values=literals,
         kube_version=overrides.kube_version or environment.kube_version,
         api_versions=overrides.api_versions if overrides.api_versions is not None else environment.api_versions,
         deadline=deadline,
@@ -306,7 +314,20 @@ def _given_secrets(chart: MaterializedChart, request: RenderRequest) -> set[str]
     # subcharts' (`web/charts/db/` → web, db), the release's and the namespace.
     public = {part for origin in chart.origins for part in origin.helm_prefix.split("/") if part not in ("", "charts")}
     public |= {chart.info.name, request.release_name, request.namespace}
-    return given_secrets(texts, (*request.set_values, *request.set_string_values), public)
+    return given_secrets(texts, (*request.set_values, *request.set_string_values, *request.set_literal_values), public)
+
+
+def file_literals(source: ChartSource, environment: Environment) -> tuple[tuple[str, ...], list[str]]:
+    """`--set-file` of the environment as `--set-literal` expressions (name=the file's text, as
+    Helm reads it), the files read from the source; and a warning per file that does not exist."""
+    literals: list[str] = []
+    warnings: list[str] = []
+    for name, path in environment.set_file_values:
+        if path not in source.list_files(path):
+            warnings.append(f"file '{path}' of parameter '{name}' of environment '{environment.name}' does not exist")
+            continue
+        literals.append(f"{name}={source.read_many([path])[path].decode('utf-8', 'replace')}")
+    return tuple(literals), warnings
 
 
 def _environment_values(source: ChartSource, environment: Environment) -> tuple[tuple[ValuesFile, ...], list[str]]:
@@ -355,6 +376,10 @@ def _fingerprint(chart: MaterializedChart, request: RenderRequest, key: bytes) -
         "kube": request.kube_version,
         "apis": list(request.api_versions),
     }
+    if request.set_literal_values:
+        inputs["set_literal"] = [
+            hmac.new(key, v.encode(), hashlib.sha256).hexdigest() for v in request.set_literal_values
+        ]
     if request.set_string_values:  # only when given: every other side keeps its fingerprint
         inputs["set_string"] = [
             hmac.new(key, s.encode(), hashlib.sha256).hexdigest() for s in request.set_string_values

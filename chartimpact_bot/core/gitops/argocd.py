@@ -292,6 +292,7 @@ def environment(application: Application, source: HelmSource) -> Environment:
         values=source.value_files,
         set_values=source.set_values,
         set_string_values=source.set_string_values,
+        set_file_values=source.file_parameters,
         inline_values=inline,
         release_name=application.release_name,
         namespace=application.namespace,
