@@ -216,7 +216,7 @@ def is_affected(
     for prefix in sorted(prefixes):
         if not _same_files(base_source.list_files(prefix), head_source.list_files(prefix)):
             return True
-    for values_path in environment.values:
+    for values_path in (*environment.values, *(path for _, path in environment.set_file_values)):
         if not _same_files(base_source.list_files(values_path), head_source.list_files(values_path)):
             return True
     return False

@@ -52,7 +52,7 @@ def _side_inputs(where: ChartAt, environment: Environment) -> set[str]:
     if where.info is not None:
         prefixes += dependency_dirs(source, where.info)
     files = {file for prefix in prefixes for file in source.list_files(prefix)}
-    for values_path in environment.values:
+    for values_path in (*environment.values, *(path for _, path in environment.set_file_values)):
         files.update(source.list_files(values_path))
     return files
 
