@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from . import __version__
+from .core.chart_report import build_report
 from .core.config import AnalysisConfig, Environment
 from .core.config_file import CONFIG_FILE, load_config
 from .core.errors import AnalysisError, ConfigError, brief
@@ -99,6 +100,14 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         dest="set_values",
         metavar="KEY=VALUE",
         help="a value, as for helm --set (repeatable)",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        dest="environments",
+        metavar="NAME=FILE[,FILE…]",
+        help="diff: also analyze the chart as environment NAME, with these values files (repeatable)",
     )
     parser.add_argument("--release-name", help="release name (default: release)")
     parser.add_argument("--namespace", help="release namespace (default: default)")
@@ -204,10 +213,36 @@ def _diff(args: argparse.Namespace, options: PipelineOptions) -> Report:
         # Read here, so that a directory that is no chart is a usage error, not a chart report.
         sides.append(ChartAt(source, chart_path, info=load_chart_info(source, chart_path)))
     options = _with_values(options, [_read_values_file(v) for v in args.values])
-    return compare_charts(sides[0], sides[1], options, config=config, display_path=args.head)
+    if not args.environments:
+        return compare_charts(sides[0], sides[1], options, config=config, display_path=args.head)
+    # One report of every environment: each signal is reported per environment it affects.
+    charts: list[ChartReport] = []
+    for name, files in _environments(args.environments):
+        with_files = _with_values(options, [_read_values_file(f) for f in files])
+        report = compare_charts(
+            sides[0], sides[1], with_files, config=config, environment=Environment(name=name), display_path=args.head
+        )
+        charts += report.charts
+    return build_report(charts, sides[0].source.revision, sides[1].source.revision)
+
+
+def _environments(given: list[str]) -> list[tuple[str, list[str]]]:
+    """`--env NAME=FILE[,FILE…]`, in the order given; UsageError for a malformed or repeated one."""
+    out: list[tuple[str, list[str]]] = []
+    for entry in given:
+        name, sep, files = entry.partition("=")
+        name = name.strip()
+        if not sep or not name or not files.strip():
+            raise UsageError(f"--env '{entry}': write NAME=FILE or NAME=FILE,FILE (for example prod=values-prod.yaml)")
+        if any(name == seen for seen, _ in out):
+            raise UsageError(f"--env '{name}' is given twice")
+        out.append((name, [f.strip() for f in files.split(",") if f.strip()]))
+    return out
 
 
 def _analyze(args: argparse.Namespace, options: PipelineOptions) -> Report:
+    if args.environments:
+        raise UsageError(f"--env is an option of diff; analyze reads environments from {CONFIG_FILE}")
     base = GitRefSource(args.repo, args.base)
     head = GitRefSource(args.repo, args.head)
     if args.config:
