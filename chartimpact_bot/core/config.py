@@ -33,6 +33,7 @@ class InlineValues:
     text: str
     file: str
     line: int
+    pinned: bool = False  # not line for line (a quoted string): every value is at `line`
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,9 @@ class Environment:
     missing_values: str = "warn"
     # `--set-file name=path`: (name, repository path); the value is the file's text, verbatim.
     set_file_values: tuple[tuple[str, str], ...] = ()
+    # What the deployment manifest gets wrong that the analysis cannot follow (a values file
+    # outside the repository…): shown as warnings of the chart.
+    notes: tuple[str, ...] = ()
     namespace: str = "default"
     kube_version: str | None = None
     api_versions: tuple[str, ...] = ()

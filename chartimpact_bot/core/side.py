@@ -24,6 +24,7 @@ class ValuesSource:
     path: str
     text: str
     line_offset: int = 0  # values written inside another file: where its first line is there
+    pinned_line: int | None = None  # …or, when not line for line, the one line all its values are at
 
 
 @dataclass(slots=True)

@@ -237,14 +237,20 @@ def changed_values(base: tuple[ValuesSource, ...], head: tuple[ValuesSource, ...
             continue
         old = {leaf.path: leaf.value for leaf in values_leaves(old_text or "")}
         out.extend(
-            (
-                values.path,
-                dataclasses.replace(leaf, line=leaf.line + values.line_offset) if values.line_offset else leaf,
-            )
+            (values.path, _placed(leaf, values))
             for leaf in values_leaves(values.text)
             if old.get(leaf.path) != leaf.value
         )
     return out
+
+
+def _placed(leaf: ValuesLeaf, values: ValuesSource) -> ValuesLeaf:
+    """The leaf at its line of the repository file (values written inside another file)."""
+    if values.pinned_line is not None:
+        return dataclasses.replace(leaf, line=values.pinned_line)
+    if values.line_offset:
+        return dataclasses.replace(leaf, line=leaf.line + values.line_offset)
+    return leaf
 
 
 def values_leaves(text: str) -> list[ValuesLeaf]:

@@ -10,7 +10,9 @@ that deploys it, with its values, instead of with the chart's defaults.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -34,10 +36,17 @@ class Deployment:
     chart_path: str
     base: Environment | None
     head: Environment | None
+    # Missing on a side whose manifests were not all read (more than MAX_MANIFESTS): it may be
+    # there, so it is not reported as added or removed.
+    uncertain: bool = False
 
 
 def manifest_candidates(listing: Mapping[str, FileEntry]) -> list[str]:
     """The files of a listing that may hold Argo CD manifests, sorted, bounded."""
+    return _candidates(listing)[:MAX_MANIFESTS]
+
+
+def _candidates(listing: Mapping[str, FileEntry]) -> list[str]:
     chart_dirs = {posixpath.dirname(p) for p in listing if posixpath.basename(p) == CHART_FILE}
     found = []
     for path, entry in sorted(listing.items()):
@@ -46,13 +55,14 @@ def manifest_candidates(listing: Mapping[str, FileEntry]) -> list[str]:
         if entry.size > MAX_MANIFEST_BYTES or _inside(path, chart_dirs):
             continue
         found.append(path)
-    return found[:MAX_MANIFESTS]
+    return found
 
 
 def deployments(base: ChartSource, head: ChartSource) -> list[Deployment]:
     """Every Helm source of an Application, on either side, that names a chart directory of this
     repository (`source.path`), matched between the sides by manifest file, name and position."""
     sides = [_local_sources(base), _local_sources(head)]
+    cut = [len(_candidates(s.list_files(""))) > MAX_MANIFESTS for s in (base, head)]
     keys = sorted(sides[0].keys() | sides[1].keys())
     found = []
     for key in keys:
@@ -64,6 +74,7 @@ def deployments(base: ChartSource, head: ChartSource) -> list[Deployment]:
                 chart_path=chart_path,
                 base=base_side[1] if base_side else None,
                 head=head_side[1] if head_side else None,
+                uncertain=(base_side is None and cut[0]) or (head_side is None and cut[1]),
             )
         )
     return found
@@ -83,11 +94,18 @@ def _local_sources(source: ChartSource) -> dict[tuple[str, str, int], tuple[str,
             for index, helm in enumerate(app.sources):
                 if helm.path is not None and helm.chart is None and helm.path in charts:
                     found.append((app.name, path, index, helm.path, environment(app, helm)))
-    names = [name for name, *_ in found]
+    counts = Counter((name, index) for name, _, index, _, _ in found)
+    seen: Counter[tuple[str, str, int]] = Counter()
     out: dict[tuple[str, str, int], tuple[str, Environment]] = {}
     for name, path, index, chart_path, env in found:
-        file = path if names.count(name) > 1 else ""
-        out[(name, file, index)] = (chart_path, env)
+        if counts[(name, index)] == 1:
+            out[(name, "", index)] = (chart_path, env)
+            continue
+        # One name twice (Argo CD refuses it in one namespace): told apart by file and order,
+        # and shown so, so that neither hides the other.
+        seen[(name, path, index)] += 1
+        where = f"{path}#{seen[(name, path, index)]}"
+        out[(name, where, index)] = (chart_path, dataclasses.replace(env, name=f"{env.name} ({where})"))
     return out
 
 

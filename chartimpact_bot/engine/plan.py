@@ -16,7 +16,7 @@ from ..core.config import AnalysisConfig, Environment, InlineValues
 from ..core.errors import AnalysisError, ChartError
 from ..core.model import ChartReport, Revision
 from .charts import dependency_dirs, load_chart_info, survey_charts
-from .gitops import Deployment, deployments
+from .gitops import MAX_MANIFESTS, Deployment, deployments
 from .sources import ChartSource, FileEntry
 
 
@@ -159,6 +159,17 @@ def _deployment_target(
     name = known[0].name if known else posixpath.basename(display)
     if not config.selects(display):
         return ChartReport(path=display, name=name, status="skipped", environment=environment.name)
+    if deployment.uncertain:
+        return ChartReport(
+            path=display,
+            name=name,
+            status="skipped",
+            environment=environment.name,
+            warnings=(
+                f"not analyzed: one commit has more than {MAX_MANIFESTS} YAML files outside charts, and this"
+                " Application was not among those read there",
+            ),
+        )
     same_deployment = _rendered_alike(deployment.base, deployment.head)
     if same_deployment and not is_affected(
         base_source,

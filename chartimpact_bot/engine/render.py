@@ -61,6 +61,7 @@ class ValuesFile:
     # a deployment manifest): that file, and the 0-based offset of its first line there.
     origin: str | None = None
     line_offset: int = 0
+    pinned_line: int | None = None  # every value of it is at this line of `origin`
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,7 @@ def _render(
     values, warnings = _environment_values(source, environment)
     literals, missing_files = file_literals(source, environment)
     warnings += missing_files
+    notes = [f"{environment.name}: {note}" for note in environment.notes]
     if warnings and environment.missing_values == "fail":
         return ChartSide(error="; ".join(warnings) + ": it cannot be deployed as written")
     values += options.extra_values
@@ -120,7 +121,7 @@ def _render(
         side = ChartSide(
             chart=materialized,
             values=_values_sources(values, materialized),
-            warnings=[*materialized.warnings, *warnings],
+            warnings=[*materialized.warnings, *warnings, *notes],
             timings=timings,
         )
         request = _request(materialized, values, environment, options, deadline, literals=literals)
@@ -342,7 +343,13 @@ def _environment_values(source: ChartSource, environment: Environment) -> tuple[
         content = source.read_many([path])[path]
         files.append(ValuesFile(name=path, text=content.decode("utf-8", "replace")))
     files += [
-        ValuesFile(name=inline.name, text=inline.text, origin=inline.file, line_offset=inline.line - 1)
+        ValuesFile(
+            name=inline.name,
+            text=inline.text,
+            origin=inline.file or None,
+            line_offset=max(0, inline.line - 1),
+            pinned_line=inline.line if inline.pinned else None,
+        )
         for inline in environment.inline_values
     ]
     return tuple(files), warnings
@@ -352,7 +359,12 @@ def _values_sources(values: tuple[ValuesFile, ...], chart: MaterializedChart | N
     """What the side was rendered with, for signals: the chart's own values.yaml (Helm reads it
     from the chart, so it is not among the values files) keyed by its Helm path, then the values
     files passed to Helm."""
-    out = [ValuesSource(key=v.name, path=v.origin or v.name, text=v.text, line_offset=v.line_offset) for v in values]
+    out = [
+        ValuesSource(
+            key=v.name, path=v.origin or v.name, text=v.text, line_offset=v.line_offset, pinned_line=v.pinned_line
+        )
+        for v in values
+    ]
     if chart is not None:
         helm_path = f"{chart.info.name}/values.yaml"
         content = chart.files.get(helm_path)

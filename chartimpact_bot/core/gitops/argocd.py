@@ -19,6 +19,7 @@ Pure: manifest text in, plain values out; what the manifest author wrote is boun
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,7 +97,13 @@ def _application(
         entries = [(s, ("spec", "sources", i)) for i, s in enumerate(raw_sources[:MAX_LIST]) if isinstance(s, dict)]
     else:
         entries = [(_dict(spec.get("source")), ("spec", "source"))]
-    refs = {str(s["ref"]): _root(s) for s, _ in entries if isinstance(s.get("ref"), str)}
+    # A `$ref` reads this repository only when its source is the same repository as the chart's.
+    chart_repos = {_repo_id(s.get("repoURL")) for s, _ in entries if s.get("path") is not None or s.get("chart")}
+    refs = {
+        str(s["ref"]): _root(s)
+        for s, _ in entries
+        if isinstance(s.get("ref"), str) and _repo_id(s.get("repoURL")) in chart_repos
+    }
     sources = []
     for source, where in entries:
         if source.get("ref") is not None and source.get("path") is None and source.get("chart") is None:
@@ -146,7 +153,7 @@ def _helm_source(  # noqa: PLR0917 - one call site, every argument a different p
         name, value = parameter.get("name"), parameter.get("value")
         if not isinstance(name, str) or not name:
             continue
-        expression = f"{name}={'' if value is None else _scalar(value)}"
+        expression = f"{name}={_set_value('' if value is None else _scalar(value))}"
         (set_strings if parameter.get("forceString") is True else set_values).append(expression)
     file_parameters = []
     for parameter in _dicts(helm.get("fileParameters")):
@@ -184,13 +191,27 @@ def _inline(
         value_node = _node_at(node, (*where, "valuesObject"))
         if value_node is not None:
             text = _source_text(document, value_node)
-            return InlineValues(name, text, file, first_line + value_node.start_mark.line)
+            # Only text that reads back as the very same values keeps the manifest's lines (an
+            # alias to an anchor outside it, say, does not): else the values as loaded.
+            if _reads_as(text, helm["valuesObject"]):
+                return InlineValues(name, text, file, first_line + value_node.start_mark.line)
         text = yaml.safe_dump(helm["valuesObject"], sort_keys=False, allow_unicode=True)
         return InlineValues(name, text, file, first_line + _line_of(node, (*where, "valuesObject")))
     if isinstance(helm.get("values"), str) and helm["values"].strip():
-        # A block scalar's text starts on the line after its key.
-        return InlineValues(name, helm["values"], file, first_line + _line_of(node, (*where, "values")) + 1)
+        value_node = _node_at(node, (*where, "values"))
+        if isinstance(value_node, yaml.ScalarNode) and value_node.style in ("|", ">"):
+            # A block scalar's text starts on the line after its key, line for line.
+            return InlineValues(name, helm["values"], file, first_line + value_node.start_mark.line + 1)
+        # A quoted string is not line for line: every value it sets is located at its key's line.
+        return InlineValues(name, helm["values"], file, first_line + _line_of(node, (*where, "values")), pinned=True)
     return None
+
+
+def _reads_as(text: str, expected: Any) -> bool:
+    try:
+        return bool(load_untrusted(text) == expected)
+    except (yaml.YAMLError, ValueError):
+        return False
 
 
 def _node_at(node: yaml.Node | None, path: tuple[str | int, ...]) -> yaml.Node | None:
@@ -205,14 +226,26 @@ def _node_at(node: yaml.Node | None, path: tuple[str | int, ...]) -> yaml.Node |
 
 
 def _source_text(document: str, node: yaml.Node) -> str:
-    """The manifest's text of a node, one line per line, cut at the node's first column."""
-    lines = document.splitlines()[node.start_mark.line : node.end_mark.line + 1]
-    if not lines:
+    """The manifest's text of a node, one line per line, cut at the node's first column. A block
+    mapping ends where the next key starts: that line is not the node's."""
+    lines = document.splitlines()
+    start, end = node.start_mark, node.end_mark
+    if start.line == end.line:
+        return lines[start.line][start.column : end.column] if start.line < len(lines) else ""
+    last = (
+        end.line
+        if end.column > 0 and lines[end.line : end.line + 1] and lines[end.line][: end.column].strip()
+        else end.line - 1
+    )
+    chosen = lines[start.line : last + 1]
+    if not chosen:
         return ""
-    if node.start_mark.line == node.end_mark.line:
-        return lines[0][node.start_mark.column : node.end_mark.column]
-    column = node.start_mark.column
-    return "\n".join(line[column:] if line[:column].strip() == "" else line.lstrip() for line in lines) + "\n"
+    first = chosen[0][start.column :]
+    if isinstance(node, yaml.MappingNode) and node.flow_style:
+        tail = [*chosen[1:-1], chosen[-1][: end.column]] if last == end.line and len(chosen) > 1 else chosen[1:]
+        return "\n".join([first, *tail]) + "\n"
+    column = start.column
+    return "\n".join([first, *(line[column:] if not line[:column].strip() else line for line in chosen[1:])]) + "\n"
 
 
 def _line_of(node: yaml.Node | None, path: tuple[str | int, ...]) -> int:
@@ -248,6 +281,16 @@ def _value_file(entry: str, chart_dir: str, refs: dict[str, str]) -> str | None:
     return None if resolved.startswith("..") or not resolved or resolved == "." else resolved
 
 
+def _repo_id(url: Any) -> str:
+    """A git URL as one spelling: `https://github.com/a/b.git`, `git@github.com:a/b` → github.com/a/b."""
+    if not isinstance(url, str):
+        return ""
+    text = url.strip().lower().removesuffix("/").removesuffix(".git")
+    text = re.sub(r"^[a-z+]+://", "", text)
+    text = re.sub(r"^[^@/]+@", "", text)
+    return text.replace(":", "/", 1) if "/" not in text.split(":", 1)[0] else text
+
+
 def _root(source: dict[str, Any]) -> str:
     """A values source's root in this repository (a `ref` source may also name a path)."""
     path = source.get("path")
@@ -263,6 +306,14 @@ def _looks_like_chart_dir(source: dict[str, Any]) -> bool:
     """A git source without a `helm` block is still Helm when its path holds a chart; the planner
     decides that from the listing (this only says the source has a path to look at)."""
     return isinstance(source.get("path"), str)
+
+
+def _set_value(value: str) -> str:
+    """A parameter's value as Argo CD hands it to `--set`: its commas escaped (one value, not
+    several assignments), unless it is a `{a,b}` list."""
+    if value.startswith("{") and value.endswith("}"):
+        return value
+    return re.sub(r"(?<!\\),", r"\\,", value)
 
 
 def _scalar(value: Any) -> str:
@@ -294,8 +345,10 @@ def environment(application: Application, source: HelmSource) -> Environment:
         set_string_values=source.set_string_values,
         set_file_values=source.file_parameters,
         inline_values=inline,
-        release_name=application.release_name,
+        # Argo CD names each source's release: its own releaseName, else the Application's name.
+        release_name=source.release_name or application.name,
         namespace=application.namespace,
+        notes=application.problems,
         # Argo CD fails to render an Application whose values file is missing, unless told not to.
         missing_values="ignore" if source.ignore_missing_value_files else "fail",
     )
