@@ -1,3 +1,6 @@
+"""Argo CD Applications through the running App, tried as a user would: a multi-source `$ref`
+values change is fetched and annotated, and a secret given as a parameter never reaches GitHub."""
+
 from __future__ import annotations
 
 from tests.github.conftest import MakeApp, Repo, pull_request
