@@ -26,6 +26,7 @@ from .core.model import ChartReport, Report, Revision
 from .core.report.json import dumps as render_json
 from .core.report.markdown import render_markdown
 from .core.report.safe_text import one_line
+from .core.report.sarif import render_sarif
 from .core.report.text import render_text
 from .engine.charts import load_chart_info
 from .engine.pipeline import ChartAt, PipelineOptions, RenderOverrides, compare, compare_charts
@@ -83,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format",
-        choices=("json", "markdown", "text"),
+        choices=("json", "markdown", "text", "sarif"),
         help="report format (default: text on a terminal, json otherwise)",
     )
     parser.add_argument(
@@ -273,6 +274,8 @@ def _emit(report: Report, args: argparse.Namespace, out: TextIO) -> None:
         text = render_json(report)
     elif fmt == "markdown":
         text = render_markdown(report)
+    elif fmt == "sarif":
+        text = render_sarif(report)
     else:
         colour = to_terminal and not args.no_color and not os.environ.get("NO_COLOR")
         text = render_text(report, colour=colour)
