@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from chartimpact_bot.core.model import CATEGORIES
 from chartimpact_bot.github import commands
+from chartimpact_bot.github.command_runner import MAX_ROUNDS
 from chartimpact_bot.report_links import Check, ReportLinks
 from chartimpact_bot.web.pages.history import PLOT_MARGIN, PLOT_WIDTH, Entry, _plot
 from chartimpact_bot.web.pages.sign_in import MAX_REPOSITORIES, MAX_SESSION_CHARS, session_token, verified
@@ -539,7 +540,9 @@ async def test_two_acks_at_once_both_end_up_published(make_app: MakeApp, repo: R
         cid = app.fake.add_comment(REPOSITORY, 7, body, login=login)
         await app.deliver("issue_comment", comment_created(body, number=7, comment_id=cid, login=login))
     await app.settle()
-    assert released.is_set() and len(seen) == 2, seen
+    # Two publications at least; a third is the first command's next round, when it saw the
+    # acknowledgements change while it published (MAX_ROUNDS), which depends on timing.
+    assert released.is_set() and 2 <= len(seen) <= 2 + MAX_ROUNDS, seen
     acked = await app.queue.store.acknowledgements(REPOSITORY, f"{REPOSITORY}#7")
     assert {a.signal_id for a in acked} == {first, second}
     ours = _ours(app)["body"]
