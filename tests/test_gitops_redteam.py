@@ -521,7 +521,7 @@ def test_e2e_chart_values_yaml_still_applied_and_precedence(tmp_path: Path) -> N
         assert expected in dumped, (expected, dumped)
 
 
-def test_e2e_remote_chart_source_ignored(tmp_path: Path) -> None:
+def test_e2e_remote_chart_source_is_the_repository_chart_not_the_path(tmp_path: Path) -> None:
     def manifest(v: str) -> str:
         return app(
             "web",
@@ -532,8 +532,13 @@ def test_e2e_remote_chart_source_ignored(tmp_path: Path) -> None:
     repo, base = make_repo(tmp_path, {"apps/web.yaml": manifest("one")})
     write_files(repo, {"apps/web.yaml": manifest("two")})
     commit_all(repo, "x")
-    c = charts(repo, base)
+    # A `chart` source is the chart repository's chart, never the directory `path` names.
+    code, out, err = analyze(repo, base)
+    assert code == 2, err
+    c = {f"{x['path']} [{x.get('environment')}]": x for x in json.loads(out)["charts"]}
     assert "charts/web [web]" not in c, list(c)
+    remote = c["https://charts.example/web [web]"]
+    assert remote["status"] == "render_error" and "could not be fetched" in remote["error"], remote
 
 
 def test_e2e_path_variants(tmp_path: Path) -> None:

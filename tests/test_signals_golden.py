@@ -9,6 +9,8 @@ Cases live in tests/golden/signals/<family>.yaml:
       values: {base: "...", head: "..."}        # optional values.yaml texts
       chart: {base: "...", head: "..."}         # optional extra Chart.yaml lines
       config: |                                 # optional .chartimpact.yml
+      files: {base: {path: text}, head: {...}}  # optional files beside the chart's own
+      environment: [values-prod.yaml]           # optional values files (chart paths) to render with
       expect:                                   # every signal, in report order
         - {type: ..., resource: Kind ns/name, importance: ..., changeType: ..., before: ..., after: ...}
 
@@ -27,6 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
+from chartimpact_bot.core.config import Environment
 from chartimpact_bot.core.config_file import load_config
 from chartimpact_bot.core.kubernetes.workloads import WORKLOAD_KINDS
 from chartimpact_bot.core.model import Signal
@@ -119,6 +122,7 @@ def _chart(root: Path, case: dict[str, Any], side: str) -> Path:
     }
     if case.get(side):
         files["templates/manifest.yaml"] = case[side]
+    files.update((case.get("files") or {}).get(side) or {})
     return write_files(root / side / "golden", files)
 
 
@@ -128,7 +132,12 @@ def test_golden_signals(case: dict[str, Any], tmp_path: Path, options: PipelineO
         missing = [k for k in REQUIRED if k not in item]
         assert not missing, f"expectation {item} lacks {missing}"
     config = load_config(case["config"]) if case.get("config") else None
-    report = diff_dirs(_chart(tmp_path, case, "base"), _chart(tmp_path, case, "head"), options, config)
+    environment = (
+        Environment(values=tuple(f"golden/{v}" for v in case["environment"])) if "environment" in case else None
+    )
+    report = diff_dirs(
+        _chart(tmp_path, case, "base"), _chart(tmp_path, case, "head"), options, config, environment=environment
+    )
     chart = only_chart(report)
     actual = [summarize(s) for s in chart.signals]
     projected = [{k: a[k] for k in e} for a, e in zip(actual, case["expect"], strict=False)]
@@ -150,8 +159,15 @@ def test_golden_signals(case: dict[str, Any], tmp_path: Path, options: PipelineO
         assert classified == case["changes"], yaml.safe_dump(classified, sort_keys=False)
 
 
+# Types a chart directory pair cannot show, and the test that shows each end to end instead.
+ELSEWHERE = {"chart.upgrade": "test_gitops_remote_charts.py"}  # needs a chart repository's chart
+
+
 def test_every_registered_type_has_a_golden_case() -> None:
     covered = {item["type"] for _, case in CASES for item in case["expect"]}
+    for type_, test_file in ELSEWHERE.items():
+        if f'"{type_}"' in (Path(__file__).parent / test_file).read_text():
+            covered.add(type_)
     missing = [d.type for d in detectors() if not any(t == d.type or t.startswith(d.type + ".") for t in covered)]
     assert missing == []
 

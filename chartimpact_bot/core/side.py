@@ -37,6 +37,9 @@ class ChartSide:
     # The chart's own values.yaml (by its Helm path), then the values files passed to Helm.
     values: tuple[ValuesSource, ...] = ()
     error: str | None = None
+    # Where the deployment manifest names this chart's version (repository file, line), for a
+    # chart taken from a chart repository: a version bump is pointed at there.
+    chart_ref: tuple[str, int] | None = None
     # `helm lint` errors; while lint still runs beside the rest of the analysis (the engine runs
     # it in a process of its own), `pending_lint` waits for them: read them with `linted()`.
     lint_errors: tuple[str, ...] = ()

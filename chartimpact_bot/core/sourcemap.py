@@ -244,6 +244,11 @@ def changed_values(base: tuple[ValuesSource, ...], head: tuple[ValuesSource, ...
     return out
 
 
+def placed_leaves(values: ValuesSource) -> list[ValuesLeaf]:
+    """Every leaf of a values source at its line of the repository file."""
+    return [_placed(leaf, values) for leaf in values_leaves(values.text)]
+
+
 def _placed(leaf: ValuesLeaf, values: ValuesSource) -> ValuesLeaf:
     """The leaf at its line of the repository file (values written inside another file)."""
     if values.pinned_line is not None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ..core.config import Environment
 from ..core.errors import SourceError
 from ..core.gitops.argocd import applications, environment
+from ..core.gitops.remote_chart import RemoteChart
 from .sources import ChartSource, FileEntry
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -29,13 +30,23 @@ CONFIG_FILE = ".chartimpact.yml"
 
 
 @dataclass(frozen=True, slots=True)
+class Deployed:
+    """How one side deploys a chart: the chart's directory in the repository, or the mount of a
+    chart repository's chart (`remote`), and the environment it is rendered with."""
+
+    chart_path: str
+    environment: Environment
+    remote: RemoteChart | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Deployment:
     """One Helm source of one Application on each side (None where it does not exist)."""
 
     key: tuple[str, str, int]  # (Application name, its file when the name is not unique, source index)
     chart_path: str
-    base: Environment | None
-    head: Environment | None
+    base: Deployed | None
+    head: Deployed | None
     # Missing on a side whose manifests were not all read (more than MAX_MANIFESTS): it may be
     # there, so it is not reported as added or removed.
     uncertain: bool = False
@@ -67,45 +78,54 @@ def deployments(base: ChartSource, head: ChartSource) -> list[Deployment]:
     found = []
     for key in keys:
         base_side, head_side = sides[0].get(key), sides[1].get(key)
-        chart_path = (head_side or base_side or ("", None))[0]
+        present = head_side or base_side
+        assert present is not None
         found.append(
             Deployment(
                 key=key,
-                chart_path=chart_path,
-                base=base_side[1] if base_side else None,
-                head=head_side[1] if head_side else None,
+                chart_path=present.chart_path,
+                base=base_side,
+                head=head_side,
                 uncertain=(base_side is None and cut[0]) or (head_side is None and cut[1]),
             )
         )
     return found
 
 
-def _local_sources(source: ChartSource) -> dict[tuple[str, str, int], tuple[str, Environment]]:
+def _local_sources(source: ChartSource) -> dict[tuple[str, str, int], Deployed]:
     """Keyed as Argo CD knows an Application, by its name (and the source's position): moving
     its manifest to another file is not a new deployment. Two Applications of one name (which
     Argo CD would refuse) are told apart by their files."""
     listing = source.list_files("")
     charts = {posixpath.dirname(p) for p in listing if posixpath.basename(p) == CHART_FILE}
-    found: list[tuple[str, str, int, str, Environment]] = []
+    found: list[tuple[str, str, int, Deployed]] = []
     for path, text in _read(source, manifest_candidates(listing)).items():
         if "argoproj.io" not in text:
             continue
         for app in applications(path, text):
             for index, helm in enumerate(app.sources):
-                if helm.path is not None and helm.chart is None and helm.path in charts:
-                    found.append((app.name, path, index, helm.path, environment(app, helm)))
-    counts = Counter((name, index) for name, _, index, _, _ in found)
+                if helm.remote is not None:
+                    deployed = Deployed(helm.remote.mount, environment(app, helm), helm.remote)
+                elif helm.path is not None and helm.chart is None and helm.path in charts:
+                    deployed = Deployed(helm.path, environment(app, helm))
+                else:
+                    continue
+                found.append((app.name, path, index, deployed))
+    counts = Counter((name, index) for name, _, index, _ in found)
     seen: Counter[tuple[str, str, int]] = Counter()
-    out: dict[tuple[str, str, int], tuple[str, Environment]] = {}
-    for name, path, index, chart_path, env in found:
+    out: dict[tuple[str, str, int], Deployed] = {}
+    for name, path, index, deployed in found:
         if counts[(name, index)] == 1:
-            out[(name, "", index)] = (chart_path, env)
+            out[(name, "", index)] = deployed
             continue
         # One name twice (Argo CD refuses it in one namespace): told apart by file and order,
         # and shown so, so that neither hides the other.
         seen[(name, path, index)] += 1
         where = f"{path}#{seen[(name, path, index)]}"
-        out[(name, where, index)] = (chart_path, dataclasses.replace(env, name=f"{env.name} ({where})"))
+        env = deployed.environment
+        out[(name, where, index)] = dataclasses.replace(
+            deployed, environment=dataclasses.replace(env, name=f"{env.name} ({where})")
+        )
     return out
 
 

@@ -14,20 +14,24 @@ from dataclasses import dataclass
 from ..core.chart import ChartInfo
 from ..core.config import AnalysisConfig, Environment, InlineValues
 from ..core.errors import AnalysisError, ChartError
+from ..core.gitops.remote_chart import RemoteChart
 from ..core.model import ChartReport, Revision
 from .charts import dependency_dirs, load_chart_info, survey_charts
-from .gitops import MAX_MANIFESTS, Deployment, deployments
+from .gitops import MAX_MANIFESTS, Deployed, Deployment, deployments
 from .sources import ChartSource, FileEntry
 
 
 @dataclass(frozen=True, slots=True)
 class ChartAt:
-    """A chart directory in a source, with its metadata as read (or why it could not be)."""
+    """A chart directory in a source, with its metadata as read (or why it could not be); or a
+    chart of a chart repository (`remote`), fetched when the side is rendered, whose values
+    files are read from `source`."""
 
     source: ChartSource
     path: str
     info: ChartInfo | None = None
     error: str | None = None
+    remote: RemoteChart | None = None
 
 
 def chart_at(source: ChartSource, path: str) -> ChartAt:
@@ -98,7 +102,7 @@ def plan_repository(
     targets: list[ChartTarget] = []
     skipped: list[ChartReport] = []
     deployed = deployments(base_source, head_source)
-    deployed_paths = {d.chart_path for d in deployed}
+    deployed_paths = {side.chart_path for d in deployed for side in (d.base, d.head) if side is not None}
     for path in sorted(base_charts.keys() | head_charts.keys()):
         if wanted is not None and path not in wanted:
             continue
@@ -146,17 +150,19 @@ def _deployment_target(
     config: AnalysisConfig,
 ) -> ChartTarget | ChartReport:
     """The target of one Application's chart: rendered with the base Application's values on
-    the base and the head's on the head; unchanged when neither the Application, nor its chart,
-    nor a values file it reads changed."""
-    base_charts, head_charts = charts
-    path = deployment.chart_path
-    display = path or "."
-    environment = deployment.head or deployment.base
-    assert environment is not None
-    base_at = _located(base_source, path, base_charts.get(path)) if deployment.base is not None else None
-    head_at = _located(head_source, path, head_charts.get(path)) if deployment.head is not None else None
-    known = [c for c in (head_charts.get(path), base_charts.get(path)) if isinstance(c, ChartInfo)]
+    the base and the head's on the head; unchanged when neither the Application, nor its chart
+    (its directory, or the version it takes from a chart repository), nor a values file it
+    reads changed."""
+    present = deployment.head or deployment.base
+    assert present is not None
+    environment = present.environment
+    base_at = _deployed_at(base_source, deployment.base, charts[0])
+    head_at = _deployed_at(head_source, deployment.head, charts[1])
+    display = present.remote.display if present.remote is not None else deployment.chart_path or "."
+    known = [c.info for c in (head_at, base_at) if c is not None and c.info is not None]
     name = known[0].name if known else posixpath.basename(display)
+    if present.remote is not None:
+        name = present.remote.name
     if not config.selects(display):
         return ChartReport(path=display, name=name, status="skipped", environment=environment.name)
     if deployment.uncertain:
@@ -170,22 +176,44 @@ def _deployment_target(
                 " Application was not among those read there",
             ),
         )
-    same_deployment = _rendered_alike(deployment.base, deployment.head)
-    if same_deployment and not is_affected(
-        base_source,
-        head_source,
-        base_at.info if base_at is not None else None,
-        head_at.info if head_at is not None else None,
-        environment,
-    ):
+    base_env = deployment.base.environment if deployment.base is not None else None
+    same_deployment = _rendered_alike(base_env, deployment.head.environment if deployment.head else None)
+    if same_deployment and _same_chart(base_source, head_source, deployment, (base_at, head_at), environment):
         return ChartReport(path=display, name=name, status="unchanged", environment=environment.name)
     return ChartTarget(
         display_path=display,
         base=base_at,
         head=head_at,
         environment=environment,
-        base_environment=None if same_deployment else deployment.base,
+        base_environment=None if same_deployment else base_env,
     )
+
+
+def _deployed_at(
+    source: ChartSource, deployed: Deployed | None, charts: Mapping[str, ChartInfo | ChartError]
+) -> ChartAt | None:
+    if deployed is None:
+        return None
+    if deployed.remote is not None:
+        return ChartAt(source, deployed.chart_path, remote=deployed.remote)
+    return _located(source, deployed.chart_path, charts.get(deployed.chart_path))
+
+
+def _same_chart(
+    base_source: ChartSource,
+    head_source: ChartSource,
+    deployment: Deployment,
+    sides: tuple[ChartAt | None, ChartAt | None],
+    environment: Environment,
+) -> bool:
+    """Whether both sides render the same chart with the same files: a remote chart at the same
+    repository, name and version, with the same values files of the repository."""
+    base_at, head_at = sides
+    if base_at is None or head_at is None:
+        return False
+    if base_at.remote is not None or head_at.remote is not None:
+        return base_at.remote == head_at.remote and not _values_changed(base_source, head_source, environment)
+    return not is_affected(base_source, head_source, base_at.info, head_at.info, environment)
 
 
 def _rendered_alike(base: Environment | None, head: Environment | None) -> bool:
@@ -227,6 +255,10 @@ def is_affected(
     for prefix in sorted(prefixes):
         if not _same_files(base_source.list_files(prefix), head_source.list_files(prefix)):
             return True
+    return _values_changed(base_source, head_source, environment)
+
+
+def _values_changed(base_source: ChartSource, head_source: ChartSource, environment: Environment) -> bool:
     for values_path in (*environment.values, *(path for _, path in environment.set_file_values)):
         if not _same_files(base_source.list_files(values_path), head_source.list_files(values_path)):
             return True

@@ -38,6 +38,7 @@ from .charts import materialize
 from .helm_tests import is_test_template, named_template, remove_test_templates
 from .options import PipelineOptions
 from .plan import ChartAt
+from .remote_chart_source import fetch_remote_chart
 from .render import Renderer, RenderRequest, ValuesFile
 from .sources import ChartSource
 
@@ -91,6 +92,12 @@ def _render(
         return None
     if deadline is not None and time.monotonic() >= deadline:
         return ChartSide(out_of_time=True)
+    remote = where.remote
+    remote_ref = (remote.manifest, remote.line) if remote is not None and remote.manifest else None
+    try:
+        where = resolved(where, options)
+    except AnalysisError as exc:
+        return ChartSide(error=str(exc), chart_ref=remote_ref)
     if where.info is None:
         return ChartSide(error=where.error or "the chart could not be read")
     source, chart = where.source, where.info
@@ -123,6 +130,7 @@ def _render(
             values=_values_sources(values, materialized),
             warnings=[*materialized.warnings, *warnings, *notes],
             timings=timings,
+            chart_ref=remote_ref,
         )
         request = _request(materialized, values, environment, options, deadline, literals=literals)
         lint = lint and options.renderer.lints
@@ -213,13 +221,27 @@ class LintJob:
         return self._errors
 
 
+def resolved(where: ChartAt, options: PipelineOptions) -> ChartAt:
+    """A remote chart fetched and mounted beside the repository; any other as it is."""
+    if where.remote is None:
+        return where
+    source, info = fetch_remote_chart(where.source, where.remote, options.fetcher)
+    return ChartAt(source, info.path, info=info)
+
+
 def lint_side(
     where: ChartAt, environment: Environment, options: PipelineOptions, deadline: float | None = None
 ) -> tuple[str, ...]:
     """`helm lint` errors of a side rendered without lint: the base, once the head turns out to
     have lint errors, since only those the base lacks are reported (`chart.render`). Nothing is
     rendered. A side that cannot be linted now has no errors, so the head's all count as new."""
-    if where.info is None or not options.renderer.lints:
+    if not options.renderer.lints:
+        return ()
+    try:
+        where = resolved(where, options)
+    except AnalysisError:
+        return ()
+    if where.info is None:
         return ()
     values, _warnings = _environment_values(where.source, environment)
     literals, _missing = file_literals(where.source, environment)

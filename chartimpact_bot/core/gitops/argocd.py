@@ -29,6 +29,7 @@ import yaml
 from ..config import Environment, InlineValues
 from ..documents import split_documents
 from ..yamlio import compose_untrusted, load_untrusted
+from .remote_chart import RemoteChart, chart_repository
 
 API_GROUP = "argoproj.io"
 MAX_LIST = 200  # value files, parameters or sources of one Application
@@ -50,6 +51,9 @@ class HelmSource:
     file_parameters: tuple[tuple[str, str], ...] = ()  # (name, repository path): `--set-file`
     release_name: str | None = None
     ignore_missing_value_files: bool = False
+    # A chart of an HTTP or OCI chart repository: its relative `valueFiles` are files of the
+    # chart (below the chart's mount), `$ref/…` ones files of this repository.
+    remote: RemoteChart | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +142,8 @@ def _helm_source(  # noqa: PLR0917 - one call site, every argument a different p
     if path is not None and path.startswith(".."):
         problems.append(f"source path '{source['path']}' leaves the repository")
         path = None
-    chart_dir = path or ""
+    remote = _remote(source, problems, at=(file, first_line + _line_of(node, (*where, "targetRevision"))))
+    chart_dir = remote.mount if remote is not None else path or ""
     value_files = []
     for entry in _strings(helm.get("valueFiles")):
         resolved = _value_file(entry, chart_dir, refs)
@@ -172,6 +177,28 @@ def _helm_source(  # noqa: PLR0917 - one call site, every argument a different p
         file_parameters=tuple(file_parameters),
         release_name=str(helm["releaseName"]) if isinstance(helm.get("releaseName"), str) else None,
         ignore_missing_value_files=helm.get("ignoreMissingValueFiles") is True,
+        remote=remote,
+    )
+
+
+def _remote(source: dict[str, Any], problems: list[str], *, at: tuple[str, int]) -> RemoteChart | None:
+    """The chart repository chart of a source (`chart` set), at its `targetRevision`: a version
+    or a constraint, as Argo CD takes it (`*` or none: the highest)."""
+    name, url = source.get("chart"), source.get("repoURL")
+    if not isinstance(name, str) or not name.strip():
+        return None
+    repository = chart_repository(url) if isinstance(url, str) else None
+    if repository is None or ("/" in name.strip("/") and not repository.startswith("oci://")):
+        problems.append(f"chart '{name[:100]}' is not in an HTTP or OCI chart repository: not analyzed")
+        return None
+    revision = source.get("targetRevision")
+    version = _scalar(revision).strip() if revision is not None and _scalar(revision).strip() else None
+    return RemoteChart(
+        repository,
+        name.strip().strip("/"),
+        None if version in (None, "*", "HEAD") else version,
+        manifest=at[0],
+        line=at[1],
     )
 
 

@@ -9,6 +9,7 @@ from ...kubernetes.paths import item
 from ..context import SignalContext
 from ..registry import Finding, chart_detector
 from .files import chart_file, line_of
+from .upgrade import distance_phrase
 
 
 @chart_detector("chart.dependency", "medium")
@@ -34,6 +35,8 @@ def dependency(ctx: SignalContext) -> Iterator[Finding]:
             message = f"Dependency '{name}' {after[0] or ''} added"
         else:
             message = f"Dependency '{name}' changed from {before[0]} to {after[0]}"
+            if before[0] and after[0]:
+                message += distance_phrase(str(before[0]), str(after[0]))
         yield Finding(
             description=message.replace("  ", " "),
             path=("dependencies", item(name=name)),

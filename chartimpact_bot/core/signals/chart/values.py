@@ -16,7 +16,7 @@ _INDEX_REFERENCE = re.compile(r"index\s+\$?\.Values((?:\s+\"[^\"]+\")+)")
 _WHOLE_VALUES = re.compile(r"\.Values(?![.\w])(?!\s+\")")
 
 
-def _read_paths(chart: MaterializedChart) -> tuple[set[tuple[str, ...]], bool]:
+def read_paths(chart: MaterializedChart) -> tuple[set[tuple[str, ...]], bool]:
     """Values paths the chart's own templates read, and whether one reads .Values whole."""
     paths: set[tuple[str, ...]] = set()
     whole = False
@@ -45,7 +45,7 @@ def values_unused(ctx: SignalContext) -> Iterator[Finding]:
     chart = ctx.head.chart
     if chart is None:
         return
-    reads, whole = _read_paths(chart)
+    reads, whole = read_paths(chart)
     if whole:
         return
     subcharts = {d.alias or d.name for d in chart.info.dependencies} | {"global"}
