@@ -29,10 +29,21 @@ import yaml
 from ..config import Environment, InlineValues
 from ..documents import split_documents
 from ..yamlio import compose_untrusted, load_untrusted
+from .manifest_values import (
+    MAX_LIST,
+    Placement,
+    as_dict,
+    clean,
+    dicts,
+    line_of,
+    object_values,
+    scalar,
+    strings,
+    text_values,
+)
 from .remote_chart import RemoteChart, chart_repository
 
 API_GROUP = "argoproj.io"
-MAX_LIST = 200  # value files, parameters or sources of one Application
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,15 +103,15 @@ def applications(file: str, text: str) -> Iterator[Application]:
 def _application(
     file: str, first_line: int, document: str, body: dict[str, Any], node: yaml.Node | None
 ) -> Application:
-    metadata = _dict(body.get("metadata"))
-    spec = _dict(body.get("spec"))
+    metadata = as_dict(body.get("metadata"))
+    spec = as_dict(body.get("spec"))
     problems: list[str] = []
     raw_sources = spec.get("sources")
     entries: list[tuple[dict[str, Any], tuple[str | int, ...]]]
     if isinstance(raw_sources, list) and raw_sources:
         entries = [(s, ("spec", "sources", i)) for i, s in enumerate(raw_sources[:MAX_LIST]) if isinstance(s, dict)]
     else:
-        entries = [(_dict(spec.get("source")), ("spec", "source"))]
+        entries = [(as_dict(spec.get("source")), ("spec", "source"))]
     # A `$ref` reads this repository only when its source is the same repository as the chart's.
     chart_repos = {_repo_id(s.get("repoURL")) for s, _ in entries if s.get("path") is not None or s.get("chart")}
     refs = {
@@ -112,11 +123,11 @@ def _application(
     for source, where in entries:
         if source.get("ref") is not None and source.get("path") is None and source.get("chart") is None:
             continue  # a values-only source: read through `$ref/…`
-        helm = _dict(source.get("helm"))
+        helm = as_dict(source.get("helm"))
         if not helm and source.get("chart") is None and not _looks_like_chart_dir(source):
             continue  # plain manifests or Kustomize: not a Helm source
         sources.append(_helm_source(file, first_line, document, source, helm, refs, node, where, problems))
-    destination = _dict(spec.get("destination"))
+    destination = as_dict(spec.get("destination"))
     return Application(
         name=str(metadata.get("name") or posixpath.basename(file)),
         file=file,
@@ -138,14 +149,14 @@ def _helm_source(  # noqa: PLR0917 - one call site, every argument a different p
     where: tuple[str | int, ...],
     problems: list[str],
 ) -> HelmSource:
-    path = _clean(str(source["path"])) if isinstance(source.get("path"), str) else None
+    path = clean(str(source["path"])) if isinstance(source.get("path"), str) else None
     if path is not None and path.startswith(".."):
         problems.append(f"source path '{source['path']}' leaves the repository")
         path = None
-    remote = _remote(source, problems, at=(file, first_line + _line_of(node, (*where, "targetRevision"))))
+    remote = _remote(source, problems, at=(file, first_line + line_of(node, (*where, "targetRevision"))))
     chart_dir = remote.mount if remote is not None else path or ""
     value_files = []
-    for entry in _strings(helm.get("valueFiles")):
+    for entry in strings(helm.get("valueFiles")):
         resolved = _value_file(entry, chart_dir, refs)
         if resolved is None:
             problems.append(f"values file '{entry[:200]}' is outside the repository or names an unknown source")
@@ -154,14 +165,14 @@ def _helm_source(  # noqa: PLR0917 - one call site, every argument a different p
     inline = _inline(file, first_line, helm, node=node, where=(*where, "helm"), document=document)
     set_values: list[str] = []
     set_strings: list[str] = []
-    for parameter in _dicts(helm.get("parameters")):
+    for parameter in dicts(helm.get("parameters")):
         name, value = parameter.get("name"), parameter.get("value")
         if not isinstance(name, str) or not name:
             continue
-        expression = f"{name}={_set_value('' if value is None else _scalar(value))}"
+        expression = f"{name}={_set_value('' if value is None else scalar(value))}"
         (set_strings if parameter.get("forceString") is True else set_values).append(expression)
     file_parameters = []
-    for parameter in _dicts(helm.get("fileParameters")):
+    for parameter in dicts(helm.get("fileParameters")):
         name, target = parameter.get("name"), parameter.get("path")
         if isinstance(name, str) and isinstance(target, str) and (resolved := _value_file(target, chart_dir, refs)):
             file_parameters.append((name, resolved))
@@ -192,7 +203,7 @@ def _remote(source: dict[str, Any], problems: list[str], *, at: tuple[str, int])
         problems.append(f"chart '{name[:100]}' is not in an HTTP or OCI chart repository: not analyzed")
         return None
     revision = source.get("targetRevision")
-    version = _scalar(revision).strip() if revision is not None and _scalar(revision).strip() else None
+    version = scalar(revision).strip() if revision is not None and scalar(revision).strip() else None
     return RemoteChart(
         repository,
         name.strip().strip("/"),
@@ -214,82 +225,12 @@ def _inline(
     """`valuesObject` when it is set, else `values`, as YAML text whose lines are the
     manifest's own (so a values line found by the analysis is a line of the manifest)."""
     name = f"{file} (Application values)"
+    at = Placement(file, first_line, document, node)
     if isinstance(helm.get("valuesObject"), dict):
-        value_node = _node_at(node, (*where, "valuesObject"))
-        if value_node is not None:
-            text = _source_text(document, value_node)
-            # Only text that reads back as the very same values keeps the manifest's lines (an
-            # alias to an anchor outside it, say, does not): else the values as loaded.
-            if _reads_as(text, helm["valuesObject"]):
-                return InlineValues(name, text, file, first_line + value_node.start_mark.line)
-        text = yaml.safe_dump(helm["valuesObject"], sort_keys=False, allow_unicode=True)
-        return InlineValues(name, text, file, first_line + _line_of(node, (*where, "valuesObject")))
+        return object_values(name, at, (*where, "valuesObject"), helm["valuesObject"])
     if isinstance(helm.get("values"), str) and helm["values"].strip():
-        value_node = _node_at(node, (*where, "values"))
-        if isinstance(value_node, yaml.ScalarNode) and value_node.style in ("|", ">"):
-            # A block scalar's text starts on the line after its key, line for line.
-            return InlineValues(name, helm["values"], file, first_line + value_node.start_mark.line + 1)
-        # A quoted string is not line for line: every value it sets is located at its key's line.
-        return InlineValues(name, helm["values"], file, first_line + _line_of(node, (*where, "values")), pinned=True)
+        return text_values(name, at, (*where, "values"), helm["values"])
     return None
-
-
-def _reads_as(text: str, expected: Any) -> bool:
-    try:
-        return bool(load_untrusted(text) == expected)
-    except (yaml.YAMLError, ValueError):
-        return False
-
-
-def _node_at(node: yaml.Node | None, path: tuple[str | int, ...]) -> yaml.Node | None:
-    for step in path:
-        if isinstance(node, yaml.MappingNode) and isinstance(step, str):
-            node = next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == step), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-            node = node.value[step]
-        else:
-            return None
-    return node
-
-
-def _source_text(document: str, node: yaml.Node) -> str:
-    """The manifest's text of a node, one line per line, cut at the node's first column. A block
-    mapping ends where the next key starts: that line is not the node's."""
-    lines = document.splitlines()
-    start, end = node.start_mark, node.end_mark
-    if start.line == end.line:
-        return lines[start.line][start.column : end.column] if start.line < len(lines) else ""
-    last = (
-        end.line
-        if end.column > 0 and lines[end.line : end.line + 1] and lines[end.line][: end.column].strip()
-        else end.line - 1
-    )
-    chosen = lines[start.line : last + 1]
-    if not chosen:
-        return ""
-    first = chosen[0][start.column :]
-    if isinstance(node, yaml.MappingNode) and node.flow_style:
-        tail = [*chosen[1:-1], chosen[-1][: end.column]] if last == end.line and len(chosen) > 1 else chosen[1:]
-        return "\n".join([first, *tail]) + "\n"
-    column = start.column
-    return "\n".join([first, *(line[column:] if not line[:column].strip() else line for line in chosen[1:])]) + "\n"
-
-
-def _line_of(node: yaml.Node | None, path: tuple[str | int, ...]) -> int:
-    """The 0-based line, within its document, of the key at `path` (0 when not found)."""
-    line = 0
-    for step in path:
-        if isinstance(node, yaml.MappingNode) and isinstance(step, str):
-            match = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == step), None)
-            if match is None:
-                return line
-            line, node = match[0].start_mark.line, match[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-            node = node.value[step]
-            line = node.start_mark.line
-        else:
-            return line
-    return line
 
 
 def _value_file(entry: str, chart_dir: str, refs: dict[str, str]) -> str | None:
@@ -300,11 +241,11 @@ def _value_file(entry: str, chart_dir: str, refs: dict[str, str]) -> str | None:
         ref, _, rest = entry[1:].partition("/")
         if ref not in refs:
             return None
-        resolved = _clean(posixpath.join(refs[ref], rest))
+        resolved = clean(posixpath.join(refs[ref], rest))
     elif entry.startswith("/"):
-        resolved = _clean(entry)
+        resolved = clean(entry)
     else:
-        resolved = _clean(posixpath.join(chart_dir, entry))
+        resolved = clean(posixpath.join(chart_dir, entry))
     return None if resolved.startswith("..") or not resolved or resolved == "." else resolved
 
 
@@ -321,12 +262,7 @@ def _repo_id(url: Any) -> str:
 def _root(source: dict[str, Any]) -> str:
     """A values source's root in this repository (a `ref` source may also name a path)."""
     path = source.get("path")
-    return _clean(path) if isinstance(path, str) else ""
-
-
-def _clean(path: str) -> str:
-    cleaned = posixpath.normpath(path.strip().lstrip("/")) if path.strip().lstrip("/") else ""
-    return "" if cleaned == "." else cleaned
+    return clean(path) if isinstance(path, str) else ""
 
 
 def _looks_like_chart_dir(source: dict[str, Any]) -> bool:
@@ -341,24 +277,6 @@ def _set_value(value: str) -> str:
     if value.startswith("{") and value.endswith("}"):
         return value
     return re.sub(r"(?<!\\),", r"\\,", value)
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value[:MAX_LIST] if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _strings(value: Any) -> list[str]:
-    return [v for v in value[:MAX_LIST] if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def environment(application: Application, source: HelmSource) -> Environment:
