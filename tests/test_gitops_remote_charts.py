@@ -261,3 +261,45 @@ def test_a_local_chart_that_stops_reading_a_value_an_environment_sets(tmp_path: 
     assert (stale["source"]["file"], stale["source"]["line"]) == ("charts/web/values-prod.yaml", 3), stale
     # The chart is the repository's own: its version is no upgrade to report.
     assert not [s for s in chart["signals"] if s["type"] == "chart.upgrade"]
+
+
+def flux_release(url: str, version: str) -> str:
+    return f"""\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {{name: charts, namespace: flux-system}}
+spec: {{url: {url}}}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {{name: web, namespace: shop}}
+spec:
+  chart:
+    spec:
+      chart: web
+      version: {version}
+      sourceRef: {{kind: HelmRepository, name: charts, namespace: flux-system}}
+  values:
+    replicas: 3
+    legacyPort: 8080
+"""
+
+
+def test_a_flux_helm_release_version_bump_is_rendered_at_both_versions(tmp_path: Path, chart_repository: str) -> None:
+    url = chart_repository
+    code, report, err = analyze(
+        tmp_path, {"flux/web.yaml": flux_release(url, "1.0.0")}, {"flux/web.yaml": flux_release(url, "2.0.0")}
+    )
+    assert code == 1, err
+    (chart,) = report["charts"]
+    assert (chart["path"], chart["environment"]) == (f"{url}/web", "shop/web")
+    by_type = {s["type"]: s for s in chart["signals"]}
+    assert (by_type["chart.upgrade"]["source"]["file"], by_type["chart.upgrade"]["source"]["line"]) == (
+        "flux/web.yaml",
+        13,
+    )
+    assert (by_type["chart.values.stale"]["source"]["file"], by_type["chart.values.stale"]["source"]["line"]) == (
+        "flux/web.yaml",
+        17,
+    )
+    assert "security.context.privileged" in by_type

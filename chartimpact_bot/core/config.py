@@ -55,6 +55,9 @@ class Environment:
     # What the deployment manifest gets wrong that the analysis cannot follow (a values file
     # outside the repository…): shown as warnings of the chart.
     notes: tuple[str, ...] = ()
+    # The values files replace the chart's own values.yaml instead of adding to it (a Flux
+    # chart's `valuesFiles`): the chart's defaults count only when listed among them.
+    chart_values_replaced: bool = False
     namespace: str = "default"
     kube_version: str | None = None
     api_versions: tuple[str, ...] = ()

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from ..core.config import Environment
 from ..core.errors import SourceError
 from ..core.gitops.argocd import applications, environment
+from ..core.gitops.flux import HELM_GROUP as FLUX_GROUP
+from ..core.gitops.flux import releases
 from ..core.gitops.remote_chart import RemoteChart
 from .sources import ChartSource, FileEntry
 
@@ -99,7 +101,8 @@ def _local_sources(source: ChartSource) -> dict[tuple[str, str, int], Deployed]:
     listing = source.list_files("")
     charts = {posixpath.dirname(p) for p in listing if posixpath.basename(p) == CHART_FILE}
     found: list[tuple[str, str, int, Deployed]] = []
-    for path, text in _read(source, manifest_candidates(listing)).items():
+    texts = _read(source, manifest_candidates(listing))
+    for path, text in texts.items():
         if "argoproj.io" not in text:
             continue
         for app in applications(path, text):
@@ -111,6 +114,7 @@ def _local_sources(source: ChartSource) -> dict[tuple[str, str, int], Deployed]:
                 else:
                     continue
                 found.append((app.name, path, index, deployed))
+    found += _flux_releases(texts, charts)
     counts = Counter((name, index) for name, _, index, _ in found)
     seen: Counter[tuple[str, str, int]] = Counter()
     out: dict[tuple[str, str, int], Deployed] = {}
@@ -127,6 +131,22 @@ def _local_sources(source: ChartSource) -> dict[tuple[str, str, int], Deployed]:
             deployed, environment=dataclasses.replace(env, name=f"{env.name} ({where})")
         )
     return out
+
+
+def _flux_releases(texts: Mapping[str, str], charts: set[str]) -> list[tuple[str, str, int, Deployed]]:
+    """Flux HelmReleases, keyed apart from Applications (`HelmRelease ns/name`)."""
+    if not any(FLUX_GROUP in text for text in texts.values()):
+        return []
+    found = []
+    for release in releases(texts):
+        if release.remote is not None:
+            deployed = Deployed(release.remote.mount, release.environment, release.remote)
+        elif release.chart_path is not None and release.chart_path in charts:
+            deployed = Deployed(release.chart_path, release.environment)
+        else:
+            continue
+        found.append((f"HelmRelease {release.environment.name}", release.file, 0, deployed))
+    return found
 
 
 def _read(source: ChartSource, paths: list[str]) -> dict[str, str]:

@@ -122,6 +122,7 @@ def _render(
         start = time.perf_counter()
         try:
             materialized = materialize(source, chart, workdir, fetcher=options.fetcher)
+            _replace_chart_values(materialized, environment)
         except AnalysisError as exc:
             return ChartSide(error=str(exc), values=_values_sources(values, None))
         timings["materialize"] = time.perf_counter() - start
@@ -221,6 +222,14 @@ class LintJob:
         return self._errors
 
 
+def _replace_chart_values(chart: MaterializedChart, environment: Environment) -> None:
+    """Values files that replace the chart's values.yaml (Flux's `valuesFiles`): Helm gets an
+    empty one, then the files (which list the chart's own when it still counts)."""
+    if environment.chart_values_replaced:
+        (chart.directory / "values.yaml").write_bytes(b"{}\n")
+        chart.files[f"{chart.info.name}/values.yaml"] = b"{}\n"
+
+
 def resolved(where: ChartAt, options: PipelineOptions) -> ChartAt:
     """A remote chart fetched and mounted beside the repository; any other as it is."""
     if where.remote is None:
@@ -249,6 +258,7 @@ def lint_side(
     workdir = Path(tempfile.mkdtemp(prefix="chartimpact-"))
     try:
         materialized = materialize(where.source, where.info, workdir, fetcher=options.fetcher)
+        _replace_chart_values(materialized, environment)
     except AnalysisError as exc:
         shutil.rmtree(workdir, ignore_errors=True)
         log.warning("the base of %s could not be linted: %s", where.info.name, _scrubbed(str(exc)))

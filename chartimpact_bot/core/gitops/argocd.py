@@ -40,8 +40,9 @@ from .manifest_values import (
     scalar,
     strings,
     text_values,
+    within,
 )
-from .remote_chart import RemoteChart, chart_repository
+from .remote_chart import MOUNT_ROOT, RemoteChart, chart_repository
 
 API_GROUP = "argoproj.io"
 
@@ -246,6 +247,8 @@ def _value_file(entry: str, chart_dir: str, refs: dict[str, str]) -> str | None:
         resolved = clean(entry)
     else:
         resolved = clean(posixpath.join(chart_dir, entry))
+        if chart_dir.startswith(MOUNT_ROOT + "/") and not within(resolved, chart_dir):
+            return None  # a chart repository's chart has only its own files
     return None if resolved.startswith("..") or not resolved or resolved == "." else resolved
 
 

@@ -128,3 +128,8 @@ def dicts(value: Any) -> list[dict[str, Any]]:
 
 def strings(value: Any) -> list[str]:
     return [v for v in value[:MAX_LIST] if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def within(path: str, directory: str) -> bool:
+    """Whether a clean repository path is `directory` or below it ("" is the root)."""
+    return not directory or path == directory or path.startswith(directory + "/")
