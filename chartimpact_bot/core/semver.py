@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from functools import total_ordering
 
 _VERSION = re.compile(
-    r"^v?(?P<major>0|[1-9]\d*)(?:\.(?P<minor>0|[1-9]\d*))?(?:\.(?P<patch>0|[1-9]\d*))?"
+    r"^v?(?P<major>0|[1-9]\d{0,17})(?:\.(?P<minor>0|[1-9]\d{0,17}))?(?:\.(?P<patch>0|[1-9]\d{0,17}))?"
     r"(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+(?P<build>[0-9A-Za-z.-]+))?$"
 )
 _PARTIAL = re.compile(
-    r"^v?(?P<major>\d+|[xX*])(?:\.(?P<minor>\d+|[xX*]))?(?:\.(?P<patch>\d+|[xX*]))?"
+    r"^v?(?P<major>\d{1,18}|[xX*])(?:\.(?P<minor>\d{1,18}|[xX*]))?(?:\.(?P<patch>\d{1,18}|[xX*]))?"
     r"(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$"
 )
 _TERM = re.compile(r"^(?P<op>!=|>=|=>|<=|=<|>|<|=|~>|~|\^)?\s*(?P<version>\S+)$")
@@ -61,7 +61,9 @@ class Version:
 
 
 def _prerelease(text: str) -> tuple[str | int, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in text.split("."))
+    # Long digit strings stay text: a number of thousands of digits is no version (and Python
+    # refuses to convert one), whoever wrote it.
+    return tuple(int(p) if p.isdigit() and len(p) <= 18 else p for p in text.split("."))
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,12 +113,17 @@ def _application(
         entries = [(s, ("spec", "sources", i)) for i, s in enumerate(raw_sources[:MAX_LIST]) if isinstance(s, dict)]
     else:
         entries = [(as_dict(spec.get("source")), ("spec", "source"))]
-    # A `$ref` reads this repository only when its source is the same repository as the chart's.
-    chart_repos = {_repo_id(s.get("repoURL")) for s, _ in entries if s.get("path") is not None or s.get("chart")}
+    # A `$ref` reads this repository only when its source is the same git repository as a chart
+    # read from this repository (`path`); an Application whose charts all come from chart
+    # repositories reads its values from a git repository taken to be this one, as a `path`
+    # chart's repository is.
+    git_charts = {_repo_id(s.get("repoURL")) for s, _ in entries if s.get("path") is not None and not s.get("chart")}
     refs = {
         str(s["ref"]): _root(s)
         for s, _ in entries
-        if isinstance(s.get("ref"), str) and _repo_id(s.get("repoURL")) in chart_repos
+        if isinstance(s.get("ref"), str)
+        and not s.get("chart")
+        and (_repo_id(s.get("repoURL")) in git_charts or not git_charts)
     }
     sources = []
     for source, where in entries:
@@ -244,6 +249,8 @@ def _value_file(entry: str, chart_dir: str, refs: dict[str, str]) -> str | None:
             return None
         resolved = clean(posixpath.join(refs[ref], rest))
     elif entry.startswith("/"):
+        if chart_dir.startswith(MOUNT_ROOT + "/"):
+            return None  # a chart repository's chart has only its own files
         resolved = clean(entry)
     else:
         resolved = clean(posixpath.join(chart_dir, entry))

@@ -28,8 +28,7 @@ class RemoteChart:
     @property
     def display(self) -> str:
         """How reports name the chart: its repository and name, without any credentials."""
-        url = re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", self.repository.strip(), flags=re.IGNORECASE)
-        return f"{url.rstrip('/')}/{self.name}"
+        return f"{public_url(self.repository).rstrip('/')}/{self.name}"
 
     @property
     def mount(self) -> str:
@@ -52,3 +51,17 @@ def chart_repository(url: str) -> str | None:
     if text.startswith("git@") or text.endswith(".git") or not re.match(r"^[A-Za-z0-9.-]+(:\d+)?/", text):
         return None
     return f"oci://{text}"
+
+
+def public_url(url: str) -> str:
+    """A repository URL as a report may show it: scheme, host, port and path only. User names,
+    passwords (which may hold `@` themselves), query strings and fragments are left out: a token
+    is as often in the query as in the user part."""
+    text = url.strip()
+    scheme, found, rest = text.partition("://")
+    if not found:
+        return text.split("?", 1)[0].split("#", 1)[0].rsplit("@", 1)[-1]
+    # The last `@` ends the user part, whatever it holds (`/` and `@` in a password included);
+    # a chart repository's path with an `@` in it is shown shortened, never a password.
+    rest = rest.split("#", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{rest}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from ...gitops.remote_chart import MOUNT_ROOT
 from ..context import SignalContext
 from ..registry import Finding, chart_detector
 from .files import chart_file
@@ -40,6 +41,15 @@ def error_location(ctx: SignalContext, error: str) -> tuple[str, int | None]:
     return chart.source_file(helm_path), line
 
 
+def in_repository(ctx: SignalContext, location: tuple[str, int | None]) -> tuple[str, int | None]:
+    """A location in a chart taken from a chart repository is no file of the repository: the
+    line of the deployment manifest that names the chart's version stands for it."""
+    reference = ctx.head.chart_ref
+    if reference is not None and (ctx.head.chart is None or location[0].startswith(MOUNT_ROOT + "/")):
+        return reference
+    return location
+
+
 def _lint_location(ctx: SignalContext, error: str) -> tuple[str, int | None]:
     """Lint names files relative to the chart (`templates/x.yaml: …`), and no line."""
     chart = ctx.head.chart
@@ -66,7 +76,7 @@ def render(ctx: SignalContext) -> Iterator[Finding]:
                     after=error,
                     subject=(None, error),
                     about=ctx.chart_resource(),
-                    source=_lint_location(ctx, error),
+                    source=in_repository(ctx, _lint_location(ctx, error)),
                 )
         return
     if ctx.base.error is not None:
@@ -76,5 +86,5 @@ def render(ctx: SignalContext) -> Iterator[Finding]:
         after=ctx.head.error,
         subject=(ctx.base, ctx.head),
         about=ctx.chart_resource(),
-        source=error_location(ctx, ctx.head.error),
+        source=in_repository(ctx, error_location(ctx, ctx.head.error)),
     )

@@ -11,16 +11,18 @@ from typing import Any
 
 import yaml
 
+from ...gitops.remote_chart import MOUNT_ROOT
 from ...model import ResourceDiff
 from ...semver import Version
 from ...side import ChartSide, ValuesSource
-from ...sourcemap import placed_leaves, values_leaves
-from ...yamlio import load_untrusted
+from ...sourcemap import placed_leaves
+from ...yamlio import VALUES_LIMITS, load_untrusted
 from ..context import SignalContext
 from ..registry import Finding, chart_detector
 from .files import chart_file
 from .values import read_paths
 
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 MAX_NOTES = 5
 MAX_NOTE_CHARS = 160
 CHANGES_ANNOTATION = "artifacthub.io/changes"
@@ -55,7 +57,8 @@ def upgrade(ctx: SignalContext) -> Iterator[Finding]:
         before=base.version,
         after=head.version,
         subject=(base.version, head.version),
-        importance="medium" if distance in ("major", "downgrade") and not routine else None,
+        # A major version may ask for steps no diff shows (migrations), routine render or not.
+        importance="medium" if distance in ("major", "downgrade") else None,
         source=ctx.head.chart_ref,
         about=ctx.chart_resource(),
     )
@@ -74,10 +77,10 @@ def values_stale(ctx: SignalContext) -> Iterator[Finding]:
     base_chart, head_chart = ctx.base.chart, ctx.head.chart
     if base_chart is None or head_chart is None:
         return
-    head_reads, head_whole = read_paths(head_chart)
+    head_reads, head_whole = read_paths(head_chart, every_file=True)
     if head_whole:
         return
-    base_known = _known_paths(ctx.base, read_paths(base_chart)[0])
+    base_known = _known_paths(ctx.base, read_paths(base_chart, every_file=True)[0])
     head_known = _known_paths(ctx.head, head_reads)
     if base_known == head_known:
         return
@@ -85,18 +88,18 @@ def values_stale(ctx: SignalContext) -> Iterator[Finding]:
     own = f"{head_chart.info.name}/values.yaml"
     seen: set[tuple[str, ...]] = set()
     for values in ctx.head.values:
-        if values.key == own:
-            continue
+        if values.key == own or values.path.startswith(MOUNT_ROOT + "/"):
+            continue  # the chart's own files: not what the repository sets
         for leaf in placed_leaves(values):
             keys = tuple(k for k in leaf.path if not k.isdigit())
-            if not keys or keys[0] in subcharts or keys in seen:
-                continue
+            if not keys or keys[0] in subcharts or keys in seen or leaf.value in _NULLS:
+                continue  # a null unsets a key: nothing is set that could go unread
             if _known(keys, base_known) and not _known(keys, head_known):
                 seen.add(keys)
-                yield _stale(ctx, values, keys, leaf.line, leaf.value)
+                yield _stale(ctx, values, keys, leaf.line)
 
 
-def _stale(ctx: SignalContext, values: ValuesSource, keys: tuple[str, ...], line: int, value: str) -> Finding:
+def _stale(ctx: SignalContext, values: ValuesSource, keys: tuple[str, ...], line: int) -> Finding:
     base, head = ctx.base.info, ctx.head.info
     assert base is not None
     assert head is not None
@@ -108,8 +111,8 @@ def _stale(ctx: SignalContext, values: ValuesSource, keys: tuple[str, ...], line
             " it is not in its values.yaml or schema, and no template reads it"
         ),
         path=("values", *keys),
-        before=ctx.shown_value(keys, value),
-        after=ctx.shown_value(keys, value),
+        # The value is not shown: the base chart may have put it anywhere, a Secret included,
+        # and the key is what the signal is about.
         subject=("read", None),  # what is removed is the chart's reading of it
         source=(values.path, line),
         about=ctx.chart_resource(),
@@ -123,11 +126,29 @@ def _known_paths(side: ChartSide, reads: set[tuple[str, ...]]) -> frozenset[tupl
     assert chart is not None
     known: set[tuple[str, ...]] = set(reads)
     defaults = chart.files.get(f"{chart.info.name}/values.yaml", b"").decode("utf-8", "replace")
-    for leaf in values_leaves(defaults):
-        keys = tuple(k for k in leaf.path if not k.isdigit())
-        known.update(keys[:n] for n in range(1, len(keys) + 1))
+    known.update(_key_paths(defaults))
     known.update(_schema_paths(chart.files.get(f"{chart.info.name}/values.schema.json", b"")))
     return frozenset(known)
+
+
+def _key_paths(text: str, *, limit: int = 100_000) -> set[tuple[str, ...]]:
+    """Every key path of a values file, maps and lists included however empty (`extra: {}`
+    takes keys of any name; a list's items count at the list's own path)."""
+    try:
+        root = load_untrusted(text, VALUES_LIMITS) if text else None
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return set()
+    found: set[tuple[str, ...]] = set()
+    pending: list[tuple[tuple[str, ...], Any]] = [((), root)]
+    while pending and len(found) < limit:
+        path, node = pending.pop()
+        if isinstance(node, dict):
+            for key, below in node.items():
+                found.add((*path, str(key)))
+                pending.append(((*path, str(key)), below))
+        elif isinstance(node, list):
+            pending.extend((path, item) for item in node)
+    return found
 
 
 def _known(keys: tuple[str, ...], known: frozenset[tuple[str, ...]]) -> bool:
@@ -169,6 +190,8 @@ def semver_distance(before: str, after: str) -> str | None:
     old, new = Version.parse(before), Version.parse(after)
     if old is None or new is None:
         return None
+    if new == old:
+        return None  # the same release (`v1.0.0` and `1.0.0`, or build metadata only)
     if new < old:
         return "downgrade"
     if new.major != old.major:
@@ -223,6 +246,8 @@ def is_routine(diffs: tuple[ResourceDiff, ...]) -> bool:
                 return False
             if tokens and tokens[-1] in _ROUTINE_LAST:
                 continue
+            if any(t.startswith("helm.sh/hook") for t in tokens):
+                return False  # when Helm runs a hook is no label
             if any(t in ("labels", "annotations") for t in tokens):
                 continue
             return False

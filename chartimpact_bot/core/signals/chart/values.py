@@ -12,24 +12,31 @@ from ..registry import Finding, chart_detector
 
 _VALUES_REFERENCE = re.compile(r"\.Values((?:\.[A-Za-z0-9_-]+)+)")
 _INDEX_REFERENCE = re.compile(r"index\s+\$?\.Values((?:\s+\"[^\"]+\")+)")
+_GET_REFERENCE = re.compile(r"get\s+\$?\.Values\s+\"([^\"]+)\"")
 # A use of .Values as a whole (toYaml .Values, passing it to a helper): every key may matter.
 _WHOLE_VALUES = re.compile(r"\.Values(?![.\w])(?!\s+\")")
 
 
-def read_paths(chart: MaterializedChart) -> tuple[set[tuple[str, ...]], bool]:
-    """Values paths the chart's own templates read, and whether one reads .Values whole."""
+def read_paths(chart: MaterializedChart, *, every_file: bool = False) -> tuple[set[tuple[str, ...]], bool]:
+    """Values paths the chart's own templates read, and whether one reads .Values whole.
+    `every_file`: in any file of the chart, not only its templates (a file rendered with
+    `tpl (.Files.Get …)` reads values too)."""
     paths: set[tuple[str, ...]] = set()
     whole = False
-    prefix = f"{chart.info.name}/templates/"
+    prefix = f"{chart.info.name}/" if every_file else f"{chart.info.name}/templates/"
     for helm_path, content in chart.files.items():
-        if not helm_path.startswith(prefix):
+        if not helm_path.startswith(prefix) or helm_path.endswith((".tgz", ".tar.gz")):
             continue
         text = content.decode("utf-8", "replace")
         for match in _VALUES_REFERENCE.finditer(text):
             paths.add(tuple(match.group(1).strip(".").split(".")))
         for match in _INDEX_REFERENCE.finditer(text):
             paths.add(tuple(re.findall(r'"([^"]+)"', match.group(1))))
-        if _WHOLE_VALUES.search(text.replace("index .Values", "").replace("index $.Values", "")):
+        for match in _GET_REFERENCE.finditer(text):
+            paths.add((match.group(1),))
+        if _WHOLE_VALUES.search(
+            _GET_REFERENCE.sub("", text).replace("index .Values", "").replace("index $.Values", "")
+        ):
             whole = True
     return paths, whole
 
