@@ -14,6 +14,7 @@ not fail the side: it is rendered again without its test templates, with a warni
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -29,6 +30,7 @@ from ..core.chart import MaterializedChart
 from ..core.config import AnalysisConfig, Environment
 from ..core.documents import RenderedChart
 from ..core.errors import AnalysisError, BudgetExhausted, RenderError, RenderOutOfMemory, brief
+from ..core.gitops.remote_chart import RemoteChart
 from ..core.manifests import parse_rendered
 from ..core.normalize import normalize_side
 from ..core.secret_values import given_secrets, literal_pattern
@@ -40,7 +42,7 @@ from .options import PipelineOptions
 from .plan import ChartAt
 from .remote_chart_source import fetch_remote_chart
 from .render import Renderer, RenderRequest, ValuesFile
-from .sources import ChartSource
+from .sources import ChartSource, under
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +125,8 @@ def _render(
         try:
             materialized = materialize(source, chart, workdir, fetcher=options.fetcher)
             _replace_chart_values(materialized, environment)
+            if remote is not None:
+                _name_by_repository(materialized, remote)
         except AnalysisError as exc:
             return ChartSide(error=str(exc), values=_values_sources(values, None))
         timings["materialize"] = time.perf_counter() - start
@@ -220,6 +224,18 @@ class LintJob:
     def result(self) -> tuple[str, ...]:
         self._thread.join()
         return self._errors
+
+
+def _name_by_repository(chart: MaterializedChart, remote: RemoteChart) -> None:
+    """A chart repository's chart's files are named by its repository and name in reports
+    (`https://charts.example.com/web/templates/x.yaml:7`), not by where they were mounted: they
+    are no files of the repository, and nothing annotates them."""
+    chart.origins = [
+        dataclasses.replace(o, source_path=remote.display + o.source_path[len(remote.mount) :])
+        if under(o.source_path, remote.mount)
+        else o
+        for o in chart.origins
+    ]
 
 
 def _replace_chart_values(chart: MaterializedChart, environment: Environment) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ...gitops.remote_chart import MOUNT_ROOT
 from ..context import SignalContext
 from ..registry import Finding, chart_detector
 from .files import chart_file
@@ -44,10 +43,7 @@ def error_location(ctx: SignalContext, error: str) -> tuple[str, int | None]:
 def in_repository(ctx: SignalContext, location: tuple[str, int | None]) -> tuple[str, int | None]:
     """A location in a chart taken from a chart repository is no file of the repository: the
     line of the deployment manifest that names the chart's version stands for it."""
-    reference = ctx.head.chart_ref
-    if reference is not None and (ctx.head.chart is None or location[0].startswith(MOUNT_ROOT + "/")):
-        return reference
-    return location
+    return ctx.head.chart_ref or location
 
 
 def _lint_location(ctx: SignalContext, error: str) -> tuple[str, int | None]:
