@@ -13,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from ..core.config import Environment
 from ..core.errors import SourceError
-from ..core.gitops.argocd import applications, environment
+from ..core.gitops.applicationset import ApplicationSet, application_sets, generate, match_pattern
+from ..core.gitops.argocd import Application, applications, environment
 from ..core.gitops.flux import HELM_GROUP as FLUX_GROUP
 from ..core.gitops.flux import releases
 from ..core.gitops.remote_chart import RemoteChart
@@ -105,7 +106,8 @@ def _local_sources(source: ChartSource) -> dict[tuple[str, str, int], Deployed]:
     for path, text in texts.items():
         if "argoproj.io" not in text:
             continue
-        for app in applications(path, text):
+        generated = [app for appset in application_sets(path, text) for app in _generated(source, appset, listing)]
+        for app in [*applications(path, text), *generated]:
             for index, helm in enumerate(app.sources):
                 if helm.remote is not None:
                     deployed = Deployed(helm.remote.mount, environment(app, helm), helm.remote)
@@ -131,6 +133,27 @@ def _local_sources(source: ChartSource) -> dict[tuple[str, str, int], Deployed]:
             deployed, environment=dataclasses.replace(env, name=f"{env.name} ({where})")
         )
     return out
+
+
+def _generated(source: ChartSource, appset: ApplicationSet, listing: Mapping[str, FileEntry]) -> list[Application]:
+    """The Applications of an ApplicationSet, from this repository's directories and the files
+    its git files generators name (each at most MAX_MANIFEST_BYTES, MAX_MANIFESTS of them)."""
+    directories = sorted({d for p in listing for d in _parents(p)})
+    patterns = appset.file_patterns()
+    wanted = [
+        p
+        for p, entry in sorted(listing.items())
+        if patterns and entry.size <= MAX_MANIFEST_BYTES and any(match_pattern(p, pattern) for pattern in patterns)
+    ][:MAX_MANIFESTS]
+    generated, _notes = generate(appset, directories, _read(source, wanted) if wanted else {})
+    return generated
+
+
+def _parents(path: str) -> Iterator[str]:
+    parent = posixpath.dirname(path)
+    while parent:
+        yield parent
+        parent = posixpath.dirname(parent)
 
 
 def _flux_releases(texts: Mapping[str, str], charts: set[str]) -> list[tuple[str, str, int, Deployed]]:

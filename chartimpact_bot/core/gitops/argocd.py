@@ -98,12 +98,14 @@ def applications(file: str, text: str) -> Iterator[Application]:
             continue
         if not str(body.get("apiVersion", "")).startswith(API_GROUP + "/"):
             continue
-        yield _application(file, first_line, document, body, node)
+        yield application_from(file, first_line, document, body, node)
 
 
-def _application(
+def application_from(
     file: str, first_line: int, document: str, body: dict[str, Any], node: yaml.Node | None
 ) -> Application:
+    """An Application from its loaded `body` and its `node` in `document` (whose first line is
+    `first_line` of `file`): a manifest's, or an ApplicationSet template filled in."""
     metadata = as_dict(body.get("metadata"))
     spec = as_dict(body.get("spec"))
     problems: list[str] = []
