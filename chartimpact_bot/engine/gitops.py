@@ -145,8 +145,9 @@ def _generated(source: ChartSource, appset: ApplicationSet, listing: Mapping[str
         for p, entry in sorted(listing.items())
         if patterns and entry.size <= MAX_MANIFEST_BYTES and any(match_pattern(p, pattern) for pattern in patterns)
     ][:MAX_MANIFESTS]
-    generated, _notes = generate(appset, directories, _read(source, wanted) if wanted else {})
-    return generated
+    generated, notes = generate(appset, directories, _read(source, wanted) if wanted else {})
+    # What the set could not generate is told with what it did generate.
+    return [dataclasses.replace(app, problems=(*app.problems, *notes)) for app in generated]
 
 
 def _parents(path: str) -> Iterator[str]:
