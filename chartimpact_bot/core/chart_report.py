@@ -121,6 +121,7 @@ def chart_report(
         ignored_signals=policy.ignored,
         verdict=verdict,
         relations=graph,
+        release=environment.release_name,
     )
 
 

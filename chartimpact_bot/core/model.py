@@ -174,6 +174,9 @@ class ChartReport:
     ignored_signals: int = 0
     verdict: Verdict = "pass"
     relations: tuple[Relation, ...] = ()  # not in the report JSON: the report page draws them
+    # Not in the report JSON either: the release the environment renders, which is what tells
+    # one environment's resources from another's (core/report/environments.py).
+    release: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Any
 from ..core.acknowledgements import counts
 from ..core.model import Report, Signal
 from ..core.report.counts import importance_phrase
+from ..core.report.environments import SharedSignal, chart_groups
 from ..core.report.markdown import Destination, render_diff_markdown, render_markdown
 from ..core.report.safe_text import cut_bytes, cut_markdown, cut_plain, md_text, plain
 from .client import GitHubClient
@@ -142,21 +143,9 @@ def build_output(
         for p in problems
         if config_file in head_paths
     ]
-    for signal in signals:
-        if signal.source is None or signal.source.file not in head_paths:
-            continue
-        rid = signal.resource
-        annotations.append(
-            annotation(
-                signal.source.file,
-                # GitHub needs a line; a source without one is about the whole file, shown at its top.
-                signal.source.line or 1,
-                LEVELS.get(signal.action, "notice"),
-                f"{signal.type} · {rid.kind} {rid.name}",
-                f"{signal.description}\n\n{signal.explanation}" + _acknowledgement(signal),
-                link=destination.signal_url(signal.id),
-            )
-        )
+    for group in chart_groups(report.charts):
+        for shared in group.signals:
+            annotations += _annotations(shared, group.several, head_paths, destination)
     counting = any(counts(s) for s in signals)
     return CheckOutput(
         verdict,
@@ -168,6 +157,32 @@ def build_output(
         details_url=page_url,
         actions=[REANALYZE, ACKNOWLEDGE] if counting else [REANALYZE],
     )
+
+
+def _annotations(
+    shared: SharedSignal, several: bool, head_paths: set[str], destination: Destination
+) -> list[dict[str, Any]]:
+    """A signal's annotations: one per source line of the head it has in any environment of its
+    chart (the chart's template once for all of them; each Application's own line apart),
+    naming those environments when the chart has several."""
+    signal, rid = shared.signal, shared.signal.resource
+    out = []
+    for source, environments in shared.sources():
+        if source.file not in head_paths:
+            continue
+        where = f"\n\nEnvironments: {', '.join(environments)}" if several else ""
+        out.append(
+            annotation(
+                source.file,
+                # GitHub needs a line; a source without one is about the whole file, shown at its top.
+                source.line or 1,
+                LEVELS.get(signal.action, "notice"),
+                f"{signal.type} · {rid.kind} {rid.name}",
+                f"{signal.description}\n\n{signal.explanation}{where}" + _acknowledgement(signal),
+                link=destination.signal_url(signal.id),
+            )
+        )
+    return out
 
 
 def _acknowledgement(signal: Signal) -> str:

@@ -4,7 +4,9 @@ points at the line of the Application manifest."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import urlencode
 
 from chartimpact_bot.engine.remote import RepositoryAccess
 from tests.chart_repository import http_repository
@@ -69,3 +71,98 @@ async def test_a_renovate_bump_of_a_remote_charts_version_is_rendered_at_both_ve
     # is), never by where the analysis mounted it.
     summary = run["output"]["summary"]
     assert url.split("://")[1] + "/web" in summary and "@remote" not in summary
+
+
+async def test_a_chart_deployed_by_two_applications_is_one_group_in_the_run_comment_and_page(
+    make_app: MakeApp, repo: Repo
+) -> None:
+    """Issue 13 point 5 through the App: a change to a chart two Applications deploy is one
+    group: each signal once with both environments, a verdict for each, the template line
+    annotated once, and the report page showing one row that either environment's filter finds."""
+    app = await make_app(public_url="https://chartimpact.example")
+    base = repo.commit(
+        {
+            "charts/web/templates/service.yaml": SERVICE,
+            "charts/web/values.yaml": "service: {type: ClusterIP}\n",
+            "apps/web-prod.yaml": application("web-prod", "ClusterIP"),
+            "apps/web-staging.yaml": application("web-staging", "ClusterIP"),
+        },
+        "web deployed by Argo CD",
+    )
+    exposed = SERVICE.replace("{{ .Values.service.type }}", "NodePort")
+    head = repo.commit({"charts/web/templates/service.yaml": exposed}, "every environment gets a node port")
+    await app.deliver("pull_request", pull_request("opened", number=7, base_sha=base, head_sha=head))
+    await app.settle()
+    (run,) = app.fake.runs_for(head)
+    exposure = [a for a in run["annotations"] if a["title"].startswith("security.exposure.type")]
+    assert len(exposure) == 1
+    assert exposure[0]["path"] == "charts/web/templates/service.yaml"
+    assert exposure[0]["message"].endswith("Environments: web-prod, web-staging")
+    summary = run["output"]["summary"]
+    assert summary.count("security.exposure.type") == 1
+    assert "· 2 environments" in summary and "web-prod: " in summary and "web-staging: " in summary
+    (comment,) = app.fake.comments.values()
+    assert comment["body"].count("security.exposure.type") == 1
+    details = run["details_url"]
+    parts = details.split("chartimpact.example", 1)[1]
+    page = await app.client.get(parts)
+    html = await page.text()
+    assert page.status == 200
+    assert html.count("<code>security.exposure.type</code>") == 1
+    assert 'data-environment="web-prod\nweb-staging"' in html
+    assert "2 environments" in html
+    for environment in ("web-prod", "web-staging"):
+        filtered = await (await app.client.get(parts + f"&environment={environment}")).text()
+        assert filtered.count("<code>security.exposure.type</code>") == 1
+
+
+async def test_acknowledging_a_grouped_signal_from_the_page_accepts_it_in_every_environment(
+    make_app: MakeApp, repo: Repo
+) -> None:
+    """The page's row of a signal both environments have posts both environments' signals: one
+    acknowledgement, and the run goes green for both."""
+    from tests.github.test_report_sign_in import _sign_in  # noqa: PLC0415
+
+    public = "http://chartimpact.example"  # the test client speaks http: the cookies are not Secure
+    app = await make_app(public_url=public, oauth_client_id="Iv1.0123456789abcdef", oauth_client_secret="oauth-secret")
+    base = repo.commit(
+        {
+            "charts/web/templates/service.yaml": SERVICE,
+            "charts/web/values.yaml": "service: {type: ClusterIP}\n",
+            "apps/web-prod.yaml": application("web-prod", "ClusterIP"),
+            "apps/web-staging.yaml": application("web-staging", "ClusterIP"),
+        },
+        "web deployed by Argo CD",
+    )
+    head = repo.commit(
+        {"charts/web/templates/service.yaml": SERVICE.replace("{{ .Values.service.type }}", "LoadBalancer")},
+        "every environment gets a load balancer",
+    )
+    app.fake.pulls[8] = (base, head)
+    await app.deliver("pull_request", pull_request("opened", number=8, base_sha=base, head_sha=head))
+    await app.settle()
+    (run,) = app.fake.runs_for(head)
+    assert run["conclusion"] == "failure"
+    page = run["details_url"].removeprefix(public)
+    await _sign_in(app, page, "alice")
+    app.fake.permissions["alice"] = "write"
+    html = await (await app.client.get(page)).text()
+    token = re.search(r'name="token" value="([0-9a-f]{64})"', html)
+    assert token
+    form = html.split("<code>security.exposure.type</code>", 1)[1].split("</form>", 1)[0]
+    members = re.findall(r'name="signal" value="([0-9a-f]{16})"', form)
+    assert len(members) == 2 and len(set(members)) == 2
+    query = dict(part.split("=", 1) for part in page.split("?", 1)[1].split("&"))
+    fields = [("exp", query["exp"]), ("sig", query["sig"]), ("change", "ack"), ("token", token.group(1))]
+    fields += [("signal", member) for member in members] + [("reason", "planned")]
+    done = await app.client.post(
+        page.split("?")[0] + "/acknowledgements", data=urlencode(fields),
+        headers={"Content-Type": "application/x-www-form-urlencoded"}, allow_redirects=False,
+    )  # fmt: skip
+    assert done.status == 303
+    await app.settle()
+    assert app.fake.runs_for(head)[-1]["conclusion"] == "success"
+    log = await app.queue.store.acknowledgement_log("acme/charts")
+    assert sorted(e.signal_id for e in log.items) == sorted(members)
+    after = await (await app.client.get(page)).text()
+    assert "acknowledged by @alice: planned" in after

@@ -62,18 +62,27 @@ def test_each_signal_links_its_source_line_on_github_at_the_head_commit(
     assert page_model(report).signals[0].source_url is None  # no repository: no link
 
 
-def test_a_signal_in_two_charts_gets_two_anchors_and_the_first_keeps_the_plain_one(
+def test_a_signal_of_two_environments_is_one_row_naming_both_and_keeping_both_anchors(
     tmp_path: Path, options: PipelineOptions
 ) -> None:
     report = diff_dirs(*blast_pair(tmp_path), options)
     (chart,) = report.charts
     twice = dataclasses.replace(report, charts=(chart, dataclasses.replace(chart, environment="prod")))
-    rows = page_model(twice).signals
-    anchors = [row.anchor for row in rows]
-    assert len(set(anchors)) == len(anchors)
+    model = page_model(twice)
+    rows = model.signals
+    assert len(rows) == len(chart.signals)  # each signal once
     first = rows[0]
+    assert first.environments == ("default", "prod")
+    assert first.environment == "default, prod"
     assert first.anchor == f"signal-{first.id}"
-    assert f"signal-{first.id}-2" in anchors
+    # Both environments' signals share an id here (same release and namespace): the second
+    # keeps a numbered anchor of its own, on the same row.
+    assert first.other_anchors == (f"signal-{first.id}-2",)
+    every = [a for row in rows for a in (row.anchor, *row.other_anchors)]
+    assert len(set(every)) == len(every)
+    assert [g.path for g in model.groups] == [chart.path]
+    assert [h.environment for h in model.groups[0].environments] == ["default", "prod"]
+    assert model.filters["environment"] == ["default", "prod"]
 
 
 def test_a_source_path_is_quoted_in_its_link() -> None:

@@ -15,11 +15,12 @@ mention someone, reference an issue or carry a control character.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ..model import Change, ChartReport, Report, ResourceDiff, Signal
+from ..model import Change, ChartReport, Report, ResourceDiff
 from .counts import importance_phrase
+from .environments import ChartGroup, SharedSignal, chart_groups, environments_phrase
 from .safe_text import cut_markdown, md_code, md_text, visible
 from .values import chart_counts, compact, compact_pair, source_text, split_unchanged, unchanged_names, unchanged_phrase
 
@@ -213,25 +214,27 @@ def _lines(report: Report, budget: _Budget, destination: Destination, counts: _C
     )
     yield ""
     shown_charts, unchanged = split_unchanged(report.charts)
+    groups = chart_groups(shown_charts)
     yield "| Chart | Environment | Status | Verdict | Signals | Resources changed |"
     yield "|---|---|---|---|---|---|"
-    for chart in shown_charts:
-        phrase, changed = counts.charts[id(chart)]
-        yield (
-            f"| {budget.name(chart.path)} | {md_text(chart.environment, limit=budget.name_limit)} "
-            f"| {chart.status.replace('_', ' ')} "
-            f"| {_VERDICT_ICON[chart.verdict]} {chart.verdict} | {phrase} "
-            f"| {changed} |"
-        )
+    for group in groups:
+        for chart in group.charts:
+            phrase, changed = counts.charts[id(chart)]
+            yield (
+                f"| {budget.name(chart.path)} | {md_text(chart.environment, limit=budget.name_limit)} "
+                f"| {chart.status.replace('_', ' ')} "
+                f"| {_VERDICT_ICON[chart.verdict]} {chart.verdict} | {phrase} "
+                f"| {changed} |"
+            )
     if unchanged:
         names, more = unchanged_names(unchanged)
         listed = ", ".join(budget.name(name) for name in names) + (f", and {more} more" if more else "")
         yield ""
         yield f"{unchanged_phrase(len(unchanged))}: {listed}"
     shown = 0
-    for chart in shown_charts:
-        yield from _chart(chart, budget, shown, destination)
-        shown += sum(map(len, _selection(chart, budget, shown)))
+    for group in groups:
+        yield from _group(group, budget, shown, destination)
+        shown += sum(len(s.members) for part in _selection(group, budget, shown) for s in part)
     hidden = counts.signals - shown
     if hidden > 0:
         yield ""
@@ -242,34 +245,50 @@ def _interesting(chart: ChartReport) -> bool:
     return bool(chart.signals or chart.error or chart.warnings or (chart.diff and chart.diff.resources))
 
 
-def _selection(chart: ChartReport, budget: _Budget, already: int) -> tuple[list[Signal], list[Signal]]:
-    """The chart's signals the budget shows (high and medium, then low) after `already` shown."""
-    if not _interesting(chart):
+def _selection(group: ChartGroup, budget: _Budget, already: int) -> tuple[list[SharedSignal], list[SharedSignal]]:
+    """The group's signals the budget shows (high and medium, then low) after `already` shown."""
+    if not any(_interesting(chart) for chart in group.charts):
         return [], []
     room = None if budget.max_signals is None else max(budget.max_signals - already, 0)
-    main = [s for s in chart.signals if s.importance != "low"]
-    low = [s for s in chart.signals if s.importance == "low"] if budget.low_signals else []
+    main = [s for s in group.signals if s.signal.importance != "low"]
+    low = [s for s in group.signals if s.signal.importance == "low"] if budget.low_signals else []
     main_shown = main if room is None else main[:room]
     room = None if room is None else room - len(main_shown)
     low_shown = low if room is None else low[:room]
     return main_shown, low_shown
 
 
-def _chart(chart: ChartReport, budget: _Budget, already: int, destination: Destination) -> Iterator[str]:
-    if not _interesting(chart):
+def _group(group: ChartGroup, budget: _Budget, already: int, destination: Destination) -> Iterator[str]:
+    """One chart's section: its environments together, each signal once with the environments
+    it affects and the verdict of each (a chart of one environment reads as before)."""
+    if not any(_interesting(chart) for chart in group.charts):
         return
-    yield from ("", f"#### {budget.name(chart.path)} · {_VERDICT_ICON[chart.verdict]} {chart.verdict}")
-    if chart.error:
-        yield from ("", f"**Failed:** {budget.text(chart.error)}")
-    if chart.warnings:
+    heading = f"#### {budget.name(group.path)} · {_VERDICT_ICON[group.verdict]} {group.verdict}"
+    if group.several:
+        heading += f" · {len(group.charts)} environments"
+    yield from ("", heading)
+    if group.several:
         yield ""
-        yield from (f"- ⚠️ {budget.text(w)}" for w in chart.warnings)
-    main_shown, low_shown = _selection(chart, budget, already)
+        yield " · ".join(
+            f"{_VERDICT_ICON[c.verdict]} {md_text(c.environment, limit=budget.name_limit)}: {c.verdict}"
+            for c in group.charts
+        )
+    for chart in group.charts:
+        if chart.error:
+            yield from ("", f"**Failed{_in(chart, group, budget)}:** {budget.text(chart.error)}")
+    warnings: dict[str, list[str]] = {}
+    for chart in group.charts:
+        for warning in chart.warnings:
+            warnings.setdefault(warning, []).append(chart.environment)
+    if warnings:
+        yield ""
+        for warning, environments in warnings.items():
+            where = f" ({_environments(environments, group, budget)})" if group.several else ""
+            yield f"- ⚠️ {budget.text(warning)}{where}"
+    main_shown, low_shown = _selection(group, budget, already)
     if main_shown:
         yield ""
-        yield from (
-            _signals_by_type(main_shown, budget) if budget.compact else _signal_table(main_shown, budget, destination)
-        )
+        yield from _signals(main_shown, group, budget, destination)
     if low_shown:
         yield from (
             "",
@@ -277,73 +296,117 @@ def _chart(chart: ChartReport, budget: _Budget, already: int, destination: Desti
             f"<summary>{len(low_shown)} low-importance signal{'s' if len(low_shown) != 1 else ''}</summary>",
             "",
         )
-        yield from (
-            _signals_by_type(low_shown, budget) if budget.compact else _signal_table(low_shown, budget, destination)
-        )
+        yield from _signals(low_shown, group, budget, destination)
         yield from ("", "</details>")
-    if chart.ignored_signals:
-        plural = "s" if chart.ignored_signals != 1 else ""
-        yield from ("", f"_{chart.ignored_signals} signal{plural} ignored by `.chartimpact.yml`._")
-    if budget.diff and chart.diff is not None and chart.diff.resources:
-        yield from _diff_details(chart, budget)
+    ignored = sum(chart.ignored_signals for chart in group.charts)
+    if ignored:
+        yield from ("", f"_{ignored} signal{'s' if ignored != 1 else ''} ignored by `.chartimpact.yml`._")
+    if budget.diff:
+        for chart in group.charts:
+            if chart.diff is not None and chart.diff.resources:
+                yield from _diff_details(chart, budget, _in(chart, group, budget))
 
 
-def _signal_table(signals: list[Signal], budget: _Budget, destination: Destination) -> Iterator[str]:
-    yield from ("| | Importance | Category | Signal | Where |", "|---|---|---|---|---|")
-    for signal in signals:
-        where = budget.name(source_text(signal.source)) if signal.source else ""
-        icon = _ACTION_ICON.get(_action(signal), "")
+def _in(chart: ChartReport, group: ChartGroup, budget: _Budget) -> str:
+    """ " in prod" when the group has several environments."""
+    return f" in {md_text(chart.environment, limit=budget.name_limit)}" if group.several else ""
+
+
+def _environments(names: Iterable[str], group: ChartGroup, budget: _Budget) -> str:
+    return md_text(environments_phrase(names, of=len(group.charts)), limit=budget.name_limit)
+
+
+def _signals(
+    signals: list[SharedSignal], group: ChartGroup, budget: _Budget, destination: Destination
+) -> Iterator[str]:
+    if budget.compact:
+        return _signals_by_type(signals, group, budget)
+    return _signal_table(signals, group, budget, destination)
+
+
+# Source lines named in one table cell: the rest of a signal's environments' lines are counted.
+MAX_SOURCES_SHOWN = 3
+
+
+def _signal_table(
+    signals: list[SharedSignal], group: ChartGroup, budget: _Budget, destination: Destination
+) -> Iterator[str]:
+    if group.several:
+        yield from ("| | Importance | Category | Signal | Environments | Where |", "|---|---|---|---|---|---|")
+    else:
+        yield from ("| | Importance | Category | Signal | Where |", "|---|---|---|---|---|")
+    for shared in signals:
+        signal = shared.signal
+        icon = _ACTION_ICON.get(_action(shared), "")
         url = destination.signal_url(signal.id)
+        environments = f" | {_environments(shared.environments, group, budget)}" if group.several else ""
         yield (
             f"| {f'[{icon}]({url})' if url else icon} | {signal.importance} | {signal.category} "
-            f"| {budget.text(signal.description)} {md_code(signal.type)}{_acknowledgement(signal, budget)} | {where} |"
+            f"| {budget.text(signal.description)} {md_code(signal.type)}{_acknowledgement(shared, budget)}"
+            f"{environments} | {_where(shared, group, budget)} |"
         )
 
 
-def _action(signal: Signal) -> str:
-    return "acknowledged" if signal.acknowledged is not None else signal.action
+def _where(shared: SharedSignal, group: ChartGroup, budget: _Budget) -> str:
+    """The source line, or each environment's when they differ (an Application's own line)."""
+    sources = shared.sources()
+    if len(sources) <= 1 or not group.several:
+        source = shared.signal.source
+        return budget.name(source_text(source)) if source else ""
+    cells = [
+        f"{budget.name(source_text(source))} ({_environments(environments, group, budget)})"
+        for source, environments in sources[:MAX_SOURCES_SHOWN]
+    ]
+    if len(sources) > MAX_SOURCES_SHOWN:
+        cells.append(f"and {len(sources) - MAX_SOURCES_SHOWN} more")
+    return "<br>".join(cells)
 
 
-def _acknowledgement(signal: Signal, budget: _Budget) -> str:
+def _action(shared: SharedSignal) -> str:
+    return "acknowledged" if shared.acknowledged else shared.signal.action
+
+
+def _acknowledgement(shared: SharedSignal, budget: _Budget) -> str:
     """ "acknowledged by @alice: reason", the login in code so GitHub sends nobody a mention."""
-    ack = signal.acknowledged
+    ack = shared.signal.acknowledged
     if ack is None:
         return ""
     reason = f": {budget.text(ack.reason)}" if ack.reason else ""
     return f"<br>acknowledged by {md_code('@' + ack.by, limit=64)}{reason}"
 
 
-def _signals_by_type(signals: list[Signal], budget: _Budget) -> Iterator[str]:
+def _signals_by_type(signals: list[SharedSignal], group: ChartGroup, budget: _Budget) -> Iterator[str]:
     """One line per importance and type naming the resource of each signal, grouped by kind and
-    namespace (`Deployment team-a: web, api`): a report of thousands of signals still names
-    every high- and medium-importance one."""
-    groups: dict[tuple[str, str, str], list[Signal]] = {}
-    for signal in signals:
-        groups.setdefault((signal.importance, signal.type, _action(signal)), []).append(signal)
+    namespace (`Deployment team-a: web, api`), and the environments of each when the chart has
+    several: a report of thousands of signals still names every high- and medium-importance one."""
+    groups: dict[tuple[str, str, str], list[SharedSignal]] = {}
+    for shared in signals:
+        groups.setdefault((shared.signal.importance, shared.signal.type, _action(shared)), []).append(shared)
     order = {"high": 0, "medium": 1, "low": 2}
-    for (importance, kind, action), group in sorted(
+    for (importance, kind, action), members in sorted(
         groups.items(), key=lambda item: (order.get(item[0][0], 2), item[0])
     ):
         places: dict[tuple[str, str], list[str]] = {}
-        for signal in group:
-            resource = signal.resource
-            places.setdefault((resource.kind, resource.namespace), []).append(resource.name)
+        for shared in members:
+            resource = shared.signal.resource
+            name = md_text(resource.name, limit=budget.name_limit)
+            if group.several:
+                name += f" ({_environments(shared.environments, group, budget)})"
+            places.setdefault((resource.kind, resource.namespace), []).append(name)
         listed = "; ".join(
-            md_text(f"{where[0]} {where[1]}".rstrip(), limit=budget.name_limit)
-            + ": "
-            + ", ".join(md_text(name, limit=budget.name_limit) for name in names)
+            md_text(f"{where[0]} {where[1]}".rstrip(), limit=budget.name_limit) + ": " + ", ".join(names)
             for where, names in sorted(places.items())
         )
-        yield f"- {_ACTION_ICON.get(action, '')} {importance} {md_code(kind)} ×{len(group)}: {listed}"
+        yield f"- {_ACTION_ICON.get(action, '')} {importance} {md_code(kind)} ×{len(members)}: {listed}"
 
 
-def _diff_details(chart: ChartReport, budget: _Budget) -> Iterator[str]:
+def _diff_details(chart: ChartReport, budget: _Budget, where: str = "") -> Iterator[str]:
     assert chart.diff is not None
     _, _, _, changes = chart_counts(chart)
     yield from (
         "",
         "<details>",
-        f"<summary>Diff: {len(chart.diff.resources)} resources, {changes} field changes</summary>",
+        f"<summary>Diff{where}: {len(chart.diff.resources)} resources, {changes} field changes</summary>",
         "",
     )
     for resource_diff in chart.diff.resources:

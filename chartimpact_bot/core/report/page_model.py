@@ -16,12 +16,14 @@ workloads and which Services select them (impact_graph.py), laid out in three co
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..acknowledgements import counts
 from ..kubernetes.workloads import ROLLING_KINDS, pod_template
-from ..model import CATEGORIES, IMPORTANCES, ChartReport, Relation, Report, ResourceDiff, ResourceId, Signal
+from ..model import CATEGORIES, IMPORTANCES, ChartReport, Relation, Report, ResourceDiff, ResourceId
+from .environments import ChartGroup, SharedSignal, chart_groups, environments_phrase
 from .safe_text import one_line, visible
 from .values import compact, compact_pair
 
@@ -37,10 +39,17 @@ BLOCKERS_NOT_DATA = tuple(t for t in BLOCKERS if t not in DATA_LOSS)
 
 @dataclass(frozen=True, slots=True)
 class SignalRow:
+    """A signal as one chart's environments have it (core/report/environments.py): shown once,
+    with every environment it affects; `member_ids` are each environment's own signal (what an
+    acknowledgement from the page accepts) and `other_anchors` keep their links working."""
+
     anchor: str
     id: str
     chart: str
-    environment: str
+    environment: str  # "prod, staging" (the environments, as one phrase)
+    environments: tuple[str, ...]
+    member_ids: tuple[str, ...]
+    other_anchors: tuple[str, ...]
     category: str
     importance: str
     action: str
@@ -129,11 +138,21 @@ class ChartHeading:
 
 
 @dataclass(frozen=True, slots=True)
+class ChartGroupHeading:
+    """A chart path and its environments' headings (one, or several shown together)."""
+
+    path: str
+    verdict: str
+    environments: list[ChartHeading]
+
+
+@dataclass(frozen=True, slots=True)
 class PageModel:
     verdict: str
     counting: int
     acknowledged: int
     charts: list[ChartHeading]
+    groups: list[ChartGroupHeading]  # the changed charts, each with its environments
     restarts: list[Impact]
     exposure: list[Impact]
     blockers: list[Impact]
@@ -150,14 +169,12 @@ def page_model(report: Report, *, repository_url: str | None = None) -> PageMode
     head_sha = report.head.sha
     file_url = f"{repository_url}/blob/{head_sha}/" if repository_url and head_sha else None
     anchors = _Anchors()
-    signals = [
-        _signal_row(chart, signal, anchors.signal(signal.id), file_url)
-        for chart in report.charts
-        for signal in chart.signals
-    ]
+    groups = chart_groups(report.charts)
+    signals = [_signal_row(group, shared, anchors, file_url) for group in groups for shared in group.signals]
     by_id: dict[str, list[str]] = {}
     for row in signals:
-        by_id.setdefault(row.id, []).append(row.anchor)
+        for member in row.member_ids:
+            by_id.setdefault(member, []).append(row.anchor)
     resources = [
         _resource_row(chart, n, diff)
         for chart in report.charts
@@ -170,16 +187,21 @@ def page_model(report: Report, *, repository_url: str | None = None) -> PageMode
         counting=sum(1 for _, s in all_signals if counts(s)),
         acknowledged=sum(1 for _, s in all_signals if s.acknowledged is not None),
         charts=[_heading(chart) for chart in report.charts],
-        restarts=_restarts(report.charts, by_id),
-        exposure=_impacts(all_signals, EXPOSURE, by_id),
-        blockers=_impacts(all_signals, BLOCKERS_NOT_DATA, by_id),
-        data_loss=_impacts(all_signals, DATA_LOSS, by_id),
+        groups=[
+            ChartGroupHeading(one_line(g.path), g.verdict, [_heading(c) for c in g.charts])
+            for g in groups
+            if any(c.status != "unchanged" for c in g.charts)
+        ],
+        restarts=_restarts(groups, by_id),
+        exposure=_impacts(groups, EXPOSURE, by_id),
+        blockers=_impacts(groups, BLOCKERS_NOT_DATA, by_id),
+        data_loss=_impacts(groups, DATA_LOSS, by_id),
         signals=signals,
         resources=resources,
         graph=_graph(report.charts),
         filters={
             "chart": sorted({row.chart for row in signals}),
-            "environment": sorted({row.environment for row in signals}),
+            "environment": sorted({e for row in signals for e in row.environments}),
             "category": [c for c in CATEGORIES if any(row.category == c for row in signals)],
             "importance": [i for i in IMPORTANCES if any(row.importance == i for row in signals)],
             "kind": sorted({row.kind for row in signals}),
@@ -216,7 +238,14 @@ def _heading(chart: ChartReport) -> ChartHeading:
     )
 
 
-def _signal_row(chart: ChartReport, signal: Signal, anchor: str, file_url: str | None) -> SignalRow:
+def _signal_row(group: ChartGroup, shared: SharedSignal, anchors: _Anchors, file_url: str | None) -> SignalRow:
+    signal = shared.signal
+    member_ids = tuple(dict.fromkeys(member.id for _, member in shared.members))
+    anchor = anchors.signal(signal.id)
+    others = tuple(anchors.signal(member) for member in member_ids if member != signal.id)
+    if len(member_ids) < len(shared.members):
+        # The same id in several environments (same release and namespace): each keeps an anchor.
+        others += tuple(anchors.signal(signal.id) for _ in range(len(shared.members) - len(member_ids)))
     before, after = compact_pair(signal.before, signal.after, MAX_VALUE_CHARS)
     source = url = ""
     if signal.source is not None:
@@ -225,12 +254,15 @@ def _signal_row(chart: ChartReport, signal: Signal, anchor: str, file_url: str |
             line = f"#L{signal.source.line}" if signal.source.line else ""
             url = file_url + _quoted_path(signal.source.file) + line
     rid = signal.resource
-    ack = signal.acknowledged
+    ack = signal.acknowledged if shared.acknowledged else None
     return SignalRow(
         anchor=anchor,
         id=signal.id,
-        chart=one_line(chart.path),
-        environment=one_line(chart.environment),
+        chart=one_line(group.path),
+        environment=one_line(environments_phrase(shared.environments, of=len(group.charts))),
+        environments=tuple(one_line(e) for e in shared.environments),
+        member_ids=member_ids,
+        other_anchors=others,
         category=signal.category,
         importance=signal.importance,
         action=signal.action,
@@ -302,46 +334,67 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text)[:80]
 
 
-def _restarts(charts: Iterable[ChartReport], by_id: dict[str, list[str]]) -> list[Impact]:
-    """Modified rolling workloads whose pod template changed: their pods will be replaced."""
-    found = []
-    for chart in charts:
-        for diff in chart.diff.resources if chart.diff else ():
-            if diff.change_type != "modified" or diff.id.kind not in ROLLING_KINDS:
-                continue
-            pod = pod_template(diff.head)
-            if pod is None:
-                continue
-            prefix = ".".join(pod.template_path)
-            # Named within the pod template: `spec.containers[name=web].image`.
-            causes = [
-                c.display_path.removeprefix(prefix + ".") for c in diff.changes if c.display_path.startswith(prefix)
-            ]
-            if not causes:
-                continue
-            shown = ", ".join(causes[:MAX_CAUSES]) + (
-                f" and {len(causes) - MAX_CAUSES} more" if len(causes) > MAX_CAUSES else ""
-            )
-            anchors = [a for s in chart.signals if s.resource == diff.id for a in by_id.get(s.id, [])[:1]]
-            found.append(
-                Impact(f"{_title(diff.id)} ({one_line(chart.path)})", f"pods replaced: {one_line(shown)}", anchors[:5])
-            )
-    return found
+def _restarts(groups: Iterable[ChartGroup], by_id: dict[str, list[str]]) -> list[Impact]:
+    """Modified rolling workloads whose pod template changed: their pods will be replaced (one
+    line for the environments of a chart where the same fields change)."""
+    found: dict[tuple[str, ...], tuple[Impact, list[str]]] = {}
+    for group in groups:
+        for chart in group.charts:
+            for diff in chart.diff.resources if chart.diff else ():
+                shown = _restart_causes(diff)
+                if shown is None:
+                    continue
+                anchors = [a for s in chart.signals if s.resource == diff.id for a in by_id.get(s.id, [])[:1]]
+                name = diff.id.name.replace(chart.release, "\0") if len(chart.release) >= 3 else diff.id.name
+                key = (group.path, diff.id.kind, name, shown)
+                if key in found:
+                    found[key][1].append(chart.environment)
+                    continue
+                impact = Impact(_title(diff.id), f"pods replaced: {one_line(shown)}", list(dict.fromkeys(anchors))[:5])
+                found[key] = (impact, [chart.environment])
+    return [
+        dataclasses.replace(
+            impact, subject=f"{impact.subject} ({_where(path, environments, several=len(environments) > 1)})"
+        )
+        for (path, *_), (impact, environments) in found.items()
+    ]
 
 
-def _impacts(
-    signals: list[tuple[ChartReport, Signal]], types: tuple[str, ...], by_id: dict[str, list[str]]
-) -> list[Impact]:
+def _restart_causes(diff: ResourceDiff) -> str | None:
+    """The pod template fields whose change replaces a rolling workload's pods, or None."""
+    if diff.change_type != "modified" or diff.id.kind not in ROLLING_KINDS:
+        return None
+    pod = pod_template(diff.head)
+    if pod is None:
+        return None
+    prefix = ".".join(pod.template_path)
+    # Named within the pod template: `spec.containers[name=web].image`.
+    causes = [c.display_path.removeprefix(prefix + ".") for c in diff.changes if c.display_path.startswith(prefix)]
+    if not causes:
+        return None
+    return ", ".join(causes[:MAX_CAUSES]) + (
+        f" and {len(causes) - MAX_CAUSES} more" if len(causes) > MAX_CAUSES else ""
+    )
+
+
+def _where(path: str, environments: Iterable[str], *, several: bool) -> str:
+    """ "charts/web", or "charts/web: prod, staging" for several environments."""
+    return one_line(f"{path}: {', '.join(environments)}" if several else path)
+
+
+def _impacts(groups: Iterable[ChartGroup], types: tuple[str, ...], by_id: dict[str, list[str]]) -> list[Impact]:
     found = []
-    for chart, signal in signals:
-        if any(signal.type == t or signal.type.startswith(t + ".") for t in types):
-            found.append(
-                Impact(
-                    f"{_title(signal.resource)} ({one_line(chart.path)})",
-                    one_line(signal.description),
-                    by_id.get(signal.id, [])[:1],
+    for group in groups:
+        for shared in group.signals:
+            signal = shared.signal
+            if any(signal.type == t or signal.type.startswith(t + ".") for t in types):
+                found.append(
+                    Impact(
+                        f"{_title(signal.resource)} ({_where(group.path, shared.environments, several=group.several)})",
+                        one_line(signal.description),
+                        by_id.get(signal.id, [])[:1],
+                    )
                 )
-            )
     return found
 
 

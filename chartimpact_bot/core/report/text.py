@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..model import CATEGORIES, IMPORTANCES, Change, ChartReport, Report, ResourceDiff, Signal
+from ..model import CATEGORIES, IMPORTANCES, Change, ChartReport, Report, ResourceDiff
 from .counts import importance_phrase
+from .environments import ChartGroup, SharedSignal, chart_groups, environments_phrase
 from .safe_text import one_line, terminal, visible
 from .values import chart_counts, compact, compact_pair, source_text, split_unchanged, unchanged_names, unchanged_phrase
 
@@ -58,14 +59,44 @@ def _lines(report: Report, style: _Style) -> Iterator[str]:
     verdict = style(report.verdict.upper(), "bold", _VERDICT_COLOUR[report.verdict])
     yield f"Verdict: {verdict}   charts: {len(report.charts)}   signals: {len(signals)} ({importance_phrase(signals)})"
     shown, unchanged = split_unchanged(report.charts)
-    for chart in shown:
+    for group in chart_groups(shown):
         yield ""
-        yield from _chart_lines(chart, style)
+        yield from _group_lines(group, style) if group.several else _chart_lines(group.charts[0], style)
     if unchanged:
         names, more = unchanged_names(unchanged)
         listed = ", ".join(one_line(name) for name in names) + (f", and {more} more" if more else "")
         yield ""
         yield style(f"{unchanged_phrase(len(unchanged))}: {listed}", "dim")
+
+
+def _group_lines(group: ChartGroup, style: _Style) -> Iterator[str]:
+    """A chart of several environments: the verdict of each, each signal once with the
+    environments it affects, then each environment's diff."""
+    verdicts = ", ".join(
+        f"{one_line(c.environment)} {style(c.verdict, _VERDICT_COLOUR[c.verdict])}" for c in group.charts
+    )
+    yield (
+        style(f"■ {one_line(group.path)}", "bold")
+        + f"  chart {one_line(group.charts[0].name)}, {len(group.charts)} environments: {verdicts}"
+    )
+    for chart in group.charts:
+        where = f" [{one_line(chart.environment)}]"
+        if chart.error:
+            yield "  " + style(f"error{where}: {visible(chart.error)}", "red")
+        for warning in chart.warnings:
+            yield "  " + style(f"warning{where}: {visible(warning)}", "yellow")
+    members = [s.signal for s in group.signals]
+    ignored = sum(c.ignored_signals for c in group.charts)
+    if members:
+        phrase = importance_phrase(members) + (f"; {ignored} ignored by configuration" if ignored else "")
+        yield f"  Signals: {len(members)} ({phrase})"
+        yield from _signal_lines(group.signals, style, of=len(group.charts))
+    elif ignored:
+        yield f"  Signals: none ({ignored} ignored by configuration)"
+    for chart in group.charts:
+        if chart.diff is not None:
+            yield f"  [{one_line(chart.environment)}]"
+            yield from _diff_lines(chart, style)
 
 
 def _chart_lines(chart: ChartReport, style: _Style) -> Iterator[str]:
@@ -82,9 +113,13 @@ def _chart_lines(chart: ChartReport, style: _Style) -> Iterator[str]:
     if chart.signals:
         ignored = f"; {chart.ignored_signals} ignored by configuration" if chart.ignored_signals else ""
         yield f"  Signals: {len(chart.signals)} ({importance_phrase(chart.signals)}{ignored})"
-        yield from _signal_lines(chart.signals, style)
+        yield from _signal_lines(tuple(SharedSignal(s, ((chart.environment, s),)) for s in chart.signals), style)
     elif chart.ignored_signals:
         yield f"  Signals: none ({chart.ignored_signals} ignored by configuration)"
+    yield from _diff_lines(chart, style)
+
+
+def _diff_lines(chart: ChartReport, style: _Style) -> Iterator[str]:
     if chart.diff is None:
         return
     added, removed, modified, changes = chart_counts(chart)
@@ -96,19 +131,22 @@ def _chart_lines(chart: ChartReport, style: _Style) -> Iterator[str]:
         yield from _resource_lines(resource_diff, style)
 
 
-def _signal_lines(signals: tuple[Signal, ...], style: _Style) -> Iterator[str]:
+def _signal_lines(signals: tuple[SharedSignal, ...], style: _Style, *, of: int = 1) -> Iterator[str]:
+    """`of`: how many environments the chart has (each signal names its own when several)."""
     for importance in IMPORTANCES:
-        group = [s for s in signals if s.importance == importance]
+        group = [s for s in signals if s.signal.importance == importance]
         if not group:
             continue
         yield "    " + style(importance.upper(), "bold")
         for category in CATEGORIES:
-            for signal in (s for s in group if s.category == category):
+            for shared in (s for s in group if s.signal.category == category):
+                signal = shared.signal
                 mark, colour = _ACTION_MARK.get(signal.action, ("·", "dim"))
                 where = f"  {one_line(source_text(signal.source))}" if signal.source else ""
+                environments = f"  ({one_line(environments_phrase(shared.environments, of=of))})" if of > 1 else ""
                 yield (
                     f"      {style(mark, colour)} {category:<12} {one_line(signal.description)}"
-                    + style(f"  [{signal.type}]{where}", "dim")
+                    + style(f"  [{signal.type}]{where}{environments}", "dim")
                 )
 
 

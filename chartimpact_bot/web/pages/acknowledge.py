@@ -32,7 +32,10 @@ from .sign_in import session_key, signed_in_login, start_sign_in
 from .templates import message
 
 MAX_FORM_BYTES = 16 * 1024
-MAX_FIELDS = 20
+# A row of the page stands for one signal in each environment of its chart it affects
+# (core/report/environments.py), so its form names up to this many signals.
+MAX_FORM_SIGNALS = 200
+MAX_FIELDS = 20 + MAX_FORM_SIGNALS
 
 
 def form_token(link_key: bytes, login: str, analysis_id: str) -> str:
@@ -47,7 +50,7 @@ async def post(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     if isinstance(form, web.Response):
         return form
-    exp, sig = str(form.get("exp", "")), str(form.get("sig", ""))
+    exp, sig = _first(form, "exp"), _first(form, "sig")
     page_url = f"/reports/{analysis_id}?exp={exp}&sig={sig}"
     try:
         found = await pages.archive.load(analysis_id)
@@ -64,11 +67,16 @@ async def post(request: web.Request) -> web.StreamResponse:
     login = signed_in_login(request)
     if login is None:
         return start_sign_in(request, record.repository, return_to=page_url)
-    signal_id, change = str(form.get("signal", "")), str(form.get("change", ""))
-    token = str(form.get("token", ""))
+    signal_ids, change = form.get("signal", []), _first(form, "change")
+    token = _first(form, "token")
     if not hmac.compare_digest(token, form_token(pages.links.key, login, analysis_id)):
         return message(request, 403, "Not accepted", "The form has expired: open the report again and retry.")
-    if not SIGNAL_ID.fullmatch(signal_id) or change not in ("ack", "unack"):
+    if (
+        not signal_ids
+        or len(signal_ids) > MAX_FORM_SIGNALS
+        or not all(SIGNAL_ID.fullmatch(signal_id) for signal_id in signal_ids)
+        or change not in ("ack", "unack")
+    ):
         return message(request, 400, "Not understood", "The form names no signal, or no change.")
     if not await _may_write(request, record.installation_id, record.repository, login):
         return message(
@@ -82,8 +90,8 @@ async def post(request: web.Request) -> web.StreamResponse:
         login,
         "page",
         number=record.pull_number,
-        signal_ids=(signal_id,),
-        reason=str(form.get("reason", ""))[:MAX_REASON_CHARS] if change == "ack" else "",
+        signal_ids=tuple(dict.fromkeys(signal_ids)),
+        reason=_first(form, "reason")[:MAX_REASON_CHARS] if change == "ack" else "",
         head_sha=record.head_sha,
         analysis_id=record.id,
     )
@@ -100,11 +108,16 @@ async def post(request: web.Request) -> web.StreamResponse:
         return message(request, 503, "Try again", "The App is restarting.")
     except StoreError:
         return message(request, 503, "Try again", "The App's store cannot be written at the moment.")
-    raise web.HTTPSeeOther(f"{page_url}#signal-{signal_id}")
+    raise web.HTTPSeeOther(f"{page_url}#signal-{signal_ids[0]}")
 
 
-async def _form(request: web.Request) -> dict[str, str] | web.Response:
-    """The posted fields (first of each), or the page saying why not: the body is read up to
+def _first(form: dict[str, list[str]], name: str) -> str:
+    values = form.get(name)
+    return values[0] if values else ""
+
+
+async def _form(request: web.Request) -> dict[str, list[str]] | web.Response:
+    """The posted fields (every value of each), or the page saying why not: the body is read up to
     MAX_FORM_BYTES whatever its Content-Length claims (a chunked one claims none), and must be
     an URL-encoded form in UTF-8."""
     if request.content_type != "application/x-www-form-urlencoded":
@@ -120,7 +133,7 @@ async def _form(request: web.Request) -> dict[str, str] | web.Response:
         fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
     except (UnicodeDecodeError, ValueError):
         return message(request, 400, "Not understood", "The form is not one of this page's.")
-    return {name: values[0] for name, values in fields.items()}
+    return fields
 
 
 async def _may_write(request: web.Request, installation_id: int, repository: str, login: str) -> bool:

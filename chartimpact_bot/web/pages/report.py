@@ -99,9 +99,15 @@ def filtered_rows(model: PageModel, selected: dict[str, str]) -> list[SignalRow]
     return [
         row
         for row in model.signals
-        if all(getattr(row, name) == value for name, value in wanted.items())
+        if all(_matches(row, name, value) for name, value in wanted.items())
         and needle in f"{row.namespace}/{row.name}".lower()
     ]
+
+
+def _matches(row: SignalRow, name: str, value: str) -> bool:
+    if name == "environment":  # a row stands for every environment of its chart it affects
+        return value in row.environments
+    return bool(getattr(row, name) == value)
 
 
 def _revision(ref: str | None, sha: str | None) -> str:

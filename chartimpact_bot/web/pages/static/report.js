@@ -16,6 +16,7 @@
       const ok = Object.entries(wanted).every(([name, value]) => {
         if (value === "") return true;
         if (name === "resource") return row.dataset.resource.toLowerCase().includes(value.toLowerCase());
+        if (name === "environment") return row.dataset.environment.split("\n").includes(value);
         return row.dataset[name] === value;
       });
       row.classList.toggle("hidden", !ok);
