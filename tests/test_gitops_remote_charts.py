@@ -303,3 +303,41 @@ def test_a_flux_helm_release_version_bump_is_rendered_at_both_versions(tmp_path:
         17,
     )
     assert "security.context.privileged" in by_type
+
+
+REQUIRES_AUTH = '{"type": "object", "required": ["auth"], "properties": {"auth": {"required": ["password"]}}}'
+
+
+def test_a_bump_to_a_version_that_requires_a_new_value_names_it_at_the_version_line(tmp_path: Path) -> None:
+    """The new version's schema requires `auth.password`: where the Application sets it the
+    upgrade renders and the requirement is named (low); where nothing sets it the head cannot
+    render, and the signal says which value is missing, at the line that bumps the version."""
+    served = {
+        ("web", "1.0.0"): packaged("web", "1.0.0", VERSIONS["1.0.0"]),
+        ("web", "3.0.0"): packaged("web", "3.0.0", {**VERSIONS["1.0.0"], "values.schema.json": REQUIRES_AUTH}),
+    }
+    with_password = application("{url}", "3.0.0") + "        auth: {password: from-a-vault}\n"
+    with http_repository(tmp_path / "served", served) as url:
+        code, report, err = analyze(
+            tmp_path,
+            {"apps/web.yaml": application(url, "1.0.0"), "apps/set.yaml": application(url, "1.0.0", name="set")},
+            {
+                "apps/web.yaml": application(url, "3.0.0"),
+                "apps/set.yaml": with_password.replace("{url}", url).replace("name: web,", "name: set,"),
+            },
+        )
+    assert code in (0, 1, 2), err
+    charts = {c["environment"]: c for c in report["charts"]}
+    missing = charts["web"]
+    assert missing["status"] == "render_error"
+    (required,) = [s for s in missing["signals"] if s["type"] == "chart.values.required"]
+    assert required["importance"] == "medium"
+    assert required["description"] == (
+        "Chart 'web' 1.0.0 → 3.0.0 now requires value 'auth', which nothing sets: Helm refuses the release without it"
+    )
+    assert required["source"] == {"file": "apps/web.yaml", "line": 10}
+    rendered = charts["set"]
+    assert rendered["status"] == "analyzed", rendered["error"]
+    assert sorted(
+        (s["affectedPath"], s["importance"]) for s in rendered["signals"] if s["type"] == "chart.values.required"
+    ) == [("values.auth", "low"), ("values.auth.password", "low")]

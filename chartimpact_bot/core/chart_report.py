@@ -78,10 +78,11 @@ def chart_report(
         )
 
     if errors:
-        # Nothing to compare: the only signal is the render failure itself.
+        # Nothing to compare: the signals are the render failure itself, and the values a new
+        # chart version requires (often why it failed).
         status: ChartStatus = "render_error"
         structured = None
-        found, failures = signals((), only={"chart.render"})
+        found, failures = signals((), only={"chart.render", "chart.values.required"})
         graph: tuple[Relation, ...] = ()
     else:
         status = "added" if base is None else "removed" if head is None else "analyzed"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ..core.config import Environment
 from ..core.errors import SourceError
 from ..core.gitops.applicationset import ApplicationSet, application_sets, generate, match_pattern
-from ..core.gitops.argocd import Application, applications, environment
+from ..core.gitops.argocd import Application, HelmSource, applications, environment
 from ..core.gitops.flux import HELM_GROUP as FLUX_GROUP
 from ..core.gitops.flux import releases
 from ..core.gitops.remote_chart import RemoteChart
@@ -55,6 +55,21 @@ class Deployment:
     uncertain: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Unresolved:
+    """A deployment whose chart cannot be found (an Application's Helm source that names no chart
+    of this repository or of an HTTP/OCI chart repository, a HelmRelease whose source is not in
+    the repository, an ApplicationSet that generates nothing): reported, never silently dropped.
+    `signature` tells whether the manifest changed between the sides."""
+
+    key: tuple[str, str, int]
+    kind: str  # "Application", "HelmRelease", "ApplicationSet"
+    name: str
+    file: str
+    reason: str
+    signature: str
+
+
 def manifest_candidates(listing: Mapping[str, FileEntry]) -> list[str]:
     """The files of a listing that may hold Argo CD manifests, sorted, bounded."""
     return _candidates(listing)[:MAX_MANIFESTS]
@@ -72,10 +87,21 @@ def _candidates(listing: Mapping[str, FileEntry]) -> list[str]:
     return found
 
 
-def deployments(base: ChartSource, head: ChartSource) -> list[Deployment]:
-    """Every Helm source of an Application, on either side, that names a chart directory of this
-    repository (`source.path`), matched between the sides by manifest file, name and position."""
-    sides = [_local_sources(base), _local_sources(head)]
+def survey_deployments(base: ChartSource, head: ChartSource) -> tuple[list[Deployment], list[Unresolved]]:
+    """Every deployment of a chart, on either side (an Application's Helm source, a HelmRelease),
+    matched between the sides by name, manifest file and position; and the deployments of the
+    head whose chart cannot be resolved and whose manifest is new or changed (one unresolved on
+    both sides alike says nothing new)."""
+    surveyed = [_local_sources(base), _local_sources(head)]
+    sides = [surveyed[0][0], surveyed[1][0]]
+    base_unresolved = {u.key: u for u in surveyed[0][1]}
+    changed = [u for u in surveyed[1][1] if base_unresolved.get(u.key) != u]
+    return _matched(sides, base, head), changed
+
+
+def _matched(
+    sides: list[dict[tuple[str, str, int], Deployed]], base: ChartSource, head: ChartSource
+) -> list[Deployment]:
     cut = [len(_candidates(s.list_files(""))) > MAX_MANIFESTS for s in (base, head)]
     keys = sorted(sides[0].keys() | sides[1].keys())
     found = []
@@ -95,18 +121,24 @@ def deployments(base: ChartSource, head: ChartSource) -> list[Deployment]:
     return found
 
 
-def _local_sources(source: ChartSource) -> dict[tuple[str, str, int], Deployed]:
+def _local_sources(source: ChartSource) -> tuple[dict[tuple[str, str, int], Deployed], list[Unresolved]]:
     """Keyed as Argo CD knows an Application, by its name (and the source's position): moving
     its manifest to another file is not a new deployment. Two Applications of one name (which
     Argo CD would refuse) are told apart by their files."""
     listing = source.list_files("")
     charts = {posixpath.dirname(p) for p in listing if posixpath.basename(p) == CHART_FILE}
     found: list[tuple[str, str, int, Deployed]] = []
+    unresolved: list[Unresolved] = []
     texts = _read(source, manifest_candidates(listing))
     for path, text in texts.items():
         if "argoproj.io" not in text:
             continue
-        generated = [app for appset in application_sets(path, text) for app in _generated(source, appset, listing)]
+        generated: list[Application] = []
+        for appset in application_sets(path, text):
+            made, notes = _generated(source, appset, listing)
+            generated += made
+            if not made:
+                unresolved.append(_empty_set(appset, notes))
         for app in [*applications(path, text), *generated]:
             for index, helm in enumerate(app.sources):
                 if helm.remote is not None:
@@ -114,9 +146,12 @@ def _local_sources(source: ChartSource) -> dict[tuple[str, str, int], Deployed]:
                 elif helm.path is not None and helm.chart is None and helm.path in charts:
                     deployed = Deployed(helm.path, environment(app, helm))
                 else:
+                    unresolved.append(_unresolved_source(app, index, helm))
                     continue
                 found.append((app.name, path, index, deployed))
-    found += _flux_releases(texts, charts)
+    flux, flux_unresolved = _flux_releases(texts, charts)
+    found += flux
+    unresolved += flux_unresolved
     counts = Counter((name, index) for name, _, index, _ in found)
     seen: Counter[tuple[str, str, int]] = Counter()
     out: dict[tuple[str, str, int], Deployed] = {}
@@ -132,10 +167,41 @@ def _local_sources(source: ChartSource) -> dict[tuple[str, str, int], Deployed]:
         out[(name, where, index)] = dataclasses.replace(
             deployed, environment=dataclasses.replace(env, name=f"{env.name} ({where})")
         )
-    return out
+    return out, unresolved
 
 
-def _generated(source: ChartSource, appset: ApplicationSet, listing: Mapping[str, FileEntry]) -> list[Application]:
+def _unresolved_source(app: Application, index: int, helm: HelmSource) -> Unresolved:
+    """Why an Application's Helm source is not analyzed, in the words of its manifest."""
+    if helm.chart is not None:
+        reason = next(
+            (p for p in app.problems if "chart repository" in p),
+            f"its chart '{helm.chart[:100]}' is not in an HTTP or OCI chart repository",
+        )
+    elif helm.path is not None:
+        reason = (
+            f"its source path '{helm.path[:200]}' holds no Chart.yaml in this repository"
+            " (a chart of another repository is not fetched)"
+        )
+    else:
+        reason = "its Helm source names neither a chart nor a path"
+    return Unresolved((app.name, app.file, index), "Application", app.name, app.file, reason, repr((app, index)))
+
+
+def _empty_set(appset: ApplicationSet, notes: list[str]) -> Unresolved:
+    reason = "it generates no Application from this repository" + (f" ({'; '.join(notes)[:500]})" if notes else "")
+    return Unresolved(
+        (f"ApplicationSet {appset.name}", appset.file, 0),
+        "ApplicationSet",
+        appset.name,
+        appset.file,
+        reason,
+        repr(appset.body),
+    )
+
+
+def _generated(
+    source: ChartSource, appset: ApplicationSet, listing: Mapping[str, FileEntry]
+) -> tuple[list[Application], list[str]]:
     """The Applications of an ApplicationSet, from this repository's directories and the files
     its git files generators name (each at most MAX_MANIFEST_BYTES, MAX_MANIFESTS of them)."""
     directories = sorted({d for p in listing for d in _parents(p)})
@@ -146,8 +212,9 @@ def _generated(source: ChartSource, appset: ApplicationSet, listing: Mapping[str
         if patterns and entry.size <= MAX_MANIFEST_BYTES and any(match_pattern(p, pattern) for pattern in patterns)
     ][:MAX_MANIFESTS]
     generated, notes = generate(appset, directories, _read(source, wanted) if wanted else {})
-    # What the set could not generate is told with what it did generate.
-    return [dataclasses.replace(app, problems=(*app.problems, *notes)) for app in generated]
+    # What the set could not generate is told with what it did generate (or on its own when it
+    # generates nothing).
+    return [dataclasses.replace(app, problems=(*app.problems, *notes)) for app in generated], notes
 
 
 def _parents(path: str) -> Iterator[str]:
@@ -157,20 +224,34 @@ def _parents(path: str) -> Iterator[str]:
         parent = posixpath.dirname(parent)
 
 
-def _flux_releases(texts: Mapping[str, str], charts: set[str]) -> list[tuple[str, str, int, Deployed]]:
+def _flux_releases(
+    texts: Mapping[str, str], charts: set[str]
+) -> tuple[list[tuple[str, str, int, Deployed]], list[Unresolved]]:
     """Flux HelmReleases, keyed apart from Applications (`HelmRelease ns/name`)."""
     if not any(FLUX_GROUP in text for text in texts.values()):
-        return []
+        return [], []
     found = []
+    unresolved = []
     for release in releases(texts):
+        key = f"HelmRelease {release.environment.name}"
         if release.remote is not None:
             deployed = Deployed(release.remote.mount, release.environment, release.remote)
         elif release.chart_path is not None and release.chart_path in charts:
             deployed = Deployed(release.chart_path, release.environment)
         else:
+            notes = release.environment.notes
+            reason = (
+                notes[0]
+                if notes
+                else f"its chart path '{(release.chart_path or '')[:200]}' holds no Chart.yaml in this repository"
+            )
+            name = release.environment.name
+            unresolved.append(
+                Unresolved((key, release.file, 0), "HelmRelease", name, release.file, reason, repr(release))
+            )
             continue
-        found.append((f"HelmRelease {release.environment.name}", release.file, 0, deployed))
-    return found
+        found.append((key, release.file, 0, deployed))
+    return found, unresolved
 
 
 def _read(source: ChartSource, paths: list[str]) -> dict[str, str]:

@@ -17,7 +17,7 @@ from ..core.errors import AnalysisError, ChartError
 from ..core.gitops.remote_chart import RemoteChart
 from ..core.model import ChartReport, Revision
 from .charts import dependency_dirs, load_chart_info, survey_charts
-from .gitops import MAX_MANIFESTS, Deployed, Deployment, deployments
+from .gitops import MAX_MANIFESTS, Deployed, Deployment, Unresolved, survey_deployments
 from .sources import ChartSource, FileEntry
 
 
@@ -101,7 +101,7 @@ def plan_repository(
         raise NoSuchChart(missing)
     targets: list[ChartTarget] = []
     skipped: list[ChartReport] = []
-    deployed = deployments(base_source, head_source)
+    deployed, unresolved = survey_deployments(base_source, head_source)
     deployed_paths = {side.chart_path for d in deployed for side in (d.base, d.head) if side is not None}
     for path in sorted(base_charts.keys() | head_charts.keys()):
         if wanted is not None and path not in wanted:
@@ -138,7 +138,21 @@ def plan_repository(
             targets.append(planned)
         else:
             skipped.append(planned)
+    if wanted is None:
+        skipped += [_unresolved_report(u) for u in unresolved]
     return AnalysisPlan(tuple(targets), tuple(skipped), base_source.revision, head_source.revision)
+
+
+def _unresolved_report(unresolved: Unresolved) -> ChartReport:
+    """A new or changed deployment whose chart cannot be found: skipped, saying why, under its
+    manifest (a PR that breaks an Application's chart reference is told so)."""
+    return ChartReport(
+        path=unresolved.file,
+        name=unresolved.name,
+        status="skipped",
+        environment=unresolved.name,
+        warnings=(f"{unresolved.kind} '{unresolved.name}' is not analyzed: {unresolved.reason}",),
+    )
 
 
 def _deployment_target(

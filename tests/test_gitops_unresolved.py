@@ -1,0 +1,135 @@
+"""Deployments whose chart cannot be found are reported, not dropped (issue 13): an Application
+whose Helm source names no chart here or in an HTTP/OCI chart repository, a HelmRelease whose
+source is not in the repository, an ApplicationSet that generates nothing. Each gets a
+`skipped` entry under its manifest with a warning saying why, when its manifest is new or
+changed; one left alike on both sides is not repeated on every pull request."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import chart_yaml, commit_all, init_repo, write_files
+from tests.test_argocd_discovery import SERVICE, application
+from tests.test_cli import run
+from tests.test_flux_helmreleases import chart_spec, release
+
+GIT_CHART = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: cache, namespace: argocd}
+spec:
+  destination: {server: https://kubernetes.default.svc, namespace: cache}
+  source:
+    repoURL: git@github.com:acme/charts.git
+    chart: acme/redis
+    targetRevision: 1.0.0
+"""
+OTHER_PATH = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: api, namespace: argocd}
+spec:
+  destination: {server: https://kubernetes.default.svc, namespace: api}
+  source:
+    repoURL: https://github.com/acme/elsewhere.git
+    path: charts/api
+    helm:
+      valueFiles: [values-prod.yaml]
+"""
+EMPTY_SET = """\
+apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: teams, namespace: argocd}
+spec:
+  generators:
+    - git:
+        repoURL: https://github.com/acme/deploy.git
+        revision: HEAD
+        directories: [{path: "teams/*"}]
+  template:
+    metadata: {name: "{{path.basename}}"}
+    spec:
+      project: default
+      destination: {server: https://kubernetes.default.svc, namespace: "{{path.basename}}"}
+      source: {repoURL: https://github.com/acme/deploy.git, targetRevision: HEAD, path: "{{path}}"}
+"""
+MISSING_SOURCE = release(chart_spec("podinfo", "nowhere"))
+
+
+def _repo(root: Path) -> tuple[Path, str]:
+    repo = init_repo(root / "repo")
+    write_files(
+        repo,
+        {
+            "charts/web/Chart.yaml": chart_yaml("web"),
+            "charts/web/values.yaml": "service: {type: ClusterIP}\n",
+            "charts/web/templates/service.yaml": SERVICE,
+            "apps/web-prod.yaml": application("web-prod", "ClusterIP"),
+        },
+    )
+    return repo, commit_all(repo, "web")
+
+
+def _charts(repo: Path, base: str) -> list[dict[str, Any]]:
+    code, out, err = run("analyze", "--repo", str(repo), "--base", base, "--head", "HEAD", "--format", "json")
+    assert code in (0, 1), err
+    return list(json.loads(out)["charts"])
+
+
+def test_each_new_deployment_without_a_chart_is_a_skipped_entry_saying_why(tmp_path: Path) -> None:
+    repo, base = _repo(tmp_path)
+    write_files(
+        repo,
+        {
+            "apps/cache.yaml": GIT_CHART,
+            "apps/api.yaml": OTHER_PATH,
+            "apps/teams.yaml": EMPTY_SET,
+            "flux/podinfo.yaml": MISSING_SOURCE,
+        },
+    )
+    commit_all(repo, "four deployments this analysis cannot resolve")
+    skipped = {c["path"]: c for c in _charts(repo, base) if c["status"] == "skipped"}
+    assert set(skipped) == {"apps/cache.yaml", "apps/api.yaml", "apps/teams.yaml", "flux/podinfo.yaml"}
+    (cache,) = skipped["apps/cache.yaml"]["warnings"]
+    assert cache.startswith("Application 'cache' is not analyzed: chart 'acme/redis' is not in an HTTP or OCI")
+    (api,) = skipped["apps/api.yaml"]["warnings"]
+    assert "source path 'charts/api' holds no Chart.yaml in this repository" in api
+    (teams,) = skipped["apps/teams.yaml"]["warnings"]
+    assert teams.startswith("ApplicationSet 'teams' is not analyzed: it generates no Application")
+    (podinfo,) = skipped["flux/podinfo.yaml"]["warnings"]
+    assert podinfo.startswith("HelmRelease 'apps/podinfo' is not analyzed:") and "nowhere" in podinfo
+    for entry in skipped.values():
+        assert entry["verdict"] == "pass" and entry["signals"] == []
+
+
+def test_the_skipped_entries_reach_the_comment_with_their_reasons(tmp_path: Path) -> None:
+    repo, base = _repo(tmp_path)
+    write_files(repo, {"apps/cache.yaml": GIT_CHART})
+    commit_all(repo, "cache")
+    code, out, err = run("analyze", "--repo", str(repo), "--base", base, "--head", "HEAD", "--format", "markdown")
+    assert code == 0, err
+    assert "<code>apps/cache.yaml</code>" in out
+    assert "Application 'cache' is not analyzed" in out
+
+
+def test_one_left_alike_on_both_sides_is_not_reported_again(tmp_path: Path) -> None:
+    repo, _ = _repo(tmp_path)
+    write_files(repo, {"apps/cache.yaml": GIT_CHART, "apps/teams.yaml": EMPTY_SET})
+    base = commit_all(repo, "unresolvable, already there")
+    write_files(repo, {"apps/web-prod.yaml": application("web-prod", "NodePort")})
+    commit_all(repo, "an unrelated change")
+    charts = _charts(repo, base)
+    assert [c["path"] for c in charts if c["status"] == "skipped"] == []
+    assert any(c["path"] == "charts/web" and c["status"] == "analyzed" for c in charts)
+
+
+def test_a_change_to_an_unresolvable_manifest_is_reported(tmp_path: Path) -> None:
+    repo, _ = _repo(tmp_path)
+    write_files(repo, {"apps/cache.yaml": GIT_CHART})
+    base = commit_all(repo, "unresolvable")
+    write_files(repo, {"apps/cache.yaml": GIT_CHART.replace("1.0.0", "2.0.0")})
+    commit_all(repo, "a bump of the unresolvable chart")
+    (skipped,) = [c for c in _charts(repo, base) if c["status"] == "skipped"]
+    assert skipped["path"] == "apps/cache.yaml" and skipped["environment"] == "cache"
