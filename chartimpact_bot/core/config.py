@@ -118,6 +118,9 @@ class AnalysisConfig:
     comment_mode: CommentMode = "changes"
     comment_max_signals: int = 30
     rules: tuple[CustomRule, ...] = ()
+    # `gitops.manifests`: globs of the files searched for Argo CD and Flux manifests; None: every
+    # YAML file outside charts.
+    manifests: tuple[str, ...] | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
     def selects(self, chart_path: str) -> bool:

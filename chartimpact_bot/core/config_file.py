@@ -195,6 +195,7 @@ def _to_config(data: dict[str, Any]) -> AnalysisConfig:
     ignore = data.get("ignore") or {}
     normalize = data.get("normalize") or {}
     comment = data.get("comment") or {}
+    gitops = data.get("gitops") or {}
     return AnalysisConfig(
         include=tuple(charts.get("include") or ()),
         exclude=tuple(charts.get("exclude") or ()),
@@ -220,6 +221,7 @@ def _to_config(data: dict[str, Any]) -> AnalysisConfig:
         comment_mode=comment.get("mode", "changes"),
         comment_max_signals=int(comment.get("maxSignals", 30)),
         rules=tuple(_rule(r) for r in data.get("rules") or ()),
+        manifests=tuple(gitops["manifests"]) if "manifests" in gitops else None,
         raw=data,
     )
 

@@ -15,6 +15,7 @@ import posixpath
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 from ..core.config import Environment
 from ..core.errors import SourceError
@@ -70,16 +71,21 @@ class Unresolved:
     signature: str
 
 
-def manifest_candidates(listing: Mapping[str, FileEntry]) -> list[str]:
-    """The files of a listing that may hold Argo CD manifests, sorted, bounded."""
-    return _candidates(listing)[:MAX_MANIFESTS]
+def manifest_candidates(listing: Mapping[str, FileEntry], patterns: tuple[str, ...] | None = None) -> list[str]:
+    """The files of a listing that may hold Argo CD or Flux manifests, sorted, bounded;
+    `patterns` (`gitops.manifests`): only files one of these globs matches."""
+    return _candidates(listing, patterns)[:MAX_MANIFESTS]
 
 
-def _candidates(listing: Mapping[str, FileEntry]) -> list[str]:
+def _candidates(listing: Mapping[str, FileEntry], patterns: tuple[str, ...] | None) -> list[str]:
+    if patterns is not None and not patterns:
+        return []
     chart_dirs = {posixpath.dirname(p) for p in listing if posixpath.basename(p) == CHART_FILE}
     found = []
     for path, entry in sorted(listing.items()):
         if not path.endswith(MANIFEST_SUFFIXES) or posixpath.basename(path) == CONFIG_FILE:
+            continue
+        if patterns is not None and not any(fnmatchcase(path, pattern) for pattern in patterns):
             continue
         if entry.size > MAX_MANIFEST_BYTES or _inside(path, chart_dirs):
             continue
@@ -87,22 +93,22 @@ def _candidates(listing: Mapping[str, FileEntry]) -> list[str]:
     return found
 
 
-def survey_deployments(base: ChartSource, head: ChartSource) -> tuple[list[Deployment], list[Unresolved]]:
+def survey_deployments(
+    base: ChartSource, head: ChartSource, patterns: tuple[str, ...] | None = None
+) -> tuple[list[Deployment], list[Unresolved]]:
     """Every deployment of a chart, on either side (an Application's Helm source, a HelmRelease),
     matched between the sides by name, manifest file and position; and the deployments of the
     head whose chart cannot be resolved and whose manifest is new or changed (one unresolved on
     both sides alike says nothing new)."""
-    surveyed = [_local_sources(base), _local_sources(head)]
+    surveyed = [_local_sources(base, patterns), _local_sources(head, patterns)]
     sides = [surveyed[0][0], surveyed[1][0]]
     base_unresolved = {u.key: u for u in surveyed[0][1]}
     changed = [u for u in surveyed[1][1] if base_unresolved.get(u.key) != u]
-    return _matched(sides, base, head), changed
+    cut = [len(_candidates(s.list_files(""), patterns)) > MAX_MANIFESTS for s in (base, head)]
+    return _matched(sides, cut), changed
 
 
-def _matched(
-    sides: list[dict[tuple[str, str, int], Deployed]], base: ChartSource, head: ChartSource
-) -> list[Deployment]:
-    cut = [len(_candidates(s.list_files(""))) > MAX_MANIFESTS for s in (base, head)]
+def _matched(sides: list[dict[tuple[str, str, int], Deployed]], cut: list[bool]) -> list[Deployment]:
     keys = sorted(sides[0].keys() | sides[1].keys())
     found = []
     for key in keys:
@@ -121,7 +127,9 @@ def _matched(
     return found
 
 
-def _local_sources(source: ChartSource) -> tuple[dict[tuple[str, str, int], Deployed], list[Unresolved]]:
+def _local_sources(
+    source: ChartSource, patterns: tuple[str, ...] | None
+) -> tuple[dict[tuple[str, str, int], Deployed], list[Unresolved]]:
     """Keyed as Argo CD knows an Application, by its name (and the source's position): moving
     its manifest to another file is not a new deployment. Two Applications of one name (which
     Argo CD would refuse) are told apart by their files."""
@@ -129,7 +137,7 @@ def _local_sources(source: ChartSource) -> tuple[dict[tuple[str, str, int], Depl
     charts = {posixpath.dirname(p) for p in listing if posixpath.basename(p) == CHART_FILE}
     found: list[tuple[str, str, int, Deployed]] = []
     unresolved: list[Unresolved] = []
-    texts = _read(source, manifest_candidates(listing))
+    texts = _read(source, manifest_candidates(listing, patterns))
     for path, text in texts.items():
         if "argoproj.io" not in text:
             continue

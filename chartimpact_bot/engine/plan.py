@@ -101,7 +101,7 @@ def plan_repository(
         raise NoSuchChart(missing)
     targets: list[ChartTarget] = []
     skipped: list[ChartReport] = []
-    deployed, unresolved = survey_deployments(base_source, head_source)
+    deployed, unresolved = survey_deployments(base_source, head_source, config.manifests)
     deployed_paths = {side.chart_path for d in deployed for side in (d.base, d.head) if side is not None}
     for path in sorted(base_charts.keys() | head_charts.keys()):
         if wanted is not None and path not in wanted:

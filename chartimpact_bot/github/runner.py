@@ -459,9 +459,18 @@ class AnalysisRunner:
             metadata = {
                 p for p in {**base_listing, **head_listing} if p.rsplit("/", 1)[-1] in (*CHART_METADATA, CONFIG_FILE)
             }
-            # The files that may be Argo CD Applications (engine/gitops.py): read when planning.
-            metadata |= {*manifest_candidates(base_listing), *manifest_candidates(head_listing)}
             snapshots = await _both(_snapshot(base, metadata), _snapshot(head, metadata))
+            # The files that may be Argo CD or Flux manifests (engine/gitops.py), read when
+            # planning: every YAML file outside charts, unless the base's `.chartimpact.yml`
+            # narrows them (`gitops.manifests`), which a worker reads.
+            if CONFIG_FILE in base_listing:
+                base_manifests, head_manifests = await self.pool.manifest_paths(*snapshots)
+            else:
+                base_manifests, head_manifests = manifest_candidates(base_listing), manifest_candidates(head_listing)
+            manifests = {*base_manifests, *head_manifests} - metadata
+            if manifests:
+                metadata |= manifests
+                snapshots = await _both(_snapshot(base, metadata), _snapshot(head, metadata))
         with self._stage("prepare"):
             preparation = await self.pool.prepare(*snapshots, only)
         problems = [ConfigProblem(p.line, p.message, where) for where, p in preparation.problems]

@@ -34,6 +34,7 @@ from ..core.config import AnalysisConfig
 from ..core.config_file import Problem
 from ..core.model import Report
 from ..engine.config_source import repository_config
+from ..engine.gitops import manifest_candidates
 from ..engine.options import PipelineOptions
 from ..engine.parent_death import die_with_parent
 from ..engine.pipeline import run_plan
@@ -81,6 +82,17 @@ class Preparation:
     problems: list[tuple[str, Problem]]
     base_paths: set[str]
     head_paths: set[str]
+
+
+def manifest_paths(base: SnapshotSource, head: SnapshotSource) -> tuple[list[str], list[str]]:
+    """Runs in a worker: the files of each side that may hold Argo CD or Flux manifests, as the
+    base's `.chartimpact.yml` narrows them (`gitops.manifests`); the configuration is the pull
+    request's, so it is parsed here, not on the server's event loop."""
+    config, _ = repository_config(base, head)
+    return (
+        manifest_candidates(base.list_files(""), config.manifests),
+        manifest_candidates(head.list_files(""), config.manifests),
+    )
 
 
 def prepare_snapshots(base: SnapshotSource, head: SnapshotSource, only: tuple[str, ...] | None = None) -> Preparation:
@@ -187,6 +199,9 @@ class AnalysisPool:
 
     async def analyze(self, plan: AnalysisPlan, config: AnalysisConfig, options: WorkerOptions) -> Report:
         return await self._call(analyze_detached, plan, config, options)
+
+    async def manifest_paths(self, base: SnapshotSource, head: SnapshotSource) -> tuple[list[str], list[str]]:
+        return await self._call(manifest_paths, base, head)
 
     async def prepare(
         self, base: SnapshotSource, head: SnapshotSource, only: tuple[str, ...] | None = None

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from chartimpact_bot.engine.remote import RepositoryAccess
 from tests.chart_repository import http_repository
+from tests.conftest import git
 from tests.github.conftest import MakeApp, Repo, pull_request
 from tests.test_argocd_discovery import SERVICE, application
 from tests.test_gitops_remote_charts import application as remote_application
@@ -166,3 +167,34 @@ async def test_acknowledging_a_grouped_signal_from_the_page_accepts_it_in_every_
     assert sorted(e.signal_id for e in log.items) == sorted(members)
     after = await (await app.client.get(page)).text()
     assert "acknowledged by @alice: planned" in after
+
+
+async def test_gitops_manifests_narrows_what_the_app_fetches_to_find_applications(
+    make_app: MakeApp, repo: Repo
+) -> None:
+    """A repository of many plain manifests: with `gitops.manifests` the App fetches only the
+    files the globs match to find Applications (each other YAML file would cost a blob request)."""
+    app = await make_app()
+    plain = {
+        f"manifests/team-{n}.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: t{n}}}\n" for n in range(12)
+    }
+    base = repo.commit(
+        {
+            ".chartimpact.yml": "version: 1\ngitops:\n  manifests: ['apps/*.yaml']\n",
+            "charts/web/templates/service.yaml": SERVICE,
+            "charts/web/values.yaml": "service: {type: ClusterIP}\n",
+            "apps/web-prod.yaml": application("web-prod", "ClusterIP"),
+            **plain,
+        },
+        "web deployed by Argo CD, beside plain manifests",
+    )
+    head = repo.commit({"apps/web-prod.yaml": application("web-prod", "LoadBalancer")}, "prod goes public")
+    await app.deliver("pull_request", pull_request("opened", number=9, base_sha=base, head_sha=head))
+    await app.settle()
+    (run,) = app.fake.runs_for(head)
+    assert any(a["path"] == "apps/web-prod.yaml" for a in run["annotations"])
+    fetched = {c.path.rsplit("/", 1)[-1] for c in app.fake.calls if c.operation == "git/get-blob"}
+    # Without the setting every one of them is fetched (checked by hand when this was written).
+    plain_blobs = {git(repo.path, "rev-parse", f"{head}:{path}") for path in plain}
+    assert fetched.isdisjoint(plain_blobs)
+    assert git(repo.path, "rev-parse", f"{head}:apps/web-prod.yaml") in fetched

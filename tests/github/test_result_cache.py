@@ -45,6 +45,9 @@ class CountingPool(AnalysisPool):
         self.preparations += 1
         return await self.inner.prepare(base, head, only)
 
+    async def manifest_paths(self, base: SnapshotSource, head: SnapshotSource) -> tuple[list[str], list[str]]:
+        return await self.inner.manifest_paths(base, head)
+
     async def analyze_snapshots(
         self,
         base: SnapshotSource,
