@@ -213,16 +213,36 @@ def _generated(
     """The Applications of an ApplicationSet, from this repository's directories and the files
     its git files generators name (each at most MAX_MANIFEST_BYTES, MAX_MANIFESTS of them)."""
     directories = sorted({d for p in listing for d in _parents(p)})
-    patterns = appset.file_patterns()
-    wanted = [
-        p
-        for p, entry in sorted(listing.items())
-        if patterns and entry.size <= MAX_MANIFEST_BYTES and any(match_pattern(p, pattern) for pattern in patterns)
-    ][:MAX_MANIFESTS]
+    wanted = _generator_files(appset, listing)
     generated, notes = generate(appset, directories, _read(source, wanted) if wanted else {})
     # What the set could not generate is told with what it did generate (or on its own when it
     # generates nothing).
     return [dataclasses.replace(app, problems=(*app.problems, *notes)) for app in generated], notes
+
+
+def _generator_files(appset: ApplicationSet, listing: Mapping[str, FileEntry]) -> list[str]:
+    """The files an ApplicationSet's git files generators match (YAML or JSON, each at most
+    MAX_MANIFEST_BYTES, MAX_MANIFESTS of them)."""
+    patterns = appset.file_patterns()
+    if not patterns:
+        return []
+    return [
+        p
+        for p, entry in sorted(listing.items())
+        if entry.size <= MAX_MANIFEST_BYTES and any(match_pattern(p, pattern) for pattern in patterns)
+    ][:MAX_MANIFESTS]
+
+
+def generator_files(source: ChartSource, patterns: tuple[str, ...] | None = None) -> set[str]:
+    """Every file the ApplicationSets of a side's manifests read through git files generators:
+    what the App must fetch besides the manifests (a `config.json` is no manifest candidate)."""
+    listing = source.list_files("")
+    wanted: set[str] = set()
+    for path, text in _read(source, manifest_candidates(listing, patterns)).items():
+        if "ApplicationSet" in text:
+            for appset in application_sets(path, text):
+                wanted.update(_generator_files(appset, listing))
+    return wanted
 
 
 def _parents(path: str) -> Iterator[str]:

@@ -406,6 +406,10 @@ class SnapshotSource:
     def left_out(self, prefix: str = "") -> Mapping[str, str]:
         return {path: why for path, why in self._left_out.items() if under(path, prefix)}
 
+    def holds(self, path: str) -> bool:
+        """Whether the snapshot carries the file's contents (not only its listing entry)."""
+        return path in self._contents
+
     def __getstate__(self) -> tuple[Revision, dict[str, FileEntry], dict[str, bytes], dict[str, str]]:
         return self._revision, self._listing, self._contents, self._left_out
 

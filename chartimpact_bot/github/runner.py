@@ -473,6 +473,15 @@ class AnalysisRunner:
                 snapshots = await _both(_snapshot(base, metadata), _snapshot(head, metadata))
         with self._stage("prepare"):
             preparation = await self.pool.prepare(*snapshots, only)
+        more = (preparation.missing[0] | preparation.missing[1]) - metadata
+        if more:
+            # Files ApplicationSets generate Applications from (JSON ones too): fetched, and the
+            # plan made again with them; once, whatever those files say.
+            with self._stage("fetch_metadata"):
+                metadata |= more
+                snapshots = await _both(_snapshot(base, metadata), _snapshot(head, metadata))
+            with self._stage("prepare"):
+                preparation = await self.pool.prepare(*snapshots, only)
         problems = [ConfigProblem(p.line, p.message, where) for where, p in preparation.problems]
         report = await self.analyze_prepared(job.repository, base, head, metadata, preparation, only=only)
         return Analysis(report, problems, preparation.config, set(head_listing))

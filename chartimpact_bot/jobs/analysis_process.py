@@ -34,7 +34,7 @@ from ..core.config import AnalysisConfig
 from ..core.config_file import Problem
 from ..core.model import Report
 from ..engine.config_source import repository_config
-from ..engine.gitops import manifest_candidates
+from ..engine.gitops import generator_files, manifest_candidates
 from ..engine.options import PipelineOptions
 from ..engine.parent_death import die_with_parent
 from ..engine.pipeline import run_plan
@@ -82,6 +82,9 @@ class Preparation:
     problems: list[tuple[str, Problem]]
     base_paths: set[str]
     head_paths: set[str]
+    # Files the plan could not read and would have: what ApplicationSets' git files generators
+    # name (a `config.json`). Fetched, then the plan is made again with them.
+    missing: tuple[set[str], set[str]] = (set(), set())
 
 
 def manifest_paths(base: SnapshotSource, head: SnapshotSource) -> tuple[list[str], list[str]]:
@@ -104,7 +107,8 @@ def prepare_snapshots(base: SnapshotSource, head: SnapshotSource, only: tuple[st
     """
     config, problems = repository_config(base, head)
     base_paths, head_paths = plan_inputs(plan_repository(base, head, config, only=only))
-    return Preparation(config, problems, base_paths, head_paths)
+    missing = tuple({p for p in generator_files(side, config.manifests) if not side.holds(p)} for side in (base, head))
+    return Preparation(config, problems, base_paths, head_paths, missing=(missing[0], missing[1]))
 
 
 def analyze_snapshots(

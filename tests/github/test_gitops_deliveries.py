@@ -198,3 +198,37 @@ async def test_gitops_manifests_narrows_what_the_app_fetches_to_find_application
     plain_blobs = {git(repo.path, "rev-parse", f"{head}:{path}") for path in plain}
     assert fetched.isdisjoint(plain_blobs)
     assert git(repo.path, "rev-parse", f"{head}:apps/web-prod.yaml") in fetched
+
+
+async def test_an_applicationset_reading_json_config_files_is_generated_in_the_app(
+    make_app: MakeApp, repo: Repo
+) -> None:
+    """A git files generator over `envs/*/config.json` (Argo CD's own example form): the App
+    fetches those JSON files, which are no manifest candidates, and a change to one of them
+    analyzes the Application it generates."""
+    from tests.test_argocd_applicationsets import DUMP, appset  # noqa: PLC0415
+
+    generators = (
+        "    - git:\n        repoURL: https://github.com/acme/deploy.git\n        revision: HEAD\n"
+        "        files: [{path: 'envs/*/config.json'}]\n"
+    )
+    app = await make_app()
+    base = repo.commit(
+        {
+            "charts/web/templates/dump.yaml": DUMP,
+            "charts/web/values.yaml": "replicas: '1'\n",
+            "apps/web.yaml": appset(generators),
+            "envs/prod/config.json": '{"env": "prod", "replicas": "5"}',
+            "envs/staging/config.json": '{"env": "staging", "replicas": "1"}',
+        },
+        "web from an ApplicationSet",
+    )
+    head = repo.commit({"envs/prod/config.json": '{"env": "prod", "replicas": "7"}'}, "prod grows")
+    await app.deliver("pull_request", pull_request("opened", number=10, base_sha=base, head_sha=head))
+    await app.settle()
+    (run,) = app.fake.runs_for(head)
+    summary = run["output"]["summary"]
+    assert "web-prod" in summary and "| analyzed |" in summary
+    assert "web-staging" in summary  # generated too, and unchanged
+    fetched = {c.path.rsplit("/", 1)[-1] for c in app.fake.calls if c.operation == "git/get-blob"}
+    assert git(repo.path, "rev-parse", f"{head}:envs/prod/config.json") in fetched
