@@ -8,6 +8,7 @@ same template change must still read as one signal."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -201,3 +202,15 @@ def test_the_report_page_shows_each_signal_once_and_filters_by_either_environmen
     ]
     (exposed,) = model.exposure
     assert exposed.subject == "Service web-prod/web-prod-web (charts/web: web-prod)"
+
+
+def test_two_resources_of_one_environment_alike_but_for_namespace_stay_two_rows(report: Report) -> None:
+    prod, staging = report.charts
+    probe = next(s for s in prod.signals if s.type == "availability.probe.readiness")
+    elsewhere = dataclasses.replace(
+        probe, id="f" * 16, resource=dataclasses.replace(probe.resource, namespace="elsewhere")
+    )
+    doubled = dataclasses.replace(prod, signals=(*prod.signals, elsewhere))
+    (group,) = chart_groups((doubled, staging))
+    probes = [s for s in group.signals if s.signal.type == "availability.probe.readiness"]
+    assert sorted(s.environments for s in probes) == [("web-prod",), ("web-prod", "web-staging")]

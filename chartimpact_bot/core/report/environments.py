@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..acknowledgements import counts
-from ..model import CATEGORIES, IMPORTANCES, ChartReport, Signal, SignalSource
+from ..model import ChartReport, Signal, SignalSource
+from ..signals.engine import sort_key as signal_sort_key
 
 _ACTION_ORDER = {"fail": 0, "warn": 1, "ignore": 2}
 _VERDICT_ORDER = {"fail": 0, "warn": 1, "pass": 2}
@@ -88,10 +89,15 @@ def _merged(charts: list[ChartReport]) -> tuple[SharedSignal, ...]:
     if len(charts) == 1:
         chart = charts[0]
         return tuple(SharedSignal(s, ((chart.environment, s),)) for s in chart.signals)
-    by_key: dict[tuple[str, ...], list[tuple[str, Signal]]] = {}
+    by_key: dict[tuple[object, ...], list[tuple[str, Signal]]] = {}
     for chart in charts:
+        # Two signals of one environment alike in all but namespace (a chart that makes one
+        # resource in two namespaces) stay two rows: the n-th of each environment go together.
+        seen: dict[tuple[str, ...], int] = {}
         for signal in chart.signals:
-            by_key.setdefault(_key(chart, signal), []).append((chart.environment, signal))
+            key = _key(chart, signal)
+            seen[key] = seen.get(key, 0) + 1
+            by_key.setdefault((*key, seen[key]), []).append((chart.environment, signal))
     shared = [SharedSignal(_shown(members), tuple(members)) for members in by_key.values()]
     return tuple(sorted(shared, key=_order))
 
@@ -125,14 +131,7 @@ def _shown(members: list[tuple[str, Signal]]) -> Signal:
 
 
 def _order(shared: SharedSignal) -> tuple[int, int, str, tuple[str, str, str, str], str]:
-    signal = shared.signal
-    return (
-        IMPORTANCES.index(signal.importance),
-        CATEGORIES.index(signal.category),
-        signal.type,
-        signal.resource.sort_key(),
-        signal.affected_path,
-    )
+    return signal_sort_key(shared.signal)
 
 
 def environments_phrase(environments: Iterable[str], *, of: int | None = None) -> str:
