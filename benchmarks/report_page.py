@@ -74,6 +74,11 @@ def main() -> None:
             head_label="change",
             created="2026-12-03T00:00:00Z",
             kept_until="2027-03-03T00:00:00Z",
+            # A signed-in writer: every counting signal carries its acknowledgement form.
+            can_acknowledge=True,
+            ack_token="0" * 64,
+            viewer="alice",
+            analysis_id=record.id,
         )
 
     def comment() -> str:
