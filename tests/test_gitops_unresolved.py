@@ -93,7 +93,7 @@ def test_each_new_deployment_without_a_chart_is_a_skipped_entry_saying_why(tmp_p
     skipped = {c["path"]: c for c in _charts(repo, base) if c["status"] == "skipped"}
     assert set(skipped) == {"apps/cache.yaml", "apps/api.yaml", "apps/teams.yaml", "flux/podinfo.yaml"}
     (cache,) = skipped["apps/cache.yaml"]["warnings"]
-    assert cache.startswith("Application 'cache' is not analyzed: chart 'acme/redis' is not in an HTTP or OCI")
+    assert cache == "Application 'cache' is not analyzed: chart 'acme/redis' is not in an HTTP or OCI chart repository"
     (api,) = skipped["apps/api.yaml"]["warnings"]
     assert "source path 'charts/api' holds no Chart.yaml in this repository" in api
     (teams,) = skipped["apps/teams.yaml"]["warnings"]
@@ -133,3 +133,14 @@ def test_a_change_to_an_unresolvable_manifest_is_reported(tmp_path: Path) -> Non
     commit_all(repo, "a bump of the unresolvable chart")
     (skipped,) = [c for c in _charts(repo, base) if c["status"] == "skipped"]
     assert skipped["path"] == "apps/cache.yaml" and skipped["environment"] == "cache"
+
+
+def test_hundreds_of_unresolvable_applications_are_listed_a_hundred_and_counted(tmp_path: Path) -> None:
+    repo, base = _repo(tmp_path)
+    many = "---\n".join(GIT_CHART.replace("name: cache,", f"name: cache-{n},") for n in range(600))
+    write_files(repo, {"apps/many.yaml": many})
+    commit_all(repo, "six hundred Applications of charts this cannot fetch")
+    skipped = [c for c in _charts(repo, base) if c["status"] == "skipped"]
+    assert len(skipped) == 101
+    (rest,) = [c for c in skipped if c["environment"] == "500 more"]
+    assert rest["warnings"] == ["500 more deployments whose chart cannot be found are not listed one by one"]

@@ -139,19 +139,36 @@ def plan_repository(
         else:
             skipped.append(planned)
     if wanted is None:
-        skipped += [_unresolved_report(u) for u in unresolved]
+        skipped += [_unresolved_report(u) for u in unresolved[:MAX_UNRESOLVED]]
+        if len(unresolved) > MAX_UNRESOLVED:
+            left = len(unresolved) - MAX_UNRESOLVED
+            skipped.append(
+                ChartReport(
+                    path=unresolved[MAX_UNRESOLVED].file,
+                    name="…",
+                    status="skipped",
+                    environment=f"{left} more",
+                    warnings=(f"{left} more deployments whose chart cannot be found are not listed one by one",),
+                )
+            )
     return AnalysisPlan(tuple(targets), tuple(skipped), base_source.revision, head_source.revision)
+
+
+# Deployments whose chart cannot be found, reported one by one (a pull request of thousands of
+# such manifests gets one line for the rest).
+MAX_UNRESOLVED = 100
 
 
 def _unresolved_report(unresolved: Unresolved) -> ChartReport:
     """A new or changed deployment whose chart cannot be found: skipped, saying why, under its
     manifest (a PR that breaks an Application's chart reference is told so)."""
+    reason = unresolved.reason.removesuffix(": not analyzed")  # some manifests' notes end so already
     return ChartReport(
         path=unresolved.file,
         name=unresolved.name,
         status="skipped",
         environment=unresolved.name,
-        warnings=(f"{unresolved.kind} '{unresolved.name}' is not analyzed: {unresolved.reason}",),
+        warnings=(f"{unresolved.kind} '{unresolved.name}' is not analyzed: {reason}",),
     )
 
 
