@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from chartimpact_bot.core.errors import RenderError
-from chartimpact_bot.engine.render import IsolatedHelmRenderer, RenderRequest, ValuesFile
+from chartimpact_bot.engine.render import IsolatedHelmRenderer, RenderLimits, RenderRequest, ValuesFile
 from chartimpact_bot.engine.render_worker import split_cli_output
 
 HELM_TEMPLATE_OUTPUT = """\
@@ -116,3 +117,37 @@ def test_missing_helm_binary_is_named(tmp_path: Path) -> None:
     renderer = IsolatedHelmRenderer(helm_binary=str(tmp_path / "no-helm"))
     with pytest.raises(RenderError, match=r"cannot run .*no-helm"):
         renderer.render(RenderRequest(chart_dir=tmp_path))
+
+
+def test_a_render_killed_for_its_time_leaves_no_temporary_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A render process killed at its timeout cannot clean up after itself (its values files, helm's
+    own temporary files): its temporary directory is the parent's, removed once it has ended."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    record = tmp_path / "seen.json"
+    helm = tmp_path / "helm"
+    helm.write_text(
+        textwrap.dedent(
+            f"""\
+            #!{sys.executable}
+            import json, os, sys, tempfile, time
+            args = sys.argv[1:]
+            own = tempfile.mkdtemp(prefix="helm-")  # as helm's own would be
+            values = [args[i + 1] for i, a in enumerate(args) if a == "--values"]
+            json.dump({{"tmpdir": os.environ["TMPDIR"], "values": values, "own": own}}, open({str(record)!r}, "w"))
+            time.sleep(60)
+            """
+        )
+    )
+    helm.chmod(0o755)
+    renderer = IsolatedHelmRenderer(RenderLimits(timeout_seconds=3), helm_binary=str(helm))
+    with pytest.raises(RenderError, match="timed out"):
+        renderer.render(RenderRequest(chart_dir=tmp_path, values_files=(ValuesFile("v.yaml", "a: 1\n"),)))
+    seen = json.loads(record.read_text())
+    assert Path(seen["tmpdir"]).parent == temporary
+    assert [Path(seen["own"]).parent, *(Path(v).parent.parent for v in seen["values"])] == [Path(seen["tmpdir"])] * 2
+    assert list(temporary.iterdir()) == []

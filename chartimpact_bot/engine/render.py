@@ -157,62 +157,69 @@ class IsolatedHelmRenderer:
         env.setdefault("MALLOC_ARENA_MAX", "2")
         env[PARENT_VARIABLE] = str(os.getpid())
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_PARENT), env.get("PYTHONPATH", "")) if p)
-        # The request goes in through a file, not a pipe: `communicate` with a timeout sends its
-        # input only on its first call (a retry after TimeoutExpired never writes the rest), and
-        # the memory watch below calls it with a timeout of milliseconds. A request larger than
-        # one select round (values files) then never arrived whole, and the child waited for
-        # the rest of it until the render timed out.
-        with tempfile.TemporaryFile(prefix="chartimpact-request-") as request_file:
-            request_file.write(payload)
-            request_file.seek(0)
-            child = subprocess.Popen(
-                # -P: the package is the one PYTHONPATH names, never one in the working directory.
-                [sys.executable, "-P", "-m", WORKER_MODULE],
-                stdin=request_file,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-                env=env,
-            )
-        with child:
-            ends = time.monotonic() + timeout
-            look = memory_watch.FASTEST_POLL_SECONDS
-            while True:
-                left = ends - time.monotonic()
-                try:
-                    # Between looks at its memory. `communicate` may be called again after a
-                    # timeout and loses no output. The child is only reaped when it returns, so
-                    # its pid (its group's id) stays ours to kill.
-                    stdout, stderr = child.communicate(timeout=max(0.001, min(left, look) if watch else left))
-                    return stdout, stderr, child.returncode
-                except subprocess.TimeoutExpired:
-                    pass
-                if time.monotonic() >= ends:
-                    _kill_group(child)
-                    child.communicate()
-                    if cut_by_budget:
-                        raise BudgetExhausted("the analysis ran out of time while this chart was rendering") from None
-                    raise RenderError(
-                        f"rendering timed out after {self.limits.timeout_seconds:g} s "
-                        "(RENDER_TIMEOUT_SECONDS); the chart may loop forever"
-                    )
-                if watch is None:
-                    continue
-                resident = memory_watch.tree_resident_bytes(child.pid)
-                if resident is None:  # not reaped, so there: /proc hides it, and only the backstop is left
-                    _warn_once("cannot read the resident memory of render processes: only RLIMIT_AS bounds them")
-                    watch = None
-                elif watch.exceeded(resident):
-                    _kill_group(child)
-                    child.communicate()
-                    log.info(
-                        "render process killed at %d MB resident, over its limit of %d MB",
-                        resident >> 20,
-                        self.limits.memory_mb,
-                    )
-                    raise RenderOutOfMemory(self._out_of_memory())
-                else:
-                    look = watch.next_look(resident)
+        # A scratch directory of the parent's for the child's temporary files (helm's, the
+        # worker's values files): removed here once the child has ended, even when it was
+        # killed for its time or memory, which leaves no chance to clean up after itself.
+        with tempfile.TemporaryDirectory(prefix="chartimpact-render-") as scratch:
+            env["TMPDIR"] = env["HOME"] = scratch
+            # The request goes in through a file, not a pipe: `communicate` with a timeout sends its
+            # input only on its first call (a retry after TimeoutExpired never writes the rest), and
+            # the memory watch below calls it with a timeout of milliseconds. A request larger than
+            # one select round (values files) then never arrived whole, and the child waited for
+            # the rest of it until the render timed out.
+            with tempfile.TemporaryFile(prefix="chartimpact-request-") as request_file:
+                request_file.write(payload)
+                request_file.seek(0)
+                child = subprocess.Popen(
+                    # -P: the package is the one PYTHONPATH names, never one in the working directory.
+                    [sys.executable, "-P", "-m", WORKER_MODULE],
+                    stdin=request_file,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,
+                    env=env,
+                )
+            with child:
+                ends = time.monotonic() + timeout
+                look = memory_watch.FASTEST_POLL_SECONDS
+                while True:
+                    left = ends - time.monotonic()
+                    try:
+                        # Between looks at its memory. `communicate` may be called again after a
+                        # timeout and loses no output. The child is only reaped when it returns, so
+                        # its pid (its group's id) stays ours to kill.
+                        stdout, stderr = child.communicate(timeout=max(0.001, min(left, look) if watch else left))
+                        return stdout, stderr, child.returncode
+                    except subprocess.TimeoutExpired:
+                        pass
+                    if time.monotonic() >= ends:
+                        _kill_group(child)
+                        child.communicate()
+                        if cut_by_budget:
+                            raise BudgetExhausted(
+                                "the analysis ran out of time while this chart was rendering"
+                            ) from None
+                        raise RenderError(
+                            f"rendering timed out after {self.limits.timeout_seconds:g} s "
+                            "(RENDER_TIMEOUT_SECONDS); the chart may loop forever"
+                        )
+                    if watch is None:
+                        continue
+                    resident = memory_watch.tree_resident_bytes(child.pid)
+                    if resident is None:  # not reaped, so there: /proc hides it, and only the backstop is left
+                        _warn_once("cannot read the resident memory of render processes: only RLIMIT_AS bounds them")
+                        watch = None
+                    elif watch.exceeded(resident):
+                        _kill_group(child)
+                        child.communicate()
+                        log.info(
+                            "render process killed at %d MB resident, over its limit of %d MB",
+                            resident >> 20,
+                            self.limits.memory_mb,
+                        )
+                        raise RenderOutOfMemory(self._out_of_memory())
+                    else:
+                        look = watch.next_look(resident)
 
     def _out_of_memory(self) -> str:
         return f"rendering ran out of memory (limit {self.limits.memory_mb} MB, RENDER_MEMORY_MB)"

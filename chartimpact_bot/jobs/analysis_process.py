@@ -12,6 +12,9 @@ under an address-space limit (WORKER_MEMORY_MB; its render children set their ow
 analysis under a total time budget (JOB_TIME_BUDGET_SECONDS). A worker dies with the server,
 even one killed with -9 (engine/parent_death.py), and so do the render children it started;
 multiprocessing's resource tracker then ends on its own (its pipe closes with the last of them).
+Each generation has a scratch directory of the server's for its temporary files (charts laid out
+for a render): a worker killed mid-analysis cannot remove its own, so the server removes the
+generation's once its processes have ended, and at start those of servers no longer running.
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ import contextlib
 import multiprocessing
 import os
 import resource
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar, TypeVarTuple
 
 import structlog
@@ -53,6 +59,7 @@ log = structlog.get_logger(__name__)
 JOBS_PER_WORKER = 50  # calls a generation of workers takes per worker before it is replaced
 WORKER_NICENESS = 10
 STOP_TIMEOUT_SECONDS = 2.0  # a worker's time to end after SIGTERM, before SIGKILL
+SCRATCH_PREFIX = "chartimpact-workers-"  # then the server's pid: chartimpact-workers-1234-…
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +146,12 @@ def analyze_detached(plan: AnalysisPlan, config: AnalysisConfig, options: Worker
     return run_plan(plan, config, pipeline)
 
 
-def _start_worker(memory_mb: int | None, server: int | None = None, log: tuple[str, str] | None = None) -> None:
+def _start_worker(
+    memory_mb: int | None, server: int | None = None, log: tuple[str, str] | None = None, scratch: str | None = None
+) -> None:
     die_with_parent(server)  # first of all: an orphaned worker would go on rendering for nobody
+    if scratch is not None:  # the generation's: the server removes it (the module's docstring)
+        os.environ["TMPDIR"] = tempfile.tempdir = scratch
     if log is not None:  # the server's format: a worker's lines (a render's traceback) join its log
         configure_logging(*log)
     with contextlib.suppress(OSError):  # not permitted everywhere; the analysis runs regardless
@@ -176,7 +187,9 @@ class AnalysisPool:
         self._calls_taken = 0  # by the current generation
         # Generations replaced while they still had calls to answer: they end once those are done
         # (shutdown without waiting), and `close` stops them with the current one.
-        self._retiring: list[list[multiprocessing.process.BaseProcess]] = []
+        self._retiring: list[_Generation] = []
+        self._scratch: Path | None = None  # the current generation's
+        _remove_orphaned_scratch()
         self.in_flight = 0  # calls sent to the pool and not answered: running, or waiting for a process
         self._busy_seconds = 0.0
         self._counted_at = time.monotonic()
@@ -231,7 +244,7 @@ class AnalysisPool:
         except BrokenProcessPool as exc:
             log.warning("an analysis process died; starting new ones")
             if self._executor is executor:
-                self._executor = None
+                self._retire(executor)
                 executor.shutdown(wait=False, cancel_futures=True)
             raise TransientError("the analysis process stopped unexpectedly") from exc
         finally:
@@ -245,16 +258,18 @@ class AnalysisPool:
         except BrokenProcessPool:
             log.warning("could not start an analysis process; the first job will try again")
             if self._executor is executor:
-                self._executor = None
+                self._retire(executor)
 
     def close(self, *, stop_running: bool = False) -> None:
         """Stop the workers. `stop_running`: end the analyses still running instead of waiting
         for them (the server stopping: their jobs are already back in the queue, so nobody wants
         their results, and waiting could outlast the grace period). Render children die with
         their worker."""
-        executor, retired = self._executor, [p for generation in self._retiring for p in generation]
-        self._executor, self._retiring = None, []
-        processes = [*retired, *(_processes(executor) if executor is not None else [])]
+        executor = self._executor
+        if executor is not None:
+            self._retire(executor)
+        generations, self._retiring = self._retiring, []
+        processes = [p for generation in generations for p in generation.processes]
         if executor is not None:
             executor.shutdown(wait=not stop_running, cancel_futures=True)
         if stop_running:
@@ -267,30 +282,72 @@ class AnalysisPool:
                 process.kill()
         if executor is not None:
             executor.shutdown(wait=True)
+        for generation in generations:
+            shutil.rmtree(generation.scratch, ignore_errors=True)
 
     def _current(self) -> ProcessPoolExecutor:
         """The generation that takes the next call: a new one once the current one took its
         share. The old one answers the calls it holds and then ends; its processes are kept
         here until then, for `close`."""
         if self._executor is not None and self._calls_taken >= self._calls_per_generation:
-            old, self._executor = self._executor, None
-            processes = _processes(old)  # before shutdown, which forgets them
+            old = self._executor
+            self._retire(old)
             old.shutdown(wait=False)  # its calls still run; its processes exit after them
-            live = [generation for generation in self._retiring if any(p.is_alive() for p in generation)]
-            self._retiring = [*live, processes]
         executor = self._executor or self._start()
         self._calls_taken += 1
         return executor
 
+    def _retire(self, executor: ProcessPoolExecutor) -> None:
+        """The current generation stops taking calls; it is kept until its processes have ended."""
+        processes = _processes(executor)  # before shutdown, which forgets them
+        self._forget_ended()
+        if self._scratch is not None:
+            self._retiring.append(_Generation(processes, self._scratch))
+        self._executor, self._scratch = None, None
+
+    def _forget_ended(self) -> None:
+        """Retired generations whose processes have all ended: their scratch directories go."""
+        ended = [g for g in self._retiring if not any(p.is_alive() for p in g.processes)]
+        for generation in ended:
+            shutil.rmtree(generation.scratch, ignore_errors=True)
+        self._retiring = [g for g in self._retiring if g not in ended]
+
     def _start(self) -> ProcessPoolExecutor:
+        self._forget_ended()  # a generation broken by a killed worker, most likely
         self._calls_taken = 0
+        self._scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         self._executor = ProcessPoolExecutor(
             max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(self._memory_mb, os.getpid(), self._log),
+            initargs=(self._memory_mb, os.getpid(), self._log, str(self._scratch)),
         )
         return self._executor
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Generation:
+    processes: list[multiprocessing.process.BaseProcess]
+    scratch: Path
+
+
+def _remove_orphaned_scratch() -> None:
+    """The scratch directories of servers that are no longer running (killed with -9: their
+    workers died with them, and nobody removed what they left)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        pid = path.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _processes(executor: ProcessPoolExecutor) -> list[multiprocessing.process.BaseProcess]:

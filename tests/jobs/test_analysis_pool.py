@@ -6,10 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import os
+import signal
+import tempfile
 import time
+from pathlib import Path
 
+import pytest
+
+from chartimpact_bot.jobs import analysis_process
 from chartimpact_bot.jobs.analysis_process import AnalysisPool
+from chartimpact_bot.jobs.model import TransientError
 from tests.process_tree import left_after
 
 
@@ -31,9 +39,48 @@ async def test_closing_stops_retired_generations_still_answering() -> None:
     slow = asyncio.ensure_future(pool._call(time.sleep, 60))  # the first generation's call
     await asyncio.sleep(0.5)
     second = await asyncio.wait_for(pool._call(os.getpid), 60)  # a new generation answers
-    retired = [p.pid for generation in pool._retiring for p in generation if p.pid is not None]
+    retired = [p.pid for generation in pool._retiring for p in generation.processes if p.pid is not None]
     assert retired and second not in retired
     await asyncio.to_thread(pool.close, stop_running=True)
     assert left_after({*retired, second}, timeout=5) == {}
     with contextlib.suppress(Exception, asyncio.CancelledError):
         await asyncio.wait_for(slow, 5)
+
+
+def _leave_files_and_die() -> None:
+    """A worker killed mid-analysis (its memory, the kernel): what it laid out stays behind."""
+    chart = Path(tempfile.mkdtemp(prefix="chartimpact-")) / "chart"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text("name: left\n")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def test_what_a_killed_worker_left_is_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    pool = AnalysisPool(1)
+    try:
+        with pytest.raises(TransientError):
+            await asyncio.wait_for(pool._call(_leave_files_and_die), 60)
+        left = list(tmp_path.glob("chartimpact-workers-*/chartimpact-*/chart/Chart.yaml"))
+        assert len(left) == 1  # in the dead generation's scratch directory, not loose in TMPDIR
+        await asyncio.wait_for(pool._call(os.getpid), 60)  # the next call starts a new generation
+        assert not left[0].exists()
+        assert len(list(tmp_path.glob("chartimpact-workers-*"))) == 1  # the new generation's
+    finally:
+        await asyncio.to_thread(pool.close)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scratch_directories_of_servers_no_longer_running_are_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ended = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0,))
+    ended.start()
+    ended.join()
+    gone = tmp_path / f"chartimpact-workers-{ended.pid}-abc"
+    alive = tmp_path / f"chartimpact-workers-{os.getpid()}-def"  # this one's: still in use
+    for directory in (gone, alive):
+        (directory / "chart").mkdir(parents=True)
+    analysis_process._remove_orphaned_scratch()
+    assert not gone.exists() and alive.exists()
