@@ -144,3 +144,41 @@ def test_hundreds_of_unresolvable_applications_are_listed_a_hundred_and_counted(
     assert len(skipped) == 101
     (rest,) = [c for c in skipped if c["environment"] == "500 more"]
     assert rest["warnings"] == ["500 more deployments whose chart cannot be found are not listed one by one"]
+
+
+PATCH = """\
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: podinfo, namespace: podinfo}
+spec:
+  chart:
+    spec: {version: ">=1.0.0"}
+  values: {replicas: 3}
+"""
+
+
+def test_a_kustomize_patch_of_a_release_is_said_to_be_a_patch_not_a_release_without_a_chart(tmp_path: Path) -> None:
+    """flux2-kustomize-helm-example's overlays: `podinfo-values.yaml` patches the base's HelmRelease."""
+    repo, base = _repo(tmp_path)
+    write_files(
+        repo,
+        {
+            "apps/base/podinfo/release.yaml": release(chart_spec("web", "flux-system")),
+            "apps/staging/kustomization.yaml": (
+                "resources: [../base/podinfo]\npatches:\n  - path: podinfo-values.yaml\n    target: {kind: HelmRelease}\n"
+            ),
+            "apps/staging/podinfo-values.yaml": PATCH,
+            "apps/old/kustomization.yaml": "patchesStrategicMerge: [values.yaml]\n",
+            "apps/old/values.yaml": PATCH.replace("namespace: podinfo", "namespace: old"),
+        },
+    )
+    commit_all(repo, "an overlay that patches a release")
+    skipped = {c["path"]: c["warnings"] for c in _charts(repo, base) if c["status"] == "skipped"}
+    assert skipped["apps/staging/podinfo-values.yaml"] == [
+        "HelmRelease 'podinfo/podinfo' is not analyzed: it is a Kustomize patch (apps/staging/kustomization.yaml),"
+        " and overlays are not built"
+    ]
+    (old,) = skipped["apps/old/values.yaml"]
+    assert old.startswith("HelmRelease 'old/podinfo' is not analyzed: it is a Kustomize patch (apps/old/")
+    (release_itself,) = skipped["apps/base/podinfo/release.yaml"]  # its repository is not in this one
+    assert "Kustomize patch" not in release_itself

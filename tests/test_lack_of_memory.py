@@ -89,3 +89,17 @@ def test_other_render_errors_are_not_tried_again(tmp_path: Path) -> None:
     report = _analyze(tmp_path, renderer)
     assert renderer.calls == {"base": 1, "head": 1}
     assert [s.type for s in report.signals] == ["chart.render"]
+
+
+def test_an_added_chart_that_does_not_render_is_not_said_to_render_no_longer(tmp_path: Path) -> None:
+    make_chart(tmp_path / "head", "app", {"cm.yaml": '{{ fail "database.host is required" }}\n'})
+    target = ChartTarget(
+        display_path="app",
+        base=None,
+        head=chart_at(DirectorySource(tmp_path / "head"), "app"),
+        environment=Environment(),
+    )
+    (report,) = analyze_targets([target], PipelineOptions(renderer=IsolatedHelmRenderer()), AnalysisConfig())
+    (signal,) = report.signals
+    assert signal.type == "chart.render"
+    assert signal.description.startswith("Chart 'app' does not render: execution error at (app/templates/cm.yaml:1:3)")

@@ -23,6 +23,7 @@ from ..core.gitops.applicationset import ApplicationSet, application_sets, gener
 from ..core.gitops.argocd import Application, HelmSource, applications, environment
 from ..core.gitops.flux import HELM_GROUP as FLUX_GROUP
 from ..core.gitops.flux import releases
+from ..core.gitops.kustomize import Patch, patch_files, patches
 from ..core.gitops.remote_chart import RemoteChart
 from .sources import ChartSource, FileEntry
 
@@ -138,6 +139,9 @@ def _local_sources(
     found: list[tuple[str, str, int, Deployed]] = []
     unresolved: list[Unresolved] = []
     texts = _read(source, manifest_candidates(listing, patterns))
+    patched = patch_files(texts)
+    unresolved += [_patch(patch) for patch in patches(texts, patched)]
+    texts = {path: text for path, text in texts.items() if path not in patched}
     for path, text in texts.items():
         if "argoproj.io" not in text:
             continue
@@ -193,6 +197,12 @@ def _unresolved_source(app: Application, index: int, helm: HelmSource) -> Unreso
     else:
         reason = "its Helm source names neither a chart nor a path"
     return Unresolved((app.name, app.file, index), "Application", app.name, app.file, reason, repr((app, index)))
+
+
+def _patch(patch: Patch) -> Unresolved:
+    reason = f"it is a Kustomize patch ({patch.kustomization}), and overlays are not built"
+    key = (f"{patch.kind} {patch.name}", patch.file, 0)
+    return Unresolved(key, patch.kind, patch.name, patch.file, reason, patch.text)
 
 
 def _empty_set(appset: ApplicationSet, notes: list[str]) -> Unresolved:

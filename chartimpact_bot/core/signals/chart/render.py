@@ -77,8 +77,10 @@ def render(ctx: SignalContext) -> Iterator[Finding]:
         return
     if ctx.base.error is not None:
         return
+    # A chart the base did not have (an added deployment) never rendered: it does not render.
+    verb = "no longer renders" if ctx.base.chart is not None else "does not render"
     yield Finding(
-        description=f"Chart '{ctx.chart_name}' no longer renders: {ctx.head.error}",
+        description=f"Chart '{ctx.chart_name}' {verb}: {ctx.head.error}",
         after=ctx.head.error,
         subject=(ctx.base, ctx.head),
         about=ctx.chart_resource(),
