@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -29,6 +30,7 @@ from .core.report.safe_text import one_line
 from .core.report.sarif import render_sarif
 from .core.report.text import render_text
 from .engine.charts import load_chart_info
+from .engine.config_source import proposed_config, with_added_targets
 from .engine.pipeline import ChartAt, PipelineOptions, RenderOverrides, compare, compare_charts
 from .engine.plan import NoSuchChart
 from .engine.remote import RepositoryAccess, build_fetcher, load_credentials
@@ -39,6 +41,9 @@ from .envvars import env_int, render_limits
 from .fingerprint_key import cli_key
 
 PROG = "chartimpact"
+
+
+KUBE_VERSION = re.compile(r"v?1\.[0-9]{1,3}(\.[0-9]{1,3})?")
 
 
 class UsageError(Exception):
@@ -112,7 +117,15 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--release-name", help="release name (default: release)")
     parser.add_argument("--namespace", help="release namespace (default: default)")
-    parser.add_argument("--kube-version", help="Kubernetes version for .Capabilities, e.g. 1.30.0")
+    parser.add_argument(
+        "--kube-version",
+        action="append",
+        default=[],
+        dest="kube_versions",
+        metavar="VERSION",
+        help="a Kubernetes release the charts must work on, e.g. 1.31 (repeatable; the diff is rendered"
+        " for the newest, and every resource is validated against each)",
+    )
     parser.add_argument("--api-versions", help="extra API versions for .Capabilities, comma-separated")
     parser.add_argument("--config", metavar="FILE", help=f"a {CONFIG_FILE} to apply")
     parser.add_argument("--no-color", action="store_true", help="never colour the text report")
@@ -187,7 +200,7 @@ def _run(args: argparse.Namespace) -> Report:
         overrides=RenderOverrides(
             release_name=args.release_name,
             namespace=args.namespace,
-            kube_version=args.kube_version,
+            kube_versions=_kube_versions(args.kube_versions),
             api_versions=_api_versions(args.api_versions),
         ),
         include_tests=args.include_tests,
@@ -252,6 +265,9 @@ def _analyze(args: argparse.Namespace, options: PipelineOptions) -> Report:
         listing = base.list_files(CONFIG_FILE)
         text = base.read_many([CONFIG_FILE])[CONFIG_FILE] if CONFIG_FILE in listing else None
         config = load_config(text, f"{CONFIG_FILE} at {args.base}")
+        proposed = proposed_config(base, head)
+        if proposed is not None:
+            config = with_added_targets(config, proposed)
     in_repo = [v for v in args.values if _repo_path(v) in head.list_files() or _repo_path(v) in base.list_files()]
     on_disk = [_read_values_file(v) for v in args.values if v not in in_repo]
     if in_repo:
@@ -337,6 +353,13 @@ def _config_file(path: str) -> AnalysisConfig:
     except OSError as exc:
         raise ConfigError(f"configuration file '{path}' cannot be read: {exc.strerror}") from exc
     return load_config(text, path)
+
+
+def _kube_versions(given: list[str]) -> tuple[str, ...]:
+    for version in given:
+        if not KUBE_VERSION.fullmatch(version):
+            raise UsageError(f"--kube-version '{version[:40]}': write a Kubernetes release such as 1.31 or 1.31.2")
+    return tuple(dict.fromkeys(v.lstrip("v") for v in given))
 
 
 def _api_versions(raw: str | None) -> tuple[str, ...] | None:

@@ -250,8 +250,8 @@ spec:
   names: {kind: Widget, plural: widgets}
   versions:
 """
-    v1alpha1 = "    - {name: v1alpha1, served: true, storage: false, schema: {openAPIV3Schema: {type: object}}}\n"
-    v1 = "    - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}\n"
+    v1alpha1 = "    - {name: v1alpha1, served: true, storage: false, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}\n"
+    v1 = "    - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}\n"
     base = write_files(
         tmp_path / "base" / "app", {"Chart.yaml": chart_yaml("app"), "templates/crd.yaml": crd + v1alpha1 + v1}
     )

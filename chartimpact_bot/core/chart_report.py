@@ -20,12 +20,13 @@ from .manifests import share_scopes
 from .model import ChartReport, ChartStatus, Relation, Report, ResourceDiff, Revision, Signal, StructuredDiff, Verdict
 from .normalize import standing_rules
 from .policy import apply_policy
-from .semver import Version
 from .side import ChartSide
 from .signals.context import SignalContext
 from .signals.engine import detect_signals
 from .signals.engine import sort_key as signal_sort_key
+from .signals.upgrade.schema import schema_check
 from .sourcemap import SourceLocator
+from .validation.targets import Target, default_targets
 
 
 def chart_report(
@@ -35,15 +36,16 @@ def chart_report(
     head: ChartSide | None,
     config: AnalysisConfig,
     *,
-    kube_version: str | None = None,
+    targets: tuple[Target, ...] = (),
     fingerprint_key: bytes = b"",
     signals_enabled: bool = True,
     time_budget_seconds: float | None = None,
 ) -> ChartReport:
     """The report of one chart from its two sides (None where the chart does not exist).
 
-    `kube_version` is what the render assumed (deprecation signals compare against it);
-    `time_budget_seconds` only words the warning of a side that ran out of time."""
+    `targets`: the Kubernetes releases the chart must work on (validation/targets.py; the newest
+    the data knows when empty); `time_budget_seconds` only words the warning of a side that ran
+    out of time."""
     name = chart_name(base, head, display_path)
     path = display_path
     if any(side is not None and side.out_of_time for side in (base, head)):
@@ -72,7 +74,7 @@ def chart_report(
             config,
             name=name,
             display_path=display_path,
-            kube_version=kube_version,
+            targets=targets,
             fingerprint_key=fingerprint_key,
             only=only,
         )
@@ -143,12 +145,13 @@ def chart_signals(
     *,
     name: str,
     display_path: str,
-    kube_version: str | None = None,
+    targets: tuple[Target, ...] = (),
     fingerprint_key: bytes = b"",
     only: set[str] | None = None,
 ) -> tuple[list[Signal], list[str]]:
-    """The signals of one chart's diff, located in the repository's files, and one sentence per
-    detector that failed. `only`: just these detector types."""
+    """The signals of one chart's diff, located in the repository's files, and the chart's
+    warnings: one sentence per detector that failed, and what schema validation could not say
+    as signals. `only`: just these detector types."""
     sides = (base or ChartSide(), head or ChartSide())
     ctx = SignalContext(
         chart_name=name,
@@ -156,10 +159,12 @@ def chart_signals(
         base=sides[0],
         head=sides[1],
         diffs=diffs,
-        kube_version=Version.parse(kube_version) if kube_version else None,
+        targets=targets or default_targets(),
         fingerprint_key=fingerprint_key,
     )
-    return detect_signals(ctx, SourceLocator(*sides), only=only, rules=config.rules)
+    found, failures = detect_signals(ctx, SourceLocator(*sides), only=only, rules=config.rules)
+    validated = ctx.computed(schema_check)
+    return found, failures + (validated.notes if validated is not None else [])
 
 
 def build_report(charts: Iterable[ChartReport], base: Revision, head: Revision) -> Report:

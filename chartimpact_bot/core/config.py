@@ -61,6 +61,8 @@ class Environment:
     namespace: str = "default"
     kube_version: str | None = None
     api_versions: tuple[str, ...] = ()
+    # `kubernetes.versions` of the environment: the releases it must work on (validation/targets.py).
+    kube_versions: tuple[str, ...] = ()
 
     def applies_to(self, chart_path: str) -> bool:
         return not self.charts or any(fnmatchcase(chart_path, glob) for glob in self.charts)
@@ -121,6 +123,10 @@ class AnalysisConfig:
     # `gitops.manifests`: globs of the files searched for Argo CD and Flux manifests; None: every
     # YAML file outside charts.
     manifests: tuple[str, ...] | None = None
+    # `kubernetes.versions`: the releases charts must work on (validation/targets.py); and those
+    # the change's own `.chartimpact.yml` adds to them (the base's is the one applied).
+    kube_versions: tuple[str, ...] = ()
+    added_kube_versions: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict)
 
     def selects(self, chart_path: str) -> bool:

@@ -222,6 +222,7 @@ def _to_config(data: dict[str, Any]) -> AnalysisConfig:
         comment_max_signals=int(comment.get("maxSignals", 30)),
         rules=tuple(_rule(r) for r in data.get("rules") or ()),
         manifests=tuple(gitops["manifests"]) if "manifests" in gitops else None,
+        kube_versions=_kube_versions(data),
         raw=data,
     )
 
@@ -236,7 +237,12 @@ def _environment(raw: dict[str, Any]) -> Environment:
         namespace=raw.get("namespace", "default"),
         kube_version=raw.get("kubeVersion"),
         api_versions=tuple(raw.get("apiVersions") or ()),
+        kube_versions=_kube_versions(raw),
     )
+
+
+def _kube_versions(raw: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(v).lstrip("v") for v in (raw.get("kubernetes") or {}).get("versions") or ())
 
 
 def _set_literal(value: Any) -> str:

@@ -51,9 +51,16 @@ class ChartSide:
     fingerprint: str = ""
     # The analysis' time budget ran out before this side was rendered.
     out_of_time: bool = False
+    # The side rendered for target releases other than the diff's, where templates read
+    # `.Capabilities` (engine/sides.py); every other target validates `resources`.
+    by_target: dict[tuple[int, int], dict[ResourceId, Resource]] = field(default_factory=dict)
     # Seconds per stage of this side (materialize, render, parse, identities, normalize), for
     # benchmarks; never in a report.
     timings: dict[str, float] = field(default_factory=dict)
+
+    def resources_for(self, release: tuple[int, int]) -> dict[ResourceId, Resource]:
+        """The side's resources as rendered for target `release`."""
+        return self.by_target.get(release, self.resources)
 
     def linted(self) -> tuple[str, ...]:
         """The side's lint errors, once lint has finished."""

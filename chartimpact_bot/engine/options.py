@@ -14,7 +14,8 @@ class RenderOverrides:
 
     release_name: str | None = None
     namespace: str | None = None
-    kube_version: str | None = None
+    # `--kube-version`s: the target releases (validation/targets.py), instead of the configured ones.
+    kube_versions: tuple[str, ...] = ()
     api_versions: tuple[str, ...] | None = None
 
 

@@ -20,6 +20,7 @@ from ..core.chart_report import build_report, chart_report
 from ..core.config import AnalysisConfig, Environment
 from ..core.model import ChartReport, Report
 from ..core.side import ChartSide
+from ..core.validation.targets import targets as target_releases
 from .options import PipelineOptions, RenderOverrides
 from .plan import AnalysisPlan, ChartAt, ChartTarget, chart_at, plan_repository
 from .sides import lint_side, render_side
@@ -117,15 +118,23 @@ def render_targets(targets: Iterable[ChartTarget], options: PipelineOptions, con
         for target, base_future, head_future in futures:
             base, head = base_future.result(), head_future.result()
             if target.base is not None and base is not None and base.error is None and head is not None:
-                base.pending_lint = functools.partial(_base_lint, target.base, head, target.base_env, options, deadline)
+                base.pending_lint = functools.partial(
+                    _base_lint, target.base, head, target.base_env, options, config=config, deadline=deadline
+                )
             yield Sides(target, base, head)
 
 
 def _base_lint(
-    base: ChartAt, head: ChartSide, environment: Environment, options: PipelineOptions, deadline: float | None
+    base: ChartAt,
+    head: ChartSide,
+    environment: Environment,
+    options: PipelineOptions,
+    *,
+    config: AnalysisConfig,
+    deadline: float | None,
 ) -> tuple[str, ...]:
     """The base's lint errors, needed only when the head has some."""
-    return lint_side(base, environment, options, deadline) if head.linted() else ()
+    return lint_side(base, environment, options, config, deadline) if head.linted() else ()
 
 
 def report_sides(sides: Sides, options: PipelineOptions, config: AnalysisConfig) -> ChartReport:
@@ -137,7 +146,7 @@ def report_sides(sides: Sides, options: PipelineOptions, config: AnalysisConfig)
         sides.base,
         sides.head,
         config,
-        kube_version=options.overrides.kube_version or target.environment.kube_version,
+        targets=target_releases(target.environment, config, options.overrides.kube_versions),
         fingerprint_key=options.fingerprint_key,
         signals_enabled=options.signals_enabled,
         time_budget_seconds=options.time_budget_seconds,

@@ -120,7 +120,8 @@ def plan_repository(
             base_info = base_at.info if base_at is not None else None
             head_info = head_at.info if head_at is not None else None
             broken_both = base_info is None and head_info is None and base_at is not None and head_at is not None
-            if (
+            # A target release the change adds to the configuration concerns every chart.
+            if not config.added_kube_versions and (
                 _same_files(base_source.list_files(path), head_source.list_files(path))
                 if broken_both
                 else not is_affected(base_source, head_source, base_info, head_info, environment)
@@ -209,7 +210,11 @@ def _deployment_target(
         )
     base_env = deployment.base.environment if deployment.base is not None else None
     same_deployment = _rendered_alike(base_env, deployment.head.environment if deployment.head else None)
-    if same_deployment and _same_chart(base_source, head_source, deployment, (base_at, head_at), environment):
+    if (
+        same_deployment
+        and not config.added_kube_versions  # a target release the change adds concerns every chart
+        and _same_chart(base_source, head_source, deployment, (base_at, head_at), environment)
+    ):
         return ChartReport(path=display, name=name, status="unchanged", environment=environment.name)
     return ChartTarget(
         display_path=display,

@@ -31,11 +31,13 @@ from ..core.config import AnalysisConfig, Environment
 from ..core.documents import RenderedChart
 from ..core.errors import AnalysisError, BudgetExhausted, RenderError, RenderOutOfMemory, brief
 from ..core.gitops.remote_chart import RemoteChart
+from ..core.kubernetes.lifecycle import Minor, minor, shown
 from ..core.manifests import parse_rendered
 from ..core.normalize import normalize_side
 from ..core.secret_values import given_secrets, literal_pattern
 from ..core.sensitive import REDACTED, mask_text
 from ..core.side import ChartSide, ValuesSource
+from ..core.validation.targets import render_version, targets
 from .charts import materialize
 from .helm_tests import is_test_template, named_template, remove_test_templates
 from .options import PipelineOptions
@@ -137,7 +139,9 @@ def _render(
             timings=timings,
             chart_ref=remote_ref,
         )
-        request = _request(materialized, values, environment, options, deadline, literals=literals)
+        request = _request(
+            materialized, values, environment, options, config=config, deadline=deadline, literals=literals
+        )
         lint = lint and options.renderer.lints
         if lint:
             lint_job = LintJob(options.renderer, request, timings)
@@ -153,6 +157,12 @@ def _render(
             return side
         timings["render process"] = time.perf_counter() - start
         timings.update({f"{stage} (render process)": seconds for stage, seconds in first.timings.items()})
+        start = time.perf_counter()
+        target_renders = _target_renders(
+            options, config=config, environment=environment, request=request, chart=materialized, warnings=side.warnings
+        )
+        if target_renders:
+            timings["renders for other target releases"] = time.perf_counter() - start
         if lint and lint_job is None:  # stopped while test templates were removed
             lint_job = LintJob(options.renderer, request, timings)
         side.pending_lint = lint_job.result if lint_job is not None else None
@@ -177,6 +187,13 @@ def _render(
     timings["normalize"] = time.perf_counter() - start
     side.resources = {r.id: r for r in resources}
     side.warnings.extend(sets[0].warnings)
+    given = literal_pattern(_given_secrets(materialized, request))
+    for version, rendered in target_renders.items():
+        parsed = parse_rendered(rendered, namespace=request.namespace, include_tests=options.include_tests)
+        at_target, _ = normalize_side(
+            parsed, parsed, config.normalize, fingerprint_key=options.fingerprint_key, given_secrets=given
+        )
+        side.by_target[version] = {r.id: r for r in at_target}
     side.fingerprint = _fingerprint(materialized, request, options.fingerprint_key)
     return side
 
@@ -255,7 +272,11 @@ def resolved(where: ChartAt, options: PipelineOptions) -> ChartAt:
 
 
 def lint_side(
-    where: ChartAt, environment: Environment, options: PipelineOptions, deadline: float | None = None
+    where: ChartAt,
+    environment: Environment,
+    options: PipelineOptions,
+    config: AnalysisConfig,
+    deadline: float | None = None,
 ) -> tuple[str, ...]:
     """`helm lint` errors of a side rendered without lint: the base, once the head turns out to
     have lint errors, since only those the base lacks are reported (`chart.render`). Nothing is
@@ -280,7 +301,9 @@ def lint_side(
         log.warning("the base of %s could not be linted: %s", where.info.name, _scrubbed(str(exc)))
         return ()
     job = LintJob(
-        options.renderer, _request(materialized, values, environment, options, deadline, literals=literals), {}
+        options.renderer,
+        _request(materialized, values, environment, options, config=config, deadline=deadline, literals=literals),
+        {},
     )
     job.then_remove(workdir)
     return job.result()
@@ -291,8 +314,9 @@ def _request(
     values: tuple[ValuesFile, ...],
     environment: Environment,
     options: PipelineOptions,
-    deadline: float | None,
     *,
+    config: AnalysisConfig,
+    deadline: float | None,
     literals: tuple[str, ...] = (),
 ) -> RenderRequest:
     """The render of a materialized side, with the environment's settings and the run's overrides
@@ -306,10 +330,44 @@ def _request(
         set_values=(*environment.set_values, *options.extra_set),
         set_string_values=environment.set_string_values,
         set_literal_values=literals,
-        kube_version=overrides.kube_version or environment.kube_version,
+        kube_version=render_version(environment, config, overrides.kube_versions),
         api_versions=overrides.api_versions if overrides.api_versions is not None else environment.api_versions,
         deadline=deadline,
     )
+
+
+def _target_renders(
+    options: PipelineOptions,
+    *,
+    config: AnalysisConfig,
+    environment: Environment,
+    request: RenderRequest,
+    chart: MaterializedChart,
+    warnings: list[str],
+) -> dict[Minor, RenderedChart]:
+    """The chart rendered for each target release other than the one its diff was rendered for,
+    so that `.Capabilities` follows the target (a chart choosing `policy/v1beta1` below 1.21);
+    only where a template reads `.Capabilities`: otherwise every release renders the same."""
+    primary = minor(request.kube_version or "")
+    others = [t.version for t in targets(environment, config, options.overrides.kube_versions) if t.version != primary]
+    if not others or not _reads_capabilities(chart):
+        return {}
+    found: dict[Minor, RenderedChart] = {}
+    for version in others:
+        try:
+            (found[version],) = options.renderer.render(
+                dataclasses.replace(request, kube_version=f"{shown(version)}.0"), repeat=1
+            )
+        except AnalysisError as exc:
+            warnings.append(
+                f"rendering for Kubernetes {shown(version)} failed ({brief(str(exc))}): its resources are"
+                f" validated as rendered for {shown(primary)}"
+            )
+    return found
+
+
+def _reads_capabilities(chart: MaterializedChart) -> bool:
+    return any(b"Capabilities" in text for path, text in chart.files.items() if "/templates/" in path)
 
 
 def _render_without_failing_tests(

@@ -9,9 +9,9 @@ from typing import Any, TypeVar, cast
 from ..kubernetes.workloads import pod_template
 from ..model import Resource as Res
 from ..model import ResourceDiff, ResourceId
-from ..semver import Version
 from ..sensitive import fingerprint, mask_leaf
 from ..side import ChartSide, Side
+from ..validation.targets import Target
 from .side_index import SideIndex
 
 T = TypeVar("T")
@@ -37,7 +37,8 @@ class SignalContext:
     base: ChartSide
     head: ChartSide
     diffs: tuple[ResourceDiff, ...]
-    kube_version: Version | None = None
+    # The Kubernetes releases the chart must work on, oldest first (validation/targets.py).
+    targets: tuple[Target, ...] = ()
     # The key of secret fingerprints (PipelineOptions.fingerprint_key), for detectors that show
     # values of their own (values files) rather than of the masked resources.
     fingerprint_key: bytes = field(default=b"", repr=False)
@@ -72,6 +73,10 @@ class SignalContext:
         if compute not in self._computed:
             self._computed[compute] = compute(self)
         return cast(T, self._computed[compute])
+
+    def computed(self, compute: Callable[[SignalContext], T]) -> T | None:
+        """What `once(compute)` computed, or None when no detector asked for it."""
+        return cast(T, self._computed[compute]) if compute in self._computed else None
 
     def of_kind(self, which: Side, kind: str) -> list[Res]:
         """The side's resources of `kind`, in the side's order."""

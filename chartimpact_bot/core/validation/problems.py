@@ -1,0 +1,172 @@
+"""What is wrong with a rendered resource, for one target release: each schema error as a problem
+with the field's path (list items named as the diff names them) and a sentence that shows no
+value of the resource (a value may be a secret; reports show values only where they are masked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jsonschema_rs
+
+from ..diff import list_item_keys
+from ..kubernetes.apis import BUILTIN_GROUPS
+from ..kubernetes.paths import FieldPath, Item, Step
+from ..model import Resource, ResourceId
+from .crds import compiled, crd_schemas
+from .schemas import builtin_validator
+
+ProblemKind = Literal["invalid", "unknownField"]
+MAX_PROBLEMS_PER_RESOURCE = 20
+MAX_PROBLEMS = 500  # per side and release
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaProblem:
+    resource: ResourceId
+    path: FieldPath
+    kind: ProblemKind
+    message: str
+    by_crd: bool = False  # checked against the chart's own CRD, not a release's schema
+
+    @property
+    def key(self) -> tuple[ResourceId, FieldPath, ProblemKind, str]:
+        return self.resource, self.path, self.kind, self.message
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    problems: tuple[SchemaProblem, ...]
+    unchecked: int  # custom resources whose CRD the chart does not ship
+
+
+def validate_side(
+    resources: Mapping[ResourceId, Resource], schema_version: str | None, only: Collection[ResourceId] | None = None
+) -> Validation:
+    """The resources of a side (`only` these, when given) checked against release
+    `schema_version`'s schemas (None: built-in kinds are not checked), and its custom resources
+    against the side's own CRDs."""
+    crds = crd_schemas(resources.values())
+    chosen = resources.values() if only is None else [resources[i] for i in only if i in resources]
+    problems: list[SchemaProblem] = []
+    unchecked = 0
+    for resource in sorted(chosen, key=lambda r: (r.id.group, r.id.kind, r.id.namespace, r.id.name)):
+        if len(problems) >= MAX_PROBLEMS:
+            break
+        group = resource.api_version.rsplit("/", 1)[0] if "/" in resource.api_version else ""
+        if group in BUILTIN_GROUPS:
+            if schema_version is None:
+                continue
+            validator = builtin_validator(schema_version, resource.api_version, resource.id.kind)
+            by_crd = False
+        else:
+            schema = crds.get((resource.api_version, resource.id.kind))
+            if schema is None:
+                unchecked += 1
+                continue
+            validator, by_crd = compiled(schema), True
+        if validator is not None:
+            problems += _problems(resource, validator, by_crd)[:MAX_PROBLEMS_PER_RESOURCE]
+    return Validation(tuple(problems[:MAX_PROBLEMS]), unchecked)
+
+
+def _problems(resource: Resource, validator: jsonschema_rs.Validator, by_crd: bool) -> list[SchemaProblem]:
+    body = _without_nulls(resource.body)
+    found: dict[tuple[FieldPath, ProblemKind, str], SchemaProblem] = {}
+    for error in validator.iter_errors(body):
+        for path, kind, message in _described(error, body):
+            keyed = _keyed(body, path)
+            if by_crd and kind == "unknownField":
+                message += " (the API server drops it)"
+            found.setdefault((keyed, kind, message), SchemaProblem(resource.id, keyed, kind, message, by_crd))
+    return sorted(found.values(), key=lambda p: (str(p.path), p.kind, p.message))
+
+
+def _described(error: jsonschema_rs.ValidationError, body: Any) -> Iterable[tuple[list[str | int], ProblemKind, str]]:
+    path = list(error.instance_path)
+    kind = error.kind
+    details: dict[str, Any] = kind.as_dict()
+    name = kind.name
+    if name == "additionalProperties":
+        for field in details.get("unexpected") or ():
+            yield [*path, str(field)], "unknownField", f"unknown field '{str(field)[:100]}'"
+    elif name == "required":
+        field = str(details.get("property", "?"))[:100]
+        yield [*path, field], "invalid", f"required field '{field}' is missing"
+    elif name == "type":
+        wanted = [t for t in details.get("types") or () if t != "null"]
+        yield path, "invalid", f"{_kind_of(_at(body, path))} where the schema wants {_either(wanted)}"
+    elif name == "enum":
+        options = [str(o)[:60] for o in (details.get("options") or ())[:8]]
+        yield path, "invalid", "not one of the allowed values (" + ", ".join(options) + ")"
+    elif name in ("anyOf", "oneOfNotValid"):
+        yield path, "invalid", f"{_kind_of(_at(body, path))} that matches none of the forms the schema allows"
+    elif name == "falseSchema":
+        yield path, "unknownField", f"unknown field '{str(path[-1])[:100] if path else '?'}'"
+    else:
+        limits = ", ".join(f"{k} {str(v)[:60]}" for k, v in sorted(details.items()) if not isinstance(v, dict | list))
+        yield path, "invalid", f"breaks the schema's {name} rule" + (f" ({limits})" if limits else "")
+
+
+def _either(types: list[str]) -> str:
+    words = {"integer": "an integer", "string": "a string", "boolean": "a boolean", "number": "a number"}
+    words |= {"object": "a mapping", "array": "a list"}
+    named = [words.get(t, t) for t in types]
+    return " or ".join(named) if named else "another type"
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "null"
+
+
+def _at(body: Any, path: list[str | int]) -> Any:
+    for step in path:
+        if isinstance(body, dict) and isinstance(step, str):
+            body = body.get(step)
+        elif isinstance(body, list) and isinstance(step, int) and 0 <= step < len(body):
+            body = body[step]
+        else:
+            return None
+    return body
+
+
+def _keyed(body: Any, path: list[str | int]) -> FieldPath:
+    """The path with list positions named by the items' keys where the diff names them so
+    (`containers[name=web]`): the signal's path and its template line are found by it."""
+    steps: list[Step] = []
+    node, field = body, None
+    for step in path:
+        if isinstance(node, list) and isinstance(step, int):
+            keys = list_item_keys(field, node, node)
+            steps.append(Item(keys[0][step]) if keys is not None and step < len(keys[0]) else step)
+            node = node[step] if 0 <= step < len(node) else None
+        else:
+            steps.append(step)
+            field = str(step)
+            node = node.get(step) if isinstance(node, dict) else None
+    return tuple(steps)
+
+
+def _without_nulls(value: Any, depth: int = 0) -> Any:
+    """The body as the API server decodes it: a field set to null is a field not set."""
+    if depth > 200:
+        return value
+    if isinstance(value, dict):
+        return {k: _without_nulls(v, depth + 1) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v, depth + 1) for v in value]
+    return value
