@@ -60,6 +60,7 @@ bench: $(VENV)/.dev-installed services
 	$(BIN)/python -m benchmarks.store
 	$(BIN)/python -m benchmarks.intake
 	$(BIN)/python -m benchmarks.report_page
+	$(BIN)/python -m benchmarks.validation
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache benchmarks/.work

@@ -43,12 +43,15 @@ class Validation:
 
 
 def validate_side(
-    resources: Mapping[ResourceId, Resource], schema_version: str | None, only: Collection[ResourceId] | None = None
+    resources: Mapping[ResourceId, Resource],
+    schema_version: str | None,
+    only: Collection[ResourceId] | None = None,
+    crds: Mapping[tuple[str, str], str] | None = None,
 ) -> Validation:
     """The resources of a side (`only` these, when given) checked against release
     `schema_version`'s schemas (None: built-in kinds are not checked), and its custom resources
-    against the side's own CRDs."""
-    crds = crd_schemas(resources.values())
+    against the side's own CRDs (`crds`: `crd_schemas` of the side, when the caller has them)."""
+    crds = crd_schemas(resources.values()) if crds is None else crds
     chosen = resources.values() if only is None else [resources[i] for i in only if i in resources]
     problems: list[SchemaProblem] = []
     unchecked = 0
@@ -73,7 +76,10 @@ def validate_side(
 
 
 def _problems(resource: Resource, validator: jsonschema_rs.Validator, by_crd: bool) -> list[SchemaProblem]:
-    body = _without_nulls(resource.body)
+    body = resource.body
+    if validator.is_valid(body):  # most are: no copy of the body, one pass in compiled code
+        return []
+    body = _without_nulls(body)
     found: dict[tuple[FieldPath, ProblemKind, str], SchemaProblem] = {}
     for error in validator.iter_errors(body):
         for path, kind, message in _described(error, body):

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from ...kubernetes.paths import FieldPath, display_path
 from ...model import Resource, ResourceId
-from ...validation.problems import SchemaProblem, validate_side
+from ...validation.crds import crd_schemas
+from ...validation.problems import SchemaProblem, Validation, validate_side
 from ...validation.schemas import newest_version, schema_versions, schemas_for
 from ...validation.targets import Target, releases
 from ..common import what
@@ -38,6 +39,13 @@ def schema_check(ctx: SignalContext) -> SchemaCheck:
     """Computed once per chart (`ctx.once`): both sides against every target."""
     check = SchemaCheck()
     unchecked = 0
+    crds: dict[int, dict[tuple[str, str], str]] = {}  # a side's CRDs, converted once for every target
+
+    def validate(side: Mapping[ResourceId, Resource], version: str | None, only: set[ResourceId] | None) -> Validation:
+        if id(side) not in crds:
+            crds[id(side)] = crd_schemas(side.values())
+        return validate_side(side, version, only, crds[id(side)])
+
     for target in ctx.targets:
         version = schemas_for(target.name)
         if version is None:
@@ -54,11 +62,11 @@ def schema_check(ctx: SignalContext) -> SchemaCheck:
         # A resource alike on both sides has the same problems on both: counted once, from the
         # head, as the base's (a target the change adds has no base to compare with).
         changed = None if target.added else _changed(base_resources, head_resources)
-        head = validate_side(head_resources, version)
+        head = validate(head_resources, version, None)
         unchecked = max(unchecked, head.unchecked)
         base_keys: set[ProblemKey] = set()
         if changed is not None:
-            base = validate_side(base_resources, version, only=changed)
+            base = validate(base_resources, version, changed)
             base_keys = {p.key for p in base.problems} | {p.key for p in head.problems if p.resource not in changed}
         for problem in head.problems:
             if problem.key in base_keys:
