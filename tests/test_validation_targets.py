@@ -132,3 +132,35 @@ def test_a_target_the_change_adds_checks_what_was_already_there(tmp_path: Path) 
     # Without the new target, the unchanged HPA is nothing new.
     code, out, err = run("analyze", "--repo", str(repo), "--base", base, "--head", base, "--format", "json")
     assert code == 0, err
+
+
+def test_what_the_base_already_has_and_what_cannot_be_checked_are_warnings(tmp_path: Path) -> None:
+    broken = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {retries: 3, port: {{ .Values.port }}}\n"
+    monitor = "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: m}\nspec: {}\n"
+    base = make_chart(tmp_path / "base", "web", {"cm.yaml": broken}, values="port: 80\n")
+    head = make_chart(tmp_path / "head", "web", {"cm.yaml": broken, "sm.yaml": monitor}, values="port: 81\n")
+    code, out, err = run("diff", str(base), str(head), "--format", "json")
+    assert code in (0, 1), err
+    (chart,) = json.loads(out)["charts"]
+    # data.port changed (80 → 81) and is still an integer: a problem of the base too, not a signal.
+    assert [s for s in chart["signals"] if s["type"].startswith("upgrade.schema")] == []
+    assert "2 schema problems the base already has are not repeated as signals" in chart["warnings"]
+    assert "1 custom resource is not validated: the chart does not ship the CRD" in chart["warnings"]
+
+
+def test_a_target_older_than_the_schemas_is_checked_for_its_api_lifecycle_only(tmp_path: Path) -> None:
+    base = make_chart(tmp_path / "base", "web", {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"})
+    head = make_chart(
+        tmp_path / "head",
+        "web",
+        {
+            "pdb.yaml": "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec: {minAvailable: x}\n"
+        },
+    )
+    code, out, err = run("diff", str(base), str(head), "--format", "json", "--kube-version", "1.20")
+    assert code == 1, err
+    (chart,) = json.loads(out)["charts"]
+    (removed,) = [s for s in chart["signals"] if s["type"] == "upgrade.api.removed"]
+    assert "which Kubernetes 1.20 does not serve (introduced in 1.21)" in removed["description"]
+    assert not [s for s in chart["signals"] if s["type"].startswith("upgrade.schema")]
+    assert any(w.startswith("Kubernetes 1.20: no schemas older than 1.25 are bundled") for w in chart["warnings"])
