@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import resource
 import shutil
@@ -307,7 +308,7 @@ class AnalysisPool:
 
     def _forget_ended(self) -> None:
         """Retired generations whose processes have all ended: their scratch directories go."""
-        ended = [g for g in self._retiring if not any(p.is_alive() for p in g.processes)]
+        ended = [g for g in self._retiring if all(_ended(p) for p in g.processes)]
         for generation in ended:
             shutil.rmtree(generation.scratch, ignore_errors=True)
         self._retiring = [g for g in self._retiring if g not in ended]
@@ -323,6 +324,15 @@ class AnalysisPool:
             initargs=(self._memory_mb, os.getpid(), self._log, str(self._scratch)),
         )
         return self._executor
+
+
+def _ended(process: multiprocessing.process.BaseProcess) -> bool:
+    """Whether the process has exited, by its sentinel (closed when it exits), not `is_alive`:
+    while the executor's thread reaps a dead worker, `is_alive` can still answer True."""
+    try:
+        return bool(multiprocessing.connection.wait([process.sentinel], timeout=0))
+    except (ValueError, OSError):  # closed: long gone
+        return True
 
 
 @dataclass(frozen=True, slots=True, eq=False)
