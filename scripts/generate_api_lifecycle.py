@@ -3,10 +3,13 @@ kind, the Kubernetes release that introduced it, deprecated it and removed it, a
 
 Two sources, both upstream:
 
-- the prerelease-lifecycle markers of k8s.io/api (`zz_generated.prerelease-lifecycle.go` in each
-  group/version package, generated from the `+k8s:prerelease-lifecycle-gen` tags of types.go), read
-  at every release tag `v0.N.0` of a checkout of https://github.com/kubernetes/api; a package
-  deleted after its removal keeps the markers of the last tag that had it;
+- the prerelease-lifecycle markers (`zz_generated.prerelease-lifecycle.go` in each group/version
+  package, generated from the `+k8s:prerelease-lifecycle-gen` tags of types.go) of the three
+  repositories that publish the built-in APIs: https://github.com/kubernetes/api,
+  https://github.com/kubernetes/apiextensions-apiserver (CustomResourceDefinition) and
+  https://github.com/kubernetes/kube-aggregator (APIService), read at every release tag `v0.N.0`
+  of a checkout of each; a package deleted after its removal keeps the markers of the last tag
+  that had it;
 - the OpenAPI schemas of each release that the `kubernetes-validate` package ships (the
   `x-kubernetes-group-version-kind` of its definitions): what a release really serves, which
   overrides a marker's planned removal (an alpha API kept past its default date).
@@ -14,7 +17,7 @@ Two sources, both upstream:
 A new Kubernetes release is one regeneration: upgrade `kubernetes-validate` in requirements.txt,
 fetch the new k8s.io/api tags, and run
 
-    python -m scripts.generate_api_lifecycle PATH_TO_KUBERNETES_API_CHECKOUT
+    python -m scripts.generate_api_lifecycle API_CHECKOUT APIEXTENSIONS_CHECKOUT AGGREGATOR_CHECKOUT
 
 (docs/validation.md). The output is deterministic: the same inputs give the same bytes.
 """
@@ -80,8 +83,7 @@ def markers(checkout: Path) -> dict[tuple[str, str], Lifecycle]:
             if not path.endswith("/" + LIFECYCLE_FILE):
                 continue
             package = path.rsplit("/", 1)[0]
-            register = _git(checkout, "show", f"{tag}:{package}/register.go")
-            group_match = GROUP_NAME.search(register)
+            group_match = GROUP_NAME.search(_git(checkout, "show", f"{tag}:{package}/register.go"))
             if group_match is None:
                 continue
             group, version = group_match["group"], package.rsplit("/", 1)[-1]
@@ -106,9 +108,11 @@ def _minor(version: str) -> int:
     return int(version.split(".")[1])
 
 
-def lifecycle(checkout: Path) -> dict[tuple[str, str], Lifecycle]:
+def lifecycle(checkouts: list[Path]) -> dict[tuple[str, str], Lifecycle]:
     """The markers reconciled with what each release's schemas serve."""
-    entries = markers(checkout)
+    entries: dict[tuple[str, str], Lifecycle] = {}
+    for checkout in checkouts:
+        entries.update(markers(checkout))
     versions = schema_versions()
     for version in versions:
         for api_version, kind in served_kinds(version):
@@ -120,8 +124,10 @@ def lifecycle(checkout: Path) -> dict[tuple[str, str], Lifecycle]:
     for entry in entries.values():
         if not entry.served:
             continue  # removed before the oldest schemas: the markers say when
-        if entry.introduced is None or _minor(entry.introduced) > _minor(entry.served[0]) > _minor(versions[0]):
-            entry.introduced = entry.served[0]
+        first = entry.served[0]
+        # Served by the oldest schemas with no marker: introduced earlier, when is not known here.
+        if first != versions[0] and (entry.introduced is None or _minor(entry.introduced) > _minor(first)):
+            entry.introduced = first
         last = entry.served[-1]
         if last == newest:
             # Still served by the newest release: a marker's removal not yet past is a plan;
@@ -136,12 +142,12 @@ def lifecycle(checkout: Path) -> dict[tuple[str, str], Lifecycle]:
     return {key: entry for key, entry in entries.items() if not key[1].endswith("List") and key[1] not in META_KINDS}
 
 
-def render(entries: dict[tuple[str, str], Lifecycle], checkout: Path) -> str:
-    tags = _release_tags(checkout)
+def render(entries: dict[tuple[str, str], Lifecycle], checkouts: list[Path]) -> str:
+    tags = [_release_tags(checkout) for checkout in checkouts]
     document = {
         "source": {
-            "markers": "k8s.io/api (https://github.com/kubernetes/api) zz_generated.prerelease-lifecycle.go, "
-            f"tags {tags[0][1]} to {tags[-1][1]}",
+            "markers": "zz_generated.prerelease-lifecycle.go of k8s.io/api, k8s.io/apiextensions-apiserver and "
+            f"k8s.io/kube-aggregator, release tags {tags[0][0][1]} to {max(t[-1] for t in tags)[1]}",
             "served": "the OpenAPI schemas of kubernetes-validate (its x-kubernetes-group-version-kind)",
             "generator": "python -m scripts.generate_api_lifecycle",
         },
@@ -163,10 +169,16 @@ def render(entries: dict[tuple[str, str], Lifecycle], checkout: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkout", type=Path, help="a git checkout (or bare mirror) of k8s.io/api with its tags")
+    parser.add_argument(
+        "checkouts",
+        type=Path,
+        nargs=3,
+        help="git checkouts (or bare clones), with their tags, of k8s.io/api, k8s.io/apiextensions-apiserver"
+        " and k8s.io/kube-aggregator",
+    )
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
-    text = render(lifecycle(args.checkout), args.checkout)
+    text = render(lifecycle(args.checkouts), args.checkouts)
     args.output.write_text(text, encoding="utf-8")
     count = text.count('"apiVersion": ')
     print(f"wrote {args.output} ({count} APIs)", file=sys.stderr)

@@ -76,16 +76,20 @@ def crd_schemas(resources: Iterable[Resource]) -> dict[tuple[str, str], str]:
                 continue
             schema = get(version, "schema", "openAPIV3Schema") or shared
             if isinstance(schema, dict):
-                converted = _root(schema, prunes)
+                # With a status subresource, status is written through it, never with the object.
+                status = get(version, "subresources", "status") is not None or get(spec, "subresources", "status")
+                converted = _root(schema, prunes, status=status is not None and status is not False)
                 found[(f"{group}/{version['name']}", kind)] = json.dumps(converted, sort_keys=True)
     return found
 
 
-def _root(schema: dict[str, Any], prunes: bool) -> dict[str, Any]:
+def _root(schema: dict[str, Any], prunes: bool, *, status: bool) -> dict[str, Any]:
     converted = _convert(schema, prunes, 0, _Budget())
     properties = converted.setdefault("properties", {})
-    for always in ("apiVersion", "kind", "metadata"):  # checked by the API server, not the CRD
-        properties[always] = {}
+    for always in ("apiVersion", "kind", "metadata", *(("status",) if status else ())):
+        properties[always] = {}  # the API server's to check, not the CRD's
+    if status and isinstance(converted.get("required"), list):
+        converted["required"] = [r for r in converted["required"] if r != "status"]
     return converted
 
 
@@ -94,6 +98,11 @@ def _convert(node: Any, prunes: bool, depth: int, budget: _Budget) -> dict[str, 
     if not isinstance(node, dict) or depth > MAX_DEPTH or budget.nodes > MAX_NODES:
         return {}
     out: dict[str, Any] = {key: node[key] for key in _COPIED if key in node and _plain(node[key])}
+    properties = node.get("properties")
+    if isinstance(out.get("required"), list) and isinstance(properties, dict):
+        # The API server applies defaults before it validates: a defaulted field is never missing.
+        defaulted = {name for name, child in properties.items() if isinstance(child, dict) and "default" in child}
+        out["required"] = [name for name in out["required"] if name not in defaulted]
     if node.get("x-kubernetes-int-or-string") is True:
         out.pop("type", None)
         out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
@@ -101,7 +110,6 @@ def _convert(node: Any, prunes: bool, depth: int, budget: _Budget) -> dict[str, 
         out["exclusiveMinimum"] = out.pop("minimum")
     if node.get("exclusiveMaximum") is True and "maximum" in out:
         out["exclusiveMaximum"] = out.pop("maximum")
-    properties = node.get("properties")
     if isinstance(properties, dict):
         out["properties"] = {
             str(name): _convert(child, prunes, depth + 1, budget) for name, child in properties.items()

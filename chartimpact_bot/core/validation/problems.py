@@ -15,6 +15,7 @@ from ..diff import list_item_keys
 from ..kubernetes.apis import BUILTIN_GROUPS
 from ..kubernetes.paths import FieldPath, Item, Step
 from ..model import Resource, ResourceId
+from ..normalize import is_masked
 from .crds import compiled, crd_schemas
 from .schemas import builtin_validator
 
@@ -77,12 +78,16 @@ def validate_side(
 
 def _problems(resource: Resource, validator: jsonschema_rs.Validator, by_crd: bool) -> list[SchemaProblem]:
     body = resource.body
+    if "status" in body and not by_crd:  # written through the status subresource, never with the object
+        body = {key: value for key, value in body.items() if key != "status"}
     if validator.is_valid(body):  # most are: no copy of the body, one pass in compiled code
         return []
-    body = _without_nulls(body)
+    original, body = body, _without_nulls(body)
     found: dict[tuple[FieldPath, ProblemKind, str], SchemaProblem] = {}
     for error in validator.iter_errors(body):
         for path, kind, message in _described(error, body):
+            if _not_ours(original, path, kind, message):
+                continue
             keyed = _keyed(body, path)
             if by_crd and kind == "unknownField":
                 message += " (the API server drops it)"
@@ -114,6 +119,20 @@ def _described(error: jsonschema_rs.ValidationError, body: Any) -> Iterable[tupl
     else:
         limits = ", ".join(f"{k} {str(v)[:60]}" for k, v in sorted(details.items()) if not isinstance(v, dict | list))
         yield path, "invalid", f"breaks the schema's {name} rule" + (f" ({limits})" if limits else "")
+
+
+def _not_ours(original: Any, path: list[str | int], kind: ProblemKind, message: str) -> bool:
+    """Errors about what normalization wrote, not the chart: a masked secret or a value that
+    differs between renders is a placeholder string in the body; and a required field written as
+    null (kept by the API server where the field is nullable)."""
+    if any(is_masked(step) for step in path if isinstance(step, str)):
+        return True
+    if is_masked(_at(original, path)):
+        return True
+    if message.startswith("required field"):
+        parent = _at(original, path[:-1])
+        return isinstance(parent, dict) and path[-1] in parent
+    return False
 
 
 def _either(types: list[str]) -> str:
