@@ -146,3 +146,19 @@ def test_a_boolean_label_value_is_refused(tmp_path: Path) -> None:
     assert invalid["affectedPath"] == 'metadata.labels["prometheus.io/scrape"]'
     assert invalid["after"] == "a boolean where the schema wants a string"
     assert invalid["source"]["line"] == 6
+
+
+def test_capabilities_list_what_the_target_serves(tmp_path: Path) -> None:
+    """prometheus-adapter asks `.Capabilities.APIVersions.Has "apiregistration.k8s.io/v1"`, which
+    Helm's defaults lack: rendered as a cluster of the target would list its APIs, it picks v1."""
+    service = """\
+{{- if .Capabilities.APIVersions.Has "apiregistration.k8s.io/v1" }}
+apiVersion: apiregistration.k8s.io/v1
+{{- else }}
+apiVersion: apiregistration.k8s.io/v1beta1
+{{- end }}
+kind: APIService
+metadata: {name: v1beta1.custom.metrics.k8s.io}
+spec: {group: custom.metrics.k8s.io, version: v1beta1, groupPriorityMinimum: 100, versionPriority: 100}
+"""
+    assert _schema_signals(tmp_path, {"api.yaml": service}) == []

@@ -31,7 +31,7 @@ from ..core.config import AnalysisConfig, Environment
 from ..core.documents import RenderedChart
 from ..core.errors import AnalysisError, BudgetExhausted, RenderError, RenderOutOfMemory, brief
 from ..core.gitops.remote_chart import RemoteChart
-from ..core.kubernetes.lifecycle import Minor, minor, shown
+from ..core.kubernetes.lifecycle import Minor, minor, served_api_versions, shown
 from ..core.manifests import parse_rendered
 from ..core.normalize import normalize_side
 from ..core.secret_values import given_secrets, literal_pattern
@@ -322,6 +322,8 @@ def _request(
     """The render of a materialized side, with the environment's settings and the run's overrides
     (`helm lint` runs in a process of its own: LintJob)."""
     overrides = options.overrides
+    kube_version = render_version(environment, config, overrides.kube_versions)
+    given = overrides.api_versions if overrides.api_versions is not None else environment.api_versions
     return RenderRequest(
         chart_dir=chart.directory,
         release_name=overrides.release_name or environment.release_name,
@@ -330,8 +332,8 @@ def _request(
         set_values=(*environment.set_values, *options.extra_set),
         set_string_values=environment.set_string_values,
         set_literal_values=literals,
-        kube_version=render_version(environment, config, overrides.kube_versions),
-        api_versions=overrides.api_versions if overrides.api_versions is not None else environment.api_versions,
+        kube_version=kube_version,
+        api_versions=_api_versions(given, minor(kube_version)),
         deadline=deadline,
     )
 
@@ -355,15 +357,26 @@ def _target_renders(
     found: dict[Minor, RenderedChart] = {}
     for version in others:
         try:
-            (found[version],) = options.renderer.render(
-                dataclasses.replace(request, kube_version=f"{shown(version)}.0"), repeat=1
+            given = options.overrides.api_versions
+            at_target = dataclasses.replace(
+                request,
+                kube_version=f"{shown(version)}.0",
+                api_versions=_api_versions(given if given is not None else environment.api_versions, version),
             )
+            (found[version],) = options.renderer.render(at_target, repeat=1)
         except AnalysisError as exc:
             warnings.append(
                 f"rendering for Kubernetes {shown(version)} failed ({brief(str(exc))}): its resources are"
                 f" validated as rendered for {shown(primary)}"
             )
     return found
+
+
+def _api_versions(given: tuple[str, ...], release: Minor) -> tuple[str, ...]:
+    """`.Capabilities.APIVersions` as a cluster of `release` lists them (Helm's defaults lack
+    some, such as apiregistration.k8s.io/v1, and a chart then falls back to a removed version),
+    with the ones the environment or the command line adds."""
+    return (*given, *(v for v in served_api_versions(release) if v not in given))
 
 
 def _reads_capabilities(chart: MaterializedChart) -> bool:

@@ -63,3 +63,11 @@ def _table() -> dict[tuple[str, str], ApiLifecycle]:
 def lifecycle_of(api_version: str, kind: str) -> ApiLifecycle | None:
     """What the data knows of `kind` in `api_version`; None for one it does not (a custom resource)."""
     return _table().get((api_version, kind))
+
+
+@functools.cache
+def served_api_versions(release: Minor) -> tuple[str, ...]:
+    """What a cluster of `release` lists in `.Capabilities.APIVersions`: each built-in
+    `group/version` it serves, and each `group/version/Kind`."""
+    served = [entry for entry in _table().values() if entry.served_by(release)]
+    return tuple(sorted({e.api_version for e in served} | {f"{e.api_version}/{e.kind}" for e in served}))
