@@ -162,3 +162,25 @@ metadata: {name: v1beta1.custom.metrics.k8s.io}
 spec: {group: custom.metrics.k8s.io, version: v1beta1, groupPriorityMinimum: 100, versionPriority: 100}
 """
     assert _schema_signals(tmp_path, {"api.yaml": service}) == []
+
+
+def test_a_required_field_written_as_null_is_missing_unless_nullable(tmp_path: Path) -> None:
+    """bitnami nginx with autoscaling on and no maximum renders `maxReplicas: null` (the API
+    server decodes it to 0 and refuses it); redis-cluster's PrometheusRule with no rules renders
+    `spec: null` (pruned from a custom resource, so its required spec is missing)."""
+    hpa = (
+        "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\n"
+        "spec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: d}, maxReplicas: null}\n"
+    )
+    schema = """\
+          type: object
+          required: [spec]
+          properties:
+            spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"""
+    rule = "apiVersion: example.com/v1\nkind: Rule\nmetadata: {name: r}\nspec: null\n"
+    found = _schema_signals(tmp_path, {"hpa.yaml": hpa, "crd.yaml": _crd("Rule", schema), "rule.yaml": rule})
+    assert sorted((s["resource"]["kind"], s["affectedPath"], s["after"]) for s in found) == [
+        ("HorizontalPodAutoscaler", "spec.maxReplicas", "required field 'maxReplicas' is missing"),
+        ("Rule", "spec", "required field 'spec' is missing"),
+    ]

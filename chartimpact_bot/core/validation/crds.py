@@ -169,6 +169,13 @@ def compiled(schema_text: str) -> jsonschema_rs.Validator | None:
     return None
 
 
+@functools.lru_cache(maxsize=512)
+def parsed(schema_text: str) -> dict[str, Any]:
+    """A CRD version's converted schema, to look a field up in."""
+    schema: dict[str, Any] = json.loads(schema_text)
+    return schema
+
+
 def _without_patterns(node: Any) -> Any:
     if isinstance(node, dict):
         return {k: _without_patterns(v) for k, v in node.items() if k != "pattern"}

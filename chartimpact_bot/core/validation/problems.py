@@ -16,7 +16,7 @@ from ..kubernetes.apis import BUILTIN_GROUPS
 from ..kubernetes.paths import FieldPath, Item, Step
 from ..model import Resource, ResourceId
 from ..normalize import is_masked
-from .crds import compiled, crd_schemas
+from .crds import compiled, crd_schemas, parsed
 from .schemas import builtin_validator
 
 ProblemKind = Literal["invalid", "unknownField"]
@@ -72,21 +72,29 @@ def validate_side(
                 continue
             validator, by_crd = compiled(schema), True
         if validator is not None:
-            problems += _problems(resource, validator, by_crd)[:MAX_PROBLEMS_PER_RESOURCE]
+            crd_schema = parsed(schema) if by_crd and schema is not None else None
+            problems += _problems(resource, validator, crd_schema)[:MAX_PROBLEMS_PER_RESOURCE]
     return Validation(tuple(problems[:MAX_PROBLEMS]), unchecked)
 
 
-def _problems(resource: Resource, validator: jsonschema_rs.Validator, by_crd: bool) -> list[SchemaProblem]:
+def _problems(
+    resource: Resource, validator: jsonschema_rs.Validator, crd_schema: dict[str, Any] | None
+) -> list[SchemaProblem]:
+    """`crd_schema`: the converted schema of the resource's CRD (None for a built-in kind)."""
+    by_crd = crd_schema is not None
     body = resource.body
     if "status" in body and not by_crd:  # written through the status subresource, never with the object
         body = {key: value for key, value in body.items() if key != "status"}
-    if validator.is_valid(body):  # most are: no copy of the body, one pass in compiled code
+    # A null is a field not set: the API server prunes it from a custom resource, and decodes it
+    # to the zero value in a built-in one. Most bodies are valid and hold no null: checked in one
+    # pass of compiled code without a copy.
+    if validator.is_valid(body) and not _has_null(body):
         return []
     original, body = body, _without_nulls(body)
     found: dict[tuple[FieldPath, ProblemKind, str], SchemaProblem] = {}
     for error in validator.iter_errors(body):
         for path, kind, message in _described(error, body):
-            if _not_ours(original, path, kind, message):
+            if _not_ours(original, path, message, crd_schema):
                 continue
             keyed = _keyed(body, path)
             if by_crd and kind == "unknownField":
@@ -121,17 +129,43 @@ def _described(error: jsonschema_rs.ValidationError, body: Any) -> Iterable[tupl
         yield path, "invalid", f"breaks the schema's {name} rule" + (f" ({limits})" if limits else "")
 
 
-def _not_ours(original: Any, path: list[str | int], kind: ProblemKind, message: str) -> bool:
+def _not_ours(original: Any, path: list[str | int], message: str, crd_schema: dict[str, Any] | None) -> bool:
     """Errors about what normalization wrote, not the chart: a masked secret or a value that
-    differs between renders is a placeholder string in the body; and a required field written as
-    null (kept by the API server where the field is nullable)."""
+    differs between renders is a placeholder string in the body; and a required field of a custom
+    resource written as null where its CRD says `nullable` (the API server keeps that null)."""
     if any(is_masked(step) for step in path if isinstance(step, str)):
         return True
     if is_masked(_at(original, path)):
         return True
-    if message.startswith("required field"):
+    if crd_schema is not None and message.startswith("required field"):
         parent = _at(original, path[:-1])
-        return isinstance(parent, dict) and path[-1] in parent
+        return isinstance(parent, dict) and path[-1] in parent and _nullable(crd_schema, path)
+    return False
+
+
+def _nullable(schema: dict[str, Any], path: list[str | int]) -> bool:
+    node: Any = schema
+    for step in path:
+        if not isinstance(node, dict):
+            return False
+        if isinstance(step, int):
+            node = node.get("items")
+        else:
+            properties = node.get("properties") or {}
+            node = properties.get(step) if step in properties else node.get("additionalProperties")
+    kinds = node.get("type") if isinstance(node, dict) else None
+    return isinstance(kinds, list) and "null" in kinds
+
+
+def _has_null(value: Any, depth: int = 0) -> bool:
+    if value is None:
+        return True
+    if depth > 200:
+        return False
+    if isinstance(value, dict):
+        return any(_has_null(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_null(v, depth + 1) for v in value)
     return False
 
 
