@@ -58,7 +58,14 @@ def _validate(base: dict[ResourceId, Resource], head: dict[ResourceId, Resource]
 
 
 def _cold_caches() -> None:
-    for cached in (schemas._document, schemas._kinds, schemas._registry, schemas.builtin_validator, crds.compiled):
+    for cached in (
+        schemas._document,
+        schemas._kinds,
+        schemas._registry,
+        schemas.builtin_validator,
+        crds.compiled,
+        crds._converted,
+    ):
         cached.cache_clear()
 
 

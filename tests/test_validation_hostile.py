@@ -120,3 +120,13 @@ def test_custom_resources_without_their_crd_are_counted_not_guessed() -> None:
         {r.id: r for r in [_resource("ServiceMonitor", "monitoring.coreos.com/v1", {"x": 1})]}, "1.33"
     )
     assert found.problems == () and found.unchecked == 1
+
+
+def test_a_resource_nested_deeper_than_the_validator_goes_is_counted() -> None:
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(900):
+        node["a"] = {}
+        node = node["a"]
+    found = validate_side({r.id: r for r in [_resource("ConfigMap", "v1", {"data": deep})]}, "1.33")
+    assert found.problems == () and found.too_deep == 1

@@ -78,9 +78,24 @@ def crd_schemas(resources: Iterable[Resource]) -> dict[tuple[str, str], str]:
             if isinstance(schema, dict):
                 # With a status subresource, status is written through it, never with the object.
                 status = get(version, "subresources", "status") is not None or get(spec, "subresources", "status")
-                converted = _root(schema, prunes, status=status is not None and status is not False)
-                found[(f"{group}/{version['name']}", kind)] = json.dumps(converted, sort_keys=True)
+                found[(f"{group}/{version['name']}", kind)] = _converted_schema(
+                    schema, prunes, status=status is not None and status is not False
+                )
     return found
+
+
+def _converted_schema(schema: dict[str, Any], prunes: bool, *, status: bool) -> str:
+    try:
+        text = json.dumps(schema, sort_keys=True)
+    except (RecursionError, ValueError, TypeError):  # deeper than JSON goes: converted (bounded), not cached
+        return json.dumps(_root(schema, prunes, status=status), sort_keys=True)
+    return _converted(text, prunes, status=status)
+
+
+@functools.lru_cache(maxsize=512)
+def _converted(schema_text: str, prunes: bool, *, status: bool) -> str:
+    """A CRD version's schema converted, once per process for every chart that ships it."""
+    return json.dumps(_root(json.loads(schema_text), prunes, status=status), sort_keys=True)
 
 
 def _root(schema: dict[str, Any], prunes: bool, *, status: bool) -> dict[str, Any]:

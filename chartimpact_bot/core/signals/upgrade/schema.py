@@ -38,7 +38,7 @@ class SchemaCheck:
 def schema_check(ctx: SignalContext) -> SchemaCheck:
     """Computed once per chart (`ctx.once`): both sides against every target."""
     check = SchemaCheck()
-    unchecked = 0
+    unchecked = too_deep = 0
     crds: dict[int, dict[tuple[str, str], str]] = {}  # a side's CRDs, converted once for every target
 
     def validate(side: Mapping[ResourceId, Resource], version: str | None, only: set[ResourceId] | None) -> Validation:
@@ -63,7 +63,7 @@ def schema_check(ctx: SignalContext) -> SchemaCheck:
         # head, as the base's (a target the change adds has no base to compare with).
         changed = None if target.added else _changed(base_resources, head_resources)
         head = validate(head_resources, version, None)
-        unchecked = max(unchecked, head.unchecked)
+        unchecked, too_deep = max(unchecked, head.unchecked), max(too_deep, head.too_deep)
         base_keys: set[ProblemKey] = set()
         if changed is not None:
             base = validate(base_resources, version, changed)
@@ -85,6 +85,8 @@ def schema_check(ctx: SignalContext) -> SchemaCheck:
             f"{unchecked} custom resource{'s are' if unchecked != 1 else ' is'} not validated: the chart does not"
             " ship the CRD"
         )
+    if too_deep:
+        check.notes.append(f"{too_deep} resource{'s nest' if too_deep != 1 else ' nests'} too deeply to be validated")
     return check
 
 
