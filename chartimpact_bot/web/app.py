@@ -73,7 +73,7 @@ def create_app(
         app[PAGES_ON] = True
         add_page_routes(app)
     if settings.setup_mode:
-        add_setup_routes(app, settings, Path(settings.credentials_file))
+        add_setup_routes(app, settings, Path(settings.credentials_file), pages=PAGES_ON in app)
     return app
 
 

@@ -1,5 +1,6 @@
-"""The pages' templates (Jinja2 through aiohttp-jinja2, docs/adr/0009-report-pages.md) and their
-static files, both read from the package: the App serves every asset itself.
+"""The pages' templates, of the report pages and the setup pages (Jinja2 through aiohttp-jinja2,
+docs/adr/0009-report-pages.md), and their static files, both read from the package: the App
+serves every asset itself.
 
 Autoescape is on for every template and undefined names raise: a page never shows markup that
 came from a chart, and a misspelt variable is a failing test rather than an empty field."""
