@@ -177,21 +177,21 @@ def _render(
     ]
     timings["identities"] = time.perf_counter() - start
     start = time.perf_counter()
+    given_secrets = literal_pattern(_given_secrets(materialized, request))
     resources, side.rules = normalize_side(
         sets[0],
         sets[1],
         config.normalize,
         fingerprint_key=options.fingerprint_key,
-        given_secrets=literal_pattern(_given_secrets(materialized, request)),
+        given_secrets=given_secrets,
     )
     timings["normalize"] = time.perf_counter() - start
     side.resources = {r.id: r for r in resources}
     side.warnings.extend(sets[0].warnings)
-    given = literal_pattern(_given_secrets(materialized, request))
     for version, rendered in target_renders.items():
         parsed = parse_rendered(rendered, namespace=request.namespace, include_tests=options.include_tests)
         at_target, _ = normalize_side(
-            parsed, parsed, config.normalize, fingerprint_key=options.fingerprint_key, given_secrets=given
+            parsed, parsed, config.normalize, fingerprint_key=options.fingerprint_key, given_secrets=given_secrets
         )
         side.by_target[version] = {r.id: r for r in at_target}
     side.fingerprint = _fingerprint(materialized, request, options.fingerprint_key)
@@ -323,7 +323,6 @@ def _request(
     (`helm lint` runs in a process of its own: LintJob)."""
     overrides = options.overrides
     kube_version = render_version(environment, config, overrides.kube_versions)
-    given = overrides.api_versions if overrides.api_versions is not None else environment.api_versions
     return RenderRequest(
         chart_dir=chart.directory,
         release_name=overrides.release_name or environment.release_name,
@@ -333,7 +332,7 @@ def _request(
         set_string_values=environment.set_string_values,
         set_literal_values=literals,
         kube_version=kube_version,
-        api_versions=_api_versions(given, minor(kube_version)),
+        api_versions=_api_versions(options, environment, minor(kube_version)),
         deadline=deadline,
     )
 
@@ -357,11 +356,8 @@ def _target_renders(
     found: dict[Minor, RenderedChart] = {}
     for version in others:
         try:
-            given = options.overrides.api_versions
             at_target = dataclasses.replace(
-                request,
-                kube_version=f"{shown(version)}.0",
-                api_versions=_api_versions(given if given is not None else environment.api_versions, version),
+                request, kube_version=f"{shown(version)}.0", api_versions=_api_versions(options, environment, version)
             )
             (found[version],) = options.renderer.render(at_target, repeat=1)
         except AnalysisError as exc:
@@ -372,10 +368,12 @@ def _target_renders(
     return found
 
 
-def _api_versions(given: tuple[str, ...], release: Minor) -> tuple[str, ...]:
+def _api_versions(options: PipelineOptions, environment: Environment, release: Minor) -> tuple[str, ...]:
     """`.Capabilities.APIVersions` as a cluster of `release` lists them (Helm's defaults lack
     some, such as apiregistration.k8s.io/v1, and a chart then falls back to a removed version),
-    with the ones the environment or the command line adds."""
+    with the ones the command line or else the environment adds."""
+    overridden = options.overrides.api_versions
+    given = overridden if overridden is not None else environment.api_versions
     return (*given, *(v for v in served_api_versions(release) if v not in given))
 
 

@@ -46,18 +46,16 @@ def shown(version: Minor) -> str:
 
 @functools.cache
 def _table() -> dict[tuple[str, str], ApiLifecycle]:
-    data = json.loads(DATA.read_text(encoding="utf-8"))
-    table = {}
-    for entry in data["apis"]:
+    def at(value: str | None) -> Minor | None:
+        return minor(value) if value else None
 
-        def at(key: str, entry: dict[str, str | None] = entry) -> Minor | None:
-            value = entry.get(key)
-            return minor(value) if value else None
-
-        table[(entry["apiVersion"], entry["kind"])] = ApiLifecycle(
-            entry["apiVersion"], entry["kind"], at("introduced"), at("deprecated"), at("removed"), entry["replacement"]
+    entries = json.loads(DATA.read_text(encoding="utf-8"))["apis"]
+    return {
+        (e["apiVersion"], e["kind"]): ApiLifecycle(
+            e["apiVersion"], e["kind"], at(e["introduced"]), at(e["deprecated"]), at(e["removed"]), e["replacement"]
         )
-    return table
+        for e in entries
+    }
 
 
 def lifecycle_of(api_version: str, kind: str) -> ApiLifecycle | None:

@@ -170,7 +170,7 @@ def _plain(value: Any) -> bool:
 @functools.lru_cache(maxsize=512)
 def compiled(schema_text: str) -> jsonschema_rs.Validator | None:
     """A CRD version's validator, shared by every chart that ships the same CRD."""
-    schema = json.loads(schema_text)
+    schema = parsed(schema_text)
     for attempt in (schema, _without_patterns(schema)):
         try:
             return jsonschema_rs.validator_for(

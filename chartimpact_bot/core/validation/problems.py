@@ -16,6 +16,7 @@ from ..kubernetes.apis import BUILTIN_GROUPS
 from ..kubernetes.paths import FieldPath, Item, Step
 from ..model import Resource, ResourceId
 from ..normalize import is_masked
+from ..report.json import value_type
 from .crds import compiled, crd_schemas, parsed
 from .schemas import builtin_validator
 
@@ -170,27 +171,25 @@ def _has_null(body: dict[str, Any]) -> bool:
         return True
 
 
+# JSON Schema's type names, as a sentence says them.
+_TYPE_WORDS = {
+    "integer": "an integer",
+    "string": "a string",
+    "boolean": "a boolean",
+    "number": "a number",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "null",
+}
+
+
 def _either(types: list[str]) -> str:
-    words = {"integer": "an integer", "string": "a string", "boolean": "a boolean", "number": "a number"}
-    words |= {"object": "a mapping", "array": "a list"}
-    named = [words.get(t, t) for t in types]
+    named = [_TYPE_WORDS.get(t, t) for t in types]
     return " or ".join(named) if named else "another type"
 
 
 def _kind_of(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return "null"
+    return _TYPE_WORDS[value_type(value)]
 
 
 def _at(body: Any, path: list[str | int]) -> Any:

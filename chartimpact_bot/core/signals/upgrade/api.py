@@ -41,9 +41,16 @@ def _news(ctx: SignalContext, resource: Resource, concerned: list[Target]) -> bo
     return False
 
 
-def _before(ctx: SignalContext, resource: Resource, concerned: list[Target]) -> str | None:
+def _finding(ctx: SignalContext, resource: Resource, concerned: list[Target], said: str) -> Finding:
+    """The signal on the resource's apiVersion: "<Kind> '<name>' uses <apiVersion>, <said>"."""
     base = ctx.base.resources_for(concerned[0].version).get(resource.id)
-    return base.api_version if base is not None else None
+    return Finding(
+        description=f"{what(resource)} uses {resource.api_version}, {said}",
+        path=("apiVersion",),
+        before=base.api_version if base is not None else None,
+        after=resource.api_version,
+        about=resource,
+    )
 
 
 def _use(entry: ApiLifecycle) -> str:
@@ -78,13 +85,11 @@ def api_removed(ctx: SignalContext) -> Iterator[Finding]:
             why = f"introduced in {shown(entry.introduced) if entry.introduced else '?'}"
         verb = "does" if len(refused) == 1 else "do"
         still = f"; {releases(serving)} still serve{'s' if len(serving) == 1 else ''} it" if serving else ""
-        yield Finding(
-            description=f"{what(resource)} uses {resource.api_version}, which Kubernetes {releases(refused)} "
-            f"{verb} not serve ({why}){_added(refused)}{still}",
-            path=("apiVersion",),
-            before=_before(ctx, resource, refused),
-            after=resource.api_version,
-            about=resource,
+        yield _finding(
+            ctx,
+            resource,
+            refused,
+            f"which Kubernetes {releases(refused)} {verb} not serve ({why}){_added(refused)}{still}",
         )
 
 
@@ -106,11 +111,10 @@ def api_deprecated(ctx: SignalContext) -> Iterator[Finding]:
         if not warned or not _news(ctx, resource, warned):
             continue
         removal = f", removed in {shown(entry.removed)}" if entry.removed else ""
-        yield Finding(
-            description=f"{what(resource)} uses {resource.api_version}, deprecated since Kubernetes "
-            f"{shown(entry.deprecated)}{removal}{_use(entry)} (targets {releases(warned)}{_added(warned)})",
-            path=("apiVersion",),
-            before=_before(ctx, resource, warned),
-            after=resource.api_version,
-            about=resource,
+        yield _finding(
+            ctx,
+            resource,
+            warned,
+            f"deprecated since Kubernetes {shown(entry.deprecated)}{removal}{_use(entry)}"
+            f" (targets {releases(warned)}{_added(warned)})",
         )
