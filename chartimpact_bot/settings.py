@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections import ChainMap
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -114,13 +115,18 @@ class Settings:
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment; SettingsError lists every problem."""
-    env = dict(os.environ if env is None else env)
+    # A view, not a copy: what is read goes through the given mapping, so the configuration
+    # reference's test can see exactly which variables this reads.
+    stored: dict[str, str] = {}
+    given = os.environ if env is None else env
+    # ChainMap writes only to its first map, so the given mapping is never changed.
+    env = ChainMap(stored, cast("MutableMapping[str, str]", given))
     credentials_file = env.get("CHARTIMPACT_CREDENTIALS_FILE", "./data/github-app.env")
     if not any(
         env.get(k) for k in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "GITHUB_PRIVATE_KEY_PATH", "GITHUB_WEBHOOK_SECRET")
     ):
         # Credentials stored by setup mode, read when the environment has none of its own.
-        env.update(_stored_credentials(Path(credentials_file)))
+        stored.update(_stored_credentials(Path(credentials_file)))
     collector = _Problems()
     problems, attempt = collector.problems, collector.attempt
 

@@ -16,7 +16,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"__init__", "timestamps"}),
     frozenset({"core"}),
     frozenset({"engine"}),
-    frozenset({"logs", "envvars", "fingerprint_key", "report_links", "settings"}),
+    frozenset({"logs", "envvars", "fingerprint_key", "report_links", "settings", "variables", "reference"}),
     frozenset({"jobs"}),
     frozenset({"github"}),
     frozenset({"web"}),
