@@ -13,7 +13,7 @@ import re
 import sys
 import tempfile
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn, TextIO
@@ -143,7 +143,18 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+Emit = Callable[[Report, argparse.Namespace], None]
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    emit: Emit | None = None,
+) -> int:
+    """Run one command; `emit` replaces the writing of the report (the GitHub Action writes three
+    from one analysis), with the same errors and exit codes."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     try:
@@ -153,7 +164,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
 
             return serve()
         report = _run(args)
-        _emit(report, args, out)
+        if emit is None:
+            _emit(report, args, out)
+        else:
+            emit(report, args)
     except (UsageError, AnalysisError) as exc:
         # The sentence may quote a file name or a line of the repository: no control character
         # of it reaches the terminal.

@@ -21,6 +21,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"github"}),
     frozenset({"web"}),
     frozenset({"cli"}),
+    frozenset({"integrations"}),
     frozenset({"__main__"}),
 )
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}

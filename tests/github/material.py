@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "npm"
 OPENAPI = ("@octokit/openapi", "23.0.2", "package/generated/api.github.com.json")
 EXAMPLES = ("@octokit/webhooks-examples", "7.6.1", "package/api.github.com/index.json")
+# The OASIS SARIF 2.1.0 schema (its final text, "rtm.5", as schemastore publishes it), shipped by
+# Microsoft's SARIF tooling.
+SARIF_SCHEMA = ("@microsoft/jest-sarif", "1.0.0-beta.0", "package/lib/schemas/sarif-2.1.0-rtm.5.json")
 
 
 def _file(package: str, version: str, member: str) -> Path:
@@ -63,3 +66,9 @@ def webhook_examples() -> dict[str, list[dict[str, Any]]]:
     """Example payloads by event name."""
     entries = json.loads(_file(*EXAMPLES).read_text())
     return {entry["name"]: entry["examples"] for entry in entries}
+
+
+@cache
+def sarif_schema() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(_file(*SARIF_SCHEMA).read_text())
+    return data
