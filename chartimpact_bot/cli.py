@@ -31,6 +31,7 @@ from .core.report.sarif import render_sarif
 from .core.report.text import render_text
 from .engine.charts import load_chart_info
 from .engine.config_source import proposed_config, with_added_targets
+from .engine.options import Progress
 from .engine.pipeline import ChartAt, PipelineOptions, RenderOverrides, compare, compare_charts
 from .engine.plan import NoSuchChart
 from .engine.remote import RepositoryAccess, build_fetcher, load_credentials
@@ -39,6 +40,7 @@ from .engine.render import IsolatedHelmRenderer, ValuesFile
 from .engine.sources import DirectorySource, GitRefSource
 from .envvars import env_int, render_limits
 from .fingerprint_key import cli_key
+from .progress import terminal_progress
 
 PROG = "chartimpact"
 
@@ -163,7 +165,12 @@ def main(
             from .web.serve import serve  # noqa: PLC0415 - the server's imports are not needed for diff and analyze
 
             return serve()
-        report = _run(args)
+        progress = terminal_progress(err, PROG)
+        try:
+            report = _run(args, progress)
+        finally:
+            if progress is not None:
+                progress.clear()
         if emit is None:
             _emit(report, args, out)
         else:
@@ -206,7 +213,7 @@ def _crashed() -> str:
     return f"{sentence}; its traceback is in {path}"
 
 
-def _run(args: argparse.Namespace) -> Report:
+def _run(args: argparse.Namespace, progress: Progress | None = None) -> Report:
     limits = render_limits(os.environ)
     options = PipelineOptions(
         renderer=IsolatedHelmRenderer(limits, helm_binary=os.environ.get("HELM_BINARY") or None),
@@ -221,6 +228,7 @@ def _run(args: argparse.Namespace) -> Report:
         max_workers=max(2, os.cpu_count() or 2),
         fetcher=None if args.offline else build_fetcher(_repository_access(args)),
         fingerprint_key=cli_key(os.environ),
+        progress=progress,
     )
     if args.command == "diff":
         return _diff(args, options)

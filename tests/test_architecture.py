@@ -20,7 +20,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"jobs"}),
     frozenset({"github"}),
     frozenset({"web"}),
-    frozenset({"cli"}),
+    frozenset({"cli", "progress"}),
     frozenset({"integrations"}),
     frozenset({"__main__"}),
 )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .remote import DependencyFetcher
 from .render import IsolatedHelmRenderer, Renderer, ValuesFile
+
+# (n, of, chart path, environment name)
+Progress = Callable[[int, int, str, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +41,6 @@ class PipelineOptions:
     # (see fingerprint_key.py); the empty default keeps library use deterministic but makes
     # fingerprints confirmable by anyone, so callers that publish reports must pass a key.
     fingerprint_key: bytes = field(default=b"", repr=False)
+    # Told (n, of, chart path, environment) as the analysis waits for the n-th chart's renders:
+    # the command line's progress on a terminal. Not part of what is compared or cached.
+    progress: Progress | None = field(default=None, compare=False, repr=False)

@@ -115,7 +115,9 @@ def render_targets(targets: Iterable[ChartTarget], options: PipelineOptions, con
             )
             for target in ordered
         ]
-        for target, base_future, head_future in futures:
+        for index, (target, base_future, head_future) in enumerate(futures, start=1):
+            if options.progress is not None:
+                options.progress(index, len(futures), target.display_path, target.environment.name)
             base, head = base_future.result(), head_future.result()
             if target.base is not None and base is not None and base.error is None and head is not None:
                 base.pending_lint = functools.partial(
