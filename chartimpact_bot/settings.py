@@ -108,6 +108,15 @@ class Settings:
         """No App credentials: serve the manifest flow instead of webhooks."""
         return self.app_id is None and self.private_key is None and self.webhook_secret is None
 
+    @property
+    def web_url(self) -> str:
+        """Where repositories are browsed and Apps registered: github.com for its API, the
+        Enterprise Server's host for its own."""
+        parts = urlsplit(self.api_url)
+        if parts.hostname in (None, "api.github.com"):
+            return "https://github.com"
+        return f"{parts.scheme}://{parts.netloc}"
+
     def __repr__(self) -> str:
         # Secrets never reach logs, even through a repr.
         return f"Settings(app_id={self.app_id!r}, api_url={self.api_url!r}, port={self.port})"

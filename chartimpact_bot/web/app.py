@@ -7,7 +7,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
@@ -121,7 +120,7 @@ def _github_and_queue(
         archive = AnalysisArchive(store, analysis_limits(settings), max_log=settings.max_audit_entries)
         if app.get(PAGES_ON):
             github.links = ReportLinks(derive_link_key(settings.private_key, settings.webhook_secret))
-            app[PAGES] = Pages(archive, github.links, clock, settings, web_url=web_url(settings.api_url))
+            app[PAGES] = Pages(archive, github.links, clock, settings, web_url=settings.web_url)
         runner = app[RUNNER] = AnalysisRunner(github, pool, cache=cache, archive=archive)
         metrics.watch_pool(pool)
         metrics.job_workers.set(settings.worker_concurrency)
@@ -178,14 +177,6 @@ def _github_and_queue(
 
 def analysis_limits(settings: Settings) -> AnalysisLimits:
     return AnalysisLimits(settings.result_retention_days * DAY_SECONDS, settings.max_stored_reports_mb * 1024 * 1024)
-
-
-def web_url(api_url: str) -> str:
-    """Where repositories are browsed: github.com for its API, the Enterprise host for its own."""
-    parts = urlsplit(api_url)
-    if parts.hostname in (None, "api.github.com"):
-        return "https://github.com"
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def result_cache_policy(settings: Settings) -> CachePolicy:

@@ -48,14 +48,6 @@ def manifest_for(base_url: str) -> dict[str, Any]:
     return manifest
 
 
-def web_url(api_url: str) -> str:
-    """github.com for api.github.com; the host for a GitHub Enterprise Server API URL."""
-    parts = urlsplit(api_url)
-    if parts.netloc == "api.github.com":
-        return "https://github.com"
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def _base_url(request: web.Request) -> str:
     scheme = request.headers.get("X-Forwarded-Proto", request.scheme)
     host = request.headers.get("X-Forwarded-Host", request.host)
@@ -102,7 +94,7 @@ async def setup_page(request: web.Request) -> web.Response:
         "org": org,
         "manifest": manifest,
         "manifest_json": json.dumps(manifest),
-        "github": web_url(settings.api_url),
+        "github": settings.web_url,
         "target": "",
     }
     if problem is None:  # a state only for a page that can be submitted
@@ -112,7 +104,7 @@ async def setup_page(request: web.Request) -> web.Response:
         while len(states) > MAX_STATES:  # reloading the page forever keeps only the newest
             del states[next(iter(states))]
         where = f"organizations/{org}/" if org else ""
-        context["target"] = f"{web_url(settings.api_url)}/{where}settings/apps/new?state={state}"
+        context["target"] = f"{settings.web_url}/{where}settings/apps/new?state={state}"
     return render(request, "setup.html.j2", context)
 
 

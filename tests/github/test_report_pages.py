@@ -4,11 +4,11 @@ served by the running App, against the fake GitHub, with real analyses."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from chartimpact_bot.report_links import ReportLinks, derive_link_key
-from chartimpact_bot.web.app import web_url
 from chartimpact_bot.web.keys import GITHUB
 from tests.github.commands_support import open_shop_pull
 from tests.github.conftest import INSTALLATION, REPOSITORY, AppUnderTest, MakeApp, Repo, pull_request_job
@@ -62,9 +62,9 @@ async def test_the_check_run_links_its_report_page_which_shows_every_signal(make
         assert f'id="signal-{signal_id}"' in html
     assert "Blast radius" in html and "Becomes exposed" in html
     # The fake's API is an Enterprise host's: files are browsed on that host.
-    assert f"{web_url(app.settings.api_url)}/acme/charts/blob/{head}/charts/shop/values.yaml#L" in html
-    assert web_url("https://api.github.com") == "https://github.com"
-    assert web_url("https://ghe.example/api/v3") == "https://ghe.example"
+    assert f"{app.settings.web_url}/acme/charts/blob/{head}/charts/shop/values.yaml#L" in html
+    assert replace(app.settings, api_url="https://api.github.com").web_url == "https://github.com"
+    assert replace(app.settings, api_url="https://ghe.example/api/v3").web_url == "https://ghe.example"
     assert "<svg" in html  # the graph of the ConfigMap, the Deployment and the Service
 
     (comment,) = app.fake.comments.values()
