@@ -163,9 +163,10 @@ async def setup_callback(request: web.Request) -> web.Response:
         store_credentials(path, app_data)
     except OSError as exc:
         log.error("setup: the credentials could not be written to %s: %s", path, exc.strerror)
+        # 503, not 500: the server works, its disk does not; the sentence says how to finish by hand.
         return message(
             request,
-            500,
+            503,
             "The App was created, its credentials were not stored",
             f"{path} could not be written ({exc.strerror}). In the App's settings on GitHub, generate a private"
             " key and set a webhook secret, then give them to this server with GITHUB_APP_ID,"

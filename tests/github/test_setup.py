@@ -153,7 +153,7 @@ async def test_the_callback_fails_with_a_status_and_a_sentence_and_its_state_can
     reachable["up"] = True  # the same state again: kept while the exchange failed
     failed = await client.get(f"/setup/callback?code=one-time-code&state={state}")
     text = await failed.text()
-    assert failed.status == 500 and "generate a private key" in text and "Traceback" not in text
+    assert failed.status == 503 and "generate a private key" in text and "Traceback" not in text
 
     blocker.unlink()
     action, _ = _form(await (await client.get("/", params={"url": "https://bot.example.com"})).text())
