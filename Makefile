@@ -30,12 +30,17 @@ demo: $(VENV)/.runtime-installed
 test: $(VENV)/.dev-installed services lint
 	$(BIN)/python -m pytest
 
-## Services the tests start for themselves on free loopback ports (a real redis-server, a real OCI
-## registry: docker-registry, the CNCF distribution server; a headless browser: chromium): installed with apt when missing and
-## this runs as root (one apt-get update for both); otherwise say so (those tests are then skipped).
-SERVICES := redis-server docker-registry chromium
+## What the tests need from the system, as command:package pairs (the command looked up, the apt
+## package that provides it): services they start for themselves on free loopback ports (a real
+## redis-server, a real OCI registry: docker-registry, the CNCF distribution server; a headless
+## browser: chromium) and promtool (from the prometheus package), which checks and unit-tests
+## deploy/monitoring/alerts.yml. The packages of the missing commands are installed with apt when
+## this runs as root (one apt-get update for all of them); otherwise say so (those tests are then
+## skipped).
+SERVICES := redis-server:redis-server docker-registry:docker-registry chromium:chromium promtool:prometheus
 services:
-	@missing=""; for p in $(SERVICES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	@missing=""; for pair in $(SERVICES); do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing for the tests"; \
