@@ -54,24 +54,30 @@ def _base_url(request: web.Request) -> str:
     return f"{scheme}://{host}"
 
 
-def unreachable(url: str) -> str | None:
-    """Why GitHub cannot send deliveries to `url`, or None when it may: GitHub calls from the
+def unreachable(url: str, *, enterprise: bool = False) -> str | None:
+    """Why GitHub cannot send deliveries to `url`, or None when it may. github.com calls from the
     internet, so an unspecified, loopback, private or link-local address (or a name that only
-    means this machine or a local network) never receives them."""
+    means this machine or a local network) never receives them. A GitHub Enterprise Server
+    usually sits on the same private network as the App, so there only this machine's own
+    names and addresses are refused."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "it is not an http(s) URL with a host"
     host = parts.hostname.rstrip(".").lower()
-    if host == "localhost" or host.endswith((".localhost", ".local", ".internal", ".lan")):
-        return f"'{host}' names this machine or a local network"
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"'{host}' names this machine"
+    if not enterprise and host.endswith((".local", ".internal", ".lan")):
+        return f"'{host}' names a local network"
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return None if "." in host else f"'{host}' is not a name the internet can resolve"
+        return None if "." in host or enterprise else f"'{host}' is not a name the internet can resolve"
     if address.is_unspecified:
         return f"{host} is the address a server listens on, not one it is reached at"
-    if address.is_loopback or address.is_private or address.is_link_local or address.is_reserved:
-        return f"{host} is a loopback, private or link-local address"
+    if address.is_loopback:
+        return f"{host} is a loopback address"
+    if not enterprise and (address.is_private or address.is_link_local or address.is_reserved):
+        return f"{host} is a private or link-local address"
     return None
 
 
@@ -83,7 +89,7 @@ def _public_url(request: web.Request) -> str:
 async def setup_page(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     public_url = _public_url(request)
-    problem = unreachable(public_url)
+    problem = unreachable(public_url, enterprise=settings.web_url != "https://github.com")
     org = request.query.get("org", "").strip()
     if org and not ORG_NAME.fullmatch(org):
         return message(request, 400, "Setup", "An organization name has letters, digits and single hyphens only.")

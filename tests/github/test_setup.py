@@ -80,10 +80,11 @@ def _settings(api_url: str, tmp_path: Path, **overrides: Any) -> Settings:
     [
         ("0.0.0.0:8080", "is the address a server listens on"),
         ("localhost:8080", "names this machine"),
-        ("127.0.0.1", "loopback, private or link-local"),
-        ("10.1.2.3", "loopback, private or link-local"),
-        ("169.254.169.254", "loopback, private or link-local"),
-        ("[::1]:8080", "loopback, private or link-local"),
+        ("127.0.0.1", "is a loopback address"),
+        ("10.1.2.3", "is a private or link-local address"),
+        ("169.254.169.254", "is a private or link-local address"),
+        ("[::1]:8080", "is a loopback address"),
+        ("bot.internal", "names a local network"),
         ("bot", "is not a name the internet can resolve"),
     ],
 )
@@ -102,6 +103,33 @@ async def test_an_address_github_cannot_reach_is_refused_and_can_be_corrected(
     assert manifest["hook_attributes"]["url"] == "https://bot.example.com/api/webhooks/github"
     assert "GitHub cannot reach" not in corrected
     assert "<code>pull_request</code>" in corrected and "<code>checks: write</code>" in corrected
+
+
+@pytest.mark.parametrize(
+    ("host", "refused"),
+    [
+        ("10.1.2.3:8080", False),
+        ("chartimpact.corp.internal", False),
+        ("bot", False),
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("0.0.0.0", True),
+    ],
+)
+async def test_for_github_enterprise_server_a_private_address_is_reachable_but_this_machine_is_not(
+    aiohttp_client: Any, tmp_path: Path, host: str, refused: bool
+) -> None:
+    # An Enterprise Server usually shares the App's private network; it still cannot call the
+    # App's own loopback or listening address.
+    client = await aiohttp_client(
+        create_app(_settings("https://ghe.example.com/api/v3", tmp_path), configure_logs=False)
+    )
+    page = await (await client.get("/", headers={"X-Forwarded-Host": host})).text()
+    assert ("GitHub cannot reach" in page) is refused
+    if not refused:
+        action, manifest = _form(page)
+        assert action.startswith("https://ghe.example.com/settings/apps/new?state=")
+        assert manifest["hook_attributes"]["url"] == f"http://{host}/api/webhooks/github"
 
 
 async def test_the_public_url_setting_is_what_the_page_registers(aiohttp_client: Any, tmp_path: Path) -> None:
