@@ -49,6 +49,9 @@ class Settings:
     app_id: str | None
     private_key: str | None = None
     webhook_secret: str | None = None
+    # GITHUB_WEBHOOK_SECRET_PREVIOUS: also accepted while a rotation is under way (docs/runbook.md),
+    # so deliveries signed with either secret pass between GitHub's change and every restart.
+    previous_webhook_secret: str | None = field(default=None, repr=False)
     api_url: str = DEFAULT_API_URL
     host: str = "0.0.0.0"
     port: int = 8080
@@ -168,6 +171,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         app_id=app_id,
         private_key=private_key,
         webhook_secret=secret,
+        previous_webhook_secret=env.get("GITHUB_WEBHOOK_SECRET_PREVIOUS") or None,
         api_url=api_url or DEFAULT_API_URL,
         host=env.get("HOST", "0.0.0.0").strip() or "0.0.0.0",
         port=attempt(env_int, env, "PORT", 8080, minimum=0) or 8080,

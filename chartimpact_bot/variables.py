@@ -62,6 +62,13 @@ VARIABLES: tuple[Variable, ...] = (
         "The webhook secret: a delivery without a valid `X-Hub-Signature-256` is answered 401.",
     ),
     Variable(
+        "GITHUB_WEBHOOK_SECRET_PREVIOUS",
+        APP,
+        "The secret being rotated out: deliveries signed with it are accepted too (each logged), so the "
+        "secret can change at GitHub before or after the instances restart without a delivery refused "
+        "(docs/runbook.md#rotate-the-webhook-secret). Unset it once the log no longer mentions it.",
+    ),
+    Variable(
         "GITHUB_API_URL",
         APP,
         "GitHub's REST base URL; for GitHub Enterprise Server `https://ghe.example.com/api/v3`.",

@@ -112,8 +112,13 @@ async def _receive(request: web.Request, record: DeliveryRecord) -> web.Response
     if settings.webhook_secret is None:
         return error_answer(503, "the GitHub App is not registered yet: open / on this server to set it up")
     body = await _body(request, settings.max_webhook_bytes)
-    if not signature_valid(settings.webhook_secret, body, request.headers.get("X-Hub-Signature-256")):
-        return error_answer(401, "missing or invalid X-Hub-Signature-256")
+    signature = request.headers.get("X-Hub-Signature-256")
+    if not signature_valid(settings.webhook_secret, body, signature):
+        previous = settings.previous_webhook_secret
+        if previous is None or not signature_valid(previous, body, signature):
+            return error_answer(401, "missing or invalid X-Hub-Signature-256")
+        # The rotation is finished once no delivery says this any more (then unset the variable).
+        log.info("delivery signed with GITHUB_WEBHOOK_SECRET_PREVIOUS")
     event_name = request.headers.get("X-GitHub-Event")
     delivery_id = request.headers.get("X-GitHub-Delivery")
     if not event_name or not delivery_id:

@@ -75,6 +75,22 @@ async def test_a_bad_or_missing_signature_is_401(make_app: MakeApp) -> None:
     assert (await _post(app, body, _headers(body, **{"X-Hub-Signature-256": "sha256=" + "0" * 64})))[0] == 401
 
 
+async def test_during_a_rotation_the_previous_secret_is_accepted_too(
+    make_app: MakeApp, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = json.dumps(example("ping")).encode()
+    old_signed = _headers(body, **{"X-Hub-Signature-256": sign(body, "the old secret")})
+    rotating = await make_app(previous_webhook_secret="the old secret")
+    assert (await _post(rotating, body, _headers(body)))[0] == 200  # the new secret
+    assert (await _post(rotating, body, old_signed | {"X-GitHub-Delivery": str(uuid.uuid4())}))[0] == 200
+    assert "delivery signed with GITHUB_WEBHOOK_SECRET_PREVIOUS" in capsys.readouterr().out
+    other = _headers(body, **{"X-Hub-Signature-256": sign(body, "a third secret")})
+    assert (await _post(rotating, body, other))[0] == 401
+    # Without the variable, the old secret is refused.
+    settled = await make_app()
+    assert (await _post(settled, body, old_signed | {"X-GitHub-Delivery": str(uuid.uuid4())}))[0] == 401
+
+
 @pytest.mark.parametrize(
     ("body", "overrides", "message"),
     [
