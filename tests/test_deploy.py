@@ -406,6 +406,19 @@ def test_chart_passes_its_own_analysis(tmp_path: Path, values: tuple[str, ...]) 
     assert report["verdict"] != "fail"
 
 
+def test_chart_analysis_shows_secret_references_not_fingerprints(tmp_path: Path) -> None:
+    """The names of the Secret's keys (github.*Key) and the private key's path are no secrets:
+    they once showed as fingerprints, since `privateKeyKey: private-key.pem` looked like a key."""
+    report = analyze_chart(tmp_path)
+    (chart,) = report["charts"]
+    (deployment,) = [r for r in chart["diff"]["resources"] if r["identity"]["kind"] == "Deployment"]
+    text = json.dumps(deployment)
+    assert "(sensitive value changed" not in text
+    for shown in ('"key": "webhook-secret"', '"key": "app-id"', '"key": "api-token"', '"path": "private-key.pem"'):
+        assert shown in text
+    assert "/etc/chartimpact-bot/github/private-key.pem" in text
+
+
 def test_chart_analysis_sees_an_exposure(tmp_path: Path) -> None:
     """The check above can fail: an enabled Ingress is exposure the analysis reports as high."""
     report = analyze_chart(tmp_path, "ingress.enabled=true", "ingress.hosts={ci.example.com}")

@@ -19,6 +19,7 @@ import pytest
 
 from chartimpact_bot.core.model import ResourceId
 from chartimpact_bot.core.normalize import mask_secrets
+from chartimpact_bot.core.secret_values import given_secrets, literal_pattern
 from chartimpact_bot.core.sensitive import (
     SENSITIVE_PREFIX,
     fingerprint,
@@ -79,6 +80,8 @@ SENSITIVE_KEYS = [
     "CONNECTION_STRING",
     "keystore",
     "DB_PWD",
+    "webhookSecretKey",  # by its key alone still a key (`awsSecretKey`); its value decides
+    "accountKey",  # an Azure storage account key
 ]
 
 # Keys that name, point at or switch a secret: masking them would make the diff useless.
@@ -122,6 +125,17 @@ REFERENCE_KEYS = [
     "nginx.ingress.kubernetes.io/auth-type",
     "allowPrivilegeEscalation",
     "ssl-passthrough",
+    # which key of a Secret to read (deploy/chart's github.*Key)
+    "privateKeyKey",
+    "appIdKey",
+    "clientIdKey",
+    # paths to files that hold a secret
+    "GITHUB_PRIVATE_KEY_PATH",
+    "TLS_KEY_FILE",
+    "SSL_KEY_DIR",
+    "DB_PASSWORD_FILE",
+    "passwordfile",
+    "keyfile",
 ]
 
 
@@ -830,3 +844,209 @@ def test_a_given_secret_equal_to_the_charts_own_name_does_not_blank_the_report(t
     assert [r["identity"]["name"] for r in changed["diff"]["resources"]] == ["billing-api"], text
     text, failed = diff("broken")
     assert "billing-api/templates/cm.yaml" in failed["error"], text
+
+
+# --- names and paths of secrets are not secrets (deploy/chart, found by analyzing it) -------
+
+# A chart's settings naming the keys of its Secret, and the secrets themselves.
+KEY_NAME_VALUES = """\
+github:
+  privateKeyKey: private-key.pem
+  webhookSecretKey: webhook-secret
+  appIdKey: app-id
+  apiTokenKey: api-token
+  tokenKey: token
+  webhookSecret: Cnry-Webhook-Value
+  apiToken: Cnry-ApiToken-Value
+"""
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("privateKeyKey", "private-key.pem"),
+        ("webhookSecretKey", "webhook-secret"),
+        ("webhookSecretKey", "webhooksecret"),
+        ("apiTokenKey", "api-token"),
+        ("appIdKey", "app-id"),
+        ("tokenKey", "token"),
+        ("GITHUB_WEBHOOK_SECRET_KEY", "webhook-secret"),
+        ("secretKey", "secret-key"),
+    ],
+)
+def test_a_key_of_a_secret_named_under_a_key_setting_stays_readable(key: str, value: str) -> None:
+    body = _masked("Widget", {"spec": {key: value, "env": [{"name": key, "value": value}]}}, "example.com")
+    assert body["spec"] == {key: value, "env": [{"name": key, "value": value}]}
+    assert mask_text(f"{key}: {value}\n{key}={value}", lambda s: "MASKED") == f"{key}: {value}\n{key}={value}"
+    assert not sensitive_values({"chart": {key: value}})
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("webhookSecretKey", "gh-Hook-S3cret"),  # not spelled from the key: may be the secret
+        ("secretKey", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        ("awsSecretKey", "Cnry-Aws-Secret"),
+        ("apiKey", "abcd1234efgh5678"),
+        ("accessKey", "AKIAIOSFODNN7EXAMPLE"),
+        ("privateKey", "not-a-file-name"),
+    ],
+)
+def test_a_secret_under_a_key_setting_is_still_masked(key: str, value: str) -> None:
+    body = _masked("Widget", {"spec": {key: value, "env": [{"name": key, "value": value}]}}, "example.com")
+    assert FINGERPRINT.fullmatch(body["spec"][key])
+    assert FINGERPRINT.fullmatch(body["spec"]["env"][0]["value"])
+    assert value in sensitive_values({"chart": {key: value}})
+
+
+def test_the_secrets_a_chart_is_given_are_not_the_names_of_their_keys() -> None:
+    found = given_secrets([KEY_NAME_VALUES], ["github.webhookSecretKey=Gh-Hook-9x", "github.apiTokenKey=api-token"])
+    assert {"Cnry-Webhook-Value", "Cnry-ApiToken-Value", "Gh-Hook-9x"} <= found
+    assert found.isdisjoint({"private-key.pem", "webhook-secret", "app-id", "api-token", "token"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GITHUB_PRIVATE_KEY_PATH", "/etc/chartimpact-bot/github/private-key.pem"),
+        ("GOOGLE_APPLICATION_CREDENTIALS", "/var/secrets/google/key.json"),
+        ("SSL_KEY", "/etc/ssl/private/tls.key"),
+        ("VAULT_TOKEN", "/var/run/secrets/vault/token"),
+        ("CLIENT_SECRET", "/etc/Secrets/OAuth/client.json"),  # a file of another kind: any case
+        ("PRIVATE_KEY", "private-key.pem"),
+        ("DB_PASSWORD", "~/.config/app/db-password"),
+    ],
+)
+def test_an_env_value_that_is_a_file_path_stays_readable(name: str, value: str) -> None:
+    env = [{"name": name, "value": value}]
+    body = _masked("Deployment", {"spec": {"containers": [{"name": "app", "env": env}]}}, "apps")
+    assert body["spec"]["containers"][0]["env"] == [{"name": name, "value": value}]
+    assert mask_text(f"{name}={value}", lambda s: "MASKED") == f"{name}={value}"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DB_PASSWORD", "hunter2"),
+        ("API_KEY", "abcd1234efgh5678"),
+        ("GITHUB_WEBHOOK_SECRET", "s3cr3t-w3bh00k"),
+        ("API_TOKEN", "/9j/4AAQSkZJRgABAQEASABIAAD"),  # base64 that starts with `/` is no path
+        ("CLIENT_SECRET", "/Ab+cd/EfGh/IjKl"),
+        ("SESSION_KEY", "/0123456789abcdef"),  # one segment: not clearly a path
+    ],
+)
+def test_a_secret_env_value_is_still_masked(name: str, value: str) -> None:
+    env = [{"name": name, "value": value}]
+    body = _masked("Deployment", {"spec": {"containers": [{"name": "app", "env": env}]}}, "apps")
+    assert FINGERPRINT.fullmatch(body["spec"]["containers"][0]["env"][0]["value"])
+    assert value not in mask_text(f"{name}={value}", lambda s: "MASKED")
+
+
+def test_secret_references_stay_readable_even_when_they_equal_a_given_secret() -> None:
+    """`secretKeyRef`/`configMapKeyRef` name and key, `secretRef`, a Secret volume's items: names
+    of a Secret and of its keys, kept even when the literal pass would match them."""
+    container = {
+        "name": "app",
+        "env": [
+            {"name": "GITHUB_WEBHOOK_SECRET", "valueFrom": {"secretKeyRef": {"name": "gh", "key": "webhook-secret"}}},
+            {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "gh", "key": "api-token", "optional": True}}},
+            {"name": "LEVEL", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "webhook-secret"}}},
+        ],
+        "envFrom": [{"secretRef": {"name": "webhook-secret"}}],
+    }
+    volumes = [
+        {"name": "github", "secret": {"secretName": "gh", "items": [{"key": "webhook-secret", "path": "hook.txt"}]}},
+        {
+            "name": "all",
+            "projected": {"sources": [{"secret": {"name": "gh", "items": [{"key": "api-token", "path": "t"}]}}]},
+        },
+    ]
+    spec = {"containers": [container], "volumes": volumes}
+    expected = json.loads(json.dumps(spec))
+    given = literal_pattern({"webhook-secret", "api-token"})
+    body = {"spec": {"template": {"spec": spec}}}
+    mask_secrets(ResourceId("apps", "Deployment", "default", "x"), body, KEY, given)
+    assert body["spec"]["template"]["spec"] == expected
+    # anywhere else, a given secret is still masked
+    other = {"data": {"note": "copied webhook-secret here"}}
+    mask_secrets(ResourceId("", "ConfigMap", "default", "y"), other, KEY, given)
+    assert "webhook-secret" not in other["data"]["note"]
+
+
+SECRET_REFERENCES_TEMPLATE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app
+spec:
+  selector:
+    matchLabels: {app: app}
+  template:
+    metadata:
+      labels: {app: app}
+    spec:
+      containers:
+        - name: app
+          image: nginx:{{ .Values.tag }}
+          env:
+            - name: GITHUB_PRIVATE_KEY_PATH
+              value: /etc/app/github/{{ .Values.github.privateKeyKey }}
+            - name: GITHUB_WEBHOOK_SECRET
+              valueFrom:
+                secretKeyRef:
+                  name: app-github
+                  key: {{ .Values.github.webhookSecretKey }}
+            - name: GITHUB_APP_ID
+              valueFrom:
+                secretKeyRef:
+                  name: app-github
+                  key: {{ .Values.github.appIdKey }}
+            - name: DB_PASSWORD
+              value: {{ .Values.dbPassword | quote }}
+            - name: API_KEY
+              value: {{ .Values.apiKey | quote }}
+          volumeMounts:
+            - name: github
+              mountPath: /etc/app/github
+      volumes:
+        - name: github
+          secret:
+            secretName: app-github
+            items:
+              - key: {{ .Values.github.privateKeyKey }}
+                path: {{ .Values.github.privateKeyKey }}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: app-github
+stringData:
+  {{ .Values.github.webhookSecretKey }}: {{ .Values.github.webhookSecret | quote }}
+  {{ .Values.github.apiTokenKey }}: {{ .Values.github.apiToken | quote }}
+"""
+
+
+@pytest.mark.parametrize("fmt", ["json", "markdown", "text", "sarif"])
+def test_secret_key_names_and_paths_are_readable_and_secrets_masked_end_to_end(tmp_path: Path, fmt: str) -> None:
+    """deploy/chart's shape: `…Key` settings name the keys of its Secret; the report showed
+    them, the mount path and `secretKeyRef.key` as fingerprints."""
+    base = write_files(tmp_path / "base" / "app", {"Chart.yaml": chart_yaml("app")})
+    values = KEY_NAME_VALUES + "tag: '1.27'\ndbPassword: hunter2\napiKey: abcd1234efgh5678\n"
+    head = write_files(
+        tmp_path / "head" / "app",
+        {"Chart.yaml": chart_yaml("app"), "values.yaml": values, "templates/all.yaml": SECRET_REFERENCES_TEMPLATE},
+    )
+    done = _cli("diff", str(base), str(head), "--format", fmt, "--no-color")
+    assert done.returncode in (0, 1), done.stderr
+    for secret in ("Cnry-Webhook-Value", "Cnry-ApiToken-Value", "hunter2", "abcd1234efgh5678"):
+        assert secret not in done.stdout + done.stderr
+    if fmt == "json":
+        report = json.loads(done.stdout)
+        (resource,) = [r for r in report["charts"][0]["diff"]["resources"] if r["identity"]["kind"] == "Deployment"]
+        text = json.dumps(resource)
+        for shown in ("/etc/app/github/private-key.pem", '"key": "webhook-secret"', '"key": "app-id"'):
+            assert shown in text
+        assert '"path": "private-key.pem"' in text
+        assert len(FINGERPRINT.findall(text)) == 2  # DB_PASSWORD and API_KEY, nothing else
+        signal = next(s for s in report["charts"][0]["signals"] if s["type"] == "security.secrets.env")
+        assert "app-github/webhook-secret" in signal["description"]

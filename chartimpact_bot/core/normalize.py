@@ -34,6 +34,7 @@ from .sensitive import (
     is_sensitive_key,
     mask_argument,
     mask_text,
+    names_secret_key,
     sensitive_flag,
 )
 
@@ -357,17 +358,40 @@ class _Masker:
         # not (`credentials.secretName`), or the map merely groups settings (`auth: {…}`).
         inherited = (secret and holds_secrets(key)) or (secret and not is_sensitive_key(key))
         pair_name = node.get("name")
-        pair_secret = isinstance(pair_name, str) and "value" in node and is_sensitive_key(pair_name)
+        pair_secret = (
+            isinstance(pair_name, str)
+            and "value" in node
+            and is_sensitive_key(pair_name)
+            and not names_secret_key(pair_name, node["value"])
+        )
+        kept = _REFERENCE_FIELDS.get(key, ())
         for name, value in node.items():
             child = str(name)
+            if child in kept and isinstance(value, str):
+                continue  # which Secret or ConfigMap, which key of it: a name, never a secret
+            if key in _VOLUME_SOURCES and child == "items" and isinstance(value, list):
+                node[name] = self._walk_items(value)
+                continue
             if name == "value" and pair_secret:
                 child_secret = True
-            elif is_reference_key(child):
+            elif is_reference_key(child) or names_secret_key(child, value):
                 child_secret = False
             else:
                 child_secret = inherited or is_sensitive_key(child)
             node[name] = self.walk(value, child, secret=child_secret)
         return node
+
+    def _walk_items(self, items: list[Any]) -> list[Any]:
+        """A Secret or ConfigMap volume's `items`: each `key` of it and the `path` it is
+        mounted at are names, kept as they are (`{key: private-key.pem, path: private-key.pem}`)."""
+        for index, entry in enumerate(items):
+            if not isinstance(entry, dict):
+                items[index] = self.walk(entry, "items", secret=False)
+                continue
+            for name, value in entry.items():
+                if not (name in ("key", "path") and isinstance(value, str)):
+                    entry[name] = self.walk(value, str(name), secret=is_sensitive_key(str(name)))
+        return items
 
     def _walk_list(self, node: list[Any], key: str, *, secret: bool) -> list[Any]:
         masked_next = False
@@ -383,6 +407,18 @@ class _Masker:
             masked_next = isinstance(item, str) and sensitive_flag(item)
         return node
 
+
+# Maps that say which Secret or ConfigMap (and which key of it) to read: env
+# `valueFrom.secretKeyRef`, `envFrom[].secretRef`. Their names are kept as they are, even when
+# one equals a secret the chart was given (a chart's `webhookSecretKey: webhook-secret`).
+_REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
+    "secretKeyRef": ("name", "key"),
+    "configMapKeyRef": ("name", "key"),
+    "secretRef": ("name",),
+    "configMapRef": ("name",),
+}
+# Volume sources (and projected volume sources) whose `items` map keys to file names.
+_VOLUME_SOURCES = frozenset({"secret", "configMap"})
 
 # Lists whose items are single command-line arguments (containers' `args` and `command`).
 _ARGUMENT_LISTS = frozenset({"args", "command"})

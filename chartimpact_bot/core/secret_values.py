@@ -15,7 +15,14 @@ from collections.abc import Iterable
 
 import yaml
 
-from .sensitive import is_masked_text, is_plain_setting, is_sensitive_key, sensitive_values, set_expression_parts
+from .sensitive import (
+    is_masked_text,
+    is_plain_setting,
+    is_sensitive_key,
+    names_secret_key,
+    sensitive_values,
+    set_expression_parts,
+)
 from .yamlio import VALUES_LIMITS, load_untrusted
 
 # Shorter values are too likely to occur by chance (`admin`, `1234`) to be masked wherever
@@ -42,7 +49,8 @@ def given_secrets(values_texts: Iterable[str], set_values: Iterable[str], public
         _keys, fragments = set_expression_parts(expression)
         for piece in expression.split(","):
             name, sep, value = piece.partition("=")
-            if sep and any(is_sensitive_key(part) for part in name.split(".")):
+            leaf = name.split(".")[-1]
+            if sep and any(is_sensitive_key(part) for part in name.split(".")) and not names_secret_key(leaf, value):
                 found |= fragments
             found |= sensitive_values(value)
     return found - set(public)

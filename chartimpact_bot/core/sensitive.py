@@ -152,8 +152,29 @@ _QUALIFIERS = frozenset(
 # `automountServiceAccountToken`, `imagePullSecrets`).
 # `cert-manager.io/inject-ca-from-secret: ns/name` names the Secret to read from.
 _REFERENCE_WORDS = frozenset({"existing", "automount", "pull", "public", "from"})
-# `passwordKey: password`, `userKey`: the name of a key inside a Secret, not a key.
-_KEY_NAME_WORDS = frozenset({"password", "passwords", "passwd", "user", "username", "usernames"})
+# `passwordKey: password`, `userKey`, `appIdKey`, `privateKeyKey`: the name of a key inside a
+# Secret, not a key (`…KeyKey` names the key of a Secret that holds a key). Not `host` (an SSH
+# host key) nor `account` (an Azure storage account key): those are keys.
+_KEY_NAME_WORDS = frozenset(
+    {
+        "password",
+        "passwords",
+        "passwd",
+        "user",
+        "username",
+        "usernames",
+        "key",
+        "id",
+        "ids",
+        "url",
+        "uri",
+        "email",
+        "endpoint",
+        "region",
+        "bucket",
+        "port",
+    }
+)
 # `…key` keys that are not keys in the cryptographic sense.
 _NON_SECRET_KEY_PREFIXES = frozenset(
     {
@@ -217,6 +238,20 @@ def _word_is_secret(word: str) -> bool:
     return word in _SECRET_WORDS or any(stem in word for stem in _SECRET_STEMS)
 
 
+# A qualifier written as one word with what it qualifies: `passwordfile`, `keyfile`, `tokenpath`.
+_JOINED_QUALIFIERS = ("filename", "filepath", "file", "files", "path", "paths", "dir")
+
+
+def _is_qualifier(word: str) -> bool:
+    if word in _QUALIFIERS:
+        return True
+    for suffix in _JOINED_QUALIFIERS:
+        if word.endswith(suffix) and len(word) > len(suffix):
+            stem = word[: -len(suffix)]
+            return _word_is_secret(stem) or stem.endswith(("key", "cert"))
+    return False
+
+
 def _names_a_key(words: list[str]) -> bool:
     """`passwordKey`, `adminPasswordKey`, `userkey`: which key of a Secret to read."""
     last = words[-1]
@@ -246,7 +281,7 @@ def is_sensitive_key(key: str) -> bool:
         words = words[:-2]
     if not words:
         return False
-    if words[-1] in _QUALIFIERS or _REFERENCE_WORDS.intersection(words) or _names_a_key(words):
+    if _is_qualifier(words[-1]) or _REFERENCE_WORDS.intersection(words) or _names_a_key(words):
         return False
     if words[-2:] == ["erlang", "cookie"]:  # RabbitMQ's cluster secret
         return True
@@ -269,8 +304,41 @@ def is_reference_key(key: str) -> bool:
     if words == ["key"]:  # `secretKeyRef.key`, `credentials: {name, key}`: a key of a Secret
         return True
     return bool(words) and (
-        words[-1] in _QUALIFIERS or bool(_REFERENCE_WORDS.intersection(words)) or _names_a_key(words)
+        _is_qualifier(words[-1]) or bool(_REFERENCE_WORDS.intersection(words)) or _names_a_key(words)
     )
+
+
+# A Secret's data key, as `secretKeyRef.key` and a chart's `…Key` settings hold it.
+_DATA_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,252}")
+# Extensions a key of a Secret is often named with (`private-key.pem`, `credentials.json`).
+_KEY_NAME_EXTENSIONS = frozenset(
+    {"pem", "key", "crt", "cer", "der", "p12", "pfx", "jks", "json", "yaml", "yml", "txt", "conf", "env", "properties"}
+)
+
+
+def names_secret_key(key: str, value: object) -> bool:
+    """`webhookSecretKey: webhook-secret`, `apiTokenKey: api-token`, `tokenKey: token`: under a
+    key that ends in `key`, a value spelled from the key's own words (a file extension allowed)
+    is the name of a key inside a Secret, which the chart reads it from. It says nothing the key
+    does not, so masking it hides nothing, and it would blank every `secretKeyRef.key` and mount
+    path built from it (and, as a secret the chart was given, every other place it appears)."""
+    return isinstance(value, str) and _names_secret_key(key, value)
+
+
+@lru_cache(maxsize=8192)
+def _names_secret_key(key: str, value: str) -> bool:
+    words = key_words(key)
+    if not words or not words[-1].endswith(("key", "keys")):
+        return False
+    inner = value.strip()
+    if len(inner) >= 2 and inner[0] == inner[-1] and inner[0] in "\"'":
+        inner = inner[1:-1]
+    if not _DATA_KEY.fullmatch(inner):
+        return False
+    joined = "".join(words)
+    spelled = [w for w in key_words(inner) if w not in _KEY_NAME_EXTENSIONS]
+    together = "".join(spelled)  # `webhooksecret` under `webhookSecretKey`
+    return bool(spelled) and (all(w in words for w in spelled) or (len(together) >= 3 and together in joined))
 
 
 @lru_cache(maxsize=8192)
@@ -292,9 +360,15 @@ def is_sensitive_path(path: tuple[str, ...] | list[str]) -> bool:
     return is_sensitive_key(keys[-1]) or any(holds_secrets(k) for k in keys[:-1])
 
 
+def is_secret_value(key: str, value: str) -> bool:
+    """Whether a value under this (sensitive) key can be a secret: not a setting, a reference, a
+    path (`is_plain_setting`) or the name of a key of a Secret (`names_secret_key`)."""
+    return not is_plain_setting(value) and not names_secret_key(key, value)
+
+
 def mask_leaf(path: tuple[str, ...] | list[str], value: str, mask: Mask) -> str:
     """A scalar of a values file, as text, masked for display (booleans shown, see normalize)."""
-    if is_sensitive_path(path) and not is_plain_setting(value):
+    if is_sensitive_path(path) and is_secret_value(path[-1], value):
         return mask(value)
     return mask_text(value, mask)
 
@@ -348,8 +422,20 @@ _PLACEHOLDER = re.compile(r"\$(\{[\w.\-]+\}|\([\w.\-]+\)|[A-Za-z_]\w*(?:[.:\-]\w
 # The start of something a shell or a configuration loader computes: `$(< "$FILE")`, `${VAR:-x}`,
 # `$__file{/etc/secrets/pw}` (Grafana), a backtick command substitution.
 _EXPANSION_STARTS = ("$(", "${", "$__", "`")
-# A path to a key or certificate file (`sslkey=/opt/tls/tls.key`), not the key itself.
-_KEY_FILE_PATH = re.compile(r"/[\w.\-/]+\.(?:key|pem|crt|cer|p12|pfx|jks|keystore)")
+# A path to a file (`sslkey=/opt/tls/tls.key`, `GOOGLE_APPLICATION_CREDENTIALS=/var/secrets/google/
+# key.json`), not the secret in it: a key or certificate file, by path or by name
+# (`private-key.pem`); a path to a file of another kind (`.json`, `.conf`, …; base64 has no `.`);
+# a path of two segments or more whose directories are lower-case, as directories are (random
+# base64 that happens to start with `/` has upper-case letters or `+`).
+_KEY_FILE = r"\.(?:key|pem|crt|cer|p12|pfx|jks|keystore)"
+_FILE_PATH = re.compile(
+    r"(?:~|\.{1,2})?/[\w.\-/]+"
+    + _KEY_FILE
+    + r"|[\w\-]+(?:\.[\w\-]+)*"
+    + _KEY_FILE
+    + r"|(?:~|\.{1,2})?(?:/[\w@.\-]+)+\.(?:json|ya?ml|txt|conf|cfg|cnf|ini|toml|properties|env|xml|asc|gpg|der|b64)"
+    + r"|(?:~|\.{1,2})?(?:/[a-z0-9_@.\-]+){2,}/?"
+)
 # Switch and mode words (`ALLOW_EMPTY_PASSWORD: "no"`, Traefik's `headers.names.Authorization=drop`).
 NOT_SECRETS = frozenset({"", "true", "false", "null", "~", "yes", "no", "on", "off", "none", "drop", "keep", "redact"})
 
@@ -361,7 +447,7 @@ def is_plain_setting(value: str) -> bool:
         inner.lower() in NOT_SECRETS
         or _PLACEHOLDER.fullmatch(inner) is not None
         or inner.startswith(_EXPANSION_STARTS)
-        or _KEY_FILE_PATH.fullmatch(inner) is not None
+        or _FILE_PATH.fullmatch(inner) is not None
     )
 
 
@@ -448,7 +534,7 @@ def _url_replacement(mask: Mask) -> Callable[[re.Match[str]], str]:
 def _line_replacement(mask: Mask) -> Callable[[re.Match[str]], str]:
     def replace(m: re.Match[str]) -> str:
         value = m.group("value")
-        if not is_sensitive_key(m.group("key")) or not _secret_value(value):
+        if not is_sensitive_key(m.group("key")) or not _secret_value(value) or names_secret_key(m.group("key"), value):
             return m.group(0)
         trailer = ""
         if value.endswith(",") and value[:1] in "\"'":
@@ -463,7 +549,8 @@ def _line_replacement(mask: Mask) -> Callable[[re.Match[str]], str]:
 
 def _pair_replacement(mask: Mask) -> Callable[[re.Match[str]], str]:
     def replace(m: re.Match[str]) -> str:
-        if not is_sensitive_key(m.group("key")) or not _secret_value(m.group("value")):
+        key, value = m.group("key"), m.group("value")
+        if not is_sensitive_key(key) or not _secret_value(value) or names_secret_key(key, value):
             return m.group(0)
         start, end = m.span("value")
         whole = m.group(0)
@@ -475,8 +562,8 @@ def _pair_replacement(mask: Mask) -> Callable[[re.Match[str]], str]:
 
 def _assignment_replacement(mask: Mask) -> Callable[[re.Match[str]], str]:
     def replace(m: re.Match[str]) -> str:
-        value = m.group("value")
-        if not is_sensitive_key(m.group("key").lstrip("-")) or not _secret_value(value):
+        value, key = m.group("value"), m.group("key").lstrip("-")
+        if not is_sensitive_key(key) or not _secret_value(value) or names_secret_key(key, value):
             return m.group(0)
         return m.group("key") + "=" + _masked_value(value, mask)
 
@@ -487,7 +574,13 @@ def mask_argument(arg: str, mask: Mask) -> str:
     """One command-line argument: `--db-password=a b c` masked whole after the `=` (an argument
     is one value, spaces and all), anything else as text."""
     m = _FLAG_ARGUMENT.fullmatch(arg)
-    if m is not None and is_sensitive_key(m.group("flag").lstrip("-")) and _secret_value(m.group("value")):
+    flag = m.group("flag").lstrip("-") if m is not None else ""
+    if (
+        m is not None
+        and is_sensitive_key(flag)
+        and _secret_value(m.group("value"))
+        and not names_secret_key(flag, m.group("value"))
+    ):
         return m.group("flag") + "=" + _masked_value(m.group("value"), mask)
     return mask_text(arg, mask)
 
@@ -545,7 +638,11 @@ def _collect(node: object, key: str, secret: bool, *, found: set[str], depth: in
         inherited = secret and (holds_secrets(key) or not is_sensitive_key(key))
         for name, value in node.items():
             child = str(name)
-            child_secret = not is_reference_key(child) and (inherited or is_sensitive_key(child))
+            child_secret = (
+                not is_reference_key(child)
+                and not names_secret_key(child, value)
+                and (inherited or is_sensitive_key(child))
+            )
             _collect(value, child, child_secret, found=found, depth=depth + 1, seen=seen)
     elif isinstance(node, list):
         seen.add(id(node))
