@@ -417,6 +417,12 @@ def test_chart_analysis_shows_secret_references_not_fingerprints(tmp_path: Path)
     for shown in ('"key": "webhook-secret"', '"key": "app-id"', '"key": "api-token"', '"path": "private-key.pem"'):
         assert shown in text
     assert "/etc/chartimpact-bot/github/private-key.pem" in text
+    # the Secret volume's signal points at the volume in the template, not at values.yaml's
+    # image.repository (the chart's name, which is in the Secret's name)
+    (volume,) = [s for s in chart["signals"] if s["type"] == "security.secrets.volume"]
+    lines = (CHART / "templates" / "deployment.yaml").read_text(encoding="utf-8").splitlines()
+    assert volume["source"]["file"].endswith("templates/deployment.yaml")
+    assert lines[volume["source"]["line"] - 1].strip() == "- name: github"
 
 
 def test_chart_analysis_sees_an_exposure(tmp_path: Path) -> None:

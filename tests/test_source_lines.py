@@ -378,3 +378,61 @@ def test_hostile_template_text_is_searched_in_linear_time() -> None:
     place = _locate(text, "spec.replicas", name="x" * 300 + "z")
     assert time.monotonic() - started < 2
     assert place.line == 12  # in the part whose name can be "xxx…z": the second
+
+
+SECRET_VOLUMES = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Chart.Name }}
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+      volumes:
+        - name: credentials
+          secret:
+            secretName: {{ include "web.secret" . }}
+        {{- if .Values.tls.enabled }}
+        - name: certs
+          secret:
+            secretName: {{ .Values.tls.secretName }}
+        {{- end }}
+"""
+
+
+def test_a_value_that_only_appears_in_a_field_is_not_its_source(tmp_path: Path, options: PipelineOptions) -> None:
+    """deploy/chart's Secret volume signal pointed at `image.repository`: its value is the
+    chart's name, so it appears in every resource name, and the template reads it (for the
+    image). A values line is the source only when it is read where the field is written."""
+    base = write_files(tmp_path / "base" / "web", {"Chart.yaml": chart_yaml("web")})
+    values = "image:\n  repository: web\n  tag: '1.27'\ntls:\n  enabled: true\n  secretName: web-certs\n"
+    head = write_files(
+        tmp_path / "head" / "web",
+        {
+            "Chart.yaml": chart_yaml("web"),
+            "values.yaml": values,
+            "templates/_helpers.tpl": '{{- define "web.secret" -}}{{ .Chart.Name }}-credentials{{- end }}\n',
+            "templates/deploy.yaml": SECRET_VOLUMES,
+        },
+    )
+    chart = only_chart(diff_dirs(base, head, options))
+    volumes = {
+        s.affected_path.rsplit("=", 1)[-1].rstrip("]"): (s.source.file, s.source.line)
+        for s in chart.signals
+        if s.type == "security.secrets.volume" and s.source
+    }
+    template = head / "templates" / "deploy.yaml"
+    assert volumes == {
+        # the Secret's name comes from a helper (the chart's name): the template's volume line
+        "credentials": ("web/templates/deploy.yaml", _line_of(template, "- name: credentials")),
+        # read where the volume is written, and its value is the Secret's name: the values line
+        "certs": ("web/values.yaml", _line_of(head / "values.yaml", "secretName: web-certs")),
+    }
+    assert _line_of(template, "- name: credentials") == 16

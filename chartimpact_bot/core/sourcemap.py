@@ -5,8 +5,9 @@
    of the template that produced the document, or in the named template it includes there; for
    an RBAC grant, the rule that grants it. The head's text while the head has the template.
 2. When the template did not change around that line but a values file the change touched did,
-   and a changed value clearly feeds the field (same key, the new value appears in the signal,
-   or the template reads that `.Values` path), the changed line of that values file.
+   and a changed value clearly feeds the field (same key; or a similar key or the new value
+   appearing in the signal, read where the field is written: its block, the conditions around
+   it, the named templates it includes), the changed line of that values file.
 3. Otherwise the template line; the file without a line when no line is known (a subchart from
    an archive). Never a file that did not produce the resource or that its template does not
    include.
@@ -26,7 +27,16 @@ from .chart import MaterializedChart
 from .kubernetes.rbac import ROLE_KINDS
 from .model import Resource, ResourceId, SignalSource
 from .side import ChartSide, Side, ValuesSource
-from .template_lines import ChartTemplates, Rendered, Siblings, locate_in_template, rule_item_line, segments
+from .template_lines import (
+    ChartTemplates,
+    Place,
+    Rendered,
+    Siblings,
+    locate_in_template,
+    rule_item_line,
+    segments,
+    text_at,
+)
 from .yamlio import VALUES_LIMITS, compose_untrusted
 
 
@@ -58,6 +68,7 @@ class SourceLocator:
         self._templates: dict[int, ChartTemplates] = {}
         self._rendered: dict[tuple[int, str], Siblings] = {}
         self._read: dict[tuple[int, str, str], frozenset[str]] = {}
+        self._read_at: dict[tuple[int, str, int, bool], frozenset[str]] = {}
 
     def locate(self, resource_id: ResourceId, finding: Locatable) -> SignalSource | None:
         if finding.source is not None:
@@ -89,7 +100,11 @@ class SourceLocator:
             place = rule_item_line(templates, place, rules)
         template_changed_here = chart is self.head.chart and place.line in self._changed_lines_of(place.path)
         if not template_changed_here and self._changed_values:
-            cause = self._values_cause(finding, self._values_read(templates, resource.source, place.path))
+            cause = self._values_cause(
+                finding,
+                self._values_read(templates, resource.source, place.path),
+                self._values_read_at(templates, place, finding.affected_path),
+            )
             if cause is not None:
                 return cause
         return SignalSource(chart.source_file(place.path), place.line)
@@ -167,12 +182,28 @@ class SourceLocator:
             self._read[cached] = frozenset(k for k in self._changed_by_key[1] if f".Values.{k}" in text)
         return self._read[cached]
 
-    def _values_cause(self, finding: Locatable, read: frozenset[str]) -> SignalSource | None:
+    def _values_read_at(self, templates: ChartTemplates, place: Place, affected_path: str) -> frozenset[str]:
+        """The first keys of changed values leaves read where the field is written: in its block
+        of the template, the conditions around it and the named templates it includes
+        (`text_at`); what the whole template reads when the finding is about the whole resource."""
+        steps = segments(affected_path)
+        if not steps:
+            return self._values_read(templates, place.path, place.path)
+        cached = (id(templates), place.path, place.line, steps[-1][0] == "item")
+        if cached not in self._read_at:
+            text = text_at(templates, place, item=steps[-1][0] == "item")
+            self._read_at[cached] = frozenset(k for k in self._changed_by_key[1] if f".Values.{k}" in text)
+        return self._read_at[cached]
+
+    def _values_cause(self, finding: Locatable, read: frozenset[str], read_here: frozenset[str]) -> SignalSource | None:
         """The changed values line that clearly feeds the finding's field, if exactly one does.
 
         Clear means: the same key name; or a similar key name, or the new value appearing in the
-        field's (scalar) new value, together with the template reading that `.Values` path
-        (`read`: the first keys of the changed leaves the template reads).
+        field's (scalar) new value, together with the template reading that `.Values` path where
+        the field is written (`read_here`; `read`: anywhere in the template, which only ranks
+        leaves of the same key). A value that merely appears in the field, read by the template
+        for another field, is a coincidence: deploy/chart's `image.repository: chartimpact-bot`
+        is part of every resource name, and pointed a Secret volume's signal at it.
         """
         key = _last_key(finding.affected_path).lower()
         after = (
@@ -182,16 +213,17 @@ class SourceLocator:
         )
         # Only the leaves of the finding's key, and those the template reads, can score.
         by_key, by_first = self._changed_by_key
-        candidates = {*by_key.get(key, ()), *(p for first in read for p in by_first[first])}
+        candidates = {*by_key.get(key, ()), *(p for first in read_here for p in by_first[first])}
         scored: list[tuple[int, str, int]] = []
         for path, leaf in (self._changed_values[p] for p in candidates):
             leaf_key = leaf.path[-1].lower() if leaf.path else ""
             reads = bool(leaf.path) and leaf.path[0] in read
+            reads_here = bool(leaf.path) and leaf.path[0] in read_here
             similar = len(leaf_key) >= 4 and len(key) >= 4 and (leaf_key in key or key in leaf_key)
             value = after is not None and len(leaf.value) >= 2 and leaf.value in str(after)
             if leaf_key and leaf_key == key:
                 score = 3 + reads
-            elif reads and (similar or value):
+            elif reads_here and (similar or value):
                 score = 2
             else:
                 continue

@@ -151,6 +151,7 @@ class ChartTemplates:
         self._files = files
         self._lines: dict[str, _Lines] = {}
         self._parts: dict[str, list[_Part]] = {}
+        self._frames: dict[str, list[_Frame | None]] = {}
 
     def text(self, path: str) -> str:
         content = self._files[path]
@@ -164,6 +165,11 @@ class ChartTemplates:
                 line if len(line) <= MAX_LINE_CHARS else "" for line in self.text(path).splitlines()
             )
         return self._lines[path]
+
+    def frames(self, path: str) -> list[_Frame | None]:
+        if path not in self._frames:
+            self._frames[path] = _frames(self.lines(path))
+        return self._frames[path]
 
     def parts(self, path: str) -> list[_Part]:
         if path not in self._parts:
@@ -226,6 +232,74 @@ def rule_item_line(templates: ChartTemplates, place: Place, grants: Sequence[Seq
             if needed <= found:
                 return Place(place.path, item + 1)
     return place
+
+
+_ELSE = re.compile(r"\{\{-?\s*else\b")
+
+
+@dataclass(slots=True)
+class _Frame:
+    """An `if`/`with`/`range`/`define` open around some lines: its action lines (with its `else`
+    lines), and the frame it is itself inside."""
+
+    text: list[str]
+    parent: _Frame | None
+
+
+def _frames(lines: list[str]) -> list[_Frame | None]:
+    """Per line, the innermost action block open around it (None: none), worked out once per file."""
+    out: list[_Frame | None] = []
+    current: _Frame | None = None
+    for line in lines:
+        out.append(current)
+        if "{{" not in line:
+            continue
+        if current is not None and _ELSE.search(line):
+            current.text.append(line)
+        for match in _BLOCK_ACTION.finditer(line):
+            if match.group(1) == "end":
+                current = current.parent if current is not None else None
+            else:
+                current = _Frame([line], current)
+    return out
+
+
+def text_at(templates: ChartTemplates, place: Place, *, item: bool = False) -> str:
+    """The text that writes the field at `place`: the block under its line (the list item that
+    holds it, with `item`), the `if`/`with`/`range` actions around it, and the bodies of the
+    named templates included in those (and in theirs, to MAX_INCLUDE_DEPTH). The `.Values` it
+    reads are what can feed that field; the rest of the template feeds other fields."""
+    lines = templates.lines(place.path)
+    index = place.line - 1
+    if not 0 <= index < len(lines):
+        return ""
+    start = _item_start(lines, index, 0) if item else index
+    line = lines[start]
+    if _DASH.match(line):
+        end = _item_block_end(lines, start, _dash_column(line))
+    else:
+        end = _key_block_end(lines, start, len(line) - len(line.lstrip()))
+    parts = list(lines[start:end])
+    frame = templates.frames(place.path)[start]
+    while frame is not None:
+        parts.extend(frame.text)
+        frame = frame.parent
+    seen: set[tuple[str, int]] = set()
+    pending = [(part, 0) for part in parts]
+    while pending:
+        text, depth = pending.pop()
+        if depth >= MAX_INCLUDE_DEPTH or ("include" not in text and "template" not in text):
+            continue
+        for match in _INCLUDE.finditer(text):
+            definition = templates.define(match.group(1), place.path) if match.group(1) else None
+            if definition is None or definition[:2] in seen:
+                continue
+            seen.add(definition[:2])
+            path, body_start, body_end = definition
+            body = templates.lines(path)[body_start:body_end]
+            parts.extend(body)
+            pending.extend((b, depth + 1) for b in body)
+    return "\n".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
