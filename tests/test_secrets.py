@@ -956,6 +956,7 @@ def test_secret_references_stay_readable_even_when_they_equal_a_given_secret() -
     }
     volumes = [
         {"name": "github", "secret": {"secretName": "gh", "items": [{"key": "webhook-secret", "path": "hook.txt"}]}},
+        {"name": "certs", "secret": {"secretName": "pg-tls-certs"}},  # `tls.certificatesSecret: pg-tls-certs`
         {
             "name": "all",
             "projected": {"sources": [{"secret": {"name": "gh", "items": [{"key": "api-token", "path": "t"}]}}]},
@@ -963,7 +964,7 @@ def test_secret_references_stay_readable_even_when_they_equal_a_given_secret() -
     ]
     spec = {"containers": [container], "volumes": volumes}
     expected = json.loads(json.dumps(spec))
-    given = literal_pattern({"webhook-secret", "api-token"})
+    given = literal_pattern({"webhook-secret", "api-token", "pg-tls-certs"})
     body = {"spec": {"template": {"spec": spec}}}
     mask_secrets(ResourceId("apps", "Deployment", "default", "x"), body, KEY, given)
     assert body["spec"]["template"]["spec"] == expected

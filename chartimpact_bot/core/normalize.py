@@ -367,7 +367,7 @@ class _Masker:
         kept = _REFERENCE_FIELDS.get(key, ())
         for name, value in node.items():
             child = str(name)
-            if child in kept and isinstance(value, str):
+            if (child in kept or child == "secretName") and isinstance(value, str):
                 continue  # which Secret or ConfigMap, which key of it: a name, never a secret
             if key in _VOLUME_SOURCES and child == "items" and isinstance(value, list):
                 node[name] = self._walk_items(value)
@@ -409,8 +409,10 @@ class _Masker:
 
 
 # Maps that say which Secret or ConfigMap (and which key of it) to read: env
-# `valueFrom.secretKeyRef`, `envFrom[].secretRef`. Their names are kept as they are, even when
-# one equals a secret the chart was given (a chart's `webhookSecretKey: webhook-secret`).
+# `valueFrom.secretKeyRef`, `envFrom[].secretRef`. Their names, and every `secretName` (of a
+# volume, an Ingress's TLS, a Certificate), are kept as they are, even when one equals a secret
+# the chart was given (`webhookSecretKey: webhook-secret`; Bitnami PostgreSQL's
+# `tls.certificatesSecret: pg-tls` is a sensitive-looking key holding a Secret's name).
 _REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
     "secretKeyRef": ("name", "key"),
     "configMapKeyRef": ("name", "key"),
